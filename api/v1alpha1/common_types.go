@@ -1,0 +1,144 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ProgramCommon is embedded by every program kind: where the bytecode comes
+// from, which program in it to run, on which nodes, with which constants.
+// +kubebuilder:validation:XValidation:rule="!has(self.globalData) || self.globalData.all(k, k.matches('^[A-Za-z_][A-Za-z0-9_]*$'))",message="globalData keys must be C identifiers (letters, digits, underscore; not starting with a digit)"
+// +kubebuilder:validation:XValidation:rule="!has(self.globalData) || self.globalData.all(k, self.globalData[k].matches('^(-?[0-9]+|0x([0-9a-fA-F]{2})+|true|false)$'))",message="globalData values must be a decimal integer (\"42\", \"-1\"), true/false, or hex bytes of the variable's exact width (\"0x0a000001\")"
+type ProgramCommon struct {
+	// ByteCode says where the eBPF object comes from.
+	ByteCode ByteCodeSource `json:"byteCode"`
+
+	// ProgramName is the name of the program (its C function) in the object.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+	ProgramName string `json:"programName"`
+
+	// NodeSelector selects the nodes to run on. Empty selects every node.
+	// +optional
+	NodeSelector metav1.LabelSelector `json:"nodeSelector,omitempty"`
+
+	// GlobalData sets read-only global variables (volatile const) before load,
+	// by name. Values: a decimal integer, true/false, or 0x-prefixed hex bytes
+	// of the variable's exact width.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	GlobalData map[string]GlobalValue `json:"globalData,omitempty"`
+}
+
+// GlobalValue is the value of one global variable.
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=258
+type GlobalValue string
+
+// ByteCodeSource is exactly one of an OCI image or a path on the node.
+// +kubebuilder:validation:XValidation:rule="has(self.image) != has(self.path)",message="exactly one of byteCode.image or byteCode.path must be set"
+type ByteCodeSource struct {
+	// Image is an OCI image holding the object (bpfman's image format).
+	// +optional
+	Image *ImageSource `json:"image,omitempty"`
+
+	// Path is an absolute path of an object file on the node, for development.
+	// +optional
+	// +kubebuilder:validation:MaxLength=4096
+	// +kubebuilder:validation:Pattern=`^/[^\x00]*$`
+	// +kubebuilder:validation:XValidation:rule="!self.contains('/../') && !self.endsWith('/..')",message="byteCode.path must not contain '..' elements"
+	Path string `json:"path,omitempty"`
+}
+
+// ImageSource names an OCI image and how to pull it.
+type ImageSource struct {
+	// Ref is an image reference, by tag (resolved once to a digest by the
+	// operator) or by digest: "registry.example.com/team/prog:v1".
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9][a-zA-Z0-9.:_/\[\]-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$`
+	Ref string `json:"ref"`
+
+	// PullPolicy says when a node pulls the image again.
+	// +optional
+	// +kubebuilder:default=IfNotPresent
+	PullPolicy PullPolicy `json:"pullPolicy,omitempty"`
+
+	// PullSecret names a kubernetes.io/dockerconfigjson Secret with
+	// credentials for the registry.
+	// +optional
+	PullSecret *SecretReference `json:"pullSecret,omitempty"`
+}
+
+// PullPolicy says when an image is pulled.
+// +kubebuilder:validation:Enum=Always;IfNotPresent;Never
+type PullPolicy string
+
+// Pull policies.
+const (
+	PullAlways       PullPolicy = "Always"
+	PullIfNotPresent PullPolicy = "IfNotPresent"
+	PullNever        PullPolicy = "Never"
+)
+
+// SecretReference names a Secret in a namespace.
+type SecretReference struct {
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace"`
+}
+
+// ProgramStatus is the status every program kind reports.
+type ProgramStatus struct {
+	// ObservedGeneration is the generation this status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions: Ready, Reconciling, Stalled.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// Image is the image reference and the digest every node loads.
+	// +optional
+	Image *ResolvedImage `json:"image,omitempty"`
+
+	// Nodes counts the selected nodes by state.
+	// +optional
+	Nodes NodeCounts `json:"nodes,omitempty"`
+
+	// Failures lists nodes where the program does not run, at most 10.
+	// +optional
+	// +kubebuilder:validation:MaxItems=10
+	Failures []NodeFailure `json:"failures,omitempty"`
+}
+
+// ResolvedImage is a reference and the manifest digest it resolved to.
+type ResolvedImage struct {
+	Ref    string `json:"ref"`
+	Digest string `json:"digest"`
+}
+
+// NodeCounts counts the selected nodes by state.
+type NodeCounts struct {
+	Selected    int32 `json:"selected"`
+	Ready       int32 `json:"ready"`
+	Failed      int32 `json:"failed"`
+	Unsupported int32 `json:"unsupported"`
+	// Summary is "ready/selected", for kubectl get.
+	Summary string `json:"summary,omitempty"`
+}
+
+// NodeFailure says why a program does not run on one node.
+type NodeFailure struct {
+	Node    string `json:"node"`
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+	// VerifierLog is the tail of the verifier log, when the verifier refused.
+	// +optional
+	VerifierLog string `json:"verifierLog,omitempty"`
+}

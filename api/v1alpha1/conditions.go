@@ -1,0 +1,38 @@
+package v1alpha1
+
+// Condition types, read by kstatus, Flux and Argo CD.
+const (
+	// ConditionReady is True when the program runs on every selected node
+	// that can run it.
+	ConditionReady = "Ready"
+	// ConditionReconciling is True while the program is being rolled out.
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is True when progress needs a change of spec.
+	ConditionStalled = "Stalled"
+)
+
+// Condition reasons (and node failure reasons).
+const (
+	ReasonReady            = "Ready"
+	ReasonProgressing      = "Progressing"
+	ReasonNoNodesSelected  = "NoNodesSelected"
+	ReasonResolveFailed    = "ResolveFailed"
+	ReasonNodeFailures     = "NodeFailures"
+	ReasonDeleting         = "Deleting"
+	ReasonVerifierRejected = "VerifierRejected"
+	ReasonProgramNotFound  = "ProgramNotFound"
+	ReasonInvalidObject    = "InvalidObject"
+	ReasonInvalidGlobal    = "InvalidGlobalData"
+	ReasonAttachFailed     = "AttachFailed"
+	ReasonUnsupported      = "Unsupported"
+	ReasonLoadFailed       = "LoadFailed"
+	ReasonImagePullFailed  = "ImagePullFailed"
+	ReasonInvalidImage     = "InvalidImage"
+	ReasonImageTooLarge    = "ImageTooLarge"
+	ReasonNotBPF           = "NotBPF"
+	ReasonWrongEndianness  = "WrongEndianness"
+	ReasonInvalidSpec      = "InvalidSpec"
+)
+
+// Finalizer holds a program until every node has unloaded it.
+const Finalizer = "bpfleet.io/unload"

@@ -1,0 +1,161 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// NodeProgramSetSpec is what one node must run. The operator writes it; the
+// node's agent reads it.
+type NodeProgramSetSpec struct {
+	// Programs to run on this node.
+	// +optional
+	// +listType=map
+	// +listMapKey=uid
+	// +kubebuilder:validation:MaxItems=1024
+	Programs []NodeProgram `json:"programs,omitempty"`
+}
+
+// NodeProgram is one program, as scheduled to one node.
+type NodeProgram struct {
+	// UID of the program resource; names its pin directory.
+	UID types.UID `json:"uid"`
+	// Kind of the program resource, e.g. TracepointProgram.
+	Kind string `json:"kind"`
+	// Name of the program resource.
+	Name string `json:"name"`
+	// Generation of the program resource this entry was made from.
+	Generation int64 `json:"generation"`
+
+	// Image is a digest-pinned reference (repo@sha256:…); empty with Path.
+	// +optional
+	Image string `json:"image,omitempty"`
+	// PullPolicy of the image.
+	// +optional
+	PullPolicy PullPolicy `json:"pullPolicy,omitempty"`
+	// PullSecret for the image.
+	// +optional
+	PullSecret *SecretReference `json:"pullSecret,omitempty"`
+	// Path of an object file on the node; empty with Image.
+	// +optional
+	Path string `json:"path,omitempty"`
+
+	// ProgramName is the function in the object.
+	ProgramName string `json:"programName"`
+	// GlobalData as in the program resource.
+	// +optional
+	GlobalData map[string]GlobalValue `json:"globalData,omitempty"`
+	// Attach says where the program attaches.
+	Attach AttachPoint `json:"attach"`
+}
+
+// AttachPoint is exactly one hook.
+type AttachPoint struct {
+	// +optional
+	Tracepoint *TracepointAttach `json:"tracepoint,omitempty"`
+}
+
+// NodeProgramSetStatus is what the node really runs, written by its agent.
+type NodeProgramSetStatus struct {
+	// ObservedGeneration is the generation of the spec the agent last applied.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Capabilities of the node's kernel.
+	// +optional
+	Capabilities *NodeCapabilities `json:"capabilities,omitempty"`
+
+	// Programs reports every program the node was asked to run or still runs.
+	// +optional
+	// +listType=map
+	// +listMapKey=uid
+	Programs []NodeProgramStatus `json:"programs,omitempty"`
+
+	// Conditions of the agent: Ready.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// NodeCapabilities is what the agent found its kernel can do.
+type NodeCapabilities struct {
+	KernelRelease string `json:"kernelRelease,omitempty"`
+	BTF           bool   `json:"btf"`
+	// ProgramTypes the kernel loads, e.g. "Tracepoint", "XDP".
+	// +optional
+	ProgramTypes []string `json:"programTypes,omitempty"`
+}
+
+// ProgramState is the state of one program on one node.
+// +kubebuilder:validation:Enum=Pending;Ready;Failed;Unsupported;Unloading
+type ProgramState string
+
+// Program states on a node.
+const (
+	StatePending     ProgramState = "Pending"
+	StateReady       ProgramState = "Ready"
+	StateFailed      ProgramState = "Failed"
+	StateUnsupported ProgramState = "Unsupported"
+	StateUnloading   ProgramState = "Unloading"
+)
+
+// NodeProgramStatus is one program on one node.
+type NodeProgramStatus struct {
+	UID  types.UID `json:"uid"`
+	Name string    `json:"name"`
+	Kind string    `json:"kind"`
+	// Generation of the program resource the node applied.
+	Generation int64        `json:"generation"`
+	State      ProgramState `json:"state"`
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// +optional
+	Message string `json:"message,omitempty"`
+	// Terminal is true when retrying cannot help without a change of spec.
+	// +optional
+	Terminal bool `json:"terminal,omitempty"`
+	// +optional
+	VerifierLog string `json:"verifierLog,omitempty"`
+	// Digest of the image loaded.
+	// +optional
+	Digest string `json:"digest,omitempty"`
+	// Kernel IDs and the pin directory.
+	// +optional
+	ProgramID uint32 `json:"programID,omitempty"`
+	// +optional
+	LinkID uint32 `json:"linkID,omitempty"`
+	// +optional
+	MapIDs map[string]uint32 `json:"mapIDs,omitempty"`
+	// +optional
+	PinPath string `json:"pinPath,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=nps,categories=bpfleet
+// +kubebuilder:printcolumn:name="Kernel",type=string,JSONPath=`.status.capabilities.kernelRelease`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// NodeProgramSet is the per-node object: named after its node, spec written
+// by the operator, status by the node's agent.
+type NodeProgramSet struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   NodeProgramSetSpec   `json:"spec,omitempty"`
+	Status NodeProgramSetStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// NodeProgramSetList is a list of NodeProgramSets.
+type NodeProgramSetList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []NodeProgramSet `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&NodeProgramSet{}, &NodeProgramSetList{})
+}

@@ -1,0 +1,41 @@
+// Command bpfman-agent is bpfleet's node agent: it runs, privileged, on every
+// node, and makes the kernel run what the node's NodeProgramSet asks for.
+package main
+
+import (
+	"flag"
+	"os"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/bpfleet/bpfleet/bpfman-agent/nodesync"
+	"github.com/bpfleet/bpfleet/internal/scheme"
+)
+
+func main() {
+	var o nodesync.Options
+	flag.StringVar(&o.NodeName, "node-name", os.Getenv("NODE_NAME"), "name of this node (default $NODE_NAME)")
+	flag.StringVar(&o.PinRoot, "pin-root", "/sys/fs/bpf/bpfleet", "bpffs directory holding bpfleet's pins")
+	flag.StringVar(&o.ImageDir, "image-cache", "/var/lib/bpfleet/images", "directory of the content-addressed image cache")
+	flag.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8090", `address of the metrics endpoint ("0" disables it)`)
+	flag.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8091", "address of the health probes")
+	zopts := zap.Options{}
+	zopts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zopts)))
+	log := ctrl.Log.WithName("setup")
+
+	mgr, err := nodesync.NewManager(ctrl.GetConfigOrDie(), scheme.New(), o)
+	if err == nil {
+		err = mgr.AddHealthzCheck("healthz", healthz.Ping)
+	}
+	if err == nil {
+		err = mgr.Start(ctrl.SetupSignalHandler())
+	}
+	if err != nil {
+		log.Error(err, "agent failed")
+		os.Exit(1)
+	}
+}

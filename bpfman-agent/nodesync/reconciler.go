@@ -1,0 +1,229 @@
+package nodesync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpfman-agent/image"
+	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
+	"github.com/bpfleet/bpfleet/internal/pullsecret"
+)
+
+// resync is how often the agent re-checks the kernel against its spec even
+// when nothing in the API changed (a pin removed by hand, a link detached).
+const resync = time.Minute
+
+// Reconciler syncs the kernel with one node's NodeProgramSet.
+type Reconciler struct {
+	client.Client
+	// APIReader reads pull Secrets uncached.
+	APIReader    client.Reader
+	NodeName     string
+	Programs     *programs.Manager
+	Images       *image.Store
+	Capabilities bpfleetv1.NodeCapabilities
+
+	// failed remembers terminal failures by program UID, at the revision
+	// that failed, so it is not reloaded until its spec changes.
+	failed map[types.UID]terminalFailure
+}
+
+type terminalFailure struct {
+	revision string
+	failure  failure
+}
+
+// +kubebuilder:rbac:groups=bpfleet.io,resources=nodeprogramsets,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups=bpfleet.io,resources=nodeprogramsets/status,verbs=get;update;patch
+
+// Reconcile runs one pass: apply the desired programs, prune the rest,
+// report.
+func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
+	set, err := r.ownSet(ctx)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	base := set.DeepCopy()
+	statuses, applyErr := r.applyAll(ctx, set.Spec.Programs)
+	pruneErr := r.prune(set.Spec.Programs)
+	if pruneErr != nil {
+		statuses = append(statuses, unloading(set.Status.Programs, set.Spec.Programs)...)
+	}
+	r.report(set, statuses)
+	if err := r.patchStatus(ctx, base, set); err != nil {
+		return ctrl.Result{}, errors.Join(applyErr, pruneErr, err)
+	}
+	if err := errors.Join(applyErr, pruneErr); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: resync}, nil
+}
+
+// ownSet gets this node's set, creating it empty when the operator has not
+// yet, so that capabilities are published from the start.
+func (r *Reconciler) ownSet(ctx context.Context) (*bpfleetv1.NodeProgramSet, error) {
+	var set bpfleetv1.NodeProgramSet
+	err := r.Get(ctx, types.NamespacedName{Name: r.NodeName}, &set)
+	if apierrors.IsNotFound(err) {
+		set = bpfleetv1.NodeProgramSet{ObjectMeta: metav1.ObjectMeta{Name: r.NodeName}}
+		err = r.Create(ctx, &set)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("node program set %s: %w", r.NodeName, err)
+	}
+	return &set, nil
+}
+
+// applyAll applies each desired program. The returned error joins the
+// transient failures, so the pass is retried with backoff.
+func (r *Reconciler) applyAll(ctx context.Context, desired []bpfleetv1.NodeProgram) ([]bpfleetv1.NodeProgramStatus, error) {
+	statuses := make([]bpfleetv1.NodeProgramStatus, 0, len(desired))
+	var errs []error
+	for i := range desired {
+		st, err := r.apply(ctx, &desired[i])
+		statuses = append(statuses, st)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s %s: %w", desired[i].Kind, desired[i].Name, err))
+		}
+	}
+	return statuses, errors.Join(errs...)
+}
+
+// apply makes one program run and says how it went. It returns an error
+// only for a transient failure.
+func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram) (bpfleetv1.NodeProgramStatus, error) {
+	st := bpfleetv1.NodeProgramStatus{UID: np.UID, Name: np.Name, Kind: np.Kind, Generation: np.Generation}
+	p, digest, err := r.program(ctx, np)
+	st.Digest = digest
+	if err != nil {
+		return r.failedStatus(st, "", err)
+	}
+	if tf, ok := r.failed[np.UID]; ok && tf.revision == p.Revision {
+		return withFailure(st, tf.failure), nil
+	}
+	loaded, err := r.Programs.Apply(ctx, p)
+	if err != nil {
+		return r.failedStatus(st, p.Revision, err)
+	}
+	delete(r.failed, np.UID)
+	st.State = bpfleetv1.StateReady
+	st.ProgramID, st.LinkID, st.MapIDs, st.PinPath = loaded.ProgramID, loaded.LinkID, loaded.Maps, loaded.PinDir
+	return st, nil
+}
+
+// program fetches the object and builds what programs.Manager applies.
+func (r *Reconciler) program(ctx context.Context, np *bpfleetv1.NodeProgram) (programs.Program, string, error) {
+	object, digest, err := r.fetch(ctx, np)
+	if err != nil {
+		return programs.Program{}, digest, err
+	}
+	hook, err := attachSpec(np.Attach)
+	if err != nil {
+		return programs.Program{}, digest, &specError{err}
+	}
+	globals := make(map[string]string, len(np.GlobalData))
+	for k, v := range np.GlobalData {
+		globals[k] = string(v)
+	}
+	return programs.Program{
+		UID: string(np.UID), Revision: revision(np, object), Object: object,
+		ProgramName: np.ProgramName, GlobalData: globals, Attach: hook,
+	}, digest, nil
+}
+
+// fetch returns the object's bytes and, for an image, its digest.
+func (r *Reconciler) fetch(ctx context.Context, np *bpfleetv1.NodeProgram) ([]byte, string, error) {
+	if np.Image == "" {
+		b, err := image.ReadPath(np.Path)
+		return b, "", err
+	}
+	creds, err := pullsecret.Credentials(ctx, r.APIReader, np.PullSecret, np.Image)
+	if err != nil {
+		return nil, "", &image.Error{Reason: bpfleetv1.ReasonImagePullFailed, Err: err}
+	}
+	obj, err := r.Images.Fetch(ctx, np.Image, creds, image.PullPolicy(np.PullPolicy))
+	if err != nil {
+		return nil, "", err
+	}
+	return obj.ELF, obj.Digest, nil
+}
+
+// failedStatus records a failure; terminal ones are remembered at their
+// revision and not returned as errors (retrying cannot help).
+func (r *Reconciler) failedStatus(st bpfleetv1.NodeProgramStatus, rev string, err error) (bpfleetv1.NodeProgramStatus, error) {
+	f := classify(err)
+	if !f.terminal {
+		return withFailure(st, f), err
+	}
+	if rev != "" {
+		if r.failed == nil {
+			r.failed = map[types.UID]terminalFailure{}
+		}
+		r.failed[st.UID] = terminalFailure{revision: rev, failure: f}
+	}
+	return withFailure(st, f), nil
+}
+
+func withFailure(st bpfleetv1.NodeProgramStatus, f failure) bpfleetv1.NodeProgramStatus {
+	st.State, st.Reason, st.Message = f.state, f.reason, f.message
+	st.Terminal, st.VerifierLog = f.terminal, f.verifierLog
+	return st
+}
+
+// prune detaches and unpins everything no desired program owns.
+func (r *Reconciler) prune(desired []bpfleetv1.NodeProgram) error {
+	keep := make(map[string]bool, len(desired))
+	for _, np := range desired {
+		keep[string(np.UID)] = true
+	}
+	for uid := range r.failed {
+		if !keep[string(uid)] {
+			delete(r.failed, uid)
+		}
+	}
+	return r.Programs.Prune(keep)
+}
+
+// unloading keeps reporting programs that left the spec but could not be
+// removed yet, so the operator does not release them.
+func unloading(reported []bpfleetv1.NodeProgramStatus, desired []bpfleetv1.NodeProgram) []bpfleetv1.NodeProgramStatus {
+	want := map[types.UID]bool{}
+	for _, np := range desired {
+		want[np.UID] = true
+	}
+	var out []bpfleetv1.NodeProgramStatus
+	for _, st := range reported {
+		if !want[st.UID] {
+			st.State, st.Reason, st.Message = bpfleetv1.StateUnloading, bpfleetv1.ReasonLoadFailed, "unload failed, retrying"
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+func (r *Reconciler) report(set *bpfleetv1.NodeProgramSet, statuses []bpfleetv1.NodeProgramStatus) {
+	set.Status.Programs = statuses
+	set.Status.ObservedGeneration = set.Generation
+	caps := r.Capabilities
+	set.Status.Capabilities = &caps
+}
+
+func (r *Reconciler) patchStatus(ctx context.Context, base, set *bpfleetv1.NodeProgramSet) error {
+	if equality.Semantic.DeepEqual(base.Status, set.Status) {
+		return nil
+	}
+	if err := r.Status().Patch(ctx, set, client.MergeFrom(base)); err != nil {
+		return fmt.Errorf("patch status of %s: %w", set.Name, err)
+	}
+	return nil
+}

@@ -1,0 +1,68 @@
+package nodesync
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpfman-agent/image"
+	"github.com/bpfleet/bpfleet/bpfman-agent/probe"
+	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
+)
+
+// Options configure an agent.
+type Options struct {
+	NodeName    string
+	PinRoot     string // e.g. /sys/fs/bpf/bpfleet
+	ImageDir    string // the on-host image cache
+	MetricsAddr string // "0" disables metrics
+	HealthAddr  string // "" or "0" disables probes
+}
+
+// NewManager builds an agent: a manager whose cache holds only this node's
+// NodeProgramSet, and the reconciler syncing it with the kernel.
+func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manager, error) {
+	if o.NodeName == "" {
+		return nil, fmt.Errorf("node name is required")
+	}
+	progs, err := programs.New(o.PinRoot)
+	if err != nil {
+		return nil, fmt.Errorf("pin root %s: %w", o.PinRoot, err)
+	}
+	images, err := image.NewStore(o.ImageDir)
+	if err != nil {
+		return nil, fmt.Errorf("image cache %s: %w", o.ImageDir, err)
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: o.MetricsAddr},
+		HealthProbeBindAddress: o.HealthAddr,
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&bpfleetv1.NodeProgramSet{}: {Field: fields.OneTermEqualSelector("metadata.name", o.NodeName)},
+		}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	r := &Reconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), NodeName: o.NodeName,
+		Programs: progs, Images: images, Capabilities: probe.Kernel(),
+	}
+	if err := ctrl.NewControllerManagedBy(mgr).Named("nodesync").For(&bpfleetv1.NodeProgramSet{}).Complete(r); err != nil {
+		return nil, err
+	}
+	// The first pass needs the set to exist: create it once caches run.
+	return mgr, mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		_, err := r.ownSet(ctx)
+		return err
+	}))
+}

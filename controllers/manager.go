@@ -1,0 +1,35 @@
+package controllers
+
+import (
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+)
+
+// Options configure the operator.
+type Options struct {
+	MetricsAddr    string // "0" disables metrics
+	HealthAddr     string // "" or "0" disables probes
+	LeaderElection bool
+	// LeaderElectionNamespace is where the lease lives (in-cluster default:
+	// the operator's namespace).
+	LeaderElectionNamespace string
+}
+
+// NewManager builds the operator: every reconciler on one manager.
+func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manager, error) {
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
+		HealthProbeBindAddress:  o.HealthAddr,
+		LeaderElection:          o.LeaderElection,
+		LeaderElectionID:        "bpfleet-operator.bpfleet.io",
+		LeaderElectionNamespace: o.LeaderElectionNamespace,
+	})
+	if err != nil {
+		return nil, err
+	}
+	resolver := RegistryResolver{Reader: mgr.GetAPIReader()}
+	return mgr, SetupAll(mgr, resolver)
+}

@@ -1,0 +1,141 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+)
+
+// NodeReconciler writes each node's NodeProgramSet spec from the programs
+// that select it, and deletes the set of a Node that is gone.
+type NodeReconciler struct {
+	client.Client
+}
+
+// +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
+// +kubebuilder:rbac:groups=bpfleet.io,resources=nodeprogramsets,verbs=get;list;watch;create;update;patch;delete
+
+// Reconcile brings one node's set in line with the programs selecting it.
+func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var node corev1.Node
+	if err := r.Get(ctx, req.NamespacedName, &node); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, r.deleteSet(ctx, req.Name)
+		}
+		return ctrl.Result{}, err
+	}
+	programs, err := r.listPrograms(ctx)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	var set bpfleetv1.NodeProgramSet
+	err = r.Get(ctx, req.NamespacedName, &set)
+	if apierrors.IsNotFound(err) {
+		return ctrl.Result{}, r.createSet(ctx, &node, desiredPrograms(&node, programs, nil))
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	desired := desiredPrograms(&node, programs, set.Spec.Programs)
+	if equality.Semantic.DeepEqual(desired, set.Spec.Programs) {
+		return ctrl.Result{}, nil
+	}
+	base := set.DeepCopy()
+	set.Spec.Programs = desired
+	if err := r.Patch(ctx, &set, client.MergeFrom(base)); err != nil {
+		return ctrl.Result{}, fmt.Errorf("patch node program set %s: %w", set.Name, err)
+	}
+	return ctrl.Result{}, nil
+}
+
+func (r *NodeReconciler) createSet(ctx context.Context, node *corev1.Node, programs []bpfleetv1.NodeProgram) error {
+	set := bpfleetv1.NodeProgramSet{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: node.Name,
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: "v1", Kind: "Node", Name: node.Name, UID: node.UID,
+			}},
+		},
+		Spec: bpfleetv1.NodeProgramSetSpec{Programs: programs},
+	}
+	if err := r.Create(ctx, &set); err != nil {
+		return fmt.Errorf("create node program set %s: %w", node.Name, err)
+	}
+	return nil
+}
+
+func (r *NodeReconciler) deleteSet(ctx context.Context, name string) error {
+	set := bpfleetv1.NodeProgramSet{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if err := r.Delete(ctx, &set); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("delete node program set %s: %w", name, err)
+	}
+	return nil
+}
+
+// listPrograms lists the programs of every kind.
+func (r *NodeReconciler) listPrograms(ctx context.Context) ([]KindedProgram, error) {
+	var out []KindedProgram
+	for _, k := range Kinds {
+		list := k.NewList()
+		if err := r.List(ctx, list); err != nil {
+			return nil, fmt.Errorf("list %s: %w", k.Name, err)
+		}
+		for _, p := range k.Items(list) {
+			out = append(out, KindedProgram{Kind: k.Name, Program: p})
+		}
+	}
+	return out, nil
+}
+
+// SetupWithManager registers the reconciler: Nodes, their sets, and every
+// program kind (a program change touches every node).
+func (r *NodeReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	b := ctrl.NewControllerManagedBy(mgr).
+		Named("node").
+		For(&corev1.Node{}, builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		Watches(&bpfleetv1.NodeProgramSet{}, &handler.EnqueueRequestForObject{}, builder.WithPredicates(predicate.GenerationChangedPredicate{}))
+	for _, k := range Kinds {
+		b = b.Watches(k.New(), handler.EnqueueRequestsFromMapFunc(r.allNodes))
+	}
+	return b.Complete(r)
+}
+
+func (r *NodeReconciler) allNodes(ctx context.Context, _ client.Object) []reconcile.Request {
+	var nodes corev1.NodeList
+	if err := r.List(ctx, &nodes); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "list nodes")
+		return nil
+	}
+	reqs := make([]reconcile.Request, len(nodes.Items))
+	for i := range nodes.Items {
+		reqs[i] = reconcile.Request{NamespacedName: types.NamespacedName{Name: nodes.Items[i].Name}}
+	}
+	return reqs
+}
+
+// SetupAll registers every operator reconciler with the manager.
+func SetupAll(mgr ctrl.Manager, resolver Resolver) error {
+	if err := (&NodeReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	for _, k := range Kinds {
+		r := &ProgramReconciler{Client: mgr.GetClient(), Kind: k, Resolver: resolver, Recorder: mgr.GetEventRecorder("bpfleet-operator")}
+		if err := r.SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("setup %s: %w", k.Name, err)
+		}
+	}
+	return nil
+}

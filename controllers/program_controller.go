@@ -1,0 +1,269 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+)
+
+// Resolver turns an image reference into the manifest digest nodes load.
+type Resolver interface {
+	Resolve(ctx context.Context, img *bpfleetv1.ImageSource) (string, error)
+}
+
+// ProgramReconciler reconciles one program kind: image digest, finalizer,
+// and the status aggregated from every selected node.
+type ProgramReconciler struct {
+	client.Client
+	Kind     Kind
+	Resolver Resolver
+	Recorder recorder.EventRecorder
+}
+
+// +kubebuilder:rbac:groups=bpfleet.io,resources=tracepointprograms,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=bpfleet.io,resources=tracepointprograms/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=bpfleet.io,resources=tracepointprograms/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile brings one program's finalizer, digest and status up to date.
+func (r *ProgramReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
+	obj := r.Kind.New()
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !obj.GetDeletionTimestamp().IsZero() {
+		return ctrl.Result{}, r.finalize(ctx, obj)
+	}
+	if err := r.ensureFinalizer(ctx, obj); err != nil {
+		return ctrl.Result{}, err
+	}
+	base := obj.DeepCopyObject().(bpfleetv1.Program)
+	defer func() {
+		retErr = errors.Join(retErr, r.patchStatus(ctx, base, obj))
+	}()
+	if err := r.resolveImage(ctx, obj); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{}, r.aggregate(ctx, obj)
+}
+
+func (r *ProgramReconciler) ensureFinalizer(ctx context.Context, obj bpfleetv1.Program) error {
+	base := obj.DeepCopyObject().(client.Object)
+	if !controllerutil.AddFinalizer(obj, bpfleetv1.Finalizer) {
+		return nil
+	}
+	return r.Patch(ctx, obj, client.MergeFrom(base))
+}
+
+// resolveImage resolves a new image reference once and records the digest.
+func (r *ProgramReconciler) resolveImage(ctx context.Context, obj bpfleetv1.Program) error {
+	img := obj.Common().ByteCode.Image
+	st := obj.ProgramStatus()
+	if img == nil {
+		st.Image = nil
+		return nil
+	}
+	if imageResolved(obj) {
+		return nil
+	}
+	digest, err := r.Resolver.Resolve(ctx, img)
+	if err != nil {
+		msg := fmt.Sprintf("resolve %s: %v", img.Ref, err)
+		setConditions(st, obj.GetGeneration(),
+			cond(bpfleetv1.ConditionReady, false, bpfleetv1.ReasonResolveFailed, msg),
+			cond(bpfleetv1.ConditionReconciling, true, bpfleetv1.ReasonResolveFailed, msg),
+			notStalled())
+		return fmt.Errorf("resolve %s: %w", img.Ref, err)
+	}
+	st.Image = &bpfleetv1.ResolvedImage{Ref: img.Ref, Digest: digest}
+	return nil
+}
+
+// aggregate sums the selected nodes' reports into the program's status.
+func (r *ProgramReconciler) aggregate(ctx context.Context, obj bpfleetv1.Program) error {
+	reports, err := r.nodeReports(ctx, obj)
+	if err != nil {
+		return err
+	}
+	sum := summarize(obj.GetGeneration(), reports)
+	st := obj.ProgramStatus()
+	st.Nodes = sum.counts
+	st.Failures = sum.failures
+	st.ObservedGeneration = obj.GetGeneration()
+	ready, reconciling, stalled := sum.conditions()
+	setConditions(st, obj.GetGeneration(), ready, reconciling, stalled)
+	return nil
+}
+
+// nodeReports maps every selected node to its report on the program.
+func (r *ProgramReconciler) nodeReports(ctx context.Context, obj bpfleetv1.Program) (map[string]*bpfleetv1.NodeProgramStatus, error) {
+	var nodes corev1.NodeList
+	if err := r.List(ctx, &nodes); err != nil {
+		return nil, fmt.Errorf("list nodes: %w", err)
+	}
+	var sets bpfleetv1.NodeProgramSetList
+	if err := r.List(ctx, &sets); err != nil {
+		return nil, fmt.Errorf("list node program sets: %w", err)
+	}
+	byNode := make(map[string]*bpfleetv1.NodeProgramSet, len(sets.Items))
+	for i := range sets.Items {
+		byNode[sets.Items[i].Name] = &sets.Items[i]
+	}
+	reports := map[string]*bpfleetv1.NodeProgramStatus{}
+	for i := range nodes.Items {
+		if selects(obj, &nodes.Items[i]) {
+			reports[nodes.Items[i].Name] = statusEntry(byNode[nodes.Items[i].Name], obj.GetUID())
+		}
+	}
+	return reports, nil
+}
+
+func statusEntry(set *bpfleetv1.NodeProgramSet, uid types.UID) *bpfleetv1.NodeProgramStatus {
+	if set == nil {
+		return nil
+	}
+	for i := range set.Status.Programs {
+		if set.Status.Programs[i].UID == uid {
+			return &set.Status.Programs[i]
+		}
+	}
+	return nil
+}
+
+// finalize releases the finalizer once no node runs or is asked to run the
+// program. Nodes that are gone do not count: their sets are deleted.
+func (r *ProgramReconciler) finalize(ctx context.Context, obj bpfleetv1.Program) error {
+	if !controllerutil.ContainsFinalizer(obj, bpfleetv1.Finalizer) {
+		return nil
+	}
+	left, err := r.nodesHolding(ctx, obj.GetUID())
+	if err != nil || left > 0 {
+		return err
+	}
+	base := obj.DeepCopyObject().(client.Object)
+	controllerutil.RemoveFinalizer(obj, bpfleetv1.Finalizer)
+	if err := r.Patch(ctx, obj, client.MergeFrom(base)); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, bpfleetv1.ReasonDeleting, "Unload", "unloaded from every node")
+	return nil
+}
+
+// nodesHolding counts the node sets whose spec or status still has uid.
+func (r *ProgramReconciler) nodesHolding(ctx context.Context, uid types.UID) (int, error) {
+	var sets bpfleetv1.NodeProgramSetList
+	if err := r.List(ctx, &sets); err != nil {
+		return 0, fmt.Errorf("list node program sets: %w", err)
+	}
+	n := 0
+	for i := range sets.Items {
+		if holds(&sets.Items[i], uid) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func holds(set *bpfleetv1.NodeProgramSet, uid types.UID) bool {
+	if statusEntry(set, uid) != nil {
+		return true
+	}
+	for _, np := range set.Spec.Programs {
+		if np.UID == uid {
+			return true
+		}
+	}
+	return false
+}
+
+// patchStatus writes the status and emits an Event when Ready or Stalled
+// changed.
+func (r *ProgramReconciler) patchStatus(ctx context.Context, base, obj bpfleetv1.Program) error {
+	if err := r.Status().Patch(ctx, obj, client.MergeFrom(base)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("patch status: %w", err)
+	}
+	r.eventOnTransition(base, obj)
+	return nil
+}
+
+func (r *ProgramReconciler) eventOnTransition(base, obj bpfleetv1.Program) {
+	for _, typ := range []string{bpfleetv1.ConditionReady, bpfleetv1.ConditionStalled} {
+		before := meta.FindStatusCondition(base.ProgramStatus().Conditions, typ)
+		now := meta.FindStatusCondition(obj.ProgramStatus().Conditions, typ)
+		if now == nil || (before != nil && before.Status == now.Status && before.Reason == now.Reason) {
+			continue
+		}
+		if typ == bpfleetv1.ConditionStalled && now.Status != metav1.ConditionTrue {
+			continue
+		}
+		kind := corev1.EventTypeNormal
+		if typ == bpfleetv1.ConditionStalled || now.Reason == bpfleetv1.ReasonNodeFailures {
+			kind = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(obj, nil, kind, now.Reason, typ, "%s", now.Message)
+	}
+}
+
+// SetupWithManager registers the reconciler for its kind.
+func (r *ProgramReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named(r.Kind.Name).
+		For(r.Kind.New(), builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&bpfleetv1.NodeProgramSet{}, handler.EnqueueRequestsFromMapFunc(r.programsOnSet)).
+		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.allPrograms), builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		Complete(r)
+}
+
+// programsOnSet maps a node set to the programs of this kind it names.
+func (r *ProgramReconciler) programsOnSet(_ context.Context, o client.Object) []reconcile.Request {
+	set := o.(*bpfleetv1.NodeProgramSet)
+	seen := map[string]bool{}
+	var reqs []reconcile.Request
+	add := func(kind, name string) {
+		if kind == r.Kind.Name && !seen[name] {
+			seen[name] = true
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: name}})
+		}
+	}
+	for _, np := range set.Spec.Programs {
+		add(np.Kind, np.Name)
+	}
+	for _, ps := range set.Status.Programs {
+		add(ps.Kind, ps.Name)
+	}
+	return reqs
+}
+
+// allPrograms maps a node change to every program of this kind.
+func (r *ProgramReconciler) allPrograms(ctx context.Context, _ client.Object) []reconcile.Request {
+	list := r.Kind.NewList()
+	if err := r.List(ctx, list); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "list programs", "kind", r.Kind.Name)
+		return nil
+	}
+	var reqs []reconcile.Request
+	for _, p := range r.Kind.Items(list) {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: p.GetName()}})
+	}
+	return reqs
+}

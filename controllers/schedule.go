@@ -1,0 +1,81 @@
+package controllers
+
+import (
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+)
+
+// selects reports whether a program's nodeSelector matches the node. An
+// invalid selector selects nothing (CRD validation keeps them out).
+func selects(p bpfleetv1.Program, node *corev1.Node) bool {
+	sel, err := metav1.LabelSelectorAsSelector(&p.Common().NodeSelector)
+	if err != nil {
+		return false
+	}
+	return sel.Matches(labels.Set(node.Labels))
+}
+
+// imageResolved reports whether the program's status holds the digest of its
+// current image reference (always true for a path).
+func imageResolved(p bpfleetv1.Program) bool {
+	img := p.Common().ByteCode.Image
+	st := p.ProgramStatus().Image
+	return img == nil || (st != nil && st.Ref == img.Ref && st.Digest != "")
+}
+
+// nodeProgram is the entry a program contributes to a node's spec.
+func nodeProgram(kind string, p bpfleetv1.Program) bpfleetv1.NodeProgram {
+	c := p.Common()
+	np := bpfleetv1.NodeProgram{
+		UID:         p.GetUID(),
+		Kind:        kind,
+		Name:        p.GetName(),
+		Generation:  p.GetGeneration(),
+		Path:        c.ByteCode.Path,
+		ProgramName: c.ProgramName,
+		GlobalData:  c.GlobalData,
+		Attach:      p.AttachPoint(),
+	}
+	if img := c.ByteCode.Image; img != nil {
+		np.Image = pinnedRef(img.Ref, p.ProgramStatus().Image.Digest)
+		np.PullPolicy = img.PullPolicy
+		np.PullSecret = img.PullSecret
+	}
+	return np
+}
+
+// KindedProgram is a program with the name of its kind.
+type KindedProgram struct {
+	Kind    string
+	Program bpfleetv1.Program
+}
+
+// desiredPrograms computes a node's spec: every live program that selects
+// the node. A program whose new image is not resolved yet keeps the entry the
+// node already has, so a change of tag never leaves a gap. Pure: no API calls.
+func desiredPrograms(node *corev1.Node, programs []KindedProgram, current []bpfleetv1.NodeProgram) []bpfleetv1.NodeProgram {
+	have := make(map[types.UID]bpfleetv1.NodeProgram, len(current))
+	for _, np := range current {
+		have[np.UID] = np
+	}
+	var out []bpfleetv1.NodeProgram
+	for _, kp := range programs {
+		p := kp.Program
+		if !p.GetDeletionTimestamp().IsZero() || !selects(p, node) {
+			continue
+		}
+		if imageResolved(p) {
+			out = append(out, nodeProgram(kp.Kind, p))
+		} else if old, ok := have[p.GetUID()]; ok {
+			out = append(out, old)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].UID < out[j].UID })
+	return out
+}
