@@ -71,7 +71,11 @@ func (r *NodeReconciler) createSet(ctx context.Context, node *corev1.Node, progr
 		},
 		Spec: bpfleetv1.NodeProgramSetSpec{Programs: programs},
 	}
-	if err := r.Create(ctx, &set); err != nil {
+	err := r.Create(ctx, &set)
+	if apierrors.IsAlreadyExists(err) {
+		return nil // created by the agent or a previous pass; its watch event requeues the node
+	}
+	if err != nil {
 		return fmt.Errorf("create node program set %s: %w", node.Name, err)
 	}
 	return nil

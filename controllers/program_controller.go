@@ -85,12 +85,12 @@ func (r *ProgramReconciler) resolveImage(ctx context.Context, obj bpfleetv1.Prog
 	}
 	digest, err := r.Resolver.Resolve(ctx, img)
 	if err != nil {
-		msg := fmt.Sprintf("resolve %s: %v", img.Ref, err)
+		st.ObservedGeneration = obj.GetGeneration()
 		setConditions(st, obj.GetGeneration(),
-			cond(bpfleetv1.ConditionReady, false, bpfleetv1.ReasonResolveFailed, msg),
-			cond(bpfleetv1.ConditionReconciling, true, bpfleetv1.ReasonResolveFailed, msg),
+			cond(bpfleetv1.ConditionReady, false, bpfleetv1.ReasonResolveFailed, err.Error()),
+			cond(bpfleetv1.ConditionReconciling, true, bpfleetv1.ReasonResolveFailed, err.Error()),
 			notStalled())
-		return fmt.Errorf("resolve %s: %w", img.Ref, err)
+		return err
 	}
 	st.Image = &bpfleetv1.ResolvedImage{Ref: img.Ref, Digest: digest}
 	return nil

@@ -125,10 +125,14 @@ type ResolvedImage struct {
 
 // NodeCounts counts the selected nodes by state.
 type NodeCounts struct {
-	Selected    int32 `json:"selected"`
-	Ready       int32 `json:"ready"`
-	Failed      int32 `json:"failed"`
-	Unsupported int32 `json:"unsupported"`
+	// +optional
+	Selected int32 `json:"selected,omitempty"`
+	// +optional
+	Ready int32 `json:"ready,omitempty"`
+	// +optional
+	Failed int32 `json:"failed,omitempty"`
+	// +optional
+	Unsupported int32 `json:"unsupported,omitempty"`
 	// Summary is "ready/selected", for kubectl get.
 	Summary string `json:"summary,omitempty"`
 }

@@ -1,0 +1,32 @@
+package bpf
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+func TestObjectsUpToDate(t *testing.T) {
+	if _, err := exec.LookPath("clang"); err != nil {
+		t.Fatal("clang is needed to check the committed BPF objects: run hack/install-deps.sh")
+	}
+	out := t.TempDir()
+	cmd := exec.Command("../hack/gen-bpf.sh", out)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("hack/gen-bpf.sh: %v\n%s", err, msg)
+	}
+	for name, committed := range map[string][]byte{
+		"tracepoint_counter.o": TracepointCounter,
+		"reject.o":             Reject,
+	} {
+		fresh, err := os.ReadFile(filepath.Join(out, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(fresh, committed) {
+			t.Errorf("bpf/%s is stale: run make generate", name)
+		}
+	}
+}

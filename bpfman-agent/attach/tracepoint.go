@@ -1,0 +1,55 @@
+package attach
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+)
+
+var _ Spec = Tracepoint{}
+
+// Tracepoint is a kernel tracepoint, e.g. {"syscalls", "sys_enter_openat"}.
+type Tracepoint struct {
+	Group, Name string
+}
+
+// ParseTracepoint parses "group/name", the form tracefs and bpfman use.
+func ParseTracepoint(s string) (Tracepoint, error) {
+	group, name, ok := strings.Cut(s, "/")
+	tp := Tracepoint{Group: group, Name: name}
+	if !ok {
+		return tp, fmt.Errorf("tracepoint %q: want group/name", s)
+	}
+	return tp, tp.Validate()
+}
+
+// Validate checks Group and Name before they reach tracefs paths.
+func (t Tracepoint) Validate() error {
+	if err := checkIdent("tracepoint group", t.Group); err != nil {
+		return err
+	}
+	return checkIdent("tracepoint name", t.Name)
+}
+
+// ProgramType implements Spec.
+func (Tracepoint) ProgramType() ebpf.ProgramType { return ebpf.TracePoint }
+
+// Attach implements Spec. It mounts tracefs first if it is absent.
+func (t Tracepoint) Attach(prog *ebpf.Program) (link.Link, error) {
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	if err := pins.EnsureTracefs(); err != nil {
+		return nil, fmt.Errorf("attach %s: %w", t, err)
+	}
+	l, err := link.Tracepoint(t.Group, t.Name, prog, nil)
+	if err != nil {
+		return nil, fmt.Errorf("attach %s: %w", t, err)
+	}
+	return l, nil
+}
+
+func (t Tracepoint) String() string { return "tracepoint " + t.Group + "/" + t.Name }

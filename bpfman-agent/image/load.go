@@ -1,0 +1,85 @@
+package image
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/errdef"
+
+	bpfoci "github.com/bpfleet/bpfleet/internal/oci"
+)
+
+// load reads the image dgst names from the layout and verifies it: every
+// blob against its digest, the object against CheckELF, the labels against
+// the object. It returns errNotCached if the layout lacks part of it.
+func (s *Store) load(ctx context.Context, dgst digest.Digest) (*Object, error) {
+	root, err := s.cachedRoot(ctx, dgst)
+	if err != nil {
+		return nil, err
+	}
+	_, img, err := walk(ctx, root, s.readLayout, s.limits)
+	if err != nil {
+		return nil, err
+	}
+	config, err := s.readLayout(ctx, img.config, s.limits.manifest)
+	if err != nil {
+		return nil, err
+	}
+	layer, err := s.readLayout(ctx, img.layer, s.limits.layer)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := s.object(layer, config)
+	if err != nil {
+		return nil, err
+	}
+	obj.Digest = dgst.String()
+	return obj, nil
+}
+
+func (s *Store) cachedRoot(ctx context.Context, dgst digest.Digest) (node, error) {
+	desc, err := s.layout.Resolve(ctx, dgst.String())
+	if errors.Is(err, errdef.ErrNotFound) {
+		return node{}, errNotCached
+	}
+	if err != nil {
+		return node{}, &Error{Reason: ReasonPullFailed, Err: fmt.Errorf("read cache: %w", err)}
+	}
+	data, err := s.readLayout(ctx, desc, s.limits.manifest)
+	return node{Descriptor: desc, data: data}, err
+}
+
+// object builds the Object that a layer and a config describe.
+func (s *Store) object(layer, config []byte) (*Object, error) {
+	elf, err := extractObject(layer, s.limits.object)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckELF(elf); err != nil {
+		return nil, err
+	}
+	programs, maps, err := labels(config)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPrograms(elf, programs); err != nil {
+		return nil, err
+	}
+	return &Object{ELF: elf, Programs: programs, Maps: maps}, nil
+}
+
+func labels(config []byte) (programs, maps map[string]string, err error) {
+	var img ocispec.Image
+	if err := json.Unmarshal(config, &img); err != nil {
+		return nil, nil, newError(ReasonInvalid, "image config: %w", err)
+	}
+	programs, maps, err = bpfoci.ParseLabels(img.Config.Labels)
+	if err != nil {
+		return nil, nil, newError(ReasonInvalid, "image config: %w", err)
+	}
+	return programs, maps, nil
+}

@@ -1,0 +1,104 @@
+package image
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry/remote"
+
+	bpfoci "github.com/bpfleet/bpfleet/internal/oci"
+)
+
+// pull copies the image dgst names from the registry into the layout:
+// blobs first, manifests last, so that a manifest in the layout means the
+// whole image is there.
+func (s *Store) pull(ctx context.Context, ref string, creds *bpfoci.Credentials, dgst digest.Digest) error {
+	repo, err := bpfoci.NewRepository(ref, creds)
+	if err != nil {
+		return &Error{Reason: ReasonInvalid, Err: err}
+	}
+	root, err := s.fetchRoot(ctx, repo, dgst)
+	if err != nil {
+		return err
+	}
+	nodes, img, err := walk(ctx, root, s.fetchRemote(repo), s.limits)
+	if err != nil {
+		return err
+	}
+	for _, desc := range []ocispec.Descriptor{img.config, img.layer} {
+		if err := s.copyBlob(ctx, repo, desc); err != nil {
+			return err
+		}
+	}
+	for _, n := range nodes {
+		if err := s.store(ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fetchRoot fetches the manifest or index dgst names, verified.
+func (s *Store) fetchRoot(ctx context.Context, repo *remote.Repository, dgst digest.Digest) (node, error) {
+	desc, rc, err := repo.Manifests().FetchReference(ctx, dgst.String())
+	if err != nil {
+		return node{}, remoteError(err)
+	}
+	defer rc.Close()
+	data, err := readVerified(rc, ocispec.Descriptor{MediaType: desc.MediaType, Digest: dgst}, s.limits.manifest)
+	if err != nil {
+		return node{}, err
+	}
+	return node{Descriptor: content.NewDescriptorFromBytes(desc.MediaType, data), data: data}, nil
+}
+
+// fetchRemote returns a fetchFunc reading manifests from repo.
+func (s *Store) fetchRemote(repo *remote.Repository) fetchFunc {
+	return func(ctx context.Context, desc ocispec.Descriptor, limit int64) ([]byte, error) {
+		rc, err := repo.Manifests().Fetch(ctx, desc)
+		if err != nil {
+			return nil, remoteError(err)
+		}
+		defer rc.Close()
+		return readVerified(rc, desc, limit)
+	}
+}
+
+// copyBlob streams a blob from the registry into the layout, which checks
+// its size and digest; sizes were checked against the limits before.
+func (s *Store) copyBlob(ctx context.Context, repo *remote.Repository, desc ocispec.Descriptor) error {
+	if ok, err := s.layout.Exists(ctx, desc); err == nil && ok {
+		return nil
+	}
+	rc, err := repo.Blobs().Fetch(ctx, desc)
+	if err != nil {
+		return remoteError(err)
+	}
+	defer rc.Close()
+	return storeError(desc, s.layout.Push(ctx, desc, rc))
+}
+
+// store writes a verified manifest into the layout.
+func (s *Store) store(ctx context.Context, n node) error {
+	return storeError(n.Descriptor, s.layout.Push(ctx, n.Descriptor, bytes.NewReader(n.data)))
+}
+
+func storeError(desc ocispec.Descriptor, err error) error {
+	switch {
+	case err == nil, errors.Is(err, errdef.ErrAlreadyExists):
+		return nil
+	case errors.Is(err, content.ErrMismatchedDigest), errors.Is(err, content.ErrTrailingData):
+		return newError(ReasonInvalid, "digest mismatch: the registry served content for %s that is not it: %w", desc.Digest, err)
+	}
+	return &Error{Reason: ReasonPullFailed, Err: fmt.Errorf("store %s: %w", desc.Digest, err)}
+}
+
+func remoteError(err error) error {
+	return &Error{Reason: ReasonPullFailed, Err: bpfoci.RemoteError(err)}
+}

@@ -1,0 +1,58 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Reasons, machine-readable and CamelCase, suitable for a Condition reason.
+const (
+	ReasonVerifierRejected  = "VerifierRejected"
+	ReasonProgramNotFound   = "ProgramNotFound"
+	ReasonInvalidObject     = "InvalidObject"
+	ReasonInvalidGlobalData = "InvalidGlobalData"
+	ReasonAttachFailed      = "AttachFailed"
+	ReasonUnsupported       = "Unsupported"
+	ReasonLoadFailed        = "LoadFailed"
+)
+
+// Error is a classified failure to load or attach a program.
+type Error struct {
+	Reason      string // one of the Reason constants
+	Message     string // human-readable, without the reason
+	VerifierLog string // tail of the verifier log, if the kernel gave one
+	Err         error  // underlying error, if any
+}
+
+func (e *Error) Error() string { return e.Reason + ": " + e.Message }
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error with reason and a formatted message. A %w verb
+// sets Err.
+func Errorf(reason, format string, args ...any) *Error {
+	err := fmt.Errorf(format, args...)
+	return &Error{Reason: reason, Message: err.Error(), Err: errors.Unwrap(err)}
+}
+
+// Reason returns the Reason of the *Error in err's chain, or "" if none.
+func Reason(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return ""
+}
+
+// Terminal reports whether retrying err with the same input is pointless:
+// true for invalid input, verifier rejection and unsupported program
+// types; false for AttachFailed (the hook may appear later), LoadFailed
+// (e.g. out of memory) and errors that are not an *Error.
+func Terminal(err error) bool {
+	switch Reason(err) {
+	case ReasonVerifierRejected, ReasonProgramNotFound, ReasonInvalidObject,
+		ReasonInvalidGlobalData, ReasonUnsupported:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,113 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+)
+
+// verifierLogLines is how much of the verifier log an Error keeps.
+const verifierLogLines = 20
+
+// enotsupp is the kernel-internal ENOTSUPP, which bpf() can return.
+const enotsupp = unix.Errno(524)
+
+var removeMemlock = sync.OnceValue(rlimit.RemoveMemlock)
+
+// Loader loads objects, sharing decoded kernel BTF between loads. It is
+// safe for concurrent use.
+type Loader struct {
+	cache *btf.Cache
+}
+
+// New returns a Loader, lifting RLIMIT_MEMLOCK on kernels that account BPF
+// memory with it.
+func New() (*Loader, error) {
+	if err := removeMemlock(); err != nil {
+		return nil, fmt.Errorf("remove memlock rlimit: %w", err)
+	}
+	return &Loader{cache: btf.NewCache()}, nil
+}
+
+// Objects are a loaded program and the maps it uses, by name. The caller
+// owns their file descriptors.
+type Objects struct {
+	Program *ebpf.Program
+	Maps    map[string]*ebpf.Map
+}
+
+// Close releases the file descriptors. Pinned objects stay in the kernel.
+func (o *Objects) Close() error {
+	err := o.Program.Close()
+	for _, m := range o.Maps {
+		err = errors.Join(err, m.Close())
+	}
+	return err
+}
+
+// Load parses obj, applies globals and loads program and the maps it uses
+// (only those) into the kernel.
+func (l *Loader) Load(obj []byte, program string, globals map[string]string) (*Objects, error) {
+	spec, err := Spec(obj, program, globals)
+	if err != nil {
+		return nil, err
+	}
+	return l.LoadSpec(spec, program)
+}
+
+// LoadSpec loads program from a spec made by Spec, and the maps it uses.
+func (l *Loader) LoadSpec(spec *ebpf.CollectionSpec, program string) (*Objects, error) {
+	names := MapsOf(spec, program)
+	dst := reflect.New(assignType(program, names)).Elem()
+	opts := &ebpf.CollectionOptions{Cache: l.cache}
+	if err := spec.LoadAndAssign(dst.Addr().Interface(), opts); err != nil {
+		return nil, classify(program, err)
+	}
+	objs := &Objects{Program: dst.Field(0).Interface().(*ebpf.Program), Maps: make(map[string]*ebpf.Map)}
+	for i, name := range names {
+		objs.Maps[name] = dst.Field(i + 1).Interface().(*ebpf.Map)
+	}
+	return objs, nil
+}
+
+// assignType is the struct LoadAndAssign fills: the program, then each
+// map. Loading through it loads nothing else from the object.
+func assignType(program string, maps []string) reflect.Type {
+	fields := []reflect.StructField{field("Program", reflect.TypeFor[*ebpf.Program](), program)}
+	for i, name := range maps {
+		fields = append(fields, field(fmt.Sprintf("Map%d", i), reflect.TypeFor[*ebpf.Map](), name))
+	}
+	return reflect.StructOf(fields)
+}
+
+func field(name string, typ reflect.Type, tag string) reflect.StructField {
+	return reflect.StructField{Name: name, Type: typ, Tag: reflect.StructTag(`ebpf:"` + tag + `"`)}
+}
+
+// classify turns a load failure into an *Error.
+func classify(program string, err error) *Error {
+	e := &Error{Reason: ReasonLoadFailed, Message: fmt.Sprintf("load program %q: %v", program, err), Err: err}
+	var verr *ebpf.VerifierError
+	if errors.As(err, &verr) {
+		e.Reason = ReasonVerifierRejected
+		e.Message = fmt.Sprintf("program %q rejected by the verifier: %v", program, verr)
+		e.VerifierLog = fmt.Sprintf("%-*v", verifierLogLines, verr)
+	}
+	if unsupported(err) {
+		e.Reason = ReasonUnsupported
+	}
+	return e
+}
+
+// unsupported reports whether err means the kernel cannot run this kind of
+// program at all, rather than refusing this one.
+func unsupported(err error) bool {
+	return errors.Is(err, ebpf.ErrNotSupported) || errors.Is(err, unix.EPERM) ||
+		errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, enotsupp)
+}

@@ -1,0 +1,71 @@
+package loader
+
+import (
+	"bytes"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
+	"github.com/cilium/ebpf"
+)
+
+// Spec parses obj, checks that it holds program (a function name) and
+// that the maps it uses have usable names, and applies globals to the
+// object's variables. It does not touch the kernel.
+func Spec(obj []byte, program string, globals map[string]string) (*ebpf.CollectionSpec, error) {
+	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(obj))
+	if err != nil {
+		return nil, Errorf(ReasonInvalidObject, "parse ELF: %w", err)
+	}
+	if err := checkProgram(spec, program); err != nil {
+		return nil, err
+	}
+	for _, name := range MapsOf(spec, program) {
+		if err := pins.ValidateMapName(name); err != nil {
+			return nil, Errorf(ReasonInvalidObject, "program %q: %w", program, err)
+		}
+	}
+	if err := SetGlobals(spec, globals); err != nil {
+		return nil, err
+	}
+	return spec, nil
+}
+
+func checkProgram(spec *ebpf.CollectionSpec, program string) error {
+	prog := spec.Programs[program]
+	if prog == nil || !identifier(program) {
+		return Errorf(ReasonProgramNotFound, "program %q not found in object (has: %s)",
+			program, strings.Join(slices.Sorted(maps.Keys(spec.Programs)), ", "))
+	}
+	if prog.Type == ebpf.UnspecifiedProgram {
+		return Errorf(ReasonInvalidObject, "program %q: section %q has no known program type", program, prog.SectionName)
+	}
+	return nil
+}
+
+// MapsOf lists, in order of first use, the maps that program refers to.
+func MapsOf(spec *ebpf.CollectionSpec, program string) []string {
+	var names []string
+	for _, ins := range spec.Programs[program].Instructions {
+		name := ins.Reference()
+		if spec.Maps[name] != nil && !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// identifier reports whether s is a C identifier, as function names are.
+func identifier(s string) bool {
+	for i, c := range []byte(s) {
+		if !(alnum(c) || c == '_') || i == 0 && c >= '0' && c <= '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func alnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}

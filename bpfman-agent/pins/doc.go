@@ -1,0 +1,22 @@
+// Package pins owns bpfleet's layout on the BPF filesystem and the mounts it
+// depends on.
+//
+// Every program lives under a root (DefaultRoot in production):
+//
+//	<root>/<uid>/<revision>/prog          the program
+//	<root>/<uid>/<revision>/link          the link attaching it
+//	<root>/<uid>/<revision>/maps/<name>   each map it uses
+//
+// The pins are the agent's memory across restarts: a revision directory is
+// created complete (it is assembled under a "~staging-" name and renamed
+// into place), and anything under the root that no desired program owns is
+// garbage to prune. Names that become path elements (uid, revision, map
+// name) are validated first, so that input from the API cannot escape the
+// root. bpffs refuses dots in names, so map names are stored with dots
+// turned into dashes (".rodata" -> "-rodata"); Dir.Map and Dir.MapNames
+// translate.
+//
+// The package holds no file descriptors: it only creates, lists and removes
+// paths. Removing a pin drops the kernel object once no other pin or fd
+// refers to it (for a link: detaches it).
+package pins

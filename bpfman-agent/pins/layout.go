@@ -1,0 +1,81 @@
+package pins
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// DefaultRoot is where the agent pins in production.
+const DefaultRoot = BPFFSPath + "/bpfleet"
+
+// stagingPrefix marks a revision being assembled. '~' is accepted by
+// bpffs but not by ValidateName, so no revision can collide with it.
+const stagingPrefix = "~staging-"
+
+// Dir is the pin directory of one revision of one program.
+type Dir string
+
+// Prog is the path of the pinned program.
+func (d Dir) Prog() string { return filepath.Join(string(d), "prog") }
+
+// Link is the path of the pinned link.
+func (d Dir) Link() string { return filepath.Join(string(d), "link") }
+
+// Maps is the directory holding the pinned maps.
+func (d Dir) Maps() string { return filepath.Join(string(d), "maps") }
+
+// Map is the path of the pinned map name, a name ValidateMapName accepts.
+func (d Dir) Map(name string) string { return filepath.Join(d.Maps(), mapPinName(name)) }
+
+// Layout is the tree of pins under Root.
+type Layout struct {
+	Root string
+}
+
+// Init creates Root and checks that it lies on a BPF filesystem.
+func (l Layout) Init() error {
+	if err := os.MkdirAll(l.Root, 0o700); err != nil {
+		return fmt.Errorf("pin root: %w", err)
+	}
+	ok, err := IsBPFFS(l.Root)
+	if err != nil {
+		return fmt.Errorf("pin root: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("pin root %s: not on a BPF filesystem", l.Root)
+	}
+	return nil
+}
+
+// UIDDir is the directory holding every revision of uid.
+func (l Layout) UIDDir(uid string) string { return filepath.Join(l.Root, uid) }
+
+// Revision is the pin directory of revision rev of uid.
+func (l Layout) Revision(uid, rev string) Dir {
+	return Dir(filepath.Join(l.Root, uid, rev))
+}
+
+// Staging is where revision rev of uid is assembled before it is renamed
+// to Revision(uid, rev). Its name cannot collide with a valid revision.
+func (l Layout) Staging(uid, rev string) Dir {
+	return Dir(filepath.Join(l.Root, uid, stagingPrefix+rev))
+}
+
+// Publish renames the staged revision into place, atomically.
+func (l Layout) Publish(uid, rev string) error {
+	if err := os.Rename(string(l.Staging(uid, rev)), string(l.Revision(uid, rev))); err != nil {
+		return fmt.Errorf("publish pins: %w", err)
+	}
+	return nil
+}
+
+func validateIDs(uid, rev string) error {
+	if err := ValidateName("uid", uid); err != nil {
+		return err
+	}
+	return ValidateName("revision", rev)
+}
+
+func isStaging(name string) bool { return strings.HasPrefix(name, stagingPrefix) }

@@ -1,0 +1,64 @@
+package pins
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// RemoveUID unpins every revision of uid, detaching their links.
+func (l Layout) RemoveUID(uid string) error {
+	if err := ValidateName("uid", uid); err != nil {
+		return err
+	}
+	return removeAll(l.UIDDir(uid))
+}
+
+// RemoveRevision unpins revision rev of uid (published or staged).
+func (l Layout) RemoveRevision(uid, rev string) error {
+	if err := validateIDs(uid, rev); err != nil {
+		return err
+	}
+	if err := removeAll(string(l.Staging(uid, rev))); err != nil {
+		return err
+	}
+	return removeAll(string(l.Revision(uid, rev)))
+}
+
+// RemoveOtherRevisions unpins everything of uid except revision keep,
+// including leftover staging directories.
+func (l Layout) RemoveOtherRevisions(uid, keep string) error {
+	if err := validateIDs(uid, keep); err != nil {
+		return err
+	}
+	return removeExcept(l.UIDDir(uid), map[string]bool{keep: true})
+}
+
+// Prune removes every entry under the root whose name is not in keep:
+// programs no longer desired, and anything that is not a valid uid.
+func (l Layout) Prune(keep map[string]bool) error {
+	return removeExcept(l.Root, keep)
+}
+
+func removeExcept(dir string, keep map[string]bool) error {
+	names, err := dirNames(dir)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if keep[name] {
+			continue
+		}
+		if err := removeAll(filepath.Join(dir, name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func removeAll(path string) error {
+	if err := os.RemoveAll(path); err != nil {
+		return fmt.Errorf("unpin: %w", err)
+	}
+	return nil
+}

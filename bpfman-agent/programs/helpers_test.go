@@ -1,0 +1,157 @@
+package programs_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/bpfleet/bpfleet/bpf"
+	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
+	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
+	"github.com/bpfleet/bpfleet/internal/testkernel"
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+)
+
+func TestMain(m *testing.M) { testkernel.Main(m) }
+
+var openat = attach.Tracepoint{Group: "syscalls", Name: "sys_enter_openat"}
+
+// setup returns a Manager on a private bpffs, and its root.
+func setup(t *testing.T) (*programs.Manager, string) {
+	t.Helper()
+	testkernel.Require(t)
+	root := filepath.Join(testkernel.TempBPFFS(t), "bpfleet")
+	return newManager(t, root), root
+}
+
+func newManager(t *testing.T, root string) *programs.Manager {
+	t.Helper()
+	m, err := programs.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// counter is the counter program counting this process's openat calls.
+func counter(uid, rev string) programs.Program {
+	return programs.Program{
+		UID:         uid,
+		Revision:    rev,
+		Object:      bpf.TracepointCounter,
+		ProgramName: "count_openat",
+		GlobalData:  map[string]string{"filter_pid": strconv.Itoa(os.Getpid())},
+		Attach:      openat,
+	}
+}
+
+func apply(t *testing.T, m *programs.Manager, p programs.Program) programs.Loaded {
+	t.Helper()
+	ld, err := m.Apply(context.Background(), p)
+	if err != nil {
+		t.Fatalf("apply %s/%s: %v", p.UID, p.Revision, err)
+	}
+	return ld
+}
+
+func applyErr(t *testing.T, m *programs.Manager, p programs.Program, reason string) *programs.Error {
+	t.Helper()
+	_, err := m.Apply(context.Background(), p)
+	var perr *programs.Error
+	if !errors.As(err, &perr) || perr.Reason != reason {
+		t.Fatalf("apply %s/%s: err = %v, want reason %s", p.UID, p.Revision, err, reason)
+	}
+	return perr
+}
+
+// openFiles makes n openat calls from this process.
+func openFiles(t *testing.T, n int) {
+	t.Helper()
+	for range n {
+		f, err := os.Open("/proc/self/stat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+}
+
+func lookup(t *testing.T, mapID uint32, key any) uint64 {
+	t.Helper()
+	m, err := ebpf.NewMapFromID(ebpf.MapID(mapID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	var v uint64
+	if err := m.Lookup(key, &v); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func assertAlive(t *testing.T, ld programs.Loaded) {
+	t.Helper()
+	p, err := ebpf.NewProgramFromID(ebpf.ProgramID(ld.ProgramID))
+	if err != nil {
+		t.Fatalf("program %d: %v", ld.ProgramID, err)
+	}
+	p.Close()
+	l, err := link.NewFromID(link.ID(ld.LinkID))
+	if err != nil {
+		t.Fatalf("link %d: %v", ld.LinkID, err)
+	}
+	l.Close()
+}
+
+// assertGone waits briefly for the kernel to release ld's link and program.
+func assertGone(t *testing.T, ld programs.Loaded) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		linkErr, progErr := linkExists(ld.LinkID), programExists(ld.ProgramID)
+		if errors.Is(linkErr, os.ErrNotExist) && errors.Is(progErr, os.ErrNotExist) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("link %d (%v) or program %d (%v) still in the kernel", ld.LinkID, linkErr, ld.ProgramID, progErr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func linkExists(id uint32) error {
+	l, err := link.NewFromID(link.ID(id))
+	if err == nil {
+		l.Close()
+	}
+	return err
+}
+
+func programExists(id uint32) error {
+	p, err := ebpf.NewProgramFromID(ebpf.ProgramID(id))
+	if err == nil {
+		p.Close()
+	}
+	return err
+}
+
+func assertEmptyDir(t *testing.T, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) != 0 {
+		t.Fatalf("%s: %v %v, want empty", dir, entries, err)
+	}
+}
+
+func assertNotExist(t *testing.T, path string) {
+	t.Helper()
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("%s still exists (%v)", path, err)
+	}
+}

@@ -1,0 +1,190 @@
+package controllers_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpf"
+	"github.com/bpfleet/bpfleet/internal/oci"
+	"github.com/bpfleet/bpfleet/internal/oci/ocitest"
+)
+
+func TestStatusAggregatesNodeReports(t *testing.T) {
+	ctx := context.Background()
+	sel := map[string]string{"test": "aggregate"}
+	createNode(t, "agg-1", sel)
+	createNode(t, "agg-2", sel)
+	createNode(t, "agg-other", map[string]string{"test": "other"})
+	p := pathProgram("aggregate", sel)
+	if err := k8s.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	waitScheduled(t, "agg-1", p)
+	waitScheduled(t, "agg-2", p)
+	if s, err := getSet("agg-other"); err == nil && len(s.Spec.Programs) > 0 {
+		t.Fatalf("program scheduled on a node its selector does not match: %+v", s.Spec.Programs)
+	}
+
+	report(t, "agg-1", p, &bpfleetv1.NodeProgramStatus{State: bpfleetv1.StateReady, ProgramID: 7, LinkID: 8})
+	eventually(t, "nodes 1/2 while agg-2 is in progress", func() (bool, error) {
+		got := getProgram(t, p.Name)
+		c := meta.FindStatusCondition(got.Status.Conditions, bpfleetv1.ConditionReconciling)
+		return got.Status.Nodes.Summary == "1/2" && c != nil && c.Status == metav1.ConditionTrue, nil
+	})
+
+	report(t, "agg-2", p, &bpfleetv1.NodeProgramStatus{State: bpfleetv1.StateReady})
+	got := waitCondition(t, p.Name, bpfleetv1.ConditionReady, metav1.ConditionTrue, bpfleetv1.ReasonReady)
+	if got.Status.Nodes.Summary != "2/2" || got.Status.Nodes.Ready != 2 {
+		t.Errorf("nodes = %+v, want 2/2 ready", got.Status.Nodes)
+	}
+
+	report(t, "agg-2", p, &bpfleetv1.NodeProgramStatus{
+		State: bpfleetv1.StateFailed, Reason: bpfleetv1.ReasonVerifierRejected, Terminal: true,
+		Message: "load count_openat: permission denied", VerifierLog: "R1 invalid mem access 'scalar'",
+	})
+	got = waitCondition(t, p.Name, bpfleetv1.ConditionStalled, metav1.ConditionTrue, bpfleetv1.ReasonVerifierRejected)
+	if len(got.Status.Failures) != 1 || got.Status.Failures[0].Node != "agg-2" ||
+		!strings.Contains(got.Status.Failures[0].VerifierLog, "invalid mem access") {
+		t.Errorf("failures = %+v, want agg-2 with the verifier log", got.Status.Failures)
+	}
+	waitEvent(t, p, bpfleetv1.ReasonVerifierRejected)
+}
+
+func waitEvent(t *testing.T, p *bpfleetv1.TracepointProgram, reason string) {
+	t.Helper()
+	eventually(t, "event "+reason+" on "+p.Name, func() (bool, error) {
+		var evs eventsv1.EventList
+		if err := k8s.List(context.Background(), &evs); err != nil {
+			return false, err
+		}
+		for _, e := range evs.Items {
+			if e.Regarding.UID == p.UID && e.Reason == reason {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+}
+
+func TestNoSelectedNodeIsReady(t *testing.T) {
+	p := pathProgram("nowhere", map[string]string{"test": "no-such-node"})
+	if err := k8s.Create(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	got := waitCondition(t, p.Name, bpfleetv1.ConditionReady, metav1.ConditionTrue, bpfleetv1.ReasonNoNodesSelected)
+	if got.Status.Nodes.Summary != "0/0" {
+		t.Errorf("nodes = %q, want 0/0", got.Status.Nodes.Summary)
+	}
+}
+
+func TestDeleteWaitsForEveryNode(t *testing.T) {
+	ctx := context.Background()
+	sel := map[string]string{"test": "finalize"}
+	createNode(t, "fin-1", sel)
+	p := pathProgram("finalize", sel)
+	if err := k8s.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	waitScheduled(t, "fin-1", p)
+	report(t, "fin-1", p, &bpfleetv1.NodeProgramStatus{State: bpfleetv1.StateReady})
+	waitCondition(t, p.Name, bpfleetv1.ConditionReady, metav1.ConditionTrue, bpfleetv1.ReasonReady)
+
+	if err := k8s.Delete(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "program removed from fin-1's spec", func() (bool, error) {
+		s, err := getSet("fin-1")
+		return err == nil && len(s.Spec.Programs) == 0, err
+	})
+	if p2 := getProgram(t, p.Name); p2.DeletionTimestamp.IsZero() {
+		t.Fatal("program is not being deleted")
+	}
+	report(t, "fin-1", p, nil) // the agent unloaded it
+	waitGone(t, p.Name)
+}
+
+func TestDeletedNodeNeverBlocksDeletion(t *testing.T) {
+	ctx := context.Background()
+	sel := map[string]string{"test": "node-gone"}
+	createNode(t, "gone-1", sel)
+	p := pathProgram("node-gone", sel)
+	if err := k8s.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	waitScheduled(t, "gone-1", p)
+	report(t, "gone-1", p, &bpfleetv1.NodeProgramStatus{State: bpfleetv1.StateReady})
+	waitCondition(t, p.Name, bpfleetv1.ConditionReady, metav1.ConditionTrue, bpfleetv1.ReasonReady)
+
+	if err := k8s.Delete(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "gone-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "gone-1's set deleted", func() (bool, error) {
+		_, err := getSet("gone-1")
+		return apierrors.IsNotFound(err), nil
+	})
+	waitCondition(t, p.Name, bpfleetv1.ConditionReady, metav1.ConditionTrue, bpfleetv1.ReasonNoNodesSelected)
+	if err := k8s.Delete(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, p.Name)
+}
+
+func TestTagResolvedOnceToDigest(t *testing.T) {
+	ctx := context.Background()
+	host, stop, err := ocitest.Start("127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	ref := host + "/bpfleet/counter:v1"
+	digest, err := oci.Push(ctx, ref, oci.Bytecode{
+		FileName: "tracepoint_counter.o", Object: bpf.TracepointCounter,
+		Programs: map[string]string{"count_openat": "tracepoint"},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel := map[string]string{"test": "digest"}
+	createNode(t, "digest-1", sel)
+	p := pathProgram("digest", sel)
+	p.Spec.ByteCode = bpfleetv1.ByteCodeSource{Image: &bpfleetv1.ImageSource{Ref: ref}}
+	if err := k8s.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	np := waitScheduled(t, "digest-1", p)
+	if want := host + "/bpfleet/counter@" + digest; np.Image != want {
+		t.Errorf("node spec image = %q, want %q", np.Image, want)
+	}
+	got := getProgram(t, p.Name)
+	if got.Status.Image == nil || got.Status.Image.Digest != digest {
+		t.Errorf("status image = %+v, want digest %s", got.Status.Image, digest)
+	}
+}
+
+func TestUnresolvableImageReportsAndRetries(t *testing.T) {
+	sel := map[string]string{"test": "unresolvable"}
+	p := pathProgram("unresolvable", sel)
+	p.Spec.ByteCode = bpfleetv1.ByteCodeSource{Image: &bpfleetv1.ImageSource{Ref: "127.0.0.1:1/bpfleet/none:v1"}}
+	if err := k8s.Create(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	waitCondition(t, p.Name, bpfleetv1.ConditionReconciling, metav1.ConditionTrue, bpfleetv1.ReasonResolveFailed)
+}
+
+func waitGone(t *testing.T, name string) {
+	t.Helper()
+	eventually(t, name+" deleted", func() (bool, error) {
+		var p bpfleetv1.TracepointProgram
+		err := k8s.Get(context.Background(), types.NamespacedName{Name: name}, &p)
+		return apierrors.IsNotFound(err), nil
+	})
+}
