@@ -1,0 +1,54 @@
+# bpfleet: `make run` brings the whole system up on this machine; `make test`
+# proves it. Longer logic lives in hack/*.sh.
+
+CONTROLLER_GEN := go tool controller-gen
+GO_TEST_FLAGS ?= -timeout 30m
+
+.PHONY: help
+help: ## Show the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+.PHONY: deps
+deps: ## Install the Debian packages the build needs (clang, libbpf-dev, bpftool, iproute2).
+	@hack/install-deps.sh
+
+.PHONY: bins
+bins: ## Build kube-apiserver, etcd and kubectl from the Go module proxy into bin/ (cached).
+	@hack/envtest-bins.sh
+
+.PHONY: generate
+generate: ## Generate deepcopy code and compile bpf/*.c into the committed objects.
+	$(CONTROLLER_GEN) object paths=./api/...
+	hack/gen-bpf.sh
+
+.PHONY: manifests
+manifests: ## Generate CRDs and RBAC roles from the kubebuilder markers.
+	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=bpfleet-operator paths=./controllers/... output:rbac:artifacts:config=config/rbac/operator
+	$(CONTROLLER_GEN) rbac:roleName=bpfleet-agent paths=./bpfman-agent/... output:rbac:artifacts:config=config/rbac/agent
+
+.PHONY: verify
+verify: deps ## Fail if generated files are not current.
+	hack/verify.sh
+
+.PHONY: build
+build: ## Build the operator, the agent and the local stack into bin/.
+	go build -o bin/ ./cmd/... ./bpfman-agent
+
+.PHONY: test
+test: deps bins verify ## Run every test: envtest, kernel (root), end to end.
+	go vet ./...
+	go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: bench
+bench: deps bins ## Measure CR-to-Ready against raw cilium/ebpf load+attach (docs/benchmarks.md).
+	go test -run '^$$' -bench . -benchtime 20x ./test/e2e/
+
+.PHONY: run
+run: deps bins ## Run the whole system on this machine (apiserver, registry, operator, agent).
+	go run ./cmd/bpfleet-local
+
+.PHONY: lint
+lint: ## gofmt and go vet.
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	go vet ./...

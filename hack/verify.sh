@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Fails when generated files (deepcopy, CRDs, RBAC, BPF objects) are not what
+# `make generate manifests` produces from the sources. Works in a dirty tree:
+# it compares the files before and after regenerating them in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+paths=(api config/crd/bases config/rbac bpf)
+before=$(mktemp -d)
+trap 'rm -rf "$before"' EXIT
+for p in "${paths[@]}"; do
+  mkdir -p "$before/$(dirname "$p")"
+  cp -r "$p" "$before/$p"
+done
+make -s generate manifests
+status=0
+for p in "${paths[@]}"; do
+  if ! diff -r "$before/$p" "$p" >/dev/null; then
+    echo "verify: $p was not current; regenerated it (review and commit):" >&2
+    diff -r "$before/$p" "$p" | head -20 >&2 || true
+    status=1
+  fi
+done
+exit $status

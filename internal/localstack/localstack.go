@@ -1,0 +1,202 @@
+// Package localstack runs the whole of bpfleet on one host with no cluster:
+// a real kube-apiserver and etcd, a real OCI registry on loopback holding the
+// example bytecode image, the operator, and one node agent loading into the
+// host kernel. `make run` and the end-to-end tests use it.
+//
+// Stop deletes every program and waits for the agent to unload it before
+// stopping anything, so nothing is left under the pin root.
+package localstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/bpfleet/bpfleet/bpf"
+	"github.com/bpfleet/bpfleet/bpfman-agent/nodesync"
+	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
+	"github.com/bpfleet/bpfleet/controllers"
+	"github.com/bpfleet/bpfleet/internal/controlplane"
+	"github.com/bpfleet/bpfleet/internal/oci"
+	"github.com/bpfleet/bpfleet/internal/oci/ocitest"
+	"github.com/bpfleet/bpfleet/internal/scheme"
+)
+
+// ExampleRepo is the repository, on the local registry, of the example image.
+const ExampleRepo = "bpfleet/tracepoint-counter"
+
+// Options configure a stack.
+type Options struct {
+	NodeName     string
+	RegistryAddr string // "127.0.0.1:5000"; "127.0.0.1:0" picks a port
+	PinRoot      string
+	ImageDir     string
+	OperatorAddr string // metrics; "0" disables
+	AgentAddr    string // metrics; "0" disables
+}
+
+// Stack is a running local system.
+type Stack struct {
+	Plane    *controlplane.Plane
+	Client   client.Client
+	Registry string // host:port of the registry
+	Example  string // tag reference of the example image
+	Digest   string // its manifest digest
+
+	opts         Options
+	stopRegistry func()
+	cancel       context.CancelFunc
+	done         chan error
+}
+
+// Start brings the stack up; on error, whatever started is stopped.
+func Start(ctx context.Context, o Options) (s *Stack, err error) {
+	s = &Stack{opts: o, done: make(chan error, 2)}
+	defer func() {
+		if err != nil {
+			s.stopParts()
+		}
+	}()
+	if s.Plane, err = controlplane.Start(); err != nil {
+		return nil, err
+	}
+	if s.Client, err = client.New(s.Plane.Config, client.Options{Scheme: scheme.New()}); err != nil {
+		return nil, err
+	}
+	if err = s.startRegistry(ctx); err != nil {
+		return nil, err
+	}
+	if err = s.registerNode(ctx); err != nil {
+		return nil, err
+	}
+	return s, s.startManagers()
+}
+
+// startRegistry serves a registry and pushes the example image to it.
+func (s *Stack) startRegistry(ctx context.Context) error {
+	host, stop, err := ocitest.Start(s.opts.RegistryAddr, nil)
+	if err != nil {
+		return fmt.Errorf("registry on %s: %w", s.opts.RegistryAddr, err)
+	}
+	s.Registry, s.stopRegistry = host, stop
+	s.Example = host + "/" + ExampleRepo + ":v1"
+	s.Digest, err = oci.Push(ctx, s.Example, oci.Bytecode{
+		FileName: "tracepoint_counter.o",
+		Object:   bpf.TracepointCounter,
+		Programs: map[string]string{"count_openat": "tracepoint"},
+		Maps:     map[string]string{"counts": "hash", "total": "array"},
+	}, nil)
+	return err
+}
+
+// registerNode creates the Node object a kubelet would have created.
+func (s *Stack) registerNode(ctx context.Context) error {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{
+		Name:   s.opts.NodeName,
+		Labels: map[string]string{"kubernetes.io/hostname": s.opts.NodeName, "kubernetes.io/os": "linux"},
+	}}
+	if err := s.Client.Create(ctx, node); err != nil {
+		return fmt.Errorf("register node %s: %w", s.opts.NodeName, err)
+	}
+	return nil
+}
+
+// startManagers runs the operator and the agent in this process.
+func (s *Stack) startManagers() error {
+	sch := scheme.New()
+	op, err := controllers.NewManager(s.Plane.Config, sch, controllers.Options{MetricsAddr: s.opts.OperatorAddr})
+	if err != nil {
+		return fmt.Errorf("operator: %w", err)
+	}
+	agent, err := nodesync.NewManager(s.Plane.Config, sch, nodesync.Options{
+		NodeName: s.opts.NodeName, PinRoot: s.opts.PinRoot, ImageDir: s.opts.ImageDir, MetricsAddr: s.opts.AgentAddr,
+	})
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	for _, m := range []ctrl.Manager{op, agent} {
+		go func() { s.done <- m.Start(ctx) }()
+	}
+	return nil
+}
+
+// Stop deletes every program, waits until the agent unloaded them, then
+// stops the managers, the registry and the control plane.
+func (s *Stack) Stop(ctx context.Context) error {
+	err := s.DeleteAllPrograms(ctx)
+	return errors.Join(err, s.stopParts())
+}
+
+func (s *Stack) stopParts() error {
+	var errs []error
+	if s.cancel != nil {
+		s.cancel()
+		for range 2 {
+			errs = append(errs, <-s.done)
+		}
+		s.cancel = nil
+	}
+	if s.opts.PinRoot != "" {
+		errs = append(errs, prune(s.opts.PinRoot))
+	}
+	if s.stopRegistry != nil {
+		s.stopRegistry()
+	}
+	if s.Plane != nil {
+		errs = append(errs, s.Plane.Stop())
+	}
+	return errors.Join(errs...)
+}
+
+// prune removes whatever is left under the pin root, in case the agent
+// could not unload something before it stopped.
+func prune(root string) error {
+	m, err := programs.New(root)
+	if err != nil {
+		return err
+	}
+	return m.Prune(nil)
+}
+
+// DeleteAllPrograms deletes the programs of every kind and waits until they
+// are gone, which the finalizer allows only once the agent unloaded them.
+func (s *Stack) DeleteAllPrograms(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for _, k := range controllers.Kinds {
+		if err := s.Client.DeleteAllOf(ctx, k.New()); err != nil {
+			return fmt.Errorf("delete %s: %w", k.Name, err)
+		}
+	}
+	for _, k := range controllers.Kinds {
+		if err := s.waitEmpty(ctx, k.NewList()); err != nil {
+			return fmt.Errorf("wait for %s to unload: %w", k.Name, err)
+		}
+	}
+	return nil
+}
+
+func (s *Stack) waitEmpty(ctx context.Context, list client.ObjectList) error {
+	for {
+		if err := s.Client.List(ctx, list); err != nil {
+			return err
+		}
+		if meta.LenList(list) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

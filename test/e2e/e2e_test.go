@@ -1,0 +1,278 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpf"
+	"github.com/bpfleet/bpfleet/internal/localstack"
+	"github.com/bpfleet/bpfleet/internal/testkernel"
+)
+
+const node = "e2e-node"
+
+var (
+	shared    *localstack.Stack
+	sharedErr error
+	once      sync.Once
+	pinRoot   = fmt.Sprintf("/sys/fs/bpf/bpfleet-e2e-%d", os.Getpid())
+)
+
+// TestMain stops the shared stack after every test ran and checks that it
+// left nothing under its pin root.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared != nil {
+		if err := shared.Stop(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, "stop local stack:", err)
+			code = 1
+		}
+		if entries, _ := os.ReadDir(pinRoot); len(entries) > 0 {
+			fmt.Fprintf(os.Stderr, "%s still holds %d entries after stop\n", pinRoot, len(entries))
+			code = 1
+		}
+		_ = os.Remove(pinRoot)
+	}
+	os.Exit(code)
+}
+
+// startStack returns the local stack every test shares (one operator and
+// agent per process), its pins under /sys/fs/bpf, which the agent mounts if
+// the host has not.
+func startStack(t testing.TB) *localstack.Stack {
+	t.Helper()
+	testkernel.Require(t)
+	once.Do(func() {
+		shared, sharedErr = localstack.Start(context.Background(), localstack.Options{
+			NodeName: node, RegistryAddr: "127.0.0.1:0", PinRoot: pinRoot,
+			ImageDir: filepath.Join(os.TempDir(), fmt.Sprintf("bpfleet-e2e-images-%d", os.Getpid())),
+			OperatorAddr: "0", AgentAddr: "0",
+		})
+	})
+	if sharedErr != nil {
+		t.Fatalf("start local stack: %v", sharedErr)
+	}
+	return shared
+}
+
+func counter(name, ref string, globals map[string]bpfleetv1.GlobalValue) *bpfleetv1.TracepointProgram {
+	return &bpfleetv1.TracepointProgram{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: bpfleetv1.TracepointProgramSpec{
+			ProgramCommon: bpfleetv1.ProgramCommon{
+				ByteCode:    bpfleetv1.ByteCodeSource{Image: &bpfleetv1.ImageSource{Ref: ref}},
+				ProgramName: "count_openat",
+				GlobalData:  globals,
+			},
+			Tracepoint: bpfleetv1.TracepointAttach{Name: "syscalls/sys_enter_openat"},
+		},
+	}
+}
+
+// waitReady waits until the program is Ready at its current generation.
+func waitReady(t testing.TB, c client.Client, name string) *bpfleetv1.TracepointProgram {
+	t.Helper()
+	return waitFor(t, c, name, "Ready=True", func(p *bpfleetv1.TracepointProgram) bool {
+		return meta.IsStatusConditionTrue(p.Status.Conditions, bpfleetv1.ConditionReady) &&
+			p.Status.ObservedGeneration == p.Generation
+	})
+}
+
+func waitFor(t testing.TB, c client.Client, name, what string, ok func(*bpfleetv1.TracepointProgram) bool) *bpfleetv1.TracepointProgram {
+	t.Helper()
+	var p bpfleetv1.TracepointProgram
+	err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 60*time.Second, true,
+		func(ctx context.Context) (bool, error) {
+			if err := c.Get(ctx, types.NamespacedName{Name: name}, &p); err != nil {
+				return false, nil
+			}
+			return ok(&p), nil
+		})
+	if err != nil {
+		t.Fatalf("%s never became %s; status: %+v", name, what, p.Status)
+	}
+	return &p
+}
+
+// nodeEntry is what the agent reports for uid on the test node.
+func nodeEntry(t testing.TB, c client.Client, uid types.UID) bpfleetv1.NodeProgramStatus {
+	t.Helper()
+	var set bpfleetv1.NodeProgramSet
+	if err := c.Get(context.Background(), types.NamespacedName{Name: node}, &set); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range set.Status.Programs {
+		if e.UID == uid {
+			return e
+		}
+	}
+	t.Fatalf("node %s reports nothing for %s: %+v", node, uid, set.Status.Programs)
+	return bpfleetv1.NodeProgramStatus{}
+}
+
+// countFor reads this process's entry in the counts map with the given ID.
+func countFor(t testing.TB, mapID uint32) uint64 {
+	t.Helper()
+	m, err := ebpf.NewMapFromID(ebpf.MapID(mapID))
+	if err != nil {
+		t.Fatalf("map %d: %v", mapID, err)
+	}
+	defer m.Close()
+	var n uint64
+	if err := m.Lookup(uint32(os.Getpid()), &n); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		t.Fatalf("lookup in map %d: %v", mapID, err)
+	}
+	return n
+}
+
+func openFiles(t testing.TB, n int) {
+	t.Helper()
+	for range n {
+		f, err := os.Open("/proc/self/stat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+}
+
+// assertGone checks the kernel freed the program. The kernel frees a
+// detached program after an RCU grace period, so allow it a moment.
+func assertGone(t testing.TB, progID uint32) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(context.Background(), 10*time.Millisecond, 5*time.Second, true,
+		func(context.Context) (bool, error) {
+			p, err := ebpf.NewProgramFromID(ebpf.ProgramID(progID))
+			if err == nil {
+				p.Close()
+			}
+			return err != nil, nil
+		})
+	if err != nil {
+		t.Errorf("program %d is still in the kernel", progID)
+	}
+}
+
+// bpftoolShows reports whether bpftool lists the program by ID.
+func bpftoolShows(t testing.TB, progID uint32) bool {
+	t.Helper()
+	out, err := exec.Command("bpftool", "prog", "show", "id", strconv.Itoa(int(progID))).CombinedOutput()
+	if err != nil {
+		if _, lookErr := exec.LookPath("bpftool"); lookErr != nil {
+			t.Fatalf("bpftool not installed: run hack/install-deps.sh (make test does)")
+		}
+		return false
+	}
+	return len(out) > 0
+}
+
+func TestTracepointEndToEnd(t *testing.T) {
+	s := startStack(t)
+	ctx := context.Background()
+	pid := strconv.Itoa(os.Getpid())
+	p := counter("openat-counter", s.Example, map[string]bpfleetv1.GlobalValue{"filter_pid": bpfleetv1.GlobalValue(pid)})
+	if err := s.Client.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	got := waitReady(t, s.Client, p.Name)
+	if got.Status.Nodes.Summary != "1/1" || got.Status.Image == nil || got.Status.Image.Digest != s.Digest {
+		t.Fatalf("status nodes=%q image=%+v, want 1/1 and digest %s", got.Status.Nodes.Summary, got.Status.Image, s.Digest)
+	}
+	first := nodeEntry(t, s.Client, got.UID)
+	if !bpftoolShows(t, first.ProgramID) {
+		t.Fatalf("bpftool does not show program %d", first.ProgramID)
+	}
+	before := countFor(t, first.MapIDs["counts"])
+	openFiles(t, 10)
+	if n := countFor(t, first.MapIDs["counts"]) - before; n < 10 {
+		t.Fatalf("counter rose by %d after 10 opens, want >= 10", n)
+	}
+
+	t.Run("globalData change swaps in a new program", func(t *testing.T) {
+		base := got.DeepCopy()
+		got.Spec.GlobalData["increment"] = "1000"
+		if err := s.Client.Patch(ctx, got, client.MergeFrom(base)); err != nil {
+			t.Fatal(err)
+		}
+		waitReady(t, s.Client, p.Name)
+		second := nodeEntry(t, s.Client, got.UID)
+		if second.ProgramID == first.ProgramID {
+			t.Fatalf("program ID unchanged (%d) after globalData change", first.ProgramID)
+		}
+		assertGone(t, first.ProgramID)
+		before := countFor(t, second.MapIDs["counts"])
+		openFiles(t, 3)
+		if n := countFor(t, second.MapIDs["counts"]) - before; n < 3000 {
+			t.Fatalf("counter rose by %d after 3 opens with increment 1000, want >= 3000", n)
+		}
+		first = second
+	})
+
+	t.Run("delete unloads everywhere", func(t *testing.T) {
+		if err := s.Client.Delete(ctx, got); err != nil {
+			t.Fatal(err)
+		}
+		waitGone(t, s.Client, p.Name)
+		assertGone(t, first.ProgramID)
+		if bpftoolShows(t, first.ProgramID) {
+			t.Errorf("bpftool still shows program %d", first.ProgramID)
+		}
+		pins, _ := filepath.Glob(filepath.Join(filepath.Dir(first.PinPath), "*"))
+		if len(pins) > 0 {
+			t.Errorf("pins left behind: %v", pins)
+		}
+	})
+}
+
+func waitGone(t testing.TB, c client.Client, name string) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 60*time.Second, true,
+		func(ctx context.Context) (bool, error) {
+			var p bpfleetv1.TracepointProgram
+			err := c.Get(ctx, types.NamespacedName{Name: name}, &p)
+			return client.IgnoreNotFound(err) == nil && err != nil, nil
+		})
+	if err != nil {
+		t.Fatalf("%s was never deleted", name)
+	}
+}
+
+func TestVerifierRejectionReachesStatus(t *testing.T) {
+	s := startStack(t)
+	obj := filepath.Join(t.TempDir(), "reject.o")
+	if err := os.WriteFile(obj, bpf.Reject, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := counter("rejected", "", nil)
+	p.Spec.ByteCode = bpfleetv1.ByteCodeSource{Path: obj}
+	p.Spec.ProgramName = "rejected"
+	if err := s.Client.Create(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	got := waitFor(t, s.Client, p.Name, "Stalled=True", func(p *bpfleetv1.TracepointProgram) bool {
+		return meta.IsStatusConditionTrue(p.Status.Conditions, bpfleetv1.ConditionStalled)
+	})
+	c := meta.FindStatusCondition(got.Status.Conditions, bpfleetv1.ConditionStalled)
+	if c.Reason != bpfleetv1.ReasonVerifierRejected {
+		t.Errorf("Stalled reason = %s, want VerifierRejected", c.Reason)
+	}
+	if len(got.Status.Failures) != 1 || got.Status.Failures[0].VerifierLog == "" {
+		t.Errorf("failures = %+v, want one with the verifier log", got.Status.Failures)
+	}
+}
