@@ -3,6 +3,7 @@ package image
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -52,24 +53,32 @@ func walk(ctx context.Context, root node, fetch fetchFunc, l limits) ([]node, im
 		img, err := imageOf(m, l)
 		return []node{root}, img, err
 	}
-	desc, err := platformEntry(m.Manifests, l)
-	if err != nil {
-		return nil, imageRef{}, err
-	}
-	data, err := fetch(ctx, desc, l.manifest)
-	if err != nil {
-		return nil, imageRef{}, err
-	}
-	child := node{Descriptor: desc, data: data}
-	m, err = decodeManifest(child)
-	if err == nil && isIndex(desc.MediaType, m) {
-		err = newError(ReasonInvalid, "image index %s: entry %s is itself an index", root.Digest, desc.Digest)
-	}
+	child, m, err := platformManifest(ctx, root, m, fetch, l)
 	if err != nil {
 		return nil, imageRef{}, err
 	}
 	img, err := imageOf(m, l)
 	return []node{child, root}, img, err
+}
+
+// platformManifest fetches the image manifest an index holds for this node.
+func platformManifest(ctx context.Context, index node, m manifestJSON, fetch fetchFunc, l limits) (node, manifestJSON, error) {
+	desc, err := platformEntry(m.Manifests, l)
+	if err != nil {
+		return node{}, m, err
+	}
+	data, err := fetch(ctx, desc, l.manifest)
+	if err != nil {
+		return node{}, m, err
+	}
+	child := node{Descriptor: desc, data: data}
+	if m, err = decodeManifest(child); err != nil {
+		return node{}, m, err
+	}
+	if isIndex(desc.MediaType, m) {
+		return node{}, m, newError(ReasonInvalid, "image index %s: entry %s is itself an index", index.Digest, desc.Digest)
+	}
+	return child, m, nil
 }
 
 func decodeManifest(n node) (manifestJSON, error) {
@@ -148,13 +157,17 @@ func platforms(entries []ocispec.Descriptor) string {
 	return fmt.Sprintf("%d entries: %v", len(entries), list)
 }
 
+// errDigestMismatch is wrapped by the errors of content that is not what
+// its digest names.
+var errDigestMismatch = errors.New("digest mismatch")
+
 // verify returns an error unless data is the content that d names.
 func verify(d digest.Digest, data []byte) error {
 	if err := d.Validate(); err != nil {
 		return newError(ReasonInvalid, "digest %.80q: %w", d, err)
 	}
 	if got := d.Algorithm().FromBytes(data); got != d {
-		return newError(ReasonInvalid, "digest mismatch: content served as %s has digest %s", d, got)
+		return newError(ReasonInvalid, "%w: content served as %s has digest %s", errDigestMismatch, d, got)
 	}
 	return nil
 }

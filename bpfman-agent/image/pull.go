@@ -94,7 +94,7 @@ func storeError(desc ocispec.Descriptor, err error) error {
 	case err == nil, errors.Is(err, errdef.ErrAlreadyExists):
 		return nil
 	case errors.Is(err, content.ErrMismatchedDigest), errors.Is(err, content.ErrTrailingData):
-		return newError(ReasonInvalid, "digest mismatch: the registry served content for %s that is not it: %w", desc.Digest, err)
+		return newError(ReasonInvalid, "%w: the registry served content for %s that is not it: %w", errDigestMismatch, desc.Digest, err)
 	}
 	return &Error{Reason: ReasonPullFailed, Err: fmt.Errorf("store %s: %w", desc.Digest, err)}
 }

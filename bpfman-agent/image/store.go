@@ -126,8 +126,9 @@ func pinnedDigest(ref string) (digest.Digest, error) {
 	return d, nil
 }
 
-// readLayout is a fetchFunc reading from the layout; missing content is
-// errNotCached.
+// readLayout is a fetchFunc reading from the layout. Missing content is
+// errNotCached; so is corrupt content, which it deletes so that Fetch pulls
+// it again.
 func (s *Store) readLayout(ctx context.Context, desc ocispec.Descriptor, limit int64) ([]byte, error) {
 	rc, err := s.layout.Fetch(ctx, desc)
 	if errors.Is(err, errdef.ErrNotFound) {
@@ -136,8 +137,13 @@ func (s *Store) readLayout(ctx context.Context, desc ocispec.Descriptor, limit i
 	if err != nil {
 		return nil, &Error{Reason: ReasonPullFailed, Err: fmt.Errorf("read cache: %w", err)}
 	}
-	defer rc.Close()
-	return readVerified(rc, desc, limit)
+	b, err := readVerified(rc, desc, limit)
+	rc.Close()
+	if errors.Is(err, errDigestMismatch) {
+		_ = s.layout.Delete(ctx, desc)
+		return nil, errNotCached
+	}
+	return b, err
 }
 
 // readVerified reads at most limit bytes and checks they are those desc

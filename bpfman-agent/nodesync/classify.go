@@ -31,7 +31,7 @@ func classify(err error) failure {
 		f.terminal = loader.Terminal(err)
 	case errors.As(err, &ierr):
 		f.reason = ierr.Reason
-		f.terminal = ierr.Reason != bpfleetv1.ReasonImagePullFailed
+		f.terminal = !ierr.Transient()
 	case errors.As(err, &serr):
 		f.reason, f.terminal = bpfleetv1.ReasonInvalidSpec, true
 	}

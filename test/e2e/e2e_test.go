@@ -61,7 +61,7 @@ func startStack(t testing.TB) *localstack.Stack {
 	once.Do(func() {
 		shared, sharedErr = localstack.Start(context.Background(), localstack.Options{
 			NodeName: node, RegistryAddr: "127.0.0.1:0", PinRoot: pinRoot,
-			ImageDir: filepath.Join(os.TempDir(), fmt.Sprintf("bpfleet-e2e-images-%d", os.Getpid())),
+			ImageDir:     filepath.Join(os.TempDir(), fmt.Sprintf("bpfleet-e2e-images-%d", os.Getpid())),
 			OperatorAddr: "0", AgentAddr: "0",
 		})
 	})

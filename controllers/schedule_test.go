@@ -1,0 +1,65 @@
+package controllers
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+)
+
+func program(uid string, ref string, resolved *bpfleetv1.ResolvedImage, sel map[string]string) KindedProgram {
+	p := &bpfleetv1.TracepointProgram{
+		ObjectMeta: metav1.ObjectMeta{Name: uid, UID: types.UID(uid), Generation: 3},
+		Spec: bpfleetv1.TracepointProgramSpec{
+			ProgramCommon: bpfleetv1.ProgramCommon{
+				ByteCode:     bpfleetv1.ByteCodeSource{Image: &bpfleetv1.ImageSource{Ref: ref}},
+				ProgramName:  "count_openat",
+				NodeSelector: metav1.LabelSelector{MatchLabels: sel},
+			},
+			Tracepoint: bpfleetv1.TracepointAttach{Name: "syscalls/sys_enter_openat"},
+		},
+		Status: bpfleetv1.ProgramStatus{Image: resolved},
+	}
+	return KindedProgram{Kind: "TracepointProgram", Program: p}
+}
+
+func TestDesiredPrograms(t *testing.T) {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n", Labels: map[string]string{"role": "edge"}}}
+	resolved := &bpfleetv1.ResolvedImage{Ref: "r.io/p:v2", Digest: "sha256:abc"}
+	old := bpfleetv1.NodeProgram{UID: "moving", Image: "r.io/p@sha256:old"}
+	deleting := program("deleting", "r.io/p:v2", resolved, nil)
+	now := metav1.Now()
+	deleting.Program.SetDeletionTimestamp(&now)
+
+	got := desiredPrograms(node, []KindedProgram{
+		program("b-match", "r.io/p:v2", resolved, map[string]string{"role": "edge"}),
+		program("a-all", "r.io/p:v2", resolved, nil),
+		program("other", "r.io/p:v2", resolved, map[string]string{"role": "core"}),
+		program("moving", "r.io/p:v2", &bpfleetv1.ResolvedImage{Ref: "r.io/p:v1", Digest: "sha256:old"}, nil),
+		program("new-unresolved", "r.io/p:v2", nil, nil),
+		deleting,
+	}, []bpfleetv1.NodeProgram{old})
+
+	var uids []types.UID
+	for _, np := range got {
+		uids = append(uids, np.UID)
+	}
+	want := []types.UID{"a-all", "b-match", "moving"}
+	if len(uids) != len(want) {
+		t.Fatalf("scheduled %v, want %v", uids, want)
+	}
+	for i := range want {
+		if uids[i] != want[i] {
+			t.Fatalf("scheduled %v, want %v (sorted by UID)", uids, want)
+		}
+	}
+	if got[2].Image != old.Image {
+		t.Errorf("a program whose new tag is unresolved lost its running entry: %+v", got[2])
+	}
+	if got[0].Image != "r.io/p@sha256:abc" || got[0].Generation != 3 {
+		t.Errorf("entry = %+v, want the digest-pinned image at generation 3", got[0])
+	}
+}

@@ -1,0 +1,64 @@
+package controllers
+
+import (
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+)
+
+func entry(gen int64, state bpfleetv1.ProgramState, reason string, terminal bool) *bpfleetv1.NodeProgramStatus {
+	return &bpfleetv1.NodeProgramStatus{Generation: gen, State: state, Reason: reason, Terminal: terminal, Message: reason}
+}
+
+func TestSummarizeConditions(t *testing.T) {
+	ready := entry(2, bpfleetv1.StateReady, "", false)
+	cases := []struct {
+		name            string
+		reports         map[string]*bpfleetv1.NodeProgramStatus
+		ready, stalled  metav1.ConditionStatus
+		reconciling     metav1.ConditionStatus
+		reason, summary string
+	}{
+		{"no node selected", nil, metav1.ConditionTrue, metav1.ConditionFalse, metav1.ConditionFalse, bpfleetv1.ReasonNoNodesSelected, "0/0"},
+		{"all ready", map[string]*bpfleetv1.NodeProgramStatus{"a": ready, "b": ready},
+			metav1.ConditionTrue, metav1.ConditionFalse, metav1.ConditionFalse, bpfleetv1.ReasonReady, "2/2"},
+		{"node not reported yet", map[string]*bpfleetv1.NodeProgramStatus{"a": ready, "b": nil},
+			metav1.ConditionFalse, metav1.ConditionFalse, metav1.ConditionTrue, bpfleetv1.ReasonProgressing, "1/2"},
+		{"node on an old generation", map[string]*bpfleetv1.NodeProgramStatus{"a": ready, "b": entry(1, bpfleetv1.StateReady, "", false)},
+			metav1.ConditionFalse, metav1.ConditionFalse, metav1.ConditionTrue, bpfleetv1.ReasonProgressing, "1/2"},
+		{"verifier rejection stalls", map[string]*bpfleetv1.NodeProgramStatus{"a": ready, "b": entry(2, bpfleetv1.StateFailed, bpfleetv1.ReasonVerifierRejected, true)},
+			metav1.ConditionFalse, metav1.ConditionTrue, metav1.ConditionFalse, bpfleetv1.ReasonVerifierRejected, "1/2"},
+		{"pull failure retries", map[string]*bpfleetv1.NodeProgramStatus{"a": entry(2, bpfleetv1.StateFailed, bpfleetv1.ReasonImagePullFailed, false)},
+			metav1.ConditionFalse, metav1.ConditionFalse, metav1.ConditionTrue, bpfleetv1.ReasonNodeFailures, "0/1"},
+		{"unsupported nodes do not fail", map[string]*bpfleetv1.NodeProgramStatus{"a": ready, "b": entry(2, bpfleetv1.StateUnsupported, bpfleetv1.ReasonUnsupported, true)},
+			metav1.ConditionTrue, metav1.ConditionFalse, metav1.ConditionFalse, bpfleetv1.ReasonReady, "1/2"},
+		{"unsupported everywhere stalls", map[string]*bpfleetv1.NodeProgramStatus{"a": entry(2, bpfleetv1.StateUnsupported, bpfleetv1.ReasonUnsupported, true)},
+			metav1.ConditionFalse, metav1.ConditionTrue, metav1.ConditionFalse, bpfleetv1.ReasonUnsupported, "0/1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sum := summarize(2, tc.reports)
+			r, rec, st := sum.conditions()
+			if r.Status != tc.ready || st.Status != tc.stalled || rec.Status != tc.reconciling || r.Reason != tc.reason {
+				t.Errorf("Ready=%s/%s Reconciling=%s Stalled=%s, want Ready=%s/%s Reconciling=%s Stalled=%s",
+					r.Status, r.Reason, rec.Status, st.Status, tc.ready, tc.reason, tc.reconciling, tc.stalled)
+			}
+			if sum.counts.Summary != tc.summary {
+				t.Errorf("summary = %q, want %q", sum.counts.Summary, tc.summary)
+			}
+		})
+	}
+}
+
+func TestFailuresAreBounded(t *testing.T) {
+	reports := map[string]*bpfleetv1.NodeProgramStatus{}
+	for i := range 25 {
+		reports[string(rune('a'+i))] = entry(1, bpfleetv1.StateFailed, bpfleetv1.ReasonAttachFailed, false)
+	}
+	sum := summarize(1, reports)
+	if len(sum.failures) != maxFailures || sum.counts.Failed != 25 {
+		t.Errorf("failures listed %d (want %d), counted %d (want 25)", len(sum.failures), maxFailures, sum.counts.Failed)
+	}
+}

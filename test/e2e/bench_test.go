@@ -1,0 +1,75 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+
+	"github.com/bpfleet/bpfleet/bpf"
+)
+
+// BenchmarkCreateToReady measures, in one run and with a warm image cache,
+// the time from creating a TracepointProgram to Ready=True through the whole
+// system, and the raw cilium/ebpf load+attach of the same object, and
+// reports their ratio: what the control plane costs over the kernel work.
+func BenchmarkCreateToReady(b *testing.B) {
+	s := startStack(b)
+	ctx := context.Background()
+	warm := counter("bench-warm", s.Example, nil)
+	if err := s.Client.Create(ctx, warm); err != nil {
+		b.Fatal(err)
+	}
+	waitReady(b, s.Client, warm.Name)
+	var ready, raw time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		p := counter(fmt.Sprintf("bench-%d", i), s.Example, nil)
+		start := time.Now()
+		if err := s.Client.Create(ctx, p); err != nil {
+			b.Fatal(err)
+		}
+		waitReady(b, s.Client, p.Name)
+		ready += time.Since(start)
+		raw += rawLoadAttach(b)
+		b.StopTimer()
+		if err := s.Client.Delete(ctx, p); err != nil {
+			b.Fatal(err)
+		}
+		waitGone(b, s.Client, p.Name)
+		b.StartTimer()
+	}
+	b.StopTimer()
+	_ = s.Client.Delete(ctx, warm)
+	waitGone(b, s.Client, warm.Name)
+	n := float64(b.N)
+	b.ReportMetric(float64(ready.Microseconds())/1000/n, "ready-ms/op")
+	b.ReportMetric(float64(raw.Microseconds())/1000/n, "raw-ms/op")
+	b.ReportMetric(float64(ready)/float64(raw), "ready/raw")
+}
+
+// rawLoadAttach loads and attaches the example object with cilium/ebpf
+// alone, the baseline, and returns how long that took.
+func rawLoadAttach(b *testing.B) time.Duration {
+	start := time.Now()
+	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(bpf.TracepointCounter))
+	if err != nil {
+		b.Fatal(err)
+	}
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer coll.Close()
+	l, err := link.Tracepoint("syscalls", "sys_enter_openat", coll.Programs["count_openat"], nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	l.Close()
+	return elapsed
+}
