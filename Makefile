@@ -46,7 +46,7 @@ bench: deps bins ## Measure CR-to-Ready against raw cilium/ebpf load+attach (doc
 
 .PHONY: run
 run: deps bins ## Run the whole system on this machine (apiserver, registry, operator, agent).
-	go run ./cmd/bpfleet-local
+	go build -o bin/bpfleet-local ./cmd/bpfleet-local && bin/bpfleet-local
 
 .PHONY: lint
 lint: ## gofmt and go vet.

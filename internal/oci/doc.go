@@ -10,6 +10,9 @@
 //   - Registry answers are classified once, here: errors.Is(err, ErrNotFound)
 //     and errors.Is(err, ErrUnauthorized) hold for the two answers a user can
 //     act on; every other error is returned wrapped, with the reference.
+//   - References without a registry host are Docker Hub's ("nginx" is
+//     "docker.io/library/nginx"), as for container runtimes; use
+//     ParseReference rather than oras' registry.ParseReference on user input.
 //   - Nothing in this package trusts the registry beyond the digest it asked
 //     for: Resolve checks a digest reference exists, it never rewrites it.
 //

@@ -9,7 +9,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"oras.land/oras-go/v2/registry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
@@ -30,7 +29,7 @@ func Credentials(ctx context.Context, r client.Reader, ref *bpfleetv1.SecretRefe
 	if !ok {
 		return nil, fmt.Errorf("pull secret %s/%s: no %s key (want type %s)", ref.Namespace, ref.Name, corev1.DockerConfigJsonKey, corev1.SecretTypeDockerConfigJson)
 	}
-	parsed, err := registry.ParseReference(imageRef)
+	parsed, err := oci.ParseReference(imageRef)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", imageRef, err)
 	}
