@@ -69,32 +69,6 @@ func applyErr(t *testing.T, m *programs.Manager, p programs.Program, reason stri
 	return perr
 }
 
-// openFiles makes n openat calls from this process.
-func openFiles(t *testing.T, n int) {
-	t.Helper()
-	for range n {
-		f, err := os.Open("/proc/self/stat")
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
-	}
-}
-
-func lookup(t *testing.T, mapID uint32, key any) uint64 {
-	t.Helper()
-	m, err := ebpf.NewMapFromID(ebpf.MapID(mapID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	var v uint64
-	if err := m.Lookup(key, &v); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-		t.Fatal(err)
-	}
-	return v
-}
-
 func assertAlive(t *testing.T, ld programs.Loaded) {
 	t.Helper()
 	p, err := ebpf.NewProgramFromID(ebpf.ProgramID(ld.ProgramID))

@@ -9,6 +9,7 @@ import (
 	"github.com/bpfleet/bpfleet/bpf"
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
+	"github.com/bpfleet/bpfleet/internal/testkernel"
 )
 
 func TestApplyCounts(t *testing.T) {
@@ -22,12 +23,12 @@ func TestApplyCounts(t *testing.T) {
 			t.Errorf("pin %s: %v", name, err)
 		}
 	}
-	before := lookup(t, ld.Maps["counts"], uint32(os.Getpid()))
-	openFiles(t, 10)
-	if got := lookup(t, ld.Maps["counts"], uint32(os.Getpid())) - before; got < 10 {
+	before := testkernel.MapValue(t, ld.Maps["counts"], uint32(os.Getpid()))
+	testkernel.OpenFiles(t, 10)
+	if got := testkernel.MapValue(t, ld.Maps["counts"], uint32(os.Getpid())) - before; got < 10 {
 		t.Errorf("counts[%d] grew by %d after 10 opens", os.Getpid(), got)
 	}
-	if total := lookup(t, ld.Maps["total"], uint32(0)); total < 10 {
+	if total := testkernel.MapValue(t, ld.Maps["total"], uint32(0)); total < 10 {
 		t.Errorf("total = %d after 10 opens", total)
 	}
 }
@@ -48,8 +49,8 @@ func TestAdoptAfterRestart(t *testing.T) {
 	if again.Maps["counts"] != first.Maps["counts"] || len(again.Maps) != len(first.Maps) {
 		t.Errorf("adopted maps %v, want %v", again.Maps, first.Maps)
 	}
-	openFiles(t, 3)
-	if got := lookup(t, again.Maps["counts"], uint32(os.Getpid())); got < 3 {
+	testkernel.OpenFiles(t, 3)
+	if got := testkernel.MapValue(t, again.Maps["counts"], uint32(os.Getpid())); got < 3 {
 		t.Errorf("adopted program does not count: %d", got)
 	}
 }
@@ -65,8 +66,8 @@ func TestNewRevisionReplaces(t *testing.T) {
 	}
 	assertNotExist(t, filepath.Join(root, "uid-a", "r1"))
 	assertGone(t, old)
-	openFiles(t, 1)
-	if got := lookup(t, cur.Maps["counts"], uint32(os.Getpid())); got < 100 || got%100 != 0 {
+	testkernel.OpenFiles(t, 1)
+	if got := testkernel.MapValue(t, cur.Maps["counts"], uint32(os.Getpid())); got < 100 || got%100 != 0 {
 		t.Errorf("counts = %d, want multiples of the new increment 100", got)
 	}
 }

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -128,28 +127,7 @@ func nodeEntry(t testing.TB, c client.Client, uid types.UID) bpfleetv1.NodeProgr
 
 // countFor reads this process's entry in the counts map with the given ID.
 func countFor(t testing.TB, mapID uint32) uint64 {
-	t.Helper()
-	m, err := ebpf.NewMapFromID(ebpf.MapID(mapID))
-	if err != nil {
-		t.Fatalf("map %d: %v", mapID, err)
-	}
-	defer m.Close()
-	var n uint64
-	if err := m.Lookup(uint32(os.Getpid()), &n); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-		t.Fatalf("lookup in map %d: %v", mapID, err)
-	}
-	return n
-}
-
-func openFiles(t testing.TB, n int) {
-	t.Helper()
-	for range n {
-		f, err := os.Open("/proc/self/stat")
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
-	}
+	return testkernel.MapValue(t, mapID, uint32(os.Getpid()))
 }
 
 // assertGone checks the kernel freed the program. The kernel frees a
@@ -199,7 +177,7 @@ func TestTracepointEndToEnd(t *testing.T) {
 		t.Fatalf("bpftool does not show program %d", first.ProgramID)
 	}
 	before := countFor(t, first.MapIDs["counts"])
-	openFiles(t, 10)
+	testkernel.OpenFiles(t, 10)
 	if n := countFor(t, first.MapIDs["counts"]) - before; n < 10 {
 		t.Fatalf("counter rose by %d after 10 opens, want >= 10", n)
 	}
@@ -217,7 +195,7 @@ func TestTracepointEndToEnd(t *testing.T) {
 		}
 		assertGone(t, first.ProgramID)
 		before := countFor(t, second.MapIDs["counts"])
-		openFiles(t, 3)
+		testkernel.OpenFiles(t, 3)
 		if n := countFor(t, second.MapIDs["counts"]) - before; n < 3000 {
 			t.Fatalf("counter rose by %d after 3 opens with increment 1000, want >= 3000", n)
 		}

@@ -1,0 +1,38 @@
+package testkernel
+
+import (
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/cilium/ebpf"
+)
+
+// OpenFiles makes n openat calls from this process, the events the example
+// tracepoint counter counts.
+func OpenFiles(tb testing.TB, n int) {
+	tb.Helper()
+	for range n {
+		f, err := os.Open("/proc/self/stat")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		f.Close()
+	}
+}
+
+// MapValue reads the u64 value under key in the map with the kernel ID
+// mapID; an absent key reads as 0.
+func MapValue(tb testing.TB, mapID uint32, key any) uint64 {
+	tb.Helper()
+	m, err := ebpf.NewMapFromID(ebpf.MapID(mapID))
+	if err != nil {
+		tb.Fatalf("map %d: %v", mapID, err)
+	}
+	defer m.Close()
+	var v uint64
+	if err := m.Lookup(key, &v); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		tb.Fatalf("lookup in map %d: %v", mapID, err)
+	}
+	return v
+}
