@@ -1,0 +1,76 @@
+package nodesync
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpfman-agent/image"
+	"github.com/bpfleet/bpfleet/bpfman-agent/loader"
+)
+
+func TestClassify(t *testing.T) {
+	cases := []struct {
+		name     string
+		err      error
+		state    bpfleetv1.ProgramState
+		reason   string
+		terminal bool
+	}{
+		{"verifier", fmt.Errorf("apply: %w", &loader.Error{Reason: loader.ReasonVerifierRejected, Message: "bad", VerifierLog: "R1 !read_ok"}),
+			bpfleetv1.StateFailed, bpfleetv1.ReasonVerifierRejected, true},
+		{"unsupported", &loader.Error{Reason: loader.ReasonUnsupported, Message: "no kprobes"},
+			bpfleetv1.StateUnsupported, bpfleetv1.ReasonUnsupported, true},
+		{"attach is retried", &loader.Error{Reason: loader.ReasonAttachFailed, Message: "busy"},
+			bpfleetv1.StateFailed, bpfleetv1.ReasonAttachFailed, false},
+		{"pull is retried", &image.Error{Reason: image.ReasonPullFailed, Err: errors.New("connection refused")},
+			bpfleetv1.StateFailed, bpfleetv1.ReasonImagePullFailed, false},
+		{"not bpf", &image.Error{Reason: image.ReasonNotBPF, Err: errors.New("x86-64")},
+			bpfleetv1.StateFailed, bpfleetv1.ReasonNotBPF, true},
+		{"bad spec", &specError{errors.New("no attach point set")},
+			bpfleetv1.StateFailed, bpfleetv1.ReasonInvalidSpec, true},
+		{"unknown is retried", errors.New("etcd hiccup"),
+			bpfleetv1.StateFailed, bpfleetv1.ReasonLoadFailed, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := classify(tc.err)
+			if f.state != tc.state || f.reason != tc.reason || f.terminal != tc.terminal {
+				t.Errorf("classify = %s/%s terminal=%v, want %s/%s terminal=%v", f.state, f.reason, f.terminal, tc.state, tc.reason, tc.terminal)
+			}
+		})
+	}
+}
+
+func TestRevision(t *testing.T) {
+	np := bpfleetv1.NodeProgram{
+		Name: "a", Generation: 1, ProgramName: "count_openat",
+		GlobalData: map[string]bpfleetv1.GlobalValue{"a": "1", "b": "2"},
+		Attach:     bpfleetv1.AttachPoint{Tracepoint: &bpfleetv1.TracepointAttach{Name: "syscalls/sys_enter_openat"}},
+	}
+	obj := []byte("elf")
+	base := revision(&np, obj)
+	same := np
+	same.Name, same.Generation = "renamed", 7
+	if revision(&same, obj) != base {
+		t.Error("name or generation changed the revision; only what is loaded should")
+	}
+	changed := np
+	changed.GlobalData = map[string]bpfleetv1.GlobalValue{"a": "1", "b": "3"}
+	if revision(&changed, obj) == base || revision(&np, []byte("other")) == base {
+		t.Error("a new constant or object kept the revision")
+	}
+	if err := pinsSafe(base); err != nil {
+		t.Error(err)
+	}
+}
+
+func pinsSafe(rev string) error {
+	for _, c := range rev {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return fmt.Errorf("revision %q is not lowercase hex", rev)
+		}
+	}
+	return nil
+}
