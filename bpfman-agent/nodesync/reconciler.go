@@ -77,6 +77,10 @@ func (r *Reconciler) ownSet(ctx context.Context) (*bpfleetv1.NodeProgramSet, err
 	if apierrors.IsNotFound(err) {
 		set = bpfleetv1.NodeProgramSet{ObjectMeta: metav1.ObjectMeta{Name: r.NodeName}}
 		err = r.Create(ctx, &set)
+		if apierrors.IsAlreadyExists(err) {
+			// The operator made it meanwhile; the cache has not seen it yet.
+			err = r.APIReader.Get(ctx, types.NamespacedName{Name: r.NodeName}, &set)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("node program set %s: %w", r.NodeName, err)

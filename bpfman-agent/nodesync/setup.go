@@ -10,6 +10,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -26,6 +27,10 @@ type Options struct {
 	ImageDir    string // the on-host image cache
 	MetricsAddr string // "0" disables metrics
 	HealthAddr  string // "" or "0" disables probes
+	// InProcess allows more than one agent in a process (one after another
+	// in tests, or several simulated nodes): controller names are not
+	// required to be unique.
+	InProcess bool
 }
 
 // NewManager builds an agent: a manager whose cache holds only this node's
@@ -46,6 +51,7 @@ func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress: o.HealthAddr,
+		Controller:             config.Controller{SkipNameValidation: &o.InProcess},
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			&bpfleetv1.NodeProgramSet{}: {Field: fields.OneTermEqualSelector("metadata.name", o.NodeName)},
 		}},

@@ -52,13 +52,35 @@ type Stack struct {
 
 	opts         Options
 	stopRegistry func()
-	cancel       context.CancelFunc
-	done         chan error
+	operator     *running
+	agent        *running
+}
+
+// running is a manager started in the background.
+type running struct {
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func start(m ctrl.Manager) *running {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- m.Start(ctx) }()
+	return r
+}
+
+// stop stops the manager and waits for it; nil is a no-op.
+func (r *running) stop() error {
+	if r == nil {
+		return nil
+	}
+	r.cancel()
+	return <-r.done
 }
 
 // Start brings the stack up; on error, whatever started is stopped.
 func Start(ctx context.Context, o Options) (s *Stack, err error) {
-	s = &Stack{opts: o, done: make(chan error, 2)}
+	s = &Stack{opts: o}
 	defer func() {
 		if err != nil {
 			s.stopParts()
@@ -110,23 +132,32 @@ func (s *Stack) registerNode(ctx context.Context) error {
 
 // startManagers runs the operator and the agent in this process.
 func (s *Stack) startManagers() error {
-	sch := scheme.New()
-	op, err := controllers.NewManager(s.Plane.Config, sch, controllers.Options{MetricsAddr: s.opts.OperatorAddr})
+	op, err := controllers.NewManager(s.Plane.Config, scheme.New(), controllers.Options{MetricsAddr: s.opts.OperatorAddr})
 	if err != nil {
 		return fmt.Errorf("operator: %w", err)
 	}
-	agent, err := nodesync.NewManager(s.Plane.Config, sch, nodesync.Options{
-		NodeName: s.opts.NodeName, PinRoot: s.opts.PinRoot, ImageDir: s.opts.ImageDir, MetricsAddr: s.opts.AgentAddr,
+	s.operator = start(op)
+	return s.startAgent()
+}
+
+func (s *Stack) startAgent() error {
+	agent, err := nodesync.NewManager(s.Plane.Config, scheme.New(), nodesync.Options{
+		NodeName: s.opts.NodeName, PinRoot: s.opts.PinRoot, ImageDir: s.opts.ImageDir,
+		MetricsAddr: s.opts.AgentAddr, InProcess: true,
 	})
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	for _, m := range []ctrl.Manager{op, agent} {
-		go func() { s.done <- m.Start(ctx) }()
-	}
+	s.agent = start(agent)
 	return nil
+}
+
+// RestartAgent stops the node agent and starts a new one, as an agent
+// upgrade or crash does; programs stay attached through their pins.
+func (s *Stack) RestartAgent() error {
+	err := s.agent.stop()
+	s.agent = nil
+	return errors.Join(err, s.startAgent())
 }
 
 // Stop deletes every program, waits until the agent unloaded them, then
@@ -137,14 +168,8 @@ func (s *Stack) Stop(ctx context.Context) error {
 }
 
 func (s *Stack) stopParts() error {
-	var errs []error
-	if s.cancel != nil {
-		s.cancel()
-		for range 2 {
-			errs = append(errs, <-s.done)
-		}
-		s.cancel = nil
-	}
+	errs := []error{s.agent.stop(), s.operator.stop()}
+	s.agent, s.operator = nil, nil
 	if s.opts.PinRoot != "" {
 		errs = append(errs, prune(s.opts.PinRoot))
 	}
