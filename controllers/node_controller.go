@@ -12,6 +12,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -44,12 +45,12 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	var set bpfleetv1.NodeProgramSet
 	err = r.Get(ctx, req.NamespacedName, &set)
 	if apierrors.IsNotFound(err) {
-		return ctrl.Result{}, r.createSet(ctx, &node, desiredPrograms(&node, programs, nil))
+		return ctrl.Result{}, r.createSet(ctx, &node, desiredPrograms(&node, nil, programs, nil))
 	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	desired := desiredPrograms(&node, programs, set.Spec.Programs)
+	desired := desiredPrograms(&node, set.Status.Capabilities, programs, set.Spec.Programs)
 	if equality.Semantic.DeepEqual(desired, set.Spec.Programs) {
 		return ctrl.Result{}, nil
 	}
@@ -110,11 +111,22 @@ func (r *NodeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("node").
 		For(&corev1.Node{}, builder.WithPredicates(predicate.LabelChangedPredicate{})).
-		Watches(&bpfleetv1.NodeProgramSet{}, &handler.EnqueueRequestForObject{}, builder.WithPredicates(predicate.GenerationChangedPredicate{}))
+		Watches(&bpfleetv1.NodeProgramSet{}, &handler.EnqueueRequestForObject{},
+			builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, capabilitiesChanged())))
 	for _, k := range Kinds {
 		b = b.Watches(k.New(), handler.EnqueueRequestsFromMapFunc(r.allNodes))
 	}
 	return b.Complete(r)
+}
+
+// capabilitiesChanged passes updates of a set whose agent reported new
+// kernel capabilities, which change what the node may be sent.
+func capabilitiesChanged() predicate.Funcs {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		old, oldOK := e.ObjectOld.(*bpfleetv1.NodeProgramSet)
+		cur, curOK := e.ObjectNew.(*bpfleetv1.NodeProgramSet)
+		return oldOK && curOK && !equality.Semantic.DeepEqual(old.Status.Capabilities, cur.Status.Capabilities)
+	}}
 }
 
 func (r *NodeReconciler) allNodes(ctx context.Context, _ client.Object) []reconcile.Request {

@@ -36,9 +36,9 @@ type ProgramReconciler struct {
 	Recorder recorder.EventRecorder
 }
 
-// +kubebuilder:rbac:groups=bpfleet.io,resources=tracepointprograms,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=bpfleet.io,resources=tracepointprograms/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=bpfleet.io,resources=tracepointprograms/finalizers,verbs=update
+// +kubebuilder:rbac:groups=bpfleet.io,resources=tracepointprograms;xdpprograms;tcxprograms;uprobeprograms;kprobeprograms;fentryprograms;fexitprograms,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=bpfleet.io,resources=tracepointprograms/status;xdpprograms/status;tcxprograms/status;uprobeprograms/status;kprobeprograms/status;fentryprograms/status;fexitprograms/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=bpfleet.io,resources=tracepointprograms/finalizers;xdpprograms/finalizers;tcxprograms/finalizers;uprobeprograms/finalizers;kprobeprograms/finalizers;fentryprograms/finalizers;fexitprograms/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -69,7 +69,7 @@ func (r *ProgramReconciler) ensureFinalizer(ctx context.Context, obj bpfleetv1.P
 	if !controllerutil.AddFinalizer(obj, bpfleetv1.Finalizer) {
 		return nil
 	}
-	return r.Patch(ctx, obj, client.MergeFrom(base))
+	return r.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
 }
 
 // resolveImage resolves a new image reference once and records the digest.
@@ -128,11 +128,28 @@ func (r *ProgramReconciler) nodeReports(ctx context.Context, obj bpfleetv1.Progr
 	}
 	reports := map[string]*bpfleetv1.NodeProgramStatus{}
 	for i := range nodes.Items {
-		if selects(obj, &nodes.Items[i]) {
-			reports[nodes.Items[i].Name] = statusEntry(byNode[nodes.Items[i].Name], obj.GetUID())
+		if name := nodes.Items[i].Name; selects(obj, &nodes.Items[i]) {
+			reports[name] = report(byNode[name], obj)
 		}
 	}
 	return reports, nil
+}
+
+// report is a node's entry for the program; for a node whose kernel lacks
+// the program's hook, an Unsupported entry saying what is missing.
+func report(set *bpfleetv1.NodeProgramSet, obj bpfleetv1.Program) *bpfleetv1.NodeProgramStatus {
+	if set == nil {
+		return nil
+	}
+	hook := obj.AttachPoint().Hook()
+	if why := set.Status.Capabilities.Unsupported(hook); why != "" {
+		return &bpfleetv1.NodeProgramStatus{
+			UID: obj.GetUID(), Name: obj.GetName(), Generation: obj.GetGeneration(),
+			State: bpfleetv1.StateUnsupported, Reason: bpfleetv1.ReasonUnsupported, Terminal: true,
+			Message: fmt.Sprintf("%s programs cannot run on this node: %s", hook, why),
+		}
+	}
+	return statusEntry(set, obj.GetUID())
 }
 
 func statusEntry(set *bpfleetv1.NodeProgramSet, uid types.UID) *bpfleetv1.NodeProgramStatus {
@@ -159,7 +176,7 @@ func (r *ProgramReconciler) finalize(ctx context.Context, obj bpfleetv1.Program)
 	}
 	base := obj.DeepCopyObject().(client.Object)
 	controllerutil.RemoveFinalizer(obj, bpfleetv1.Finalizer)
-	if err := r.Patch(ctx, obj, client.MergeFrom(base)); err != nil {
+	if err := r.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		return client.IgnoreNotFound(err)
 	}
 	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, bpfleetv1.ReasonDeleting, "Unload", "unloaded from every node")
@@ -196,7 +213,9 @@ func holds(set *bpfleetv1.NodeProgramSet, uid types.UID) bool {
 // patchStatus writes the status and emits an Event when Ready or Stalled
 // changed.
 func (r *ProgramReconciler) patchStatus(ctx context.Context, base, obj bpfleetv1.Program) error {
-	if err := r.Status().Patch(ctx, obj, client.MergeFrom(base)); err != nil {
+	// The base comes from the cache: the lock makes a stale base fail (and
+	// requeue) instead of sending a patch that misses a change.
+	if err := r.Status().Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}

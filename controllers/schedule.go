@@ -57,9 +57,10 @@ type KindedProgram struct {
 }
 
 // desiredPrograms computes a node's spec: every live program that selects
-// the node. A program whose new image is not resolved yet keeps the entry the
-// node already has, so a change of tag never leaves a gap. Pure: no API calls.
-func desiredPrograms(node *corev1.Node, programs []KindedProgram, current []bpfleetv1.NodeProgram) []bpfleetv1.NodeProgram {
+// the node and whose hook the node supports (caps may be nil: unknown yet).
+// A program whose new image is not resolved yet keeps the entry the node
+// already has, so a change of tag never leaves a gap. Pure: no API calls.
+func desiredPrograms(node *corev1.Node, caps *bpfleetv1.NodeCapabilities, programs []KindedProgram, current []bpfleetv1.NodeProgram) []bpfleetv1.NodeProgram {
 	have := make(map[types.UID]bpfleetv1.NodeProgram, len(current))
 	for _, np := range current {
 		have[np.UID] = np
@@ -67,7 +68,7 @@ func desiredPrograms(node *corev1.Node, programs []KindedProgram, current []bpfl
 	var out []bpfleetv1.NodeProgram
 	for _, kp := range programs {
 		p := kp.Program
-		if !p.GetDeletionTimestamp().IsZero() || !selects(p, node) {
+		if !p.GetDeletionTimestamp().IsZero() || !selects(p, node) || caps.Unsupported(p.AttachPoint().Hook()) != "" {
 			continue
 		}
 		if imageResolved(p) {

@@ -34,7 +34,7 @@ func TestDesiredPrograms(t *testing.T) {
 	now := metav1.Now()
 	deleting.Program.SetDeletionTimestamp(&now)
 
-	got := desiredPrograms(node, []KindedProgram{
+	got := desiredPrograms(node, nil, []KindedProgram{
 		program("b-match", "r.io/p:v2", resolved, map[string]string{"role": "edge"}),
 		program("a-all", "r.io/p:v2", resolved, nil),
 		program("other", "r.io/p:v2", resolved, map[string]string{"role": "core"}),

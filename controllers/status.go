@@ -2,7 +2,8 @@ package controllers
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -19,6 +20,8 @@ type rollup struct {
 	pending  int32
 	terminal bool // some node failed in a way only a spec change can fix
 	failures []bpfleetv1.NodeFailure
+	// unsupportedWhy is what the first unsupported node lacks.
+	unsupportedWhy string
 }
 
 // summarize adds up the nodes' reports for generation gen. reports maps a
@@ -27,7 +30,7 @@ type rollup struct {
 func summarize(gen int64, reports map[string]*bpfleetv1.NodeProgramStatus) rollup {
 	var r rollup
 	r.counts.Selected = int32(len(reports))
-	for _, node := range sortedKeys(reports) {
+	for _, node := range slices.Sorted(maps.Keys(reports)) {
 		r.add(node, gen, reports[node])
 	}
 	r.counts.Summary = fmt.Sprintf("%d/%d", r.counts.Ready, r.counts.Selected)
@@ -42,6 +45,9 @@ func (r *rollup) add(node string, gen int64, st *bpfleetv1.NodeProgramStatus) {
 		r.counts.Ready++
 	case st.State == bpfleetv1.StateUnsupported:
 		r.counts.Unsupported++
+		if r.unsupportedWhy == "" {
+			r.unsupportedWhy = st.Message
+		}
 	case st.State == bpfleetv1.StateFailed:
 		r.counts.Failed++
 		r.terminal = r.terminal || st.Terminal
@@ -53,15 +59,6 @@ func (r *rollup) add(node string, gen int64, st *bpfleetv1.NodeProgramStatus) {
 	default:
 		r.pending++
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // conditions turns a rollup into Ready, Reconciling and Stalled, following
@@ -76,8 +73,13 @@ func (r rollup) conditions() (ready, reconciling, stalled metav1.Condition) {
 		msg := fmt.Sprintf("failed on %d of %d nodes: %s: %s", c.Failed, c.Selected, f.Node, f.Message)
 		return cond(bpfleetv1.ConditionReady, false, f.Reason, msg), notReconciling(), cond(bpfleetv1.ConditionStalled, true, f.Reason, msg)
 	case c.Unsupported == c.Selected:
+		// Ready means running on every selected node that can run it (issue 3);
+		// the reason and the unsupported count say that none can.
 		msg := fmt.Sprintf("no selected node can run it (%d unsupported)", c.Unsupported)
-		return cond(bpfleetv1.ConditionReady, false, bpfleetv1.ReasonUnsupported, msg), notReconciling(), cond(bpfleetv1.ConditionStalled, true, bpfleetv1.ReasonUnsupported, msg)
+		if r.unsupportedWhy != "" {
+			msg += ": " + r.unsupportedWhy
+		}
+		return cond(bpfleetv1.ConditionReady, true, bpfleetv1.ReasonUnsupported, msg), notReconciling(), notStalled()
 	case c.Failed > 0:
 		f := r.failures[0]
 		msg := fmt.Sprintf("failing on %d of %d nodes, retrying: %s: %s", c.Failed, c.Selected, f.Node, f.Message)

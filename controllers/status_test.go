@@ -34,8 +34,8 @@ func TestSummarizeConditions(t *testing.T) {
 			metav1.ConditionFalse, metav1.ConditionFalse, metav1.ConditionTrue, bpfleetv1.ReasonNodeFailures, "0/1"},
 		{"unsupported nodes do not fail", map[string]*bpfleetv1.NodeProgramStatus{"a": ready, "b": entry(2, bpfleetv1.StateUnsupported, bpfleetv1.ReasonUnsupported, true)},
 			metav1.ConditionTrue, metav1.ConditionFalse, metav1.ConditionFalse, bpfleetv1.ReasonReady, "1/2"},
-		{"unsupported everywhere stalls", map[string]*bpfleetv1.NodeProgramStatus{"a": entry(2, bpfleetv1.StateUnsupported, bpfleetv1.ReasonUnsupported, true)},
-			metav1.ConditionFalse, metav1.ConditionTrue, metav1.ConditionFalse, bpfleetv1.ReasonUnsupported, "0/1"},
+		{"unsupported everywhere is ready, saying so", map[string]*bpfleetv1.NodeProgramStatus{"a": entry(2, bpfleetv1.StateUnsupported, bpfleetv1.ReasonUnsupported, true)},
+			metav1.ConditionTrue, metav1.ConditionFalse, metav1.ConditionFalse, bpfleetv1.ReasonUnsupported, "0/1"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

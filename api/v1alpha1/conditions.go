@@ -32,6 +32,8 @@ const (
 	ReasonNotBPF           = "NotBPF"
 	ReasonWrongEndianness  = "WrongEndianness"
 	ReasonInvalidSpec      = "InvalidSpec"
+	ReasonUnloadFailed     = "UnloadFailed"
+	ReasonWaiting          = "Waiting"
 )
 
 // Finalizer holds a program until every node has unloaded it.

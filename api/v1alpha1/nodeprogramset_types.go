@@ -49,12 +49,6 @@ type NodeProgram struct {
 	Attach AttachPoint `json:"attach"`
 }
 
-// AttachPoint is exactly one hook.
-type AttachPoint struct {
-	// +optional
-	Tracepoint *TracepointAttach `json:"tracepoint,omitempty"`
-}
-
 // NodeProgramSetStatus is what the node really runs, written by its agent.
 type NodeProgramSetStatus struct {
 	// ObservedGeneration is the generation of the spec the agent last applied.
@@ -82,9 +76,35 @@ type NodeProgramSetStatus struct {
 type NodeCapabilities struct {
 	KernelRelease string `json:"kernelRelease,omitempty"`
 	BTF           bool   `json:"btf"`
-	// ProgramTypes the kernel loads, e.g. "Tracepoint", "XDP".
+	// Hooks says, per hook (Tracepoint, XDP, TCX, Uprobe, Kprobe, Fentry,
+	// Fexit), whether programs attach there on this node, and why not.
 	// +optional
-	ProgramTypes []string `json:"programTypes,omitempty"`
+	// +listType=map
+	// +listMapKey=name
+	Hooks []HookSupport `json:"hooks,omitempty"`
+}
+
+// HookSupport is whether one hook works on a node.
+type HookSupport struct {
+	Name      string `json:"name"`
+	Supported bool   `json:"supported"`
+	// Reason says what is missing, e.g. "kernel lacks kprobes".
+	// +optional
+	Reason string `json:"reason,omitempty"`
+}
+
+// Unsupported returns why the node cannot run programs on hook, or "" if
+// it can or did not say.
+func (c *NodeCapabilities) Unsupported(hook string) string {
+	if c == nil {
+		return ""
+	}
+	for _, h := range c.Hooks {
+		if h.Name == hook && !h.Supported {
+			return h.Reason
+		}
+	}
+	return ""
 }
 
 // ProgramState is the state of one program on one node.
@@ -123,12 +143,25 @@ type NodeProgramStatus struct {
 	// Kernel IDs and the pin directory.
 	// +optional
 	ProgramID uint32 `json:"programID,omitempty"`
+	// Links of the program, one per attach target (e.g. per interface).
 	// +optional
-	LinkID uint32 `json:"linkID,omitempty"`
+	// +listType=map
+	// +listMapKey=target
+	Links []LinkStatus `json:"links,omitempty"`
 	// +optional
 	MapIDs map[string]uint32 `json:"mapIDs,omitempty"`
 	// +optional
 	PinPath string `json:"pinPath,omitempty"`
+}
+
+// LinkStatus is one attachment of a program.
+type LinkStatus struct {
+	// Target is what it is attached to on the node, e.g. an interface.
+	Target string `json:"target"`
+	LinkID uint32 `json:"linkID"`
+	// Detail such as the XDP mode or the position on a TCX hook.
+	// +optional
+	Detail string `json:"detail,omitempty"`
 }
 
 // +kubebuilder:object:root=true

@@ -14,4 +14,12 @@ type Program interface {
 	AttachPoint() AttachPoint
 }
 
-var _ Program = (*TracepointProgram)(nil)
+var (
+	_ Program = (*TracepointProgram)(nil)
+	_ Program = (*XdpProgram)(nil)
+	_ Program = (*TcxProgram)(nil)
+	_ Program = (*UprobeProgram)(nil)
+	_ Program = (*KprobeProgram)(nil)
+	_ Program = (*FentryProgram)(nil)
+	_ Program = (*FexitProgram)(nil)
+)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"syscall"
 	"slices"
 	"strings"
 )
@@ -68,12 +69,17 @@ func targetFor(d elf.Data) string {
 
 // ReadPath reads an eBPF object from a file on the node (for development),
 // with the checks of CheckELF and the default object size limit.
+// It refuses anything but a regular file: the path comes from the API, and
+// a FIFO or device would block the agent.
 func ReadPath(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, &Error{Reason: ReasonPullFailed, Err: fmt.Errorf("read object: %w", err)}
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, newError(ReasonInvalid, "object %s is not a regular file", path)
+	}
 	b, err := io.ReadAll(io.LimitReader(f, defaultMaxObject+1))
 	if err != nil {
 		return nil, &Error{Reason: ReasonPullFailed, Err: fmt.Errorf("read object %s: %w", path, err)}

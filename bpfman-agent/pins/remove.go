@@ -1,6 +1,7 @@
 package pins
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -45,15 +46,13 @@ func removeExcept(dir string, keep map[string]bool) error {
 	if err != nil {
 		return err
 	}
+	var errs []error
 	for _, name := range names {
-		if keep[name] {
-			continue
-		}
-		if err := removeAll(filepath.Join(dir, name)); err != nil {
-			return err
+		if !keep[name] {
+			errs = append(errs, removeAll(filepath.Join(dir, name)))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func removeAll(path string) error {

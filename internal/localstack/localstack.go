@@ -29,8 +29,9 @@ import (
 	"github.com/bpfleet/bpfleet/internal/scheme"
 )
 
-// ExampleRepo is the repository, on the local registry, of the example image.
-const ExampleRepo = "bpfleet/tracepoint-counter"
+// ExampleName is the example the samples use: bpfleet/<name>:v1 on the
+// local registry.
+const ExampleName = "tracepoint-counter"
 
 // Options configure a stack.
 type Options struct {
@@ -47,8 +48,10 @@ type Stack struct {
 	Plane    *controlplane.Plane
 	Client   client.Client
 	Registry string // host:port of the registry
-	Example  string // tag reference of the example image
+	Example  string // tag reference of the tracepoint example image
 	Digest   string // its manifest digest
+	// Images maps each example (bpf.Examples) to its tag reference.
+	Images map[string]string
 
 	opts         Options
 	stopRegistry func()
@@ -79,43 +82,54 @@ func (r *running) stop() error {
 }
 
 // Start brings the stack up; on error, whatever started is stopped.
-func Start(ctx context.Context, o Options) (s *Stack, err error) {
-	s = &Stack{opts: o}
-	defer func() {
-		if err != nil {
-			s.stopParts()
-		}
-	}()
-	if s.Plane, err = controlplane.Start(); err != nil {
-		return nil, err
+func Start(ctx context.Context, o Options) (*Stack, error) {
+	s := &Stack{opts: o}
+	if err := s.start(ctx); err != nil {
+		return nil, errors.Join(err, s.stopParts())
 	}
-	if s.Client, err = client.New(s.Plane.Config, client.Options{Scheme: scheme.New()}); err != nil {
-		return nil, err
-	}
-	if err = s.startRegistry(ctx); err != nil {
-		return nil, err
-	}
-	if err = s.registerNode(ctx); err != nil {
-		return nil, err
-	}
-	return s, s.startManagers()
+	return s, nil
 }
 
-// startRegistry serves a registry and pushes the example image to it.
+func (s *Stack) start(ctx context.Context) (err error) {
+	if s.Plane, err = controlplane.Start(); err != nil {
+		return err
+	}
+	if s.Client, err = client.New(s.Plane.Config, client.Options{Scheme: scheme.New()}); err != nil {
+		return err
+	}
+	if err = s.startRegistry(ctx); err != nil {
+		return err
+	}
+	if err = s.registerNode(ctx); err != nil {
+		return err
+	}
+	return s.startManagers()
+}
+
+// startRegistry serves a registry and pushes the example images to it.
 func (s *Stack) startRegistry(ctx context.Context) error {
 	host, stop, err := ocitest.Start(s.opts.RegistryAddr, nil)
 	if err != nil {
 		return fmt.Errorf("registry on %s: %w", s.opts.RegistryAddr, err)
 	}
 	s.Registry, s.stopRegistry = host, stop
-	s.Example = host + "/" + ExampleRepo + ":v1"
-	s.Digest, err = oci.Push(ctx, s.Example, oci.Bytecode{
-		FileName: "tracepoint_counter.o",
-		Object:   bpf.TracepointCounter,
-		Programs: map[string]string{"count_openat": "tracepoint"},
-		Maps:     map[string]string{"counts": "hash", "total": "array"},
-	}, nil)
-	return err
+	s.Images = map[string]string{}
+	for _, ex := range bpf.Examples {
+		ref := host + "/bpfleet/" + ex.Name + ":v1"
+		img, err := oci.BytecodeFromELF(ex.File, ex.Object)
+		if err != nil {
+			return err
+		}
+		digest, err := oci.Push(ctx, ref, img, nil)
+		if err != nil {
+			return err
+		}
+		s.Images[ex.Name] = ref
+		if ex.Name == ExampleName {
+			s.Example, s.Digest = ref, digest
+		}
+	}
+	return nil
 }
 
 // registerNode creates the Node object a kubelet would have created.
@@ -161,7 +175,8 @@ func (s *Stack) RestartAgent() error {
 }
 
 // Stop deletes every program, waits until the agent unloaded them, then
-// stops the managers, the registry and the control plane.
+// stops the managers, the registry and the control plane, and removes
+// whatever the agent could not.
 func (s *Stack) Stop(ctx context.Context) error {
 	err := s.DeleteAllPrograms(ctx)
 	return errors.Join(err, s.stopParts())

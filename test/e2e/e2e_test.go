@@ -38,12 +38,18 @@ var (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if shared != nil {
-		if err := shared.Stop(context.Background()); err != nil {
-			fmt.Fprintln(os.Stderr, "stop local stack:", err)
+		// The agent must have unloaded everything by itself, before Stop
+		// prunes whatever is left as a safety net.
+		if err := shared.DeleteAllPrograms(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, "delete all programs:", err)
 			code = 1
 		}
 		if entries, _ := os.ReadDir(pinRoot); len(entries) > 0 {
-			fmt.Fprintf(os.Stderr, "%s still holds %d entries after stop\n", pinRoot, len(entries))
+			fmt.Fprintf(os.Stderr, "%s still holds %d entries after every program was deleted\n", pinRoot, len(entries))
+			code = 1
+		}
+		if err := shared.Stop(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, "stop local stack:", err)
 			code = 1
 		}
 		_ = os.Remove(pinRoot)
@@ -87,26 +93,36 @@ func counter(name, ref string, globals map[string]bpfleetv1.GlobalValue) *bpflee
 // waitReady waits until the program is Ready at its current generation.
 func waitReady(t testing.TB, c client.Client, name string) *bpfleetv1.TracepointProgram {
 	t.Helper()
-	return waitFor(t, c, name, "Ready=True", func(p *bpfleetv1.TracepointProgram) bool {
-		return meta.IsStatusConditionTrue(p.Status.Conditions, bpfleetv1.ConditionReady) &&
-			p.Status.ObservedGeneration == p.Generation
-	})
+	p := &bpfleetv1.TracepointProgram{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	waitProgram(t, c, p, "Ready=True", readyNow)
+	return p
+}
+
+func readyNow(p bpfleetv1.Program) bool {
+	return meta.IsStatusConditionTrue(p.ProgramStatus().Conditions, bpfleetv1.ConditionReady) &&
+		p.ProgramStatus().ObservedGeneration == p.GetGeneration()
 }
 
 func waitFor(t testing.TB, c client.Client, name, what string, ok func(*bpfleetv1.TracepointProgram) bool) *bpfleetv1.TracepointProgram {
 	t.Helper()
-	var p bpfleetv1.TracepointProgram
+	p := &bpfleetv1.TracepointProgram{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	waitProgram(t, c, p, what, func(bpfleetv1.Program) bool { return ok(p) })
+	return p
+}
+
+// waitProgram polls p (of any kind, by its name) until ok holds.
+func waitProgram(t testing.TB, c client.Client, p bpfleetv1.Program, what string, ok func(bpfleetv1.Program) bool) {
+	t.Helper()
 	err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 60*time.Second, true,
 		func(ctx context.Context) (bool, error) {
-			if err := c.Get(ctx, types.NamespacedName{Name: name}, &p); err != nil {
+			if err := c.Get(ctx, types.NamespacedName{Name: p.GetName()}, p); err != nil {
 				return false, nil
 			}
-			return ok(&p), nil
+			return ok(p), nil
 		})
 	if err != nil {
-		t.Fatalf("%s never became %s; status: %+v", name, what, p.Status)
+		t.Fatalf("%s never became %s; status: %+v", p.GetName(), what, *p.ProgramStatus())
 	}
-	return &p
 }
 
 // nodeEntry is what the agent reports for uid on the test node.

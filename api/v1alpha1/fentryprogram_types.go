@@ -1,0 +1,56 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// FentryProgramSpec says what program to run where, and on which hook.
+type FentryProgramSpec struct {
+	ProgramCommon `json:",inline"`
+
+	Fentry FentryAttach `json:"fentry"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=fep,categories=bpfleet
+// +kubebuilder:printcolumn:name="Function",type=string,JSONPath=`.spec.fentry.function`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Nodes",type=string,JSONPath=`.status.nodes.summary`
+// +kubebuilder:printcolumn:name="Unsupported",type=integer,JSONPath=`.status.nodes.unsupported`,priority=1
+// +kubebuilder:printcolumn:name="Digest",type=string,JSONPath=`.status.image.digest`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// FentryProgram runs an eBPF program at the entry of a kernel function (BTF) on the selected nodes.
+type FentryProgram struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   FentryProgramSpec `json:"spec"`
+	Status ProgramStatus     `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// FentryProgramList is a list of FentryPrograms.
+type FentryProgramList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []FentryProgram `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&FentryProgram{}, &FentryProgramList{})
+}
+
+// Common returns the spec every kind shares.
+func (p *FentryProgram) Common() *ProgramCommon { return &p.Spec.ProgramCommon }
+
+// ProgramStatus returns the status.
+func (p *FentryProgram) ProgramStatus() *ProgramStatus { return &p.Status }
+
+// AttachPoint returns where the program attaches.
+func (p *FentryProgram) AttachPoint() AttachPoint {
+	return AttachPoint{Fentry: p.Spec.Fentry.DeepCopy()}
+}

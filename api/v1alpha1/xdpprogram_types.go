@@ -1,0 +1,56 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// XdpProgramSpec says what program to run where, and on which hook.
+type XdpProgramSpec struct {
+	ProgramCommon `json:",inline"`
+
+	XDP XDPAttach `json:"xdp"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=xdp,categories=bpfleet
+// +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.xdp.mode`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Nodes",type=string,JSONPath=`.status.nodes.summary`
+// +kubebuilder:printcolumn:name="Unsupported",type=integer,JSONPath=`.status.nodes.unsupported`,priority=1
+// +kubebuilder:printcolumn:name="Digest",type=string,JSONPath=`.status.image.digest`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// XdpProgram runs an eBPF program on the XDP hook of network interfaces on the selected nodes.
+type XdpProgram struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   XdpProgramSpec `json:"spec"`
+	Status ProgramStatus  `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// XdpProgramList is a list of XdpPrograms.
+type XdpProgramList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []XdpProgram `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&XdpProgram{}, &XdpProgramList{})
+}
+
+// Common returns the spec every kind shares.
+func (p *XdpProgram) Common() *ProgramCommon { return &p.Spec.ProgramCommon }
+
+// ProgramStatus returns the status.
+func (p *XdpProgram) ProgramStatus() *ProgramStatus { return &p.Status }
+
+// AttachPoint returns where the program attaches.
+func (p *XdpProgram) AttachPoint() AttachPoint {
+	return AttachPoint{XDP: p.Spec.XDP.DeepCopy()}
+}

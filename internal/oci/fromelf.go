@@ -1,0 +1,42 @@
+package oci
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/cilium/ebpf"
+)
+
+// BytecodeFromELF describes an object for an image: its programs (name →
+// bpfman program type, from the ELF section) and maps (name → map type),
+// read from the ELF itself rather than typed by hand.
+func BytecodeFromELF(fileName string, object []byte) (Bytecode, error) {
+	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(object))
+	if err != nil {
+		return Bytecode{}, fmt.Errorf("read %s: %w", fileName, err)
+	}
+	b := Bytecode{FileName: fileName, Object: object, Programs: map[string]string{}, Maps: map[string]string{}}
+	for name, p := range spec.Programs {
+		b.Programs[name] = programType(p.SectionName)
+	}
+	for name, m := range spec.Maps {
+		if !strings.HasPrefix(name, ".") {
+			b.Maps[name] = strings.ToLower(m.Type.String())
+		}
+	}
+	return b, nil
+}
+
+// programType names a program's type as bpfman's labels do, from the
+// first element of its ELF section ("tracepoint/syscalls/…" → tracepoint).
+func programType(section string) string {
+	kind, _, _ := strings.Cut(section, "/")
+	switch kind {
+	case "tp":
+		return "tracepoint"
+	case "classifier":
+		return "tc"
+	}
+	return kind
+}
