@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build and the tests need, if absent:
 # clang/llvm/libbpf-dev to compile bpf/, bpftool to inspect the kernel,
-# iproute2 for network namespaces. Idempotent and quick when all is present.
+# iproute2 for network namespaces, ping for traffic, gcc for uprobe targets. Idempotent and quick when all is present.
 set -euo pipefail
 
 need=()
@@ -10,6 +10,8 @@ command -v llvm-strip >/dev/null || need+=(llvm)
 [ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
 command -v bpftool >/dev/null || [ -x /usr/sbin/bpftool ] || need+=(bpftool)
 command -v ip >/dev/null || need+=(iproute2)
+command -v gcc >/dev/null || need+=(gcc libc6-dev)   # uprobe test targets
+command -v ping >/dev/null || need+=(iputils-ping)  # XDP/TCX tests
 [ ${#need[@]} -eq 0 ] && exit 0
 
 echo "installing ${need[*]}" >&2

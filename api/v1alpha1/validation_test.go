@@ -1,12 +1,17 @@
 package v1alpha1_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
@@ -94,6 +99,72 @@ func TestRejectsBadManifests(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("rejection %q does not mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// Every sample manifest under config/samples is accepted as it stands.
+func TestSamplesAreValid(t *testing.T) {
+	files, _ := filepath.Glob("../../config/samples/*.yaml")
+	more, _ := filepath.Glob("../../config/samples/kinds/*.yaml")
+	for _, f := range append(files, more...) {
+		if filepath.Base(f) == "kustomization.yaml" {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
+		for {
+			var u unstructured.Unstructured
+			if err := dec.Decode(&u.Object); err != nil {
+				break
+			}
+			if err := k8s.Create(context.Background(), &u, client.DryRunAll); err != nil {
+				t.Errorf("%s: %s %s rejected: %v", f, u.GetKind(), u.GetName(), err)
+			}
+		}
+	}
+}
+
+func TestRejectsBadAttachPoints(t *testing.T) {
+	common := goodProgram("x").Spec.ProgramCommon
+	names := bpfleetv1.InterfaceSelector{Names: []bpfleetv1.InterfaceName{"eth0"}}
+	cases := []struct {
+		name string
+		obj  client.Object
+		want string
+	}{
+		{"xdp without interfaces", &bpfleetv1.XdpProgram{Spec: bpfleetv1.XdpProgramSpec{ProgramCommon: common}},
+			"set exactly one of interfaces.names, interfaces.regex or interfaces.primary"},
+		{"xdp with names and regex", &bpfleetv1.XdpProgram{Spec: bpfleetv1.XdpProgramSpec{ProgramCommon: common,
+			XDP: bpfleetv1.XDPAttach{Interfaces: bpfleetv1.InterfaceSelector{Names: names.Names, Regex: "^veth"}}}},
+			"set exactly one of interfaces.names"},
+		{"xdp bad mode", &bpfleetv1.XdpProgram{Spec: bpfleetv1.XdpProgramSpec{ProgramCommon: common,
+			XDP: bpfleetv1.XDPAttach{Interfaces: names, Mode: "turbo"}}}, "spec.xdp.mode"},
+		{"xdp bad interface name", &bpfleetv1.XdpProgram{Spec: bpfleetv1.XdpProgramSpec{ProgramCommon: common,
+			XDP: bpfleetv1.XDPAttach{Interfaces: bpfleetv1.InterfaceSelector{Names: []bpfleetv1.InterfaceName{"../eth0"}}}}}, "spec.xdp.interfaces.names"},
+		{"tcx two orders", &bpfleetv1.TcxProgram{Spec: bpfleetv1.TcxProgramSpec{ProgramCommon: common,
+			TCX: bpfleetv1.TCXAttach{Interfaces: names, Direction: bpfleetv1.TCXIngress, Order: &bpfleetv1.TCXOrder{First: true, After: "a"}}}},
+			"set exactly one of order.first"},
+		{"tcx no direction", &bpfleetv1.TcxProgram{Spec: bpfleetv1.TcxProgramSpec{ProgramCommon: common,
+			TCX: bpfleetv1.TCXAttach{Interfaces: names}}}, "spec.tcx.direction"},
+		{"uprobe without function or offset", &bpfleetv1.UprobeProgram{Spec: bpfleetv1.UprobeProgramSpec{ProgramCommon: common,
+			Uprobe: bpfleetv1.UprobeAttach{Target: "/usr/bin/bash"}}}, "set uprobe.function, uprobe.offset, or both"},
+		{"uprobe target traversal", &bpfleetv1.UprobeProgram{Spec: bpfleetv1.UprobeProgramSpec{ProgramCommon: common,
+			Uprobe: bpfleetv1.UprobeAttach{Target: "/proc/1/root/../../etc/x", Function: "main"}}}, "must not contain '..'"},
+		{"kprobe without function", &bpfleetv1.KprobeProgram{Spec: bpfleetv1.KprobeProgramSpec{ProgramCommon: common}}, "spec.kprobe.function"},
+		{"fentry bad function", &bpfleetv1.FentryProgram{Spec: bpfleetv1.FentryProgramSpec{ProgramCommon: common,
+			Fentry: bpfleetv1.FentryAttach{Function: "do sys"}}}, "spec.fentry.function"},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.obj.SetName(fmt.Sprintf("bad-attach-%d", i))
+			err := k8s.Create(context.Background(), tc.obj)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want a rejection mentioning %q", err, tc.want)
 			}
 		})
 	}
