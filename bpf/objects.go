@@ -15,3 +15,16 @@ var TracepointCounter []byte
 //
 //go:embed reject.o
 var Reject []byte
+
+// XDPCounter is xdp_counter.o: program xdp_count (XDP), map packets
+// (1-entry array of u64) counting received packets, constant drop_icmp
+// (u8: 1 drops IPv4 ICMP).
+//
+//go:embed xdp_counter.o
+var XDPCounter []byte
+
+// TCCounter is tc_counter.o: program tc_count (SchedCLS, for TCX ingress
+// or egress), map packets (1-entry array of u64); it returns TCX_NEXT.
+//
+//go:embed tc_counter.o
+var TCCounter []byte

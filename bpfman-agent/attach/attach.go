@@ -12,10 +12,61 @@ type Spec interface {
 	// ProgramType is the type a program must have to attach here.
 	ProgramType() ebpf.ProgramType
 	// Attach attaches prog and returns the link, which the caller owns.
-	Attach(prog *ebpf.Program) (link.Link, error)
+	Attach(prog *ebpf.Program) (Attachment, error)
 	// String describes the hook for status and logs, e.g.
 	// "tracepoint syscalls/sys_enter_openat".
 	String() string
+}
+
+// Attachment is an attached link and what status should say about it,
+// e.g. "mode=generic" or "ingress position 1 of 2".
+type Attachment struct {
+	Link   link.Link
+	Detail string
+}
+
+// Preparer is implemented by hooks whose target is fixed at load time
+// (fentry/fexit name the traced function): the loader calls Prepare on the
+// program's spec before loading it.
+type Preparer interface {
+	Prepare(spec *ebpf.ProgramSpec) error
+}
+
+// Describer is implemented by hooks that can say again, of a link made
+// earlier (adopted from a pin, or moved by others since), what
+// Attachment.Detail says now: a TCX position changes as links come and go.
+type Describer interface {
+	Describe(l link.Link) (string, error)
+}
+
+// Detail is what status should say about l, attached by s: s's Describe
+// where s implements Describer, else fallback.
+func Detail(s Spec, l link.Link, fallback string) string {
+	d, ok := s.(Describer)
+	if !ok {
+		return fallback
+	}
+	detail, err := d.Describe(l)
+	if err != nil {
+		return fallback
+	}
+	return detail
+}
+
+// Detached reports whether l no longer hooks anything: XDP and TCX links
+// outlive their interface, detached, with ifindex 0.
+func Detached(l link.Link) (bool, error) {
+	info, err := l.Info()
+	if err != nil {
+		return false, fmt.Errorf("link info: %w", err)
+	}
+	if x := info.XDP(); x != nil {
+		return x.Ifindex == 0, nil
+	}
+	if x := info.TCX(); x != nil {
+		return x.Ifindex == 0, nil
+	}
+	return false, nil
 }
 
 // CheckType returns an error unless programs of type typ can attach to s.

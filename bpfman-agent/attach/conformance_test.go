@@ -63,10 +63,14 @@ func program(t *testing.T, typ ebpf.ProgramType) *ebpf.Program {
 
 func attachAndPin(t *testing.T, spec attach.Spec, prog *ebpf.Program, path string) link.ID {
 	t.Helper()
-	l, err := spec.Attach(prog)
+	a, err := spec.Attach(prog)
 	if err != nil {
 		t.Fatalf("attach %s: %v", spec, err)
 	}
+	if a.Detail == "" {
+		t.Errorf("attach %s: empty Detail", spec)
+	}
+	l := a.Link
 	defer l.Close()
 	if err := l.Pin(path); err != nil {
 		t.Fatalf("pin %s: %v", spec, err)

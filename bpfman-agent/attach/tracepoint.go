@@ -38,18 +38,18 @@ func (t Tracepoint) Validate() error {
 func (Tracepoint) ProgramType() ebpf.ProgramType { return ebpf.TracePoint }
 
 // Attach implements Spec. It mounts tracefs first if it is absent.
-func (t Tracepoint) Attach(prog *ebpf.Program) (link.Link, error) {
+func (t Tracepoint) Attach(prog *ebpf.Program) (Attachment, error) {
 	if err := t.Validate(); err != nil {
-		return nil, err
+		return Attachment{}, err
 	}
 	if err := pins.EnsureTracefs(); err != nil {
-		return nil, fmt.Errorf("attach %s: %w", t, err)
+		return Attachment{}, fmt.Errorf("attach %s: %w", t, err)
 	}
 	l, err := link.Tracepoint(t.Group, t.Name, prog, nil)
 	if err != nil {
-		return nil, fmt.Errorf("attach %s: %w", t, err)
+		return Attachment{}, fmt.Errorf("attach %s: %w", t, err)
 	}
-	return l, nil
+	return Attachment{Link: l, Detail: t.String()}, nil
 }
 
 func (t Tracepoint) String() string { return "tracepoint " + t.Group + "/" + t.Name }

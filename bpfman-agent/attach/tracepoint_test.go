@@ -18,8 +18,8 @@ func TestTracepointWrongProgramType(t *testing.T) {
 	if err := attach.CheckType(tp, ebpf.XDP); err == nil {
 		t.Error("CheckType accepted an XDP program for a tracepoint")
 	}
-	if l, err := tp.Attach(program(t, ebpf.SocketFilter)); err == nil {
-		l.Close()
+	if a, err := tp.Attach(program(t, ebpf.SocketFilter)); err == nil {
+		a.Link.Close()
 		t.Error("attached a socket filter to a tracepoint")
 	}
 }
@@ -27,8 +27,8 @@ func TestTracepointWrongProgramType(t *testing.T) {
 func TestTracepointMissing(t *testing.T) {
 	testkernel.Require(t)
 	tp := attach.Tracepoint{Group: "syscalls", Name: "sys_enter_no_such_call"}
-	if l, err := tp.Attach(program(t, ebpf.TracePoint)); err == nil {
-		l.Close()
+	if a, err := tp.Attach(program(t, ebpf.TracePoint)); err == nil {
+		a.Link.Close()
 		t.Fatal("attached to a tracepoint that does not exist")
 	}
 }

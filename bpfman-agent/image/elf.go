@@ -8,9 +8,9 @@ import (
 	"io"
 	"maps"
 	"os"
-	"syscall"
 	"slices"
 	"strings"
+	"syscall"
 )
 
 // elfHeaderSize is the size of an ELFCLASS64 file header.

@@ -25,7 +25,10 @@ func classify(err error) failure {
 	var lerr *loader.Error
 	var ierr *image.Error
 	var serr *specError
+	var werr *waitError
 	switch {
+	case errors.As(err, &werr):
+		f.state, f.reason = bpfleetv1.StatePending, bpfleetv1.ReasonWaiting
 	case errors.As(err, &lerr):
 		f.reason, f.message, f.verifierLog = lerr.Reason, lerr.Message, lerr.VerifierLog
 		f.terminal = loader.Terminal(err)
@@ -40,6 +43,12 @@ func classify(err error) failure {
 	}
 	return f
 }
+
+// waitError is a program waiting for something else on the node (another
+// program to attach first): pending, retried soon, not a failure.
+type waitError struct{ what string }
+
+func (e *waitError) Error() string { return e.what }
 
 // specError is a node spec the agent cannot act on.
 type specError struct{ err error }

@@ -30,6 +30,8 @@ func TestClassify(t *testing.T) {
 			bpfleetv1.StateFailed, bpfleetv1.ReasonNotBPF, true},
 		{"bad spec", &specError{errors.New("no attach point set")},
 			bpfleetv1.StateFailed, bpfleetv1.ReasonInvalidSpec, true},
+		{"waiting is pending", fmt.Errorf("tcx order: %w", &waitError{"TcxProgram a is not attached on eth0 yet"}),
+			bpfleetv1.StatePending, bpfleetv1.ReasonWaiting, false},
 		{"unknown is retried", errors.New("etcd hiccup"),
 			bpfleetv1.StateFailed, bpfleetv1.ReasonLoadFailed, false},
 	}

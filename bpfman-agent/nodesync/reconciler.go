@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -22,6 +24,9 @@ import (
 // resync is how often the agent re-checks the kernel against its spec even
 // when nothing in the API changed (a pin removed by hand, a link detached).
 const resync = time.Minute
+
+// waitRetry is how soon a pass runs again when a program waits on another.
+const waitRetry = 2 * time.Second
 
 // Reconciler syncs the kernel with one node's NodeProgramSet.
 type Reconciler struct {
@@ -57,7 +62,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	statuses, applyErr := r.applyAll(ctx, set.Spec.Programs)
 	pruneErr := r.prune(set.Spec.Programs)
 	if pruneErr != nil {
-		statuses = append(statuses, unloading(set.Status.Programs, set.Spec.Programs)...)
+		statuses = append(statuses, r.unloading(set.Spec.Programs, pruneErr)...)
 	}
 	r.report(set, statuses)
 	if err := r.patchStatus(ctx, base, set); err != nil {
@@ -66,7 +71,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	if err := errors.Join(applyErr, pruneErr); err != nil {
 		return ctrl.Result{}, err
 	}
+	if waiting(statuses) {
+		return ctrl.Result{RequeueAfter: waitRetry}, nil
+	}
 	return ctrl.Result{RequeueAfter: resync}, nil
+}
+
+func waiting(statuses []bpfleetv1.NodeProgramStatus) bool {
+	for _, st := range statuses {
+		if st.State == bpfleetv1.StatePending {
+			return true
+		}
+	}
+	return false
 }
 
 // ownSet gets this node's set, creating it empty when the operator has not
@@ -92,9 +109,10 @@ func (r *Reconciler) ownSet(ctx context.Context) (*bpfleetv1.NodeProgramSet, err
 // transient failures, so the pass is retried with backoff.
 func (r *Reconciler) applyAll(ctx context.Context, desired []bpfleetv1.NodeProgram) ([]bpfleetv1.NodeProgramStatus, error) {
 	statuses := make([]bpfleetv1.NodeProgramStatus, 0, len(desired))
+	facts := gatherFacts(desired, r.Programs.Installed)
 	var errs []error
 	for i := range desired {
-		st, err := r.apply(ctx, &desired[i])
+		st, err := r.apply(ctx, &desired[i], facts)
 		statuses = append(statuses, st)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s %s: %w", desired[i].Kind, desired[i].Name, err))
@@ -105,9 +123,9 @@ func (r *Reconciler) applyAll(ctx context.Context, desired []bpfleetv1.NodeProgr
 
 // apply makes one program run and says how it went. It returns an error
 // only for a transient failure.
-func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram) (bpfleetv1.NodeProgramStatus, error) {
+func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, facts nodeFacts) (bpfleetv1.NodeProgramStatus, error) {
 	st := bpfleetv1.NodeProgramStatus{UID: np.UID, Name: np.Name, Kind: np.Kind, Generation: np.Generation}
-	p, digest, err := r.program(ctx, np)
+	p, pl, digest, err := r.program(ctx, np, facts)
 	st.Digest = digest
 	if err != nil {
 		return r.failedStatus(st, "", err)
@@ -120,20 +138,30 @@ func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram) (bpfl
 		return r.failedStatus(st, p.Revision, err)
 	}
 	delete(r.failed, np.UID)
-	st.State = bpfleetv1.StateReady
-	st.ProgramID, st.LinkID, st.MapIDs, st.PinPath = loaded.ProgramID, loaded.LinkID, loaded.Maps, loaded.PinDir
+	st.State, st.Message = bpfleetv1.StateReady, missingMessage(pl.missing)
+	st.ProgramID, st.MapIDs, st.PinPath = loaded.ProgramID, loaded.Maps, loaded.PinDir
+	st.Links = linkStatuses(loaded.Links)
 	return st, nil
 }
 
-// program fetches the object and builds what programs.Manager applies.
-func (r *Reconciler) program(ctx context.Context, np *bpfleetv1.NodeProgram) (programs.Program, string, error) {
+// linkStatuses reports links sorted by target.
+func linkStatuses(links map[string]programs.LinkInfo) []bpfleetv1.LinkStatus {
+	out := make([]bpfleetv1.LinkStatus, 0, len(links))
+	for _, target := range slices.Sorted(maps.Keys(links)) {
+		out = append(out, bpfleetv1.LinkStatus{Target: target, LinkID: links[target].ID, Detail: links[target].Detail})
+	}
+	return out
+}
+
+// program fetches the object and plans what programs.Manager applies.
+func (r *Reconciler) program(ctx context.Context, np *bpfleetv1.NodeProgram, facts nodeFacts) (programs.Program, plan, string, error) {
 	object, digest, err := r.fetch(ctx, np)
 	if err != nil {
-		return programs.Program{}, digest, err
+		return programs.Program{}, plan{}, digest, err
 	}
-	hook, err := attachSpec(np.Attach)
+	pl, err := planTargets(np.Attach, facts)
 	if err != nil {
-		return programs.Program{}, digest, &specError{err}
+		return programs.Program{}, pl, digest, err
 	}
 	globals := make(map[string]string, len(np.GlobalData))
 	for k, v := range np.GlobalData {
@@ -141,8 +169,8 @@ func (r *Reconciler) program(ctx context.Context, np *bpfleetv1.NodeProgram) (pr
 	}
 	return programs.Program{
 		UID: string(np.UID), Revision: revision(np, object), Object: object,
-		ProgramName: np.ProgramName, GlobalData: globals, Attach: hook,
-	}, digest, nil
+		ProgramName: np.ProgramName, GlobalData: globals, Attach: pl.targets,
+	}, pl, digest, nil
 }
 
 // fetch returns the object's bytes and, for an image, its digest.
@@ -166,6 +194,9 @@ func (r *Reconciler) fetch(ctx context.Context, np *bpfleetv1.NodeProgram) ([]by
 // revision and not returned as errors (retrying cannot help).
 func (r *Reconciler) failedStatus(st bpfleetv1.NodeProgramStatus, rev string, err error) (bpfleetv1.NodeProgramStatus, error) {
 	f := classify(err)
+	if f.state == bpfleetv1.StatePending {
+		return withFailure(st, f), nil
+	}
 	if !f.terminal {
 		return withFailure(st, f), err
 	}
@@ -198,18 +229,24 @@ func (r *Reconciler) prune(desired []bpfleetv1.NodeProgram) error {
 	return r.Programs.Prune(keep)
 }
 
-// unloading keeps reporting programs that left the spec but could not be
-// removed yet, so the operator does not release them.
-func unloading(reported []bpfleetv1.NodeProgramStatus, desired []bpfleetv1.NodeProgram) []bpfleetv1.NodeProgramStatus {
-	want := map[types.UID]bool{}
+// unloading reports the programs still pinned that left the spec, so the
+// operator does not release them while they run. The pins say which.
+func (r *Reconciler) unloading(desired []bpfleetv1.NodeProgram, cause error) []bpfleetv1.NodeProgramStatus {
+	want := map[string]bool{}
 	for _, np := range desired {
-		want[np.UID] = true
+		want[string(np.UID)] = true
+	}
+	installed, err := r.Programs.Installed()
+	if err != nil {
+		cause = errors.Join(cause, err)
 	}
 	var out []bpfleetv1.NodeProgramStatus
-	for _, st := range reported {
-		if !want[st.UID] {
-			st.State, st.Reason, st.Message = bpfleetv1.StateUnloading, bpfleetv1.ReasonLoadFailed, "unload failed, retrying"
-			out = append(out, st)
+	for _, ld := range installed {
+		if !want[ld.UID] {
+			out = append(out, bpfleetv1.NodeProgramStatus{
+				UID: types.UID(ld.UID), State: bpfleetv1.StateUnloading, ProgramID: ld.ProgramID, PinPath: ld.PinDir,
+				Reason: bpfleetv1.ReasonUnloadFailed, Message: cause.Error(),
+			})
 		}
 	}
 	return out
@@ -226,7 +263,7 @@ func (r *Reconciler) patchStatus(ctx context.Context, base, set *bpfleetv1.NodeP
 	if equality.Semantic.DeepEqual(base.Status, set.Status) {
 		return nil
 	}
-	if err := r.Status().Patch(ctx, set, client.MergeFrom(base)); err != nil {
+	if err := r.Status().Patch(ctx, set, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("patch status of %s: %w", set.Name, err)
 	}
 	return nil

@@ -11,8 +11,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpfman-agent/image"
@@ -61,9 +64,19 @@ func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 	}
 	r := &Reconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), NodeName: o.NodeName,
-		Programs: progs, Images: images, Capabilities: probe.Kernel(),
+		Programs: progs, Images: images, Capabilities: probe.Kernel().Capabilities(),
 	}
-	if err := ctrl.NewControllerManagedBy(mgr).Named("nodesync").For(&bpfleetv1.NodeProgramSet{}).Complete(r); err != nil {
+	changes := make(chan event.TypedGenericEvent[*bpfleetv1.NodeProgramSet])
+	err = ctrl.NewControllerManagedBy(mgr).Named("nodesync").For(&bpfleetv1.NodeProgramSet{}).
+		WatchesRawSource(source.Channel(changes, &handler.TypedEnqueueRequestForObject[*bpfleetv1.NodeProgramSet]{})).
+		Complete(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		watchInterfaces(ctx, o.NodeName, changes)
+		return nil
+	})); err != nil {
 		return nil, err
 	}
 	// The first pass needs the set to exist: create it once caches run.

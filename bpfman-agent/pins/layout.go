@@ -20,8 +20,24 @@ type Dir string
 // Prog is the path of the pinned program.
 func (d Dir) Prog() string { return filepath.Join(string(d), "prog") }
 
-// Link is the path of the pinned link.
-func (d Dir) Link() string { return filepath.Join(string(d), "link") }
+// Links is the directory holding the pinned links, one per target.
+func (d Dir) Links() string { return filepath.Join(string(d), "links") }
+
+// Link is the path of the link pinned for target ("main", or an interface
+// name such as "eth0.100"). bpffs refuses '.', so it is pinned as '~',
+// which no target contains.
+func (d Dir) Link(target string) string {
+	return filepath.Join(d.Links(), strings.ReplaceAll(target, ".", "~"))
+}
+
+// LinkTargets lists the targets that have a pinned link.
+func (d Dir) LinkTargets() ([]string, error) {
+	names, err := dirNames(d.Links())
+	for i, n := range names {
+		names[i] = strings.ReplaceAll(n, "~", ".")
+	}
+	return names, err
+}
 
 // Maps is the directory holding the pinned maps.
 func (d Dir) Maps() string { return filepath.Join(string(d), "maps") }

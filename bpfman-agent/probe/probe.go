@@ -1,37 +1,57 @@
-// Package probe finds what the node's kernel can run: its release, whether
-// it has BTF, and which program types load. It runs once at agent start;
-// each probe loads and closes a minimal program, leaving nothing behind.
 package probe
 
 import (
-	"sort"
+	"maps"
+	"slices"
 
-	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
-	"github.com/cilium/ebpf/features"
 	"golang.org/x/sys/unix"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 )
 
-// programTypes are the program types bpfleet's kinds use, by the name the
-// status shows.
-var programTypes = map[string]ebpf.ProgramType{
-	"Tracepoint": ebpf.TracePoint,
-	"Kprobe":     ebpf.Kprobe,
-	"XDP":        ebpf.XDP,
-	"SchedCLS":   ebpf.SchedCLS,
-	"Tracing":    ebpf.Tracing,
-	"CGroupSKB":  ebpf.CGroupSKB,
+// Result is what the kernel can do.
+type Result struct {
+	KernelRelease string
+	BTF           bool
+	// Hooks maps each hook name (bpfleetv1.HookTracepoint, HookXDP...) to
+	// "" if programs attach there, else a short reason fit for status,
+	// e.g. "kernel lacks kprobes (no kprobe PMU, no kprobe_events in
+	// tracefs)".
+	Hooks map[string]string
 }
 
 // Kernel probes the running kernel.
-func Kernel() bpfleetv1.NodeCapabilities {
-	return bpfleetv1.NodeCapabilities{
-		KernelRelease: release(),
-		BTF:           hasBTF(),
-		ProgramTypes:  loadable(),
+func Kernel() Result {
+	r := Result{KernelRelease: release(), BTF: hasBTF(), Hooks: make(map[string]string, len(hooks))}
+	for name, check := range hooks {
+		r.Hooks[name] = ""
+		if err := check(); err != nil {
+			r.Hooks[name] = err.Error()
+		}
 	}
+	return r
+}
+
+// Supported lists the hooks programs attach to, sorted.
+func (r Result) Supported() []string {
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(r.Hooks)) {
+		if r.Hooks[name] == "" {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// Capabilities is r as the agent publishes it in its NodeProgramSet.
+func (r Result) Capabilities() bpfleetv1.NodeCapabilities {
+	c := bpfleetv1.NodeCapabilities{KernelRelease: r.KernelRelease, BTF: r.BTF}
+	for _, name := range slices.Sorted(maps.Keys(r.Hooks)) {
+		why := r.Hooks[name]
+		c.Hooks = append(c.Hooks, bpfleetv1.HookSupport{Name: name, Supported: why == "", Reason: why})
+	}
+	return c
 }
 
 func release() string {
@@ -45,16 +65,4 @@ func release() string {
 func hasBTF() bool {
 	_, err := btf.LoadKernelSpec()
 	return err == nil
-}
-
-// loadable lists the program types the kernel loads.
-func loadable() []string {
-	var out []string
-	for name, typ := range programTypes {
-		if err := features.HaveProgramType(typ); err == nil {
-			out = append(out, name)
-		}
-	}
-	sort.Strings(out)
-	return out
 }

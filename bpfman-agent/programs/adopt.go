@@ -3,50 +3,121 @@ package programs
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"os"
+	"slices"
 
+	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
+	"github.com/bpfleet/bpfleet/bpfman-agent/loader"
 	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
 )
 
-// adopt describes revision rev of uid from its pins, if they hold a
-// program and a link running it.
-func (m *Manager) adopt(uid, rev string) (Loaded, error) {
-	return describe(pins.Entry{UID: uid, Revision: rev, Dir: m.layout.Revision(uid, rev)})
+// adopt takes over p's revision from its pins, if its program is pinned
+// and alive (ok), and brings its links in line with p.Attach.
+func (m *Manager) adopt(p Program) (ld Loaded, ok bool, err error) {
+	dir := m.layout.Revision(p.UID, p.Revision)
+	prog, err := ebpf.LoadPinnedProgram(dir.Prog(), nil)
+	if err != nil {
+		return Loaded{}, false, nil
+	}
+	defer prog.Close()
+	ld, err = describeProgram(pins.Entry{UID: p.UID, Revision: p.Revision, Dir: dir}, prog)
+	if err != nil {
+		return Loaded{}, false, nil
+	}
+	ld.Links, err = syncLinks(p, dir, prog, ld.ProgramID)
+	return ld, true, err
 }
 
-// describe reads the IDs of what e's pins hold, checking that the pinned
-// link runs the pinned program.
+// syncLinks detaches the links pinned in dir whose target is gone from
+// p.Attach, drops the dead ones, and attaches prog to the targets left
+// without a link.
+func syncLinks(p Program, dir pins.Dir, prog *ebpf.Program, progID uint32) (map[string]LinkInfo, error) {
+	pinned, err := pinnedLinks(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer closeLinks(pinned)
+	out := make(map[string]LinkInfo, len(p.Attach))
+	for key, l := range pinned {
+		spec := p.Attach[key]
+		if spec == nil || !live(l, progID) {
+			if err := l.Unpin(); err != nil {
+				return nil, fmt.Errorf("unpin link %s: %w", key, err)
+			}
+			continue
+		}
+		if out[key], err = linkInfo(spec, l, spec.String()); err != nil {
+			return nil, err
+		}
+	}
+	return out, attachMissing(p, dir, prog, out)
+}
+
+// attachMissing attaches prog to the targets of p not in have, pins the
+// links in dir and adds them to have.
+func attachMissing(p Program, dir pins.Dir, prog *ebpf.Program, have map[string]LinkInfo) error {
+	if err := os.MkdirAll(dir.Links(), 0o700); err != nil {
+		return fmt.Errorf("pin: %w", err)
+	}
+	for _, key := range slices.Sorted(maps.Keys(p.Attach)) {
+		if _, ok := have[key]; ok {
+			continue
+		}
+		info, err := attachPinned(p.Attach[key], prog, dir.Link(key))
+		if err != nil {
+			return fmt.Errorf("target %s: %w", key, err)
+		}
+		have[key] = info
+	}
+	return nil
+}
+
+// attachPinned attaches prog to spec and pins the link at path. The link
+// is detached again unless it is pinned.
+func attachPinned(spec attach.Spec, prog *ebpf.Program, path string) (LinkInfo, error) {
+	a, err := spec.Attach(prog)
+	if err != nil {
+		return LinkInfo{}, loader.Errorf(loader.ReasonAttachFailed, "%w", err)
+	}
+	defer a.Link.Close()
+	if err := a.Link.Pin(path); err != nil {
+		return LinkInfo{}, fmt.Errorf("pin link: %w", err)
+	}
+	return linkInfo(spec, a.Link, a.Detail)
+}
+
+// describe reads the IDs of what e's pins hold: the program, its maps,
+// and its live links (without Detail, which needs the hook).
 func describe(e pins.Entry) (Loaded, error) {
-	progID, err := pinnedProgramID(e.Dir.Prog())
+	prog, err := ebpf.LoadPinnedProgram(e.Dir.Prog(), nil)
 	if err != nil {
-		return Loaded{}, err
+		return Loaded{}, fmt.Errorf("load pinned program: %w", err)
 	}
-	l, err := link.LoadPinnedLink(e.Dir.Link(), nil)
+	defer prog.Close()
+	ld, err := describeProgram(e, prog)
 	if err != nil {
-		return Loaded{}, fmt.Errorf("load pinned link: %w", err)
+		return ld, err
 	}
-	defer l.Close()
-	info, err := l.Info()
-	if err != nil {
-		return Loaded{}, fmt.Errorf("pinned link info: %w", err)
+	pinned, err := pinnedLinks(e.Dir)
+	defer closeLinks(pinned)
+	for key, l := range pinned {
+		if info, ierr := l.Info(); ierr == nil && live(l, ld.ProgramID) {
+			ld.Links[key] = LinkInfo{ID: uint32(info.ID)}
+		}
 	}
-	if uint32(info.Program) != progID {
-		return Loaded{}, fmt.Errorf("pinned link runs program %d, not the pinned program %d", info.Program, progID)
-	}
-	maps, err := pinnedMapIDs(e.Dir)
-	ld := Loaded{UID: e.UID, Revision: e.Revision, ProgramID: progID, LinkID: uint32(info.ID),
-		Maps: maps, PinDir: string(e.Dir), Adopted: true}
 	return ld, err
 }
 
-func pinnedProgramID(path string) (uint32, error) {
-	prog, err := ebpf.LoadPinnedProgram(path, nil)
+func describeProgram(e pins.Entry, prog *ebpf.Program) (Loaded, error) {
+	progID, err := programID(prog)
 	if err != nil {
-		return 0, fmt.Errorf("load pinned program: %w", err)
+		return Loaded{}, err
 	}
-	defer prog.Close()
-	return programID(prog)
+	maps, err := pinnedMapIDs(e.Dir)
+	return Loaded{UID: e.UID, Revision: e.Revision, ProgramID: progID, Links: map[string]LinkInfo{},
+		Maps: maps, PinDir: string(e.Dir), Adopted: true}, err
 }
 
 func pinnedMapIDs(dir pins.Dir) (map[string]uint32, error) {

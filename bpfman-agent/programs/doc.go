@@ -2,12 +2,19 @@
 // set of programs: load, attach and pin a program, adopt it after a
 // restart, replace it with a new revision, and remove it.
 //
+// A program has one link per target (Program.Attach, keyed by e.g. "main"
+// or an interface name), pinned under <revision dir>/links/<key>.
+//
 // The pins under the Manager's root are the truth (see package pins for
 // the layout). Apply is idempotent: a revision that is already pinned with
-// its link alive is adopted, not reloaded. A new revision is attached
-// before the old one is unpinned, so the hook never goes empty; a failure
-// leaves nothing half-made in the kernel or bpffs, and the previous
-// revision keeps running.
+// its program alive is adopted, not reloaded; only its links change, to
+// match the targets (new ones attached, gone or dead ones unpinned). A new
+// revision takes each target over from the running one with link.Update
+// where the hook supports it (XDP, TCX: the link keeps its ID and never
+// stops running), else by attaching its own link before the old revision
+// is unpinned; either way the hook never goes empty. A failure rolls the
+// updated links back, leaves nothing half-made in the kernel or bpffs,
+// and the previous revision keeps running.
 //
 // Errors that the agent must report are *Error values (an alias of
 // loader.Error) whose Reason classifies them; Terminal tells whether a

@@ -46,7 +46,7 @@ func counter(uid, rev string) programs.Program {
 		Object:      bpf.TracepointCounter,
 		ProgramName: "count_openat",
 		GlobalData:  map[string]string{"filter_pid": strconv.Itoa(os.Getpid())},
-		Attach:      openat,
+		Attach:      map[string]attach.Spec{"main": openat},
 	}
 }
 
@@ -76,11 +76,13 @@ func assertAlive(t *testing.T, ld programs.Loaded) {
 		t.Fatalf("program %d: %v", ld.ProgramID, err)
 	}
 	p.Close()
-	l, err := link.NewFromID(link.ID(ld.LinkID))
-	if err != nil {
-		t.Fatalf("link %d: %v", ld.LinkID, err)
+	for key, li := range ld.Links {
+		l, err := link.NewFromID(link.ID(li.ID))
+		if err != nil {
+			t.Fatalf("link %s %d: %v", key, li.ID, err)
+		}
+		l.Close()
 	}
-	l.Close()
 }
 
 // assertGone waits briefly for the kernel to release ld's link and program.
@@ -88,12 +90,12 @@ func assertGone(t *testing.T, ld programs.Loaded) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		linkErr, progErr := linkExists(ld.LinkID), programExists(ld.ProgramID)
+		linkErr, progErr := linkExists(ld.Links["main"].ID), programExists(ld.ProgramID)
 		if errors.Is(linkErr, os.ErrNotExist) && errors.Is(progErr, os.ErrNotExist) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("link %d (%v) or program %d (%v) still in the kernel", ld.LinkID, linkErr, ld.ProgramID, progErr)
+			t.Fatalf("link %d (%v) or program %d (%v) still in the kernel", ld.Links["main"].ID, linkErr, ld.ProgramID, progErr)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -5,66 +5,50 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/bpfleet/bpfleet/bpfman-agent/loader"
 	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
 )
 
-// install loads, attaches and pins p as a new revision. On failure it
-// leaves nothing behind: closing the fds of what was not pinned unloads
-// and detaches it.
+// install loads p as a new revision, moves every target to it from the
+// running revision (see swap) and publishes its pins. On failure it
+// rolls the moves back and removes what it made: closing the fds of what
+// is not pinned unloads and detaches it.
 func (m *Manager) install(p Program) (Loaded, error) {
 	objs, err := m.load(p)
 	if err != nil {
 		return Loaded{}, err
 	}
 	defer objs.Close()
-	l, err := p.Attach.Attach(objs.Program)
-	if err != nil {
-		return Loaded{}, loader.Errorf(loader.ReasonAttachFailed, "%w", err)
-	}
-	defer l.Close()
-	ld, err := loaded(p, m.layout.Revision(p.UID, p.Revision), objs, l)
-	if err != nil {
-		return Loaded{}, err
-	}
-	if err := m.pin(p, objs, l); err != nil {
+	staging := m.layout.Staging(p.UID, p.Revision)
+	if err := m.stage(p, staging, objs); err != nil {
 		return Loaded{}, errors.Join(err, m.layout.RemoveRevision(p.UID, p.Revision))
 	}
-	return ld, nil
-}
-
-func (m *Manager) load(p Program) (*loader.Objects, error) {
-	spec, err := loader.Spec(p.Object, p.ProgramName, p.GlobalData)
+	s, err := m.newSwap(p, objs.Program, staging)
 	if err != nil {
-		return nil, err
+		return Loaded{}, errors.Join(err, m.layout.RemoveRevision(p.UID, p.Revision))
 	}
-	if err := checkType(p, spec.Programs[p.ProgramName].Type); err != nil {
-		return nil, err
+	defer s.close()
+	links, err := s.run()
+	if err == nil {
+		err = m.layout.Publish(p.UID, p.Revision)
 	}
-	return m.loader.LoadSpec(spec, p.ProgramName)
+	if err != nil {
+		return Loaded{}, errors.Join(err, s.rollback(), m.layout.RemoveRevision(p.UID, p.Revision))
+	}
+	return loaded(p, m.layout.Revision(p.UID, p.Revision), objs, links)
 }
 
-// checkType refuses, before anything is loaded, a program whose type
-// cannot attach where p says.
-func checkType(p Program, typ ebpf.ProgramType) error {
-	if err := attach.CheckType(p.Attach, typ); err != nil {
-		return loader.Errorf(loader.ReasonInvalidObject, "program %q: %w", p.ProgramName, err)
-	}
-	return nil
-}
-
-// pin pins everything into a staging directory, then publishes it as the
-// revision directory (replacing a broken one left by a crash).
-func (m *Manager) pin(p Program, objs *loader.Objects, l link.Link) error {
+// stage pins the program and its maps into a fresh staging directory
+// (replacing a broken revision directory left by a crash).
+func (m *Manager) stage(p Program, dir pins.Dir, objs *loader.Objects) error {
 	if err := m.layout.RemoveRevision(p.UID, p.Revision); err != nil {
 		return err
 	}
-	dir := m.layout.Staging(p.UID, p.Revision)
-	if err := os.MkdirAll(dir.Maps(), 0o700); err != nil {
-		return fmt.Errorf("pin: %w", err)
+	for _, d := range []string{dir.Maps(), dir.Links()} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("pin: %w", err)
+		}
 	}
 	for name, mp := range objs.Maps {
 		if err := mp.Pin(dir.Map(name)); err != nil {
@@ -74,27 +58,28 @@ func (m *Manager) pin(p Program, objs *loader.Objects, l link.Link) error {
 	if err := objs.Program.Pin(dir.Prog()); err != nil {
 		return fmt.Errorf("pin program: %w", err)
 	}
-	if err := l.Pin(dir.Link()); err != nil {
-		return fmt.Errorf("pin link: %w", err)
-	}
-	return m.layout.Publish(p.UID, p.Revision)
+	return nil
 }
 
-func loaded(p Program, dir pins.Dir, objs *loader.Objects, l link.Link) (Loaded, error) {
-	ld := Loaded{UID: p.UID, Revision: p.Revision, PinDir: string(dir), Maps: make(map[string]uint32)}
+func loaded(p Program, dir pins.Dir, objs *loader.Objects, links map[string]LinkInfo) (Loaded, error) {
+	ld := Loaded{UID: p.UID, Revision: p.Revision, PinDir: string(dir), Links: links, Maps: make(map[string]uint32)}
 	var err error
 	if ld.ProgramID, err = programID(objs.Program); err != nil {
 		return ld, err
 	}
-	info, err := l.Info()
-	if err != nil {
-		return ld, fmt.Errorf("link info: %w", err)
-	}
-	ld.LinkID = uint32(info.ID)
 	for name, mp := range objs.Maps {
 		if ld.Maps[name], err = mapID(mp); err != nil {
 			return ld, err
 		}
 	}
 	return ld, nil
+}
+
+// programOf opens the program with the given ID.
+func programOf(id uint32) (*ebpf.Program, error) {
+	prog, err := ebpf.NewProgramFromID(ebpf.ProgramID(id))
+	if err != nil {
+		return nil, fmt.Errorf("program %d: %w", id, err)
+	}
+	return prog, nil
 }

@@ -2,8 +2,8 @@ package programs
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/bpfleet/bpfleet/bpfman-agent/loader"
@@ -17,16 +17,27 @@ type Program struct {
 	Object      []byte            // the ELF
 	ProgramName string            // function name in the ELF
 	GlobalData  map[string]string // see loader.SetGlobals
-	Attach      attach.Spec
+	// Attach maps a target key to its hook. The key names the link's pin,
+	// <revision dir>/links/<key> (see pins.Dir.Link): "main" for a single
+	// hook, an interface name for XDP or TCX; [A-Za-z0-9_.-]. Targets come and
+	// go within a revision; Revision must not depend on them.
+	Attach map[string]attach.Spec
 }
 
 // Loaded is a program running in the kernel, as its pins describe it.
 type Loaded struct {
-	UID, Revision     string
-	ProgramID, LinkID uint32
-	Maps              map[string]uint32 // map name -> kernel map ID
-	PinDir            string            // <root>/<uid>/<revision>
-	Adopted           bool              // taken over from pins without loading (always, from Installed)
+	UID, Revision string
+	ProgramID     uint32
+	Links         map[string]LinkInfo // target key -> link
+	Maps          map[string]uint32   // map name -> kernel map ID
+	PinDir        string              // <root>/<uid>/<revision>
+	Adopted       bool                // the revision was running already, not loaded now
+}
+
+// LinkInfo is one link of a Loaded program.
+type LinkInfo struct {
+	ID     uint32
+	Detail string // what status says about it, e.g. "mode=generic"
 }
 
 // Manager loads, adopts and removes programs under one pin root.
@@ -52,15 +63,20 @@ func New(root string) (*Manager, error) {
 	return &Manager{layout: layout, loader: ld}, nil
 }
 
-// Apply makes p run: it adopts p's revision if it is already pinned and
-// attached, else loads, attaches and pins it, then removes every other
-// revision of p.UID.
+// Apply makes p run on exactly its targets. If p's revision is pinned, it
+// adopts it without reloading: it attaches new targets, detaches targets
+// no longer in p.Attach and re-attaches links that died (an interface
+// that went away). Otherwise it loads the new revision and moves every
+// target to it: in place (link.Update) where the hook allows, else by
+// attaching the new link before the old one goes; on failure the old
+// revision keeps running, untouched. Then it removes every other revision
+// of p.UID.
 func (m *Manager) Apply(ctx context.Context, p Program) (Loaded, error) {
 	if err := check(ctx, p); err != nil {
 		return Loaded{}, err
 	}
-	ld, err := m.adopt(p.UID, p.Revision)
-	if err != nil {
+	ld, ok, err := m.adopt(p)
+	if !ok && err == nil {
 		ld, err = m.install(p)
 	}
 	if err != nil {
@@ -77,9 +93,9 @@ func (m *Manager) Remove(uid string) error {
 	return m.layout.RemoveUID(uid)
 }
 
-// Installed describes every pinned revision whose program and link are
-// alive. Broken or half-written pins are left out: Apply replaces them and
-// Prune removes them.
+// Installed describes every pinned revision whose program is alive, with
+// its live links. Broken or half-written pins are left out: Apply
+// replaces them and Prune removes them.
 func (m *Manager) Installed() ([]Loaded, error) {
 	entries, err := m.layout.List()
 	if err != nil {
@@ -104,8 +120,14 @@ func check(ctx context.Context, p Program) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if p.Attach == nil {
-		return errors.New("program has no attach point")
+	for key, spec := range p.Attach {
+		// pins.Dir.Link encodes the dots of interface names like "eth0.100".
+		if err := pins.ValidateName("target", strings.ReplaceAll(key, ".", "_")); err != nil {
+			return err
+		}
+		if spec == nil {
+			return fmt.Errorf("target %s: no hook", key)
+		}
 	}
 	if err := pins.ValidateName("uid", p.UID); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package programs_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,10 +16,10 @@ import (
 func TestApplyCounts(t *testing.T) {
 	m, root := setup(t)
 	ld := apply(t, m, counter("uid-a", "r1"))
-	if ld.Adopted || ld.ProgramID == 0 || ld.LinkID == 0 || ld.PinDir != filepath.Join(root, "uid-a", "r1") {
+	if ld.Adopted || ld.ProgramID == 0 || ld.Links["main"].ID == 0 || ld.PinDir != filepath.Join(root, "uid-a", "r1") {
 		t.Fatalf("loaded = %+v", ld)
 	}
-	for _, name := range []string{"prog", "link", "maps/counts", "maps/total", "maps/-rodata"} {
+	for _, name := range []string{"prog", "links/main", "maps/counts", "maps/total", "maps/-rodata"} {
 		if _, err := os.Stat(filepath.Join(ld.PinDir, name)); err != nil {
 			t.Errorf("pin %s: %v", name, err)
 		}
@@ -39,11 +40,11 @@ func TestAdoptAfterRestart(t *testing.T) {
 
 	restarted := newManager(t, root)
 	installed, err := restarted.Installed()
-	if err != nil || len(installed) != 1 || installed[0].LinkID != first.LinkID {
+	if err != nil || len(installed) != 1 || installed[0].Links["main"].ID != first.Links["main"].ID {
 		t.Fatalf("Installed() = %+v, %v; want the link of %+v", installed, err, first)
 	}
 	again := apply(t, restarted, counter("uid-a", "r1"))
-	if !again.Adopted || again.ProgramID != first.ProgramID || again.LinkID != first.LinkID {
+	if !again.Adopted || again.ProgramID != first.ProgramID || again.Links["main"].ID != first.Links["main"].ID {
 		t.Fatalf("after restart: %+v, want adoption of %+v", again, first)
 	}
 	if again.Maps["counts"] != first.Maps["counts"] || len(again.Maps) != len(first.Maps) {
@@ -61,7 +62,7 @@ func TestNewRevisionReplaces(t *testing.T) {
 	p := counter("uid-a", "r2")
 	p.GlobalData["increment"] = "100"
 	cur := apply(t, m, p)
-	if cur.ProgramID == old.ProgramID || cur.LinkID == old.LinkID {
+	if cur.ProgramID == old.ProgramID || cur.Links["main"].ID == old.Links["main"].ID {
 		t.Fatalf("new revision reused IDs: old %+v new %+v", old, cur)
 	}
 	assertNotExist(t, filepath.Join(root, "uid-a", "r1"))
@@ -103,7 +104,7 @@ func TestPrune(t *testing.T) {
 
 func TestVerifierRejected(t *testing.T) {
 	m, root := setup(t)
-	p := programs.Program{UID: "uid-r", Revision: "r1", Object: bpf.Reject, ProgramName: "rejected", Attach: openat}
+	p := programs.Program{UID: "uid-r", Revision: "r1", Object: bpf.Reject, ProgramName: "rejected", Attach: map[string]attach.Spec{"main": openat}}
 	perr := applyErr(t, m, p, programs.ReasonVerifierRejected)
 	if strings.TrimSpace(perr.VerifierLog) == "" || !programs.Terminal(perr) {
 		t.Fatalf("error %+v: want a verifier log tail and Terminal", perr)
@@ -137,7 +138,7 @@ func TestFailureKeepsRunningRevision(t *testing.T) {
 	applyErr(t, m, badData, programs.ReasonInvalidGlobalData)
 
 	badHook := counter("uid-a", "r3")
-	badHook.Attach = attach.Tracepoint{Group: "syscalls", Name: "sys_enter_no_such_call"}
+	badHook.Attach = map[string]attach.Spec{"main": attach.Tracepoint{Group: "syscalls", Name: "sys_enter_no_such_call"}}
 	applyErr(t, m, badHook, programs.ReasonAttachFailed)
 
 	wrongName := counter("uid-a", "r4")
@@ -150,7 +151,7 @@ func TestFailureKeepsRunningRevision(t *testing.T) {
 	}
 	assertAlive(t, running)
 	again := apply(t, m, counter("uid-a", "r1"))
-	if !again.Adopted || again.LinkID != running.LinkID {
+	if !again.Adopted || again.Links["main"].ID != running.Links["main"].ID {
 		t.Fatalf("running revision not adopted: %+v", again)
 	}
 }
@@ -158,7 +159,7 @@ func TestFailureKeepsRunningRevision(t *testing.T) {
 func TestWrongProgramType(t *testing.T) {
 	m, root := setup(t)
 	p := counter("uid-x", "r1")
-	p.Attach = xdpStub{}
+	p.Attach = map[string]attach.Spec{"main": xdpStub{}}
 	applyErr(t, m, p, programs.ReasonInvalidObject)
 	assertEmptyDir(t, root)
 }
@@ -174,4 +175,18 @@ func TestRejectsUnsafeNames(t *testing.T) {
 		t.Error("Remove(../x) accepted")
 	}
 	assertEmptyDir(t, root)
+}
+
+func TestPrepareBeforeLoad(t *testing.T) {
+	m, root := setup(t)
+	var seen string
+	p := counter("uid-p", "r1")
+	p.Attach = map[string]attach.Spec{"main": preparing{Tracepoint: openat, seen: &seen, err: errors.New("no such function")}}
+	applyErr(t, m, p, programs.ReasonInvalidObject)
+	if seen != "count_openat" {
+		t.Fatalf("Prepare saw spec %q, want count_openat", seen)
+	}
+	assertEmptyDir(t, root)
+	p.Attach = map[string]attach.Spec{"main": preparing{Tracepoint: openat, seen: &seen}}
+	apply(t, m, p)
 }

@@ -3,8 +3,8 @@ package programs_test
 import (
 	"errors"
 
+	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
 )
 
 // xdpStub is a hook of another program type, to test type checking before
@@ -13,6 +13,21 @@ type xdpStub struct{}
 
 func (xdpStub) ProgramType() ebpf.ProgramType { return ebpf.XDP }
 
-func (xdpStub) Attach(*ebpf.Program) (link.Link, error) { return nil, errors.New("stub") }
+func (xdpStub) Attach(*ebpf.Program) (attach.Attachment, error) {
+	return attach.Attachment{}, errors.New("stub")
+}
 
 func (xdpStub) String() string { return "xdp stub" }
+
+// preparing is the openat tracepoint as a Preparer: Prepare records the
+// name of the spec it is given, then returns err.
+type preparing struct {
+	attach.Tracepoint
+	seen *string
+	err  error
+}
+
+func (p preparing) Prepare(spec *ebpf.ProgramSpec) error {
+	*p.seen = spec.Name
+	return p.err
+}

@@ -10,6 +10,9 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpf"
 )
 
@@ -72,4 +75,37 @@ func rawLoadAttach(b *testing.B) time.Duration {
 	elapsed := time.Since(start)
 	l.Close()
 	return elapsed
+}
+
+// BenchmarkUpdateToLive measures a spec change (globalData) on a running
+// TracepointProgram until the node runs the new program (Ready at the new
+// generation), against the raw cilium/ebpf load+attach of the same object.
+func BenchmarkUpdateToLive(b *testing.B) {
+	s := startStack(b)
+	ctx := context.Background()
+	p := counter("bench-update", s.Example, map[string]bpfleetv1.GlobalValue{"increment": "1"})
+	if err := s.Client.Create(ctx, p); err != nil {
+		b.Fatal(err)
+	}
+	p = waitReady(b, s.Client, p.Name)
+	var live, raw time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		base := p.DeepCopy()
+		p.Spec.GlobalData["increment"] = bpfleetv1.GlobalValue(fmt.Sprint(i + 2))
+		start := time.Now()
+		if err := s.Client.Patch(ctx, p, client.MergeFrom(base)); err != nil {
+			b.Fatal(err)
+		}
+		p = waitReady(b, s.Client, p.Name)
+		live += time.Since(start)
+		raw += rawLoadAttach(b)
+	}
+	b.StopTimer()
+	_ = s.Client.Delete(ctx, p)
+	waitGone(b, s.Client, p.Name)
+	n := float64(b.N)
+	b.ReportMetric(float64(live.Microseconds())/1000/n, "live-ms/op")
+	b.ReportMetric(float64(raw.Microseconds())/1000/n, "raw-ms/op")
+	b.ReportMetric(float64(live)/float64(raw), "live/raw")
 }

@@ -31,9 +31,10 @@ func TestAgentRestartAdoptsPins(t *testing.T) {
 	}
 	waitReady(t, s.Client, probe.Name)
 	after := nodeEntry(t, s.Client, got.UID)
-	if after.ProgramID != before.ProgramID || after.LinkID != before.LinkID || after.MapIDs["counts"] != before.MapIDs["counts"] {
+	linkBefore, linkAfter := linkOn(t, before, "main").LinkID, linkOn(t, after, "main").LinkID
+	if after.ProgramID != before.ProgramID || linkAfter != linkBefore || after.MapIDs["counts"] != before.MapIDs["counts"] {
 		t.Fatalf("restart reloaded the program: before prog=%d link=%d map=%d, after prog=%d link=%d map=%d",
-			before.ProgramID, before.LinkID, before.MapIDs["counts"], after.ProgramID, after.LinkID, after.MapIDs["counts"])
+			before.ProgramID, linkBefore, before.MapIDs["counts"], after.ProgramID, linkAfter, after.MapIDs["counts"])
 	}
 	prog, err := ebpf.NewProgramFromID(ebpf.ProgramID(before.ProgramID))
 	if err != nil {

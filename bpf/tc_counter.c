@@ -1,0 +1,32 @@
+//go:build ignore
+
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Counts the packets through a TCX hook (ingress or egress) and lets them
+ * continue down the chain.
+ *
+ * packets: 1-entry array, packets seen.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#define TCX_NEXT -1
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} packets SEC(".maps");
+
+SEC("tc")
+int tc_count(struct __sk_buff *skb)
+{
+	__u32 key = 0;
+	__u64 *n = bpf_map_lookup_elem(&packets, &key);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	return TCX_NEXT;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

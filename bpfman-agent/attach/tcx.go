@@ -1,0 +1,144 @@
+package attach
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+)
+
+var (
+	_ Spec      = TCX{}
+	_ Describer = TCX{}
+)
+
+// TCX directions.
+const (
+	Ingress = "ingress"
+	Egress  = "egress"
+)
+
+// Order places a TCX link among the others on its hook: First, Last, or
+// just before or after the link with ID BeforeLink or AfterLink. The zero
+// Order is Last.
+type Order struct {
+	First, Last           bool
+	BeforeLink, AfterLink uint32
+}
+
+func (o Order) anchor() link.Anchor {
+	switch {
+	case o.First:
+		return link.Head()
+	case o.BeforeLink != 0:
+		return link.BeforeLinkByID(link.ID(o.BeforeLink))
+	case o.AfterLink != 0:
+		return link.AfterLinkByID(link.ID(o.AfterLink))
+	}
+	return link.Tail()
+}
+
+func (o Order) String() string {
+	switch {
+	case o.First:
+		return "first"
+	case o.BeforeLink != 0:
+		return fmt.Sprintf("before link %d", o.BeforeLink)
+	case o.AfterLink != 0:
+		return fmt.Sprintf("after link %d", o.AfterLink)
+	}
+	return "last"
+}
+
+// TCX is the ingress or egress TCX hook of one network interface, where
+// programs run in a chain in Anchor's order.
+type TCX struct {
+	Interface string
+	Direction string // Ingress or Egress
+	Anchor    Order
+}
+
+// Validate checks Interface and Direction.
+func (t TCX) Validate() error {
+	if err := checkIfname(t.Interface); err != nil {
+		return err
+	}
+	_, err := tcxAttachType(t.Direction)
+	return err
+}
+
+// ProgramType implements Spec.
+func (TCX) ProgramType() ebpf.ProgramType { return ebpf.SchedCLS }
+
+// Attach implements Spec. The interface is looked up now, by name. Detail
+// gives the link's position, e.g. "ingress position 1 of 2".
+func (t TCX) Attach(prog *ebpf.Program) (Attachment, error) {
+	if err := t.Validate(); err != nil {
+		return Attachment{}, err
+	}
+	ifindex, err := ifindexOf(t.Interface)
+	if err != nil {
+		return Attachment{}, fmt.Errorf("attach %s: %w", t, err)
+	}
+	typ, _ := tcxAttachType(t.Direction)
+	l, err := link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: prog, Attach: typ, Anchor: t.Anchor.anchor()})
+	if err != nil {
+		return Attachment{}, fmt.Errorf("attach %s: %w", t, err)
+	}
+	return Attachment{Link: l, Detail: Detail(t, l, t.Direction)}, nil
+}
+
+// Describe implements Describer: where l is in its hook's chain now.
+func (t TCX) Describe(l link.Link) (string, error) {
+	info, err := l.Info()
+	if err != nil {
+		return "", fmt.Errorf("describe %s: %w", t, err)
+	}
+	order, err := TCXOrder(t.Interface, t.Direction)
+	if err != nil {
+		return "", err
+	}
+	pos := slices.Index(order, uint32(info.ID))
+	if pos < 0 {
+		return "", fmt.Errorf("describe %s: link %d is not attached", t, info.ID)
+	}
+	return fmt.Sprintf("%s position %d of %d", t.Direction, pos+1, len(order)), nil
+}
+
+func (t TCX) String() string {
+	return "tcx " + t.Interface + " " + t.Direction + " (" + t.Anchor.String() + ")"
+}
+
+// TCXOrder returns the IDs of the links on the direction ("ingress" or
+// "egress") TCX hook of interface iface, in the order they run.
+func TCXOrder(iface, direction string) ([]uint32, error) {
+	typ, err := tcxAttachType(direction)
+	if err != nil {
+		return nil, err
+	}
+	ifindex, err := ifindexOf(iface)
+	if err != nil {
+		return nil, err
+	}
+	res, err := link.QueryPrograms(link.QueryOptions{Target: ifindex, Attach: typ})
+	if err != nil {
+		return nil, fmt.Errorf("tcx %s %s: %w", iface, direction, err)
+	}
+	ids := make([]uint32, 0, len(res.Programs))
+	for _, p := range res.Programs {
+		id, _ := p.LinkID()
+		ids = append(ids, uint32(id))
+	}
+	return ids, nil
+}
+
+func tcxAttachType(direction string) (ebpf.AttachType, error) {
+	switch direction {
+	case Ingress:
+		return ebpf.AttachTCXIngress, nil
+	case Egress:
+		return ebpf.AttachTCXEgress, nil
+	}
+	return 0, fmt.Errorf("tcx direction %q: want %s or %s", direction, Ingress, Egress)
+}

@@ -1,0 +1,111 @@
+package attach_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/bpfleet/bpfleet/bpf"
+	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
+	"github.com/bpfleet/bpfleet/internal/testkernel"
+	"github.com/cilium/ebpf"
+)
+
+func TestTCXConformance(t *testing.T) {
+	testkernel.Require(t)
+	host, _, _, _ := testkernel.VethPair(t)
+	for _, dir := range []string{attach.Ingress, attach.Egress} {
+		t.Run(dir, func(t *testing.T) { testSpec(t, attach.TCX{Interface: host, Direction: dir}) })
+	}
+}
+
+// TestTCXCounts counts a ping's requests on ingress and its replies on
+// egress of the host end of a veth; the chain goes on (TCX_NEXT), so the
+// pings are answered.
+func TestTCXCounts(t *testing.T) {
+	testkernel.Require(t)
+	host, ns, hostIP, _ := testkernel.VethPair(t)
+	counts := map[string]*ebpf.Map{}
+	for _, dir := range []string{attach.Ingress, attach.Egress} {
+		objs := load(t, bpf.TCCounter, "tc_count", nil)
+		spec := attach.TCX{Interface: host, Direction: dir}
+		a, err := spec.Attach(objs.Program)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Link.Close()
+		if want := dir + " position 1 of 1"; a.Detail != want {
+			t.Errorf("detail %q, want %q", a.Detail, want)
+		}
+		counts[dir] = objs.Maps["packets"]
+	}
+	if got := testkernel.Ping(t, ns, hostIP, 4); got != 4 {
+		t.Fatalf("%d of 4 pings answered", got)
+	}
+	for dir, m := range counts {
+		if n := lookup(t, m, 0); n < 4 {
+			t.Errorf("%s counted %d packets, want at least 4", dir, n)
+		}
+	}
+}
+
+// TestTCXOrder places four links on one hook: last, first, before the
+// last and after the first, and reads the order back.
+func TestTCXOrder(t *testing.T) {
+	testkernel.Require(t)
+	host, _, _, _ := testkernel.VethPair(t)
+	spec := func(o attach.Order) attach.TCX {
+		return attach.TCX{Interface: host, Direction: attach.Ingress, Anchor: o}
+	}
+	last := attachTCX(t, spec(attach.Order{Last: true}))
+	first := attachTCX(t, spec(attach.Order{First: true}))
+	beforeLast := attachTCX(t, spec(attach.Order{BeforeLink: last}))
+	afterFirst := attachTCX(t, spec(attach.Order{AfterLink: first}))
+
+	order, err := attach.TCXOrder(host, attach.Ingress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []uint32{first, afterFirst, beforeLast, last}; !slices.Equal(order, want) {
+		t.Fatalf("order %v, want %v", order, want)
+	}
+	if _, err := attach.TCXOrder(host, "sideways"); err == nil {
+		t.Error("TCXOrder accepted direction sideways")
+	}
+}
+
+// attachTCX attaches a program to s, checks the position Detail reports
+// and returns the link's ID.
+func attachTCX(t *testing.T, s attach.TCX) uint32 {
+	t.Helper()
+	a, err := s.Attach(program(t, ebpf.SchedCLS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Link.Close() })
+	id := uint32(linkID(t, a.Link))
+	order, err := attach.TCXOrder(s.Interface, s.Direction)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("ingress position %d of %d", slices.Index(order, id)+1, len(order))
+	if a.Detail != want {
+		t.Fatalf("%s: detail %q, want %q", s, a.Detail, want)
+	}
+	return id
+}
+
+func TestTCXInvalid(t *testing.T) {
+	for _, s := range []attach.TCX{
+		{Interface: "lo", Direction: "up"},
+		{Interface: "", Direction: attach.Ingress},
+	} {
+		if err := s.Validate(); err == nil {
+			t.Errorf("%+v: valid", s)
+		}
+	}
+	testkernel.Require(t)
+	if _, err := attach.TCXOrder("bpfnosuchif0", attach.Ingress); err == nil {
+		t.Error("TCXOrder on a missing interface succeeded")
+	}
+}

@@ -1,0 +1,43 @@
+package nodesync
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+)
+
+// interfacePoll is how often the agent looks for interfaces that appeared
+// or vanished, so that programs selecting them attach within seconds.
+const interfacePoll = time.Second
+
+// watchInterfaces sends an event whenever the node's interfaces change,
+// until ctx ends. The event names this node's set, the one object the
+// reconciler syncs.
+func watchInterfaces(ctx context.Context, node string, out chan<- event.TypedGenericEvent[*bpfleetv1.NodeProgramSet]) {
+	last := interfaceNames()
+	tick := time.NewTicker(interfacePoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := interfaceNames()
+		if slices.Equal(now, last) {
+			continue
+		}
+		last = now
+		set := &bpfleetv1.NodeProgramSet{}
+		set.Name = node
+		select {
+		case out <- event.TypedGenericEvent[*bpfleetv1.NodeProgramSet]{Object: set}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}

@@ -1,0 +1,40 @@
+package programs
+
+import (
+	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
+	"github.com/bpfleet/bpfleet/bpfman-agent/loader"
+	"github.com/cilium/ebpf"
+)
+
+// load loads p's program and maps, after checking that the program can
+// attach to every target and letting targets that fix it at load time
+// (attach.Preparer) prepare it.
+func (m *Manager) load(p Program) (*loader.Objects, error) {
+	spec, err := loader.Spec(p.Object, p.ProgramName, p.GlobalData)
+	if err != nil {
+		return nil, err
+	}
+	prog := spec.Programs[p.ProgramName]
+	if err := prepare(p, prog); err != nil {
+		return nil, err
+	}
+	return m.loader.LoadSpec(spec, p.ProgramName)
+}
+
+// prepare refuses, before anything is loaded, a program whose type cannot
+// attach where p says, then calls the targets' Prepare.
+func prepare(p Program, prog *ebpf.ProgramSpec) error {
+	for _, spec := range p.Attach {
+		if err := attach.CheckType(spec, prog.Type); err != nil {
+			return loader.Errorf(loader.ReasonInvalidObject, "program %q: %w", p.ProgramName, err)
+		}
+	}
+	for _, spec := range p.Attach {
+		if pr, ok := spec.(attach.Preparer); ok {
+			if err := pr.Prepare(prog); err != nil {
+				return loader.Errorf(loader.ReasonInvalidObject, "program %q: %w", p.ProgramName, err)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,200 @@
+package programs_test
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/bpfleet/bpfleet/bpf"
+	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
+	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
+	"github.com/bpfleet/bpfleet/internal/testkernel"
+	"github.com/cilium/ebpf"
+)
+
+// xdpCounter is the XDP counter on ifaces in generic mode; dropICMP
+// selects the build.
+func xdpCounter(rev string, dropICMP bool, ifaces ...string) programs.Program {
+	targets := map[string]attach.Spec{}
+	for _, i := range ifaces {
+		targets[i] = attach.XDP{Interface: i, Mode: attach.XDPGeneric}
+	}
+	drop := "0"
+	if dropICMP {
+		drop = "1"
+	}
+	return programs.Program{UID: "uid-xdp", Revision: rev, Object: bpf.XDPCounter, ProgramName: "xdp_count",
+		GlobalData: map[string]string{"drop_icmp": drop}, Attach: targets}
+}
+
+// tcxCounter is the TCX counter on the ingress of ifaces.
+func tcxCounter(rev string, ifaces ...string) programs.Program {
+	targets := map[string]attach.Spec{}
+	for _, i := range ifaces {
+		targets[i] = attach.TCX{Interface: i, Direction: attach.Ingress}
+	}
+	return programs.Program{UID: "uid-tcx", Revision: rev, Object: bpf.TCCounter, ProgramName: "tc_count", Attach: targets}
+}
+
+// TestXDPSwapInPlace replaces a passing XDP program by one that drops
+// ICMP: the link stays (same ID, moved with link.Update) and runs the new
+// program, and the old revision is gone.
+func TestXDPSwapInPlace(t *testing.T) {
+	m, root := setup(t)
+	host, ns, hostIP, _ := testkernel.VethPair(t)
+	pass := apply(t, m, xdpCounter("r1", false, host))
+	if d := pass.Links[host].Detail; d != "mode=generic" {
+		t.Errorf("detail %q, want mode=generic", d)
+	}
+	if got := testkernel.Ping(t, ns, hostIP, 3); got != 3 {
+		t.Fatalf("%d of 3 pings answered", got)
+	}
+	if n := testkernel.MapValue(t, pass.Maps["packets"], uint32(0)); n < 3 {
+		t.Fatalf("counted %d packets", n)
+	}
+	drop := apply(t, m, xdpCounter("r2", true, host))
+	if drop.Links[host].ID != pass.Links[host].ID || drop.ProgramID == pass.ProgramID {
+		t.Fatalf("swap: link %d -> %d, program %d -> %d; want the same link running a new program",
+			pass.Links[host].ID, drop.Links[host].ID, pass.ProgramID, drop.ProgramID)
+	}
+	if got := testkernel.Ping(t, ns, hostIP, 2); got != 0 {
+		t.Fatalf("%d pings answered through the dropping revision", got)
+	}
+	assertNotExist(t, filepath.Join(root, "uid-xdp", "r1"))
+	if err := programExists(pass.ProgramID); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("old program %d: %v, want unloaded", pass.ProgramID, err)
+	}
+}
+
+// TestTargetsComeAndGo adds and removes targets of a running revision
+// without reloading it, and adopts it after a restart.
+func TestTargetsComeAndGo(t *testing.T) {
+	m, root := setup(t)
+	a, _, _, _ := testkernel.VethPair(t)
+	b, _, _, _ := testkernel.VethPair(t)
+	first := apply(t, m, tcxCounter("r1", a))
+	both := apply(t, m, tcxCounter("r1", a, b))
+	if !both.Adopted || both.ProgramID != first.ProgramID || both.Links[a] != first.Links[a] || both.Links[b].ID == 0 {
+		t.Fatalf("adding %s: %+v, want %+v plus a link on %s", b, both, first, b)
+	}
+	restarted := apply(t, newManager(t, root), tcxCounter("r1", a, b))
+	if restarted.Links[a].ID != both.Links[a].ID || restarted.Links[b].ID != both.Links[b].ID {
+		t.Fatalf("after restart links %v, want %v", restarted.Links, both.Links)
+	}
+	if want := "ingress position 1 of 1"; restarted.Links[b].Detail != want {
+		t.Errorf("adopted detail %q, want %q", restarted.Links[b].Detail, want)
+	}
+	onlyB := apply(t, m, tcxCounter("r1", b))
+	if _, ok := onlyB.Links[a]; ok || onlyB.Links[b] != both.Links[b] {
+		t.Fatalf("removing %s: links %v", a, onlyB.Links)
+	}
+	if err := linkExists(both.Links[a].ID); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("link on %s: %v, want detached", a, err)
+	}
+	if order, _ := attach.TCXOrder(a, attach.Ingress); len(order) != 0 {
+		t.Fatalf("%s ingress still runs %v", a, order)
+	}
+}
+
+// TestInterfaceRecreated deletes an interface a link is adopted on and
+// makes a new one of the same name: the next Apply drops the dead link
+// and attaches to the new interface.
+func TestInterfaceRecreated(t *testing.T) {
+	for name, prog := range map[string]func(string) programs.Program{
+		"xdp": func(iface string) programs.Program { return xdpCounter("r1", false, iface) },
+		"tcx": func(iface string) programs.Program { return tcxCounter("r1", iface) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			m, _ := setup(t)
+			iface := localVeth(t)
+			before := apply(t, m, prog(iface))
+			run(t, "ip", "link", "del", iface)
+			installed, err := m.Installed()
+			if err != nil || len(installed) != 1 || len(installed[0].Links) != 0 {
+				t.Fatalf("Installed() = %+v, %v; want no live link", installed, err)
+			}
+			if _, err := m.Apply(t.Context(), prog(iface)); programs.Reason(err) != programs.ReasonAttachFailed {
+				t.Fatalf("apply on a missing interface: %v, want AttachFailed", err)
+			}
+			addVeth(t, iface)
+			after := apply(t, m, prog(iface))
+			if !after.Adopted || after.ProgramID != before.ProgramID || after.Links[iface].ID == before.Links[iface].ID {
+				t.Fatalf("after re-creating %s: %+v, want a new link for %+v", iface, after, before)
+			}
+		})
+	}
+}
+
+// TestSwapRollsBack fails a swap halfway (the second target is missing):
+// the first target, already moved in place, goes back to the old program.
+func TestSwapRollsBack(t *testing.T) {
+	m, root := setup(t)
+	host, ns, hostIP, _ := testkernel.VethPair(t)
+	running := apply(t, m, xdpCounter("r1", false, host))
+	bad := xdpCounter("r2", true, host, "zzz-missing")
+	if _, err := m.Apply(t.Context(), bad); programs.Reason(err) != programs.ReasonAttachFailed {
+		t.Fatalf("apply: %v, want AttachFailed", err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(root, "uid-xdp"))
+	if len(entries) != 1 || entries[0].Name() != "r1" {
+		t.Fatalf("uid-xdp holds %v, want only r1", entries)
+	}
+	if got := testkernel.Ping(t, ns, hostIP, 2); got != 2 {
+		t.Fatalf("%d of 2 pings answered: the dropping program still runs", got)
+	}
+	again := apply(t, m, xdpCounter("r1", false, host))
+	if !again.Adopted || again.Links[host] != running.Links[host] {
+		t.Fatalf("after rollback %+v, want %+v adopted", again, running)
+	}
+}
+
+// localVeth creates a veth pair in this namespace (no iface module here)
+// and returns one end; deleting it deletes both. t's cleanup does.
+func localVeth(t *testing.T) string {
+	t.Helper()
+	name := "bpfd" + strconv.Itoa(os.Getpid()%100000)
+	addVeth(t, name)
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", name).Run() })
+	return name
+}
+
+func addVeth(t *testing.T, name string) {
+	t.Helper()
+	run(t, "ip", "link", "add", name, "type", "veth", "peer", "name", name+"p")
+}
+
+func run(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+}
+
+// rxPackets reads the packets iface has received.
+func rxPackets(t *testing.T, iface string) uint64 {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("/sys/class/net", iface, "statistics/rx_packets"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// openMap opens the map with kernel ID id until the end of t.
+func openMap(t *testing.T, id uint32) *ebpf.Map {
+	t.Helper()
+	mp, err := ebpf.NewMapFromID(ebpf.MapID(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mp.Close() })
+	return mp
+}

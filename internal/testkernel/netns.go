@@ -1,0 +1,78 @@
+package testkernel
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"testing"
+)
+
+// VethPair creates a veth pair for a test: host stays in this network
+// namespace, its peer goes into peerNS, a fresh namespace made with
+// `ip netns add`. Both ends are up, with addresses hostIP and peerIP on a
+// private /30, and the namespace has IPv6 off, so the only packets host
+// receives are the test's (and ARP). The test's cleanup deletes both.
+// Call Require first.
+func VethPair(tb testing.TB) (host, peerNS, hostIP, peerIP string) {
+	tb.Helper()
+	b := randomBytes(tb)
+	id := hex.EncodeToString(b)
+	peer := "bpfp" + id
+	host, peerNS = "bpft"+id, "bpfleet-test-"+id
+	base := int(b[1]) % 64 * 4
+	hostIP = fmt.Sprintf("10.199.%d.%d", b[0], base+1)
+	peerIP = fmt.Sprintf("10.199.%d.%d", b[0], base+2)
+	ip(tb, "netns", "add", peerNS)
+	tb.Cleanup(func() { ipQuiet("netns", "del", peerNS) })
+	// No IPv6 in the netns: no router solicitations or DAD probes arriving
+	// on host at random times, so tests can count packets exactly.
+	ip(tb, "netns", "exec", peerNS, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
+	ip(tb, "link", "add", host, "type", "veth", "peer", "name", peer, "netns", peerNS)
+	tb.Cleanup(func() { ipQuiet("link", "del", host) })
+	ip(tb, "addr", "add", hostIP+"/30", "dev", host)
+	ip(tb, "link", "set", host, "up")
+	ip(tb, "-n", peerNS, "addr", "add", peerIP+"/30", "dev", peer)
+	ip(tb, "-n", peerNS, "link", "set", peer, "up")
+	ip(tb, "-n", peerNS, "link", "set", "lo", "up")
+	return host, peerNS, hostIP, peerIP
+}
+
+var received = regexp.MustCompile(`(\d+) (?:packets )?received`)
+
+// Ping sends count ICMP echo requests from network namespace ns to ip,
+// 0.2 s apart, waiting at most a second for each reply, and returns how
+// many replies came back.
+func Ping(tb testing.TB, ns, ip string, count int) int {
+	tb.Helper()
+	out, _ := exec.Command("ip", "netns", "exec", ns, "ping", "-n", "-c", strconv.Itoa(count),
+		"-W", "1", "-i", "0.2", ip).CombinedOutput()
+	m := received.FindSubmatch(out)
+	if m == nil {
+		tb.Fatalf("ping %s from netns %s: no summary in output:\n%s", ip, ns, out)
+	}
+	n, _ := strconv.Atoi(string(m[1]))
+	return n
+}
+
+// ip runs the ip(8) command with args and fails tb if it fails.
+func ip(tb testing.TB, args ...string) {
+	tb.Helper()
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		tb.Fatalf("ip %v: %v\n%s", args, err, out)
+	}
+}
+
+// ipQuiet runs ip(8) for cleanup, where the object may be gone already.
+func ipQuiet(args ...string) { _ = exec.Command("ip", args...).Run() }
+
+func randomBytes(tb testing.TB) []byte {
+	tb.Helper()
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		tb.Fatalf("random name: %v", err)
+	}
+	return b
+}

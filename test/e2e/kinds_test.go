@@ -1,0 +1,226 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
+	"github.com/bpfleet/bpfleet/internal/localstack"
+	"github.com/bpfleet/bpfleet/internal/testkernel"
+)
+
+func common(s *localstack.Stack, example, program string) bpfleetv1.ProgramCommon {
+	return bpfleetv1.ProgramCommon{
+		ByteCode:    bpfleetv1.ByteCodeSource{Image: &bpfleetv1.ImageSource{Ref: s.Images[example]}},
+		ProgramName: program,
+	}
+}
+
+// apply creates p, waits until it is Ready and returns the node's report;
+// it deletes p when the test ends.
+func apply(t *testing.T, s *localstack.Stack, p bpfleetv1.Program) bpfleetv1.NodeProgramStatus {
+	t.Helper()
+	if err := s.Client.Create(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteAndWait(t, s.Client, p) })
+	waitProgram(t, s.Client, p, "Ready=True", readyNow)
+	return nodeEntry(t, s.Client, p.GetUID())
+}
+
+func deleteAndWait(t *testing.T, c client.Client, p bpfleetv1.Program) {
+	t.Helper()
+	if err := c.Delete(context.Background(), p); client.IgnoreNotFound(err) != nil {
+		t.Errorf("delete %s: %v", p.GetName(), err)
+	}
+	err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 60*time.Second, true,
+		func(ctx context.Context) (bool, error) {
+			err := c.Get(ctx, client.ObjectKeyFromObject(p), p.DeepCopyObject().(client.Object))
+			return apierrors.IsNotFound(err), nil
+		})
+	if err != nil {
+		t.Errorf("%s was never deleted", p.GetName())
+	}
+}
+
+func linkOn(t testing.TB, st bpfleetv1.NodeProgramStatus, target string) bpfleetv1.LinkStatus {
+	t.Helper()
+	for _, l := range st.Links {
+		if l.Target == target {
+			return l
+		}
+	}
+	t.Fatalf("no link on %s in %+v", target, st.Links)
+	return bpfleetv1.LinkStatus{}
+}
+
+func TestXDPCountsAndDropsWithoutAGap(t *testing.T) {
+	s := startStack(t)
+	host, ns, hostIP, _ := testkernel.VethPair(t)
+	x := &bpfleetv1.XdpProgram{
+		ObjectMeta: metav1.ObjectMeta{Name: "xdp-e2e"},
+		Spec: bpfleetv1.XdpProgramSpec{
+			ProgramCommon: common(s, "xdp-counter", "xdp_count"),
+			XDP:           bpfleetv1.XDPAttach{Interfaces: bpfleetv1.InterfaceSelector{Names: []bpfleetv1.InterfaceName{bpfleetv1.InterfaceName(host)}}},
+		},
+	}
+	st := apply(t, s, x)
+	l := linkOn(t, st, host)
+	if !strings.Contains(l.Detail, "mode=") {
+		t.Errorf("link detail %q does not say the XDP mode", l.Detail)
+	}
+	if got := testkernel.Ping(t, ns, hostIP, 3); got != 3 {
+		t.Fatalf("%d of 3 pings answered through the counting program", got)
+	}
+	if n := testkernel.MapValue(t, st.MapIDs["packets"], uint32(0)); n < 3 {
+		t.Fatalf("packets counter = %d after 3 pings", n)
+	}
+
+	base := x.DeepCopy()
+	x.Spec.GlobalData = map[string]bpfleetv1.GlobalValue{"drop_icmp": "1"}
+	if err := s.Client.Patch(context.Background(), x, client.MergeFrom(base)); err != nil {
+		t.Fatal(err)
+	}
+	waitProgram(t, s.Client, x, "Ready=True", readyNow)
+	swapped := nodeEntry(t, s.Client, x.UID)
+	if swapped.ProgramID == st.ProgramID || linkOn(t, swapped, host).LinkID != l.LinkID {
+		t.Errorf("update: program %d→%d, link %d→%d; want a new program swapped into the same link",
+			st.ProgramID, swapped.ProgramID, l.LinkID, linkOn(t, swapped, host).LinkID)
+	}
+	if got := testkernel.Ping(t, ns, hostIP, 2); got != 0 {
+		t.Fatalf("%d pings answered after drop_icmp=1", got)
+	}
+}
+
+func TestInterfaceAppearingLaterIsAttached(t *testing.T) {
+	s := startStack(t)
+	name := fmt.Sprintf("bpfl%d", os.Getpid()%100000)
+	x := &bpfleetv1.XdpProgram{
+		ObjectMeta: metav1.ObjectMeta{Name: "xdp-later"},
+		Spec: bpfleetv1.XdpProgramSpec{
+			ProgramCommon: common(s, "xdp-counter", "xdp_count"),
+			XDP: bpfleetv1.XDPAttach{
+				Interfaces: bpfleetv1.InterfaceSelector{Names: []bpfleetv1.InterfaceName{bpfleetv1.InterfaceName(name)}},
+				Mode:       bpfleetv1.XDPGeneric,
+			},
+		},
+	}
+	st := apply(t, s, x)
+	if len(st.Links) != 0 || !strings.Contains(st.Message, name) {
+		t.Fatalf("before %s exists: links %+v, message %q; want none and a message naming it", name, st.Links, st.Message)
+	}
+	if out, err := exec.Command("ip", "link", "add", name, "type", "veth", "peer", "name", name+"p").CombinedOutput(); err != nil {
+		t.Fatalf("ip link add: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", name).Run() })
+	waitProgram(t, s.Client, x, "attached to "+name, func(bpfleetv1.Program) bool {
+		for _, l := range nodeEntry(t, s.Client, x.UID).Links {
+			if l.Target == name && l.LinkID != 0 {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func tcx(s *localstack.Stack, name, iface string, dir bpfleetv1.TCXDirection, order *bpfleetv1.TCXOrder) *bpfleetv1.TcxProgram {
+	return &bpfleetv1.TcxProgram{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: bpfleetv1.TcxProgramSpec{
+			ProgramCommon: common(s, "tc-counter", "tc_count"),
+			TCX: bpfleetv1.TCXAttach{
+				Interfaces: bpfleetv1.InterfaceSelector{Names: []bpfleetv1.InterfaceName{bpfleetv1.InterfaceName(iface)}},
+				Direction:  dir, Order: order,
+			},
+		},
+	}
+}
+
+func TestTCXOrderedOnOneHook(t *testing.T) {
+	s := startStack(t)
+	host, ns, hostIP, _ := testkernel.VethPair(t)
+	first := apply(t, s, tcx(s, "tcx-first", host, bpfleetv1.TCXIngress, &bpfleetv1.TCXOrder{First: true}))
+	second := apply(t, s, tcx(s, "tcx-second", host, bpfleetv1.TCXIngress, &bpfleetv1.TCXOrder{After: "tcx-first"}))
+	egress := apply(t, s, tcx(s, "tcx-egress", host, bpfleetv1.TCXEgress, nil))
+	order, err := attach.TCXOrder(host, "ingress")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []uint32{linkOn(t, first, host).LinkID, linkOn(t, second, host).LinkID}
+	if fmt.Sprint(order) != fmt.Sprint(want) {
+		t.Fatalf("kernel ingress order %v, want %v (tcx-first, then tcx-second)", order, want)
+	}
+	testkernel.Ping(t, ns, hostIP, 2)
+	for _, st := range []bpfleetv1.NodeProgramStatus{first, second, egress} {
+		if n := testkernel.MapValue(t, st.MapIDs["packets"], uint32(0)); n == 0 {
+			t.Errorf("%s counted no packets", st.Name)
+		}
+	}
+}
+
+func TestUprobeCountsCalls(t *testing.T) {
+	s := startStack(t)
+	path, run := testkernel.TargetBinary(t)
+	u := &bpfleetv1.UprobeProgram{
+		ObjectMeta: metav1.ObjectMeta{Name: "uprobe-e2e"},
+		Spec: bpfleetv1.UprobeProgramSpec{
+			ProgramCommon: common(s, "uprobe-counter", "count_calls"),
+			Uprobe:        bpfleetv1.UprobeAttach{Target: path, Function: "bpfleet_target"},
+		},
+	}
+	st := apply(t, s, u)
+	run(7)
+	if n := testkernel.MapValue(t, st.MapIDs["calls"], uint32(0)); n != 7 {
+		t.Fatalf("calls counter = %d after 7 calls", n)
+	}
+}
+
+// Kprobes are absent and fentry/fexit loads fail here: the agent says so in
+// its capabilities, the operator does not send them, and the programs are
+// Ready with the node counted unsupported.
+func TestUnsupportedKindsAreReportedNotFailed(t *testing.T) {
+	s := startStack(t)
+	progs := []bpfleetv1.Program{
+		&bpfleetv1.KprobeProgram{ObjectMeta: metav1.ObjectMeta{Name: "kprobe-e2e"}, Spec: bpfleetv1.KprobeProgramSpec{
+			ProgramCommon: common(s, "kprobe-counter", "kprobe_openat"), Kprobe: bpfleetv1.KprobeAttach{Function: "do_sys_openat2"}}},
+		&bpfleetv1.FentryProgram{ObjectMeta: metav1.ObjectMeta{Name: "fentry-e2e"}, Spec: bpfleetv1.FentryProgramSpec{
+			ProgramCommon: common(s, "fentry-counter", "fentry_openat"), Fentry: bpfleetv1.FentryAttach{Function: "do_sys_openat2"}}},
+		&bpfleetv1.FexitProgram{ObjectMeta: metav1.ObjectMeta{Name: "fexit-e2e"}, Spec: bpfleetv1.FexitProgramSpec{
+			ProgramCommon: common(s, "fentry-counter", "fexit_openat"), Fexit: bpfleetv1.FentryAttach{Function: "do_sys_openat2"}}},
+	}
+	for _, p := range progs {
+		if err := s.Client.Create(context.Background(), p); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { deleteAndWait(t, s.Client, p) })
+	}
+	for _, p := range progs {
+		waitProgram(t, s.Client, p, "Ready with 1 unsupported", func(p bpfleetv1.Program) bool {
+			return readyNow(p) && p.ProgramStatus().Nodes.Unsupported == 1
+		})
+		c := metaReady(p)
+		if c.Reason != bpfleetv1.ReasonUnsupported || !strings.Contains(c.Message, "cannot run on this node") {
+			t.Errorf("%s: Ready reason %s message %q; want Unsupported saying what the node lacks", p.GetName(), c.Reason, c.Message)
+		}
+	}
+}
+
+func metaReady(p bpfleetv1.Program) metav1.Condition {
+	for _, c := range p.ProgramStatus().Conditions {
+		if c.Type == bpfleetv1.ConditionReady {
+			return c
+		}
+	}
+	return metav1.Condition{}
+}

@@ -1,0 +1,121 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/internal/testkernel"
+)
+
+const updates = 50
+
+// While ping floods a veth, the XDP program on it is replaced 50 times
+// through the API. Every packet the interface received must be counted by
+// exactly one revision: the sum over every revision's counter equals the
+// interface's rx_packets delta. Each revision's map is held open so its
+// count survives the revision's removal.
+func TestFiftyUpdatesMissNoPacket(t *testing.T) {
+	s := startStack(t)
+	host, ns, hostIP, _ := testkernel.VethPair(t)
+	x := &bpfleetv1.XdpProgram{
+		ObjectMeta: metav1.ObjectMeta{Name: "xdp-zero-gap"},
+		Spec: bpfleetv1.XdpProgramSpec{
+			ProgramCommon: common(s, "xdp-counter", "xdp_count"),
+			XDP: bpfleetv1.XDPAttach{
+				Interfaces: bpfleetv1.InterfaceSelector{Names: []bpfleetv1.InterfaceName{bpfleetv1.InterfaceName(host)}},
+				Mode:       bpfleetv1.XDPGeneric,
+			},
+		},
+	}
+	st := apply(t, s, x)
+	counters := []*ebpf.Map{openMap(t, st.MapIDs["packets"])}
+	start := testkernel.MapValue(t, st.MapIDs["packets"], uint32(0))
+	rx0 := rxPackets(t, host)
+
+	flood := exec.Command("ip", "netns", "exec", ns, "ping", "-q", "-i", "0.002", hostIP)
+	if err := flood.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var latency time.Duration
+	for i := range updates {
+		began := time.Now()
+		st = update(t, s.Client, x, strconv.Itoa(i%2))
+		latency += time.Since(began)
+		counters = append(counters, openMap(t, st.MapIDs["packets"]))
+	}
+	_ = flood.Process.Kill()
+	_ = flood.Wait()
+	time.Sleep(200 * time.Millisecond)
+
+	received := rxPackets(t, host) - rx0
+	counted := sumCounters(t, counters) - start
+	t.Logf("%d updates: %d packets received, %d counted, %d missed; mean update latency %v",
+		updates, received, counted, int64(received)-int64(counted), latency/updates)
+	if received < 300 {
+		t.Fatalf("only %d packets crossed the veth during the updates; the test needs traffic", received)
+	}
+	if counted != received {
+		t.Fatalf("counted %d packets over %d revisions, the interface received %d: the hook was empty or doubled",
+			counted, len(counters), received)
+	}
+}
+
+// update sets drop_icmp, which makes a new revision (dropped packets are
+// counted too), and waits until the node runs it.
+func update(t *testing.T, c client.Client, x *bpfleetv1.XdpProgram, dropICMP string) bpfleetv1.NodeProgramStatus {
+	t.Helper()
+	base := x.DeepCopy()
+	x.Spec.GlobalData = map[string]bpfleetv1.GlobalValue{"drop_icmp": bpfleetv1.GlobalValue(dropICMP)}
+	if err := c.Patch(context.Background(), x, client.MergeFrom(base)); err != nil {
+		t.Fatal(err)
+	}
+	waitProgram(t, c, x, "Ready=True", readyNow)
+	return nodeEntry(t, c, x.UID)
+}
+
+func openMap(t *testing.T, id uint32) *ebpf.Map {
+	t.Helper()
+	m, err := ebpf.NewMapFromID(ebpf.MapID(id))
+	if err != nil {
+		t.Fatalf("map %d: %v", id, err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func sumCounters(t *testing.T, maps []*ebpf.Map) uint64 {
+	t.Helper()
+	var sum uint64
+	for _, m := range maps {
+		var n uint64
+		if err := m.Lookup(uint32(0), &n); err != nil {
+			t.Fatal(err)
+		}
+		sum += n
+	}
+	return sum
+}
+
+func rxPackets(t *testing.T, iface string) uint64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/sys/class/net/%s/statistics/rx_packets", iface))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
