@@ -8,7 +8,6 @@ import (
 	"slices"
 
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
-	"github.com/bpfleet/bpfleet/bpfman-agent/loader"
 	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
 	"github.com/cilium/ebpf"
 )
@@ -79,7 +78,7 @@ func attachMissing(p Program, dir pins.Dir, prog *ebpf.Program, have map[string]
 func attachPinned(spec attach.Spec, prog *ebpf.Program, path string) (LinkInfo, error) {
 	a, err := spec.Attach(prog)
 	if err != nil {
-		return LinkInfo{}, loader.Errorf(loader.ReasonAttachFailed, "%w", err)
+		return LinkInfo{}, attachError(err)
 	}
 	defer a.Link.Close()
 	if err := a.Link.Pin(path); err != nil {

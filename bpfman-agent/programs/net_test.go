@@ -198,3 +198,31 @@ func openMap(t *testing.T, id uint32) *ebpf.Map {
 	t.Cleanup(func() { mp.Close() })
 	return mp
 }
+
+// TestHookChangeMakesNewLinks changes the hook settings (the revision's
+// hook part): TCX gets a new link, attached before the old one goes; XDP,
+// whose hook holds one link, has the old link replaced by one in the new
+// mode.
+func TestHookChangeMakesNewLinks(t *testing.T) {
+	m, _ := setup(t)
+	host, _, _, _ := testkernel.VethPair(t)
+	first := apply(t, m, tcxCounter("r1-aaaa", host))
+	moved := tcxCounter("r2-bbbb", host)
+	moved.Attach[host] = attach.TCX{Interface: host, Direction: attach.Ingress, Anchor: attach.Order{First: true}}
+	second := apply(t, m, moved)
+	if second.Links[host].ID == first.Links[host].ID {
+		t.Fatalf("TCX order changed but link %d was updated in place", first.Links[host].ID)
+	}
+	if order, _ := attach.TCXOrder(host, attach.Ingress); len(order) != 1 || order[0] != second.Links[host].ID {
+		t.Fatalf("ingress links %v, want only the new link %d", order, second.Links[host].ID)
+	}
+
+	x1 := apply(t, m, xdpCounter("r1-aaaa", false, host))
+	native := xdpCounter("r2-cccc", false, host)
+	native.Attach[host] = attach.XDP{Interface: host, Mode: attach.XDPAuto}
+	x2 := apply(t, m, native)
+	if x2.Links[host].ID == x1.Links[host].ID || x2.Links[host].Detail == x1.Links[host].Detail {
+		t.Fatalf("XDP mode change: link %d %q -> %d %q; want a new link in the new mode",
+			x1.Links[host].ID, x1.Links[host].Detail, x2.Links[host].ID, x2.Links[host].Detail)
+	}
+}

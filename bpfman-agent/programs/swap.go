@@ -4,13 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
+	"strings"
 
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/bpfleet/bpfleet/bpfman-agent/loader"
 	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
 )
 
 // swap moves the targets of a program to a newly loaded revision, pinning
@@ -24,7 +27,8 @@ type swap struct {
 	p       Program
 	prog    *ebpf.Program
 	dir     pins.Dir
-	old     map[string]link.Link // live links of the running revision, by key
+	old     map[string]link.Link // live links of the running revision, by key, with compatible hook settings
+	stale   map[string]string    // pins of live links whose hook settings changed, by key
 	updated []updated
 	made    []link.Link
 }
@@ -36,35 +40,38 @@ type updated struct {
 }
 
 func (m *Manager) newSwap(p Program, prog *ebpf.Program, dir pins.Dir) (*swap, error) {
-	old, err := m.runningLinks(p.UID, p.Revision)
-	if err != nil {
-		return nil, err
-	}
-	return &swap{p: p, prog: prog, dir: dir, old: old}, nil
+	s := &swap{p: p, prog: prog, dir: dir, old: map[string]link.Link{}, stale: map[string]string{}}
+	return s, m.runningLinks(s)
 }
 
-// runningLinks opens the live links of uid's revisions other than rev.
-func (m *Manager) runningLinks(uid, rev string) (map[string]link.Link, error) {
-	revs, err := m.layout.Revisions(uid)
+// runningLinks opens the live links of the program's other revisions: those
+// with the same hook settings can be updated in place; the pins of the
+// others are noted, to detach them if the hook admits one link only.
+func (m *Manager) runningLinks(s *swap) error {
+	revs, err := m.layout.Revisions(s.p.UID)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out := map[string]link.Link{}
 	for _, r := range revs {
-		links, err := pinnedLinks(m.layout.Revision(uid, r))
-		if err != nil || r == rev {
+		dir := m.layout.Revision(s.p.UID, r)
+		links, err := pinnedLinks(dir)
+		if err != nil || r == s.p.Revision {
 			closeLinks(links)
 			continue
 		}
 		for key, l := range links {
-			if out[key] != nil || !live(l, 0) {
+			switch {
+			case !live(l, 0) || s.old[key] != nil:
 				l.Close()
-				continue
+			case hookPart(r) != hookPart(s.p.Revision):
+				s.stale[key] = dir.Link(key)
+				l.Close()
+			default:
+				s.old[key] = l
 			}
-			out[key] = l
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // run moves every target and describes the links.
@@ -86,15 +93,30 @@ func (s *swap) move(key string, spec attach.Spec) (LinkInfo, error) {
 			return info, err
 		}
 	}
-	a, err := spec.Attach(s.prog)
+	a, err := s.attach(key, spec)
 	if err != nil {
-		return LinkInfo{}, loader.Errorf(loader.ReasonAttachFailed, "%w", err)
+		return LinkInfo{}, attachError(err)
 	}
 	s.made = append(s.made, a.Link)
 	if err := a.Link.Pin(s.dir.Link(key)); err != nil {
 		return LinkInfo{}, fmt.Errorf("pin link: %w", err)
 	}
 	return linkInfo(spec, a.Link, a.Detail)
+}
+
+// attach attaches a new link. Where the hook holds one link only (XDP) and
+// the old link's settings differ (a new mode), the old link must go first:
+// the one case where the hook is briefly empty.
+func (s *swap) attach(key string, spec attach.Spec) (attach.Attachment, error) {
+	a, err := spec.Attach(s.prog)
+	if err == nil || s.stale[key] == "" || !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.EEXIST) {
+		return a, err
+	}
+	if rerr := os.Remove(s.stale[key]); rerr != nil {
+		return a, errors.Join(err, rerr)
+	}
+	delete(s.stale, key)
+	return spec.Attach(s.prog)
 }
 
 // update moves old to the new program in place. done is false if the hook
@@ -141,4 +163,22 @@ func (s *swap) close() {
 	for _, u := range s.updated {
 		u.prev.Close()
 	}
+}
+
+// hookPart is the part of a revision naming its hook settings.
+func hookPart(rev string) string {
+	if i := strings.LastIndexByte(rev, '-'); i >= 0 {
+		return rev[i+1:]
+	}
+	return ""
+}
+
+// attachError classifies an attach failure: a kernel that lacks the
+// facility is Unsupported, anything else AttachFailed.
+func attachError(err error) error {
+	var unsupported *attach.UnsupportedError
+	if errors.As(err, &unsupported) {
+		return loader.Errorf(loader.ReasonUnsupported, "%w", err)
+	}
+	return loader.Errorf(loader.ReasonAttachFailed, "%w", err)
 }
