@@ -12,12 +12,12 @@ import (
 
 // Program is one program the node must run.
 type Program struct {
-	UID         string            // program CR UID: pin dir name (validated)
+	UID string // program CR UID: pin dir name (validated)
 	// Revision is a filename-safe hash; a new one replaces the running one.
 	// Its part after the last '-', if any, names the hook settings (XDP
 	// mode, TCX direction and order): links move to a new revision by an
 	// in-place update only when that part is unchanged.
-	Revision string
+	Revision    string
 	Object      []byte            // the ELF
 	ProgramName string            // function name in the ELF
 	GlobalData  map[string]string // see loader.SetGlobals

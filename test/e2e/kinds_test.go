@@ -157,6 +157,9 @@ func TestTCXOrderedOnOneHook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if d := linkOn(t, second, host).Detail; !strings.Contains(d, "position 2 of 2") {
+		t.Errorf("tcx-second's status says %q, want its position (2 of 2)", d)
+	}
 	want := []uint32{linkOn(t, first, host).LinkID, linkOn(t, second, host).LinkID}
 	if fmt.Sprint(order) != fmt.Sprint(want) {
 		t.Fatalf("kernel ingress order %v, want %v (tcx-first, then tcx-second)", order, want)
