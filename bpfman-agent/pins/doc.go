@@ -3,9 +3,9 @@
 //
 // Every program lives under a root (DefaultRoot in production):
 //
-//	<root>/<uid>/<revision>/prog          the program
-//	<root>/<uid>/<revision>/link          the link attaching it
-//	<root>/<uid>/<revision>/maps/<name>   each map it uses
+//	<root>/<uid>/<revision>/prog            the program
+//	<root>/<uid>/<revision>/links/<target>  a link attaching it, per target
+//	<root>/<uid>/<revision>/maps/<name>     each map it uses
 //
 // The pins are the agent's memory across restarts: a revision directory is
 // created complete (it is assembled under a "~staging-" name and renamed
@@ -13,8 +13,9 @@
 // garbage to prune. Names that become path elements (uid, revision, map
 // name) are validated first, so that input from the API cannot escape the
 // root. bpffs refuses dots in names, so map names are stored with dots
-// turned into dashes (".rodata" -> "-rodata"); Dir.Map and Dir.MapNames
-// translate.
+// turned into dashes (".rodata" -> "-rodata") and link targets with dots
+// turned into '~' ("eth0.100" -> "eth0~100"); Dir.Map, Dir.MapNames,
+// Dir.Link and Dir.LinkTargets translate.
 //
 // The package holds no file descriptors: it only creates, lists and removes
 // paths. Removing a pin drops the kernel object once no other pin or fd
