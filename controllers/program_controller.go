@@ -171,8 +171,11 @@ func (r *ProgramReconciler) finalize(ctx context.Context, obj bpfleetv1.Program)
 		return nil
 	}
 	left, err := r.nodesHolding(ctx, obj.GetUID())
-	if err != nil || left > 0 {
+	if err != nil {
 		return err
+	}
+	if left > 0 {
+		return r.reportDeleting(ctx, obj, left)
 	}
 	base := obj.DeepCopyObject().(client.Object)
 	controllerutil.RemoveFinalizer(obj, bpfleetv1.Finalizer)
@@ -181,6 +184,17 @@ func (r *ProgramReconciler) finalize(ctx context.Context, obj bpfleetv1.Program)
 	}
 	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, bpfleetv1.ReasonDeleting, "Unload", "unloaded from every node")
 	return nil
+}
+
+// reportDeleting says, while the finalizer waits, how many nodes still run
+// the program.
+func (r *ProgramReconciler) reportDeleting(ctx context.Context, obj bpfleetv1.Program, left int) error {
+	base := obj.DeepCopyObject().(bpfleetv1.Program)
+	msg := fmt.Sprintf("unloading from %d nodes", left)
+	setConditions(obj.ProgramStatus(), obj.GetGeneration(),
+		cond(bpfleetv1.ConditionReady, false, bpfleetv1.ReasonDeleting, msg),
+		cond(bpfleetv1.ConditionReconciling, true, bpfleetv1.ReasonDeleting, msg), notStalled())
+	return r.patchStatus(ctx, base, obj)
 }
 
 // nodesHolding counts the node sets whose spec or status still has uid.

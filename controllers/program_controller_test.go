@@ -108,6 +108,10 @@ func TestDeleteWaitsForEveryNode(t *testing.T) {
 	if p2 := getProgram(t, p.Name); p2.DeletionTimestamp.IsZero() {
 		t.Fatal("program is not being deleted")
 	}
+	eventually(t, "Ready=False/Deleting while fin-1 unloads", func() (bool, error) {
+		c := meta.FindStatusCondition(getProgram(t, p.Name).Status.Conditions, bpfleetv1.ConditionReady)
+		return c != nil && c.Reason == bpfleetv1.ReasonDeleting && c.Message == "unloading from 1 nodes", nil
+	})
 	report(t, "fin-1", p, nil) // the agent unloaded it
 	waitGone(t, p.Name)
 }

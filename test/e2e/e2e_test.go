@@ -31,6 +31,7 @@ var (
 	sharedErr error
 	once      sync.Once
 	pinRoot   = fmt.Sprintf("/sys/fs/bpf/bpfleet-e2e-%d", os.Getpid())
+	imageDir  = filepath.Join(os.TempDir(), fmt.Sprintf("bpfleet-e2e-images-%d", os.Getpid()))
 )
 
 // TestMain stops the shared stack after every test ran and checks that it
@@ -53,6 +54,7 @@ func TestMain(m *testing.M) {
 			code = 1
 		}
 		_ = os.Remove(pinRoot)
+		_ = os.RemoveAll(imageDir)
 	}
 	os.Exit(code)
 }
@@ -66,7 +68,7 @@ func startStack(t testing.TB) *localstack.Stack {
 	once.Do(func() {
 		shared, sharedErr = localstack.Start(context.Background(), localstack.Options{
 			NodeName: node, RegistryAddr: "127.0.0.1:0", PinRoot: pinRoot,
-			ImageDir:     filepath.Join(os.TempDir(), fmt.Sprintf("bpfleet-e2e-images-%d", os.Getpid())),
+			ImageDir:     imageDir,
 			OperatorAddr: "0", AgentAddr: "0",
 		})
 	})
