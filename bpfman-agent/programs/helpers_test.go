@@ -101,6 +101,23 @@ func assertGone(t *testing.T, ld programs.Loaded) {
 	}
 }
 
+// eventuallyGone waits up to 2s for exists(id) to say the kernel released
+// the object (it does so asynchronously) and returns its last answer
+// otherwise.
+func eventuallyGone(exists func(uint32) error, id uint32) error {
+	var err error
+	for range 200 {
+		if err = exists(id); errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err == nil {
+		err = errors.New("still there")
+	}
+	return err
+}
+
 func linkExists(id uint32) error {
 	l, err := link.NewFromID(link.ID(id))
 	if err == nil {
