@@ -16,4 +16,5 @@ var Examples = []Example{
 	{"uprobe-counter", "uprobe_counter.o", UprobeCounter},
 	{"kprobe-counter", "kprobe_counter.o", KprobeCounter},
 	{"fentry-counter", "fentry_counter.o", FentryCounter},
+	{"xdp-filter", "xdp_filter.o", XDPFilter},
 }

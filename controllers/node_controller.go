@@ -28,6 +28,7 @@ type NodeReconciler struct {
 
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
 // +kubebuilder:rbac:groups=bpfleet.io,resources=nodeprogramsets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=bpfleet.io,resources=mappolicies,verbs=get;list;watch
 
 // Reconcile brings one node's set in line with the programs selecting it.
 func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -42,27 +43,38 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	var policies bpfleetv1.MapPolicyList
+	if err := r.List(ctx, &policies); err != nil {
+		return ctrl.Result{}, fmt.Errorf("list map policies: %w", err)
+	}
 	var set bpfleetv1.NodeProgramSet
 	err = r.Get(ctx, req.NamespacedName, &set)
 	if apierrors.IsNotFound(err) {
-		return ctrl.Result{}, r.createSet(ctx, &node, desiredPrograms(&node, nil, programs, nil))
+		return ctrl.Result{}, r.createSet(ctx, &node, desiredSpec(&node, nil, programs, policies.Items, nil))
 	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	desired := desiredPrograms(&node, set.Status.Capabilities, programs, set.Spec.Programs)
-	if equality.Semantic.DeepEqual(desired, set.Spec.Programs) {
+	desired := desiredSpec(&node, set.Status.Capabilities, programs, policies.Items, set.Spec.Programs)
+	if equality.Semantic.DeepEqual(desired, set.Spec) {
 		return ctrl.Result{}, nil
 	}
 	base := set.DeepCopy()
-	set.Spec.Programs = desired
+	set.Spec = desired
 	if err := r.Patch(ctx, &set, client.MergeFrom(base)); err != nil {
 		return ctrl.Result{}, fmt.Errorf("patch node program set %s: %w", set.Name, err)
 	}
 	return ctrl.Result{}, nil
 }
 
-func (r *NodeReconciler) createSet(ctx context.Context, node *corev1.Node, programs []bpfleetv1.NodeProgram) error {
+// desiredSpec is a node's whole spec: its programs and the map policies
+// for them. Pure.
+func desiredSpec(node *corev1.Node, caps *bpfleetv1.NodeCapabilities, programs []KindedProgram, policies []bpfleetv1.MapPolicy, current []bpfleetv1.NodeProgram) bpfleetv1.NodeProgramSetSpec {
+	progs := desiredPrograms(node, caps, programs, policies, current)
+	return bpfleetv1.NodeProgramSetSpec{Programs: progs, MapPolicies: nodeMapPolicies(policies, programs, progs)}
+}
+
+func (r *NodeReconciler) createSet(ctx context.Context, node *corev1.Node, spec bpfleetv1.NodeProgramSetSpec) error {
 	set := bpfleetv1.NodeProgramSet{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: node.Name,
@@ -70,7 +82,7 @@ func (r *NodeReconciler) createSet(ctx context.Context, node *corev1.Node, progr
 				APIVersion: "v1", Kind: "Node", Name: node.Name, UID: node.UID,
 			}},
 		},
-		Spec: bpfleetv1.NodeProgramSetSpec{Programs: programs},
+		Spec: spec,
 	}
 	err := r.Create(ctx, &set)
 	if apierrors.IsAlreadyExists(err) {
@@ -116,6 +128,7 @@ func (r *NodeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	for _, k := range Kinds {
 		b = b.Watches(k.New(), handler.EnqueueRequestsFromMapFunc(r.allNodes))
 	}
+	b = b.Watches(&bpfleetv1.MapPolicy{}, handler.EnqueueRequestsFromMapFunc(r.allNodes))
 	return b.Complete(r)
 }
 
@@ -146,6 +159,10 @@ func (r *NodeReconciler) allNodes(ctx context.Context, _ client.Object) []reconc
 func SetupAll(mgr ctrl.Manager, resolver Resolver) error {
 	if err := (&NodeReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
 		return err
+	}
+	mp := &MapPolicyReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("bpfleet-operator")}
+	if err := mp.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setup MapPolicy: %w", err)
 	}
 	for _, k := range Kinds {
 		r := &ProgramReconciler{Client: mgr.GetClient(), Kind: k, Resolver: resolver, Recorder: mgr.GetEventRecorder("bpfleet-operator")}

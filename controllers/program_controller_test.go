@@ -61,13 +61,19 @@ func TestStatusAggregatesNodeReports(t *testing.T) {
 
 func waitEvent(t *testing.T, p *bpfleetv1.TracepointProgram, reason string) {
 	t.Helper()
-	eventually(t, "event "+reason+" on "+p.Name, func() (bool, error) {
+	waitEventOn(t, p.UID, reason)
+}
+
+// waitEventOn waits for an Event with reason about the object uid.
+func waitEventOn(t *testing.T, uid types.UID, reason string) {
+	t.Helper()
+	eventually(t, "event "+reason, func() (bool, error) {
 		var evs eventsv1.EventList
 		if err := k8s.List(context.Background(), &evs); err != nil {
 			return false, err
 		}
 		for _, e := range evs.Items {
-			if e.Regarding.UID == p.UID && e.Reason == reason {
+			if e.Regarding.UID == uid && e.Reason == reason {
 				return true, nil
 			}
 		}

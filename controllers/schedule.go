@@ -60,7 +60,7 @@ type KindedProgram struct {
 // the node and whose hook the node supports (caps may be nil: unknown yet).
 // A program whose new image is not resolved yet keeps the entry the node
 // already has, so a change of tag never leaves a gap. Pure: no API calls.
-func desiredPrograms(node *corev1.Node, caps *bpfleetv1.NodeCapabilities, programs []KindedProgram, current []bpfleetv1.NodeProgram) []bpfleetv1.NodeProgram {
+func desiredPrograms(node *corev1.Node, caps *bpfleetv1.NodeCapabilities, programs []KindedProgram, policies []bpfleetv1.MapPolicy, current []bpfleetv1.NodeProgram) []bpfleetv1.NodeProgram {
 	have := make(map[types.UID]bpfleetv1.NodeProgram, len(current))
 	for _, np := range current {
 		have[np.UID] = np
@@ -72,7 +72,9 @@ func desiredPrograms(node *corev1.Node, caps *bpfleetv1.NodeCapabilities, progra
 			continue
 		}
 		if imageResolved(p) {
-			out = append(out, nodeProgram(kp.Kind, p))
+			np := nodeProgram(kp.Kind, p)
+			np.Maps = mapConfigs(kp.Kind, p, policies)
+			out = append(out, np)
 		} else if old, ok := have[p.GetUID()]; ok {
 			out = append(out, old)
 		}

@@ -41,7 +41,7 @@ func TestDesiredPrograms(t *testing.T) {
 		program("moving", "r.io/p:v2", &bpfleetv1.ResolvedImage{Ref: "r.io/p:v1", Digest: "sha256:old"}, nil),
 		program("new-unresolved", "r.io/p:v2", nil, nil),
 		deleting,
-	}, []bpfleetv1.NodeProgram{old})
+	}, nil, []bpfleetv1.NodeProgram{old})
 
 	var uids []types.UID
 	for _, np := range got {

@@ -9,6 +9,9 @@ const (
 	ConditionReconciling = "Reconciling"
 	// ConditionStalled is True when progress needs a change of spec.
 	ConditionStalled = "Stalled"
+	// ConditionMapFull is True when a MapPolicy's map is fuller than its
+	// fillWarningPercent on some node.
+	ConditionMapFull = "MapFull"
 )
 
 // Condition reasons (and node failure reasons).
@@ -34,6 +37,10 @@ const (
 	ReasonInvalidSpec      = "InvalidSpec"
 	ReasonUnloadFailed     = "UnloadFailed"
 	ReasonWaiting          = "Waiting"
+	ReasonMapIncompatible  = "MapIncompatible"
+	ReasonBadEntries       = "BadEntries"
+	ReasonMapFull          = "MapFull"
+	ReasonNoPrograms       = "NoPrograms"
 )
 
 // Finalizer holds a program until every node has unloaded it.

@@ -14,6 +14,43 @@ type NodeProgramSetSpec struct {
 	// +listMapKey=uid
 	// +kubebuilder:validation:MaxItems=1024
 	Programs []NodeProgram `json:"programs,omitempty"`
+
+	// MapPolicies whose entries this node writes into its programs' maps.
+	// +optional
+	// +listType=map
+	// +listMapKey=uid
+	MapPolicies []NodeMapPolicy `json:"mapPolicies,omitempty"`
+}
+
+// MapConfig configures one map of a program before load.
+type MapConfig struct {
+	Name string `json:"name"`
+	// MaxEntries overrides the object's max_entries; 0 keeps it.
+	// +optional
+	MaxEntries int32 `json:"maxEntries,omitempty"`
+	// Shared names the node-wide map (the MapPolicy's name) every selected
+	// program uses.
+	// +optional
+	Shared string `json:"shared,omitempty"`
+}
+
+// NodeMapPolicy is a MapPolicy as it applies on one node.
+type NodeMapPolicy struct {
+	UID        types.UID `json:"uid"`
+	Name       string    `json:"name"`
+	Generation int64     `json:"generation"`
+	MapName    string    `json:"mapName"`
+	// Programs on this node whose map it is.
+	// +listType=set
+	Programs []types.UID `json:"programs"`
+	// Shared is set when the programs share one map of this name.
+	// +optional
+	Shared string `json:"shared,omitempty"`
+	// +optional
+	Entries []MapEntry `json:"entries,omitempty"`
+	Mode    MapMode    `json:"mode"`
+	// +optional
+	Atomic bool `json:"atomic,omitempty"`
 }
 
 // NodeProgram is one program, as scheduled to one node.
@@ -47,6 +84,11 @@ type NodeProgram struct {
 	GlobalData map[string]GlobalValue `json:"globalData,omitempty"`
 	// Attach says where the program attaches.
 	Attach AttachPoint `json:"attach"`
+	// Maps configured by MapPolicies.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Maps []MapConfig `json:"maps,omitempty"`
 }
 
 // NodeProgramSetStatus is what the node really runs, written by its agent.
@@ -64,6 +106,12 @@ type NodeProgramSetStatus struct {
 	// +listType=map
 	// +listMapKey=uid
 	Programs []NodeProgramStatus `json:"programs,omitempty"`
+
+	// MapPolicies reports each policy's entries on this node.
+	// +optional
+	// +listType=map
+	// +listMapKey=uid
+	MapPolicies []NodeMapPolicyStatus `json:"mapPolicies,omitempty"`
 
 	// Conditions of the agent: Ready.
 	// +optional
@@ -152,6 +200,26 @@ type NodeProgramStatus struct {
 	MapIDs map[string]uint32 `json:"mapIDs,omitempty"`
 	// +optional
 	PinPath string `json:"pinPath,omitempty"`
+}
+
+// NodeMapPolicyStatus is one MapPolicy on one node.
+type NodeMapPolicyStatus struct {
+	UID        types.UID    `json:"uid"`
+	Name       string       `json:"name"`
+	Generation int64        `json:"generation"`
+	State      ProgramState `json:"state"`
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// +optional
+	Message string `json:"message,omitempty"`
+	// Terminal is true when only a change of the policy can fix it.
+	// +optional
+	Terminal bool `json:"terminal,omitempty"`
+	// Entries in the map after the write, and its capacity.
+	// +optional
+	Entries int32 `json:"entries,omitempty"`
+	// +optional
+	MaxEntries int32 `json:"maxEntries,omitempty"`
 }
 
 // LinkStatus is one attachment of a program.

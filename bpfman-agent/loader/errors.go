@@ -14,6 +14,10 @@ const (
 	ReasonAttachFailed      = "AttachFailed"
 	ReasonUnsupported       = "Unsupported"
 	ReasonLoadFailed        = "LoadFailed"
+	// ReasonMapIncompatible: a map configuration does not fit the object
+	// (no such map, a data section), or a shared map another program made
+	// differs in type, key or value size, max_entries or flags.
+	ReasonMapIncompatible = "MapIncompatible"
 )
 
 // Error is a classified failure to load or attach a program.
@@ -45,13 +49,14 @@ func Reason(err error) string {
 }
 
 // Terminal reports whether retrying err with the same input is pointless:
-// true for invalid input, verifier rejection and unsupported program
-// types; false for AttachFailed (the hook may appear later), LoadFailed
+// true for invalid input, verifier rejection, unsupported program types
+// and incompatible maps (only a change of this program or of those sharing
+// the map can fix it); false for AttachFailed (the hook may appear later), LoadFailed
 // (e.g. out of memory) and errors that are not an *Error.
 func Terminal(err error) bool {
 	switch Reason(err) {
 	case ReasonVerifierRejected, ReasonProgramNotFound, ReasonInvalidObject,
-		ReasonInvalidGlobalData, ReasonUnsupported:
+		ReasonInvalidGlobalData, ReasonUnsupported, ReasonMapIncompatible:
 		return true
 	}
 	return false

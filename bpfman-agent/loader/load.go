@@ -63,9 +63,16 @@ func (l *Loader) Load(obj []byte, program string, globals map[string]string) (*O
 
 // LoadSpec loads program from a spec made by Spec, and the maps it uses.
 func (l *Loader) LoadSpec(spec *ebpf.CollectionSpec, program string) (*Objects, error) {
+	return l.LoadSpecWith(spec, program, nil)
+}
+
+// LoadSpecWith is LoadSpec using the maps in replace, by name, instead of
+// creating them (cilium/ebpf's MapReplacements; see CheckCompatible).
+// Objects.Maps holds clones of them; replace stays the caller's to close.
+func (l *Loader) LoadSpecWith(spec *ebpf.CollectionSpec, program string, replace map[string]*ebpf.Map) (*Objects, error) {
 	names := MapsOf(spec, program)
 	dst := reflect.New(assignType(program, names)).Elem()
-	opts := &ebpf.CollectionOptions{Cache: l.cache}
+	opts := &ebpf.CollectionOptions{Cache: l.cache, MapReplacements: replace}
 	if err := spec.LoadAndAssign(dst.Addr().Interface(), opts); err != nil {
 		return nil, classify(program, err)
 	}
@@ -101,6 +108,9 @@ func classify(program string, err error) *Error {
 	}
 	if unsupported(err) {
 		e.Reason = ReasonUnsupported
+	}
+	if errors.Is(err, ebpf.ErrMapIncompatible) {
+		e.Reason = ReasonMapIncompatible
 	}
 	return e
 }

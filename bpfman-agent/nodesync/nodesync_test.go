@@ -3,11 +3,13 @@ package nodesync
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpfman-agent/image"
 	"github.com/bpfleet/bpfleet/bpfman-agent/loader"
+	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
 )
 
 func TestClassify(t *testing.T) {
@@ -63,16 +65,19 @@ func TestRevision(t *testing.T) {
 	if revision(&changed, obj) == base || revision(&np, []byte("other")) == base {
 		t.Error("a new constant or object kept the revision")
 	}
-	if err := pinsSafe(base); err != nil {
+	rehooked := np
+	rehooked.Attach = bpfleetv1.AttachPoint{Tracepoint: &bpfleetv1.TracepointAttach{Name: "syscalls/sys_enter_close"}}
+	code, hook, _ := strings.Cut(base, "-")
+	c2, h2, _ := strings.Cut(revision(&rehooked, obj), "-")
+	if c2 != code || h2 == hook {
+		t.Errorf("a new hook should change only the hook part: %s vs %s-%s", base, c2, h2)
+	}
+	resized := np
+	resized.Maps = []bpfleetv1.MapConfig{{Name: "counts", MaxEntries: 10}}
+	if c3, _, _ := strings.Cut(revision(&resized, obj), "-"); c3 == code {
+		t.Error("a new maxEntries kept the revision")
+	}
+	if err := pins.ValidateName("revision", base); err != nil {
 		t.Error(err)
 	}
-}
-
-func pinsSafe(rev string) error {
-	for _, c := range rev {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return fmt.Errorf("revision %q is not lowercase hex", rev)
-		}
-	}
-	return nil
 }

@@ -41,6 +41,9 @@ type Reconciler struct {
 	// failed remembers terminal failures by program UID, at the revision
 	// that failed, so it is not reloaded until its spec changes.
 	failed map[types.UID]terminalFailure
+	// applied remembers which policy generation was written into which
+	// maps, so that entries are written once, not on every pass.
+	applied map[types.UID]appliedPolicy
 }
 
 type terminalFailure struct {
@@ -59,22 +62,32 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 		return ctrl.Result{}, err
 	}
 	base := set.DeepCopy()
-	statuses, applyErr := r.applyAll(ctx, set.Spec.Programs)
+	statuses, objects, applyErr := r.applyAll(ctx, set.Spec.Programs)
 	pruneErr := r.prune(set.Spec.Programs)
 	if pruneErr != nil {
 		statuses = append(statuses, r.unloading(set.Spec.Programs, pruneErr)...)
 	}
 	r.report(set, statuses)
+	set.Status.MapPolicies = r.applyPolicies(set.Spec.MapPolicies, objects)
 	if err := r.patchStatus(ctx, base, set); err != nil {
 		return ctrl.Result{}, errors.Join(applyErr, pruneErr, err)
 	}
 	if err := errors.Join(applyErr, pruneErr); err != nil {
 		return ctrl.Result{}, err
 	}
-	if waiting(statuses) {
+	if waiting(statuses) || policiesWaiting(set.Status.MapPolicies) {
 		return ctrl.Result{RequeueAfter: waitRetry}, nil
 	}
 	return ctrl.Result{RequeueAfter: resync}, nil
+}
+
+func policiesWaiting(statuses []bpfleetv1.NodeMapPolicyStatus) bool {
+	for _, st := range statuses {
+		if st.State == bpfleetv1.StatePending {
+			return true
+		}
+	}
+	return false
 }
 
 func waiting(statuses []bpfleetv1.NodeProgramStatus) bool {
@@ -105,25 +118,27 @@ func (r *Reconciler) ownSet(ctx context.Context) (*bpfleetv1.NodeProgramSet, err
 	return &set, nil
 }
 
-// applyAll applies each desired program. The returned error joins the
+// applyAll applies each desired program, and returns the objects of those
+// that run (map policies need their BTF). The returned error joins the
 // transient failures, so the pass is retried with backoff.
-func (r *Reconciler) applyAll(ctx context.Context, desired []bpfleetv1.NodeProgram) ([]bpfleetv1.NodeProgramStatus, error) {
+func (r *Reconciler) applyAll(ctx context.Context, desired []bpfleetv1.NodeProgram) ([]bpfleetv1.NodeProgramStatus, map[types.UID][]byte, error) {
 	statuses := make([]bpfleetv1.NodeProgramStatus, 0, len(desired))
+	objects := map[types.UID][]byte{}
 	facts := gatherFacts(desired, r.Programs.Installed)
 	var errs []error
 	for i := range desired {
-		st, err := r.apply(ctx, &desired[i], facts)
+		st, err := r.apply(ctx, &desired[i], facts, objects)
 		statuses = append(statuses, st)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s %s: %w", desired[i].Kind, desired[i].Name, err))
 		}
 	}
-	return statuses, errors.Join(errs...)
+	return statuses, objects, errors.Join(errs...)
 }
 
 // apply makes one program run and says how it went. It returns an error
 // only for a transient failure.
-func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, facts nodeFacts) (bpfleetv1.NodeProgramStatus, error) {
+func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, facts nodeFacts, objects map[types.UID][]byte) (bpfleetv1.NodeProgramStatus, error) {
 	st := bpfleetv1.NodeProgramStatus{UID: np.UID, Name: np.Name, Kind: np.Kind, Generation: np.Generation}
 	p, pl, digest, err := r.program(ctx, np, facts)
 	st.Digest = digest
@@ -138,6 +153,7 @@ func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, facts
 		return r.failedStatus(st, p.Revision, err)
 	}
 	delete(r.failed, np.UID)
+	objects[np.UID] = p.Object
 	st.State, st.Message = bpfleetv1.StateReady, missingMessage(pl.missing)
 	st.ProgramID, st.MapIDs, st.PinPath = loaded.ProgramID, loaded.Maps, loaded.PinDir
 	st.Links = linkStatuses(loaded.Links)
@@ -169,7 +185,7 @@ func (r *Reconciler) program(ctx context.Context, np *bpfleetv1.NodeProgram, fac
 	}
 	return programs.Program{
 		UID: string(np.UID), Revision: revision(np, object), Object: object,
-		ProgramName: np.ProgramName, GlobalData: globals, Attach: pl.targets,
+		ProgramName: np.ProgramName, GlobalData: globals, Attach: pl.targets, Maps: mapConfigs(np.Maps),
 	}, pl, digest, nil
 }
 
@@ -267,4 +283,13 @@ func (r *Reconciler) patchStatus(ctx context.Context, base, set *bpfleetv1.NodeP
 		return fmt.Errorf("patch status of %s: %w", set.Name, err)
 	}
 	return nil
+}
+
+// mapConfigs are the map settings MapPolicies give the program.
+func mapConfigs(configs []bpfleetv1.MapConfig) map[string]programs.MapConfig {
+	out := make(map[string]programs.MapConfig, len(configs))
+	for _, c := range configs {
+		out[c.Name] = programs.MapConfig{MaxEntries: uint32(c.MaxEntries), Shared: c.Shared}
+	}
+	return out
 }

@@ -8,18 +8,27 @@ import (
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 )
 
-// revision names what defines a loaded program: the object, the program in
-// it, its constants and its hook. Any change gives a new revision, which
-// programs.Manager swaps in next to the old one.
+// revision names what defines a loaded program: "<code>-<hook>", where code
+// hashes the object, the program in it, its constants and its map settings
+// (size, sharing), and hook hashes the attach settings. Any change gives a
+// new revision, which programs.Manager swaps in; it moves links in place
+// only when the hook part is unchanged (an XDP mode or TCX order change
+// needs new links).
 func revision(np *bpfleetv1.NodeProgram, object []byte) string {
-	h := sha256.New()
-	h.Write(object)
 	// json.Marshal sorts map keys, so equal specs hash equally.
-	def, _ := json.Marshal(struct {
+	code, _ := json.Marshal(struct {
 		Program string
 		Globals map[string]bpfleetv1.GlobalValue
-		Attach  bpfleetv1.AttachPoint
-	}{np.ProgramName, np.GlobalData, np.Attach})
-	h.Write(def)
-	return hex.EncodeToString(h.Sum(nil))[:16]
+		Maps    []bpfleetv1.MapConfig `json:",omitempty"`
+	}{np.ProgramName, np.GlobalData, np.Maps})
+	hook, _ := json.Marshal(np.Attach)
+	return digest(object, code)[:16] + "-" + digest(hook)[:8]
+}
+
+func digest(parts ...[]byte) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write(p)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -6,6 +6,13 @@
 //	<root>/<uid>/<revision>/prog            the program
 //	<root>/<uid>/<revision>/links/<target>  a link attaching it, per target
 //	<root>/<uid>/<revision>/maps/<name>     each map it uses
+//	<root>/shared/<name>                    a map several programs share
+//
+// The directory "shared" is reserved (ValidateUID refuses it as a uid):
+// List skips it and Prune keeps it. A revision using a shared map pins it
+// under its maps/ too, like its own maps; the package does not count
+// users (that needs kernel IDs, see package programs): RemoveShared
+// unpins a shared map when its caller knows that none is left.
 //
 // The pins are the agent's memory across restarts: a revision directory is
 // created complete (it is assembled under a "~staging-" name and renamed
@@ -14,7 +21,7 @@
 // name) are validated first, so that input from the API cannot escape the
 // root. bpffs refuses dots in names, so map names are stored with dots
 // turned into dashes (".rodata" -> "-rodata") and link targets with dots
-// turned into '~' ("eth0.100" -> "eth0~100"); Dir.Map, Dir.MapNames,
+// turned into '~' ("eth0.100" -> "eth0~100"), as are shared map names; Dir.Map, Dir.MapNames,
 // Dir.Link and Dir.LinkTargets translate.
 //
 // The package holds no file descriptors: it only creates, lists and removes

@@ -88,7 +88,7 @@ func (l Layout) Publish(uid, rev string) error {
 }
 
 func validateIDs(uid, rev string) error {
-	if err := ValidateName("uid", uid); err != nil {
+	if err := ValidateUID(uid); err != nil {
 		return err
 	}
 	return ValidateName("revision", rev)

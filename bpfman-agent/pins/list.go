@@ -23,6 +23,9 @@ func (l Layout) List() ([]Entry, error) {
 	}
 	var out []Entry
 	for _, uid := range uids {
+		if uid == sharedDirName {
+			continue
+		}
 		revs, err := l.Revisions(uid)
 		if err != nil {
 			return nil, err
@@ -36,7 +39,7 @@ func (l Layout) List() ([]Entry, error) {
 
 // Revisions returns the published revisions of uid, in name order.
 func (l Layout) Revisions(uid string) ([]string, error) {
-	if err := ValidateName("uid", uid); err != nil {
+	if err := ValidateUID(uid); err != nil {
 		return nil, err
 	}
 	return validEntries(l.UIDDir(uid), "revision")

@@ -3,13 +3,14 @@ package pins
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 )
 
 // RemoveUID unpins every revision of uid, detaching their links.
 func (l Layout) RemoveUID(uid string) error {
-	if err := ValidateName("uid", uid); err != nil {
+	if err := ValidateUID(uid); err != nil {
 		return err
 	}
 	return removeAll(l.UIDDir(uid))
@@ -36,8 +37,15 @@ func (l Layout) RemoveOtherRevisions(uid, keep string) error {
 }
 
 // Prune removes every entry under the root whose name is not in keep:
-// programs no longer desired, and anything that is not a valid uid.
+// programs no longer desired, and anything that is not a valid uid. The
+// shared maps' directory stays: which of its pins are still used is for
+// the caller to tell (RemoveShared).
 func (l Layout) Prune(keep map[string]bool) error {
+	keep = maps.Clone(keep)
+	if keep == nil {
+		keep = map[string]bool{}
+	}
+	keep[sharedDirName] = true
 	return removeExcept(l.Root, keep)
 }
 

@@ -25,6 +25,7 @@ func (m *Manager) adopt(p Program) (ld Loaded, ok bool, err error) {
 	if err != nil {
 		return Loaded{}, false, nil
 	}
+	ld.Shared = configuredShared(p)
 	ld.Links, err = syncLinks(p, dir, prog, ld.ProgramID)
 	return ld, true, err
 }

@@ -18,6 +18,20 @@
 // updated links back, leaves nothing half-made in the kernel or bpffs,
 // and the previous revision keeps running.
 //
+// Program.Maps configures maps before load: MaxEntries resizes one (a new
+// size is a new revision, which replaces the running one as above), and
+// Shared makes every program naming the same shared map use one map,
+// pinned at <root>/shared/<name> (see package pins). The first program to
+// load creates it from its spec; a later one uses it in place of its own
+// (cilium/ebpf MapReplacements) after MapSpec.Compatible agrees, else it
+// fails with MapIncompatible and loads nothing. A revision pins every map
+// it uses under maps/<name>, shared ones included, so a shared map is in
+// use while some published revision pins a map of the same kernel ID:
+// Remove and Prune unpin the shared maps no revision uses any more, and
+// removing a revision never removes a shared pin. An install that fails
+// unpins the shared maps it created. Map and SharedMap open maps by name
+// for the caller to read or write.
+//
 // Errors that the agent must report are *Error values (an alias of
 // loader.Error) whose Reason classifies them; Terminal tells whether a
 // retry can help. The Manager holds no file descriptors between calls and

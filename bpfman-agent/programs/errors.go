@@ -14,6 +14,7 @@ const (
 	ReasonAttachFailed      = loader.ReasonAttachFailed
 	ReasonUnsupported       = loader.ReasonUnsupported
 	ReasonLoadFailed        = loader.ReasonLoadFailed
+	ReasonMapIncompatible   = loader.ReasonMapIncompatible
 )
 
 // Terminal reports whether retrying err with the same input is pointless.

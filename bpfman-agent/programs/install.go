@@ -15,18 +15,29 @@ import (
 // rolls the moves back and removes what it made: closing the fds of what
 // is not pinned unloads and detaches it.
 func (m *Manager) install(p Program) (Loaded, error) {
-	objs, err := m.load(p)
+	objs, made, err := m.load(p)
 	if err != nil {
-		return Loaded{}, err
+		return Loaded{}, m.unpinShared(err, made)
 	}
 	defer objs.Close()
+	links, err := m.publish(p, objs)
+	if err != nil {
+		return Loaded{}, m.unpinShared(err, made)
+	}
+	return loaded(p, m.layout.Revision(p.UID, p.Revision), objs, links)
+}
+
+// publish stages the pins of p's new revision, moves every target to it
+// and renames it into place. On failure it rolls the moves back and
+// removes the revision.
+func (m *Manager) publish(p Program, objs *loader.Objects) (map[string]LinkInfo, error) {
 	staging := m.layout.Staging(p.UID, p.Revision)
 	if err := m.stage(p, staging, objs); err != nil {
-		return Loaded{}, errors.Join(err, m.layout.RemoveRevision(p.UID, p.Revision))
+		return nil, errors.Join(err, m.layout.RemoveRevision(p.UID, p.Revision))
 	}
 	s, err := m.newSwap(p, objs.Program, staging)
 	if err != nil {
-		return Loaded{}, errors.Join(err, m.layout.RemoveRevision(p.UID, p.Revision))
+		return nil, errors.Join(err, m.layout.RemoveRevision(p.UID, p.Revision))
 	}
 	defer s.close()
 	links, err := s.run()
@@ -34,13 +45,15 @@ func (m *Manager) install(p Program) (Loaded, error) {
 		err = m.layout.Publish(p.UID, p.Revision)
 	}
 	if err != nil {
-		return Loaded{}, errors.Join(err, s.rollback(), m.layout.RemoveRevision(p.UID, p.Revision))
+		return nil, errors.Join(err, s.rollback(), m.layout.RemoveRevision(p.UID, p.Revision))
 	}
-	return loaded(p, m.layout.Revision(p.UID, p.Revision), objs, links)
+	return links, nil
 }
 
 // stage pins the program and its maps into a fresh staging directory
-// (replacing a broken revision directory left by a crash).
+// (replacing a broken revision directory left by a crash). A shared map
+// is pinned there too, under its ELF name: that pin is how Prune knows
+// the revision uses it.
 func (m *Manager) stage(p Program, dir pins.Dir, objs *loader.Objects) error {
 	if err := m.layout.RemoveRevision(p.UID, p.Revision); err != nil {
 		return err
@@ -62,7 +75,8 @@ func (m *Manager) stage(p Program, dir pins.Dir, objs *loader.Objects) error {
 }
 
 func loaded(p Program, dir pins.Dir, objs *loader.Objects, links map[string]LinkInfo) (Loaded, error) {
-	ld := Loaded{UID: p.UID, Revision: p.Revision, PinDir: string(dir), Links: links, Maps: make(map[string]uint32)}
+	ld := Loaded{UID: p.UID, Revision: p.Revision, PinDir: string(dir), Links: links, Maps: make(map[string]uint32),
+		Shared: configuredShared(p)}
 	var err error
 	if ld.ProgramID, err = programID(objs.Program); err != nil {
 		return ld, err

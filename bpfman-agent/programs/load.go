@@ -7,18 +7,26 @@ import (
 )
 
 // load loads p's program and maps, after checking that the program can
-// attach to every target and letting targets that fix it at load time
-// (attach.Preparer) prepare it.
-func (m *Manager) load(p Program) (*loader.Objects, error) {
+// attach to every target, letting targets that fix it at load time
+// (attach.Preparer) prepare it, and configuring its maps (p.Maps). made
+// lists the shared maps it created, which the caller unpins if the
+// install fails, even when load itself does.
+func (m *Manager) load(p Program) (objs *loader.Objects, made []string, err error) {
 	spec, err := loader.Spec(p.Object, p.ProgramName, p.GlobalData)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	prog := spec.Programs[p.ProgramName]
 	if err := prepare(p, prog); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return m.loader.LoadSpec(spec, p.ProgramName)
+	shared, err := m.configureMaps(p, spec)
+	defer shared.close()
+	if err != nil {
+		return nil, shared.made, err
+	}
+	objs, err = m.loader.LoadSpecWith(spec, p.ProgramName, shared.replace)
+	return objs, shared.made, err
 }
 
 // prepare refuses, before anything is loaded, a program whose type cannot

@@ -26,6 +26,9 @@ type Program struct {
 	// hook, an interface name for XDP or TCX; [A-Za-z0-9_.-]. Targets come and
 	// go within a revision; Revision must not depend on them.
 	Attach map[string]attach.Spec
+	// Maps configures maps by name before load (see MapConfig). Their
+	// settings must be part of Revision: a change reloads.
+	Maps map[string]MapConfig
 }
 
 // Loaded is a program running in the kernel, as its pins describe it.
@@ -34,6 +37,7 @@ type Loaded struct {
 	ProgramID     uint32
 	Links         map[string]LinkInfo // target key -> link
 	Maps          map[string]uint32   // map name -> kernel map ID
+	Shared        map[string]string   // map name -> shared map name, for shared maps
 	PinDir        string              // <root>/<uid>/<revision>
 	Adopted       bool                // the revision was running already, not loaded now
 }
@@ -92,9 +96,13 @@ func (m *Manager) Apply(ctx context.Context, p Program) (Loaded, error) {
 	return ld, nil
 }
 
-// Remove detaches and unpins every revision of uid.
+// Remove detaches and unpins every revision of uid, and the shared maps
+// that no other program uses.
 func (m *Manager) Remove(uid string) error {
-	return m.layout.RemoveUID(uid)
+	if err := m.layout.RemoveUID(uid); err != nil {
+		return err
+	}
+	return m.pruneShared()
 }
 
 // Installed describes every pinned revision whose program is alive, with
@@ -106,8 +114,10 @@ func (m *Manager) Installed() ([]Loaded, error) {
 		return nil, err
 	}
 	var out []Loaded
+	shared := m.sharedIDs()
 	for _, e := range entries {
 		if ld, err := describe(e); err == nil {
+			ld.Shared = sharedOf(ld.Maps, shared)
 			out = append(out, ld)
 		}
 	}
@@ -115,9 +125,13 @@ func (m *Manager) Installed() ([]Loaded, error) {
 }
 
 // Prune removes every uid directory under the root that is not in keep,
-// and anything else there that is not a program's.
+// anything else there that is not a program's, and the shared maps that
+// no program left uses.
 func (m *Manager) Prune(keep map[string]bool) error {
-	return m.layout.Prune(keep)
+	if err := m.layout.Prune(keep); err != nil {
+		return err
+	}
+	return m.pruneShared()
 }
 
 func check(ctx context.Context, p Program) error {
@@ -133,7 +147,10 @@ func check(ctx context.Context, p Program) error {
 			return fmt.Errorf("target %s: no hook", key)
 		}
 	}
-	if err := pins.ValidateName("uid", p.UID); err != nil {
+	if err := pins.ValidateUID(p.UID); err != nil {
+		return err
+	}
+	if err := checkMaps(p.Maps); err != nil {
 		return err
 	}
 	return pins.ValidateName("revision", p.Revision)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/bpfleet/bpfleet/bpfman-agent/loader"
@@ -109,15 +110,24 @@ func (s *swap) move(key string, spec attach.Spec) (LinkInfo, error) {
 // the one case where the hook is briefly empty.
 func (s *swap) attach(key string, spec attach.Spec) (attach.Attachment, error) {
 	a, err := spec.Attach(s.prog)
-	if err == nil || s.stale[key] == "" || !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.EEXIST) {
+	if err == nil || s.stale[key] == "" || !busy(err) {
 		return a, err
 	}
 	if rerr := os.Remove(s.stale[key]); rerr != nil {
 		return a, errors.Join(err, rerr)
 	}
 	delete(s.stale, key)
-	return spec.Attach(s.prog)
+	// The kernel releases the unpinned link asynchronously.
+	for range 100 {
+		if a, err = spec.Attach(s.prog); !busy(err) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return a, err
 }
+
+func busy(err error) bool { return errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EEXIST) }
 
 // update moves old to the new program in place. done is false if the hook
 // does not support that (cilium/ebpf and the kernel say so with

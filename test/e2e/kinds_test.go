@@ -227,3 +227,14 @@ func metaReady(p bpfleetv1.Program) metav1.Condition {
 	}
 	return metav1.Condition{}
 }
+
+// poll runs ok until it holds, for up to a minute; state describes what
+// was last seen, for the failure message.
+func poll(t *testing.T, what string, ok func(context.Context) bool, state func() string) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 60*time.Second, true,
+		func(ctx context.Context) (bool, error) { return ok(ctx), nil })
+	if err != nil {
+		t.Fatalf("timed out waiting for %s; last seen: %s", what, state())
+	}
+}

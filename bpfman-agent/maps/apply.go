@@ -1,0 +1,94 @@
+package maps
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+)
+
+// Entry is one key and its value, as JSON from the API (see Encode).
+type Entry struct{ Key, Value json.RawMessage }
+
+// Mode says which keys of a map a policy manages. The empty Mode is
+// Merge, the API's default.
+type Mode string
+
+// Modes.
+const (
+	// Merge writes the listed keys and leaves any other key alone.
+	Merge Mode = "merge"
+	// Exact also removes every key that is not listed.
+	Exact Mode = "exact"
+)
+
+// Result reports an Apply.
+type Result struct {
+	// Applied counts the entries written.
+	Applied int
+	// Failed lists the entries not written, by index, in order.
+	Failed []EntryError
+	// Entries is the number of entries in the map after the write (for an
+	// array, its max_entries: see Usage).
+	Entries    int
+	MaxEntries uint32
+}
+
+// Apply writes entries into m, whose key and value BTF types are keyType
+// and valueType (either may be nil: see Encode), and with mode Exact
+// removes the keys not listed (zeroes them in an array).
+//
+// Every entry is encoded and checked before the first kernel call. An
+// entry that does not encode, does not fit (ErrMapFull) or repeats a key
+// is reported in Result.Failed. Without atomic the other entries are
+// written; with atomic nothing is, and a kernel failure part way is
+// rolled back. The error is for failures of the whole write: an unknown
+// mode, an unsupported map type, a kernel error outside any one entry, a
+// rollback that failed.
+func Apply(m *ebpf.Map, keyType, valueType btf.Type, entries []Entry, mode Mode, atomic bool) (Result, error) {
+	return apply(&writer{m: m, atomic: atomic}, keyType, valueType, entries, mode)
+}
+
+func apply(w *writer, keyType, valueType btf.Type, entries []Entry, mode Mode) (Result, error) {
+	res := Result{MaxEntries: w.m.MaxEntries()}
+	if mode == "" {
+		mode = Merge
+	}
+	if err := checkMap(w.m, mode); err != nil {
+		return res, err
+	}
+	p := plan(w.m, keyType, valueType, entries)
+	res.Failed = p.failed
+	if !w.atomic || len(p.failed) == 0 {
+		var err error
+		if res.Applied, res.Failed, err = w.apply(p, mode); err != nil {
+			return res, err
+		}
+	}
+	slices.SortFunc(res.Failed, func(a, b EntryError) int { return a.Index - b.Index })
+	return finish(w.m, res)
+}
+
+func finish(m *ebpf.Map, res Result) (Result, error) {
+	n, _, err := Usage(m)
+	res.Entries = n
+	return res, err
+}
+
+// checkMap refuses modes and map types Apply cannot write.
+func checkMap(m *ebpf.Map, mode Mode) error {
+	if mode != Merge && mode != Exact {
+		return fmt.Errorf("mode %q: want %q or %q", mode, Merge, Exact)
+	}
+	switch m.Type() {
+	case ebpf.Hash, ebpf.LRUHash, ebpf.Array, ebpf.LPMTrie:
+		return nil
+	}
+	return fmt.Errorf("map type %s: writing entries is not supported (hash, LRU hash, array and LPM trie are)", m.Type())
+}
+
+// isArray says whether m's keys are the indices 0..max_entries-1, always
+// present.
+func isArray(m *ebpf.Map) bool { return m.Type() == ebpf.Array }

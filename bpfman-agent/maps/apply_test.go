@@ -1,0 +1,240 @@
+package maps
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfleet/bpfleet/internal/testkernel"
+)
+
+// contents reads a hash map of __u32 keys and values as a Go map.
+func contents(t *testing.T, m *ebpf.Map) map[uint32]uint64 {
+	t.Helper()
+	keys, values, err := dump(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[uint32]uint64)
+	for i := range keys.len() {
+		out[binary.BigEndian.Uint32(keys.at(i))] = binary.NativeEndian.Uint64(values.at(i))
+	}
+	return out
+}
+
+// ip is 10.0.0.n as the uint32 contents reports.
+func ip(n uint32) uint32 { return 10<<24 | n }
+
+func ipEntry(n, drops int) Entry {
+	return entry(fmt.Sprintf(`{"addr": "10.0.0.%d"}`, n), fmt.Sprintf(`{"drops": %d}`, drops))
+}
+
+func mustApply(t *testing.T, m *ebpf.Map, spec *ebpf.MapSpec, mode Mode, atomic bool, entries ...Entry) Result {
+	t.Helper()
+	res, err := Apply(m, spec.Key, spec.Value, entries, mode, atomic)
+	if err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	return res
+}
+
+func TestApplyHash(t *testing.T) {
+	testkernel.Require(t)
+	spec := blocklistSpec(t)
+	m := newMap(t, spec)
+
+	res := mustApply(t, m, spec, Merge, false, ipEntry(1, 0), ipEntry(2, 5))
+	want(t, res, 2, 0, 2)
+	res = mustApply(t, m, spec, Merge, false, ipEntry(3, 0), entry(`"0x0a00"`, `1`), ipEntry(2, 7))
+	want(t, res, 2, 1, 3)
+	wantFailure(t, res, 1, "key: want 4 bytes, got 0x0a00 (2 bytes)")
+	res = mustApply(t, m, spec, Merge, false, entry(`{"addr": "10.0.0.300"}`, `{}`), entry(`{"addr": "10.0.0.9"}`, `{"drops": -1}`))
+	wantFailure(t, res, 0, `key.addr: "10.0.0.300" is not an IPv4 address`)
+	wantFailure(t, res, 1, "value.drops: -1 is negative, the type is unsigned")
+	wantContents(t, m, map[uint32]uint64{ip(1): 0, ip(2): 7, ip(3): 0})
+
+	res = mustApply(t, m, spec, Exact, false, ipEntry(3, 1), entry(`{"addr": "10.0.0.2"}`, `{"drops": "many"}`))
+	want(t, res, 1, 1, 2)
+	wantFailure(t, res, 1, `value.drops: "many" is not an integer`)
+	wantContents(t, m, map[uint32]uint64{ip(2): 7, ip(3): 1}) // a bad value does not remove its key
+
+	want(t, mustApply(t, m, spec, Exact, false), 0, 0, 0)
+}
+
+func TestApplyAtomicBadEntryWritesNothing(t *testing.T) {
+	testkernel.Require(t)
+	spec := blocklistSpec(t)
+	m := newMap(t, spec)
+	mustApply(t, m, spec, Merge, false, ipEntry(1, 1))
+
+	res := mustApply(t, m, spec, Exact, true, ipEntry(2, 0), entry(`{"addr": "10.0.0.1"}`, `{"prot": 1}`))
+	want(t, res, 0, 1, 1)
+	wantFailure(t, res, 1, `value: unknown field "prot" (struct verdict has: drops)`)
+	wantContents(t, m, map[uint32]uint64{ip(1): 1})
+}
+
+func TestApplyMapFull(t *testing.T) {
+	testkernel.Require(t)
+	spec := blocklistSpec(t).Copy()
+	spec.MaxEntries = 4
+	for _, tc := range []struct {
+		name    string
+		atomic  bool
+		applied int
+		failed  int
+		after   int
+	}{
+		{"merge", false, 2, 1, 4},
+		{"atomic", true, 0, 1, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMap(t, spec)
+			mustApply(t, m, spec, Merge, false, ipEntry(1, 0), ipEntry(2, 0))
+			res := mustApply(t, m, spec, Merge, tc.atomic, ipEntry(3, 0), ipEntry(4, 0), ipEntry(5, 0))
+			want(t, res, tc.applied, tc.failed, tc.after)
+			if !errors.Is(res.Failed[0].Err, ErrMapFull) || res.Failed[0].Index != 2 {
+				t.Fatalf("failure = %v, want entry 2: map full", res.Failed[0])
+			}
+		})
+	}
+}
+
+func TestApplyMoreEntriesThanMax(t *testing.T) {
+	testkernel.Require(t)
+	spec := blocklistSpec(t).Copy()
+	spec.MaxEntries = 2
+	m := newMap(t, spec)
+	res := mustApply(t, m, spec, Exact, true, ipEntry(1, 0), ipEntry(2, 0), ipEntry(3, 0))
+	want(t, res, 0, 1, 0)
+	wantFailure(t, res, 2, "map full: the policy lists 3 entries, the map holds at most 2")
+}
+
+func TestApplyArray(t *testing.T) {
+	testkernel.Require(t)
+	spec := arraySpec(t, 4)
+	m := newMap(t, spec)
+	res := mustApply(t, m, spec, Merge, false, entry(`0`, `{"drops": 7}`), entry(`3`, `{"drops": 9}`), entry(`4`, `{}`), entry(`0`, `{}`))
+	want(t, res, 2, 2, 4)
+	wantFailure(t, res, 2, "key: index 4 is out of the array's range [0, 3]")
+	wantFailure(t, res, 3, "key: same key as entry 0")
+	wantArray(t, m, 7, 0, 0, 9)
+
+	res = mustApply(t, m, spec, Exact, false, entry(`1`, `{"drops": 1}`))
+	want(t, res, 1, 0, 4)
+	wantArray(t, m, 0, 1, 0, 0)
+}
+
+func TestApplyRefuses(t *testing.T) {
+	testkernel.Require(t)
+	spec := blocklistSpec(t)
+	m := newMap(t, spec)
+	if _, err := Apply(m, spec.Key, spec.Value, nil, "replace", false); err == nil {
+		t.Fatal("mode replace: no error")
+	}
+	ring := newMap(t, &ebpf.MapSpec{Type: ebpf.RingBuf, MaxEntries: 4096})
+	if _, err := Apply(ring, nil, nil, nil, Merge, false); err == nil || !strings.Contains(err.Error(), "not supported") {
+		t.Fatalf("ring buffer: %v", err)
+	}
+}
+
+func want(t *testing.T, res Result, applied, failed, entries int) {
+	t.Helper()
+	if res.Applied != applied || len(res.Failed) != failed || res.Entries != entries {
+		t.Fatalf("result = applied %d, failed %v, entries %d; want %d, %d failures, %d",
+			res.Applied, res.Failed, res.Entries, applied, failed, entries)
+	}
+}
+
+func wantFailure(t *testing.T, res Result, index int, msg string) {
+	t.Helper()
+	for _, f := range res.Failed {
+		if f.Index == index && f.Err.Error() == msg {
+			return
+		}
+	}
+	t.Fatalf("failures %v: want entry %d: %s", res.Failed, index, msg)
+}
+
+func wantContents(t *testing.T, m *ebpf.Map, want map[uint32]uint64) {
+	t.Helper()
+	got := contents(t, m)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("map holds %v, want %v", got, want)
+	}
+}
+
+func wantArray(t *testing.T, m *ebpf.Map, want ...uint64) {
+	t.Helper()
+	for i, w := range want {
+		var v uint64
+		if err := m.Lookup(uint32(i), &v); err != nil || v != w {
+			t.Fatalf("array[%d] = %d, %v; want %d", i, v, err, w)
+		}
+	}
+}
+
+func TestAtomicRollback(t *testing.T) {
+	testkernel.Require(t)
+	spec := blocklistSpec(t)
+	m := newMap(t, spec)
+	mustApply(t, m, spec, Merge, false, ipEntry(1, 1), ipEntry(2, 2))
+	p := plan(m, spec.Key, spec.Value, []Entry{ipEntry(2, 20), ipEntry(3, 30)})
+	w := &writer{m: m, atomic: true}
+	if applied, failed, err := w.apply(p, Exact); applied != 2 || len(failed) != 0 || err != nil {
+		t.Fatalf("apply = %d, %v, %v", applied, failed, err)
+	}
+	wantContents(t, m, map[uint32]uint64{ip(2): 20, ip(3): 30})
+	if err := w.rollback(nil); err != nil {
+		t.Fatal(err)
+	}
+	wantContents(t, m, map[uint32]uint64{ip(1): 1, ip(2): 2})
+}
+
+// TestApplyUntypedLPMTrie writes a map without BTF: hex keys, number
+// values.
+func TestApplyUntypedLPMTrie(t *testing.T) {
+	testkernel.Require(t)
+	spec := &ebpf.MapSpec{Type: ebpf.LPMTrie, KeySize: 8, ValueSize: 8, MaxEntries: 2, Flags: unix.BPF_F_NO_PREALLOC}
+	m := newMap(t, spec)
+	// prefixlen 24 (host order) then 10.0.0.0; prefixlen 32 then 10.0.0.1.
+	net24, host32 := `"0x180000000a000000"`, `"0x200000000a000001"`
+	res := mustApply(t, m, spec, Merge, false, entry(net24, `1`), entry(host32, `2`), entry(`"0x100000000a010000"`, `3`))
+	want(t, res, 2, 1, 2)
+	if !errors.Is(res.Failed[0].Err, ErrMapFull) {
+		t.Fatalf("third entry: %v, want map full", res.Failed[0].Err)
+	}
+	res = mustApply(t, m, spec, Exact, false, entry(host32, `5`))
+	want(t, res, 1, 0, 1)
+	res = mustApply(t, m, spec, Merge, false, entry(`"10.0.0.1"`, `1`))
+	wantFailure(t, res, 0, `key: "10.0.0.1" needs the map's BTF, which it has none of; use a number or "0x…" hex (8 bytes)`)
+}
+
+// TestApplyOneByOne takes the path of maps without batch operations.
+func TestApplyOneByOne(t *testing.T) {
+	testkernel.Require(t)
+	spec := blocklistSpec(t).Copy()
+	spec.MaxEntries = 3
+	m := newMap(t, spec)
+	w := &writer{m: m, each: true}
+	run := func(mode Mode, entries ...Entry) Result {
+		t.Helper()
+		res, err := apply(w, spec.Key, spec.Value, entries, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	want(t, run(Merge, ipEntry(1, 1), ipEntry(2, 2)), 2, 0, 2)
+	want(t, run(Exact, ipEntry(2, 0), ipEntry(3, 3), ipEntry(4, 4)), 3, 0, 3)
+	wantContents(t, m, map[uint32]uint64{ip(2): 0, ip(3): 3, ip(4): 4})
+	res := run(Merge, ipEntry(5, 5))
+	want(t, res, 0, 1, 3)
+	if !errors.Is(res.Failed[0].Err, ErrMapFull) {
+		t.Fatalf("failure = %v, want map full", res.Failed[0])
+	}
+}

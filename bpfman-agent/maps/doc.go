@@ -1,0 +1,24 @@
+// Package maps writes the entries a MapPolicy declares into live eBPF
+// maps, so that a control plane steers programs without reloading them.
+//
+// Encode and Decode are the pure half: they turn an entry's key or value,
+// as JSON from the API, into the exact bytes of the map's key or value
+// type, through the map's BTF where it has one, and back. Encode checks
+// every width and range; it never pads or truncates a value silently.
+//
+// Apply is the kernel half. It encodes every entry before its first
+// kernel call, so a bad entry is reported (per index, in Result.Failed)
+// before anything is written. Without atomic, the good entries are
+// written and the bad ones reported; with atomic, any bad entry means
+// nothing is written, and a kernel failure part way (a full map) is rolled
+// back to the map's previous contents for the keys it touched. Apply uses
+// the kernel's batch operations where the map type has them and falls
+// back to one call per entry where it does not. In mode Exact, a key
+// whose entry failed (say, a bad value) is left as it is, not removed.
+//
+// Array maps have no absent keys: "deleting" an array entry sets its value
+// to zeros, and Usage reports an array as full (entries = max_entries).
+//
+// The package never closes or pins the maps it is given: the caller owns
+// their file descriptors.
+package maps

@@ -1,0 +1,40 @@
+package maps
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"github.com/cilium/ebpf/btf"
+)
+
+// fuzzTypes are the types FuzzEncode encodes into; nil is "no BTF" (4 bytes).
+var fuzzTypes = []btf.Type{nil, u8, s16, u32, s64, boo, rule, comm, ip6, pair, color, outer}
+
+// FuzzEncode checks that Encode never panics, returns exactly the size
+// asked for, and that Decode reads its output back to the same bytes.
+func FuzzEncode(f *testing.F) {
+	for _, seed := range []string{`80`, `-1`, `"0x0a000001"`, `"10.0.0.1"`, `{"addr":"10.0.0.1","port":80}`,
+		`{"rule":{"hits":1},"name":"ab"}`, `[1,-1]`, `"2001:db8::1"`, `true`, `"BLUE"`} {
+		f.Add([]byte(seed), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, which uint8) {
+		typ := fuzzTypes[int(which)%len(fuzzTypes)]
+		size := uint32(4)
+		if typ != nil {
+			n, _ := btf.Sizeof(typ)
+			size = uint32(n)
+		}
+		b, err := Encode(json.RawMessage(raw), typ, size)
+		if err != nil {
+			return
+		}
+		if len(b) != int(size) {
+			t.Fatalf("Encode(%q) gave %d bytes, want %d", raw, len(b), size)
+		}
+		back, err := Encode(Decode(b, typ), typ, size)
+		if err != nil || !bytes.Equal(back, b) {
+			t.Fatalf("Encode(Decode(%x)) = %x, %v (raw %q, type %v)", b, back, err, raw, typ)
+		}
+	})
+}

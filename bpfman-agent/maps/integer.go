@@ -1,0 +1,148 @@
+package maps
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/cilium/ebpf/btf"
+)
+
+func encodeInt(dst []byte, v any, t *btf.Int) error {
+	sg := signOf(t.Encoding)
+	switch v := v.(type) {
+	case json.Number:
+		return putInteger(dst, string(v), sg)
+	case bool:
+		return putBool(dst, v)
+	case string:
+		return encodeIntString(dst, v, sg)
+	}
+	return fmt.Errorf("%s is not a value of %s", describe(v), typeName(t))
+}
+
+// encodeIntString reads an IPv4 address into a 4-byte integer, in network
+// byte order, or else a decimal integer.
+func encodeIntString(dst []byte, s string, sg sign) error {
+	if len(dst) == 4 && strings.ContainsAny(s, ".:") {
+		a, err := netip.ParseAddr(s)
+		if err != nil || !a.Is4() {
+			return fmt.Errorf("%q is not an IPv4 address", s)
+		}
+		b := a.As4()
+		copy(dst, b[:])
+		return nil
+	}
+	return putInteger(dst, s, sg)
+}
+
+func putBool(dst []byte, b bool) error {
+	if len(dst) != 1 {
+		return fmt.Errorf("%v: a bool is 1 byte, want %d bytes", b, len(dst))
+	}
+	dst[0] = 0
+	if b {
+		dst[0] = 1
+	}
+	return nil
+}
+
+// sign says which integers a type holds.
+type sign int
+
+const (
+	unsignedInt sign = iota
+	signedInt
+	eitherInt // no BTF: negative or not, as long as it fits the width
+)
+
+func signOf(encoding btf.IntEncoding) sign {
+	if encoding == btf.Signed {
+		return signedInt
+	}
+	return unsignedInt
+}
+
+// putInteger writes the decimal integer s into dst, in host byte order,
+// checking that it fits the size of dst.
+func putInteger(dst []byte, s string, sg sign) error {
+	bits := len(dst) * 8
+	if bits != 8 && bits != 16 && bits != 32 && bits != 64 {
+		return fmt.Errorf("%s: a number encodes 1, 2, 4 or 8 bytes, want %d bytes; use \"0x…\" hex", s, len(dst))
+	}
+	u, err := parseInteger(s, bits, sg)
+	if err != nil {
+		return err
+	}
+	putUint(dst, u)
+	return nil
+}
+
+func parseInteger(s string, bits int, sg sign) (uint64, error) {
+	negative := strings.HasPrefix(s, "-")
+	if negative && sg == unsignedInt {
+		return 0, fmt.Errorf("%s is negative, the type is unsigned", s)
+	}
+	if negative || sg == signedInt {
+		i, err := strconv.ParseInt(s, 10, bits)
+		return uint64(i), rangeError(s, bits, sg, err)
+	}
+	u, err := strconv.ParseUint(s, 10, bits)
+	return u, rangeError(s, bits, sg, err)
+}
+
+func rangeError(s string, bits int, sg sign, err error) error {
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, strconv.ErrRange) {
+		return fmt.Errorf("%q is not an integer", s)
+	}
+	lo, hi := -(int64(1) << (bits - 1)), uint64(math.MaxUint64)>>(64-bits)
+	switch sg {
+	case signedInt:
+		hi >>= 1
+	case unsignedInt:
+		lo = 0
+	}
+	return fmt.Errorf("%s is out of range for a %d-byte integer [%d, %d]", s, bits/8, lo, hi)
+}
+
+func putUint(dst []byte, u uint64) {
+	switch len(dst) {
+	case 1:
+		dst[0] = byte(u)
+	case 2:
+		binary.NativeEndian.PutUint16(dst, uint16(u))
+	case 4:
+		binary.NativeEndian.PutUint32(dst, uint32(u))
+	case 8:
+		binary.NativeEndian.PutUint64(dst, u)
+	}
+}
+
+func encodeEnum(dst []byte, v any, t *btf.Enum) error {
+	s, ok := v.(string)
+	if !ok {
+		return encodeInt(dst, v, &btf.Int{Size: t.Size, Encoding: encoding(t.Signed)})
+	}
+	for _, ev := range t.Values {
+		if ev.Name == s {
+			putUint(dst, ev.Value)
+			return nil
+		}
+	}
+	return encodeIntString(dst, s, signOf(encoding(t.Signed)))
+}
+
+func encoding(signed bool) btf.IntEncoding {
+	if signed {
+		return btf.Signed
+	}
+	return btf.Unsigned
+}

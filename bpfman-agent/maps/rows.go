@@ -1,0 +1,46 @@
+package maps
+
+import (
+	"reflect"
+	"unsafe"
+)
+
+// rows is a list of fixed-size byte strings (keys or values) laid out
+// back to back, as the kernel's batch operations read and write them. It
+// is backed by a Go slice of [size]byte arrays, which cilium/ebpf passes
+// to the kernel without copying.
+type rows struct {
+	size  int
+	slice reflect.Value // []([size]byte)
+	buf   []byte        // the same memory, flat
+}
+
+func newRows(size, n int) rows {
+	typ := reflect.SliceOf(reflect.ArrayOf(size, reflect.TypeFor[byte]()))
+	r := rows{size: size, slice: reflect.MakeSlice(typ, n, n)}
+	if n > 0 && size > 0 {
+		r.buf = unsafe.Slice((*byte)(r.slice.UnsafePointer()), n*size)
+	}
+	return r
+}
+
+func (r rows) len() int { return r.slice.Len() }
+
+func (r rows) at(i int) []byte { return r.buf[i*r.size : (i+1)*r.size] }
+
+// from is the rows from i on, as the slice the batch calls take.
+func (r rows) from(i int) any { return r.slice.Slice(i, r.len()).Interface() }
+
+// pick copies the rows at the given indices into new rows.
+func (r rows) pick(idx []int) rows {
+	out := newRows(r.size, len(idx))
+	for j, i := range idx {
+		copy(out.at(j), r.at(i))
+	}
+	return out
+}
+
+// truncate is the first n rows.
+func (r rows) truncate(n int) rows {
+	return rows{size: r.size, slice: r.slice.Slice(0, n), buf: r.buf[:n*r.size]}
+}

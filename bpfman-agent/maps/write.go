@@ -1,0 +1,157 @@
+package maps
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+)
+
+// writer makes the kernel calls of one Apply.
+type writer struct {
+	m      *ebpf.Map
+	atomic bool
+	each   bool      // one call per entry, as if the map had no batch ops
+	undo   *snapshot // what to restore if an atomic write fails
+}
+
+// apply removes the stale keys (mode Exact) and writes the planned
+// entries. It returns the number written and the failures, p's included.
+func (w *writer) apply(p batch, mode Mode) (int, []EntryError, error) {
+	stale, err := w.stale(p, mode)
+	if err != nil {
+		return 0, p.failed, err
+	}
+	if w.atomic {
+		if full, err := w.prepare(p, stale); err != nil || len(full) > 0 {
+			return 0, full, err
+		}
+	}
+	if err := w.remove(stale); err != nil {
+		return 0, p.failed, w.rollback(err)
+	}
+	bad := w.update(p.keys, p.values, p.index)
+	if w.atomic && len(bad) > 0 {
+		return 0, bad, w.rollback(nil)
+	}
+	return p.keys.len() - len(bad), append(p.failed, bad...), nil
+}
+
+func (w *writer) stale(p batch, mode Mode) (rows, error) {
+	if mode != Exact {
+		return newRows(p.keys.size, 0), nil
+	}
+	return staleKeys(w.m, p.keys, p.keep)
+}
+
+// prepare snapshots what an atomic write touches and checks, for a hash
+// map, that the new keys fit; full lists the entries that would not.
+func (w *writer) prepare(p batch, stale rows) (full []EntryError, err error) {
+	if w.undo, err = takeSnapshot(w.m, p.keys, stale); err != nil {
+		return nil, err
+	}
+	if isArray(w.m) || w.m.Type() == ebpf.LRUHash {
+		return nil, nil
+	}
+	present, _, err := Usage(w.m)
+	if err != nil {
+		return nil, err
+	}
+	return w.undo.overflow(p.index, int(w.m.MaxEntries())-present+stale.len()), nil
+}
+
+func (w *writer) rollback(cause error) error {
+	if w.undo == nil {
+		return cause
+	}
+	if err := w.undo.restore(w.m); err != nil {
+		return errors.Join(cause, err)
+	}
+	return cause
+}
+
+// update writes keys and values in batches, resuming after an entry the
+// kernel refuses, or one by one where the map has no batch update.
+func (w *writer) update(keys, values rows, index []int) []EntryError {
+	var failed []EntryError
+	if w.each {
+		return w.updateEach(keys, values, index, 0)
+	}
+	for off := 0; off < keys.len(); {
+		n, err := w.m.BatchUpdate(keys.from(off), values.from(off), nil)
+		switch {
+		case err == nil:
+			return failed
+		case errors.Is(err, ebpf.ErrNotSupported):
+			return append(failed, w.updateEach(keys, values, index, off)...)
+		}
+		at := min(off+n, keys.len()-1)
+		failed = append(failed, EntryError{Index: index[at], Err: w.kernelError(err)})
+		off = at + 1
+	}
+	return failed
+}
+
+func (w *writer) updateEach(keys, values rows, index []int, from int) []EntryError {
+	var failed []EntryError
+	for i := from; i < keys.len(); i++ {
+		if err := w.m.Update(keys.at(i), values.at(i), ebpf.UpdateAny); err != nil {
+			failed = append(failed, EntryError{Index: index[i], Err: w.kernelError(err)})
+		}
+	}
+	return failed
+}
+
+// kernelError names a full map as such: the kernel says E2BIG, which
+// cilium/ebpf reads as "key too big".
+func (w *writer) kernelError(err error) error {
+	if errors.Is(err, unix.E2BIG) || errors.Is(err, unix.ENOSPC) {
+		return fmt.Errorf("%w: the map holds max_entries (%d) keys already", ErrMapFull, w.m.MaxEntries())
+	}
+	return fmt.Errorf("write: %w", err)
+}
+
+// remove deletes keys from a hash map, or zeroes them in an array.
+func (w *writer) remove(keys rows) error {
+	if keys.len() == 0 {
+		return nil
+	}
+	if isArray(w.m) {
+		return w.zero(keys)
+	}
+	if w.each {
+		return w.deleteEach(keys, 0)
+	}
+	for off := 0; off < keys.len(); {
+		n, err := w.m.BatchDelete(keys.from(off), nil)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, ebpf.ErrNotSupported):
+			return w.deleteEach(keys, off)
+		case !errors.Is(err, ebpf.ErrKeyNotExist):
+			return fmt.Errorf("delete stale keys: %w", err)
+		}
+		off += n + 1 // gone already: removed by someone else
+	}
+	return nil
+}
+
+func (w *writer) deleteEach(keys rows, from int) error {
+	for i := from; i < keys.len(); i++ {
+		if err := w.m.Delete(keys.at(i)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("delete stale key %s: %w", Decode(keys.at(i), nil), err)
+		}
+	}
+	return nil
+}
+
+func (w *writer) zero(keys rows) error {
+	index := make([]int, keys.len())
+	bad := w.update(keys, newRows(int(w.m.ValueSize()), keys.len()), index)
+	if len(bad) > 0 {
+		return fmt.Errorf("zero stale array entries: %w", bad[0].Err)
+	}
+	return nil
+}

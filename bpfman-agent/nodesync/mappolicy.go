@@ -1,0 +1,194 @@
+package nodesync
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"k8s.io/apimachinery/pkg/types"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpfman-agent/maps"
+)
+
+// maxListedFailures bounds the entry failures a status message lists.
+const maxListedFailures = 3
+
+// applyPolicies writes each MapPolicy's entries into the maps of the
+// programs it names (or the one shared map). objects holds the ELF of every
+// program applied in this pass, for the maps' BTF.
+func (r *Reconciler) applyPolicies(policies []bpfleetv1.NodeMapPolicy, objects map[types.UID][]byte) []bpfleetv1.NodeMapPolicyStatus {
+	out := make([]bpfleetv1.NodeMapPolicyStatus, 0, len(policies))
+	keep := map[types.UID]bool{}
+	for i := range policies {
+		out = append(out, r.applyPolicy(&policies[i], objects))
+		keep[policies[i].UID] = true
+	}
+	for uid := range r.applied {
+		if !keep[uid] {
+			delete(r.applied, uid)
+		}
+	}
+	return out
+}
+
+func (r *Reconciler) applyPolicy(nmp *bpfleetv1.NodeMapPolicy, objects map[types.UID][]byte) bpfleetv1.NodeMapPolicyStatus {
+	st := bpfleetv1.NodeMapPolicyStatus{UID: nmp.UID, Name: nmp.Name, Generation: nmp.Generation, State: bpfleetv1.StateReady}
+	spec, err := r.mapSpec(nmp, objects)
+	if err != nil {
+		return policyFailed(st, err)
+	}
+	targets, closeAll, err := r.policyMaps(nmp)
+	defer closeAll()
+	if err != nil {
+		return policyFailed(st, err)
+	}
+	key := appliedKey(nmp, targets)
+	if prev, ok := r.applied[nmp.UID]; ok && prev.key == key {
+		return usage(prev.status, targets)
+	}
+	st = r.write(st, nmp, spec, targets)
+	if st.State == bpfleetv1.StateReady || st.Terminal {
+		r.remember(nmp.UID, key, st)
+	}
+	return st
+}
+
+// write writes the entries into every target map.
+func (r *Reconciler) write(st bpfleetv1.NodeMapPolicyStatus, nmp *bpfleetv1.NodeMapPolicy, spec *ebpf.MapSpec, targets []*ebpf.Map) bpfleetv1.NodeMapPolicyStatus {
+	entries := make([]maps.Entry, len(nmp.Entries))
+	for i, e := range nmp.Entries {
+		entries[i] = maps.Entry{Key: json.RawMessage(e.Key.Raw), Value: json.RawMessage(e.Value.Raw)}
+	}
+	for _, m := range targets {
+		res, err := maps.Apply(m, spec.Key, spec.Value, entries, maps.Mode(nmp.Mode), nmp.Atomic)
+		st.Entries, st.MaxEntries = int32(res.Entries), int32(res.MaxEntries)
+		if err != nil {
+			return policyFailed(st, err)
+		}
+		if len(res.Failed) > 0 {
+			return entriesFailed(st, res, len(entries), nmp.Atomic)
+		}
+	}
+	return st
+}
+
+// appliedPolicy is a policy generation written into a set of maps. The
+// agent writes a policy again only when either changes: a rewrite would
+// reset the values programs keep in the entries (counters).
+type appliedPolicy struct {
+	key    string
+	status bpfleetv1.NodeMapPolicyStatus
+}
+
+func (r *Reconciler) remember(uid types.UID, key string, st bpfleetv1.NodeMapPolicyStatus) {
+	if r.applied == nil {
+		r.applied = map[types.UID]appliedPolicy{}
+	}
+	r.applied[uid] = appliedPolicy{key: key, status: st}
+}
+
+// appliedKey identifies what a write wrote: the policy generation and the
+// kernel maps it went to.
+func appliedKey(nmp *bpfleetv1.NodeMapPolicy, targets []*ebpf.Map) string {
+	key := fmt.Sprint(nmp.Generation)
+	for _, m := range targets {
+		if info, err := m.Info(); err == nil {
+			if id, ok := info.ID(); ok {
+				key += fmt.Sprintf("/%d", id)
+			}
+		}
+	}
+	return key
+}
+
+// usage refreshes the entry count of an already written policy.
+func usage(st bpfleetv1.NodeMapPolicyStatus, targets []*ebpf.Map) bpfleetv1.NodeMapPolicyStatus {
+	for _, m := range targets {
+		if n, max, err := maps.Usage(m); err == nil {
+			st.Entries, st.MaxEntries = int32(n), int32(max)
+		}
+	}
+	return st
+}
+
+// mapSpec finds the map in the object of one of the policy's programs.
+func (r *Reconciler) mapSpec(nmp *bpfleetv1.NodeMapPolicy, objects map[types.UID][]byte) (*ebpf.MapSpec, error) {
+	for _, uid := range nmp.Programs {
+		obj, ok := objects[uid]
+		if !ok {
+			continue
+		}
+		spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(obj))
+		if err != nil {
+			return nil, err
+		}
+		if ms := spec.Maps[nmp.MapName]; ms != nil {
+			return ms, nil
+		}
+		return nil, &specError{fmt.Errorf("the program's object has no map %q", nmp.MapName)}
+	}
+	return nil, &waitError{"waiting for a selected program to run on this node"}
+}
+
+// policyMaps opens the maps to write: the shared map, or each program's.
+func (r *Reconciler) policyMaps(nmp *bpfleetv1.NodeMapPolicy) ([]*ebpf.Map, func(), error) {
+	var out []*ebpf.Map
+	closeAll := func() {
+		for _, m := range out {
+			m.Close()
+		}
+	}
+	if nmp.Shared != "" {
+		m, err := r.Programs.SharedMap(nmp.Shared)
+		if err != nil {
+			return nil, closeAll, fmt.Errorf("shared map %s: %w", nmp.Shared, err)
+		}
+		return append(out, m), func() { m.Close() }, nil
+	}
+	for _, uid := range nmp.Programs {
+		m, err := r.Programs.Map(string(uid), nmp.MapName)
+		if err != nil {
+			return out, closeAll, &waitError{fmt.Sprintf("program %s has no map %s running yet: %v", uid, nmp.MapName, err)}
+		}
+		out = append(out, m)
+	}
+	return out, closeAll, nil
+}
+
+func policyFailed(st bpfleetv1.NodeMapPolicyStatus, err error) bpfleetv1.NodeMapPolicyStatus {
+	f := classify(err)
+	st.State, st.Reason, st.Message, st.Terminal = f.state, f.reason, f.message, f.terminal
+	return st
+}
+
+// entriesFailed reports the entries the map refused, naming the first few.
+func entriesFailed(st bpfleetv1.NodeMapPolicyStatus, res maps.Result, total int, atomic bool) bpfleetv1.NodeMapPolicyStatus {
+	var msgs []string
+	for _, f := range res.Failed[:min(len(res.Failed), maxListedFailures)] {
+		msgs = append(msgs, fmt.Sprintf("entry %d: %v", f.Index, f.Err))
+	}
+	written := fmt.Sprintf("the other %d written", total-len(res.Failed))
+	if atomic {
+		written = "none written (atomic)"
+	}
+	st.State, st.Reason, st.Terminal = bpfleetv1.StateFailed, bpfleetv1.ReasonBadEntries, true
+	if allFull(res.Failed) {
+		// Room may come: keys removed, or maxEntries raised.
+		st.Reason, st.Terminal = bpfleetv1.ReasonMapFull, false
+	}
+	st.Message = fmt.Sprintf("%d of %d entries refused, %s: %s", len(res.Failed), total, written, strings.Join(msgs, "; "))
+	return st
+}
+
+func allFull(failed []maps.EntryError) bool {
+	for _, f := range failed {
+		if !errors.Is(f.Err, maps.ErrMapFull) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,98 @@
+package controllers
+
+import (
+	"fmt"
+	"sort"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+)
+
+// policySelects reports whether a MapPolicy applies to a program of kind.
+// Pure.
+func policySelects(mp *bpfleetv1.MapPolicy, kind string, p bpfleetv1.Program) bool {
+	sel := mp.Spec.Programs
+	for _, ref := range sel.Refs {
+		if ref.Kind == kind && ref.Name == p.GetName() {
+			return true
+		}
+	}
+	if sel.Selector == nil {
+		return false
+	}
+	s, err := metav1.LabelSelectorAsSelector(sel.Selector)
+	return err == nil && s.Matches(labels.Set(p.GetLabels()))
+}
+
+// mapConfigs are the map settings the policies give a program before load.
+func mapConfigs(kind string, p bpfleetv1.Program, policies []bpfleetv1.MapPolicy) []bpfleetv1.MapConfig {
+	var out []bpfleetv1.MapConfig
+	for i := range policies {
+		mp := &policies[i]
+		if !mp.DeletionTimestamp.IsZero() || !policySelects(mp, kind, p) {
+			continue
+		}
+		c := bpfleetv1.MapConfig{Name: mp.Spec.MapName}
+		if mp.Spec.MaxEntries != nil {
+			c.MaxEntries = *mp.Spec.MaxEntries
+		}
+		c.Shared = sharedName(mp)
+		if c.MaxEntries != 0 || c.Shared != "" {
+			out = append(out, c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// sharedName names a policy's node-wide map, or "" for unshared maps. The
+// size is part of the name: a resize makes a new shared map that programs
+// move to one by one, while the others keep the old one.
+func sharedName(mp *bpfleetv1.MapPolicy) string {
+	switch {
+	case !mp.Spec.Shared:
+		return ""
+	case mp.Spec.MaxEntries != nil:
+		return fmt.Sprintf("%s-%d", mp.Name, *mp.Spec.MaxEntries)
+	}
+	return mp.Name
+}
+
+// nodeMapPolicies are the policies with entries for the programs a node
+// runs. Pure.
+func nodeMapPolicies(policies []bpfleetv1.MapPolicy, programs []KindedProgram, onNode []bpfleetv1.NodeProgram) []bpfleetv1.NodeMapPolicy {
+	running := map[types.UID]bool{}
+	for _, np := range onNode {
+		running[np.UID] = true
+	}
+	var out []bpfleetv1.NodeMapPolicy
+	for i := range policies {
+		mp := &policies[i]
+		if !mp.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if nmp, ok := nodeMapPolicy(mp, programs, running); ok {
+			out = append(out, nmp)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].UID < out[j].UID })
+	return out
+}
+
+func nodeMapPolicy(mp *bpfleetv1.MapPolicy, programs []KindedProgram, running map[types.UID]bool) (bpfleetv1.NodeMapPolicy, bool) {
+	nmp := bpfleetv1.NodeMapPolicy{
+		UID: mp.UID, Name: mp.Name, Generation: mp.Generation, MapName: mp.Spec.MapName,
+		Entries: mp.Spec.Entries, Mode: mp.Spec.Mode, Atomic: mp.Spec.Atomic,
+	}
+	nmp.Shared = sharedName(mp)
+	for _, kp := range programs {
+		if running[kp.Program.GetUID()] && policySelects(mp, kp.Kind, kp.Program) {
+			nmp.Programs = append(nmp.Programs, kp.Program.GetUID())
+		}
+	}
+	sort.Slice(nmp.Programs, func(i, j int) bool { return nmp.Programs[i] < nmp.Programs[j] })
+	return nmp, len(nmp.Programs) > 0
+}

@@ -1,0 +1,166 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+)
+
+// MapPolicyReconciler reports each MapPolicy's state from the nodes that
+// apply it. (Which nodes apply it, NodeReconciler decides.)
+type MapPolicyReconciler struct {
+	client.Client
+	Recorder recorder.EventRecorder
+}
+
+// +kubebuilder:rbac:groups=bpfleet.io,resources=mappolicies/status,verbs=get;update;patch
+
+// Reconcile aggregates the nodes' reports into the policy's status.
+func (r *MapPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var mp bpfleetv1.MapPolicy
+	if err := r.Get(ctx, req.NamespacedName, &mp); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	var sets bpfleetv1.NodeProgramSetList
+	if err := r.List(ctx, &sets); err != nil {
+		return ctrl.Result{}, fmt.Errorf("list node program sets: %w", err)
+	}
+	base := mp.DeepCopy()
+	reports, usage := policyReports(&mp, sets.Items)
+	sum := summarize(mp.Generation, reports)
+	st := &mp.Status
+	st.ObservedGeneration, st.Nodes, st.Failures = mp.Generation, sum.counts, sum.failures
+	st.Usage = fullestFirst(usage)
+	ready, reconciling, stalled := sum.conditions()
+	if sum.counts.Selected == 0 {
+		ready = cond(bpfleetv1.ConditionReady, true, bpfleetv1.ReasonNoPrograms, "no node runs a selected program")
+	}
+	conds := []metav1.Condition{ready, reconciling, stalled, mapFull(&mp, st.Usage)}
+	for _, c := range conds {
+		c.ObservedGeneration = mp.Generation
+		meta.SetStatusCondition(&st.Conditions, c)
+	}
+	return ctrl.Result{}, r.patchStatus(ctx, base, &mp)
+}
+
+// policyReports maps each node that applies the policy to its report, as a
+// program-like status so that summarize can add them up, and collects the
+// maps' usage.
+func policyReports(mp *bpfleetv1.MapPolicy, sets []bpfleetv1.NodeProgramSet) (map[string]*bpfleetv1.NodeProgramStatus, []bpfleetv1.MapUsage) {
+	reports := map[string]*bpfleetv1.NodeProgramStatus{}
+	var usage []bpfleetv1.MapUsage
+	for i := range sets {
+		set := &sets[i]
+		if !appliesOn(set, mp.UID) {
+			continue
+		}
+		reports[set.Name] = nil
+		for _, ps := range set.Status.MapPolicies {
+			if ps.UID != mp.UID {
+				continue
+			}
+			reports[set.Name] = &bpfleetv1.NodeProgramStatus{
+				Generation: ps.Generation, State: ps.State, Reason: ps.Reason, Message: ps.Message, Terminal: ps.Terminal,
+			}
+			if ps.MaxEntries > 0 {
+				usage = append(usage, bpfleetv1.MapUsage{Node: set.Name, Entries: ps.Entries, MaxEntries: ps.MaxEntries})
+			}
+		}
+	}
+	return reports, usage
+}
+
+func appliesOn(set *bpfleetv1.NodeProgramSet, uid types.UID) bool {
+	for _, p := range set.Spec.MapPolicies {
+		if p.UID == uid {
+			return true
+		}
+	}
+	return false
+}
+
+// fullestFirst keeps the ten fullest maps.
+func fullestFirst(usage []bpfleetv1.MapUsage) []bpfleetv1.MapUsage {
+	sort.Slice(usage, func(i, j int) bool {
+		return fill(usage[i]) > fill(usage[j]) || fill(usage[i]) == fill(usage[j]) && usage[i].Node < usage[j].Node
+	})
+	if len(usage) > maxFailures {
+		usage = usage[:maxFailures]
+	}
+	return usage
+}
+
+func fill(u bpfleetv1.MapUsage) float64 { return float64(u.Entries) / float64(u.MaxEntries) }
+
+// mapFull is True when some node's map is fuller than the warning level.
+func mapFull(mp *bpfleetv1.MapPolicy, usage []bpfleetv1.MapUsage) metav1.Condition {
+	limit := float64(mp.Spec.FillWarningPercent) / 100
+	if len(usage) > 0 && limit > 0 && fill(usage[0]) >= limit {
+		u := usage[0]
+		return cond(bpfleetv1.ConditionMapFull, true, bpfleetv1.ReasonMapFull,
+			fmt.Sprintf("%s holds %d of %d entries (%.0f%%, warning at %d%%)", u.Node, u.Entries, u.MaxEntries, 100*fill(u), mp.Spec.FillWarningPercent))
+	}
+	return cond(bpfleetv1.ConditionMapFull, false, bpfleetv1.ReasonReady, "every map is below the fill warning")
+}
+
+func (r *MapPolicyReconciler) patchStatus(ctx context.Context, base, mp *bpfleetv1.MapPolicy) error {
+	if err := r.Status().Patch(ctx, mp, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("patch status: %w", err)
+	}
+	for _, typ := range []string{bpfleetv1.ConditionReady, bpfleetv1.ConditionStalled, bpfleetv1.ConditionMapFull} {
+		before := meta.FindStatusCondition(base.Status.Conditions, typ)
+		now := meta.FindStatusCondition(mp.Status.Conditions, typ)
+		if now == nil || before != nil && before.Status == now.Status && before.Reason == now.Reason {
+			continue
+		}
+		if typ != bpfleetv1.ConditionReady && now.Status != metav1.ConditionTrue {
+			continue
+		}
+		kind := corev1.EventTypeNormal
+		if typ != bpfleetv1.ConditionReady || now.Status != metav1.ConditionTrue {
+			kind = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(mp, nil, kind, now.Reason, typ, "%s", now.Message)
+	}
+	return nil
+}
+
+// SetupWithManager registers the reconciler: policies and the node sets
+// that report on them.
+func (r *MapPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("mappolicy").
+		For(&bpfleetv1.MapPolicy{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&bpfleetv1.NodeProgramSet{}, handler.EnqueueRequestsFromMapFunc(policiesOnSet)).
+		Complete(r)
+}
+
+func policiesOnSet(_ context.Context, o client.Object) []reconcile.Request {
+	set := o.(*bpfleetv1.NodeProgramSet)
+	var reqs []reconcile.Request
+	for _, p := range set.Spec.MapPolicies {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: p.Name}})
+	}
+	for _, p := range set.Status.MapPolicies {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: p.Name}})
+	}
+	return reqs
+}

@@ -1,0 +1,193 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/internal/localstack"
+	"github.com/bpfleet/bpfleet/internal/testkernel"
+)
+
+func entry(key, value string) bpfleetv1.MapEntry {
+	return bpfleetv1.MapEntry{Key: apiextensionsv1.JSON{Raw: []byte(key)}, Value: apiextensionsv1.JSON{Raw: []byte(value)}}
+}
+
+func blocklist(name, program string, entries ...bpfleetv1.MapEntry) *bpfleetv1.MapPolicy {
+	return &bpfleetv1.MapPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: bpfleetv1.MapPolicySpec{
+			Programs: bpfleetv1.ProgramSelector{Refs: []bpfleetv1.ProgramRef{{Kind: "XdpProgram", Name: program}}},
+			MapName:  "blocklist",
+			Entries:  entries,
+			Mode:     bpfleetv1.MapExact,
+		},
+	}
+}
+
+// waitPolicy waits until the policy is reported at its generation and ok
+// holds.
+func waitPolicy(t *testing.T, c client.Client, mp *bpfleetv1.MapPolicy, what string, ok func(*bpfleetv1.MapPolicy) bool) {
+	t.Helper()
+	poll(t, what, func(ctx context.Context) bool {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(mp), mp); err != nil {
+			return false
+		}
+		return mp.Status.ObservedGeneration == mp.Generation && ok(mp)
+	}, func() string { return fmt.Sprintf("%+v", mp.Status) })
+}
+
+func policyReady(mp *bpfleetv1.MapPolicy) bool {
+	return meta.IsStatusConditionTrue(mp.Status.Conditions, bpfleetv1.ConditionReady) && mp.Status.Nodes.Ready == 1
+}
+
+func xdpFilter(s *localstack.Stack, name string, ifaces ...string) *bpfleetv1.XdpProgram {
+	sel := bpfleetv1.InterfaceSelector{}
+	for _, i := range ifaces {
+		sel.Names = append(sel.Names, bpfleetv1.InterfaceName(i))
+	}
+	return &bpfleetv1.XdpProgram{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: bpfleetv1.XdpProgramSpec{
+			ProgramCommon: common(s, "xdp-filter", "xdp_filter"),
+			XDP:           bpfleetv1.XDPAttach{Interfaces: sel, Mode: bpfleetv1.XDPGeneric},
+		},
+	}
+}
+
+// A MapPolicy steers a running XDP filter: listing an address blocks it,
+// removing it unblocks it, and the program is never reloaded.
+func TestMapPolicyBlocksAndUnblocks(t *testing.T) {
+	s := startStack(t)
+	ctx := context.Background()
+	host1, ns1, ip1, peer1 := testkernel.VethPair(t)
+	host2, ns2, ip2, _ := testkernel.VethPair(t)
+	x := xdpFilter(s, "filter", host1, host2)
+	before := apply(t, s, x)
+
+	mp := blocklist("block-one", x.Name, entry(fmt.Sprintf(`{"addr": %q}`, peer1), `{}`))
+	if err := s.Client.Create(ctx, mp); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Client.Delete(context.Background(), mp) })
+	waitPolicy(t, s.Client, mp, "MapPolicy Ready", policyReady)
+	if got := testkernel.Ping(t, ns1, ip1, 2); got != 0 {
+		t.Errorf("%d pings from the blocked %s answered", got, peer1)
+	}
+	if got := testkernel.Ping(t, ns2, ip2, 2); got != 2 {
+		t.Errorf("%d of 2 pings from an unlisted address answered", got)
+	}
+	if u := mp.Status.Usage; len(u) != 1 || u[0].Entries != 1 || u[0].MaxEntries != 1024 {
+		t.Errorf("usage %+v, want 1 of 1024 entries", u)
+	}
+
+	base := mp.DeepCopy()
+	mp.Spec.Entries = nil
+	if err := s.Client.Patch(ctx, mp, client.MergeFrom(base)); err != nil {
+		t.Fatal(err)
+	}
+	waitPolicy(t, s.Client, mp, "MapPolicy Ready with no entries", policyReady)
+	if got := testkernel.Ping(t, ns1, ip1, 2); got != 2 {
+		t.Errorf("%d of 2 pings answered after the address was removed", got)
+	}
+	if after := nodeEntry(t, s.Client, x.UID); after.ProgramID != before.ProgramID {
+		t.Errorf("program reloaded (%d -> %d); entries must change without a reload", before.ProgramID, after.ProgramID)
+	}
+}
+
+// Entries the map cannot take are reported per node; the good ones are
+// written unless the policy is atomic.
+func TestMapPolicyBadEntriesAreReported(t *testing.T) {
+	s := startStack(t)
+	ctx := context.Background()
+	host, ns, ip, peer := testkernel.VethPair(t)
+	x := xdpFilter(s, "filter-bad", host)
+	apply(t, s, x)
+	good := entry(fmt.Sprintf(`{"addr": %q}`, peer), `{}`)
+	mp := blocklist("bad-entries", x.Name, good, entry(`"0x0a00"`, `{}`))
+	if err := s.Client.Create(ctx, mp); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Client.Delete(context.Background(), mp) })
+	waitPolicy(t, s.Client, mp, "Stalled with BadEntries", func(mp *bpfleetv1.MapPolicy) bool {
+		return meta.IsStatusConditionTrue(mp.Status.Conditions, bpfleetv1.ConditionStalled)
+	})
+	if f := mp.Status.Failures; len(f) != 1 || f[0].Reason != bpfleetv1.ReasonBadEntries || !strings.Contains(f[0].Message, "entry 1") {
+		t.Fatalf("failures %+v, want entry 1 refused", f)
+	}
+	t.Logf("status says: %s", mp.Status.Failures[0].Message)
+	if got := testkernel.Ping(t, ns, ip, 2); got != 0 {
+		t.Errorf("%d pings answered: the good entry should have been written", got)
+	}
+
+	base := mp.DeepCopy()
+	mp.Spec.Atomic = true
+	mp.Spec.Entries = []bpfleetv1.MapEntry{entry(`"0x0a00"`, `{}`)}
+	if err := s.Client.Patch(ctx, mp, client.MergeFrom(base)); err != nil {
+		t.Fatal(err)
+	}
+	waitPolicy(t, s.Client, mp, "Stalled, atomic", func(mp *bpfleetv1.MapPolicy) bool {
+		return meta.IsStatusConditionTrue(mp.Status.Conditions, bpfleetv1.ConditionStalled) &&
+			len(mp.Status.Failures) == 1 && strings.Contains(mp.Status.Failures[0].Message, "none written")
+	})
+}
+
+// maxEntries is applied at load: the program is reloaded through the
+// zero-gap path (new program ID, same XDP link) with the new map size.
+func TestMapPolicyMaxEntriesReloadsWithoutAGap(t *testing.T) {
+	s := startStack(t)
+	ctx := context.Background()
+	host, _, _, _ := testkernel.VethPair(t)
+	x := xdpFilter(s, "filter-size", host)
+	before := apply(t, s, x)
+	size := int32(4096)
+	mp := blocklist("bigger", x.Name)
+	mp.Spec.MaxEntries = &size
+	if err := s.Client.Create(ctx, mp); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Client.Delete(context.Background(), mp) })
+	waitPolicy(t, s.Client, mp, "usage shows 4096", func(mp *bpfleetv1.MapPolicy) bool {
+		return policyReady(mp) && len(mp.Status.Usage) == 1 && mp.Status.Usage[0].MaxEntries == size
+	})
+	after := nodeEntry(t, s.Client, x.UID)
+	if after.ProgramID == before.ProgramID || linkOn(t, after, host).LinkID != linkOn(t, before, host).LinkID {
+		t.Errorf("program %d -> %d, link %d -> %d; want a new program in the same link",
+			before.ProgramID, after.ProgramID, linkOn(t, before, host).LinkID, linkOn(t, after, host).LinkID)
+	}
+}
+
+// Two programs share one map through a policy: one map ID on the node.
+func TestMapPolicySharesAMap(t *testing.T) {
+	s := startStack(t)
+	ctx := context.Background()
+	a := counter("shared-a", s.Example, nil)
+	b := counter("shared-b", s.Example, nil)
+	mp := &bpfleetv1.MapPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "shared-counts"},
+		Spec: bpfleetv1.MapPolicySpec{
+			Programs: bpfleetv1.ProgramSelector{Refs: []bpfleetv1.ProgramRef{{Kind: "TracepointProgram", Name: a.Name}, {Kind: "TracepointProgram", Name: b.Name}}},
+			MapName:  "counts", Shared: true,
+		},
+	}
+	if err := s.Client.Create(ctx, mp); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Client.Delete(context.Background(), mp) })
+	sa, sb := apply(t, s, a), apply(t, s, b)
+	waitPolicy(t, s.Client, mp, "MapPolicy Ready", policyReady)
+	sa, sb = nodeEntry(t, s.Client, a.UID), nodeEntry(t, s.Client, b.UID)
+	if sa.MapIDs["counts"] == 0 || sa.MapIDs["counts"] != sb.MapIDs["counts"] {
+		t.Fatalf("counts map IDs %d and %d, want one shared map", sa.MapIDs["counts"], sb.MapIDs["counts"])
+	}
+	if sa.MapIDs["total"] == sb.MapIDs["total"] {
+		t.Errorf("the unshared map total is shared too (%d)", sa.MapIDs["total"])
+	}
+}
