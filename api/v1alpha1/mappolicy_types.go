@@ -50,7 +50,35 @@ type MapPolicySpec struct {
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100
 	FillWarningPercent int32 `json:"fillWarningPercent,omitempty"`
+
+	// Export publishes the map's values as Prometheus series from every
+	// node's agent: BTF key fields become labels, the value the sample.
+	// +optional
+	Export *MapExport `json:"export,omitempty"`
 }
+
+// MapExport says how map values are exported.
+type MapExport struct {
+	// Type of the series: counter (values only grow) or gauge.
+	Type MetricType `json:"type"`
+	// MaxSeries caps the series one node exports for this map; the cap
+	// being hit is reported.
+	// +optional
+	// +kubebuilder:default=1000
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100000
+	MaxSeries int32 `json:"maxSeries,omitempty"`
+}
+
+// MetricType is a Prometheus metric type.
+// +kubebuilder:validation:Enum=counter;gauge
+type MetricType string
+
+// Metric types.
+const (
+	MetricCounter MetricType = "counter"
+	MetricGauge   MetricType = "gauge"
+)
 
 // ProgramSelector picks programs: exactly one of refs or selector.
 // +kubebuilder:validation:XValidation:rule="has(self.refs) != has(self.selector)",message="set exactly one of programs.refs or programs.selector"

@@ -51,6 +51,8 @@ type NodeMapPolicy struct {
 	Mode    MapMode    `json:"mode"`
 	// +optional
 	Atomic bool `json:"atomic,omitempty"`
+	// +optional
+	Export *MapExport `json:"export,omitempty"`
 }
 
 // NodeProgram is one program, as scheduled to one node.

@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -275,15 +277,29 @@ func (r *Reconciler) report(set *bpfleetv1.NodeProgramSet, statuses []bpfleetv1.
 	set.Status.Capabilities = &caps
 }
 
+// patchStatus writes the whole status by server-side apply: the agent is
+// its only writer and owns every field, so what it no longer reports is
+// removed, and a spec change by the operator does not conflict with it.
 func (r *Reconciler) patchStatus(ctx context.Context, base, set *bpfleetv1.NodeProgramSet) error {
 	if equality.Semantic.DeepEqual(base.Status, set.Status) {
 		return nil
 	}
-	if err := r.Status().Patch(ctx, set, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("patch status of %s: %w", set.Name, err)
+	status, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&set.Status)
+	if err != nil {
+		return fmt.Errorf("status of %s: %w", set.Name, err)
+	}
+	u := &unstructured.Unstructured{Object: map[string]any{"status": status}}
+	u.SetGroupVersionKind(bpfleetv1.GroupVersion.WithKind("NodeProgramSet"))
+	u.SetName(set.Name)
+	err = r.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(fieldOwner), client.ForceOwnership)
+	if err != nil {
+		return fmt.Errorf("apply status of %s: %w", set.Name, err)
 	}
 	return nil
 }
+
+// fieldOwner is the agent's field manager for server-side apply.
+const fieldOwner = "bpfman-agent"
 
 // mapConfigs are the map settings MapPolicies give the program.
 func mapConfigs(configs []bpfleetv1.MapConfig) map[string]programs.MapConfig {

@@ -39,7 +39,7 @@ func apply(t *testing.T, s *localstack.Stack, p bpfleetv1.Program) bpfleetv1.Nod
 	return nodeEntry(t, s.Client, p.GetUID())
 }
 
-func deleteAndWait(t *testing.T, c client.Client, p bpfleetv1.Program) {
+func deleteAndWait(t testing.TB, c client.Client, p bpfleetv1.Program) {
 	t.Helper()
 	if err := c.Delete(context.Background(), p); client.IgnoreNotFound(err) != nil {
 		t.Errorf("delete %s: %v", p.GetName(), err)
@@ -230,7 +230,7 @@ func metaReady(p bpfleetv1.Program) metav1.Condition {
 
 // poll runs ok until it holds, for up to a minute; state describes what
 // was last seen, for the failure message.
-func poll(t *testing.T, what string, ok func(context.Context) bool, state func() string) {
+func poll(t testing.TB, what string, ok func(context.Context) bool, state func() string) {
 	t.Helper()
 	err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 60*time.Second, true,
 		func(ctx context.Context) (bool, error) { return ok(ctx), nil })

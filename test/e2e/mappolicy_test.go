@@ -34,7 +34,7 @@ func blocklist(name, program string, entries ...bpfleetv1.MapEntry) *bpfleetv1.M
 
 // waitPolicy waits until the policy is reported at its generation and ok
 // holds.
-func waitPolicy(t *testing.T, c client.Client, mp *bpfleetv1.MapPolicy, what string, ok func(*bpfleetv1.MapPolicy) bool) {
+func waitPolicy(t testing.TB, c client.Client, mp *bpfleetv1.MapPolicy, what string, ok func(*bpfleetv1.MapPolicy) bool) {
 	t.Helper()
 	poll(t, what, func(ctx context.Context) bool {
 		if err := c.Get(ctx, client.ObjectKeyFromObject(mp), mp); err != nil {

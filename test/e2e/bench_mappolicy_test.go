@@ -1,0 +1,74 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/internal/testkernel"
+)
+
+// BenchmarkMapPolicyToLive measures a MapPolicy change (a new set of N
+// entries, mode exact) until every node reports it written, i.e. the
+// entries are live in the kernel map, for N = 1, 1,000 and 10,000 (the
+// most a MapPolicy holds: the API object must fit etcd's request limit).
+func BenchmarkMapPolicyToLive(b *testing.B) {
+	s := startStack(b)
+	host, _, _, _ := testkernel.VethPair(b)
+	x := xdpFilter(s, "bench-filter", host)
+	if err := s.Client.Create(context.Background(), x); err != nil {
+		b.Fatal(err)
+	}
+	defer deleteAndWait(b, s.Client, x)
+	for _, n := range []int{1, 1000, 10000} {
+		b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) { benchPolicy(b, s.Client, x.Name, n) })
+	}
+}
+
+func benchPolicy(b *testing.B, c client.Client, program string, n int) {
+	ctx := context.Background()
+	size := int32(16384)
+	mp := blocklist(fmt.Sprintf("bench-%d", n), program)
+	mp.Spec.MaxEntries = &size
+	if err := c.Create(ctx, mp); err != nil {
+		b.Fatal(err)
+	}
+	defer deletePolicy(b, c, mp)
+	waitPolicy(b, c, mp, "Ready", policyReady)
+	var live time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		base := mp.DeepCopy()
+		mp.Spec.Entries = addresses(n, i%2)
+		start := time.Now()
+		if err := c.Patch(ctx, mp, client.MergeFrom(base)); err != nil {
+			b.Fatal(err)
+		}
+		waitPolicy(b, c, mp, "written", func(mp *bpfleetv1.MapPolicy) bool {
+			return policyReady(mp) && len(mp.Status.Usage) == 1 && mp.Status.Usage[0].Entries == int32(n)
+		})
+		live += time.Since(start)
+	}
+	b.ReportMetric(float64(live.Microseconds())/1000/float64(b.N), "live-ms/op")
+	b.ReportMetric(float64(n)*float64(b.N)/live.Seconds(), "entries/s")
+}
+
+// addresses are n distinct IPv4 source addresses, a different set per
+// parity, as blocklist entries.
+func addresses(n, parity int) []bpfleetv1.MapEntry {
+	out := make([]bpfleetv1.MapEntry, n)
+	for i := range n {
+		out[i] = entry(fmt.Sprintf(`{"addr": "10.%d.%d.%d"}`, 100+parity, i/256, i%256), `{}`)
+	}
+	return out
+}
+
+func deletePolicy(t testing.TB, c client.Client, mp *bpfleetv1.MapPolicy) {
+	if err := c.Delete(context.Background(), mp); client.IgnoreNotFound(err) != nil {
+		t.Error(err)
+	}
+}
