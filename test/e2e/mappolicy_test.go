@@ -3,9 +3,12 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/cilium/ebpf"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -190,4 +193,29 @@ func TestMapPolicySharesAMap(t *testing.T) {
 	if sa.MapIDs["total"] == sb.MapIDs["total"] {
 		t.Errorf("the unshared map total is shared too (%d)", sa.MapIDs["total"])
 	}
+	shared := sa.MapIDs["counts"]
+	before := countFor(t, shared)
+	testkernel.OpenFiles(t, 10)
+	if n := countFor(t, shared) - before; n < 20 {
+		t.Errorf("shared counter rose by %d after 10 opens seen by two programs, want >= 20", n)
+	}
+
+	deleteAndWait(t, s.Client, a)
+	if m, err := ebpf.NewMapFromID(ebpf.MapID(shared)); err != nil {
+		t.Fatalf("shared map gone after deleting one of its two programs: %v", err)
+	} else {
+		m.Close()
+	}
+	deleteAndWait(t, s.Client, b)
+	poll(t, "shared pins removed", func(context.Context) bool {
+		entries, _ := os.ReadDir(filepath.Join(pinRoot, "shared"))
+		return len(entries) == 0
+	}, func() string { return "pins under " + filepath.Join(pinRoot, "shared") })
+	poll(t, "shared map freed", func(context.Context) bool {
+		m, err := ebpf.NewMapFromID(ebpf.MapID(shared))
+		if err == nil {
+			m.Close()
+		}
+		return err != nil
+	}, func() string { return fmt.Sprintf("map %d still in the kernel", shared) })
 }
