@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -163,6 +164,51 @@ func TestRejectsBadAttachPoints(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.obj.SetName(fmt.Sprintf("bad-attach-%d", i))
 			err := k8s.Create(context.Background(), tc.obj)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want a rejection mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestMapPolicyValidation(t *testing.T) {
+	size := int32(1)
+	good := func() *bpfleetv1.MapPolicy {
+		return &bpfleetv1.MapPolicy{Spec: bpfleetv1.MapPolicySpec{
+			Programs: bpfleetv1.ProgramSelector{Refs: []bpfleetv1.ProgramRef{{Kind: "XdpProgram", Name: "filter"}}},
+			MapName:  "blocklist",
+		}}
+	}
+	ok := good()
+	ok.Name = "mp-good"
+	if err := k8s.Create(context.Background(), ok); err != nil {
+		t.Fatalf("good policy rejected: %v", err)
+	}
+	if ok.Spec.Mode != bpfleetv1.MapMerge || ok.Spec.FillWarningPercent != 70 {
+		t.Errorf("defaults: mode %q fillWarningPercent %d, want merge and 70", ok.Spec.Mode, ok.Spec.FillWarningPercent)
+	}
+	entry := bpfleetv1.MapEntry{Key: apiextensionsv1.JSON{Raw: []byte(`1`)}, Value: apiextensionsv1.JSON{Raw: []byte(`1`)}}
+	cases := []struct {
+		name   string
+		mutate func(*bpfleetv1.MapPolicy)
+		want   string
+	}{
+		{"no programs", func(mp *bpfleetv1.MapPolicy) { mp.Spec.Programs = bpfleetv1.ProgramSelector{} }, "set exactly one of programs.refs or programs.selector"},
+		{"unknown kind", func(mp *bpfleetv1.MapPolicy) { mp.Spec.Programs.Refs[0].Kind = "Pod" }, "spec.programs.refs[0].kind"},
+		{"bad map name", func(mp *bpfleetv1.MapPolicy) { mp.Spec.MapName = "../maps" }, "spec.mapName"},
+		{"more entries than maxEntries", func(mp *bpfleetv1.MapPolicy) {
+			mp.Spec.MaxEntries = &size
+			mp.Spec.Entries = []bpfleetv1.MapEntry{entry, entry}
+		}, "more entries than maxEntries"},
+		{"bad mode", func(mp *bpfleetv1.MapPolicy) { mp.Spec.Mode = "replace" }, "spec.mode"},
+		{"bad export type", func(mp *bpfleetv1.MapPolicy) { mp.Spec.Export = &bpfleetv1.MapExport{Type: "histogram"} }, "spec.export.type"},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			mp := good()
+			mp.Name = fmt.Sprintf("mp-bad-%d", i)
+			tc.mutate(mp)
+			err := k8s.Create(context.Background(), mp)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want a rejection mentioning %q", err, tc.want)
 			}
