@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -125,21 +124,8 @@ func (r *MapPolicyReconciler) patchStatus(ctx context.Context, base, mp *bpfleet
 		}
 		return fmt.Errorf("patch status: %w", err)
 	}
-	for _, typ := range []string{bpfleetv1.ConditionReady, bpfleetv1.ConditionStalled, bpfleetv1.ConditionMapFull} {
-		before := meta.FindStatusCondition(base.Status.Conditions, typ)
-		now := meta.FindStatusCondition(mp.Status.Conditions, typ)
-		if now == nil || before != nil && before.Status == now.Status && before.Reason == now.Reason {
-			continue
-		}
-		if typ != bpfleetv1.ConditionReady && now.Status != metav1.ConditionTrue {
-			continue
-		}
-		kind := corev1.EventTypeNormal
-		if typ != bpfleetv1.ConditionReady || now.Status != metav1.ConditionTrue {
-			kind = corev1.EventTypeWarning
-		}
-		r.Recorder.Eventf(mp, nil, kind, now.Reason, typ, "%s", now.Message)
-	}
+	emitTransitions(r.Recorder, mp, base.Status.Conditions, mp.Status.Conditions,
+		bpfleetv1.ConditionReady, bpfleetv1.ConditionStalled, bpfleetv1.ConditionMapFull)
 	return nil
 }
 

@@ -7,8 +7,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -235,26 +233,9 @@ func (r *ProgramReconciler) patchStatus(ctx context.Context, base, obj bpfleetv1
 		}
 		return fmt.Errorf("patch status: %w", err)
 	}
-	r.eventOnTransition(base, obj)
+	emitTransitions(r.Recorder, obj, base.ProgramStatus().Conditions, obj.ProgramStatus().Conditions,
+		bpfleetv1.ConditionReady, bpfleetv1.ConditionStalled)
 	return nil
-}
-
-func (r *ProgramReconciler) eventOnTransition(base, obj bpfleetv1.Program) {
-	for _, typ := range []string{bpfleetv1.ConditionReady, bpfleetv1.ConditionStalled} {
-		before := meta.FindStatusCondition(base.ProgramStatus().Conditions, typ)
-		now := meta.FindStatusCondition(obj.ProgramStatus().Conditions, typ)
-		if now == nil || (before != nil && before.Status == now.Status && before.Reason == now.Reason) {
-			continue
-		}
-		if typ == bpfleetv1.ConditionStalled && now.Status != metav1.ConditionTrue {
-			continue
-		}
-		kind := corev1.EventTypeNormal
-		if typ == bpfleetv1.ConditionStalled || now.Reason == bpfleetv1.ReasonNodeFailures {
-			kind = corev1.EventTypeWarning
-		}
-		r.Recorder.Eventf(obj, nil, kind, now.Reason, typ, "%s", now.Message)
-	}
 }
 
 // SetupWithManager registers the reconciler for its kind.

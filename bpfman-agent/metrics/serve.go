@@ -1,0 +1,63 @@
+package metrics
+
+import (
+	"context"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+// running is the collector, registered once in controller-runtime's
+// Registry, that serves the Exporter of every agent running in this
+// process. An unchecked collector cannot be unregistered, so agents join
+// and leave it instead.
+var running = &collectors{set: map[prometheus.Collector]bool{}}
+
+var registerRunning sync.Once
+
+// Serve serves c (an agent's Exporter, possibly wrapped with labels that
+// tell agents apart) from controller-runtime's Registry until ctx ends.
+func Serve(ctx context.Context, c prometheus.Collector) error {
+	var err error
+	registerRunning.Do(func() { err = ctrlmetrics.Registry.Register(running) })
+	if err != nil {
+		return err
+	}
+	running.add(c)
+	defer running.remove(c)
+	<-ctx.Done()
+	return nil
+}
+
+type collectors struct {
+	mu  sync.Mutex
+	set map[prometheus.Collector]bool
+}
+
+func (c *collectors) add(x prometheus.Collector) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.set[x] = true
+}
+
+func (c *collectors) remove(x prometheus.Collector) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.set, x)
+}
+
+// Describe sends nothing: the collector is unchecked.
+func (c *collectors) Describe(chan<- *prometheus.Desc) {}
+
+func (c *collectors) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	list := make([]prometheus.Collector, 0, len(c.set))
+	for x := range c.set {
+		list = append(list, x)
+	}
+	c.mu.Unlock()
+	for _, x := range list {
+		x.Collect(ch)
+	}
+}
