@@ -107,18 +107,23 @@ func labelValue(p part, b []byte) string {
 }
 
 // isAddress says whether a member name looks like an IP address's:
-// saddr, dst_addr, ip, src_ip, ipv4, …
+// saddr, dst_addr, ip, src_ip, ipv4, srcip, …
 func isAddress(name string) bool {
 	name = strings.ToLower(name)
-	if strings.Contains(name, "addr") || strings.HasSuffix(name, "ip") {
+	if strings.Contains(name, "addr") {
 		return true
 	}
 	for _, tok := range strings.Split(name, "_") {
-		if strings.HasPrefix(tok, "ip") {
+		if addressWords[tok] {
 			return true
 		}
 	}
 	return false
+}
+
+var addressWords = map[string]bool{
+	"ip": true, "ip4": true, "ipv4": true, "ip6": true, "ipv6": true,
+	"srcip": true, "dstip": true, "sip": true, "dip": true,
 }
 
 // field is a number in a value.

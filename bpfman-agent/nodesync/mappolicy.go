@@ -32,6 +32,7 @@ func (r *Reconciler) applyPolicies(policies []bpfleetv1.NodeMapPolicy, objects m
 			delete(r.applied, uid)
 		}
 	}
+	r.publishMetrics(policies, out, objects)
 	return out
 }
 

@@ -19,6 +19,7 @@ import (
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpfman-agent/image"
+	"github.com/bpfleet/bpfleet/bpfman-agent/metrics"
 	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
 	"github.com/bpfleet/bpfleet/internal/pullsecret"
 )
@@ -39,6 +40,8 @@ type Reconciler struct {
 	Programs     *programs.Manager
 	Images       *image.Store
 	Capabilities bpfleetv1.NodeCapabilities
+	// Exporter publishes the maps MapPolicies export; nil exports none.
+	Exporter *metrics.Exporter
 
 	// failed remembers terminal failures by program UID, at the revision
 	// that failed, so it is not reloaded until its spec changes.
@@ -46,6 +49,8 @@ type Reconciler struct {
 	// applied remembers which policy generation was written into which
 	// maps, so that entries are written once, not on every pass.
 	applied map[types.UID]appliedPolicy
+	// metered maps the policies whose map usage is recorded to their map.
+	metered map[string]string
 }
 
 type terminalFailure struct {

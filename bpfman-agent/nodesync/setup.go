@@ -19,6 +19,7 @@ import (
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpfman-agent/image"
+	"github.com/bpfleet/bpfleet/bpfman-agent/metrics"
 	"github.com/bpfleet/bpfleet/bpfman-agent/probe"
 	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
 )
@@ -65,6 +66,10 @@ func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 	r := &Reconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), NodeName: o.NodeName,
 		Programs: progs, Images: images, Capabilities: probe.Kernel().Capabilities(),
+		Exporter: metrics.NewExporter(),
+	}
+	if err := mgr.Add(serveExporter(o, r.Exporter)); err != nil {
+		return nil, err
 	}
 	changes := make(chan event.TypedGenericEvent[*bpfleetv1.NodeProgramSet])
 	err = ctrl.NewControllerManagedBy(mgr).Named("nodesync").For(&bpfleetv1.NodeProgramSet{}).
