@@ -9,10 +9,12 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
+	dto "github.com/prometheus/client_model/go"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/internal/localstack"
@@ -218,4 +220,52 @@ func TestMapPolicySharesAMap(t *testing.T) {
 		}
 		return err != nil
 	}, func() string { return fmt.Sprintf("map %d still in the kernel", shared) })
+}
+
+// An exported map is published by the agent as Prometheus series at
+// scrape time: key fields as labels, the value as the sample.
+func TestMapPolicyExportsSeries(t *testing.T) {
+	s := startStack(t)
+	ctx := context.Background()
+	host, ns, ip, peer := testkernel.VethPair(t)
+	x := xdpFilter(s, "filter-export", host)
+	apply(t, s, x)
+	mp := blocklist("exported-drops", x.Name, entry(fmt.Sprintf(`{"addr": %q}`, peer), `{}`))
+	mp.Spec.Export = &bpfleetv1.MapExport{Type: bpfleetv1.MetricCounter}
+	if err := s.Client.Create(ctx, mp); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Client.Delete(context.Background(), mp) })
+	waitPolicy(t, s.Client, mp, "MapPolicy Ready", policyReady)
+	testkernel.Ping(t, ns, ip, 3)
+
+	var seen string
+	poll(t, "bpfleet_map_exported_drops{addr="+peer+"} >= 3", func(context.Context) bool {
+		families, err := ctrlmetrics.Registry.Gather()
+		if err != nil {
+			seen = err.Error()
+			return false
+		}
+		for _, f := range families {
+			if f.GetName() != "bpfleet_map_exported_drops" {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				seen = m.String()
+				if hasLabel(m.GetLabel(), "addr", peer) && m.GetCounter().GetValue() >= 3 {
+					return true
+				}
+			}
+		}
+		return false
+	}, func() string { return seen })
+}
+
+func hasLabel(labels []*dto.LabelPair, name, value string) bool {
+	for _, l := range labels {
+		if l.GetName() == name && l.GetValue() == value {
+			return true
+		}
+	}
+	return false
 }
