@@ -28,13 +28,17 @@ func policySelects(mp *bpfleetv1.MapPolicy, kind string, p bpfleetv1.Program) bo
 }
 
 // mapConfigs are the map settings the policies give a program before load.
+// When two policies configure the same map, the oldest wins (policies come
+// sorted by byAge), so the node spec, and the program, stay stable.
 func mapConfigs(kind string, p bpfleetv1.Program, policies []bpfleetv1.MapPolicy) []bpfleetv1.MapConfig {
 	var out []bpfleetv1.MapConfig
+	seen := map[string]bool{}
 	for i := range policies {
 		mp := &policies[i]
-		if !mp.DeletionTimestamp.IsZero() || !policySelects(mp, kind, p) {
+		if !mp.DeletionTimestamp.IsZero() || !policySelects(mp, kind, p) || seen[mp.Spec.MapName] {
 			continue
 		}
+		seen[mp.Spec.MapName] = true
 		c := bpfleetv1.MapConfig{Name: mp.Spec.MapName}
 		if mp.Spec.MaxEntries != nil {
 			c.MaxEntries = *mp.Spec.MaxEntries
@@ -46,6 +50,17 @@ func mapConfigs(kind string, p bpfleetv1.Program, policies []bpfleetv1.MapPolicy
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// byAge sorts policies oldest first, by name among equals.
+func byAge(policies []bpfleetv1.MapPolicy) {
+	sort.Slice(policies, func(i, j int) bool {
+		a, b := policies[i], policies[j]
+		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+			return a.CreationTimestamp.Before(&b.CreationTimestamp)
+		}
+		return a.Name < b.Name
+	})
 }
 
 // sharedName names a policy's node-wide map, or "" for unshared maps. The

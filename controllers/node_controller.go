@@ -47,6 +47,7 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	if err := r.List(ctx, &policies); err != nil {
 		return ctrl.Result{}, fmt.Errorf("list map policies: %w", err)
 	}
+	byAge(policies.Items)
 	var set bpfleetv1.NodeProgramSet
 	err = r.Get(ctx, req.NamespacedName, &set)
 	if apierrors.IsNotFound(err) {

@@ -3,9 +3,10 @@ package nodesync
 import (
 	"bufio"
 	"fmt"
+	"maps"
 	"net"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
@@ -22,8 +23,11 @@ func gatherFacts(desired []bpfleetv1.NodeProgram, installed func() ([]programs.L
 			byName[np.Name] = string(np.UID)
 		}
 	}
+	ifs, err := interfaces()
+	names := slices.Sorted(maps.Keys(ifs))
 	return nodeFacts{
-		interfaces: interfaceNames(),
+		interfaces: names,
+		ifErr:      err,
 		primary:    primaryInterface(),
 		tcxLink: func(program, iface string) (uint32, error) {
 			all, err := installed()
@@ -40,18 +44,18 @@ func gatherFacts(desired []bpfleetv1.NodeProgram, installed func() ([]programs.L
 	}
 }
 
-// interfaceNames lists the node's network interfaces, sorted.
-func interfaceNames() []string {
+// interfaces lists the node's network interfaces by name, with their
+// index (an interface recreated under the same name gets a new one).
+func interfaces() (map[string]int, error) {
 	ifs, err := net.Interfaces()
 	if err != nil {
-		return nil
+		return nil, fmt.Errorf("list interfaces: %w", err)
 	}
-	names := make([]string, len(ifs))
-	for i, ifc := range ifs {
-		names[i] = ifc.Name
+	out := make(map[string]int, len(ifs))
+	for _, ifc := range ifs {
+		out[ifc.Name] = ifc.Index
 	}
-	sort.Strings(names)
-	return names
+	return out, nil
 }
 
 // primaryInterface is the interface of the IPv4 default route, from

@@ -20,12 +20,18 @@ const maxListedFailures = 3
 // applyPolicies writes each MapPolicy's entries into the maps of the
 // programs it names (or the one shared map). objects holds the ELF of every
 // program applied in this pass, for the maps' BTF.
-func (r *Reconciler) applyPolicies(policies []bpfleetv1.NodeMapPolicy, objects map[types.UID][]byte) []bpfleetv1.NodeMapPolicyStatus {
+// The returned error joins the transient failures, for backoff.
+func (r *Reconciler) applyPolicies(policies []bpfleetv1.NodeMapPolicy, objects map[types.UID][]byte) ([]bpfleetv1.NodeMapPolicyStatus, error) {
 	out := make([]bpfleetv1.NodeMapPolicyStatus, 0, len(policies))
 	keep := map[types.UID]bool{}
+	var errs []error
 	for i := range policies {
-		out = append(out, r.applyPolicy(&policies[i], objects))
+		st, err := r.applyPolicy(&policies[i], objects)
+		out = append(out, st)
 		keep[policies[i].UID] = true
+		if err != nil {
+			errs = append(errs, fmt.Errorf("MapPolicy %s: %w", policies[i].Name, err))
+		}
 	}
 	for uid := range r.applied {
 		if !keep[uid] {
@@ -33,33 +39,38 @@ func (r *Reconciler) applyPolicies(policies []bpfleetv1.NodeMapPolicy, objects m
 		}
 	}
 	r.publishMetrics(policies, out, objects)
-	return out
+	return out, errors.Join(errs...)
 }
 
-func (r *Reconciler) applyPolicy(nmp *bpfleetv1.NodeMapPolicy, objects map[types.UID][]byte) bpfleetv1.NodeMapPolicyStatus {
+// applyPolicy writes one policy once per generation and set of maps. It
+// returns an error only for a transient failure.
+func (r *Reconciler) applyPolicy(nmp *bpfleetv1.NodeMapPolicy, objects map[types.UID][]byte) (bpfleetv1.NodeMapPolicyStatus, error) {
 	st := bpfleetv1.NodeMapPolicyStatus{UID: nmp.UID, Name: nmp.Name, Generation: nmp.Generation, State: bpfleetv1.StateReady}
 	spec, err := r.mapSpec(nmp, objects)
 	if err != nil {
 		return policyFailed(st, err)
 	}
-	targets, closeAll, err := r.policyMaps(nmp)
+	targets, closeAll, err := r.policyMaps(nmp, objects)
 	defer closeAll()
 	if err != nil {
 		return policyFailed(st, err)
 	}
 	key := appliedKey(nmp, targets)
 	if prev, ok := r.applied[nmp.UID]; ok && prev.key == key {
-		return usage(prev.status, targets)
+		return usage(prev.status, targets), nil
 	}
-	st = r.write(st, nmp, spec, targets)
-	if st.State == bpfleetv1.StateReady || st.Terminal {
+	st, err = r.write(st, nmp, spec, targets)
+	if err == nil {
+		// Written, wholly or in part: writing again would reset the values
+		// programs keep in the entries. A new generation or map writes anew.
 		r.remember(nmp.UID, key, st)
 	}
-	return st
+	return st, err
 }
 
-// write writes the entries into every target map.
-func (r *Reconciler) write(st bpfleetv1.NodeMapPolicyStatus, nmp *bpfleetv1.NodeMapPolicy, spec *ebpf.MapSpec, targets []*ebpf.Map) bpfleetv1.NodeMapPolicyStatus {
+// write writes the entries into every target map; the error is a failure
+// of the write as a whole (transient).
+func (r *Reconciler) write(st bpfleetv1.NodeMapPolicyStatus, nmp *bpfleetv1.NodeMapPolicy, spec *ebpf.MapSpec, targets []*ebpf.Map) (bpfleetv1.NodeMapPolicyStatus, error) {
 	entries := make([]maps.Entry, len(nmp.Entries))
 	for i, e := range nmp.Entries {
 		entries[i] = maps.Entry{Key: json.RawMessage(e.Key.Raw), Value: json.RawMessage(e.Value.Raw)}
@@ -71,10 +82,10 @@ func (r *Reconciler) write(st bpfleetv1.NodeMapPolicyStatus, nmp *bpfleetv1.Node
 			return policyFailed(st, err)
 		}
 		if len(res.Failed) > 0 {
-			return entriesFailed(st, res, len(entries), nmp.Atomic)
+			return entriesFailed(st, res, len(entries), nmp.Atomic), nil
 		}
 	}
-	return st
+	return st, nil
 }
 
 // appliedPolicy is a policy generation written into a set of maps. The
@@ -135,8 +146,9 @@ func (r *Reconciler) mapSpec(nmp *bpfleetv1.NodeMapPolicy, objects map[types.UID
 	return nil, &waitError{"waiting for a selected program to run on this node"}
 }
 
-// policyMaps opens the maps to write: the shared map, or each program's.
-func (r *Reconciler) policyMaps(nmp *bpfleetv1.NodeMapPolicy) ([]*ebpf.Map, func(), error) {
+// policyMaps opens the maps to write: the shared map, or the map of each
+// program that runs (a failed program does not hold the others back).
+func (r *Reconciler) policyMaps(nmp *bpfleetv1.NodeMapPolicy, objects map[types.UID][]byte) ([]*ebpf.Map, func(), error) {
 	var out []*ebpf.Map
 	closeAll := func() {
 		for _, m := range out {
@@ -151,6 +163,9 @@ func (r *Reconciler) policyMaps(nmp *bpfleetv1.NodeMapPolicy) ([]*ebpf.Map, func
 		return append(out, m), func() { m.Close() }, nil
 	}
 	for _, uid := range nmp.Programs {
+		if _, running := objects[uid]; !running {
+			continue
+		}
 		m, err := r.Programs.Map(string(uid), nmp.MapName)
 		if err != nil {
 			return out, closeAll, &waitError{fmt.Sprintf("program %s has no map %s running yet: %v", uid, nmp.MapName, err)}
@@ -160,10 +175,14 @@ func (r *Reconciler) policyMaps(nmp *bpfleetv1.NodeMapPolicy) ([]*ebpf.Map, func
 	return out, closeAll, nil
 }
 
-func policyFailed(st bpfleetv1.NodeMapPolicyStatus, err error) bpfleetv1.NodeMapPolicyStatus {
+// policyFailed reports err; it returns err again if retrying may help.
+func policyFailed(st bpfleetv1.NodeMapPolicyStatus, err error) (bpfleetv1.NodeMapPolicyStatus, error) {
 	f := classify(err)
 	st.State, st.Reason, st.Message, st.Terminal = f.state, f.reason, f.message, f.terminal
-	return st
+	if f.terminal || f.state == bpfleetv1.StatePending {
+		return st, nil
+	}
+	return st, err
 }
 
 // entriesFailed reports the entries the map refused, naming the first few.

@@ -81,3 +81,18 @@ func TestRevision(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestRevisionIgnoresWhichInterfaces(t *testing.T) {
+	np := bpfleetv1.NodeProgram{ProgramName: "xdp_count", Attach: bpfleetv1.AttachPoint{XDP: &bpfleetv1.XDPAttach{
+		Interfaces: bpfleetv1.InterfaceSelector{Names: []bpfleetv1.InterfaceName{"eth0"}}, Mode: bpfleetv1.XDPAuto}}}
+	more := *np.DeepCopy()
+	more.Attach.XDP.Interfaces.Names = append(more.Attach.XDP.Interfaces.Names, "eth1")
+	if revision(&np, nil) != revision(&more, nil) {
+		t.Error("adding an interface changed the revision: it must add a link, not reload")
+	}
+	generic := *np.DeepCopy()
+	generic.Attach.XDP.Mode = bpfleetv1.XDPGeneric
+	if revision(&np, nil) == revision(&generic, nil) {
+		t.Error("a new XDP mode kept the revision")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -44,7 +45,7 @@ type Reconciler struct {
 	Exporter *metrics.Exporter
 
 	// failed remembers terminal failures by program UID, at the revision
-	// that failed, so it is not reloaded until its spec changes.
+	// and targets that failed, so it is not reloaded until they change.
 	failed map[types.UID]terminalFailure
 	// applied remembers which policy generation was written into which
 	// maps, so that entries are written once, not on every pass.
@@ -75,36 +76,34 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 		statuses = append(statuses, r.unloading(set.Spec.Programs, pruneErr)...)
 	}
 	r.report(set, statuses)
-	set.Status.MapPolicies = r.applyPolicies(set.Spec.MapPolicies, objects)
+	var policyErr error
+	set.Status.MapPolicies, policyErr = r.applyPolicies(set.Spec.MapPolicies, objects)
+	applyErr = errors.Join(applyErr, policyErr)
 	if err := r.patchStatus(ctx, base, set); err != nil {
 		return ctrl.Result{}, errors.Join(applyErr, pruneErr, err)
 	}
 	if err := errors.Join(applyErr, pruneErr); err != nil {
 		return ctrl.Result{}, err
 	}
-	if waiting(statuses) || policiesWaiting(set.Status.MapPolicies) {
+	if anyPending(statuses, progState) || anyPending(set.Status.MapPolicies, policyState) {
 		return ctrl.Result{RequeueAfter: waitRetry}, nil
 	}
 	return ctrl.Result{RequeueAfter: resync}, nil
 }
 
-func policiesWaiting(statuses []bpfleetv1.NodeMapPolicyStatus) bool {
-	for _, st := range statuses {
-		if st.State == bpfleetv1.StatePending {
+// anyPending reports whether something waits on something else (and so
+// deserves a pass again soon).
+func anyPending[T any](items []T, state func(T) bpfleetv1.ProgramState) bool {
+	for _, it := range items {
+		if state(it) == bpfleetv1.StatePending {
 			return true
 		}
 	}
 	return false
 }
 
-func waiting(statuses []bpfleetv1.NodeProgramStatus) bool {
-	for _, st := range statuses {
-		if st.State == bpfleetv1.StatePending {
-			return true
-		}
-	}
-	return false
-}
+func progState(st bpfleetv1.NodeProgramStatus) bpfleetv1.ProgramState     { return st.State }
+func policyState(st bpfleetv1.NodeMapPolicyStatus) bpfleetv1.ProgramState { return st.State }
 
 // ownSet gets this node's set, creating it empty when the operator has not
 // yet, so that capabilities are published from the start.
@@ -152,12 +151,13 @@ func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, facts
 	if err != nil {
 		return r.failedStatus(st, "", err)
 	}
-	if tf, ok := r.failed[np.UID]; ok && tf.revision == p.Revision {
+	attempt := attemptKey(p)
+	if tf, ok := r.failed[np.UID]; ok && tf.revision == attempt {
 		return withFailure(st, tf.failure), nil
 	}
 	loaded, err := r.Programs.Apply(ctx, p)
 	if err != nil {
-		return r.failedStatus(st, p.Revision, err)
+		return r.failedStatus(st, attempt, err)
 	}
 	delete(r.failed, np.UID)
 	objects[np.UID] = p.Object
@@ -230,6 +230,12 @@ func (r *Reconciler) failedStatus(st bpfleetv1.NodeProgramStatus, rev string, er
 		r.failed[st.UID] = terminalFailure{revision: rev, failure: f}
 	}
 	return withFailure(st, f), nil
+}
+
+// attemptKey names what a terminal failure is remembered for: the revision
+// and the targets present, so that a new interface is tried again.
+func attemptKey(p programs.Program) string {
+	return p.Revision + "|" + strings.Join(slices.Sorted(maps.Keys(p.Attach)), ",")
 }
 
 func withFailure(st bpfleetv1.NodeProgramStatus, f failure) bpfleetv1.NodeProgramStatus {

@@ -21,8 +21,21 @@ func revision(np *bpfleetv1.NodeProgram, object []byte) string {
 		Globals map[string]bpfleetv1.GlobalValue
 		Maps    []bpfleetv1.MapConfig `json:",omitempty"`
 	}{np.ProgramName, np.GlobalData, np.Maps})
-	hook, _ := json.Marshal(np.Attach)
+	hook, _ := json.Marshal(hookSettings(np.Attach))
 	return digest(object, code)[:16] + "-" + digest(hook)[:8]
+}
+
+// hookSettings is what a link is made with, without the interface selector:
+// interfaces that come and go add and remove links of the same revision.
+func hookSettings(a bpfleetv1.AttachPoint) bpfleetv1.AttachPoint {
+	a = *a.DeepCopy()
+	if a.XDP != nil {
+		a.XDP.Interfaces = bpfleetv1.InterfaceSelector{}
+	}
+	if a.TCX != nil {
+		a.TCX.Interfaces = bpfleetv1.InterfaceSelector{}
+	}
+	return a
 }
 
 func digest(parts ...[]byte) string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
@@ -18,6 +19,7 @@ const mainTarget = "main"
 // interfaces now, and the TCX links other programs hold.
 type nodeFacts struct {
 	interfaces []string
+	ifErr      error // the interfaces could not be listed
 	primary    string
 	// tcxLink returns the link ID of the named TcxProgram on iface, or a
 	// *waitError while it has none.
@@ -94,11 +96,15 @@ func perInterface(sel bpfleetv1.InterfaceSelector, facts nodeFacts, mk func(stri
 
 // selectInterfaces returns the selected interfaces present on the node,
 // and the named ones that are not.
+// Without an interface list or a default route, it waits: planning with
+// none would detach the program from interfaces it runs on.
 func selectInterfaces(sel bpfleetv1.InterfaceSelector, facts nodeFacts) (present, missing []string, err error) {
 	switch {
+	case facts.ifErr != nil:
+		return nil, nil, facts.ifErr
 	case sel.Primary:
 		if facts.primary == "" {
-			return nil, []string{"primary (no default route)"}, nil
+			return nil, nil, &waitError{"no default route: the primary interface is unknown"}
 		}
 		return []string{facts.primary}, nil, nil
 	case sel.Regex != "":
@@ -114,22 +120,13 @@ func selectInterfaces(sel bpfleetv1.InterfaceSelector, facts nodeFacts) (present
 		return present, nil, nil
 	}
 	for _, n := range sel.Names {
-		if contains(facts.interfaces, string(n)) {
+		if slices.Contains(facts.interfaces, string(n)) {
 			present = append(present, string(n))
 		} else {
 			missing = append(missing, string(n))
 		}
 	}
 	return present, missing, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // tcxAnchor places a TCX program; before/after another TcxProgram needs

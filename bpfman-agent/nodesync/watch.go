@@ -2,7 +2,7 @@ package nodesync
 
 import (
 	"context"
-	"slices"
+	"maps"
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -18,7 +18,7 @@ const interfacePoll = time.Second
 // until ctx ends. The event names this node's set, the one object the
 // reconciler syncs.
 func watchInterfaces(ctx context.Context, node string, out chan<- event.TypedGenericEvent[*bpfleetv1.NodeProgramSet]) {
-	last := interfaceNames()
+	last, _ := interfaces()
 	tick := time.NewTicker(interfacePoll)
 	defer tick.Stop()
 	for {
@@ -27,8 +27,8 @@ func watchInterfaces(ctx context.Context, node string, out chan<- event.TypedGen
 			return
 		case <-tick.C:
 		}
-		now := interfaceNames()
-		if slices.Equal(now, last) {
+		now, err := interfaces()
+		if err != nil || maps.Equal(now, last) {
 			continue
 		}
 		last = now

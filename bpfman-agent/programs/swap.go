@@ -78,7 +78,12 @@ func (m *Manager) runningLinks(s *swap) error {
 // run moves every target and describes the links.
 func (s *swap) run() (map[string]LinkInfo, error) {
 	out := make(map[string]LinkInfo, len(s.p.Attach))
-	for _, key := range slices.Sorted(maps.Keys(s.p.Attach)) {
+	// Targets whose old link must be detached first (a changed XDP mode)
+	// go last, so that a failure elsewhere is met before anything is
+	// detached.
+	keys := slices.Sorted(maps.Keys(s.p.Attach))
+	slices.SortStableFunc(keys, func(a, b string) int { return boolInt(s.stale[a] != "") - boolInt(s.stale[b] != "") })
+	for _, key := range keys {
 		info, err := s.move(key, s.p.Attach[key])
 		if err != nil {
 			return nil, fmt.Errorf("target %s: %w", key, err)
@@ -191,4 +196,11 @@ func attachError(err error) error {
 		return loader.Errorf(loader.ReasonUnsupported, "%w", err)
 	}
 	return loader.Errorf(loader.ReasonAttachFailed, "%w", err)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
