@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 )
@@ -86,7 +87,7 @@ func nodeMapPolicies(policies []bpfleetv1.MapPolicy, programs []KindedProgram, o
 	var out []bpfleetv1.NodeMapPolicy
 	for i := range policies {
 		mp := &policies[i]
-		if !mp.DeletionTimestamp.IsZero() {
+		if !mp.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(mp, bpfleetv1.Finalizer) {
 			continue
 		}
 		if nmp, ok := nodeMapPolicy(mp, programs, running); ok {
@@ -101,6 +102,7 @@ func nodeMapPolicy(mp *bpfleetv1.MapPolicy, programs []KindedProgram, running ma
 	nmp := bpfleetv1.NodeMapPolicy{
 		UID: mp.UID, Name: mp.Name, Generation: mp.Generation, MapName: mp.Spec.MapName,
 		Entries: mp.Spec.Entries, Mode: mp.Spec.Mode, Atomic: mp.Spec.Atomic, Export: mp.Spec.Export,
+		Removing: !mp.DeletionTimestamp.IsZero(),
 	}
 	nmp.Shared = sharedName(mp)
 	for _, kp := range programs {

@@ -12,6 +12,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -27,7 +28,9 @@ type MapPolicyReconciler struct {
 	Recorder recorder.EventRecorder
 }
 
+// +kubebuilder:rbac:groups=bpfleet.io,resources=mappolicies,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=bpfleet.io,resources=mappolicies/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=bpfleet.io,resources=mappolicies/finalizers,verbs=update
 
 // Reconcile aggregates the nodes' reports into the policy's status.
 func (r *MapPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -38,6 +41,12 @@ func (r *MapPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	var sets bpfleetv1.NodeProgramSetList
 	if err := r.List(ctx, &sets); err != nil {
 		return ctrl.Result{}, fmt.Errorf("list node program sets: %w", err)
+	}
+	if !mp.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.finalize(ctx, &mp, sets.Items)
+	}
+	if err := r.ensureFinalizer(ctx, &mp); err != nil {
+		return ctrl.Result{}, err
 	}
 	base := mp.DeepCopy()
 	reports, usage := policyReports(&mp, sets.Items)
@@ -55,6 +64,41 @@ func (r *MapPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		meta.SetStatusCondition(&st.Conditions, c)
 	}
 	return ctrl.Result{}, r.patchStatus(ctx, base, &mp)
+}
+
+// ensureFinalizer holds a policy until every node removed its entries.
+func (r *MapPolicyReconciler) ensureFinalizer(ctx context.Context, mp *bpfleetv1.MapPolicy) error {
+	base := mp.DeepCopy()
+	if !controllerutil.AddFinalizer(mp, bpfleetv1.Finalizer) {
+		return nil
+	}
+	return r.Patch(ctx, mp, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+}
+
+// finalize releases a deleted policy once every node that applies it
+// reports its keys removed (or no longer lists it).
+func (r *MapPolicyReconciler) finalize(ctx context.Context, mp *bpfleetv1.MapPolicy, sets []bpfleetv1.NodeProgramSet) error {
+	if !controllerutil.ContainsFinalizer(mp, bpfleetv1.Finalizer) {
+		return nil
+	}
+	for i := range sets {
+		if appliesOn(&sets[i], mp.UID) && !removedOn(&sets[i], mp) {
+			return nil // that node's report will requeue the policy
+		}
+	}
+	base := mp.DeepCopy()
+	controllerutil.RemoveFinalizer(mp, bpfleetv1.Finalizer)
+	err := r.Patch(ctx, mp, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+	return client.IgnoreNotFound(err)
+}
+
+func removedOn(set *bpfleetv1.NodeProgramSet, mp *bpfleetv1.MapPolicy) bool {
+	for _, ps := range set.Status.MapPolicies {
+		if ps.UID == mp.UID && ps.State == bpfleetv1.StateUnloading && ps.Reason == bpfleetv1.ReasonRemoved {
+			return true
+		}
+	}
+	return false
 }
 
 // policyReports maps each node that applies the policy to its report, as a
@@ -134,7 +178,7 @@ func (r *MapPolicyReconciler) patchStatus(ctx context.Context, base, mp *bpfleet
 func (r *MapPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("mappolicy").
-		For(&bpfleetv1.MapPolicy{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		For(&bpfleetv1.MapPolicy{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&bpfleetv1.NodeProgramSet{}, handler.EnqueueRequestsFromMapFunc(policiesOnSet)).
 		Complete(r)
 }

@@ -41,6 +41,7 @@ const (
 	ReasonBadEntries       = "BadEntries"
 	ReasonMapFull          = "MapFull"
 	ReasonNoPrograms       = "NoPrograms"
+	ReasonRemoved          = "Removed"
 )
 
 // Finalizer holds a program until every node has unloaded it.

@@ -53,6 +53,10 @@ type NodeMapPolicy struct {
 	Atomic bool `json:"atomic,omitempty"`
 	// +optional
 	Export *MapExport `json:"export,omitempty"`
+	// Removing is set when the policy is being deleted: the node removes
+	// the keys it lists from the maps and reports Unloading when done.
+	// +optional
+	Removing bool `json:"removing,omitempty"`
 }
 
 // NodeProgram is one program, as scheduled to one node.

@@ -46,6 +46,9 @@ func (r *Reconciler) applyPolicies(policies []bpfleetv1.NodeMapPolicy, objects m
 // returns an error only for a transient failure.
 func (r *Reconciler) applyPolicy(nmp *bpfleetv1.NodeMapPolicy, objects map[types.UID][]byte) (bpfleetv1.NodeMapPolicyStatus, error) {
 	st := bpfleetv1.NodeMapPolicyStatus{UID: nmp.UID, Name: nmp.Name, Generation: nmp.Generation, State: bpfleetv1.StateReady}
+	if nmp.Removing {
+		return r.removePolicy(st, nmp, objects)
+	}
 	spec, err := r.mapSpec(nmp, objects)
 	if err != nil {
 		return policyFailed(st, err)
@@ -211,4 +214,32 @@ func allFull(failed []maps.EntryError) bool {
 		}
 	}
 	return true
+}
+
+// removePolicy removes the keys of a deleted policy from its maps and
+// reports Unloading/Removed, which releases the policy. Programs that do
+// not run have nothing to remove.
+func (r *Reconciler) removePolicy(st bpfleetv1.NodeMapPolicyStatus, nmp *bpfleetv1.NodeMapPolicy, objects map[types.UID][]byte) (bpfleetv1.NodeMapPolicyStatus, error) {
+	delete(r.applied, nmp.UID)
+	st.State, st.Reason, st.Message = bpfleetv1.StateUnloading, bpfleetv1.ReasonRemoved, "entries removed"
+	spec, err := r.mapSpec(nmp, objects)
+	if err != nil {
+		return st, nil
+	}
+	targets, closeAll, err := r.policyMaps(nmp, objects)
+	defer closeAll()
+	if err != nil {
+		return st, nil
+	}
+	keys := make([]json.RawMessage, len(nmp.Entries))
+	for i, e := range nmp.Entries {
+		keys[i] = json.RawMessage(e.Key.Raw)
+	}
+	for _, m := range targets {
+		if _, err := maps.Remove(m, spec.Key, keys); err != nil {
+			st.State, st.Reason, st.Message = bpfleetv1.StateFailed, bpfleetv1.ReasonUnloadFailed, err.Error()
+			return st, err
+		}
+	}
+	return st, nil
 }

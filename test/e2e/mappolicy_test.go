@@ -11,6 +11,7 @@ import (
 	"github.com/cilium/ebpf"
 	dto "github.com/prometheus/client_model/go"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -104,6 +105,26 @@ func TestMapPolicyBlocksAndUnblocks(t *testing.T) {
 	}
 	if after := nodeEntry(t, s.Client, x.UID); after.ProgramID != before.ProgramID {
 		t.Errorf("program reloaded (%d -> %d); entries must change without a reload", before.ProgramID, after.ProgramID)
+	}
+
+	// Deleting the policy removes the keys it wrote before it goes.
+	base = mp.DeepCopy()
+	mp.Spec.Entries = []bpfleetv1.MapEntry{entry(fmt.Sprintf(`{"addr": %q}`, peer1), `{}`)}
+	if err := s.Client.Patch(ctx, mp, client.MergeFrom(base)); err != nil {
+		t.Fatal(err)
+	}
+	waitPolicy(t, s.Client, mp, "blocking again", policyReady)
+	if got := testkernel.Ping(t, ns1, ip1, 2); got != 0 {
+		t.Fatalf("%d pings answered while %s is listed again", got, peer1)
+	}
+	if err := s.Client.Delete(ctx, mp); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "policy deleted", func(ctx context.Context) bool {
+		return apierrors.IsNotFound(s.Client.Get(ctx, client.ObjectKeyFromObject(mp), &bpfleetv1.MapPolicy{}))
+	}, func() string { return fmt.Sprintf("%+v", mp.Status) })
+	if got := testkernel.Ping(t, ns1, ip1, 2); got != 2 {
+		t.Errorf("%d of 2 pings answered after the policy was deleted: its entries must go with it", got)
 	}
 }
 
