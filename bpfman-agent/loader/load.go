@@ -3,6 +3,7 @@ package loader
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"reflect"
 	"sync"
 
@@ -107,13 +108,19 @@ func classify(program string, err error) *Error {
 		e.VerifierLog = fmt.Sprintf("%-*v", verifierLogLines, verr)
 	}
 	if unsupported(err) {
+		// The loader lifted MEMLOCK already: cilium/ebpf's hint about it
+		// would mislead whoever reads the status.
 		e.Reason = ReasonUnsupported
+		e.Message = strings.ReplaceAll(e.Message, memlockHint, "")
 	}
 	if errors.Is(err, ebpf.ErrMapIncompatible) {
 		e.Reason = ReasonMapIncompatible
 	}
 	return e
 }
+
+// memlockHint is what cilium/ebpf appends to EPERM.
+const memlockHint = " (MEMLOCK may be too low, consider rlimit.RemoveMemlock)"
 
 // unsupported reports whether err means the kernel cannot run this kind of
 // program at all, rather than refusing this one.

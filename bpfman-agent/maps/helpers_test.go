@@ -1,7 +1,6 @@
 package maps
 
 import (
-	"bytes"
 	"encoding/json"
 	"testing"
 
@@ -14,26 +13,11 @@ import (
 
 func TestMain(m *testing.M) { testkernel.Main(m) }
 
-// blocklistSpec is the map spec of xdp_filter.o's blocklist, with its BTF.
 func blocklistSpec(tb testing.TB) *ebpf.MapSpec {
-	tb.Helper()
-	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(bpf.XDPFilter))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return spec.Maps["blocklist"]
+	return testkernel.MapSpecOf(tb, bpf.XDPFilter, "blocklist")
 }
 
-// newMap creates a map for a test, closed when it ends.
-func newMap(tb testing.TB, spec *ebpf.MapSpec) *ebpf.Map {
-	tb.Helper()
-	m, err := ebpf.NewMap(spec)
-	if err != nil {
-		tb.Fatalf("create map: %v", err)
-	}
-	tb.Cleanup(func() { m.Close() })
-	return m
-}
+func newMap(tb testing.TB, spec *ebpf.MapSpec) *ebpf.Map { return testkernel.NewMap(tb, spec) }
 
 // arraySpec is an array of struct verdict, keyed by __u32, of n entries.
 func arraySpec(tb testing.TB, n uint32) *ebpf.MapSpec {

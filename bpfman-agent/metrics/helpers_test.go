@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -19,26 +18,11 @@ import (
 
 func TestMain(m *testing.M) { testkernel.Main(m) }
 
-// blocklistSpec is xdp_filter.o's blocklist: struct ip_key { __u32 addr; }
-// → struct verdict { __u64 drops; }.
 func blocklistSpec(tb testing.TB) *ebpf.MapSpec {
-	tb.Helper()
-	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(bpf.XDPFilter))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return spec.Maps["blocklist"]
+	return testkernel.MapSpecOf(tb, bpf.XDPFilter, "blocklist")
 }
 
-func newMap(tb testing.TB, spec *ebpf.MapSpec) *ebpf.Map {
-	tb.Helper()
-	m, err := ebpf.NewMap(spec)
-	if err != nil {
-		tb.Fatalf("create map: %v", err)
-	}
-	tb.Cleanup(func() { m.Close() })
-	return m
-}
+func newMap(tb testing.TB, spec *ebpf.MapSpec) *ebpf.Map { return testkernel.NewMap(tb, spec) }
 
 // opener opens a new fd of m on each call, as the agent opens a pin.
 func opener(tb testing.TB, m *ebpf.Map) func() (*ebpf.Map, error) {

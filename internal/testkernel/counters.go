@@ -1,6 +1,7 @@
 package testkernel
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"testing"
@@ -35,4 +36,30 @@ func MapValue(tb testing.TB, mapID uint32, key any) uint64 {
 		tb.Fatalf("lookup in map %d: %v", mapID, err)
 	}
 	return v
+}
+
+// MapSpecOf returns the spec of map name in the BPF object obj (e.g.
+// bpf.XDPFilter's "blocklist"), with its BTF key and value types.
+func MapSpecOf(tb testing.TB, obj []byte, name string) *ebpf.MapSpec {
+	tb.Helper()
+	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(obj))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ms := spec.Maps[name]
+	if ms == nil {
+		tb.Fatalf("the object has no map %q", name)
+	}
+	return ms
+}
+
+// NewMap creates a map for a test, closed when the test ends.
+func NewMap(tb testing.TB, spec *ebpf.MapSpec) *ebpf.Map {
+	tb.Helper()
+	m, err := ebpf.NewMap(spec)
+	if err != nil {
+		tb.Fatalf("create map: %v", err)
+	}
+	tb.Cleanup(func() { m.Close() })
+	return m
 }
