@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
@@ -67,8 +68,12 @@ func addresses(n, parity int) []bpfleetv1.MapEntry {
 	return out
 }
 
+// deletePolicy deletes mp and waits until its finalizer let it go.
 func deletePolicy(t testing.TB, c client.Client, mp *bpfleetv1.MapPolicy) {
 	if err := c.Delete(context.Background(), mp); client.IgnoreNotFound(err) != nil {
 		t.Error(err)
 	}
+	poll(t, mp.Name+" deleted", func(ctx context.Context) bool {
+		return apierrors.IsNotFound(c.Get(ctx, client.ObjectKeyFromObject(mp), &bpfleetv1.MapPolicy{}))
+	}, func() string { return fmt.Sprintf("%+v", mp.Status) })
 }

@@ -39,8 +39,19 @@ var (
 // TestMain stops the shared stack after every test ran and checks that it
 // left nothing under its pin root.
 func TestMain(m *testing.M) {
-	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
+	// The operator's and agent's logs go to a file, named when a test
+	// fails, so that they do not bury test and benchmark output.
+	logs, err := os.CreateTemp("", "bpfleet-e2e-*.log")
+	if err != nil {
+		panic(err)
+	}
+	ctrl.SetLogger(zap.New(zap.WriteTo(logs)))
 	code := m.Run()
+	if code != 0 {
+		fmt.Fprintln(os.Stderr, "operator and agent logs:", logs.Name())
+	} else {
+		_ = os.Remove(logs.Name())
+	}
 	if shared != nil {
 		// The agent must have unloaded everything by itself, before Stop
 		// prunes whatever is left as a safety net.
