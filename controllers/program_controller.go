@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -47,7 +48,7 @@ func (r *ProgramReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !obj.GetDeletionTimestamp().IsZero() {
-		return ctrl.Result{}, r.finalize(ctx, obj)
+		return r.finalize(ctx, obj)
 	}
 	if err := r.ensureFinalizer(ctx, obj); err != nil {
 		return ctrl.Result{}, err
@@ -59,7 +60,9 @@ func (r *ProgramReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	if err := r.resolveImage(ctx, obj); err != nil {
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{}, r.aggregate(ctx, obj)
+	// A silent agent sends no event: look again once one would count as
+	// silent.
+	return ctrl.Result{RequeueAfter: agentSilentAfter}, r.aggregate(ctx, obj)
 }
 
 func (r *ProgramReconciler) ensureFinalizer(ctx context.Context, obj bpfleetv1.Program) error {
@@ -139,6 +142,13 @@ func report(set *bpfleetv1.NodeProgramSet, obj bpfleetv1.Program) *bpfleetv1.Nod
 	if set == nil {
 		return nil
 	}
+	if silent(set, time.Now()) {
+		return &bpfleetv1.NodeProgramStatus{
+			UID: obj.GetUID(), Name: obj.GetName(), Generation: obj.GetGeneration(),
+			State: bpfleetv1.StatePending, Reason: bpfleetv1.ReasonAgentSilent,
+			Message: fmt.Sprintf("the node's agent has not synced since %s", lastSync(set)),
+		}
+	}
 	hook := obj.AttachPoint().Hook()
 	if why := set.Status.Capabilities.Unsupported(hook); why != "" {
 		return &bpfleetv1.NodeProgramStatus{
@@ -148,6 +158,13 @@ func report(set *bpfleetv1.NodeProgramSet, obj bpfleetv1.Program) *bpfleetv1.Nod
 		}
 	}
 	return statusEntry(set, obj.GetUID())
+}
+
+func lastSync(set *bpfleetv1.NodeProgramSet) string {
+	if set.Status.LastSync == nil {
+		return "it was created (never)"
+	}
+	return set.Status.LastSync.UTC().Format(time.RFC3339)
 }
 
 func statusEntry(set *bpfleetv1.NodeProgramSet, uid types.UID) *bpfleetv1.NodeProgramStatus {
@@ -163,25 +180,27 @@ func statusEntry(set *bpfleetv1.NodeProgramSet, uid types.UID) *bpfleetv1.NodePr
 }
 
 // finalize releases the finalizer once no node runs or is asked to run the
-// program. Nodes that are gone do not count: their sets are deleted.
-func (r *ProgramReconciler) finalize(ctx context.Context, obj bpfleetv1.Program) error {
+// program. Nodes that are gone do not count (their sets are deleted), nor
+// do nodes whose agent has gone silent; it is checked again once a waiting
+// node's agent would count as silent.
+func (r *ProgramReconciler) finalize(ctx context.Context, obj bpfleetv1.Program) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(obj, bpfleetv1.Finalizer) {
-		return nil
+		return ctrl.Result{}, nil
 	}
 	left, err := r.nodesHolding(ctx, obj.GetUID())
 	if err != nil {
-		return err
+		return ctrl.Result{}, err
 	}
 	if left > 0 {
-		return r.reportDeleting(ctx, obj, left)
+		return ctrl.Result{RequeueAfter: agentSilentAfter}, r.reportDeleting(ctx, obj, left)
 	}
 	base := obj.DeepCopyObject().(client.Object)
 	controllerutil.RemoveFinalizer(obj, bpfleetv1.Finalizer)
 	if err := r.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		return client.IgnoreNotFound(err)
+		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, bpfleetv1.ReasonDeleting, "Unload", "unloaded from every node")
-	return nil
+	return ctrl.Result{}, nil
 }
 
 // reportDeleting says, while the finalizer waits, how many nodes still run
@@ -203,7 +222,7 @@ func (r *ProgramReconciler) nodesHolding(ctx context.Context, uid types.UID) (in
 	}
 	n := 0
 	for i := range sets.Items {
-		if holds(&sets.Items[i], uid) {
+		if holds(&sets.Items[i], uid) && !silent(&sets.Items[i], time.Now()) {
 			n++
 		}
 	}
@@ -243,7 +262,7 @@ func (r *ProgramReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(r.Kind.Name).
 		For(r.Kind.New(), builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Watches(&bpfleetv1.NodeProgramSet{}, handler.EnqueueRequestsFromMapFunc(r.programsOnSet)).
+		Watches(&bpfleetv1.NodeProgramSet{}, handler.EnqueueRequestsFromMapFunc(r.programsOnSet), builder.WithPredicates(setChanged(programsPart))).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.allPrograms), builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		Complete(r)
 }

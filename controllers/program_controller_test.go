@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -11,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpf"
@@ -197,4 +200,30 @@ func waitGone(t *testing.T, name string) {
 		err := k8s.Get(context.Background(), types.NamespacedName{Name: name}, &p)
 		return apierrors.IsNotFound(err), nil
 	})
+}
+
+// A node whose agent went silent does not hold a deleted program forever.
+func TestSilentAgentDoesNotBlockDeletion(t *testing.T) {
+	ctx := context.Background()
+	sel := map[string]string{"test": "silent"}
+	createNode(t, "silent-1", sel)
+	p := pathProgram("silent", sel)
+	if err := k8s.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	waitScheduled(t, "silent-1", p)
+	report(t, "silent-1", p, &bpfleetv1.NodeProgramStatus{State: bpfleetv1.StateReady})
+	waitCondition(t, p.Name, bpfleetv1.ConditionReady, metav1.ConditionTrue, bpfleetv1.ReasonReady)
+
+	s, _ := getSet("silent-1")
+	base := s.DeepCopy()
+	long := metav1.NewTime(time.Now().Add(-10 * time.Minute))
+	s.Status.LastSync = &long
+	if err := k8s.Status().Patch(ctx, s, client.MergeFrom(base)); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Delete(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, p.Name)
 }

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -60,5 +61,30 @@ func TestFailuresAreBounded(t *testing.T) {
 	sum := summarize(1, reports)
 	if len(sum.failures) != maxFailures || sum.counts.Failed != 25 {
 		t.Errorf("failures listed %d (want %d), counted %d (want 25)", len(sum.failures), maxFailures, sum.counts.Failed)
+	}
+}
+
+func TestSilentAgents(t *testing.T) {
+	now := time.Now()
+	at := func(d time.Duration) *metav1.Time { t := metav1.NewTime(now.Add(-d)); return &t }
+	set := func(created time.Duration, last *metav1.Time) *bpfleetv1.NodeProgramSet {
+		s := &bpfleetv1.NodeProgramSet{ObjectMeta: metav1.ObjectMeta{CreationTimestamp: *at(created)}}
+		s.Status.LastSync = last
+		return s
+	}
+	cases := []struct {
+		name string
+		set  *bpfleetv1.NodeProgramSet
+		want bool
+	}{
+		{"synced a minute ago", set(time.Hour, at(time.Minute)), false},
+		{"silent for ten minutes", set(time.Hour, at(10*time.Minute)), true},
+		{"new set, no sync yet", set(time.Minute, nil), false},
+		{"old set that never synced", set(time.Hour, nil), true},
+	}
+	for _, tc := range cases {
+		if got := silent(tc.set, now); got != tc.want {
+			t.Errorf("%s: silent = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

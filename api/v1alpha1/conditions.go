@@ -42,6 +42,7 @@ const (
 	ReasonMapFull          = "MapFull"
 	ReasonNoPrograms       = "NoPrograms"
 	ReasonRemoved          = "Removed"
+	ReasonAgentSilent      = "AgentNotReporting"
 )
 
 // Finalizer holds a program until every node has unloaded it.

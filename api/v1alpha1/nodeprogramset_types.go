@@ -103,6 +103,11 @@ type NodeProgramSetStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
+	// LastSync is when the agent last compared the kernel with the spec
+	// (at least once a minute): the operator's sign that it is alive.
+	// +optional
+	LastSync *metav1.Time `json:"lastSync,omitempty"`
+
 	// Capabilities of the node's kernel.
 	// +optional
 	Capabilities *NodeCapabilities `json:"capabilities,omitempty"`

@@ -3,8 +3,8 @@ package loader
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"reflect"
+	"strings"
 	"sync"
 
 	"github.com/cilium/ebpf"

@@ -284,6 +284,8 @@ func (r *Reconciler) unloading(desired []bpfleetv1.NodeProgram, cause error) []b
 func (r *Reconciler) report(set *bpfleetv1.NodeProgramSet, statuses []bpfleetv1.NodeProgramStatus) {
 	set.Status.Programs = statuses
 	set.Status.ObservedGeneration = set.Generation
+	now := metav1.Now()
+	set.Status.LastSync = &now
 	caps := r.Capabilities
 	set.Status.Capabilities = &caps
 }
