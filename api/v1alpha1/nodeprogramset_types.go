@@ -247,6 +247,7 @@ type LinkStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=nps,categories=bpfleet
 // +kubebuilder:printcolumn:name="Kernel",type=string,JSONPath=`.status.capabilities.kernelRelease`
+// +kubebuilder:printcolumn:name="Synced",type=date,JSONPath=`.status.lastSync`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // NodeProgramSet is the per-node object: named after its node, spec written
