@@ -43,7 +43,9 @@ func Start() (*Plane, error) {
 	}
 	cfg, err := env.Start()
 	if err != nil {
-		return nil, fmt.Errorf("start control plane: %w", err)
+		// Start may fail after etcd and kube-apiserver run (installing the
+		// CRDs, say): stop them rather than leave them behind.
+		return nil, errors.Join(fmt.Errorf("start control plane: %w", err), env.Stop())
 	}
 	return &Plane{env: env, Config: cfg, Root: root}, nil
 }
