@@ -106,16 +106,7 @@ func TestXDPCountsAndDropsWithoutAGap(t *testing.T) {
 func TestInterfaceAppearingLaterIsAttached(t *testing.T) {
 	s := startStack(t)
 	name := fmt.Sprintf("bpfl%d", os.Getpid()%100000)
-	x := &bpfleetv1.XdpProgram{
-		ObjectMeta: metav1.ObjectMeta{Name: "xdp-later"},
-		Spec: bpfleetv1.XdpProgramSpec{
-			ProgramCommon: common(s, "xdp-counter", "xdp_count"),
-			XDP: bpfleetv1.XDPAttach{
-				Interfaces: bpfleetv1.InterfaceSelector{Names: []bpfleetv1.InterfaceName{bpfleetv1.InterfaceName(name)}},
-				Mode:       bpfleetv1.XDPGeneric,
-			},
-		},
-	}
+	x := xdpProgram(s, "xdp-later", "xdp-counter", "xdp_count", name)
 	st := apply(t, s, x)
 	if len(st.Links) != 0 || !strings.Contains(st.Message, name) {
 		t.Fatalf("before %s exists: links %+v, message %q; want none and a message naming it", name, st.Links, st.Message)

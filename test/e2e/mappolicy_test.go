@@ -55,6 +55,11 @@ func policyReady(mp *bpfleetv1.MapPolicy) bool {
 }
 
 func xdpFilter(s *localstack.Stack, name string, ifaces ...string) *bpfleetv1.XdpProgram {
+	return xdpProgram(s, name, "xdp-filter", "xdp_filter", ifaces...)
+}
+
+// xdpProgram runs program of an example image in generic mode on ifaces.
+func xdpProgram(s *localstack.Stack, name, example, program string, ifaces ...string) *bpfleetv1.XdpProgram {
 	sel := bpfleetv1.InterfaceSelector{}
 	for _, i := range ifaces {
 		sel.Names = append(sel.Names, bpfleetv1.InterfaceName(i))
@@ -62,7 +67,7 @@ func xdpFilter(s *localstack.Stack, name string, ifaces ...string) *bpfleetv1.Xd
 	return &bpfleetv1.XdpProgram{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: bpfleetv1.XdpProgramSpec{
-			ProgramCommon: common(s, "xdp-filter", "xdp_filter"),
+			ProgramCommon: common(s, example, program),
 			XDP:           bpfleetv1.XDPAttach{Interfaces: sel, Mode: bpfleetv1.XDPGeneric},
 		},
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
@@ -28,16 +27,7 @@ const updates = 50
 func TestFiftyUpdatesMissNoPacket(t *testing.T) {
 	s := startStack(t)
 	host, ns, hostIP, _ := testkernel.VethPair(t)
-	x := &bpfleetv1.XdpProgram{
-		ObjectMeta: metav1.ObjectMeta{Name: "xdp-zero-gap"},
-		Spec: bpfleetv1.XdpProgramSpec{
-			ProgramCommon: common(s, "xdp-counter", "xdp_count"),
-			XDP: bpfleetv1.XDPAttach{
-				Interfaces: bpfleetv1.InterfaceSelector{Names: []bpfleetv1.InterfaceName{bpfleetv1.InterfaceName(host)}},
-				Mode:       bpfleetv1.XDPGeneric,
-			},
-		},
-	}
+	x := xdpProgram(s, "xdp-zero-gap", "xdp-counter", "xdp_count", host)
 	st := apply(t, s, x)
 	counters := []*ebpf.Map{openMap(t, st.MapIDs["packets"])}
 	start := testkernel.MapValue(t, st.MapIDs["packets"], uint32(0))
