@@ -78,8 +78,10 @@ func sharedName(mp *bpfleetv1.MapPolicy) string {
 }
 
 // nodeMapPolicies are the policies with entries for the programs a node
-// runs. Pure.
-func nodeMapPolicies(policies []bpfleetv1.MapPolicy, programs []KindedProgram, onNode []bpfleetv1.NodeProgram) []bpfleetv1.NodeMapPolicy {
+// runs. A policy whose new entries artifact is not resolved yet keeps the
+// entry the node already has (current), so a change of tag never leaves
+// the map without its entries. Pure.
+func nodeMapPolicies(policies []bpfleetv1.MapPolicy, programs []KindedProgram, onNode []bpfleetv1.NodeProgram, current []bpfleetv1.NodeMapPolicy) []bpfleetv1.NodeMapPolicy {
 	running := map[types.UID]bool{}
 	for _, np := range onNode {
 		running[np.UID] = true
@@ -88,6 +90,10 @@ func nodeMapPolicies(policies []bpfleetv1.MapPolicy, programs []KindedProgram, o
 	for i := range policies {
 		mp := &policies[i]
 		if !mp.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(mp, bpfleetv1.Finalizer) {
+			continue
+		}
+		if !entriesResolved(mp) {
+			out = append(out, currentPolicy(current, mp.UID)...)
 			continue
 		}
 		if nmp, ok := nodeMapPolicy(mp, programs, running); ok {
@@ -105,6 +111,12 @@ func nodeMapPolicy(mp *bpfleetv1.MapPolicy, programs []KindedProgram, running ma
 		Removing: !mp.DeletionTimestamp.IsZero(),
 	}
 	nmp.Shared = sharedName(mp)
+	if from := mp.Spec.EntriesFrom; from != nil {
+		nmp.EntriesFrom = &bpfleetv1.NodeEntriesSource{
+			Image:      pinnedRef(from.Image.Ref, mp.Status.EntriesImage.Digest),
+			PullPolicy: from.Image.PullPolicy, PullSecret: from.Image.PullSecret,
+		}
+	}
 	for _, kp := range programs {
 		if running[kp.Program.GetUID()] && policySelects(mp, kp.Kind, kp.Program) {
 			nmp.Programs = append(nmp.Programs, kp.Program.GetUID())
@@ -112,4 +124,28 @@ func nodeMapPolicy(mp *bpfleetv1.MapPolicy, programs []KindedProgram, running ma
 	}
 	sort.Slice(nmp.Programs, func(i, j int) bool { return nmp.Programs[i] < nmp.Programs[j] })
 	return nmp, len(nmp.Programs) > 0
+}
+
+// entriesImage is the artifact a policy takes its entries from, or nil.
+func entriesImage(mp *bpfleetv1.MapPolicy) *bpfleetv1.ImageSource {
+	if mp.Spec.EntriesFrom == nil {
+		return nil
+	}
+	return &mp.Spec.EntriesFrom.Image
+}
+
+// entriesResolved reports whether the policy's status holds the digest of
+// its entries artifact (always true for inline entries).
+func entriesResolved(mp *bpfleetv1.MapPolicy) bool {
+	return resolved(entriesImage(mp), mp.Status.EntriesImage)
+}
+
+// currentPolicy is the node's entry for a policy, if it has one.
+func currentPolicy(current []bpfleetv1.NodeMapPolicy, uid types.UID) []bpfleetv1.NodeMapPolicy {
+	for _, nmp := range current {
+		if nmp.UID == uid {
+			return []bpfleetv1.NodeMapPolicy{nmp}
+		}
+	}
+	return nil
 }

@@ -2,11 +2,11 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -25,6 +25,8 @@ import (
 // apply it. (Which nodes apply it, NodeReconciler decides.)
 type MapPolicyReconciler struct {
 	client.Client
+	// Resolver resolves entriesFrom references to digests.
+	Resolver Resolver
 	Recorder recorder.EventRecorder
 }
 
@@ -49,21 +51,28 @@ func (r *MapPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		return ctrl.Result{}, err
 	}
 	base := mp.DeepCopy()
-	reports, usage := policyReports(&mp, sets.Items)
+	st := &mp.Status
+	st.ObservedGeneration = mp.Generation
+	if err := resolveOnce(ctx, r.Resolver, entriesImage(&mp), &st.EntriesImage); err != nil {
+		setConditions(&st.Conditions, mp.Generation, resolveFailed(fmt.Errorf("entriesFrom: %w", err))...)
+		return ctrl.Result{}, errors.Join(err, r.patchStatus(ctx, base, &mp))
+	}
+	aggregatePolicy(&mp, sets.Items)
+	return ctrl.Result{}, r.patchStatus(ctx, base, &mp)
+}
+
+// aggregatePolicy sums the nodes' reports into the policy's status.
+func aggregatePolicy(mp *bpfleetv1.MapPolicy, sets []bpfleetv1.NodeProgramSet) {
+	reports, usage := policyReports(mp, sets)
 	sum := summarize(mp.Generation, reports)
 	st := &mp.Status
-	st.ObservedGeneration, st.Nodes, st.Failures = mp.Generation, sum.counts, sum.failures
+	st.Nodes, st.Failures = sum.counts, sum.failures
 	st.Usage = fullestFirst(usage)
 	ready, reconciling, stalled := sum.conditions()
 	if sum.counts.Selected == 0 {
 		ready = cond(bpfleetv1.ConditionReady, true, bpfleetv1.ReasonNoPrograms, "no node runs a selected program")
 	}
-	conds := []metav1.Condition{ready, reconciling, stalled, mapFull(&mp, st.Usage)}
-	for _, c := range conds {
-		c.ObservedGeneration = mp.Generation
-		meta.SetStatusCondition(&st.Conditions, c)
-	}
-	return ctrl.Result{}, r.patchStatus(ctx, base, &mp)
+	setConditions(&st.Conditions, mp.Generation, ready, reconciling, stalled, mapFull(mp, st.Usage))
 }
 
 // ensureFinalizer holds a policy until every node removed its entries.

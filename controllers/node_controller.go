@@ -51,12 +51,12 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	var set bpfleetv1.NodeProgramSet
 	err = r.Get(ctx, req.NamespacedName, &set)
 	if apierrors.IsNotFound(err) {
-		return ctrl.Result{}, r.createSet(ctx, &node, desiredSpec(&node, nil, programs, policies.Items, nil))
+		return ctrl.Result{}, r.createSet(ctx, &node, desiredSpec(&node, nil, programs, policies.Items, bpfleetv1.NodeProgramSetSpec{}))
 	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	desired := desiredSpec(&node, set.Status.Capabilities, programs, policies.Items, set.Spec.Programs)
+	desired := desiredSpec(&node, set.Status.Capabilities, programs, policies.Items, set.Spec)
 	if equality.Semantic.DeepEqual(desired, set.Spec) {
 		return ctrl.Result{}, nil
 	}
@@ -70,9 +70,9 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 
 // desiredSpec is a node's whole spec: its programs and the map policies
 // for them. Pure.
-func desiredSpec(node *corev1.Node, caps *bpfleetv1.NodeCapabilities, programs []KindedProgram, policies []bpfleetv1.MapPolicy, current []bpfleetv1.NodeProgram) bpfleetv1.NodeProgramSetSpec {
-	progs := desiredPrograms(node, caps, programs, policies, current)
-	return bpfleetv1.NodeProgramSetSpec{Programs: progs, MapPolicies: nodeMapPolicies(policies, programs, progs)}
+func desiredSpec(node *corev1.Node, caps *bpfleetv1.NodeCapabilities, programs []KindedProgram, policies []bpfleetv1.MapPolicy, current bpfleetv1.NodeProgramSetSpec) bpfleetv1.NodeProgramSetSpec {
+	progs := desiredPrograms(node, caps, programs, policies, current.Programs)
+	return bpfleetv1.NodeProgramSetSpec{Programs: progs, MapPolicies: nodeMapPolicies(policies, programs, progs, current.MapPolicies)}
 }
 
 func (r *NodeReconciler) createSet(ctx context.Context, node *corev1.Node, spec bpfleetv1.NodeProgramSetSpec) error {
@@ -161,7 +161,7 @@ func SetupAll(mgr ctrl.Manager, resolver Resolver) error {
 	if err := (&NodeReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
 		return err
 	}
-	mp := &MapPolicyReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("bpfleet-operator")}
+	mp := &MapPolicyReconciler{Client: mgr.GetClient(), Resolver: resolver, Recorder: mgr.GetEventRecorder("bpfleet-operator")}
 	if err := mp.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setup MapPolicy: %w", err)
 	}

@@ -75,26 +75,13 @@ func (r *ProgramReconciler) ensureFinalizer(ctx context.Context, obj bpfleetv1.P
 
 // resolveImage resolves a new image reference once and records the digest.
 func (r *ProgramReconciler) resolveImage(ctx context.Context, obj bpfleetv1.Program) error {
-	img := obj.Common().ByteCode.Image
 	st := obj.ProgramStatus()
-	if img == nil {
-		st.Image = nil
-		return nil
-	}
-	if imageResolved(obj) {
-		return nil
-	}
-	digest, err := r.Resolver.Resolve(ctx, img)
+	err := resolveOnce(ctx, r.Resolver, obj.Common().ByteCode.Image, &st.Image)
 	if err != nil {
 		st.ObservedGeneration = obj.GetGeneration()
-		setConditions(st, obj.GetGeneration(),
-			cond(bpfleetv1.ConditionReady, false, bpfleetv1.ReasonResolveFailed, err.Error()),
-			cond(bpfleetv1.ConditionReconciling, true, bpfleetv1.ReasonResolveFailed, err.Error()),
-			notStalled())
-		return err
+		setConditions(&st.Conditions, obj.GetGeneration(), resolveFailed(err)...)
 	}
-	st.Image = &bpfleetv1.ResolvedImage{Ref: img.Ref, Digest: digest}
-	return nil
+	return err
 }
 
 // aggregate sums the selected nodes' reports into the program's status.
@@ -109,7 +96,7 @@ func (r *ProgramReconciler) aggregate(ctx context.Context, obj bpfleetv1.Program
 	st.Failures = sum.failures
 	st.ObservedGeneration = obj.GetGeneration()
 	ready, reconciling, stalled := sum.conditions()
-	setConditions(st, obj.GetGeneration(), ready, reconciling, stalled)
+	setConditions(&st.Conditions, obj.GetGeneration(), ready, reconciling, stalled)
 	return nil
 }
 
@@ -208,7 +195,7 @@ func (r *ProgramReconciler) finalize(ctx context.Context, obj bpfleetv1.Program)
 func (r *ProgramReconciler) reportDeleting(ctx context.Context, obj bpfleetv1.Program, left int) error {
 	base := obj.DeepCopyObject().(bpfleetv1.Program)
 	msg := fmt.Sprintf("unloading from %d nodes", left)
-	setConditions(obj.ProgramStatus(), obj.GetGeneration(),
+	setConditions(&obj.ProgramStatus().Conditions, obj.GetGeneration(),
 		cond(bpfleetv1.ConditionReady, false, bpfleetv1.ReasonDeleting, msg),
 		cond(bpfleetv1.ConditionReconciling, true, bpfleetv1.ReasonDeleting, msg), notStalled())
 	return r.patchStatus(ctx, base, obj)

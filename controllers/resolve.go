@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
@@ -26,3 +27,37 @@ func (r RegistryResolver) Resolve(ctx context.Context, img *bpfleetv1.ImageSourc
 }
 
 func pinnedRef(ref, digest string) string { return oci.Pinned(ref, digest) }
+
+// resolved reports whether st holds the digest of img's reference (always
+// true without an image).
+func resolved(img *bpfleetv1.ImageSource, st *bpfleetv1.ResolvedImage) bool {
+	return img == nil || (st != nil && st.Ref == img.Ref && st.Digest != "")
+}
+
+// resolveOnce records in *st the digest img names, going to the registry
+// only for a reference not resolved yet. Without an image it clears *st.
+func resolveOnce(ctx context.Context, r Resolver, img *bpfleetv1.ImageSource, st **bpfleetv1.ResolvedImage) error {
+	if img == nil {
+		*st = nil
+		return nil
+	}
+	if resolved(img, *st) {
+		return nil
+	}
+	digest, err := r.Resolve(ctx, img)
+	if err != nil {
+		return err
+	}
+	*st = &bpfleetv1.ResolvedImage{Ref: img.Ref, Digest: digest}
+	return nil
+}
+
+// resolveFailed are the conditions of a resource whose reference does not
+// resolve: not ready, still trying (the registry may come back).
+func resolveFailed(err error) []metav1.Condition {
+	return []metav1.Condition{
+		cond(bpfleetv1.ConditionReady, false, bpfleetv1.ReasonResolveFailed, err.Error()),
+		cond(bpfleetv1.ConditionReconciling, true, bpfleetv1.ReasonResolveFailed, err.Error()),
+		notStalled(),
+	}
+}

@@ -24,9 +24,7 @@ func selects(p bpfleetv1.Program, node *corev1.Node) bool {
 // imageResolved reports whether the program's status holds the digest of its
 // current image reference (always true for a path).
 func imageResolved(p bpfleetv1.Program) bool {
-	img := p.Common().ByteCode.Image
-	st := p.ProgramStatus().Image
-	return img == nil || (st != nil && st.Ref == img.Ref && st.Digest != "")
+	return resolved(p.Common().ByteCode.Image, p.ProgramStatus().Image)
 }
 
 // nodeProgram is the entry a program contributes to a node's spec.

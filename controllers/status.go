@@ -117,9 +117,9 @@ func notStalled() metav1.Condition {
 
 // setConditions writes conditions with the observed generation; a condition
 // whose status does not change keeps its transition time.
-func setConditions(st *bpfleetv1.ProgramStatus, gen int64, conds ...metav1.Condition) {
+func setConditions(conditions *[]metav1.Condition, gen int64, conds ...metav1.Condition) {
 	for _, c := range conds {
 		c.ObservedGeneration = gen
-		meta.SetStatusCondition(&st.Conditions, c)
+		meta.SetStatusCondition(conditions, c)
 	}
 }

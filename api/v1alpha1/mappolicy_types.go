@@ -7,6 +7,7 @@ import (
 
 // MapPolicySpec declares the state of one map of the selected programs.
 // +kubebuilder:validation:XValidation:rule="!has(self.maxEntries) || !has(self.entries) || size(self.entries) <= self.maxEntries",message="more entries than maxEntries"
+// +kubebuilder:validation:XValidation:rule="!has(self.entries) || !has(self.entriesFrom)",message="set entries or entriesFrom, not both"
 type MapPolicySpec struct {
 	// Programs selects the programs whose map this is.
 	Programs ProgramSelector `json:"programs"`
@@ -33,6 +34,12 @@ type MapPolicySpec struct {
 	// +kubebuilder:validation:MaxItems=10000
 	Entries []MapEntry `json:"entries,omitempty"`
 
+	// EntriesFrom takes the entries from an OCI artifact instead: for lists
+	// longer than one object holds (up to the map's size), or published by
+	// another system. Nodes pull it by digest, as they pull bytecode.
+	// +optional
+	EntriesFrom *EntriesSource `json:"entriesFrom,omitempty"`
+
 	// Mode: merge manages only the listed keys; exact also removes any
 	// other key.
 	// +optional
@@ -55,6 +62,20 @@ type MapPolicySpec struct {
 	// node's agent: BTF key fields become labels, the value the sample.
 	// +optional
 	Export *MapExport `json:"export,omitempty"`
+}
+
+// EntriesSource is an OCI artifact holding a map's entries: one layer, a
+// JSON array of {key, value} as in spec.entries, of media type
+// application/vnd.bpfleet.map.entries.v1+json (gzip'd or not). The stock
+// oras CLI makes one:
+//
+//	oras push registry.example.com/blocklist:v2 \
+//	  entries.json:application/vnd.bpfleet.map.entries.v1+json \
+//	  --artifact-type application/vnd.bpfleet.map.entries.v1
+type EntriesSource struct {
+	// Image is the artifact. A tag is resolved to a digest once; to publish
+	// new entries, change the reference (a new tag, or a digest).
+	Image ImageSource `json:"image"`
 }
 
 // MapExport says how map values are exported.
@@ -132,6 +153,10 @@ const (
 type MapPolicyStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// EntriesImage is the entriesFrom reference and the digest every node
+	// writes from.
+	// +optional
+	EntriesImage *ResolvedImage `json:"entriesImage,omitempty"`
 	// Conditions: Ready, Reconciling, Stalled, MapFull.
 	// +optional
 	// +listType=map

@@ -48,7 +48,10 @@ type NodeMapPolicy struct {
 	Shared string `json:"shared,omitempty"`
 	// +optional
 	Entries []MapEntry `json:"entries,omitempty"`
-	Mode    MapMode    `json:"mode"`
+	// EntriesFrom is the artifact holding the entries instead.
+	// +optional
+	EntriesFrom *NodeEntriesSource `json:"entriesFrom,omitempty"`
+	Mode        MapMode            `json:"mode"`
 	// +optional
 	Atomic bool `json:"atomic,omitempty"`
 	// +optional
@@ -57,6 +60,16 @@ type NodeMapPolicy struct {
 	// the keys it lists from the maps and reports Unloading when done.
 	// +optional
 	Removing bool `json:"removing,omitempty"`
+}
+
+// NodeEntriesSource is an entries artifact, pinned to its digest.
+type NodeEntriesSource struct {
+	// Image is a digest-pinned reference (repo@sha256:…).
+	Image string `json:"image"`
+	// +optional
+	PullPolicy PullPolicy `json:"pullPolicy,omitempty"`
+	// +optional
+	PullSecret *SecretReference `json:"pullSecret,omitempty"`
 }
 
 // NodeProgram is one program, as scheduled to one node.

@@ -108,7 +108,7 @@ func TestRejectsBadManifests(t *testing.T) {
 // Every sample manifest under config/samples is accepted as it stands.
 func TestSamplesAreValid(t *testing.T) {
 	files, _ := filepath.Glob("../../config/samples/*.yaml")
-	more, _ := filepath.Glob("../../config/samples/kinds/*.yaml")
+	more, _ := filepath.Glob("../../config/samples/*/*.yaml")
 	for _, f := range append(files, more...) {
 		if filepath.Base(f) == "kustomization.yaml" {
 			continue
@@ -201,6 +201,13 @@ func TestMapPolicyValidation(t *testing.T) {
 			mp.Spec.Entries = []bpfleetv1.MapEntry{entry, entry}
 		}, "more entries than maxEntries"},
 		{"bad mode", func(mp *bpfleetv1.MapPolicy) { mp.Spec.Mode = "replace" }, "spec.mode"},
+		{"entries and entriesFrom", func(mp *bpfleetv1.MapPolicy) {
+			mp.Spec.Entries = []bpfleetv1.MapEntry{entry}
+			mp.Spec.EntriesFrom = &bpfleetv1.EntriesSource{Image: bpfleetv1.ImageSource{Ref: "registry.example.com/lists/blocked:v1"}}
+		}, "set entries or entriesFrom, not both"},
+		{"bad entriesFrom ref", func(mp *bpfleetv1.MapPolicy) {
+			mp.Spec.EntriesFrom = &bpfleetv1.EntriesSource{Image: bpfleetv1.ImageSource{Ref: "registry.example.com/lists/blocked:v1; rm -rf"}}
+		}, "spec.entriesFrom.image.ref"},
 		{"bad export type", func(mp *bpfleetv1.MapPolicy) { mp.Spec.Export = &bpfleetv1.MapExport{Type: "histogram"} }, "spec.export.type"},
 	}
 	for i, tc := range cases {

@@ -11,9 +11,10 @@ const (
 	// credentials, or does not hold the image. Transient: retry.
 	ReasonPullFailed = "ImagePullFailed"
 	// ReasonInvalid: the manifest, config, labels or layer are not those of
-	// a bytecode image.
+	// the kind of artifact asked for (bytecode image or map entries list).
 	ReasonInvalid = "InvalidImage"
-	// ReasonTooLarge: a manifest, config, layer or object exceeds the limits.
+	// ReasonTooLarge: a manifest, config, layer, object or entries list
+	// exceeds the limits.
 	ReasonTooLarge = "ImageTooLarge"
 	// ReasonNotBPF: the object is not an ELF file, or not an eBPF one.
 	ReasonNotBPF = "NotBPF"
@@ -21,8 +22,8 @@ const (
 	ReasonWrongEndianness = "WrongEndianness"
 )
 
-// ErrNotCached is wrapped by the error Fetch returns for an image that is
-// absent from the cache under the Never pull policy.
+// ErrNotCached is wrapped by the error Fetch and FetchEntries return for an
+// artifact that is absent from the cache under the Never pull policy.
 var ErrNotCached = errors.New("image not present on the node and pull policy is Never")
 
 // Error is the error of every function of this package.
@@ -37,7 +38,8 @@ func (e *Error) Error() string { return e.Err.Error() }
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Transient reports whether retrying the same Fetch may succeed.
+// Transient reports whether retrying the same Fetch or FetchEntries may
+// succeed.
 func (e *Error) Transient() bool { return e.Reason == ReasonPullFailed }
 
 // ReasonOf returns the Reason of the *Error in err's chain, or "" if none.

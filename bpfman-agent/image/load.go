@@ -13,32 +13,35 @@ import (
 	bpfoci "github.com/bpfleet/bpfleet/internal/oci"
 )
 
-// load reads the image dgst names from the layout and verifies it: every
-// blob against its digest, the object against CheckELF, the labels against
-// the object. It returns errNotCached if the layout lacks part of it.
-func (s *Store) load(ctx context.Context, dgst digest.Digest) (*Object, error) {
+// blobs is the verified content of what an image manifest names.
+type blobs struct {
+	config []byte
+	layer  []byte
+	// layerType is the layer's media type, as the manifest says.
+	layerType string
+}
+
+// load reads the config and layer of the image dgst names from the layout,
+// each verified against its digest. It returns errNotCached if the layout
+// lacks part of the image.
+func (s *Store) load(ctx context.Context, dgst digest.Digest) (blobs, error) {
 	root, err := s.cachedRoot(ctx, dgst)
 	if err != nil {
-		return nil, err
+		return blobs{}, err
 	}
 	_, img, err := walk(ctx, root, s.readLayout, s.limits)
 	if err != nil {
-		return nil, err
+		return blobs{}, err
 	}
 	config, err := s.readLayout(ctx, img.config, s.limits.manifest)
 	if err != nil {
-		return nil, err
+		return blobs{}, err
 	}
 	layer, err := s.readLayout(ctx, img.layer, s.limits.layer)
 	if err != nil {
-		return nil, err
+		return blobs{}, err
 	}
-	obj, err := s.object(layer, config)
-	if err != nil {
-		return nil, err
-	}
-	obj.Digest = dgst.String()
-	return obj, nil
+	return blobs{config: config, layer: layer, layerType: img.layer.MediaType}, nil
 }
 
 func (s *Store) cachedRoot(ctx context.Context, dgst digest.Digest) (node, error) {
@@ -53,16 +56,20 @@ func (s *Store) cachedRoot(ctx context.Context, dgst digest.Digest) (node, error
 	return node{Descriptor: desc, data: data}, err
 }
 
-// object builds the Object that a layer and a config describe.
-func (s *Store) object(layer, config []byte) (*Object, error) {
-	elf, err := extractObject(layer, s.limits.object)
+// object builds the Object that an image's blobs describe: the object
+// against CheckELF, the labels against the object.
+func (s *Store) object(b blobs) (*Object, error) {
+	if err := checkNotEntries(b.layerType); err != nil {
+		return nil, err
+	}
+	elf, err := extractObject(b.layer, s.limits.object)
 	if err != nil {
 		return nil, err
 	}
 	if err := CheckELF(elf); err != nil {
 		return nil, err
 	}
-	programs, maps, err := labels(config)
+	programs, maps, err := labels(b.config)
 	if err != nil {
 		return nil, err
 	}

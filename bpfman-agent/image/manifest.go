@@ -112,7 +112,7 @@ func imageOf(m manifestJSON, l limits) (imageRef, error) {
 		return imageRef{}, newError(ReasonInvalid, "manifest has no config")
 	}
 	if len(m.Layers) != 1 {
-		return imageRef{}, newError(ReasonInvalid, "manifest has %d layers; a bytecode image has exactly one", len(m.Layers))
+		return imageRef{}, newError(ReasonInvalid, "manifest has %d layers; bytecode images and map entries lists have exactly one", len(m.Layers))
 	}
 	img := imageRef{config: *m.Config, layer: m.Layers[0]}
 	if err := checkDescriptor("config", img.config, l.manifest); err != nil {

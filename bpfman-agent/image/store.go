@@ -15,11 +15,12 @@ import (
 	bpfoci "github.com/bpfleet/bpfleet/internal/oci"
 )
 
-// PullPolicy says when Fetch goes to the registry, as for container images.
+// PullPolicy says when Fetch and FetchEntries go to the registry, as for
+// container images.
 type PullPolicy string
 
 const (
-	// PullAlways asks the registry for the manifest on every Fetch (so a
+	// PullAlways asks the registry for the manifest on every fetch (so a
 	// revoked credential or deleted image is noticed); blobs already in the
 	// cache are not downloaded again.
 	PullAlways PullPolicy = "Always"
@@ -47,9 +48,9 @@ type Object struct {
 // errNotCached is returned by load when the cache lacks part of an image.
 var errNotCached = errors.New("not in the cache")
 
-// Store is a content-addressed cache of bytecode images in an OCI image
-// layout directory. It is safe for concurrent use; concurrent pulls of one
-// image may both download it.
+// Store is a content-addressed cache of bytecode images and map entries
+// artifacts in an OCI image layout directory. It is safe for concurrent use;
+// concurrent pulls of one artifact may both download it.
 type Store struct {
 	layout *oci.Store
 	limits limits
@@ -57,7 +58,7 @@ type Store struct {
 
 // NewStore opens (creating it if needed) the OCI image layout in dir.
 func NewStore(dir string, opts ...Option) (*Store, error) {
-	l := limits{manifest: defaultMaxManifest, layer: defaultMaxLayer, object: defaultMaxObject}
+	l := limits{manifest: defaultMaxManifest, layer: defaultMaxLayer, object: defaultMaxObject, entries: defaultMaxEntries}
 	for _, opt := range opts {
 		opt(&l)
 	}
@@ -72,38 +73,71 @@ func NewStore(dir string, opts ...Option) (*Store, error) {
 // pinned to a digest) names, from the cache or the registry according to
 // policy ("" means IfNotPresent). creds may be nil.
 func (s *Store) Fetch(ctx context.Context, ref string, creds *bpfoci.Credentials, policy PullPolicy) (*Object, error) {
-	dgst, err := pinnedDigest(ref)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkPolicy(policy); err != nil {
-		return nil, err
-	}
-	if policy != PullAlways {
-		obj, err := s.load(ctx, dgst)
-		if !errors.Is(err, errNotCached) {
-			return fromCache(ref, obj, err)
-		}
-		if policy == PullNever {
-			return nil, &Error{Reason: ReasonPullFailed, Err: fmt.Errorf("%s: %w", ref, ErrNotCached)}
-		}
-	}
-	if err := s.pull(ctx, ref, creds, dgst); err != nil {
-		return nil, wrap(ReasonPullFailed, "pull "+ref, err)
-	}
-	obj, err := s.load(ctx, dgst)
-	if err != nil {
-		return nil, wrap(ReasonPullFailed, "image "+ref, err)
-	}
-	return obj, nil
+	return fetch(ctx, s, ref, creds, policy, s.object)
 }
 
-func fromCache(ref string, obj *Object, err error) (*Object, error) {
+// artifact is what the store hands out: *Object or *Entries.
+type artifact interface {
+	// setSource records the manifest digest it was fetched by and whether
+	// it came from the cache.
+	setSource(dgst string, fromCache bool)
+}
+
+func (o *Object) setSource(dgst string, fromCache bool) { o.Digest, o.FromCache = dgst, fromCache }
+
+// fetch is Fetch and FetchEntries: it gets the blobs of the artifact ref
+// names as policy says and makes a T of them with decode.
+func fetch[T artifact](ctx context.Context, s *Store, ref string, creds *bpfoci.Credentials, policy PullPolicy, decode func(blobs) (T, error)) (T, error) {
+	var none T
+	dgst, err := pinnedDigest(ref)
 	if err != nil {
-		return nil, wrap(ReasonPullFailed, "image "+ref, err)
+		return none, err
 	}
-	obj.FromCache = true
-	return obj, nil
+	if err := checkPolicy(policy); err != nil {
+		return none, err
+	}
+	b, fromCache, err := s.get(ctx, ref, creds, dgst, policy)
+	if err != nil {
+		return none, err
+	}
+	v, err := decode(b)
+	if err != nil {
+		return none, wrap(ReasonPullFailed, "image "+ref, err)
+	}
+	v.setSource(dgst.String(), fromCache)
+	return v, nil
+}
+
+// get returns the verified blobs of the image dgst names, from the cache or
+// the registry as policy says, and whether they came from the cache.
+func (s *Store) get(ctx context.Context, ref string, creds *bpfoci.Credentials, dgst digest.Digest, policy PullPolicy) (blobs, bool, error) {
+	if policy == PullAlways {
+		b, err := s.pullAndLoad(ctx, ref, creds, dgst)
+		return b, false, err
+	}
+	b, err := s.load(ctx, dgst)
+	switch {
+	case err == nil:
+		return b, true, nil
+	case !errors.Is(err, errNotCached):
+		return blobs{}, false, wrap(ReasonPullFailed, "image "+ref, err)
+	case policy == PullNever:
+		return blobs{}, false, &Error{Reason: ReasonPullFailed, Err: fmt.Errorf("%s: %w", ref, ErrNotCached)}
+	}
+	b, err = s.pullAndLoad(ctx, ref, creds, dgst)
+	return b, false, err
+}
+
+// pullAndLoad pulls the image dgst names into the layout and reads it back.
+func (s *Store) pullAndLoad(ctx context.Context, ref string, creds *bpfoci.Credentials, dgst digest.Digest) (blobs, error) {
+	if err := s.pull(ctx, ref, creds, dgst); err != nil {
+		return blobs{}, wrap(ReasonPullFailed, "pull "+ref, err)
+	}
+	b, err := s.load(ctx, dgst)
+	if err != nil {
+		return blobs{}, wrap(ReasonPullFailed, "image "+ref, err)
+	}
+	return b, nil
 }
 
 func checkPolicy(p PullPolicy) error {

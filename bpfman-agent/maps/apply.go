@@ -36,34 +36,47 @@ type Result struct {
 	MaxEntries uint32
 }
 
+// Options say how Apply writes.
+type Options struct {
+	Mode Mode
+	// Atomic writes all entries or none.
+	Atomic bool
+	// Previous are the keys the same policy wrote before. In mode Merge,
+	// those it no longer lists are removed (the policy managed them); other
+	// keys are left alone.
+	Previous []json.RawMessage
+}
+
 // Apply writes entries into m, whose key and value BTF types are keyType
-// and valueType (either may be nil: see Encode), and with mode Exact
-// removes the keys not listed (zeroes them in an array).
+// and valueType (either may be nil: see Encode), and removes the keys
+// opts.Mode says the policy no longer wants (zeroes them in an array):
+// with Exact every key not listed, with Merge the Previous keys not
+// listed.
 //
 // Every entry is encoded and checked before the first kernel call. An
 // entry that does not encode, does not fit (ErrMapFull) or repeats a key
-// is reported in Result.Failed. Without atomic the other entries are
-// written; with atomic nothing is, and a kernel failure part way is
+// is reported in Result.Failed. Without Atomic the other entries are
+// written; with Atomic nothing is, and a kernel failure part way is
 // rolled back. The error is for failures of the whole write: an unknown
 // mode, an unsupported map type, a kernel error outside any one entry, a
 // rollback that failed.
-func Apply(m *ebpf.Map, keyType, valueType btf.Type, entries []Entry, mode Mode, atomic bool) (Result, error) {
-	return apply(&writer{m: m, atomic: atomic}, keyType, valueType, entries, mode)
+func Apply(m *ebpf.Map, keyType, valueType btf.Type, entries []Entry, opts Options) (Result, error) {
+	return apply(&writer{m: m, atomic: opts.Atomic}, keyType, valueType, entries, opts)
 }
 
-func apply(w *writer, keyType, valueType btf.Type, entries []Entry, mode Mode) (Result, error) {
+func apply(w *writer, keyType, valueType btf.Type, entries []Entry, opts Options) (Result, error) {
 	res := Result{MaxEntries: w.m.MaxEntries()}
-	if mode == "" {
-		mode = Merge
+	if opts.Mode == "" {
+		opts.Mode = Merge
 	}
-	if err := checkMap(w.m, mode); err != nil {
+	if err := checkMap(w.m, opts.Mode); err != nil {
 		return res, err
 	}
 	p := plan(w.m, keyType, valueType, entries)
 	res.Failed = p.failed
 	if !w.atomic || len(p.failed) == 0 {
 		var err error
-		if res.Applied, res.Failed, err = w.apply(p, mode); err != nil {
+		if res.Applied, res.Failed, err = w.apply(p, opts, keyType); err != nil {
 			return res, err
 		}
 	}

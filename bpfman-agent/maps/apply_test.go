@@ -2,6 +2,7 @@ package maps
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -36,7 +37,7 @@ func ipEntry(n, drops int) Entry {
 
 func mustApply(t *testing.T, m *ebpf.Map, spec *ebpf.MapSpec, mode Mode, atomic bool, entries ...Entry) Result {
 	t.Helper()
-	res, err := Apply(m, spec.Key, spec.Value, entries, mode, atomic)
+	res, err := Apply(m, spec.Key, spec.Value, entries, Options{Mode: mode, Atomic: atomic})
 	if err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
@@ -64,6 +65,35 @@ func TestApplyHash(t *testing.T) {
 	wantContents(t, m, map[uint32]uint64{ip(2): 7, ip(3): 1}) // a bad value does not remove its key
 
 	want(t, mustApply(t, m, spec, Exact, false), 0, 0, 0)
+}
+
+// In mode Merge a policy manages the keys it lists: one it listed before
+// and no longer does is removed, a key it never listed stays, and a key
+// whose new entry fails is left as it is.
+func TestApplyMergeRemovesKeysNoLongerListed(t *testing.T) {
+	testkernel.Require(t)
+	spec := blocklistSpec(t)
+	m := newMap(t, spec)
+	mustApply(t, m, spec, Exact, false, ipEntry(9, 9)) // another writer's key
+	previous := []json.RawMessage{
+		json.RawMessage(`{"addr": "10.0.0.1"}`), json.RawMessage(`{"addr": "10.0.0.2"}`),
+		json.RawMessage(`{"addr": "10.0.0.3"}`), json.RawMessage(`{"addr": "no address"}`),
+	}
+	mustApply(t, m, spec, Merge, false, ipEntry(1, 1), ipEntry(2, 2), ipEntry(3, 3))
+	for _, atomic := range []bool{false, true} {
+		res, err := Apply(m, spec.Key, spec.Value, []Entry{ipEntry(1, 4), entry(`{"addr": "10.0.0.3"}`, `{"drops": -1}`)},
+			Options{Mode: Merge, Atomic: atomic, Previous: previous})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if atomic {
+			wantContents(t, m, map[uint32]uint64{ip(1): 4, ip(2): 2, ip(3): 3, ip(9): 9}) // the bad entry: nothing changes
+			continue
+		}
+		want(t, res, 1, 1, 3)
+		wantContents(t, m, map[uint32]uint64{ip(1): 4, ip(3): 3, ip(9): 9})
+		mustApply(t, m, spec, Merge, false, ipEntry(2, 2)) // put 10.0.0.2 back for the atomic run
+	}
 }
 
 func TestApplyAtomicBadEntryWritesNothing(t *testing.T) {
@@ -133,11 +163,11 @@ func TestApplyRefuses(t *testing.T) {
 	testkernel.Require(t)
 	spec := blocklistSpec(t)
 	m := newMap(t, spec)
-	if _, err := Apply(m, spec.Key, spec.Value, nil, "replace", false); err == nil {
+	if _, err := Apply(m, spec.Key, spec.Value, nil, Options{Mode: "replace"}); err == nil {
 		t.Fatal("mode replace: no error")
 	}
 	ring := newMap(t, &ebpf.MapSpec{Type: ebpf.RingBuf, MaxEntries: 4096})
-	if _, err := Apply(ring, nil, nil, nil, Merge, false); err == nil || !strings.Contains(err.Error(), "not supported") {
+	if _, err := Apply(ring, nil, nil, nil, Options{Mode: Merge}); err == nil || !strings.Contains(err.Error(), "not supported") {
 		t.Fatalf("ring buffer: %v", err)
 	}
 }
@@ -185,7 +215,7 @@ func TestAtomicRollback(t *testing.T) {
 	mustApply(t, m, spec, Merge, false, ipEntry(1, 1), ipEntry(2, 2))
 	p := plan(m, spec.Key, spec.Value, []Entry{ipEntry(2, 20), ipEntry(3, 30)})
 	w := &writer{m: m, atomic: true}
-	if applied, failed, err := w.apply(p, Exact); applied != 2 || len(failed) != 0 || err != nil {
+	if applied, failed, err := w.apply(p, Options{Mode: Exact}, spec.Key); applied != 2 || len(failed) != 0 || err != nil {
 		t.Fatalf("apply = %d, %v, %v", applied, failed, err)
 	}
 	wantContents(t, m, map[uint32]uint64{ip(2): 20, ip(3): 30})
@@ -223,7 +253,7 @@ func TestApplyOneByOne(t *testing.T) {
 	w := &writer{m: m, each: true}
 	run := func(mode Mode, entries ...Entry) Result {
 		t.Helper()
-		res, err := apply(w, spec.Key, spec.Value, entries, mode)
+		res, err := apply(w, spec.Key, spec.Value, entries, Options{Mode: mode, Atomic: w.atomic})
 		if err != nil {
 			t.Fatal(err)
 		}

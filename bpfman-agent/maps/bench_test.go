@@ -22,7 +22,7 @@ func BenchmarkApply(b *testing.B) {
 				m := newMap(b, spec)
 				w := &writer{m: m, each: mode == "per-entry"}
 				for b.Loop() {
-					if res, err := apply(w, spec.Key, spec.Value, entries, Merge); err != nil || res.Applied != n {
+					if res, err := apply(w, spec.Key, spec.Value, entries, Options{Mode: Merge}); err != nil || res.Applied != n {
 						b.Fatalf("apply: %d applied, %v, %v", res.Applied, res.Failed, err)
 					}
 				}

@@ -38,3 +38,23 @@ func FuzzEncode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseList: an entries artifact comes from a registry; no input may
+// panic, and a parsed list has a key and a value in every entry.
+func FuzzParseList(f *testing.F) {
+	for _, seed := range []string{`[]`, `[{"key": 1, "value": 2}]`, `[{"key": {"addr": "10.0.0.1"}, "value": {}}]`,
+		`[{"key": 1}]`, `[1, "x", null]`, `[{"key": 1, "value": 1}] x`, `{`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		entries, err := ParseList(b)
+		if err != nil {
+			return
+		}
+		for i, e := range entries {
+			if isAbsent(e.Key) || isAbsent(e.Value) {
+				t.Fatalf("entry %d parsed without a key or value: %+v", i, e)
+			}
+		}
+	})
+}

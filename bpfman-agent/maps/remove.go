@@ -42,3 +42,21 @@ func remove(m *ebpf.Map, key []byte) error {
 	}
 	return err
 }
+
+// encodeKeys encodes keys, skipping (and deduplicating away) those that do
+// not encode: they can never have been written.
+func encodeKeys(keys []json.RawMessage, keyType btf.Type, size uint32) rows {
+	out := newRows(int(size), len(keys))
+	seen := make(map[string]bool, len(keys))
+	n := 0
+	for _, raw := range keys {
+		k, err := Encode(raw, keyType, size)
+		if err != nil || seen[string(k)] {
+			continue
+		}
+		seen[string(k)] = true
+		copy(out.at(n), k)
+		n++
+	}
+	return out.truncate(n)
+}

@@ -28,13 +28,7 @@ func staleKeys(m *ebpf.Map, planned rows, keep map[string]bool) (rows, error) {
 	if err != nil {
 		return rows{}, err
 	}
-	want := make(map[string]bool, planned.len()+len(keep))
-	for k := range keep {
-		want[k] = true
-	}
-	for i := range planned.len() {
-		want[string(planned.at(i))] = true
-	}
+	want := wanted(planned, keep)
 	var idx []int
 	for i := range keys.len() {
 		if !want[string(keys.at(i))] && (!isArray(m) || !allZero(values.at(i))) {
@@ -42,6 +36,29 @@ func staleKeys(m *ebpf.Map, planned rows, keep map[string]bool) (rows, error) {
 		}
 	}
 	return keys.pick(idx), nil
+}
+
+// unlisted are the previous keys that p neither plans nor keeps.
+func unlisted(previous rows, p batch) rows {
+	want := wanted(p.keys, p.keep)
+	var idx []int
+	for i := range previous.len() {
+		if !want[string(previous.at(i))] {
+			idx = append(idx, i)
+		}
+	}
+	return previous.pick(idx)
+}
+
+func wanted(planned rows, keep map[string]bool) map[string]bool {
+	want := make(map[string]bool, planned.len()+len(keep))
+	for k := range keep {
+		want[k] = true
+	}
+	for i := range planned.len() {
+		want[string(planned.at(i))] = true
+	}
+	return want
 }
 
 func allZero(b []byte) bool {

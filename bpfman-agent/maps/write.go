@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"golang.org/x/sys/unix"
 )
 
@@ -16,10 +17,10 @@ type writer struct {
 	undo   *snapshot // what to restore if an atomic write fails
 }
 
-// apply removes the stale keys (mode Exact) and writes the planned
-// entries. It returns the number written and the failures, p's included.
-func (w *writer) apply(p batch, mode Mode) (int, []EntryError, error) {
-	stale, err := w.stale(p, mode)
+// apply removes the stale keys and writes the planned entries. It returns
+// the number written and the failures, p's included.
+func (w *writer) apply(p batch, opts Options, keyType btf.Type) (int, []EntryError, error) {
+	stale, err := w.stale(p, opts, keyType)
 	if err != nil {
 		return 0, p.failed, err
 	}
@@ -38,11 +39,13 @@ func (w *writer) apply(p batch, mode Mode) (int, []EntryError, error) {
 	return p.keys.len() - len(bad), append(p.failed, bad...), nil
 }
 
-func (w *writer) stale(p batch, mode Mode) (rows, error) {
-	if mode != Exact {
-		return newRows(p.keys.size, 0), nil
+// stale are the keys to remove: in mode Exact every key of the map that is
+// not planned, in mode Merge the previous keys that are not.
+func (w *writer) stale(p batch, opts Options, keyType btf.Type) (rows, error) {
+	if opts.Mode == Exact {
+		return staleKeys(w.m, p.keys, p.keep)
 	}
-	return staleKeys(w.m, p.keys, p.keep)
+	return unlisted(encodeKeys(opts.Previous, keyType, w.m.KeySize()), p), nil
 }
 
 // prepare snapshots what an atomic write touches and checks, for a hash

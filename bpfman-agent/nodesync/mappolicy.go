@@ -2,6 +2,7 @@ package nodesync
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpfman-agent/image"
 	"github.com/bpfleet/bpfleet/bpfman-agent/maps"
 )
 
@@ -21,12 +23,12 @@ const maxListedFailures = 3
 // programs it names (or the one shared map). objects holds the ELF of every
 // program applied in this pass, for the maps' BTF.
 // The returned error joins the transient failures, for backoff.
-func (r *Reconciler) applyPolicies(policies []bpfleetv1.NodeMapPolicy, objects map[types.UID][]byte) ([]bpfleetv1.NodeMapPolicyStatus, error) {
+func (r *Reconciler) applyPolicies(ctx context.Context, policies []bpfleetv1.NodeMapPolicy, objects map[types.UID][]byte) ([]bpfleetv1.NodeMapPolicyStatus, error) {
 	out := make([]bpfleetv1.NodeMapPolicyStatus, 0, len(policies))
 	keep := map[types.UID]bool{}
 	var errs []error
 	for i := range policies {
-		st, err := r.applyPolicy(&policies[i], objects)
+		st, err := r.applyPolicy(ctx, &policies[i], objects)
 		out = append(out, st)
 		keep[policies[i].UID] = true
 		if err != nil {
@@ -38,16 +40,19 @@ func (r *Reconciler) applyPolicies(policies []bpfleetv1.NodeMapPolicy, objects m
 			delete(r.applied, uid)
 		}
 	}
+	if err := r.written.forget(keep); err != nil {
+		errs = append(errs, err)
+	}
 	r.publishMetrics(policies, out, objects)
 	return out, errors.Join(errs...)
 }
 
 // applyPolicy writes one policy once per generation and set of maps. It
 // returns an error only for a transient failure.
-func (r *Reconciler) applyPolicy(nmp *bpfleetv1.NodeMapPolicy, objects map[types.UID][]byte) (bpfleetv1.NodeMapPolicyStatus, error) {
+func (r *Reconciler) applyPolicy(ctx context.Context, nmp *bpfleetv1.NodeMapPolicy, objects map[types.UID][]byte) (bpfleetv1.NodeMapPolicyStatus, error) {
 	st := bpfleetv1.NodeMapPolicyStatus{UID: nmp.UID, Name: nmp.Name, Generation: nmp.Generation, State: bpfleetv1.StateReady}
 	if nmp.Removing {
-		return r.removePolicy(st, nmp, objects)
+		return r.removePolicy(ctx, st, nmp, objects)
 	}
 	spec, err := r.mapSpec(nmp, objects)
 	if err != nil {
@@ -62,7 +67,7 @@ func (r *Reconciler) applyPolicy(nmp *bpfleetv1.NodeMapPolicy, objects map[types
 	if prev, ok := r.applied[nmp.UID]; ok && prev.key == key {
 		return usage(prev.status, targets), nil
 	}
-	st, err = r.write(st, nmp, spec, targets)
+	st, err = r.write(ctx, st, nmp, spec, targets)
 	if err == nil {
 		// Written, wholly or in part: writing again would reset the values
 		// programs keep in the entries. A new generation or map writes anew.
@@ -71,24 +76,66 @@ func (r *Reconciler) applyPolicy(nmp *bpfleetv1.NodeMapPolicy, objects map[types
 	return st, err
 }
 
-// write writes the entries into every target map; the error is a failure
-// of the write as a whole (transient).
-func (r *Reconciler) write(st bpfleetv1.NodeMapPolicyStatus, nmp *bpfleetv1.NodeMapPolicy, spec *ebpf.MapSpec, targets []*ebpf.Map) (bpfleetv1.NodeMapPolicyStatus, error) {
-	entries := make([]maps.Entry, len(nmp.Entries))
-	for i, e := range nmp.Entries {
-		entries[i] = maps.Entry{Key: json.RawMessage(e.Key.Raw), Value: json.RawMessage(e.Value.Raw)}
+// write writes the entries into every target map, removing the keys the
+// policy wrote before and no longer lists; the error is a failure of the
+// write as a whole (transient).
+func (r *Reconciler) write(ctx context.Context, st bpfleetv1.NodeMapPolicyStatus, nmp *bpfleetv1.NodeMapPolicy, spec *ebpf.MapSpec, targets []*ebpf.Map) (bpfleetv1.NodeMapPolicyStatus, error) {
+	entries, err := r.policyEntries(ctx, nmp)
+	if err != nil {
+		return policyFailed(st, err)
 	}
+	previous, err := r.written.keys(nmp.UID)
+	if err != nil {
+		return policyFailed(st, err)
+	}
+	opts := maps.Options{Mode: maps.Mode(nmp.Mode), Atomic: nmp.Atomic, Previous: previous}
+	var refused *maps.Result
 	for _, m := range targets {
-		res, err := maps.Apply(m, spec.Key, spec.Value, entries, maps.Mode(nmp.Mode), nmp.Atomic)
+		res, err := maps.Apply(m, spec.Key, spec.Value, entries, opts)
 		st.Entries, st.MaxEntries = int32(res.Entries), int32(res.MaxEntries)
 		if err != nil {
 			return policyFailed(st, err)
 		}
 		if len(res.Failed) > 0 {
-			return entriesFailed(st, res, len(entries), nmp.Atomic), nil
+			refused = &res
+			break
 		}
 	}
+	if refused == nil || !nmp.Atomic {
+		if err := r.written.record(nmp.UID, entries); err != nil {
+			return policyFailed(st, err)
+		}
+	}
+	if refused != nil {
+		return entriesFailed(st, *refused, len(entries), nmp.Atomic), nil
+	}
 	return st, nil
+}
+
+// policyEntries are the entries a policy lists, inline or in the artifact
+// it names (pulled by digest into the image store, like bytecode).
+func (r *Reconciler) policyEntries(ctx context.Context, nmp *bpfleetv1.NodeMapPolicy) ([]maps.Entry, error) {
+	from := nmp.EntriesFrom
+	if from == nil {
+		entries := make([]maps.Entry, len(nmp.Entries))
+		for i, e := range nmp.Entries {
+			entries[i] = maps.Entry{Key: json.RawMessage(e.Key.Raw), Value: json.RawMessage(e.Value.Raw)}
+		}
+		return entries, nil
+	}
+	creds, err := r.credentials(ctx, from.PullSecret, from.Image)
+	if err != nil {
+		return nil, err
+	}
+	art, err := r.Images.FetchEntries(ctx, from.Image, creds, image.PullPolicy(from.PullPolicy))
+	if err != nil {
+		return nil, err
+	}
+	entries, err := maps.ParseList(art.JSON)
+	if err != nil {
+		return nil, &image.Error{Reason: image.ReasonInvalid, Err: fmt.Errorf("entries %s: %w", from.Image, err)}
+	}
+	return entries, nil
 }
 
 // appliedPolicy is a policy generation written into a set of maps. The
@@ -219,7 +266,7 @@ func allFull(failed []maps.EntryError) bool {
 // removePolicy removes the keys of a deleted policy from its maps and
 // reports Unloading/Removed, which releases the policy. Programs that do
 // not run have nothing to remove.
-func (r *Reconciler) removePolicy(st bpfleetv1.NodeMapPolicyStatus, nmp *bpfleetv1.NodeMapPolicy, objects map[types.UID][]byte) (bpfleetv1.NodeMapPolicyStatus, error) {
+func (r *Reconciler) removePolicy(ctx context.Context, st bpfleetv1.NodeMapPolicyStatus, nmp *bpfleetv1.NodeMapPolicy, objects map[types.UID][]byte) (bpfleetv1.NodeMapPolicyStatus, error) {
 	delete(r.applied, nmp.UID)
 	st.State, st.Reason, st.Message = bpfleetv1.StateUnloading, bpfleetv1.ReasonRemoved, "entries removed"
 	spec, err := r.mapSpec(nmp, objects)
@@ -231,9 +278,13 @@ func (r *Reconciler) removePolicy(st bpfleetv1.NodeMapPolicyStatus, nmp *bpfleet
 	if err != nil {
 		return st, nil
 	}
-	keys := make([]json.RawMessage, len(nmp.Entries))
-	for i, e := range nmp.Entries {
-		keys[i] = json.RawMessage(e.Key.Raw)
+	keys, err := r.writtenKeys(ctx, nmp)
+	if err != nil {
+		if classify(err).terminal {
+			return st, nil // a list that never parsed was never written
+		}
+		st.State, st.Reason, st.Message = bpfleetv1.StateFailed, bpfleetv1.ReasonUnloadFailed, err.Error()
+		return st, err
 	}
 	for _, m := range targets {
 		if _, err := maps.Remove(m, spec.Key, keys); err != nil {
@@ -242,4 +293,22 @@ func (r *Reconciler) removePolicy(st bpfleetv1.NodeMapPolicyStatus, nmp *bpfleet
 		}
 	}
 	return st, nil
+}
+
+// writtenKeys are the keys a policy wrote on this node: as the ledger
+// recorded them, or, without a record, the keys it lists.
+func (r *Reconciler) writtenKeys(ctx context.Context, nmp *bpfleetv1.NodeMapPolicy) ([]json.RawMessage, error) {
+	keys, err := r.written.keys(nmp.UID)
+	if err != nil || keys != nil {
+		return keys, err
+	}
+	entries, err := r.policyEntries(ctx, nmp)
+	if err != nil {
+		return nil, err
+	}
+	keys = make([]json.RawMessage, len(entries))
+	for i, e := range entries {
+		keys[i] = e.Key
+	}
+	return keys, nil
 }

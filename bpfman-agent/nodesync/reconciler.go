@@ -22,6 +22,7 @@ import (
 	"github.com/bpfleet/bpfleet/bpfman-agent/image"
 	"github.com/bpfleet/bpfleet/bpfman-agent/metrics"
 	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
+	bpfoci "github.com/bpfleet/bpfleet/internal/oci"
 	"github.com/bpfleet/bpfleet/internal/pullsecret"
 )
 
@@ -44,6 +45,8 @@ type Reconciler struct {
 	// Exporter publishes the maps MapPolicies export; nil exports none.
 	Exporter *metrics.Exporter
 
+	// written records the keys each MapPolicy wrote, on the host.
+	written ledger
 	// failed remembers terminal failures by program UID, at the revision
 	// and targets that failed, so it is not reloaded until they change.
 	failed map[types.UID]terminalFailure
@@ -77,7 +80,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	}
 	r.report(set, statuses)
 	var policyErr error
-	set.Status.MapPolicies, policyErr = r.applyPolicies(set.Spec.MapPolicies, objects)
+	set.Status.MapPolicies, policyErr = r.applyPolicies(ctx, set.Spec.MapPolicies, objects)
 	applyErr = errors.Join(applyErr, policyErr)
 	if err := r.patchStatus(ctx, base, set); err != nil {
 		return ctrl.Result{}, errors.Join(applyErr, pruneErr, err)
@@ -202,15 +205,25 @@ func (r *Reconciler) fetch(ctx context.Context, np *bpfleetv1.NodeProgram) ([]by
 		b, err := image.ReadPath(np.Path)
 		return b, "", err
 	}
-	creds, err := pullsecret.Credentials(ctx, r.APIReader, np.PullSecret, np.Image)
+	creds, err := r.credentials(ctx, np.PullSecret, np.Image)
 	if err != nil {
-		return nil, "", &image.Error{Reason: bpfleetv1.ReasonImagePullFailed, Err: err}
+		return nil, "", err
 	}
 	obj, err := r.Images.Fetch(ctx, np.Image, creds, image.PullPolicy(np.PullPolicy))
 	if err != nil {
 		return nil, "", err
 	}
 	return obj.ELF, obj.Digest, nil
+}
+
+// credentials reads the pull secret for ref; a failure is a pull failure
+// (transient: the Secret may yet appear).
+func (r *Reconciler) credentials(ctx context.Context, secret *bpfleetv1.SecretReference, ref string) (*bpfoci.Credentials, error) {
+	creds, err := pullsecret.Credentials(ctx, r.APIReader, secret, ref)
+	if err != nil {
+		return nil, &image.Error{Reason: bpfleetv1.ReasonImagePullFailed, Err: err}
+	}
+	return creds, nil
 }
 
 // failedStatus records a failure; terminal ones are remembered at their

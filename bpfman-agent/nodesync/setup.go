@@ -3,6 +3,7 @@ package nodesync
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -28,9 +29,13 @@ import (
 
 // Options configure an agent.
 type Options struct {
-	NodeName    string
-	PinRoot     string // e.g. /sys/fs/bpf/bpfleet
-	ImageDir    string // the on-host image cache
+	NodeName string
+	PinRoot  string // e.g. /sys/fs/bpf/bpfleet
+	ImageDir string // the on-host image cache
+	// StateDir holds the agent's on-host state: the keys each MapPolicy
+	// wrote. "" keeps none (a merge policy then cannot remove a key it
+	// stops listing).
+	StateDir    string
 	MetricsAddr string // "0" disables metrics
 	HealthAddr  string // "" or "0" disables probes
 	// InProcess allows more than one agent in a process (one after another
@@ -69,6 +74,9 @@ func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), NodeName: o.NodeName,
 		Programs: progs, Images: images, Capabilities: probe.Kernel().Capabilities(),
 		Exporter: metrics.NewExporter(),
+	}
+	if o.StateDir != "" {
+		r.written.dir = filepath.Join(o.StateDir, "mappolicies")
 	}
 	if err := mgr.Add(serveExporter(o, r.Exporter)); err != nil {
 		return nil, err

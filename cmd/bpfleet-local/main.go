@@ -50,6 +50,7 @@ func run(o localstack.Options, samples string) error {
 	}
 	cache := filepath.Join(root, ".cache")
 	o.ImageDir = filepath.Join(cache, "images")
+	o.StateDir = filepath.Join(cache, "state")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	s, err := localstack.Start(ctx, o)

@@ -39,6 +39,7 @@ type Options struct {
 	RegistryAddr string // "127.0.0.1:5000"; "127.0.0.1:0" picks a port
 	PinRoot      string
 	ImageDir     string
+	StateDir     string
 	OperatorAddr string // metrics; "0" disables
 	AgentAddr    string // metrics; "0" disables
 }
@@ -156,7 +157,7 @@ func (s *Stack) startManagers() error {
 
 func (s *Stack) startAgent() error {
 	agent, err := nodesync.NewManager(s.Plane.Config, scheme.New(), nodesync.Options{
-		NodeName: s.opts.NodeName, PinRoot: s.opts.PinRoot, ImageDir: s.opts.ImageDir,
+		NodeName: s.opts.NodeName, PinRoot: s.opts.PinRoot, ImageDir: s.opts.ImageDir, StateDir: s.opts.StateDir,
 		MetricsAddr: s.opts.AgentAddr, InProcess: true,
 	})
 	if err != nil {

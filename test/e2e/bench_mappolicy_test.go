@@ -10,13 +10,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/internal/localstack"
 	"github.com/bpfleet/bpfleet/internal/testkernel"
 )
 
 // BenchmarkMapPolicyToLive measures a MapPolicy change (a new set of N
 // entries, mode exact) until every node reports it written, i.e. the
-// entries are live in the kernel map, for N = 1, 1,000 and 10,000 (the
-// most a MapPolicy holds: the API object must fit etcd's request limit).
+// entries are live in the kernel map. Inline entries for N = 1, 1,000 and
+// 10,000 (the most spec.entries holds: the object must fit etcd's request
+// limit); entriesFrom, an OCI artifact pushed beforehand, for 10,000 and
+// 100,000.
 func BenchmarkMapPolicyToLive(b *testing.B) {
 	s := startStack(b)
 	host, _, _, _ := testkernel.VethPair(b)
@@ -26,13 +29,32 @@ func BenchmarkMapPolicyToLive(b *testing.B) {
 	}
 	defer deleteAndWait(b, s.Client, x)
 	for _, n := range []int{1, 1000, 10000} {
-		b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) { benchPolicy(b, s.Client, x.Name, n) })
+		b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) { benchPolicy(b, s, x.Name, n, inline) })
+	}
+	for _, n := range []int{10000, 100000} {
+		b.Run(fmt.Sprintf("entriesFrom=%d", n), func(b *testing.B) { benchPolicy(b, s, x.Name, n, fromArtifact) })
 	}
 }
 
-func benchPolicy(b *testing.B, c client.Client, program string, n int) {
+// A source sets a policy's entries to n addresses of a parity: inline, or
+// from an artifact it pushes first (outside the timer).
+type source func(b *testing.B, s *localstack.Stack, mp *bpfleetv1.MapPolicy, n, parity int)
+
+func inline(_ *testing.B, _ *localstack.Stack, mp *bpfleetv1.MapPolicy, n, parity int) {
+	mp.Spec.Entries = addresses(n, parity)
+}
+
+func fromArtifact(b *testing.B, s *localstack.Stack, mp *bpfleetv1.MapPolicy, n, parity int) {
+	b.StopTimer()
+	defer b.StartTimer()
+	ref := pushAddresses(b, s, fmt.Sprintf("n%d-p%d", n, parity), addresses(n, parity))
+	mp.Spec.EntriesFrom = &bpfleetv1.EntriesSource{Image: bpfleetv1.ImageSource{Ref: ref}}
+}
+
+func benchPolicy(b *testing.B, s *localstack.Stack, program string, n int, set source) {
 	ctx := context.Background()
-	size := int32(16384)
+	c := s.Client
+	size := int32(max(16384, 2*n))
 	mp := blocklist(fmt.Sprintf("bench-%d", n), program)
 	mp.Spec.MaxEntries = &size
 	if err := c.Create(ctx, mp); err != nil {
@@ -44,7 +66,7 @@ func benchPolicy(b *testing.B, c client.Client, program string, n int) {
 	b.ResetTimer()
 	for i := range b.N {
 		base := mp.DeepCopy()
-		mp.Spec.Entries = addresses(n, i%2)
+		set(b, s, mp, n, i%2)
 		start := time.Now()
 		if err := c.Patch(ctx, mp, client.MergeFrom(base)); err != nil {
 			b.Fatal(err)
@@ -58,12 +80,13 @@ func benchPolicy(b *testing.B, c client.Client, program string, n int) {
 	b.ReportMetric(float64(n)*float64(b.N)/live.Seconds(), "entries/s")
 }
 
-// addresses are n distinct IPv4 source addresses, a different set per
-// parity, as blocklist entries.
+// addresses are n (at most 2^23) distinct IPv4 source addresses, a
+// different set per parity, as blocklist entries.
 func addresses(n, parity int) []bpfleetv1.MapEntry {
 	out := make([]bpfleetv1.MapEntry, n)
 	for i := range n {
-		out[i] = entry(fmt.Sprintf(`{"addr": "10.%d.%d.%d"}`, 100+parity, i/256, i%256), `{}`)
+		a := parity<<23 | i
+		out[i] = entry(fmt.Sprintf(`{"addr": "10.%d.%d.%d"}`, a>>16, a>>8&255, a&255), `{}`)
 	}
 	return out
 }

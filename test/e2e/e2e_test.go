@@ -34,6 +34,7 @@ var (
 	once      sync.Once
 	pinRoot   = fmt.Sprintf("/sys/fs/bpf/bpfleet-e2e-%d", os.Getpid())
 	imageDir  = filepath.Join(os.TempDir(), fmt.Sprintf("bpfleet-e2e-images-%d", os.Getpid()))
+	stateDir  = filepath.Join(os.TempDir(), fmt.Sprintf("bpfleet-e2e-state-%d", os.Getpid()))
 )
 
 // TestMain stops the shared stack after every test ran and checks that it
@@ -70,6 +71,7 @@ func TestMain(m *testing.M) {
 	}
 	_ = os.Remove(pinRoot) // empty by now; left if not, for a look
 	_ = os.RemoveAll(imageDir)
+	_ = os.RemoveAll(stateDir)
 	os.Exit(code)
 }
 
@@ -82,7 +84,7 @@ func startStack(t testing.TB) *localstack.Stack {
 	once.Do(func() {
 		shared, sharedErr = localstack.Start(context.Background(), localstack.Options{
 			NodeName: node, RegistryAddr: "127.0.0.1:0", PinRoot: pinRoot,
-			ImageDir:     imageDir,
+			ImageDir: imageDir, StateDir: stateDir,
 			OperatorAddr: "0", AgentAddr: "0",
 		})
 	})

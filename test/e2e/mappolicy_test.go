@@ -133,6 +133,45 @@ func TestMapPolicyBlocksAndUnblocks(t *testing.T) {
 	}
 }
 
+// A merge policy manages the keys it lists: a key it stops listing is
+// removed, after an agent restart too; keys it never listed stay.
+func TestMapPolicyMergeRemovesKeysItNoLongerLists(t *testing.T) {
+	s := startStack(t)
+	ctx := context.Background()
+	host1, ns1, ip1, peer1 := testkernel.VethPair(t)
+	x := xdpFilter(s, "filter-merge", host1)
+	apply(t, s, x)
+	other := blocklist("merge-other", x.Name, entry(`{"addr": "192.0.2.1"}`, `{}`))
+	other.Spec.Mode = bpfleetv1.MapMerge
+	mp := blocklist("merge-mine", x.Name, entry(fmt.Sprintf(`{"addr": %q}`, peer1), `{}`), entry(`{"addr": "192.0.2.2"}`, `{}`))
+	mp.Spec.Mode = bpfleetv1.MapMerge
+	for _, p := range []*bpfleetv1.MapPolicy{other, mp} {
+		if err := s.Client.Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Client.Delete(context.Background(), p) })
+		waitPolicy(t, s.Client, p, p.Name+" Ready", policyReady)
+	}
+	if got := testkernel.Ping(t, ns1, ip1, 2); got != 0 {
+		t.Fatalf("%d pings from the listed %s answered", got, peer1)
+	}
+
+	if err := s.RestartAgent(); err != nil {
+		t.Fatal(err)
+	}
+	base := mp.DeepCopy()
+	mp.Spec.Entries = mp.Spec.Entries[1:]
+	if err := s.Client.Patch(ctx, mp, client.MergeFrom(base)); err != nil {
+		t.Fatal(err)
+	}
+	waitPolicy(t, s.Client, mp, "two keys left", func(mp *bpfleetv1.MapPolicy) bool {
+		return policyReady(mp) && len(mp.Status.Usage) == 1 && mp.Status.Usage[0].Entries == 2
+	})
+	if got := testkernel.Ping(t, ns1, ip1, 2); got != 2 {
+		t.Errorf("%d of 2 pings answered after %s left the merge policy's list", got, peer1)
+	}
+}
+
 // Entries the map cannot take are reported per node; the good ones are
 // written unless the policy is atomic.
 func TestMapPolicyBadEntriesAreReported(t *testing.T) {

@@ -74,7 +74,7 @@ func update(t *testing.T, c client.Client, x *bpfleetv1.XdpProgram, dropICMP str
 	return nodeEntry(t, c, x.UID)
 }
 
-func openMap(t *testing.T, id uint32) *ebpf.Map {
+func openMap(t testing.TB, id uint32) *ebpf.Map {
 	t.Helper()
 	m, err := ebpf.NewMapFromID(ebpf.MapID(id))
 	if err != nil {
