@@ -107,7 +107,7 @@ func nodeMapPolicies(policies []bpfleetv1.MapPolicy, programs []KindedProgram, o
 func nodeMapPolicy(mp *bpfleetv1.MapPolicy, programs []KindedProgram, running map[types.UID]bool) (bpfleetv1.NodeMapPolicy, bool) {
 	nmp := bpfleetv1.NodeMapPolicy{
 		UID: mp.UID, Name: mp.Name, Generation: mp.Generation, MapName: mp.Spec.MapName,
-		Entries: mp.Spec.Entries, Mode: mp.Spec.Mode, Atomic: mp.Spec.Atomic, Export: mp.Spec.Export,
+		Mode: mp.Spec.Mode, Atomic: mp.Spec.Atomic, Export: mp.Spec.Export,
 		Removing: !mp.DeletionTimestamp.IsZero(),
 	}
 	nmp.Shared = sharedName(mp)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -171,6 +172,9 @@ func mapFull(mp *bpfleetv1.MapPolicy, usage []bpfleetv1.MapUsage) metav1.Conditi
 }
 
 func (r *MapPolicyReconciler) patchStatus(ctx context.Context, base, mp *bpfleetv1.MapPolicy) error {
+	if equality.Semantic.DeepEqual(base.Status, mp.Status) {
+		return nil // a patch would still cost a write of the whole object
+	}
 	if err := r.Status().Patch(ctx, mp, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil

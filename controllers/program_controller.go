@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -231,6 +232,9 @@ func holds(set *bpfleetv1.NodeProgramSet, uid types.UID) bool {
 // patchStatus writes the status and emits an Event when Ready or Stalled
 // changed.
 func (r *ProgramReconciler) patchStatus(ctx context.Context, base, obj bpfleetv1.Program) error {
+	if equality.Semantic.DeepEqual(base.ProgramStatus(), obj.ProgramStatus()) {
+		return nil // a patch would still cost a write of the whole object
+	}
 	// The base comes from the cache: the lock makes a stale base fail (and
 	// requeue) instead of sending a patch that misses a change.
 	if err := r.Status().Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {

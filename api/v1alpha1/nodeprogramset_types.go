@@ -46,9 +46,9 @@ type NodeMapPolicy struct {
 	// Shared is set when the programs share one map of this name.
 	// +optional
 	Shared string `json:"shared,omitempty"`
-	// +optional
-	Entries []MapEntry `json:"entries,omitempty"`
-	// EntriesFrom is the artifact holding the entries instead.
+	// EntriesFrom is the artifact holding the entries. Without it, the
+	// agent reads the entries from the MapPolicy at this generation: they
+	// are not copied into every node's set.
 	// +optional
 	EntriesFrom *NodeEntriesSource `json:"entriesFrom,omitempty"`
 	Mode        MapMode            `json:"mode"`

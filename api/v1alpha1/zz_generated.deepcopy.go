@@ -699,13 +699,6 @@ func (in *NodeMapPolicy) DeepCopyInto(out *NodeMapPolicy) {
 		*out = make([]types.UID, len(*in))
 		copy(*out, *in)
 	}
-	if in.Entries != nil {
-		in, out := &in.Entries, &out.Entries
-		*out = make([]MapEntry, len(*in))
-		for i := range *in {
-			(*in)[i].DeepCopyInto(&(*out)[i])
-		}
-	}
 	if in.EntriesFrom != nil {
 		in, out := &in.EntriesFrom, &out.EntriesFrom
 		*out = new(NodeEntriesSource)

@@ -112,16 +112,13 @@ func (r *Reconciler) write(ctx context.Context, st bpfleetv1.NodeMapPolicyStatus
 	return st, nil
 }
 
-// policyEntries are the entries a policy lists, inline or in the artifact
-// it names (pulled by digest into the image store, like bytecode).
+// policyEntries are the entries a policy lists: in the MapPolicy, or in the
+// artifact it names (pulled by digest into the image store, like
+// bytecode).
 func (r *Reconciler) policyEntries(ctx context.Context, nmp *bpfleetv1.NodeMapPolicy) ([]maps.Entry, error) {
 	from := nmp.EntriesFrom
 	if from == nil {
-		entries := make([]maps.Entry, len(nmp.Entries))
-		for i, e := range nmp.Entries {
-			entries[i] = maps.Entry{Key: json.RawMessage(e.Key.Raw), Value: json.RawMessage(e.Value.Raw)}
-		}
-		return entries, nil
+		return r.inlineEntries(ctx, nmp)
 	}
 	creds, err := r.credentials(ctx, from.PullSecret, from.Image)
 	if err != nil {
@@ -134,6 +131,31 @@ func (r *Reconciler) policyEntries(ctx context.Context, nmp *bpfleetv1.NodeMapPo
 	entries, err := maps.ParseList(art.JSON)
 	if err != nil {
 		return nil, &image.Error{Reason: image.ReasonInvalid, Err: fmt.Errorf("entries %s: %w", from.Image, err)}
+	}
+	return entries, nil
+}
+
+// +kubebuilder:rbac:groups=bpfleet.io,resources=mappolicies,verbs=get
+
+// inlineEntries reads a policy's spec.entries from the MapPolicy itself,
+// at the generation the node's set names (the set does not carry them: a
+// long list copied into every node's set would cost the API server a
+// write per node).
+func (r *Reconciler) inlineEntries(ctx context.Context, nmp *bpfleetv1.NodeMapPolicy) ([]maps.Entry, error) {
+	var mp bpfleetv1.MapPolicy
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Name: nmp.Name}, &mp); err != nil {
+		return nil, fmt.Errorf("read MapPolicy %s: %w", nmp.Name, err)
+	}
+	switch {
+	case mp.UID != nmp.UID:
+		return nil, &waitError{fmt.Sprintf("MapPolicy %s was replaced; waiting for the operator", nmp.Name)}
+	case mp.Generation != nmp.Generation:
+		return nil, &waitError{fmt.Sprintf("MapPolicy %s is at generation %d, the node's set at %d; waiting for the operator",
+			nmp.Name, mp.Generation, nmp.Generation)}
+	}
+	entries := make([]maps.Entry, len(mp.Spec.Entries))
+	for i, e := range mp.Spec.Entries {
+		entries[i] = maps.Entry{Key: json.RawMessage(e.Key.Raw), Value: json.RawMessage(e.Value.Raw)}
 	}
 	return entries, nil
 }
