@@ -13,8 +13,9 @@ deps: ## Install the Debian packages the build needs (clang, libbpf-dev, bpftool
 	@hack/install-deps.sh
 
 .PHONY: bins
-bins: ## Build kube-apiserver, etcd and kubectl from the Go module proxy into bin/ (cached).
+bins: ## Build kube-apiserver, etcd, kubectl and cosign from the Go module proxy into bin/ (cached).
 	@hack/envtest-bins.sh
+	@hack/cosign.sh
 
 .PHONY: generate
 generate: ## Generate deepcopy code and compile bpf/*.c into the committed objects.

@@ -10,6 +10,13 @@ import _ "embed"
 //go:embed tracepoint_counter.o
 var TracepointCounter []byte
 
+// TracepointCounterBigEndian is tracepoint_counter.c compiled for
+// big-endian eBPF (-target bpfeb), as an s390x node loads it; a
+// little-endian host refuses it.
+//
+//go:embed tracepoint_counter_bpfeb.o
+var TracepointCounterBigEndian []byte
+
 // Reject is reject.o: tracepoint program rejected, which the verifier
 // refuses because it reads past a map value.
 //

@@ -5,6 +5,8 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 )
 
 // Options configure the operator.
@@ -15,6 +17,9 @@ type Options struct {
 	// LeaderElectionNamespace is where the lease lives (in-cluster default:
 	// the operator's namespace).
 	LeaderElectionNamespace string
+	// Verify is the cluster-wide signature policy: every image must carry
+	// a signature by one of its keys (nil: none required).
+	Verify *bpfleetv1.ImageVerification
 }
 
 // NewManager builds the operator: every reconciler on one manager.
@@ -31,5 +36,5 @@ func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 		return nil, err
 	}
 	resolver := RegistryResolver{Reader: mgr.GetAPIReader()}
-	return mgr, SetupAll(mgr, resolver)
+	return mgr, SetupAll(mgr, resolver, o.Verify)
 }

@@ -115,6 +115,7 @@ func nodeMapPolicy(mp *bpfleetv1.MapPolicy, programs []KindedProgram, running ma
 		nmp.EntriesFrom = &bpfleetv1.NodeEntriesSource{
 			Image:      pinnedRef(from.Image.Ref, mp.Status.EntriesImage.Digest),
 			PullPolicy: from.Image.PullPolicy, PullSecret: from.Image.PullSecret,
+			Verify: signaturePolicies(nil, from.Image.Verify),
 		}
 	}
 	for _, kp := range programs {

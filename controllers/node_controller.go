@@ -24,6 +24,9 @@ import (
 // that select it, and deletes the set of a Node that is gone.
 type NodeReconciler struct {
 	client.Client
+	// Verify is the cluster-wide signature policy every image must meet,
+	// or nil.
+	Verify *bpfleetv1.ImageVerification
 }
 
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
@@ -51,12 +54,12 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	var set bpfleetv1.NodeProgramSet
 	err = r.Get(ctx, req.NamespacedName, &set)
 	if apierrors.IsNotFound(err) {
-		return ctrl.Result{}, r.createSet(ctx, &node, desiredSpec(&node, nil, programs, policies.Items, bpfleetv1.NodeProgramSetSpec{}))
+		return ctrl.Result{}, r.createSet(ctx, &node, desiredSpec(&node, nil, programs, policies.Items, bpfleetv1.NodeProgramSetSpec{}, r.Verify))
 	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	desired := desiredSpec(&node, set.Status.Capabilities, programs, policies.Items, set.Spec)
+	desired := desiredSpec(&node, set.Status.Capabilities, programs, policies.Items, set.Spec, r.Verify)
 	if equality.Semantic.DeepEqual(desired, set.Spec) {
 		return ctrl.Result{}, nil
 	}
@@ -70,8 +73,8 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 
 // desiredSpec is a node's whole spec: its programs and the map policies
 // for them. Pure.
-func desiredSpec(node *corev1.Node, caps *bpfleetv1.NodeCapabilities, programs []KindedProgram, policies []bpfleetv1.MapPolicy, current bpfleetv1.NodeProgramSetSpec) bpfleetv1.NodeProgramSetSpec {
-	progs := desiredPrograms(node, caps, programs, policies, current.Programs)
+func desiredSpec(node *corev1.Node, caps *bpfleetv1.NodeCapabilities, programs []KindedProgram, policies []bpfleetv1.MapPolicy, current bpfleetv1.NodeProgramSetSpec, cluster *bpfleetv1.ImageVerification) bpfleetv1.NodeProgramSetSpec {
+	progs := desiredPrograms(node, caps, programs, policies, current.Programs, cluster)
 	return bpfleetv1.NodeProgramSetSpec{Programs: progs, MapPolicies: nodeMapPolicies(policies, programs, progs, current.MapPolicies)}
 }
 
@@ -157,8 +160,8 @@ func (r *NodeReconciler) allNodes(ctx context.Context, _ client.Object) []reconc
 }
 
 // SetupAll registers every operator reconciler with the manager.
-func SetupAll(mgr ctrl.Manager, resolver Resolver) error {
-	if err := (&NodeReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+func SetupAll(mgr ctrl.Manager, resolver Resolver, verify *bpfleetv1.ImageVerification) error {
+	if err := (&NodeReconciler{Client: mgr.GetClient(), Verify: verify}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	mp := &MapPolicyReconciler{Client: mgr.GetClient(), Resolver: resolver, Recorder: mgr.GetEventRecorder("bpfleet-operator")}

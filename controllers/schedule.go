@@ -27,8 +27,9 @@ func imageResolved(p bpfleetv1.Program) bool {
 	return resolved(p.Common().ByteCode.Image, p.ProgramStatus().Image)
 }
 
-// nodeProgram is the entry a program contributes to a node's spec.
-func nodeProgram(kind string, p bpfleetv1.Program) bpfleetv1.NodeProgram {
+// nodeProgram is the entry a program contributes to a node's spec; cluster
+// is the operator's signature policy (may be nil).
+func nodeProgram(kind string, p bpfleetv1.Program, cluster *bpfleetv1.ImageVerification) bpfleetv1.NodeProgram {
 	c := p.Common()
 	np := bpfleetv1.NodeProgram{
 		UID:         p.GetUID(),
@@ -44,8 +45,21 @@ func nodeProgram(kind string, p bpfleetv1.Program) bpfleetv1.NodeProgram {
 		np.Image = pinnedRef(img.Ref, p.ProgramStatus().Image.Digest)
 		np.PullPolicy = img.PullPolicy
 		np.PullSecret = img.PullSecret
+		np.Verify = signaturePolicies(cluster, img.Verify)
 	}
 	return np
+}
+
+// signaturePolicies are the policies an image must meet, every one: the
+// cluster's first, so a program adds to it and never relaxes it.
+func signaturePolicies(cluster, program *bpfleetv1.ImageVerification) []bpfleetv1.ImageVerification {
+	var out []bpfleetv1.ImageVerification
+	for _, v := range []*bpfleetv1.ImageVerification{cluster, program} {
+		if v != nil {
+			out = append(out, *v)
+		}
+	}
+	return out
 }
 
 // KindedProgram is a program with the name of its kind.
@@ -58,7 +72,7 @@ type KindedProgram struct {
 // the node and whose hook the node supports (caps may be nil: unknown yet).
 // A program whose new image is not resolved yet keeps the entry the node
 // already has, so a change of tag never leaves a gap. Pure: no API calls.
-func desiredPrograms(node *corev1.Node, caps *bpfleetv1.NodeCapabilities, programs []KindedProgram, policies []bpfleetv1.MapPolicy, current []bpfleetv1.NodeProgram) []bpfleetv1.NodeProgram {
+func desiredPrograms(node *corev1.Node, caps *bpfleetv1.NodeCapabilities, programs []KindedProgram, policies []bpfleetv1.MapPolicy, current []bpfleetv1.NodeProgram, cluster *bpfleetv1.ImageVerification) []bpfleetv1.NodeProgram {
 	have := make(map[types.UID]bpfleetv1.NodeProgram, len(current))
 	for _, np := range current {
 		have[np.UID] = np
@@ -70,7 +84,7 @@ func desiredPrograms(node *corev1.Node, caps *bpfleetv1.NodeCapabilities, progra
 			continue
 		}
 		if imageResolved(p) {
-			np := nodeProgram(kp.Kind, p)
+			np := nodeProgram(kp.Kind, p, cluster)
 			np.Maps = mapConfigs(kp.Kind, p, policies)
 			out = append(out, np)
 		} else if old, ok := have[p.GetUID()]; ok {

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"fmt"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -41,7 +42,7 @@ func TestDesiredPrograms(t *testing.T) {
 		program("moving", "r.io/p:v2", &bpfleetv1.ResolvedImage{Ref: "r.io/p:v1", Digest: "sha256:old"}, nil),
 		program("new-unresolved", "r.io/p:v2", nil, nil),
 		deleting,
-	}, nil, []bpfleetv1.NodeProgram{old})
+	}, nil, []bpfleetv1.NodeProgram{old}, nil)
 
 	var uids []types.UID
 	for _, np := range got {
@@ -61,5 +62,39 @@ func TestDesiredPrograms(t *testing.T) {
 	}
 	if got[0].Image != "r.io/p@sha256:abc" || got[0].Generation != 3 {
 		t.Errorf("entry = %+v, want the digest-pinned image at generation 3", got[0])
+	}
+}
+
+// The cluster's signature policy comes first on every image and a
+// program's own policy is added to it, never instead of it.
+func TestSignaturePoliciesAddUp(t *testing.T) {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n"}}
+	resolved := &bpfleetv1.ResolvedImage{Ref: "r.io/p:v2", Digest: "sha256:abc"}
+	no := false
+	cluster := &bpfleetv1.ImageVerification{Keys: []bpfleetv1.KeyReference{{SecretReference: bpfleetv1.SecretReference{Name: "org", Namespace: "bpfleet-system"}}}}
+	own := program("own", "r.io/p:v2", resolved, nil)
+	ownPolicy := &bpfleetv1.ImageVerification{Keys: []bpfleetv1.KeyReference{{SecretReference: bpfleetv1.SecretReference{Name: "team", Namespace: "t"}}}, Required: &no}
+	own.Program.Common().ByteCode.Image.Verify = ownPolicy
+
+	for _, tc := range []struct {
+		name    string
+		cluster *bpfleetv1.ImageVerification
+		want    map[types.UID][]string
+	}{
+		{"no cluster policy", nil, map[types.UID][]string{"own": {"team"}, "plain": nil}},
+		{"cluster policy", cluster, map[types.UID][]string{"own": {"org", "team"}, "plain": {"org"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := desiredPrograms(node, nil, []KindedProgram{own, program("plain", "r.io/p:v2", resolved, nil)}, nil, nil, tc.cluster)
+			for _, np := range got {
+				var names []string
+				for _, v := range np.Verify {
+					names = append(names, v.Keys[0].Name)
+				}
+				if fmt.Sprint(names) != fmt.Sprint(tc.want[np.UID]) {
+					t.Errorf("%s: policies by key %v, want %v", np.UID, names, tc.want[np.UID])
+				}
+			}
+		})
 	}
 }

@@ -22,3 +22,9 @@ for src in *.c; do
 		-fdebug-compilation-dir=. -c "$src" -o "$obj"
 	llvm-strip -g "$obj"
 done
+
+# The tracepoint counter again as big-endian eBPF, as an s390x node loads
+# it: the multi-platform image tests package both.
+clang -O2 -g -target bpfeb -Wall -Werror -I"$arch_include" \
+	-fdebug-compilation-dir=. -c tracepoint_counter.c -o "$out/tracepoint_counter_bpfeb.o"
+llvm-strip -g "$out/tracepoint_counter_bpfeb.o"

@@ -68,6 +68,42 @@ type ImageSource struct {
 	// credentials for the registry.
 	// +optional
 	PullSecret *SecretReference `json:"pullSecret,omitempty"`
+
+	// Verify requires the image to carry a cosign signature by one of the
+	// keys, checked on every node against the digest it loads. It adds to
+	// the cluster-wide policy of the operator, never relaxes it.
+	// +optional
+	Verify *ImageVerification `json:"verify,omitempty"`
+}
+
+// ImageVerification says which keys an image must be signed with.
+type ImageVerification struct {
+	// Keys hold cosign public keys (cosign.pub, PEM); a signature by any one
+	// of them verifies the image.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	Keys []KeyReference `json:"keys"`
+
+	// Required refuses an unsigned image when true (the default). When
+	// false, an unsigned image loads, but an image with signatures loads
+	// only if one of them verifies.
+	// +optional
+	// +kubebuilder:default=true
+	Required *bool `json:"required,omitempty"`
+}
+
+// IsRequired reports whether an unsigned image is refused.
+func (v *ImageVerification) IsRequired() bool { return v.Required == nil || *v.Required }
+
+// KeyReference names a public key held in a Secret.
+type KeyReference struct {
+	SecretReference `json:",inline"`
+	// Key is the Secret's data key that holds the PEM public key.
+	// +optional
+	// +kubebuilder:default=cosign.pub
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	Key string `json:"key,omitempty"`
 }
 
 // PullPolicy says when an image is pulled.

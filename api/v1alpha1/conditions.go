@@ -34,6 +34,9 @@ const (
 	ReasonImageTooLarge    = "ImageTooLarge"
 	ReasonNotBPF           = "NotBPF"
 	ReasonWrongEndianness  = "WrongEndianness"
+	// ReasonSignatureInvalid: the image is unsigned, or no signature
+	// verifies with the keys its policy names.
+	ReasonSignatureInvalid = "SignatureInvalid"
 	ReasonInvalidSpec      = "InvalidSpec"
 	ReasonUnloadFailed     = "UnloadFailed"
 	ReasonWaiting          = "Waiting"

@@ -70,6 +70,10 @@ type NodeEntriesSource struct {
 	PullPolicy PullPolicy `json:"pullPolicy,omitempty"`
 	// +optional
 	PullSecret *SecretReference `json:"pullSecret,omitempty"`
+	// Verify lists the signature policies the artifact must meet.
+	// +optional
+	// +kubebuilder:validation:MaxItems=4
+	Verify []ImageVerification `json:"verify,omitempty"`
 }
 
 // NodeProgram is one program, as scheduled to one node.
@@ -92,6 +96,11 @@ type NodeProgram struct {
 	// PullSecret for the image.
 	// +optional
 	PullSecret *SecretReference `json:"pullSecret,omitempty"`
+	// Verify lists the signature policies the image must meet, every one of
+	// them: the cluster's, then the program's.
+	// +optional
+	// +kubebuilder:validation:MaxItems=4
+	Verify []ImageVerification `json:"verify,omitempty"`
 	// Path of an object file on the node; empty with Image.
 	// +optional
 	Path string `json:"path,omitempty"`

@@ -14,10 +14,19 @@ var (
 		Name: "bpfleet_agent_map_max_entries",
 		Help: "Max entries of the map a MapPolicy manages on this node.",
 	}, []string{"policy", "map"})
+	signatureChecks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bpfleet_agent_image_signature_checks_total",
+		Help: "Signature checks of bytecode images on this node, by result: verified, unsigned, invalid (no signature verifies) or error (the registry could not be read).",
+	}, []string{"result"})
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(mapEntries, mapMaxEntries)
+	ctrlmetrics.Registry.MustRegister(mapEntries, mapMaxEntries, signatureChecks)
+}
+
+// CountSignatureCheck records one signature check of an image.
+func CountSignatureCheck(result string) {
+	signatureChecks.WithLabelValues(result).Inc()
 }
 
 // SetMapUsage records how full a policy's map is.

@@ -128,6 +128,9 @@ func (r *Reconciler) policyEntries(ctx context.Context, nmp *bpfleetv1.NodeMapPo
 	if err != nil {
 		return nil, err
 	}
+	if err := r.verify(ctx, from.Image, from.Verify, creds, art.Digest); err != nil {
+		return nil, err
+	}
 	entries, err := maps.ParseList(art.JSON)
 	if err != nil {
 		return nil, &image.Error{Reason: image.ReasonInvalid, Err: fmt.Errorf("entries %s: %w", from.Image, err)}

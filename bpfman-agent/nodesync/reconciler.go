@@ -55,6 +55,9 @@ type Reconciler struct {
 	applied map[types.UID]appliedPolicy
 	// metered maps the policies whose map usage is recorded to their map.
 	metered map[string]string
+	// verified remembers when an image digest last passed a signature
+	// policy (see verifiedKey).
+	verified map[string]time.Time
 }
 
 type terminalFailure struct {
@@ -212,6 +215,9 @@ func (r *Reconciler) fetch(ctx context.Context, np *bpfleetv1.NodeProgram) ([]by
 	obj, err := r.Images.Fetch(ctx, np.Image, creds, image.PullPolicy(np.PullPolicy))
 	if err != nil {
 		return nil, "", err
+	}
+	if err := r.verify(ctx, np.Image, np.Verify, creds, obj.Digest); err != nil {
+		return nil, obj.Digest, err
 	}
 	return obj.ELF, obj.Digest, nil
 }

@@ -5,13 +5,16 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"net/http"
 	"os"
+	"strings"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/controllers"
 	"github.com/bpfleet/bpfleet/internal/scheme"
 )
@@ -22,9 +25,15 @@ func main() {
 	flag.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8081", "address of the health and readiness probes")
 	flag.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader, so that only one replica reconciles")
 	flag.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader lease (in-cluster: the operator's own)")
+	var keys keyRefs
+	flag.Var(&keys, "image-verify-key", `a Secret "namespace/name[/key]" holding a cosign public key (key default cosign.pub); repeat for several. Every image must then be signed by one of them`)
+	required := flag.Bool("image-verify-required", true, "with --image-verify-key: refuse unsigned images (false: load them, but refuse images whose signatures all fail)")
 	zopts := zap.Options{}
 	zopts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	if len(keys) > 0 {
+		o.Verify = &bpfleetv1.ImageVerification{Keys: keys, Required: required}
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zopts)))
 	log := ctrl.Log.WithName("setup")
 
@@ -39,6 +48,24 @@ func main() {
 		log.Error(err, "operator failed")
 		os.Exit(1)
 	}
+}
+
+// keyRefs are --image-verify-key values.
+type keyRefs []bpfleetv1.KeyReference
+
+func (k *keyRefs) String() string { return fmt.Sprint(len(*k), " keys") }
+
+func (k *keyRefs) Set(s string) error {
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return fmt.Errorf("%q: want namespace/name or namespace/name/key", s)
+	}
+	ref := bpfleetv1.KeyReference{SecretReference: bpfleetv1.SecretReference{Namespace: parts[0], Name: parts[1]}, Key: "cosign.pub"}
+	if len(parts) == 3 && parts[2] != "" {
+		ref.Key = parts[2]
+	}
+	*k = append(*k, ref)
+	return nil
 }
 
 func addProbes(mgr ctrl.Manager) error {

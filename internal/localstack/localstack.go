@@ -117,7 +117,7 @@ func (s *Stack) startRegistry(ctx context.Context) error {
 	s.Images = map[string]string{}
 	for _, ex := range bpf.Examples {
 		ref := host + "/bpfleet/" + ex.Name + ":v1"
-		img, err := oci.BytecodeFromELF(ex.File, ex.Object)
+		img, err := oci.BytecodeFromELF(ex.File, "", ex.Object)
 		if err != nil {
 			return err
 		}

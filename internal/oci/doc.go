@@ -1,8 +1,11 @@
 // Package oci speaks to OCI registries for bpfleet: it resolves a bytecode
-// image tag to the manifest digest that every node then loads, pushes images
-// in bpfman's bytecode format, reads pull credentials from a
-// kubernetes.io/dockerconfigjson Secret and parses the image labels that name
-// the programs and maps in the object.
+// image tag to the manifest digest that every node then loads, builds
+// images in bpfman's bytecode format (one per platform, an index of them
+// for several) and map entries artifacts, copies them to a registry or an
+// OCI layout, describes an image from its manifests and configs, reads
+// pull credentials from a kubernetes.io/dockerconfigjson Secret (or a
+// docker config file) and parses the image labels that name the programs
+// and maps in the object.
 //
 // Invariants:
 //   - A registry on a loopback address (127.0.0.1, ::1, localhost) is spoken
@@ -14,7 +17,12 @@
 //     "docker.io/library/nginx"), as for container runtimes; use
 //     ParseReference rather than oras' registry.ParseReference on user input.
 //   - Nothing in this package trusts the registry beyond the digest it asked
-//     for: Resolve checks a digest reference exists, it never rewrites it.
+//     for: Resolve checks a digest reference exists, it never rewrites it;
+//     Describe reads manifests and configs only, size-limited and checked
+//     against their digests, never layers.
+//   - Built artifacts are reproducible: the same objects (or entries) make
+//     the same digest; an object must be of its platform's byte order
+//     (BytecodeFromELF).
 //
 // The image store of the node agent (bpfman-agent/image) builds on this
 // package; the sub-package ocitest starts a real in-process registry for tests

@@ -36,26 +36,18 @@ const (
 //	oras push host/repo:tag entries.json:application/vnd.bpfleet.map.entries.v1+json \
 //	  --artifact-type application/vnd.bpfleet.map.entries.v1
 func PushEntries(ctx context.Context, ref string, entriesJSON []byte, creds *Credentials) (string, error) {
-	manifest, blobs, err := buildEntries(entriesJSON)
+	a, err := buildEntries(ctx, entriesJSON)
 	if err != nil {
 		return "", fmt.Errorf("push %s: %w", ref, err)
 	}
-	repo, err := NewRepository(ref, creds)
-	if err != nil {
-		return "", err
-	}
-	if err := pushAll(ctx, repo, manifest, blobs); err != nil {
-		return "", fmt.Errorf("push %s: %w", ref, RemoteError(err))
-	}
-	return manifest.Digest.String(), nil
+	return a.pushTo(ctx, ref, creds)
 }
 
-// buildEntries returns the manifest of a map entries artifact and the blobs
-// (empty config, layer) it names.
-func buildEntries(entriesJSON []byte) (manifest blob, blobs []blob, err error) {
+// buildEntries builds a map entries artifact of entriesJSON.
+func buildEntries(ctx context.Context, entriesJSON []byte) (*Artifact, error) {
 	compressed, err := gzipped(entriesJSON)
 	if err != nil {
-		return blob{}, nil, err
+		return nil, err
 	}
 	layer := newBlob(MediaTypeMapEntriesGzip, compressed)
 	config := blob{Descriptor: ocispec.DescriptorEmptyJSON, data: ocispec.DescriptorEmptyJSON.Data}
@@ -67,7 +59,7 @@ func buildEntries(entriesJSON []byte) (manifest blob, blobs []blob, err error) {
 		Layers:       []ocispec.Descriptor{layer.Descriptor},
 	})
 	if err != nil {
-		return blob{}, nil, fmt.Errorf("encode manifest: %w", err)
+		return nil, fmt.Errorf("encode manifest: %w", err)
 	}
-	return newBlob(ocispec.MediaTypeImageManifest, m), []blob{config, layer}, nil
+	return newArtifact(ctx, newBlob(ocispec.MediaTypeImageManifest, m), config, layer)
 }

@@ -2,6 +2,7 @@ package oci
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"strings"
 
@@ -10,13 +11,22 @@ import (
 
 // BytecodeFromELF describes an object for an image: its programs (name →
 // bpfman program type, from the ELF section) and maps (name → map type),
-// read from the ELF itself rather than typed by hand.
-func BytecodeFromELF(fileName string, object []byte) (Bytecode, error) {
+// read from the ELF itself rather than typed by hand. platform is as in
+// Bytecode; the object must be of its byte order.
+func BytecodeFromELF(fileName, platform string, object []byte) (Bytecode, error) {
 	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(object))
 	if err != nil {
 		return Bytecode{}, fmt.Errorf("read %s: %w", fileName, err)
 	}
-	b := Bytecode{FileName: fileName, Object: object, Programs: map[string]string{}, Maps: map[string]string{}}
+	b := Bytecode{FileName: fileName, Object: object, Platform: platform, Programs: map[string]string{}, Maps: map[string]string{}}
+	p, err := b.platform()
+	if err != nil {
+		return Bytecode{}, err
+	}
+	if want := ByteOrder(p.Architecture); spec.ByteOrder != want {
+		return Bytecode{}, fmt.Errorf("%s is %s eBPF, but %s runs %s eBPF: compile it with clang -target %s",
+			fileName, endianName(spec.ByteOrder), platformString(p), endianName(want), clangTarget(want))
+	}
 	for name, p := range spec.Programs {
 		b.Programs[name] = programType(p.SectionName)
 	}
@@ -39,4 +49,18 @@ func programType(section string) string {
 		return "tc"
 	}
 	return kind
+}
+
+func endianName(o binary.ByteOrder) string {
+	if o == binary.BigEndian {
+		return "big-endian"
+	}
+	return "little-endian"
+}
+
+func clangTarget(o binary.ByteOrder) string {
+	if o == binary.BigEndian {
+		return "bpfeb"
+	}
+	return "bpfel"
 }

@@ -6,15 +6,13 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
-	"runtime"
 
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/content"
-	"oras.land/oras-go/v2/registry/remote"
 )
 
 // Bytecode is the content of a bpfman-format bytecode image: one object file
@@ -28,52 +26,77 @@ type Bytecode struct {
 	Programs map[string]string
 	// Maps maps map name to map type.
 	Maps map[string]string
+	// Platform is "os/arch[/variant]" such as "linux/s390x"; "" is linux
+	// on the architecture bpfleet runs on.
+	Platform string
 }
 
-// Push builds a bpfman-format image of img (OCI media types, one tar+gzip
-// layer holding the object at "/<FileName>", labels in the config) and
-// pushes it to ref, a tag or digest reference. The image is reproducible:
-// the same Bytecode always has the same digest. It returns that digest.
+// Push builds a bpfman-format image of img (see Build) and pushes it to
+// ref, a tag or digest reference. It returns the manifest digest.
 func Push(ctx context.Context, ref string, img Bytecode, creds *Credentials) (string, error) {
-	repo, err := NewRepository(ref, creds)
-	if err != nil {
-		return "", err
-	}
-	manifest, blobs, err := build(img)
+	a, err := Build(ctx, img)
 	if err != nil {
 		return "", fmt.Errorf("push %s: %w", ref, err)
 	}
-	if err := pushAll(ctx, repo, manifest, blobs); err != nil {
-		return "", fmt.Errorf("push %s: %w", ref, RemoteError(err))
+	return a.pushTo(ctx, ref, creds)
+}
+
+// Build builds a bpfman-format image: for each object an image manifest
+// (OCI media types, one tar+gzip layer holding the object at
+// "/<FileName>", labels and platform in the config); for several objects,
+// an image index of those manifests, one per platform. The image is
+// reproducible: the same objects always make the same digest.
+func Build(ctx context.Context, objs ...Bytecode) (*Artifact, error) {
+	if len(objs) == 0 {
+		return nil, errors.New("build: no object")
 	}
-	return manifest.Digest.String(), nil
-}
-
-// blob is a descriptor and the content it describes.
-type blob struct {
-	ocispec.Descriptor
-	data []byte
-}
-
-func newBlob(mediaType string, data []byte) blob {
-	return blob{Descriptor: content.NewDescriptorFromBytes(mediaType, data), data: data}
-}
-
-func pushAll(ctx context.Context, repo *remote.Repository, manifest blob, blobs []blob) error {
-	for _, b := range blobs {
-		if err := repo.Push(ctx, b.Descriptor, bytes.NewReader(b.data)); err != nil {
-			return err
+	var manifests, blobs []blob
+	seen := map[string]string{}
+	for _, obj := range objs {
+		p, err := obj.platform()
+		if err != nil {
+			return nil, err
 		}
+		if prev, dup := seen[platformString(p)]; dup {
+			return nil, fmt.Errorf("build: %s and %s are both for %s: one object per platform", prev, obj.FileName, platformString(p))
+		}
+		seen[platformString(p)] = obj.FileName
+		m, b, err := build(obj, p)
+		if err != nil {
+			return nil, fmt.Errorf("build %s: %w", obj.FileName, err)
+		}
+		m.Platform = &p
+		manifests, blobs = append(manifests, m), append(blobs, b...)
 	}
-	tag := repo.Reference.Reference
-	if tag == "" {
-		tag = manifest.Digest.String()
+	if len(manifests) == 1 {
+		manifests[0].Platform = nil
+		return newArtifact(ctx, manifests[0], blobs...)
 	}
-	return repo.PushReference(ctx, manifest.Descriptor, bytes.NewReader(manifest.data), tag)
+	index, err := buildIndex(manifests)
+	if err != nil {
+		return nil, err
+	}
+	return newArtifact(ctx, index, append(blobs, manifests...)...)
+}
+
+func buildIndex(manifests []blob) (blob, error) {
+	descs := make([]ocispec.Descriptor, len(manifests))
+	for i, m := range manifests {
+		descs[i] = m.Descriptor
+	}
+	raw, err := json.Marshal(ocispec.Index{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageIndex,
+		Manifests: descs,
+	})
+	if err != nil {
+		return blob{}, fmt.Errorf("encode index: %w", err)
+	}
+	return newBlob(ocispec.MediaTypeImageIndex, raw), nil
 }
 
 // build returns the manifest of img and the blobs (config, layer) it names.
-func build(img Bytecode) (manifest blob, blobs []blob, err error) {
+func build(img Bytecode, p ocispec.Platform) (manifest blob, blobs []blob, err error) {
 	tarball, err := layerTar(img)
 	if err != nil {
 		return blob{}, nil, err
@@ -83,7 +106,7 @@ func build(img Bytecode) (manifest blob, blobs []blob, err error) {
 		return blob{}, nil, err
 	}
 	layer := newBlob(ocispec.MediaTypeImageLayerGzip, compressed)
-	config, err := imageConfig(img, digest.FromBytes(tarball))
+	config, err := imageConfig(img, p, digest.FromBytes(tarball))
 	if err != nil {
 		return blob{}, nil, err
 	}
@@ -99,13 +122,13 @@ func build(img Bytecode) (manifest blob, blobs []blob, err error) {
 	return newBlob(ocispec.MediaTypeImageManifest, m), []blob{config, layer}, nil
 }
 
-func imageConfig(img Bytecode, diffID digest.Digest) (blob, error) {
+func imageConfig(img Bytecode, p ocispec.Platform, diffID digest.Digest) (blob, error) {
 	labels, err := labelsFor(img)
 	if err != nil {
 		return blob{}, err
 	}
 	raw, err := json.Marshal(ocispec.Image{
-		Platform: ocispec.Platform{Architecture: runtime.GOARCH, OS: "linux"},
+		Platform: p,
 		Config:   ocispec.ImageConfig{Labels: labels},
 		RootFS:   ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{diffID}},
 	})
