@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	bpfoci "github.com/bpfleet/bpfleet/internal/oci"
 )
 
 // elfHeaderSize is the size of an ELFCLASS64 file header.
@@ -47,24 +49,11 @@ func CheckELF(b []byte) error {
 		return newError(ReasonNotBPF, "object is eBPF but %v, not ELFCLASS64", class)
 	}
 	if data != hostOrder {
+		host := byteOrders[hostOrder]
 		return newError(ReasonWrongEndianness, "object is %s eBPF but this node is %s: compile it with clang -target %s",
-			orderName(data), orderName(hostOrder), targetFor(hostOrder))
+			bpfoci.OrderName(order), bpfoci.OrderName(host), bpfoci.ClangTarget(host))
 	}
 	return nil
-}
-
-func orderName(d elf.Data) string {
-	if d == elf.ELFDATA2MSB {
-		return "big-endian"
-	}
-	return "little-endian"
-}
-
-func targetFor(d elf.Data) string {
-	if d == elf.ELFDATA2MSB {
-		return "bpfeb"
-	}
-	return "bpfel (or bpf)"
 }
 
 // ReadPath reads an eBPF object from a file on the node (for development),

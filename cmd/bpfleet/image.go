@@ -65,8 +65,8 @@ func (o *objectFlags) bind(fs *flag.FlagSet) {
 	})
 }
 
-func buildCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("build", "-f prog.o [-f prog-s390x.o --platform linux/s390x] -t REF", stderr)
+func buildCmd(args []string, st streams) error {
+	fs := newFlags("build", "-f prog.o [-f prog-s390x.o --platform linux/s390x] -t REF", st.stderr)
 	var objs objectFlags
 	objs.bind(fs)
 	tag := fs.String("t", "", "the image reference to tag the image with, e.g. registry.example.com/team/prog:v1")
@@ -101,14 +101,14 @@ func buildCmd(args []string, stdout, stderr io.Writer) error {
 	if err := a.CopyTo(ctx, dst, dst.reference, nil); err != nil {
 		return fmt.Errorf("store %s: %w", *tag, err)
 	}
-	fmt.Fprintf(stdout, "%s@%s\n", dst.repoName(), a.Root.Digest)
+	fmt.Fprintf(st.stdout, "%s@%s\n", dst.repoName(), a.Root.Digest)
 	return nil
 }
 
-func pushCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("push", "REF [--oci-layout DIR]", stderr)
+func pushCmd(args []string, st streams) error {
+	fs := newFlags("push", "REF [--oci-layout DIR]", st.stderr)
 	var w where
-	w.bind(fs)
+	w.bind(fs, st.stdin)
 	quiet := fs.Bool("q", false, "do not report each blob on standard error")
 	ref, err := parse(fs, args)
 	if err != nil {
@@ -127,10 +127,10 @@ func pushCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := copyImage(ctx, src, dst, root, progress(stderr, *quiet)); err != nil {
+	if err := copyImage(ctx, src, dst, root, progress(st.stderr, *quiet)); err != nil {
 		return fmt.Errorf("push %s: %w", ref, oci.RemoteError(err))
 	}
-	fmt.Fprintf(stdout, "%s@%s\n", dst.repoName(), root.Digest)
+	fmt.Fprintf(st.stdout, "%s@%s\n", dst.repoName(), root.Digest)
 	return nil
 }
 
@@ -171,10 +171,10 @@ type inspection struct {
 	Verified   []cosign.Signature `json:"verified,omitempty"`
 }
 
-func inspectCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("inspect", "REF [--oci-layout DIR] [-o table|json] [--key cosign.pub]", stderr)
+func inspectCmd(args []string, st streams) error {
+	fs := newFlags("inspect", "REF [--oci-layout DIR] [-o table|json] [--key cosign.pub]", st.stderr)
 	var w where
-	w.bind(fs)
+	w.bind(fs, st.stdin)
 	output := fs.String("o", "table", "output format: table or json")
 	var keys keyFlags
 	fs.Var(&keys, "key", "a cosign public key file to verify the signatures with (repeatable)")
@@ -186,11 +186,7 @@ func inspectCmd(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: -o %s: want table or json", errUsage, *output)
 	}
 	ctx := context.Background()
-	t, err := w.open(ref)
-	if err != nil {
-		return err
-	}
-	root, err := t.resolve(ctx)
+	t, root, err := w.openResolved(ctx, ref)
 	if err != nil {
 		return err
 	}
@@ -207,13 +203,13 @@ func inspectCmd(args []string, stdout, stderr io.Writer) error {
 		in.Verified, verifyErr = cosign.Verify(ctx, t, root.Digest, keys)
 	}
 	if *output == "json" {
-		enc := json.NewEncoder(stdout)
+		enc := json.NewEncoder(st.stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(in); err != nil {
 			return err
 		}
 	} else {
-		printInspection(stdout, in)
+		printInspection(st.stdout, in)
 	}
 	if len(keys) > 0 && in.Signatures == 0 {
 		return fmt.Errorf("%s: %w", ref, cosign.ErrUnsigned)
@@ -272,10 +268,10 @@ func (k *keyFlags) Set(file string) error {
 	return nil
 }
 
-func signCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("sign", "--key cosign.key REF [--oci-layout DIR]", stderr)
+func signCmd(args []string, st streams) error {
+	fs := newFlags("sign", "--key cosign.key REF [--oci-layout DIR]", st.stderr)
 	var w where
-	w.bind(fs)
+	w.bind(fs, st.stdin)
 	keyFile := fs.String("key", "", "the cosign private key file; its password is read from $COSIGN_PASSWORD")
 	ref, err := parse(fs, args)
 	if err != nil {
@@ -293,11 +289,7 @@ func signCmd(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%s: %w", *keyFile, err)
 	}
 	ctx := context.Background()
-	t, err := w.open(ref)
-	if err != nil {
-		return err
-	}
-	root, err := t.resolve(ctx)
+	t, root, err := w.openResolved(ctx, ref)
 	if err != nil {
 		return err
 	}
@@ -305,15 +297,15 @@ func signCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("sign %s: %w", ref, oci.RemoteError(err))
 	}
-	fmt.Fprintf(stderr, "signature %s stored at tag %s\n", sig, cosign.SignatureTag(root.Digest))
-	fmt.Fprintf(stdout, "%s@%s\n", t.repoName(), root.Digest)
+	fmt.Fprintf(st.stderr, "signature %s stored at tag %s\n", sig, cosign.SignatureTag(root.Digest))
+	fmt.Fprintf(st.stdout, "%s@%s\n", t.repoName(), root.Digest)
 	return nil
 }
 
-func verifyCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("verify", "--key cosign.pub REF [--oci-layout DIR]", stderr)
+func verifyCmd(args []string, st streams) error {
+	fs := newFlags("verify", "--key cosign.pub REF [--oci-layout DIR]", st.stderr)
 	var w where
-	w.bind(fs)
+	w.bind(fs, st.stdin)
 	var keys keyFlags
 	fs.Var(&keys, "key", "a cosign public key file (repeatable: any one may have signed)")
 	ref, err := parse(fs, args)
@@ -324,11 +316,7 @@ func verifyCmd(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: --key is required", errUsage)
 	}
 	ctx := context.Background()
-	t, err := w.open(ref)
-	if err != nil {
-		return err
-	}
-	root, err := t.resolve(ctx)
+	t, root, err := w.openResolved(ctx, ref)
 	if err != nil {
 		return err
 	}
@@ -337,14 +325,14 @@ func verifyCmd(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%s@%s: %w", t.repoName(), root.Digest, err)
 	}
 	for _, s := range sigs {
-		fmt.Fprintf(stderr, "verified: signature %s by %s\n", s.Layer.Encoded()[:12], s.Key)
+		fmt.Fprintf(st.stderr, "verified: signature %s by %s\n", s.Layer.Encoded()[:12], s.Key)
 	}
-	fmt.Fprintf(stdout, "%s@%s\n", t.repoName(), root.Digest)
+	fmt.Fprintf(st.stdout, "%s@%s\n", t.repoName(), root.Digest)
 	return nil
 }
 
-func generateKeyCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("generate-key-pair", "[--output-prefix cosign]", stderr)
+func generateKeyCmd(args []string, st streams) error {
+	fs := newFlags("generate-key-pair", "[--output-prefix cosign]", st.stderr)
 	prefix := fs.String("output-prefix", "cosign", "write PREFIX.key and PREFIX.pub; the password is read from $COSIGN_PASSWORD")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
@@ -358,6 +346,6 @@ func generateKeyCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "%s.key\n%s.pub\n", *prefix, *prefix)
+	fmt.Fprintf(st.stdout, "%s.key\n%s.pub\n", *prefix, *prefix)
 	return nil
 }

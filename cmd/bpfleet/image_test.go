@@ -8,7 +8,6 @@ import (
 
 	"github.com/bpfleet/bpfleet/bpf"
 	"github.com/bpfleet/bpfleet/bpfman-agent/image"
-	"github.com/bpfleet/bpfleet/internal/oci"
 )
 
 // build → push to a registry with basic auth (credentials from the docker
@@ -110,5 +109,8 @@ func TestRefusals(t *testing.T) {
 	if code, _, errs := e.bpfleet("image", "push", ref); code != exitUnauthorized {
 		t.Errorf("push without credentials: exit %d, %s; want %d", code, errs, exitUnauthorized)
 	}
-	_ = oci.ErrUnauthorized
+	if code, _, errs := e.withStdin("wrong\n").bpfleet("image", "push", "--username", "team", "--password-stdin", ref); code != exitUnauthorized {
+		t.Errorf("push with a wrong password: exit %d, %s; want %d", code, errs, exitUnauthorized)
+	}
+	e.withStdin("s3cret\n").must("image", "push", "--username", "team", "--password-stdin", ref)
 }

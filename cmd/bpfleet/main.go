@@ -37,11 +37,17 @@ const (
 var errUsage = errors.New("usage")
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
-	err := dispatch(args, stdout, stderr)
+// streams are the streams a command reads and writes.
+type streams struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	err := dispatch(args, streams{stdin, stdout, stderr})
 	if err == nil {
 		return 0
 	}
@@ -75,15 +81,15 @@ commands:
 
 Run "bpfleet image <command> -h" for a command's flags.`
 
-func dispatch(args []string, stdout, stderr io.Writer) error {
+func dispatch(args []string, st streams) error {
 	if len(args) < 2 || args[0] != "image" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "help" || args[0] == "--help") {
-			fmt.Fprintln(stdout, usage)
+			fmt.Fprintln(st.stdout, usage)
 			return nil
 		}
 		return fmt.Errorf("%w\n%s", errUsage, usage)
 	}
-	cmds := map[string]func([]string, io.Writer, io.Writer) error{
+	cmds := map[string]func([]string, streams) error{
 		"build": buildCmd, "push": pushCmd, "inspect": inspectCmd,
 		"sign": signCmd, "verify": verifyCmd, "generate-key-pair": generateKeyCmd,
 	}
@@ -91,5 +97,5 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 	if !ok {
 		return fmt.Errorf("%w: unknown command %q\n%s", errUsage, args[1], usage)
 	}
-	return cmd(args[2:], stdout, stderr)
+	return cmd(args[2:], st)
 }

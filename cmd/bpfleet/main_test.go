@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,9 +20,17 @@ import (
 // holding its credentials (read by bpfleet and cosign alike), and an empty
 // local image store.
 type env struct {
-	t    *testing.T
-	host string
-	dir  string
+	t     *testing.T
+	host  string
+	dir   string
+	stdin io.Reader
+}
+
+// withStdin returns e with the CLI's standard input set to input.
+func (e *env) withStdin(input string) *env {
+	c := *e
+	c.stdin = strings.NewReader(input)
+	return &c
 }
 
 func newEnv(t *testing.T) *env {
@@ -55,7 +64,11 @@ func writeFile(t *testing.T, path, content string) {
 // bpfleet runs the CLI in-process and returns its exit code and output.
 func (e *env) bpfleet(args ...string) (code int, stdout, stderr string) {
 	var out, errb bytes.Buffer
-	code = run(args, &out, &errb)
+	stdin := e.stdin
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	code = run(args, stdin, &out, &errb)
 	return code, strings.TrimSpace(out.String()), errb.String()
 }
 

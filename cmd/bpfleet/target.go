@@ -30,12 +30,12 @@ type where struct {
 	stdin         io.Reader
 }
 
-func (w *where) bind(fs *flag.FlagSet) {
+func (w *where) bind(fs *flag.FlagSet, stdin io.Reader) {
 	fs.StringVar(&w.layout, "oci-layout", "", "use the OCI image layout in this directory instead of the registry")
 	fs.BoolVar(&w.plainHTTP, "plain-http", false, "speak plain HTTP to the registry (always so for 127.0.0.1 and localhost)")
 	fs.StringVar(&w.username, "username", "", "registry user name (default: from the docker config file)")
 	fs.BoolVar(&w.passwordStdin, "password-stdin", false, "read the registry password from standard input")
-	w.stdin = os.Stdin
+	w.stdin = stdin
 }
 
 // target is an opened registry repository or layout, and the tag or digest
@@ -113,6 +113,17 @@ func dockerConfigCredentials(host string) (*bpfoci.Credentials, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return creds, nil
+}
+
+// openResolved opens where ref lives and resolves it to the manifest or
+// index it names.
+func (w *where) openResolved(ctx context.Context, ref string) (*target, ocispec.Descriptor, error) {
+	t, err := w.open(ref)
+	if err != nil {
+		return nil, ocispec.Descriptor{}, err
+	}
+	root, err := t.resolve(ctx)
+	return t, root, err
 }
 
 // resolve returns the descriptor of the manifest or index the reference

@@ -2,7 +2,6 @@ package oci
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"strings"
 
@@ -25,7 +24,7 @@ func BytecodeFromELF(fileName, platform string, object []byte) (Bytecode, error)
 	}
 	if want := ByteOrder(p.Architecture); spec.ByteOrder != want {
 		return Bytecode{}, fmt.Errorf("%s is %s eBPF, but %s runs %s eBPF: compile it with clang -target %s",
-			fileName, endianName(spec.ByteOrder), platformString(p), endianName(want), clangTarget(want))
+			fileName, OrderName(spec.ByteOrder), platformString(p), OrderName(want), ClangTarget(want))
 	}
 	for name, p := range spec.Programs {
 		b.Programs[name] = programType(p.SectionName)
@@ -49,18 +48,4 @@ func programType(section string) string {
 		return "tc"
 	}
 	return kind
-}
-
-func endianName(o binary.ByteOrder) string {
-	if o == binary.BigEndian {
-		return "big-endian"
-	}
-	return "little-endian"
-}
-
-func clangTarget(o binary.ByteOrder) string {
-	if o == binary.BigEndian {
-		return "bpfeb"
-	}
-	return "bpfel"
 }

@@ -49,3 +49,20 @@ func ByteOrder(arch string) binary.ByteOrder {
 	}
 	return binary.LittleEndian
 }
+
+// OrderName names a byte order for messages: "little-endian" or
+// "big-endian".
+func OrderName(o binary.ByteOrder) string {
+	if o == binary.BigEndian {
+		return "big-endian"
+	}
+	return "little-endian"
+}
+
+// ClangTarget is the clang -target that compiles eBPF of a byte order.
+func ClangTarget(o binary.ByteOrder) string {
+	if o == binary.BigEndian {
+		return "bpfeb"
+	}
+	return "bpfel"
+}

@@ -20,12 +20,7 @@ import (
 func TestPrivateRegistryWithPullSecret(t *testing.T) {
 	s := startStack(t)
 	ctx := context.Background()
-	creds := &oci.Credentials{Username: "team", Password: "s3cret"}
-	host, stop, err := ocitest.Start("127.0.0.1:0", creds)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	host, creds, dockerConfig := authRegistry(t)
 	ref := host + "/private/counter:v1"
 	if _, err := oci.Push(ctx, ref, oci.Bytecode{
 		FileName: "tracepoint_counter.o", Object: bpf.TracepointCounter,
@@ -33,12 +28,10 @@ func TestPrivateRegistryWithPullSecret(t *testing.T) {
 	}, creds); err != nil {
 		t.Fatal(err)
 	}
-	auth := base64.StdEncoding.EncodeToString([]byte(creds.Username + ":" + creds.Password))
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "regcred", Namespace: "default"},
 		Type:       corev1.SecretTypeDockerConfigJson,
-		Data: map[string][]byte{corev1.DockerConfigJsonKey: fmt.Appendf(nil,
-			`{"auths":{%q:{"auth":%q}}}`, host, auth)},
+		Data:       map[string][]byte{corev1.DockerConfigJsonKey: dockerConfig},
 	}
 	if err := s.Client.Create(ctx, secret); err != nil {
 		t.Fatal(err)
@@ -53,4 +46,19 @@ func TestPrivateRegistryWithPullSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitGone(t, s.Client, p.Name)
+}
+
+// authRegistry starts a registry on 127.0.0.1 that demands basic auth; it
+// returns its host, the credentials, and a docker config file's content
+// holding them.
+func authRegistry(t testing.TB) (host string, creds *oci.Credentials, dockerConfig []byte) {
+	t.Helper()
+	creds = &oci.Credentials{Username: "team", Password: "s3cret"}
+	host, stop, err := ocitest.Start("127.0.0.1:0", creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	auth := base64.StdEncoding.EncodeToString([]byte(creds.Username + ":" + creds.Password))
+	return host, creds, fmt.Appendf(nil, `{"auths":{%q:{"auth":%q}}}`, host, auth)
 }
