@@ -1,0 +1,163 @@
+// Package deploy tests the manifests under config/ against a real
+// kube-apiserver: that `kubectl apply --server-side -k config/default`
+// installs them, and that the policies they hold do what they say.
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/internal/controlplane"
+	"github.com/bpfleet/bpfleet/internal/scheme"
+)
+
+var (
+	plane      *controlplane.Plane
+	kubeconfig string
+)
+
+func TestMain(m *testing.M) {
+	var err error
+	plane, err = controlplane.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	dir, err := os.MkdirTemp("", "bpfleet-deploy-")
+	if err == nil {
+		kubeconfig = filepath.Join(dir, "kubeconfig")
+		err = plane.Kubeconfig(kubeconfig)
+	}
+	code := 1
+	if err == nil {
+		code = m.Run()
+	} else {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	_ = plane.Stop()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var applyOnce = sync.OnceValues(func() (string, error) {
+	return kubectl("apply", "--server-side", "-k", filepath.Join(plane.Root, "config", "default"))
+})
+
+// installed applies config/default once for the tests that need it.
+func installed(t *testing.T) {
+	t.Helper()
+	if out, err := applyOnce(); err != nil {
+		t.Fatalf("kubectl apply --server-side -k config/default: %v\n%s", err, out)
+	}
+}
+
+// kubectl runs the kubectl built from the Go module proxy into bin/.
+func kubectl(args ...string) (string, error) {
+	bin := filepath.Join(plane.Root, "bin", "kubectl")
+	cmd := exec.Command(bin, append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func TestServerSideApplyOfConfigDefault(t *testing.T) {
+	installed(t)
+	out, err := kubectl("get", "-n", "bpfleet-system", "deployment,daemonset,serviceaccount,service", "-o", "name")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"deployment.apps/bpfleet-operator", "daemonset.apps/bpfleet-agent",
+		"serviceaccount/bpfleet-agent", "serviceaccount/bpfleet-operator"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("%s missing after apply:\n%s", want, out)
+		}
+	}
+	// A second apply changes nothing and conflicts with nothing.
+	if out, err := kubectl("apply", "--server-side", "-k", filepath.Join(plane.Root, "config", "default")); err != nil {
+		t.Fatalf("second apply: %v\n%s", err, out)
+	}
+}
+
+// agentClient acts as the agent of node, with the identity a pod-bound
+// service account token gives it.
+func agentClient(t *testing.T, node string) client.Client {
+	t.Helper()
+	cfg := rest.CopyConfig(plane.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{
+		UserName: "system:serviceaccount:bpfleet-system:bpfleet-agent",
+		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:bpfleet-system", "system:authenticated"},
+	}
+	if node != "" {
+		cfg.Impersonate.Extra = map[string][]string{"authentication.kubernetes.io/node-name": {node}}
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func set(name string) *bpfleetv1.NodeProgramSet {
+	return &bpfleetv1.NodeProgramSet{ObjectMeta: metav1.ObjectMeta{Name: name}}
+}
+
+// An agent writes its own node's NodeProgramSet and no other: RBAC lets it
+// write the kind, the admission policy pins it to its node.
+func TestAgentWritesOnlyItsOwnNode(t *testing.T) {
+	installed(t)
+	ctx := context.Background()
+	agentA := agentClient(t, "node-a")
+	if err := agentA.Create(ctx, set("node-a")); err != nil {
+		t.Fatalf("agent of node-a creating its own set: %v", err)
+	}
+	err := agentA.Create(ctx, set("node-b"))
+	if !apierrors.IsForbidden(err) && !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "may write only the NodeProgramSet node-a") {
+		t.Fatalf("agent of node-a creating node-b's set: %v, want a denial naming its node", err)
+	}
+
+	admin, err := client.New(plane.Config, client.Options{Scheme: scheme.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Create(ctx, set("node-b")); err != nil {
+		t.Fatal(err)
+	}
+	i := 0
+	for _, tc := range []struct {
+		name, node string
+		allowed    bool
+	}{
+		{"node-a", "node-a", true},
+		{"node-b", "node-a", false},
+		{"node-b", "", false}, // a token bound to no node
+	} {
+		i++
+		var s bpfleetv1.NodeProgramSet
+		if err := admin.Get(ctx, client.ObjectKey{Name: tc.name}, &s); err != nil {
+			t.Fatal(err)
+		}
+		base := s.DeepCopy()
+		s.Status.ObservedGeneration = int64(i) // a change, so the patch is not a no-op
+		err := agentClient(t, tc.node).Status().Patch(ctx, &s, client.MergeFrom(base))
+		if tc.allowed && err != nil {
+			t.Errorf("agent of %q patching the status of %s: %v", tc.node, tc.name, err)
+		}
+		if !tc.allowed && err == nil {
+			t.Errorf("agent of %q patched the status of %s", tc.node, tc.name)
+		}
+	}
+	if err := agentA.Delete(ctx, set("node-a")); err == nil {
+		t.Error("an agent deleted a NodeProgramSet; only the operator may")
+	}
+}
