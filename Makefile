@@ -23,10 +23,11 @@ generate: ## Generate deepcopy code and compile bpf/*.c into the committed objec
 	hack/gen-bpf.sh
 
 .PHONY: manifests
-manifests: ## Generate CRDs and RBAC roles from the kubebuilder markers.
+manifests: ## Generate CRDs and RBAC roles from the kubebuilder markers, and the Argo CD health config.
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=bpfleet-operator paths=./controllers/... output:rbac:artifacts:config=config/rbac/operator
 	$(CONTROLLER_GEN) rbac:roleName=bpfleet-agent paths=./bpfman-agent/... output:rbac:artifacts:config=config/rbac/agent
+	hack/argocd-cm.sh
 
 .PHONY: verify
 verify: deps ## Fail if generated files are not current.

@@ -23,11 +23,15 @@ import (
 
 // k8s talks to a real kube-apiserver; the operator runs against it in the
 // background. Tests play the agents by writing NodeProgramSet status.
-var k8s client.Client
+var (
+	k8s   client.Client
+	plane *controlplane.Plane
+)
 
 func TestMain(m *testing.M) {
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
-	plane, err := controlplane.Start()
+	var err error
+	plane, err = controlplane.Start()
 	if err != nil {
 		panic(err)
 	}
@@ -125,6 +129,12 @@ func waitScheduled(t *testing.T, node string, p *bpfleetv1.TracepointProgram) bp
 // report plays node's agent: it sets node's status entry for p (nil removes it).
 func report(t *testing.T, node string, p *bpfleetv1.TracepointProgram, st *bpfleetv1.NodeProgramStatus) {
 	t.Helper()
+	reportAs(t, node, "TracepointProgram", p, st)
+}
+
+// reportAs is report for a program of any kind.
+func reportAs(t *testing.T, node, kind string, p client.Object, st *bpfleetv1.NodeProgramStatus) {
+	t.Helper()
 	s, err := getSet(node)
 	if err != nil {
 		t.Fatalf("get set %s: %v", node, err)
@@ -132,12 +142,12 @@ func report(t *testing.T, node string, p *bpfleetv1.TracepointProgram, st *bpfle
 	base := s.DeepCopy()
 	var out []bpfleetv1.NodeProgramStatus
 	for _, e := range s.Status.Programs {
-		if e.UID != p.UID {
+		if e.UID != p.GetUID() {
 			out = append(out, e)
 		}
 	}
 	if st != nil {
-		st.UID, st.Name, st.Kind, st.Generation = p.UID, p.Name, "TracepointProgram", p.Generation
+		st.UID, st.Name, st.Kind, st.Generation = p.GetUID(), p.GetName(), kind, p.GetGeneration()
 		out = append(out, *st)
 	}
 	s.Status.Programs = out

@@ -4,7 +4,7 @@
 # it compares the files before and after regenerating them in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-paths=(api config/crd/bases config/rbac bpf)
+paths=(api config/crd/bases config/rbac config/argocd bpf)
 before=$(mktemp -d)
 trap 'rm -rf "$before"' EXIT
 for p in "${paths[@]}"; do

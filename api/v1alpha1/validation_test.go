@@ -110,8 +110,8 @@ func TestSamplesAreValid(t *testing.T) {
 	files, _ := filepath.Glob("../../config/samples/*.yaml")
 	more, _ := filepath.Glob("../../config/samples/*/*.yaml")
 	for _, f := range append(files, more...) {
-		if filepath.Base(f) == "kustomization.yaml" {
-			continue
+		if filepath.Base(f) == "kustomization.yaml" || filepath.Base(filepath.Dir(f)) == "gitops" {
+			continue // gitops/ holds Argo CD and Flux objects, whose CRDs this API server lacks
 		}
 		b, err := os.ReadFile(f)
 		if err != nil {

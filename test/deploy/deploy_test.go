@@ -161,3 +161,27 @@ func TestAgentWritesOnlyItsOwnNode(t *testing.T) {
 		t.Error("an agent deleted a NodeProgramSet; only the operator may")
 	}
 }
+
+// The GitOps samples point at paths that exist, and the program they
+// deploy applies (server-side, dry run) once bpfleet is installed.
+func TestGitOpsSamples(t *testing.T) {
+	installed(t)
+	dir := filepath.Join(plane.Root, "config", "samples", "gitops")
+	for _, f := range []string{"argocd-application.yaml", "flux-kustomization.yaml"} {
+		raw, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range []string{"config/default", "config/samples/gitops/program"} {
+			if !strings.Contains(string(raw), path) {
+				t.Errorf("%s does not install %s", f, path)
+			}
+			if _, err := os.Stat(filepath.Join(plane.Root, path)); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	if out, err := kubectl("apply", "--server-side", "--dry-run=server", "-k", filepath.Join(dir, "program")); err != nil {
+		t.Fatalf("the GitOps sample program does not apply: %v\n%s", err, out)
+	}
+}

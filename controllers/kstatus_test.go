@@ -1,0 +1,130 @@
+package controllers_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+)
+
+// Flux and Argo CD judge health with kstatus: every program kind reads as
+// InProgress while nodes have not reported, Current when Ready, and Failed
+// when a node's failure is terminal; `kubectl wait --for=condition=Ready`
+// returns once it is Ready.
+func TestKstatusOfEveryKind(t *testing.T) {
+	const node = "kstatus-node"
+	createNode(t, node, map[string]string{"kstatus": "yes"})
+	for _, u := range samplePrograms(t) {
+		t.Run(u.GetKind(), func(t *testing.T) {
+			ctx := context.Background()
+			if err := k8s.Create(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+			waitScheduledUID(t, node, u)
+			wantKstatus(t, u, status.InProgressStatus)
+
+			reportAs(t, node, u.GetKind(), u, &bpfleetv1.NodeProgramStatus{State: bpfleetv1.StateReady})
+			wantKstatus(t, u, status.CurrentStatus)
+			kubectlWaitReady(t, u)
+
+			reportAs(t, node, u.GetKind(), u, &bpfleetv1.NodeProgramStatus{
+				State: bpfleetv1.StateFailed, Reason: bpfleetv1.ReasonVerifierRejected, Message: "invalid mem access", Terminal: true,
+			})
+			wantKstatus(t, u, status.FailedStatus)
+		})
+	}
+}
+
+// samplePrograms reads every program kind's sample from config/samples,
+// renamed, loading from a path, and selecting only the kstatus node.
+func samplePrograms(t *testing.T) []*unstructured.Unstructured {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(plane.Root, "config/samples/*.yaml"))
+	more, _ := filepath.Glob(filepath.Join(plane.Root, "config/samples/kinds/*.yaml"))
+	var out []*unstructured.Unstructured
+	for _, f := range append(files, more...) {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
+		for {
+			u := &unstructured.Unstructured{}
+			if err := dec.Decode(&u.Object); err != nil {
+				break
+			}
+			if !strings.HasSuffix(u.GetKind(), "Program") {
+				continue
+			}
+			u.SetName("kstatus-" + strings.ToLower(u.GetKind()))
+			_ = unstructured.SetNestedMap(u.Object, map[string]any{"path": "/opt/bpf/x.o"}, "spec", "byteCode")
+			_ = unstructured.SetNestedStringMap(u.Object, map[string]string{"kstatus": "yes"}, "spec", "nodeSelector", "matchLabels")
+			out = append(out, u)
+		}
+	}
+	if len(out) != 7 {
+		t.Fatalf("%d program kinds in the samples, want all 7", len(out))
+	}
+	return out
+}
+
+func waitScheduledUID(t *testing.T, node string, u *unstructured.Unstructured) {
+	t.Helper()
+	eventually(t, u.GetName()+" scheduled", func() (bool, error) {
+		s, err := getSet(node)
+		if err != nil {
+			return false, err
+		}
+		for _, np := range s.Spec.Programs {
+			if np.UID == u.GetUID() {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+}
+
+// wantKstatus waits until kstatus computes want for the object.
+func wantKstatus(t *testing.T, u *unstructured.Unstructured, want status.Status) {
+	t.Helper()
+	var last *status.Result
+	eventually(t, u.GetName()+" kstatus "+want.String(), func() (bool, error) {
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(u), u); err != nil {
+			return false, err
+		}
+		res, err := status.Compute(u)
+		if err != nil {
+			return false, err
+		}
+		last = res
+		return res.Status == want, nil
+	})
+	if last != nil && last.Message == "" {
+		t.Errorf("%s: kstatus %s without a message", u.GetName(), last.Status)
+	}
+}
+
+// kubectlWaitReady runs `kubectl wait --for=condition=Ready` on the object.
+func kubectlWaitReady(t *testing.T, u *unstructured.Unstructured) {
+	t.Helper()
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := plane.Kubeconfig(kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	resource := strings.ToLower(u.GetKind()) + "/" + u.GetName()
+	cmd := exec.Command(filepath.Join(plane.Root, "bin", "kubectl"), "--kubeconfig", kubeconfig,
+		"wait", "--for=condition=Ready", "--timeout=20s", resource)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kubectl wait --for=condition=Ready %s: %v\n%s", resource, err, out)
+	}
+}
