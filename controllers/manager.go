@@ -4,14 +4,20 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/internal/scrape"
 )
+
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
 // Options configure the operator.
 type Options struct {
-	MetricsAddr    string // "0" disables metrics
+	MetricsAddr string // "0" disables metrics
+	// MetricsSecure serves metrics over HTTPS to authorized callers only
+	// (see scrape.ServerOptions).
+	MetricsSecure  bool
 	HealthAddr     string // "" or "0" disables probes
 	LeaderElection bool
 	// LeaderElectionNamespace is where the lease lives (in-cluster default:
@@ -26,7 +32,7 @@ type Options struct {
 func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manager, error) {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
-		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
+		Metrics:                 scrape.ServerOptions(o.MetricsAddr, o.MetricsSecure),
 		HealthProbeBindAddress:  o.HealthAddr,
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        "bpfleet-operator.bpfleet.io",

@@ -174,5 +174,5 @@ func SetupAll(mgr ctrl.Manager, resolver Resolver, verify *bpfleetv1.ImageVerifi
 			return fmt.Errorf("setup %s: %w", k.Name, err)
 		}
 	}
-	return nil
+	return serveStatusMetrics(mgr)
 }

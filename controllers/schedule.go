@@ -39,6 +39,7 @@ func nodeProgram(kind string, p bpfleetv1.Program, cluster *bpfleetv1.ImageVerif
 		Path:        c.ByteCode.Path,
 		ProgramName: c.ProgramName,
 		GlobalData:  c.GlobalData,
+		RunStats:    c.RunStats,
 		Attach:      p.AttachPoint(),
 	}
 	if img := c.ByteCode.Image; img != nil {

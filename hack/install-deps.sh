@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build and the tests need, if absent:
 # clang/llvm/libbpf-dev to compile bpf/, bpftool to inspect the kernel,
-# iproute2 for network namespaces, ping for traffic, gcc for uprobe targets. Idempotent and quick when all is present.
+# iproute2 for network namespaces, ping for traffic, gcc for uprobe targets,
+# prometheus for the dashboard test. Idempotent and quick when all is present.
 set -euo pipefail
 
 need=()
@@ -12,6 +13,7 @@ command -v bpftool >/dev/null || [ -x /usr/sbin/bpftool ] || need+=(bpftool)
 command -v ip >/dev/null || need+=(iproute2)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)   # uprobe test targets
 command -v ping >/dev/null || need+=(iputils-ping)  # XDP/TCX tests
+command -v prometheus >/dev/null || need+=(prometheus)  # the dashboard test queries a real server
 [ ${#need[@]} -eq 0 ] && exit 0
 
 echo "installing ${need[*]}" >&2

@@ -28,6 +28,14 @@ type ProgramCommon struct {
 	// +optional
 	// +kubebuilder:validation:MaxProperties=64
 	GlobalData map[string]GlobalValue `json:"globalData,omitempty"`
+
+	// RunStats publishes how often the program runs and for how long
+	// (bpfleet_agent_program_run_count_total and
+	// bpfleet_agent_program_run_time_seconds_total). The kernel counts for
+	// every program while any asks (a few nanoseconds per run), so a node
+	// turns its BPF statistics on only while a program there sets this.
+	// +optional
+	RunStats bool `json:"runStats,omitempty"`
 }
 
 // GlobalValue is the value of one global variable.

@@ -110,6 +110,9 @@ type NodeProgram struct {
 	// GlobalData as in the program resource.
 	// +optional
 	GlobalData map[string]GlobalValue `json:"globalData,omitempty"`
+	// RunStats as in the program resource.
+	// +optional
+	RunStats bool `json:"runStats,omitempty"`
 	// Attach says where the program attaches.
 	Attach AttachPoint `json:"attach"`
 	// Maps configured by MapPolicies.

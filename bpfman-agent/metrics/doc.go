@@ -1,5 +1,7 @@
-// Package metrics publishes what the agent knows about its maps to
-// Prometheus.
+// Package metrics publishes what the agent knows to Prometheus: its loads,
+// verifier rejections and image fetches (counters in controller-runtime's
+// registry), the run statistics of the programs that ask (RunStats, read
+// at scrape time), and its maps (below).
 //
 // Map usage (entries against max entries, per MapPolicy) lives in two
 // gauges of controller-runtime's metrics Registry, which the agent's

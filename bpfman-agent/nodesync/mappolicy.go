@@ -1,6 +1,7 @@
 package nodesync
 
 import (
+	"time"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -124,7 +125,9 @@ func (r *Reconciler) policyEntries(ctx context.Context, nmp *bpfleetv1.NodeMapPo
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	art, err := r.Images.FetchEntries(ctx, from.Image, creds, image.PullPolicy(from.PullPolicy))
+	countFetch(art != nil && art.FromCache, err, start)
 	if err != nil {
 		return nil, err
 	}

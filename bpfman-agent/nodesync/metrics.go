@@ -10,18 +10,21 @@ import (
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpfman-agent/metrics"
+	"github.com/bpfleet/bpfleet/internal/scrape"
 )
 
-// serveExporter serves exp while the manager runs. An agent that shares
-// its process with others labels its series with its node, so that two
-// agents' series never clash (a clash fails the whole scrape).
-func serveExporter(o Options, exp *metrics.Exporter) manager.Runnable {
-	var c prometheus.Collector = exp
+// serveCollectors serves the agent's collectors (map exports, run
+// statistics) while the manager runs. An agent that shares its process
+// with others labels their series with its node, so that two agents'
+// series never clash (a clash fails the whole scrape).
+func serveCollectors(o Options, cs ...prometheus.Collector) manager.Runnable {
 	if o.InProcess {
-		c = prometheus.WrapCollectorWith(prometheus.Labels{"node": o.NodeName}, exp)
+		for i, c := range cs {
+			cs[i] = prometheus.WrapCollectorWith(prometheus.Labels{"node": o.NodeName}, c)
+		}
 	}
 	return manager.RunnableFunc(func(ctx context.Context) error {
-		return metrics.Serve(ctx, c)
+		return scrape.Serve(ctx, cs...)
 	})
 }
 

@@ -44,6 +44,9 @@ type Reconciler struct {
 	Capabilities bpfleetv1.NodeCapabilities
 	// Exporter publishes the maps MapPolicies export; nil exports none.
 	Exporter *metrics.Exporter
+	// RunStats publishes the run statistics of the programs that ask for
+	// them; nil publishes none (the kernel still counts while asked).
+	RunStats *metrics.RunStats
 
 	// written records the keys each MapPolicy wrote, on the host.
 	written ledger
@@ -58,6 +61,8 @@ type Reconciler struct {
 	// verified remembers when an image digest last passed a signature
 	// policy (see verifiedKey).
 	verified map[string]time.Time
+	// stats holds the kernel's BPF run statistics on while a program asks.
+	stats programs.Stats
 }
 
 type terminalFailure struct {
@@ -77,6 +82,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	}
 	base := set.DeepCopy()
 	statuses, objects, applyErr := r.applyAll(ctx, set.Spec.Programs)
+	applyErr = errors.Join(applyErr, r.measure(set.Spec.Programs, statuses))
 	pruneErr := r.prune(set.Spec.Programs)
 	if pruneErr != nil {
 		statuses = append(statuses, r.unloading(set.Spec.Programs, pruneErr)...)
@@ -163,7 +169,11 @@ func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, facts
 	}
 	loaded, err := r.Programs.Apply(ctx, p)
 	if err != nil {
+		metrics.CountLoad(np.Kind, np.Name, classify(err).reason)
 		return r.failedStatus(st, attempt, err)
+	}
+	if !loaded.Adopted {
+		metrics.CountLoad(np.Kind, np.Name, "")
 	}
 	delete(r.failed, np.UID)
 	objects[np.UID] = p.Object
@@ -212,7 +222,9 @@ func (r *Reconciler) fetch(ctx context.Context, np *bpfleetv1.NodeProgram) ([]by
 	if err != nil {
 		return nil, "", err
 	}
+	start := time.Now()
 	obj, err := r.Images.Fetch(ctx, np.Image, creds, image.PullPolicy(np.PullPolicy))
+	countFetch(obj != nil && obj.FromCache, err, start)
 	if err != nil {
 		return nil, "", err
 	}

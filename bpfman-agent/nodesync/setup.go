@@ -16,7 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -25,6 +24,7 @@ import (
 	"github.com/bpfleet/bpfleet/bpfman-agent/metrics"
 	"github.com/bpfleet/bpfleet/bpfman-agent/probe"
 	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
+	"github.com/bpfleet/bpfleet/internal/scrape"
 )
 
 // Options configure an agent.
@@ -37,12 +37,18 @@ type Options struct {
 	// stops listing).
 	StateDir    string
 	MetricsAddr string // "0" disables metrics
-	HealthAddr  string // "" or "0" disables probes
+	// MetricsSecure serves metrics over HTTPS to authorized callers only
+	// (see scrape.ServerOptions).
+	MetricsSecure bool
+	HealthAddr    string // "" or "0" disables probes
 	// InProcess allows more than one agent in a process (one after another
 	// in tests, or several simulated nodes): controller names are not
 	// required to be unique.
 	InProcess bool
 }
+
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
 // NewManager builds an agent: a manager whose cache holds only this node's
 // NodeProgramSet, and the reconciler syncing it with the kernel.
@@ -60,7 +66,7 @@ func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: o.MetricsAddr},
+		Metrics:                scrape.ServerOptions(o.MetricsAddr, o.MetricsSecure),
 		HealthProbeBindAddress: o.HealthAddr,
 		Controller:             config.Controller{SkipNameValidation: &o.InProcess},
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
@@ -73,12 +79,20 @@ func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 	r := &Reconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), NodeName: o.NodeName,
 		Programs: progs, Images: images, Capabilities: probe.Kernel().Capabilities(),
-		Exporter: metrics.NewExporter(),
+		Exporter: metrics.NewExporter(), RunStats: &metrics.RunStats{},
 	}
 	if o.StateDir != "" {
 		r.written.dir = filepath.Join(o.StateDir, "mappolicies")
 	}
-	if err := mgr.Add(serveExporter(o, r.Exporter)); err != nil {
+	if err := mgr.Add(serveCollectors(o, r.Exporter, r.RunStats)); err != nil {
+		return nil, err
+	}
+	// The kernel's run statistics go off with the agent.
+	statsOff := manager.RunnableFunc(func(ctx context.Context) error {
+		<-ctx.Done()
+		return r.stats.Want(false)
+	})
+	if err := mgr.Add(statsOff); err != nil {
 		return nil, err
 	}
 	changes := make(chan event.TypedGenericEvent[*bpfleetv1.NodeProgramSet])

@@ -185,3 +185,20 @@ func TestGitOpsSamples(t *testing.T) {
 		t.Fatalf("the GitOps sample program does not apply: %v\n%s", err, out)
 	}
 }
+
+// The ServiceMonitors (their CRD is the Prometheus Operator's, absent
+// here) build, and select the metrics Services config/default makes.
+func TestPrometheusMonitorsBuild(t *testing.T) {
+	installed(t)
+	out, err := kubectl("kustomize", filepath.Join(plane.Root, "config", "prometheus"))
+	if err != nil {
+		t.Fatalf("kubectl kustomize config/prometheus: %v\n%s", err, out)
+	}
+	services, err := kubectl("get", "services", "-n", "bpfleet-system", "-o", "jsonpath={.items[*].spec.ports[*].name}")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, services)
+	}
+	if strings.Count(out, "port: https-metrics") != 2 || strings.Count(services, "https-metrics") != 2 {
+		t.Errorf("monitors scrape %q; services name their ports %q", out, services)
+	}
+}

@@ -14,7 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpf"
@@ -52,7 +51,7 @@ func TestSignaturePolicyOnTheNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertSignatureInvalid(t, s.Client, unsigned, "image is not signed")
-	if n := signatureChecks(t, "unsigned"); n < 1 {
+	if n := metricValue(t, "bpfleet_agent_image_signature_checks_total", map[string]string{"result": "unsigned"}); n < 1 {
 		t.Errorf("bpfleet_agent_image_signature_checks_total{result=unsigned} = %v, want at least 1", n)
 	}
 
@@ -202,28 +201,6 @@ func waitEventFor(t *testing.T, c client.Client, uid types.UID, reason string) {
 	}, func() string { return strings.Join(seen, ", ") })
 }
 
-// signatureChecks reads the agent's signature check counter (the agent
-// runs in this process) for one result.
-func signatureChecks(t *testing.T, result string) float64 {
-	t.Helper()
-	families, err := ctrlmetrics.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != "bpfleet_agent_image_signature_checks_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "result" && l.GetValue() == result {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
-}
 
 // An entries artifact under a signature policy is written only once it
 // verifies: unsigned, the MapPolicy stalls with SignatureInvalid and the

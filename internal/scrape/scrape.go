@@ -1,4 +1,13 @@
-package metrics
+// Package scrape serves Prometheus collectors that come and go with the
+// managers of this process (an operator and its agents share one process
+// in tests and in the local stack) from controller-runtime's metrics
+// registry, which each manager serves.
+//
+// One unchecked collector is registered in that registry, once; Serve adds
+// collectors to it for as long as its context lives. A collector served
+// twice at once by two managers would emit its series twice and fail the
+// scrape: wrap each manager's collectors with labels that tell them apart.
+package scrape
 
 import (
 	"context"
@@ -9,23 +18,24 @@ import (
 )
 
 // running is the collector, registered once in controller-runtime's
-// Registry, that serves the Exporter of every agent running in this
-// process. An unchecked collector cannot be unregistered, so agents join
-// and leave it instead.
+// Registry, that serves the collectors of every manager running in this
+// process. An unchecked collector cannot be unregistered, so collectors
+// join and leave it instead.
 var running = &collectors{set: map[prometheus.Collector]bool{}}
 
 var registerRunning sync.Once
 
-// Serve serves c (an agent's Exporter, possibly wrapped with labels that
-// tell agents apart) from controller-runtime's Registry until ctx ends.
-func Serve(ctx context.Context, c prometheus.Collector) error {
+// Serve serves cs from controller-runtime's Registry until ctx ends.
+func Serve(ctx context.Context, cs ...prometheus.Collector) error {
 	var err error
 	registerRunning.Do(func() { err = ctrlmetrics.Registry.Register(running) })
 	if err != nil {
 		return err
 	}
-	running.add(c)
-	defer running.remove(c)
+	for _, c := range cs {
+		running.add(c)
+		defer running.remove(c)
+	}
 	<-ctx.Done()
 	return nil
 }

@@ -1,0 +1,72 @@
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+)
+
+// The agent's own counters. The duration of each sync pass is
+// controller-runtime's controller_runtime_reconcile_time_seconds (histogram,
+// controller="nodesync"), served from the same registry.
+var (
+	programLoads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bpfleet_agent_program_loads_total",
+		Help: "Programs loaded into the kernel (a new program or revision; adopting a pinned one is not a load), by result: loaded or failed.",
+	}, []string{"result"})
+	loadFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bpfleet_agent_program_load_failures_total",
+		Help: "Failed loads and attaches, by reason (VerifierRejected, AttachFailed, InvalidObject, ...).",
+	}, []string{"reason"})
+	verifierRejections = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bpfleet_agent_verifier_rejections_total",
+		Help: "Programs the kernel's verifier refused, by program resource.",
+	}, []string{"kind", "program"})
+	imageFetches = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bpfleet_agent_image_fetches_total",
+		Help: "Bytecode images and entries artifacts asked of the image store, by result: cached (no network), pulled, or failed.",
+	}, []string{"result"})
+	imagePulls = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "bpfleet_agent_image_pull_duration_seconds",
+		Help:    "Time to pull an image into the store and check it (cache hits excluded).",
+		Buckets: prometheus.ExponentialBuckets(0.005, 3, 8),
+	})
+)
+
+func init() {
+	ctrlmetrics.Registry.MustRegister(programLoads, loadFailures, verifierRejections, imageFetches, imagePulls)
+}
+
+// Results of a load and of an image fetch.
+const (
+	ResultLoaded = "loaded"
+	ResultFailed = "failed"
+	ResultCached = "cached"
+	ResultPulled = "pulled"
+)
+
+// CountLoad records a load attempt: reason is "" for a success, else the
+// failure's reason; a verifier rejection is also counted by program.
+func CountLoad(kind, program, reason string) {
+	if reason == "" {
+		programLoads.WithLabelValues(ResultLoaded).Inc()
+		return
+	}
+	programLoads.WithLabelValues(ResultFailed).Inc()
+	loadFailures.WithLabelValues(reason).Inc()
+	if reason == bpfleetv1.ReasonVerifierRejected {
+		verifierRejections.WithLabelValues(kind, program).Inc()
+	}
+}
+
+// CountImageFetch records one fetch from the image store; took counts in
+// the pull histogram when the image was pulled.
+func CountImageFetch(result string, took time.Duration) {
+	imageFetches.WithLabelValues(result).Inc()
+	if result == ResultPulled {
+		imagePulls.Observe(took.Seconds())
+	}
+}

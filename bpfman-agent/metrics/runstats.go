@@ -1,0 +1,66 @@
+package metrics
+
+import (
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+var (
+	runCountDesc = prometheus.NewDesc("bpfleet_agent_program_run_count_total",
+		"Times the program ran (the kernel's run_cnt; counted while BPF stats are on).",
+		[]string{"kind", "program"}, nil)
+	runTimeDesc = prometheus.NewDesc("bpfleet_agent_program_run_time_seconds_total",
+		"Time the program ran, summed over its runs (the kernel's run_time_ns; counted while BPF stats are on).",
+		[]string{"kind", "program"}, nil)
+)
+
+// Measured is a program whose run statistics are published.
+type Measured struct {
+	Kind, Program string
+	// ID is the kernel program ID.
+	ID uint32
+}
+
+// RunStats publishes the kernel's run count and run time of the programs
+// that asked for them, read at scrape time. The kernel counts only while
+// statistics are enabled (ebpf.EnableStats), which the agent does while
+// any program on the node asks for them.
+type RunStats struct {
+	mu       sync.Mutex
+	programs []Measured
+}
+
+// Set replaces the programs measured.
+func (r *RunStats) Set(programs []Measured) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.programs = programs
+}
+
+func (r *RunStats) Describe(ch chan<- *prometheus.Desc) {
+	ch <- runCountDesc
+	ch <- runTimeDesc
+}
+
+// Collect reads each program's statistics; a program gone from the kernel
+// since the last pass is skipped.
+func (r *RunStats) Collect(ch chan<- prometheus.Metric) {
+	r.mu.Lock()
+	programs := r.programs
+	r.mu.Unlock()
+	for _, m := range programs {
+		prog, err := ebpf.NewProgramFromID(ebpf.ProgramID(m.ID))
+		if err != nil {
+			continue
+		}
+		st, err := prog.Stats()
+		prog.Close()
+		if err != nil {
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(runCountDesc, prometheus.CounterValue, float64(st.RunCount), m.Kind, m.Program)
+		ch <- prometheus.MustNewConstMetric(runTimeDesc, prometheus.CounterValue, st.Runtime.Seconds(), m.Kind, m.Program)
+	}
+}

@@ -1,0 +1,36 @@
+package nodesync
+
+import (
+	"time"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpfman-agent/metrics"
+)
+
+// measure hands the running programs that ask for run statistics to the
+// RunStats collector, and keeps the kernel's statistics on exactly while
+// there are some. statuses are the desired programs', in order.
+func (r *Reconciler) measure(desired []bpfleetv1.NodeProgram, statuses []bpfleetv1.NodeProgramStatus) error {
+	var measured []metrics.Measured
+	for i, np := range desired {
+		if np.RunStats && i < len(statuses) && statuses[i].ProgramID != 0 {
+			measured = append(measured, metrics.Measured{Kind: np.Kind, Program: np.Name, ID: statuses[i].ProgramID})
+		}
+	}
+	if r.RunStats != nil {
+		r.RunStats.Set(measured)
+	}
+	return r.stats.Want(len(measured) > 0)
+}
+
+// countFetch records a fetch from the image store that began at start.
+func countFetch(fromCache bool, err error, start time.Time) {
+	switch {
+	case err != nil:
+		metrics.CountImageFetch(metrics.ResultFailed, 0)
+	case fromCache:
+		metrics.CountImageFetch(metrics.ResultCached, 0)
+	default:
+		metrics.CountImageFetch(metrics.ResultPulled, time.Since(start))
+	}
+}

@@ -1,0 +1,123 @@
+package deploy
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/bpfleet/bpfleet/controllers"
+	"github.com/bpfleet/bpfleet/internal/scheme"
+)
+
+// On a cluster the operator serves /metrics over HTTPS to callers the API
+// server authorizes, as config/ sets it up: no token is 401, a service
+// account without bpfleet-metrics-reader is 403, one bound to it reads.
+func TestMetricsNeedAuthorization(t *testing.T) {
+	installed(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr := freeAddr(t)
+	mgr, err := controllers.NewManager(plane.Config, scheme.New(), controllers.Options{MetricsAddr: addr, MetricsSecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = mgr.Start(ctx) }()
+
+	reader := serviceAccountToken(t, "prometheus", true)
+	stranger := serviceAccountToken(t, "stranger", false)
+	for _, tc := range []struct {
+		name, token string
+		want        int
+	}{
+		{"no token", "", http.StatusUnauthorized},
+		{"not a reader", stranger, http.StatusForbidden},
+		{"bpfleet-metrics-reader", reader, http.StatusOK},
+	} {
+		if got := scrapeStatus(t, addr, tc.token); got != tc.want {
+			t.Errorf("%s: HTTP %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// serviceAccountToken makes a service account in bpfleet-system (bound to
+// bpfleet-metrics-reader when reader) and returns a token for it.
+func serviceAccountToken(t *testing.T, name string, reader bool) string {
+	t.Helper()
+	ctx := context.Background()
+	c, err := client.New(plane.Config, client.Options{Scheme: scheme.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "bpfleet-system"}}
+	if err := c.Create(ctx, sa); err != nil {
+		t.Fatal(err)
+	}
+	if reader {
+		binding := &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: name + "-metrics"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "bpfleet-metrics-reader"},
+			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: "bpfleet-system"}},
+		}
+		if err := c.Create(ctx, binding); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs, err := kubernetes.NewForConfig(plane.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := cs.CoreV1().ServiceAccounts("bpfleet-system").CreateToken(ctx, name, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr.Status.Token
+}
+
+// scrapeStatus GETs the metrics endpoint (self-signed HTTPS) with token,
+// retrying while the server starts, and returns the HTTP status.
+func scrapeStatus(t *testing.T, addr, token string) int {
+	t.Helper()
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // the server's certificate is self-signed
+	}}
+	var lastErr error
+	for range 100 {
+		req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("https://%s/metrics", addr), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := hc.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		lastErr = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("metrics endpoint never answered: %v", lastErr)
+	return 0
+}

@@ -1,0 +1,189 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpf"
+	"github.com/bpfleet/bpfleet/internal/testkernel"
+)
+
+// Every PromQL expression of config/grafana/bpfleet.json returns data from
+// a real Prometheus server (Debian's) scraping the operator and agent of
+// a run that loads, rejects, pulls, checks signatures and fills a map.
+func TestDashboardQueriesReturnData(t *testing.T) {
+	s := startStack(t)
+	ctx := context.Background()
+	prom := startPrometheus(t, serveRegistry(t))
+
+	metered := counter("dash-metered", s.Example, nil)
+	metered.Spec.RunStats = true
+	pulled := counter("dash-pulled", pushIndex(t, s.Registry+"/dash/pulled:v1"), nil)
+	key := keySecret(t, s.Client, "dash-key")
+	no := false
+	pulled.Spec.ByteCode.Image.Verify = &bpfleetv1.ImageVerification{Keys: []bpfleetv1.KeyReference{key.ref}, Required: &no}
+	obj := filepath.Join(t.TempDir(), "reject.o")
+	if err := os.WriteFile(obj, bpf.Reject, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rejected := counter("dash-rejected", "", nil)
+	rejected.Spec.ByteCode = bpfleetv1.ByteCodeSource{Path: obj}
+	rejected.Spec.ProgramName = "rejected"
+	for _, p := range []*bpfleetv1.TracepointProgram{metered, pulled, rejected} {
+		if err := s.Client.Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { deleteAndWait(t, s.Client, p) })
+	}
+	host1, _, _, _ := testkernel.VethPair(t)
+	x := xdpFilter(s, "dash-filter", host1)
+	apply(t, s, x)
+	mp := blocklist("dash-blocklist", x.Name, entry(`{"addr": "192.0.2.1"}`, `{}`))
+	if err := s.Client.Create(ctx, mp); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deletePolicy(t, s.Client, mp) })
+	waitReady(t, s.Client, metered.Name)
+	waitReady(t, s.Client, pulled.Name)
+	waitPolicy(t, s.Client, mp, "MapPolicy Ready", policyReady)
+	poll(t, "a verifier rejection counted", func(context.Context) bool {
+		return metricValue(t, "bpfleet_agent_verifier_rejections_total", nil) > 0
+	}, func() string { return "none" })
+
+	exprs := dashboardQueries(t)
+	var empty []string
+	poll(t, "every dashboard query to return data", func(context.Context) bool {
+		_, _ = os.ReadFile("/proc/self/status") // the metered program runs
+		empty = empty[:0]
+		for _, e := range exprs {
+			if !prom.hasData(t, e) {
+				empty = append(empty, e)
+			}
+		}
+		return len(empty) == 0
+	}, func() string { return fmt.Sprintf("%d of %d queries return nothing:\n%s", len(empty), len(exprs), strings.Join(empty, "\n")) })
+}
+
+// dashboardQueries returns every PromQL expression of the dashboard, with
+// Grafana's interval variables set as Grafana would for a short range.
+func dashboardQueries(t *testing.T) []string {
+	t.Helper()
+	raw, err := os.ReadFile("../../config/grafana/bpfleet.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatal(err)
+	}
+	vars := strings.NewReplacer("$__rate_interval", "30s", "$__range", "5m")
+	var out []string
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			out = append(out, vars.Replace(tg.Expr))
+		}
+	}
+	if len(out) < 10 {
+		t.Fatalf("%d queries in the dashboard", len(out))
+	}
+	return out
+}
+
+// serveRegistry serves this process's metrics registry — where the stack's
+// operator and agent publish — on 127.0.0.1, and returns its address.
+func serveRegistry(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: promhttp.HandlerFor(ctrlmetrics.Registry, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return l.Addr().String()
+}
+
+type prometheusServer struct{ addr string }
+
+// startPrometheus runs Debian's prometheus on 127.0.0.1, scraping target
+// every second.
+func startPrometheus(t *testing.T, target string) *prometheusServer {
+	t.Helper()
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Fatal("prometheus not installed: run hack/install-deps.sh (make test does)")
+	}
+	dir := t.TempDir()
+	config := fmt.Sprintf("global: {scrape_interval: 1s, evaluation_interval: 1s}\n"+
+		"scrape_configs:\n- job_name: bpfleet\n  static_configs: [{targets: [%q]}]\n", target)
+	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "prometheus.yml"),
+		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr)
+	logf, err := os.Create(filepath.Join(dir, "prometheus.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		logf.Close()
+	})
+	return &prometheusServer{addr: addr}
+}
+
+// hasData reports whether an instant query returns at least one sample.
+func (p *prometheusServer) hasData(t *testing.T, expr string) bool {
+	t.Helper()
+	resp, err := http.Get("http://" + p.addr + "/api/v1/query?query=" + url.QueryEscape(expr))
+	if err != nil {
+		return false // not up yet
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			Result []json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatalf("query %s: %v", expr, err)
+	}
+	if out.Status != "success" {
+		t.Fatalf("query %s: %s", expr, out.Error)
+	}
+	return len(out.Data.Result) > 0
+}
