@@ -1,13 +1,13 @@
 package nodesync
 
 import (
-	"time"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"k8s.io/apimachinery/pkg/types"

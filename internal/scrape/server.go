@@ -1,8 +1,8 @@
 package scrape
 
 import (
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 )
 
 // ServerOptions are a manager's metrics endpoint on addr ("0" disables

@@ -75,7 +75,9 @@ func TestDashboardQueriesReturnData(t *testing.T) {
 			}
 		}
 		return len(empty) == 0
-	}, func() string { return fmt.Sprintf("%d of %d queries return nothing:\n%s", len(empty), len(exprs), strings.Join(empty, "\n")) })
+	}, func() string {
+		return fmt.Sprintf("%d of %d queries return nothing:\n%s", len(empty), len(exprs), strings.Join(empty, "\n"))
+	})
 }
 
 // dashboardQueries returns every PromQL expression of the dashboard, with

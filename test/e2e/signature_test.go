@@ -201,7 +201,6 @@ func waitEventFor(t *testing.T, c client.Client, uid types.UID, reason string) {
 	}, func() string { return strings.Join(seen, ", ") })
 }
 
-
 // An entries artifact under a signature policy is written only once it
 // verifies: unsigned, the MapPolicy stalls with SignatureInvalid and the
 // map stays empty; signed by a trusted key, its entries go live.
