@@ -1,6 +1,8 @@
 package nodesync
 
 import (
+	"net/http"
+	"sync/atomic"
 	"context"
 	"errors"
 	"fmt"
@@ -63,6 +65,9 @@ type Reconciler struct {
 	verified map[string]time.Time
 	// stats holds the kernel's BPF run statistics on while a program asks.
 	stats programs.Stats
+	// synced is set once a pass has compared the kernel with the spec and
+	// reported: the agent's readiness.
+	synced atomic.Bool
 }
 
 type terminalFailure struct {
@@ -94,6 +99,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	if err := r.patchStatus(ctx, base, set); err != nil {
 		return ctrl.Result{}, errors.Join(applyErr, pruneErr, err)
 	}
+	r.synced.Store(true)
 	if err := errors.Join(applyErr, pruneErr); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -338,6 +344,14 @@ func (r *Reconciler) patchStatus(ctx context.Context, base, set *bpfleetv1.NodeP
 	err = r.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(fieldOwner), client.ForceOwnership)
 	if err != nil {
 		return fmt.Errorf("apply status of %s: %w", set.Name, err)
+	}
+	return nil
+}
+
+// readyz is the agent's readiness check: ready once a pass has reported.
+func (r *Reconciler) readyz(*http.Request) error {
+	if !r.synced.Load() {
+		return errors.New("no sync pass has reported yet")
 	}
 	return nil
 }

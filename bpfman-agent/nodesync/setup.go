@@ -87,6 +87,9 @@ func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 	if err := mgr.Add(serveCollectors(o, r.Exporter, r.RunStats)); err != nil {
 		return nil, err
 	}
+	if err := mgr.AddReadyzCheck("synced", r.readyz); err != nil {
+		return nil, err
+	}
 	// The kernel's run statistics go off with the agent.
 	statsOff := manager.RunnableFunc(func(ctx context.Context) error {
 		<-ctx.Done()

@@ -1,0 +1,199 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpf"
+	"github.com/bpfleet/bpfleet/internal/controlplane"
+	"github.com/bpfleet/bpfleet/internal/scheme"
+	"github.com/bpfleet/bpfleet/internal/testkernel"
+)
+
+// idleWindow is how long each idle reading lasts: long enough to hold one
+// agent resync (every minute).
+const idleWindow = 65 * time.Second
+
+// footprint is one process's idle reading.
+type footprint struct {
+	rssMiB float64 // VmRSS at the end of the window
+	cpuPct float64 // utime+stime over the window, in % of one core
+}
+
+var (
+	idleOnce    sync.Once
+	idleResults map[string]footprint
+	idleErr     error
+)
+
+// BenchmarkIdleFootprint runs the operator and the agent as the binaries a
+// cluster runs (separate processes against their own kube-apiserver), and
+// reads their resident memory (/proc/<pid>/status VmRSS) and CPU
+// (/proc/<pid>/stat utime+stime over 65 s) while idle, with 0 and then 50
+// TracepointPrograms loaded. The baseline, measured beside them, is a bare
+// controller-runtime manager (test/e2e/baseline). It measures once,
+// whatever b.N.
+func BenchmarkIdleFootprint(b *testing.B) {
+	testkernel.Require(b)
+	idleOnce.Do(func() { idleResults, idleErr = measureIdle(b) })
+	if idleErr != nil {
+		b.Fatal(idleErr)
+	}
+	base := idleResults["baseline"]
+	b.ReportMetric(base.rssMiB, "baseline-rss-MiB")
+	for _, k := range []string{"operator/0", "agent/0", "operator/50", "agent/50"} {
+		r := idleResults[k]
+		name := strings.ReplaceAll(k, "/", "-")
+		b.ReportMetric(r.rssMiB, name+"-rss-MiB")
+		b.ReportMetric(r.rssMiB/base.rssMiB, name+"-rss/baseline")
+		b.ReportMetric(r.cpuPct, name+"-cpu-%")
+	}
+}
+
+func measureIdle(b *testing.B) (map[string]footprint, error) {
+	plane, err := controlplane.Start()
+	if err != nil {
+		return nil, err
+	}
+	defer plane.Stop()
+	dir := b.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := plane.Kubeconfig(kubeconfig); err != nil {
+		return nil, err
+	}
+	c, err := client.New(plane.Config, client.Options{Scheme: scheme.New()})
+	if err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	const node = "idle-node"
+	if err := c.Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}); err != nil {
+		return nil, err
+	}
+	bins := buildBinaries(b, dir)
+	pinRoot := fmt.Sprintf("/sys/fs/bpf/bpfleet-idle-%d", os.Getpid())
+	defer os.RemoveAll(pinRoot)
+	baseline := startProcess(b, kubeconfig, bins["baseline"])
+	operator := startProcess(b, kubeconfig, bins["bpfleet-operator"], "--metrics-bind-address=0", "--health-probe-bind-address=0")
+	agent := startProcess(b, kubeconfig, bins["bpfman-agent"], "--node-name="+node, "--pin-root="+pinRoot,
+		"--image-cache="+filepath.Join(dir, "images"), "--state-dir="+filepath.Join(dir, "state"),
+		"--metrics-bind-address=0", "--health-probe-bind-address=0")
+	obj := filepath.Join(dir, "counter.o")
+	if err := os.WriteFile(obj, bpf.TracepointCounter, 0o644); err != nil {
+		return nil, err
+	}
+	out := map[string]footprint{}
+	time.Sleep(5 * time.Second) // both started and synced
+	out["operator/0"], out["agent/0"] = readIdle(b, operator, agent)
+	out["baseline"] = footprint{rssMiB: rssMiB(b, baseline)}
+
+	var progs []*bpfleetv1.TracepointProgram
+	for i := range 50 {
+		p := counter(fmt.Sprintf("idle-%d", i), "", nil)
+		p.Spec.ByteCode = bpfleetv1.ByteCodeSource{Path: obj}
+		if err := c.Create(ctx, p); err != nil {
+			return nil, err
+		}
+		progs = append(progs, p)
+	}
+	for _, p := range progs {
+		waitReady(b, c, p.Name)
+	}
+	out["operator/50"], out["agent/50"] = readIdle(b, operator, agent)
+	for _, p := range progs {
+		if err := c.Delete(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range progs {
+		waitGone(b, c, p.Name)
+	}
+	return out, nil
+}
+
+// readIdle reads both processes over one idle window.
+func readIdle(b *testing.B, operator, agent *exec.Cmd) (footprint, footprint) {
+	op0, ag0 := cpuTicks(b, operator), cpuTicks(b, agent)
+	time.Sleep(idleWindow)
+	op1, ag1 := cpuTicks(b, operator), cpuTicks(b, agent)
+	const clockTicks = 100 // USER_HZ
+	pct := func(t0, t1 uint64) float64 { return float64(t1-t0) / clockTicks / idleWindow.Seconds() * 100 }
+	return footprint{rssMiB: rssMiB(b, operator), cpuPct: pct(op0, op1)},
+		footprint{rssMiB: rssMiB(b, agent), cpuPct: pct(ag0, ag1)}
+}
+
+// cpuTicks is utime+stime of a process, in clock ticks.
+func cpuTicks(b *testing.B, cmd *exec.Cmd) uint64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the parenthesised command name; utime and stime are the
+	// 14th and 15th of the whole line.
+	fields := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+	utime, _ := strconv.ParseUint(fields[11], 10, 64)
+	stime, _ := strconv.ParseUint(fields[12], 10, 64)
+	return utime + stime
+}
+
+func rssMiB(b *testing.B, cmd *exec.Cmd) float64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if kb, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			v, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(kb), " kB"), 64)
+			return v / 1024
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
+}
+
+// buildBinaries builds the operator and the agent as a cluster runs them.
+func buildBinaries(b *testing.B, dir string) map[string]string {
+	out := map[string]string{}
+	for name, pkg := range map[string]string{"bpfleet-operator": "../../cmd/bpfleet-operator", "bpfman-agent": "../../bpfman-agent", "baseline": "./baseline"} {
+		bin := filepath.Join(dir, name)
+		if msg, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+			b.Fatalf("go build %s: %v\n%s", pkg, err, msg)
+		}
+		out[name] = bin
+	}
+	return out
+}
+
+// startProcess runs bin against the API server of kubeconfig until the
+// benchmark ends.
+func startProcess(b *testing.B, kubeconfig, bin string, args ...string) *exec.Cmd {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	logf, err := os.Create(bin + ".log")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+		logf.Close()
+	})
+	return cmd
+}
