@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
@@ -127,4 +128,42 @@ func kubectlWaitReady(t *testing.T, u *unstructured.Unstructured) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("kubectl wait --for=condition=Ready %s: %v\n%s", resource, err, out)
 	}
+}
+
+// A MapPolicy reads as InProgress until its node writes it, Current once
+// written, Failed when the node refuses its entries for good.
+func TestKstatusOfMapPolicy(t *testing.T) {
+	ctx := context.Background()
+	sel := map[string]string{"test": "kstatus-policy"}
+	createNode(t, "kstatus-policy-node", sel)
+	p := pathProgram("kstatus-policy-prog", sel)
+	if err := k8s.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	waitScheduled(t, "kstatus-policy-node", p)
+	report(t, "kstatus-policy-node", p, &bpfleetv1.NodeProgramStatus{State: bpfleetv1.StateReady})
+	mp := &bpfleetv1.MapPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "kstatus-policy"},
+		Spec: bpfleetv1.MapPolicySpec{
+			Programs: bpfleetv1.ProgramSelector{Refs: []bpfleetv1.ProgramRef{{Kind: "TracepointProgram", Name: p.Name}}},
+			MapName:  "counts",
+		},
+	}
+	if err := k8s.Create(ctx, mp); err != nil {
+		t.Fatal(err)
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(bpfleetv1.GroupVersion.WithKind("MapPolicy"))
+	u.SetName(mp.Name)
+	wantKstatus(t, u, status.InProgressStatus)
+	eventually(t, "the policy on the node", func() (bool, error) {
+		s, err := getSet("kstatus-policy-node")
+		return err == nil && len(s.Spec.MapPolicies) == 1, err
+	})
+	reportPolicy(t, "kstatus-policy-node", mp, bpfleetv1.NodeMapPolicyStatus{State: bpfleetv1.StateReady, Entries: 1, MaxEntries: 1000})
+	wantKstatus(t, u, status.CurrentStatus)
+	reportPolicy(t, "kstatus-policy-node", mp, bpfleetv1.NodeMapPolicyStatus{
+		State: bpfleetv1.StateFailed, Reason: bpfleetv1.ReasonBadEntries, Message: "entry 0: key of 3 bytes, want 4", Terminal: true,
+	})
+	wantKstatus(t, u, status.FailedStatus)
 }

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -26,6 +27,16 @@ type Options struct {
 	// Verify is the cluster-wide signature policy: every image must carry
 	// a signature by one of its keys (nil: none required).
 	Verify *bpfleetv1.ImageVerification
+	// AgentServiceAccount is the agents' service account, which is granted
+	// the Secrets node specs name; default bpfleet-system/bpfleet-agent.
+	AgentServiceAccount types.NamespacedName
+}
+
+func (o Options) agentAccount() types.NamespacedName {
+	if o.AgentServiceAccount.Name == "" {
+		return types.NamespacedName{Namespace: "bpfleet-system", Name: "bpfleet-agent"}
+	}
+	return o.AgentServiceAccount
 }
 
 // NewManager builds the operator: every reconciler on one manager.
@@ -42,5 +53,5 @@ func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 		return nil, err
 	}
 	resolver := RegistryResolver{Reader: mgr.GetAPIReader()}
-	return mgr, SetupAll(mgr, resolver, o.Verify)
+	return mgr, SetupAll(mgr, resolver, o)
 }

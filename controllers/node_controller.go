@@ -160,9 +160,13 @@ func (r *NodeReconciler) allNodes(ctx context.Context, _ client.Object) []reconc
 }
 
 // SetupAll registers every operator reconciler with the manager.
-func SetupAll(mgr ctrl.Manager, resolver Resolver, verify *bpfleetv1.ImageVerification) error {
-	if err := (&NodeReconciler{Client: mgr.GetClient(), Verify: verify}).SetupWithManager(mgr); err != nil {
+func SetupAll(mgr ctrl.Manager, resolver Resolver, o Options) error {
+	if err := (&NodeReconciler{Client: mgr.GetClient(), Verify: o.Verify}).SetupWithManager(mgr); err != nil {
 		return err
+	}
+	secrets := &SecretAccessReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Agent: o.agentAccount()}
+	if err := secrets.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setup secret access: %w", err)
 	}
 	mp := &MapPolicyReconciler{Client: mgr.GetClient(), Resolver: resolver, Recorder: mgr.GetEventRecorder("bpfleet-operator")}
 	if err := mp.SetupWithManager(mgr); err != nil {

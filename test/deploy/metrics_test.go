@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/bpfleet/bpfleet/controllers"
@@ -24,15 +26,7 @@ import (
 // server authorizes, as config/ sets it up: no token is 401, a service
 // account without bpfleet-metrics-reader is 403, one bound to it reads.
 func TestMetricsNeedAuthorization(t *testing.T) {
-	installed(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addr := freeAddr(t)
-	mgr, err := controllers.NewManager(plane.Config, scheme.New(), controllers.Options{MetricsAddr: addr, MetricsSecure: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = mgr.Start(ctx) }()
+	addr := operator(t)
 
 	reader := serviceAccountToken(t, "prometheus", true)
 	stranger := serviceAccountToken(t, "stranger", false)
@@ -48,6 +42,34 @@ func TestMetricsNeedAuthorization(t *testing.T) {
 			t.Errorf("%s: HTTP %d, want %d", tc.name, got, tc.want)
 		}
 	}
+}
+
+var (
+	operatorOnce sync.Once
+	operatorAddr string
+	operatorErr  error
+)
+
+// operator runs the operator against the API server, as config/default
+// installs it (secure metrics, the agents' service account), once for the
+// package's tests; it returns its metrics address.
+func operator(t *testing.T) string {
+	t.Helper()
+	installed(t)
+	operatorOnce.Do(func() {
+		operatorAddr = freeAddr(t)
+		var mgr ctrl.Manager
+		mgr, operatorErr = controllers.NewManager(plane.Config, scheme.New(), controllers.Options{
+			MetricsAddr: operatorAddr, MetricsSecure: true, HealthAddr: "0",
+		})
+		if operatorErr == nil {
+			go func() { _ = mgr.Start(context.Background()) }() // runs until the test binary exits
+		}
+	})
+	if operatorErr != nil {
+		t.Fatal(operatorErr)
+	}
+	return operatorAddr
 }
 
 func freeAddr(t *testing.T) string {
