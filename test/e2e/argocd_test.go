@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"testing"
 
 	lua "github.com/yuin/gopher-lua"
@@ -14,7 +13,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
-	"github.com/bpfleet/bpfleet/bpf"
 )
 
 // Argo CD's health check for bpfleet kinds (config/argocd/argocd-cm.yaml),
@@ -31,13 +29,7 @@ func TestArgoCDHealth(t *testing.T) {
 	wantHealth(t, p, "Progressing")
 	wantHealth(t, waitReady(t, s.Client, p.Name), "Healthy")
 
-	obj := filepath.Join(t.TempDir(), "reject.o")
-	if err := os.WriteFile(obj, bpf.Reject, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	bad := counter("argo-degraded", "", nil)
-	bad.Spec.ByteCode = bpfleetv1.ByteCodeSource{Path: obj}
-	bad.Spec.ProgramName = "rejected"
+	bad := rejected(t, "argo-degraded")
 	if err := s.Client.Create(ctx, bad); err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,6 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
-	"github.com/bpfleet/bpfleet/bpf"
 	"github.com/bpfleet/bpfleet/internal/testkernel"
 )
 
@@ -36,13 +35,7 @@ func TestDashboardQueriesReturnData(t *testing.T) {
 	key := keySecret(t, s.Client, "dash-key")
 	no := false
 	pulled.Spec.ByteCode.Image.Verify = &bpfleetv1.ImageVerification{Keys: []bpfleetv1.KeyReference{key.ref}, Required: &no}
-	obj := filepath.Join(t.TempDir(), "reject.o")
-	if err := os.WriteFile(obj, bpf.Reject, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	rejected := counter("dash-rejected", "", nil)
-	rejected.Spec.ByteCode = bpfleetv1.ByteCodeSource{Path: obj}
-	rejected.Spec.ProgramName = "rejected"
+	rejected := rejected(t, "dash-rejected")
 	for _, p := range []*bpfleetv1.TracepointProgram{metered, pulled, rejected} {
 		if err := s.Client.Create(ctx, p); err != nil {
 			t.Fatal(err)

@@ -265,15 +265,22 @@ func waitGone(t testing.TB, c client.Client, name string) {
 	}
 }
 
-func TestVerifierRejectionReachesStatus(t *testing.T) {
-	s := startStack(t)
+// rejected is a TracepointProgram of reject.o, which the verifier refuses.
+func rejected(t testing.TB, name string) *bpfleetv1.TracepointProgram {
+	t.Helper()
 	obj := filepath.Join(t.TempDir(), "reject.o")
 	if err := os.WriteFile(obj, bpf.Reject, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := counter("rejected", "", nil)
+	p := counter(name, "", nil)
 	p.Spec.ByteCode = bpfleetv1.ByteCodeSource{Path: obj}
 	p.Spec.ProgramName = "rejected"
+	return p
+}
+
+func TestVerifierRejectionReachesStatus(t *testing.T) {
+	s := startStack(t)
+	p := rejected(t, "rejected")
 	if err := s.Client.Create(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}

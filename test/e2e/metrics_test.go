@@ -3,14 +3,12 @@ package e2e
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/cilium/ebpf"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
-	"github.com/bpfleet/bpfleet/bpf"
 )
 
 // The operator's metrics count programs by state; the agent's say what it
@@ -56,13 +54,7 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 
-	obj := filepath.Join(t.TempDir(), "reject.o")
-	if err := os.WriteFile(obj, bpf.Reject, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	bad := counter("metered-rejected", "", nil)
-	bad.Spec.ByteCode = bpfleetv1.ByteCodeSource{Path: obj}
-	bad.Spec.ProgramName = "rejected"
+	bad := rejected(t, "metered-rejected")
 	if err := s.Client.Create(ctx, bad); err != nil {
 		t.Fatal(err)
 	}
