@@ -20,6 +20,9 @@ var (
 	programNodesDesc = prometheus.NewDesc("bpfleet_program_nodes",
 		"Nodes of each program resource by state: selected, ready, failed, unsupported (its status.nodes).",
 		[]string{"kind", "program", "state"}, nil)
+	rolloutDesc = prometheus.NewDesc("bpfleet_program_rollout_progress",
+		"Share of each program's selected nodes that run its current generation, 0 to 1 (1 with no node selected).",
+		[]string{"kind", "program"}, nil)
 	policiesDesc = prometheus.NewDesc("bpfleet_map_policies",
 		"MapPolicy resources by state: ready, progressing, stalled or deleting.",
 		[]string{"state"}, nil)
@@ -47,6 +50,7 @@ func serveStatusMetrics(mgr manager.Manager) error {
 func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- programsDesc
 	ch <- programNodesDesc
+	ch <- rolloutDesc
 	ch <- policiesDesc
 }
 
@@ -64,6 +68,7 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 			for st, v := range map[string]int32{"selected": n.Selected, "ready": n.Ready, "failed": n.Failed, "unsupported": n.Unsupported} {
 				ch <- prometheus.MustNewConstMetric(programNodesDesc, prometheus.GaugeValue, float64(v), k.Name, p.GetName(), st)
 			}
+			ch <- prometheus.MustNewConstMetric(rolloutDesc, prometheus.GaugeValue, progress(n), k.Name, p.GetName())
 		}
 		for _, st := range programStates {
 			ch <- prometheus.MustNewConstMetric(programsDesc, prometheus.GaugeValue, float64(counts[st]), k.Name, st)
@@ -80,6 +85,14 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, st := range programStates {
 		ch <- prometheus.MustNewConstMetric(policiesDesc, prometheus.GaugeValue, float64(counts[st]), st)
 	}
+}
+
+// progress is the share of selected nodes ready at the current generation.
+func progress(n bpfleetv1.NodeCounts) float64 {
+	if n.Selected == 0 {
+		return 1
+	}
+	return float64(n.Ready) / float64(n.Selected)
 }
 
 // state names where a resource stands, from its conditions.

@@ -48,6 +48,7 @@ func TestMetrics(t *testing.T) {
 		// The operator's:
 		{"bpfleet_programs", map[string]string{"kind": "TracepointProgram", "state": "ready"}},
 		{"bpfleet_program_nodes", map[string]string{"program": p.Name, "state": "ready"}},
+		{"bpfleet_program_rollout_progress", map[string]string{"program": p.Name}},
 	} {
 		if metricValue(t, m.name, m.labels) <= 0 {
 			t.Errorf("%s%v: no data", m.name, m.labels)
