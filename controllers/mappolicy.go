@@ -81,7 +81,7 @@ func sharedName(mp *bpfleetv1.MapPolicy) string {
 // runs. A policy whose new entries artifact is not resolved yet keeps the
 // entry the node already has (current), so a change of tag never leaves
 // the map without its entries. Pure.
-func nodeMapPolicies(policies []bpfleetv1.MapPolicy, programs []KindedProgram, onNode []bpfleetv1.NodeProgram, current []bpfleetv1.NodeMapPolicy) []bpfleetv1.NodeMapPolicy {
+func nodeMapPolicies(policies []bpfleetv1.MapPolicy, programs []KindedProgram, onNode []bpfleetv1.NodeProgram, current []bpfleetv1.NodeMapPolicy, cluster *bpfleetv1.ImageVerification) []bpfleetv1.NodeMapPolicy {
 	running := map[types.UID]bool{}
 	for _, np := range onNode {
 		running[np.UID] = true
@@ -96,7 +96,7 @@ func nodeMapPolicies(policies []bpfleetv1.MapPolicy, programs []KindedProgram, o
 			out = append(out, currentPolicy(current, mp.UID)...)
 			continue
 		}
-		if nmp, ok := nodeMapPolicy(mp, programs, running); ok {
+		if nmp, ok := nodeMapPolicy(mp, programs, running, cluster); ok {
 			out = append(out, nmp)
 		}
 	}
@@ -104,7 +104,7 @@ func nodeMapPolicies(policies []bpfleetv1.MapPolicy, programs []KindedProgram, o
 	return out
 }
 
-func nodeMapPolicy(mp *bpfleetv1.MapPolicy, programs []KindedProgram, running map[types.UID]bool) (bpfleetv1.NodeMapPolicy, bool) {
+func nodeMapPolicy(mp *bpfleetv1.MapPolicy, programs []KindedProgram, running map[types.UID]bool, cluster *bpfleetv1.ImageVerification) (bpfleetv1.NodeMapPolicy, bool) {
 	nmp := bpfleetv1.NodeMapPolicy{
 		UID: mp.UID, Name: mp.Name, Generation: mp.Generation, MapName: mp.Spec.MapName,
 		Mode: mp.Spec.Mode, Atomic: mp.Spec.Atomic, Export: mp.Spec.Export,
@@ -115,7 +115,7 @@ func nodeMapPolicy(mp *bpfleetv1.MapPolicy, programs []KindedProgram, running ma
 		nmp.EntriesFrom = &bpfleetv1.NodeEntriesSource{
 			Image:      pinnedRef(from.Image.Ref, mp.Status.EntriesImage.Digest),
 			PullPolicy: from.Image.PullPolicy, PullSecret: from.Image.PullSecret,
-			Verify: signaturePolicies(nil, from.Image.Verify),
+			Verify: signaturePolicies(cluster, from.Image.Verify),
 		}
 	}
 	for _, kp := range programs {

@@ -75,7 +75,7 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 // for them. Pure.
 func desiredSpec(node *corev1.Node, caps *bpfleetv1.NodeCapabilities, programs []KindedProgram, policies []bpfleetv1.MapPolicy, current bpfleetv1.NodeProgramSetSpec, cluster *bpfleetv1.ImageVerification) bpfleetv1.NodeProgramSetSpec {
 	progs := desiredPrograms(node, caps, programs, policies, current.Programs, cluster)
-	return bpfleetv1.NodeProgramSetSpec{Programs: progs, MapPolicies: nodeMapPolicies(policies, programs, progs, current.MapPolicies)}
+	return bpfleetv1.NodeProgramSetSpec{Programs: progs, MapPolicies: nodeMapPolicies(policies, programs, progs, current.MapPolicies, cluster)}
 }
 
 func (r *NodeReconciler) createSet(ctx context.Context, node *corev1.Node, spec bpfleetv1.NodeProgramSetSpec) error {

@@ -85,24 +85,37 @@ func (r *ProgramReconciler) resolveImage(ctx context.Context, obj bpfleetv1.Prog
 	return err
 }
 
-// aggregate sums the selected nodes' reports into the program's status.
+// aggregate sums the selected nodes' reports into the program's status,
+// and moves its rollout a step (the image must be resolved first).
 func (r *ProgramReconciler) aggregate(ctx context.Context, obj bpfleetv1.Program) error {
-	reports, err := r.nodeReports(ctx, obj)
+	nodes, err := r.rolloutNodes(ctx, obj)
 	if err != nil {
 		return err
 	}
-	sum := summarize(obj.GetGeneration(), reports)
 	st := obj.ProgramStatus()
+	var ro *bpfleetv1.RolloutStatus
+	if imageResolved(obj) {
+		next, complete := planRollout(obj.Common().Rollout, obj.GetGeneration(), st.Rollout, nodes)
+		if complete {
+			stable := nodeProgram(r.Kind.Name, obj, nil) // the node's entry adds the cluster's policy
+			next.Stable = &stable
+		}
+		next.Generations = generationCounts(nodes)
+		st.Rollout, ro = &next, &next
+	}
+	sum := summarize(obj.GetGeneration(), reportsOf(nodes))
 	st.Nodes = sum.counts
 	st.Failures = sum.failures
 	st.ObservedGeneration = obj.GetGeneration()
 	ready, reconciling, stalled := sum.conditions()
+	ready, reconciling, stalled = rolloutConditions(obj.Common().Rollout, ro, nodes, ready, reconciling, stalled)
 	setConditions(&st.Conditions, obj.GetGeneration(), ready, reconciling, stalled)
 	return nil
 }
 
-// nodeReports maps every selected node to its report on the program.
-func (r *ProgramReconciler) nodeReports(ctx context.Context, obj bpfleetv1.Program) (map[string]*bpfleetv1.NodeProgramStatus, error) {
+// rolloutNodes lists every selected node with its spec and report for the
+// program.
+func (r *ProgramReconciler) rolloutNodes(ctx context.Context, obj bpfleetv1.Program) ([]rolloutNode, error) {
 	var nodes corev1.NodeList
 	if err := r.List(ctx, &nodes); err != nil {
 		return nil, fmt.Errorf("list nodes: %w", err)
@@ -115,13 +128,41 @@ func (r *ProgramReconciler) nodeReports(ctx context.Context, obj bpfleetv1.Progr
 	for i := range sets.Items {
 		byNode[sets.Items[i].Name] = &sets.Items[i]
 	}
-	reports := map[string]*bpfleetv1.NodeProgramStatus{}
+	spec := obj.Common().Rollout
+	var out []rolloutNode
 	for i := range nodes.Items {
-		if name := nodes.Items[i].Name; selects(obj, &nodes.Items[i]) {
-			reports[name] = report(byNode[name], obj)
+		node := &nodes.Items[i]
+		if !selects(obj, node) {
+			continue
+		}
+		set := byNode[node.Name]
+		out = append(out, rolloutNode{
+			name: node.Name, canary: isCanary(spec, node), rank: rank(obj.GetUID(), node.Name),
+			asked: askedGeneration(set, obj.GetUID()), report: report(set, obj),
+		})
+	}
+	return out, nil
+}
+
+func reportsOf(nodes []rolloutNode) map[string]*bpfleetv1.NodeProgramStatus {
+	out := make(map[string]*bpfleetv1.NodeProgramStatus, len(nodes))
+	for _, n := range nodes {
+		out[n.name] = n.report
+	}
+	return out
+}
+
+// askedGeneration is the generation of the program a node's spec holds.
+func askedGeneration(set *bpfleetv1.NodeProgramSet, uid types.UID) int64 {
+	if set == nil {
+		return 0
+	}
+	for _, np := range set.Spec.Programs {
+		if np.UID == uid {
+			return np.Generation
 		}
 	}
-	return reports, nil
+	return 0
 }
 
 // report is a node's entry for the program; for a node whose kernel lacks

@@ -70,13 +70,13 @@ type KindedProgram struct {
 }
 
 // desiredPrograms computes a node's spec: every live program that selects
-// the node and whose hook the node supports (caps may be nil: unknown yet).
-// A program whose new image is not resolved yet keeps the entry the node
-// already has, so a change of tag never leaves a gap. Pure: no API calls.
+// the node and whose hook the node supports (caps may be nil: unknown yet),
+// at the generation its rollout gives the node (see nodeEntry). Pure: no
+// API calls.
 func desiredPrograms(node *corev1.Node, caps *bpfleetv1.NodeCapabilities, programs []KindedProgram, policies []bpfleetv1.MapPolicy, current []bpfleetv1.NodeProgram, cluster *bpfleetv1.ImageVerification) []bpfleetv1.NodeProgram {
-	have := make(map[types.UID]bpfleetv1.NodeProgram, len(current))
-	for _, np := range current {
-		have[np.UID] = np
+	have := make(map[types.UID]*bpfleetv1.NodeProgram, len(current))
+	for i := range current {
+		have[current[i].UID] = &current[i]
 	}
 	var out []bpfleetv1.NodeProgram
 	for _, kp := range programs {
@@ -84,14 +84,35 @@ func desiredPrograms(node *corev1.Node, caps *bpfleetv1.NodeCapabilities, progra
 		if !p.GetDeletionTimestamp().IsZero() || !selects(p, node) || caps.Unsupported(p.AttachPoint().Hook()) != "" {
 			continue
 		}
-		if imageResolved(p) {
-			np := nodeProgram(kp.Kind, p, cluster)
+		if np, ok := nodeEntry(kp, node, have[p.GetUID()], cluster); ok {
 			np.Maps = mapConfigs(kp.Kind, p, policies)
 			out = append(out, np)
-		} else if old, ok := have[p.GetUID()]; ok {
-			out = append(out, old)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].UID < out[j].UID })
 	return out
+}
+
+// nodeEntry is the generation of a program a node runs: the latest where
+// its rollout released it to the node (or the node already runs it),
+// else what the node runs now (old, may be nil), else the last generation
+// that reached every node; none before the first is released. A program
+// whose new image is not resolved yet counts as not released: a change of
+// tag never leaves a gap.
+func nodeEntry(kp KindedProgram, node *corev1.Node, old *bpfleetv1.NodeProgram, cluster *bpfleetv1.ImageVerification) (bpfleetv1.NodeProgram, bool) {
+	p := kp.Program
+	ro := p.ProgramStatus().Rollout
+	latest := imageResolved(p) && ro != nil && ro.Generation == p.GetGeneration()
+	switch {
+	case latest && old != nil && old.Generation == ro.Generation,
+		latest && !ro.Halted && released(ro, isCanary(p.Common().Rollout, node), rank(p.GetUID(), node.Name)):
+		return nodeProgram(kp.Kind, p, cluster), true
+	case old != nil:
+		return *old, true
+	case ro != nil && ro.Stable != nil:
+		np := *ro.Stable.DeepCopy()
+		np.Verify = append(signaturePolicies(cluster, nil), np.Verify...)
+		return np, true
+	}
+	return bpfleetv1.NodeProgram{}, false
 }

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"math"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -23,6 +24,9 @@ func program(uid string, ref string, resolved *bpfleetv1.ResolvedImage, sel map[
 			Tracepoint: bpfleetv1.TracepointAttach{Name: "syscalls/sys_enter_openat"},
 		},
 		Status: bpfleetv1.ProgramStatus{Image: resolved},
+	}
+	if resolved != nil { // released to every node
+		p.Status.Rollout = &bpfleetv1.RolloutStatus{Generation: 3, CanaryRank: noneReleased, Rank: math.MaxUint32}
 	}
 	return KindedProgram{Kind: "TracepointProgram", Program: p}
 }

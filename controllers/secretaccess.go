@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -13,7 +14,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -57,12 +57,14 @@ func (r *SecretAccessReconciler) Reconcile(ctx context.Context, _ ctrl.Request) 
 		return ctrl.Result{}, fmt.Errorf("list node program sets: %w", err)
 	}
 	want := namedSecrets(sets.Items)
+	// One namespace failing (gone, terminating) must not hold back the
+	// grants and revocations of the others.
+	var errs []error
 	for ns, names := range want {
-		if err := r.grant(ctx, ns, names); err != nil {
-			return ctrl.Result{}, err
-		}
+		errs = append(errs, r.grant(ctx, ns, names))
 	}
-	if err := r.revokeOthers(ctx, want); err != nil {
+	errs = append(errs, r.revokeOthers(ctx, want))
+	if err := errors.Join(errs...); err != nil {
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{RequeueAfter: secretAccessRecheck}, nil
@@ -109,46 +111,80 @@ func namedSecrets(sets []bpfleetv1.NodeProgramSet) map[string][]string {
 // grant makes the Role and RoleBinding of namespace ns list names.
 func (r *SecretAccessReconciler) grant(ctx context.Context, ns string, names []string) error {
 	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: secretAccessName, Namespace: ns}}
-	if _, err := controllerutil.CreateOrUpdate(ctx, r.Client, role, func() error {
-		role.Labels = secretAccessLabels
+	err := r.ensure(ctx, role, func() {
 		role.Rules = []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}, ResourceNames: names}}
-		return nil
-	}); err != nil {
-		return fmt.Errorf("role %s/%s: %w", ns, secretAccessName, err)
+	})
+	if err != nil {
+		return err
 	}
 	binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: secretAccessName, Namespace: ns}}
-	if _, err := controllerutil.CreateOrUpdate(ctx, r.Client, binding, func() error {
-		binding.Labels = secretAccessLabels
+	return r.ensure(ctx, binding, func() {
 		binding.RoleRef = rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: secretAccessName}
 		binding.Subjects = []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: r.Agent.Name, Namespace: r.Agent.Namespace}}
-		return nil
-	}); err != nil {
-		return fmt.Errorf("role binding %s/%s: %w", ns, secretAccessName, err)
+	})
+}
+
+// ensure creates obj, or updates it if it is the operator's (labelled), as
+// set makes it. It reads uncached: a cache would watch every Role in the
+// cluster. An object of the same name that is not the operator's is left
+// alone, and reported.
+func (r *SecretAccessReconciler) ensure(ctx context.Context, obj client.Object, set func()) error {
+	key := client.ObjectKeyFromObject(obj)
+	err := r.APIReader.Get(ctx, key, obj)
+	switch {
+	case apierrors.IsNotFound(err):
+		set()
+		obj.SetLabels(secretAccessLabels)
+		err = r.Create(ctx, obj)
+	case err != nil:
+	case !isOurs(obj):
+		err = fmt.Errorf("exists and is not bpfleet's (labels %v): agents cannot read Secrets there", obj.GetLabels())
+	default:
+		set()
+		err = r.Update(ctx, obj)
+	}
+	if err != nil {
+		return fmt.Errorf("%T %s: %w", obj, key, err)
 	}
 	return nil
 }
 
-// revokeOthers deletes the grants of namespaces whose Secrets no node spec
-// names any more.
+func isOurs(obj client.Object) bool {
+	for k, v := range secretAccessLabels {
+		if obj.GetLabels()[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// revokeOthers deletes the grants (Roles and RoleBindings alike, each on
+// its own) of namespaces whose Secrets no node spec names any more.
 func (r *SecretAccessReconciler) revokeOthers(ctx context.Context, want map[string][]string) error {
 	var roles rbacv1.RoleList
-	if err := r.APIReader.List(ctx, &roles, client.MatchingLabels(secretAccessLabels)); err != nil {
-		return fmt.Errorf("list agent secret roles: %w", err)
+	var bindings rbacv1.RoleBindingList
+	var objs []client.Object
+	for _, list := range []client.ObjectList{&roles, &bindings} {
+		if err := r.APIReader.List(ctx, list, client.MatchingLabels(secretAccessLabels)); err != nil {
+			return fmt.Errorf("list agent secret grants: %w", err)
+		}
 	}
-	for _, role := range roles.Items {
-		if _, keep := want[role.Namespace]; keep || role.Name != secretAccessName {
+	for i := range roles.Items {
+		objs = append(objs, &roles.Items[i])
+	}
+	for i := range bindings.Items {
+		objs = append(objs, &bindings.Items[i])
+	}
+	var errs []error
+	for _, obj := range objs {
+		if _, keep := want[obj.GetNamespace()]; keep || obj.GetName() != secretAccessName {
 			continue
 		}
-		for _, obj := range []client.Object{
-			&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: secretAccessName, Namespace: role.Namespace}},
-			&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: secretAccessName, Namespace: role.Namespace}},
-		} {
-			if err := r.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
-				return fmt.Errorf("revoke secrets of %s: %w", role.Namespace, err)
-			}
+		if err := r.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("revoke secrets of %s: %w", obj.GetNamespace(), err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // SetupWithManager runs the reconciler on every change of a node's spec.

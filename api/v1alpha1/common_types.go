@@ -36,6 +36,11 @@ type ProgramCommon struct {
 	// turns its BPF statistics on only while a program there sets this.
 	// +optional
 	RunStats bool `json:"runStats,omitempty"`
+
+	// Rollout says how a change reaches the nodes: canary nodes first, then
+	// batches; it halts on a failure.
+	// +optional
+	Rollout *RolloutSpec `json:"rollout,omitempty"`
 }
 
 // GlobalValue is the value of one global variable.
@@ -150,6 +155,10 @@ type ProgramStatus struct {
 	// Image is the image reference and the digest every node loads.
 	// +optional
 	Image *ResolvedImage `json:"image,omitempty"`
+
+	// Rollout is where the latest generation stands on the nodes.
+	// +optional
+	Rollout *RolloutStatus `json:"rollout,omitempty"`
 
 	// Nodes counts the selected nodes by state.
 	// +optional

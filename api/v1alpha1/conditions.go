@@ -37,15 +37,20 @@ const (
 	// ReasonSignatureInvalid: the image is unsigned, or no signature
 	// verifies with the keys its policy names.
 	ReasonSignatureInvalid = "SignatureInvalid"
-	ReasonInvalidSpec      = "InvalidSpec"
-	ReasonUnloadFailed     = "UnloadFailed"
-	ReasonWaiting          = "Waiting"
-	ReasonMapIncompatible  = "MapIncompatible"
-	ReasonBadEntries       = "BadEntries"
-	ReasonMapFull          = "MapFull"
-	ReasonNoPrograms       = "NoPrograms"
-	ReasonRemoved          = "Removed"
-	ReasonAgentSilent      = "AgentNotReporting"
+	// ReasonRolloutHalted: the latest generation failed on a node, and
+	// the other nodes keep the previous one.
+	ReasonRolloutHalted = "RolloutHalted"
+	// ReasonRolloutPaused: spec.rollout.paused holds a change back.
+	ReasonRolloutPaused   = "RolloutPaused"
+	ReasonInvalidSpec     = "InvalidSpec"
+	ReasonUnloadFailed    = "UnloadFailed"
+	ReasonWaiting         = "Waiting"
+	ReasonMapIncompatible = "MapIncompatible"
+	ReasonBadEntries      = "BadEntries"
+	ReasonMapFull         = "MapFull"
+	ReasonNoPrograms      = "NoPrograms"
+	ReasonRemoved         = "Removed"
+	ReasonAgentSilent     = "AgentNotReporting"
 )
 
 // Finalizer holds a program until every node has unloaded it.

@@ -68,8 +68,8 @@ func (r *Reconciler) applyPolicy(ctx context.Context, nmp *bpfleetv1.NodeMapPoli
 	if prev, ok := r.applied[nmp.UID]; ok && prev.key == key {
 		return usage(prev.status, targets), nil
 	}
-	st, err = r.write(ctx, st, nmp, spec, targets)
-	if err == nil {
+	st, wrote, err := r.write(ctx, st, nmp, spec, targets)
+	if err == nil && wrote {
 		// Written, wholly or in part: writing again would reset the values
 		// programs keep in the entries. A new generation or map writes anew.
 		r.remember(nmp.UID, key, st)
@@ -79,12 +79,21 @@ func (r *Reconciler) applyPolicy(ctx context.Context, nmp *bpfleetv1.NodeMapPoli
 
 // write writes the entries into every target map, removing the keys the
 // policy wrote before and no longer lists; the error is a failure of the
-// write as a whole (transient).
-func (r *Reconciler) write(ctx context.Context, st bpfleetv1.NodeMapPolicyStatus, nmp *bpfleetv1.NodeMapPolicy, spec *ebpf.MapSpec, targets []*ebpf.Map) (bpfleetv1.NodeMapPolicyStatus, error) {
+// write as a whole (transient). wrote is false when no map was touched
+// (the entries could not be had, or their signature does not verify): the
+// next pass tries again, so signing the artifact later is enough.
+func (r *Reconciler) write(ctx context.Context, st bpfleetv1.NodeMapPolicyStatus, nmp *bpfleetv1.NodeMapPolicy, spec *ebpf.MapSpec, targets []*ebpf.Map) (bpfleetv1.NodeMapPolicyStatus, bool, error) {
 	entries, err := r.policyEntries(ctx, nmp)
 	if err != nil {
-		return policyFailed(st, err)
+		st, err = policyFailed(st, err)
+		return st, false, err
 	}
+	st, err = r.writeEntries(nmp, st, spec, targets, entries)
+	return st, true, err
+}
+
+// writeEntries writes entries into every target map.
+func (r *Reconciler) writeEntries(nmp *bpfleetv1.NodeMapPolicy, st bpfleetv1.NodeMapPolicyStatus, spec *ebpf.MapSpec, targets []*ebpf.Map, entries []maps.Entry) (bpfleetv1.NodeMapPolicyStatus, error) {
 	previous, err := r.written.keys(nmp.UID)
 	if err != nil {
 		return policyFailed(st, err)

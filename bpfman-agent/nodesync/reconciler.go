@@ -1,14 +1,14 @@
 package nodesync
 
 import (
-	"net/http"
-	"sync/atomic"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"

@@ -9,6 +9,7 @@ import (
 
 	godigest "github.com/opencontainers/go-digest"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
@@ -54,15 +55,26 @@ func (r *Reconciler) verifyPolicy(ctx context.Context, ref string, policy *bpfle
 	metrics.CountSignatureCheck(signatureResult(err))
 	switch {
 	case err == nil, errors.Is(err, cosign.ErrUnsigned) && !policy.IsRequired():
-		if r.verified == nil {
-			r.verified = map[string]time.Time{}
-		}
-		r.verified[memo] = time.Now()
+		r.rememberVerified(memo)
 		return nil
 	case errors.Is(err, cosign.ErrUnsigned), errors.Is(err, cosign.ErrNoValidSignature):
 		return &image.Error{Reason: bpfleetv1.ReasonSignatureInvalid, Err: fmt.Errorf("image %s: %w", ref, err)}
 	}
 	return &image.Error{Reason: bpfleetv1.ReasonImagePullFailed, Err: fmt.Errorf("signatures of %s: %w", ref, bpfoci.RemoteError(err))}
+}
+
+// rememberVerified records memo as verified now, and forgets the entries
+// that expired.
+func (r *Reconciler) rememberVerified(memo string) {
+	if r.verified == nil {
+		r.verified = map[string]time.Time{}
+	}
+	for k, at := range r.verified {
+		if time.Since(at) >= verifiedFor {
+			delete(r.verified, k)
+		}
+	}
+	r.verified[memo] = time.Now()
 }
 
 func signatureResult(err error) string {
@@ -88,7 +100,8 @@ func verifiedKey(dgst godigest.Digest, policy *bpfleetv1.ImageVerification) stri
 }
 
 // publicKeys reads the keys a policy names from their Secrets. A missing
-// Secret or a malformed key refuses the image: nothing loads unverified.
+// Secret or a malformed key refuses the image (nothing loads unverified);
+// a Secret that cannot be read yet is retried.
 func (r *Reconciler) publicKeys(ctx context.Context, refs []bpfleetv1.KeyReference) ([]cosign.Key, error) {
 	keys := make([]cosign.Key, 0, len(refs))
 	for _, ref := range refs {
@@ -98,8 +111,12 @@ func (r *Reconciler) publicKeys(ctx context.Context, refs []bpfleetv1.KeyReferen
 			dataKey = "cosign.pub"
 		}
 		var s corev1.Secret
-		if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, &s); err != nil {
+		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, &s)
+		switch {
+		case apierrors.IsNotFound(err):
 			return nil, &image.Error{Reason: bpfleetv1.ReasonSignatureInvalid, Err: fmt.Errorf("signature key Secret %s: %w", name, err)}
+		case err != nil: // forbidden until the operator's grant lands, or the API is away: retry
+			return nil, &image.Error{Reason: bpfleetv1.ReasonImagePullFailed, Err: fmt.Errorf("signature key Secret %s: %w", name, err)}
 		}
 		pub, err := cosign.ParsePublicKey(s.Data[dataKey])
 		if err != nil {

@@ -63,6 +63,10 @@ func TestBpfleetSignatureVerifiesInCosign(t *testing.T) {
 func TestSignWithWrongPassword(t *testing.T) {
 	e := newEnv(t)
 	e.must("image", "generate-key-pair", "--output-prefix", e.dir+"/cosign")
+	if code, _, errs := e.bpfleet("image", "generate-key-pair", "--output-prefix", e.dir+"/cosign"); code != exitFailure ||
+		!strings.Contains(errs, "exists") {
+		t.Errorf("a second generate-key-pair over the same files: exit %d, %s; want a refusal", code, errs)
+	}
 	ref := e.pushed("signed/wrong-password")
 	t.Setenv("COSIGN_PASSWORD", "not it")
 	if code, _, errs := e.bpfleet("image", "sign", "--key", e.dir+"/cosign.key", ref); code != exitFailure ||

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -31,14 +32,23 @@ func newFlags(name, args string, stderr io.Writer) *flag.FlagSet {
 // parse parses args and returns the one positional argument, the image
 // reference.
 func parse(fs *flag.FlagSet, args []string) (string, error) {
-	if err := fs.Parse(args); err != nil {
-		return "", fmt.Errorf("%w: %w", errUsage, err)
+	if err := parseFlags(fs, args); err != nil {
+		return "", err
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
 		return "", fmt.Errorf("%w: want exactly one image reference", errUsage)
 	}
 	return fs.Arg(0), nil
+}
+
+// parseFlags parses args; -h is not an error (flag.ErrHelp: exit 0).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return err
 }
 
 // objectFlags collects -f and --platform in command-line order: a
@@ -70,8 +80,8 @@ func buildCmd(args []string, st streams) error {
 	var objs objectFlags
 	objs.bind(fs)
 	tag := fs.String("t", "", "the image reference to tag the image with, e.g. registry.example.com/team/prog:v1")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *tag == "" || len(objs.files) == 0 || fs.NArg() != 0 {
 		fs.Usage()
@@ -196,11 +206,12 @@ func inspectCmd(args []string, st streams) error {
 	}
 	in := inspection{Reference: ref, Description: d}
 	if in.Signatures, err = cosign.Count(ctx, t, root.Digest); err != nil {
-		return err
+		return oci.RemoteError(err)
 	}
 	var verifyErr error
 	if len(keys) > 0 && in.Signatures > 0 {
 		in.Verified, verifyErr = cosign.Verify(ctx, t, root.Digest, keys)
+		verifyErr = oci.RemoteError(verifyErr)
 	}
 	if *output == "json" {
 		enc := json.NewEncoder(st.stdout)
@@ -322,7 +333,7 @@ func verifyCmd(args []string, st streams) error {
 	}
 	sigs, err := cosign.Verify(ctx, t, root.Digest, keys)
 	if err != nil {
-		return fmt.Errorf("%s@%s: %w", t.repoName(), root.Digest, err)
+		return fmt.Errorf("%s@%s: %w", t.repoName(), root.Digest, oci.RemoteError(err))
 	}
 	for _, s := range sigs {
 		fmt.Fprintf(st.stderr, "verified: signature %s by %s\n", s.Layer.Encoded()[:12], s.Key)
@@ -333,19 +344,33 @@ func verifyCmd(args []string, st streams) error {
 
 func generateKeyCmd(args []string, st streams) error {
 	fs := newFlags("generate-key-pair", "[--output-prefix cosign]", st.stderr)
-	prefix := fs.String("output-prefix", "cosign", "write PREFIX.key and PREFIX.pub; the password is read from $COSIGN_PASSWORD")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
+	prefix := fs.String("output-prefix", "cosign", "write PREFIX.key and PREFIX.pub (never over existing files); the password is read from $COSIGN_PASSWORD")
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	priv, pub, err := cosign.GenerateKeyPair([]byte(os.Getenv("COSIGN_PASSWORD")))
 	if err != nil {
 		return err
 	}
 	for name, data := range map[string][]byte{*prefix + ".key": priv, *prefix + ".pub": pub} {
-		if err := os.WriteFile(name, data, 0o600); err != nil {
+		if err := writeNew(name, data); err != nil {
 			return err
 		}
 	}
 	fmt.Fprintf(st.stdout, "%s.key\n%s.pub\n", *prefix, *prefix)
 	return nil
+}
+
+// writeNew writes a file that must not exist yet (a key pair is not
+// overwritten by mistake).
+func writeNew(name string, data []byte) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("%w (remove it, or choose another --output-prefix)", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

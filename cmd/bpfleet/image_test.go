@@ -95,6 +95,7 @@ func TestRefusals(t *testing.T) {
 		{"not built", []string{"image", "push", ref}, exitNotFound, "build it first"},
 		{"not in the registry", []string{"image", "inspect", e.host + "/team/absent:v1"}, exitNotFound, "not found"},
 		{"unknown command", []string{"image", "frobnicate"}, exitUsage, "unknown command"},
+		{"help is no failure", []string{"image", "push", "-h"}, 0, "usage: bpfleet image push"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, errs := e.bpfleet(tc.args...)

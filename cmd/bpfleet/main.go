@@ -16,6 +16,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -48,7 +49,7 @@ type streams struct {
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	err := dispatch(args, streams{stdin, stdout, stderr})
-	if err == nil {
+	if err == nil || errors.Is(err, flag.ErrHelp) { // -h printed the usage
 		return 0
 	}
 	fmt.Fprintln(stderr, "bpfleet:", err)

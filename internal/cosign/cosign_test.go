@@ -179,3 +179,22 @@ func TestKeyFiles(t *testing.T) {
 		t.Fatal("ParsePrivateKey of a public key succeeded")
 	}
 }
+
+// Signing again with the same key adds nothing: a job that re-signs on
+// every run never fills the signature tag.
+func TestSigningTwiceKeepsOneSignature(t *testing.T) {
+	ctx := context.Background()
+	store, dgst := image(t)
+	key, pub := keyPair(t)
+	for range 70 {
+		if _, err := cosign.Sign(ctx, store, "r/p", dgst, key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := cosign.Count(ctx, store, dgst); err != nil || n != 1 {
+		t.Fatalf("%d signatures after signing 70 times with one key (%v), want 1", n, err)
+	}
+	if _, err := cosign.Verify(ctx, store, dgst, []cosign.Key{pub}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -32,9 +32,14 @@ func Sign(ctx context.Context, target oras.Target, repo string, dgst digest.Dige
 	}
 	layer := content.NewDescriptorFromBytes(MediaTypeSimpleSigning, payload)
 	layer.Annotations = map[string]string{AnnotationSignature: base64.StdEncoding.EncodeToString(sig)}
-	m, _, err := fetchSignatures(ctx, target, dgst)
+	m, found, err := fetchSignatures(ctx, target, dgst)
 	if err != nil {
 		return "", err
+	}
+	if found && signedBy(ctx, target, m, dgst, key.Public()) {
+		// Signing again would only add a layer; the signature stands.
+		desc, err := target.Resolve(ctx, SignatureTag(dgst))
+		return desc.Digest, err
 	}
 	if err := pushIfAbsent(ctx, target, layer, payload); err != nil {
 		return "", err
@@ -85,4 +90,18 @@ func pushIfAbsent(ctx context.Context, target oras.Target, desc ocispec.Descript
 		return fmt.Errorf("push %s: %w", desc.Digest, err)
 	}
 	return nil
+}
+
+// signedBy reports whether the signature manifest m already holds a
+// signature of dgst by pub.
+func signedBy(ctx context.Context, target oras.ReadOnlyTarget, m ocispec.Manifest, dgst digest.Digest, pub crypto.PublicKey) bool {
+	for _, l := range m.Layers {
+		if l.MediaType != MediaTypeSimpleSigning {
+			continue
+		}
+		if _, err := verifyLayer(ctx, target, l, dgst, []Key{{Public: pub}}); err == nil {
+			return true
+		}
+	}
+	return false
 }

@@ -19,7 +19,8 @@ import (
 const (
 	maxManifestSize = 1 << 20
 	maxPayloadSize  = 64 << 10
-	maxSignatures   = 64
+	// maxSignatures is how many signatures of an image are checked.
+	maxSignatures = 64
 )
 
 var (
@@ -30,6 +31,12 @@ var (
 	// signatures but none verifies with the keys.
 	ErrNoValidSignature = errors.New("no signature verifies with the keys")
 )
+
+// fetchError is a payload the registry did not serve.
+type fetchError struct{ err error }
+
+func (e *fetchError) Error() string { return e.err.Error() }
+func (e *fetchError) Unwrap() error { return e.err }
 
 // Key is a public key that signatures are checked against, and the name
 // that reports say it by (a file, or a Secret "namespace/name").
@@ -60,19 +67,26 @@ func Verify(ctx context.Context, target oras.ReadOnlyTarget, dgst digest.Digest,
 		return nil, err
 	}
 	var valid []Signature
-	var firstErr error
+	var firstErr, fetchErr error
 	for _, l := range layers {
 		sig, err := verifyLayer(ctx, target, l, dgst, keys)
-		if err == nil {
+		var fe *fetchError
+		switch {
+		case err == nil:
 			valid = append(valid, sig)
-		} else if firstErr == nil {
+		case errors.As(err, &fe) && fetchErr == nil:
+			fetchErr = err
+		case firstErr == nil:
 			firstErr = err
 		}
 	}
-	if len(valid) == 0 {
-		return nil, fmt.Errorf("%w %s: %d signature(s), none valid (%v)", ErrNoValidSignature, keyNames(keys), len(layers), firstErr)
+	switch {
+	case len(valid) > 0:
+		return valid, nil
+	case fetchErr != nil:
+		return nil, fetchErr // the registry could not be read: not a verdict
 	}
-	return valid, nil
+	return nil, fmt.Errorf("%w %s: %d signature(s), none valid (%v)", ErrNoValidSignature, keyNames(keys), len(layers), firstErr)
 }
 
 // Count returns how many signatures the image dgst names has in target,
@@ -101,10 +115,9 @@ func signatureLayers(ctx context.Context, target oras.ReadOnlyTarget, dgst diges
 	if !found || len(layers) == 0 {
 		return nil, fmt.Errorf("%w: no signature at tag %s", ErrUnsigned, SignatureTag(dgst))
 	}
-	if len(layers) > maxSignatures {
-		return nil, fmt.Errorf("%w: %d signatures at tag %s, more than the limit of %d", ErrNoValidSignature, len(layers), SignatureTag(dgst), maxSignatures)
-	}
-	return layers, nil
+	// Only the first signatures count: a tag stuffed with more costs no more
+	// to check.
+	return layers[:min(len(layers), maxSignatures)], nil
 }
 
 // fetchSignatures reads the signature manifest of dgst, and whether there is
@@ -143,7 +156,7 @@ func verifyLayer(ctx context.Context, target oras.ReadOnlyTarget, l ocispec.Desc
 	}
 	raw, err := content.FetchAll(ctx, target, l)
 	if err != nil {
-		return Signature{}, fmt.Errorf("layer %s: %w", l.Digest, err)
+		return Signature{}, &fetchError{fmt.Errorf("signature payload %s: %w", l.Digest, err)}
 	}
 	for _, k := range keys {
 		if verifyPayload(k.Public, raw, sig) == nil {

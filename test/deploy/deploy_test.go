@@ -12,9 +12,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -55,11 +57,29 @@ var applyOnce = sync.OnceValues(func() (string, error) {
 	return kubectl("apply", "--server-side", "-k", filepath.Join(plane.Root, "config", "default"))
 })
 
-// installed applies config/default once for the tests that need it.
+// installed applies config/default once for the tests that need it, and
+// waits until the API server enforces its admission policy (it loads
+// policies asynchronously).
 func installed(t *testing.T) {
 	t.Helper()
 	if out, err := applyOnce(); err != nil {
 		t.Fatalf("kubectl apply --server-side -k config/default: %v\n%s", err, out)
+	}
+	admin, err := client.New(plane.Config, client.Options{Scheme: scheme.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := agentClient(t, "probe-node")
+	err = wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true,
+		func(ctx context.Context) (bool, error) {
+			err := probe.Create(ctx, set("policy-probe"))
+			if err == nil {
+				_ = admin.Delete(ctx, set("policy-probe"))
+			}
+			return apierrors.IsForbidden(err) || apierrors.IsInvalid(err), nil
+		})
+	if err != nil {
+		t.Fatal("the agents' admission policy never took effect")
 	}
 }
 
@@ -159,6 +179,14 @@ func TestAgentWritesOnlyItsOwnNode(t *testing.T) {
 	}
 	if err := agentA.Delete(ctx, set("node-a")); err == nil {
 		t.Error("an agent deleted a NodeProgramSet; only the operator may")
+	}
+	// The spec is the operator's: an agent cannot create its set with one
+	// (it would choose which Secrets agents may read).
+	withSpec := set("node-c")
+	withSpec.Spec.Programs = []bpfleetv1.NodeProgram{{UID: "x", Kind: "TracepointProgram", Name: "x", ProgramName: "x",
+		PullSecret: &bpfleetv1.SecretReference{Name: "anything", Namespace: "kube-system"}}}
+	if err := agentClient(t, "node-c").Create(ctx, withSpec); err == nil || !strings.Contains(err.Error(), "empty spec") {
+		t.Errorf("agent created its set with a spec: %v", err)
 	}
 }
 

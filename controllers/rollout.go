@@ -1,0 +1,249 @@
+package controllers
+
+import (
+	"fmt"
+	"hash/fnv"
+	"maps"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+)
+
+// A rollout releases a program's latest generation to its nodes in an
+// order fixed by rank (a hash of the program's UID and the node's name):
+// canary nodes first, then the others, a batch at a time. The status
+// records only the highest rank released in each group, so building a
+// node's spec needs no list of nodes, and a node keeps its place in the
+// order whatever other nodes come and go.
+
+// noneReleased is the rank bound that releases no node.
+const noneReleased = -1
+
+// defaultMaxUnavailable is the batch size without spec.rollout.
+var defaultMaxUnavailable = intstr.FromString("25%")
+
+// rank is a node's place in the rollout order of program uid.
+func rank(uid types.UID, node string) int64 {
+	h := fnv.New32a()
+	h.Write([]byte(uid))
+	h.Write([]byte{'/'})
+	h.Write([]byte(node))
+	return int64(h.Sum32())
+}
+
+// isCanary reports whether the rollout spec makes node a canary.
+func isCanary(spec *bpfleetv1.RolloutSpec, node *corev1.Node) bool {
+	if spec == nil || spec.Canary == nil {
+		return false
+	}
+	sel, err := metav1.LabelSelectorAsSelector(&spec.Canary.NodeSelector)
+	return err == nil && !sel.Empty() && sel.Matches(labels.Set(node.Labels))
+}
+
+// released reports whether the rollout lets a node run its generation.
+func released(ro *bpfleetv1.RolloutStatus, canary bool, r int64) bool {
+	if canary {
+		return r <= ro.CanaryRank
+	}
+	return r <= ro.Rank
+}
+
+// rolloutNode is what the planner knows of one selected node.
+type rolloutNode struct {
+	name   string
+	canary bool
+	rank   int64
+	// asked is the generation the node's spec holds (0: none).
+	asked int64
+	// report is the node's status entry (nil: none).
+	report *bpfleetv1.NodeProgramStatus
+}
+
+// runs reports whether the node was released gen: released by rank, or
+// already asked to run it.
+func (n rolloutNode) runs(ro *bpfleetv1.RolloutStatus) bool {
+	return n.asked == ro.Generation || released(ro, n.canary, n.rank)
+}
+
+// done reports whether the node runs gen, or never will (its kernel cannot
+// run the program): the next batch need not wait for it.
+func (n rolloutNode) done(gen int64) bool {
+	st := n.report
+	return st != nil && st.Generation == gen && (st.State == bpfleetv1.StateReady || st.State == bpfleetv1.StateUnsupported)
+}
+
+// failed reports whether the node refused gen for good.
+func (n rolloutNode) failed(gen int64) bool {
+	st := n.report
+	return st != nil && st.Generation == gen && st.State == bpfleetv1.StateFailed && st.Terminal
+}
+
+// planRollout moves the rollout of generation gen one step: it starts a new
+// rollout for a new generation, halts on a node's terminal failure, and
+// otherwise releases the next batch once every released node runs gen.
+// complete reports that gen runs on every node. Pure.
+func planRollout(spec *bpfleetv1.RolloutSpec, gen int64, prev *bpfleetv1.RolloutStatus, nodes []rolloutNode) (ro bpfleetv1.RolloutStatus, complete bool) {
+	ro = bpfleetv1.RolloutStatus{Generation: gen, CanaryRank: noneReleased, Rank: noneReleased}
+	if prev != nil {
+		ro.Stable = prev.Stable
+		if prev.Generation == gen {
+			ro.CanaryRank, ro.Rank, ro.Halted = prev.CanaryRank, prev.Rank, prev.Halted
+		}
+	}
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].rank < nodes[j].rank })
+	allDone := true
+	for _, n := range nodes {
+		if n.runs(&ro) && n.failed(gen) {
+			ro.Halted = true
+		}
+		allDone = allDone && (!n.runs(&ro) || n.done(gen))
+	}
+	if ro.Halted || !allDone {
+		return ro, false
+	}
+	if spec == nil || !spec.Paused {
+		releaseNext(&ro, spec, nodes)
+	}
+	for _, n := range nodes {
+		if !n.runs(&ro) || !n.done(gen) {
+			return ro, false
+		}
+	}
+	return ro, true
+}
+
+// releaseNext releases the next batch: every canary node not yet released,
+// or else the next maxUnavailable other nodes in rank order. A first
+// generation (no node runs the program yet) has nothing to protect: it
+// goes to every node at once, after the canaries if there are some.
+func releaseNext(ro *bpfleetv1.RolloutStatus, spec *bpfleetv1.RolloutSpec, nodes []rolloutNode) {
+	var canaries, others []rolloutNode
+	for _, n := range nodes {
+		if n.runs(ro) {
+			continue
+		}
+		if n.canary {
+			canaries = append(canaries, n)
+		} else {
+			others = append(others, n)
+		}
+	}
+	if len(canaries) > 0 {
+		ro.CanaryRank = math.MaxUint32
+		return
+	}
+	if len(others) == 0 {
+		return
+	}
+	batch := min(batchSize(spec, len(nodes)), len(others))
+	if ro.Stable == nil && !anyAsked(nodes, ro.Generation) {
+		batch = len(others)
+	}
+	ro.Rank = others[batch-1].rank
+	if batch == len(others) {
+		ro.Rank = math.MaxUint32 // every node, and those that join later
+	}
+}
+
+// anyAsked reports whether some node's spec holds a generation other than
+// gen: the program ran somewhere before.
+func anyAsked(nodes []rolloutNode, gen int64) bool {
+	for _, n := range nodes {
+		if n.asked != 0 && n.asked != gen {
+			return true
+		}
+	}
+	return false
+}
+
+// batchSize is spec's maxUnavailable for n selected nodes: at least 1.
+func batchSize(spec *bpfleetv1.RolloutSpec, n int) int {
+	mu := &defaultMaxUnavailable
+	if spec != nil && spec.MaxUnavailable != nil {
+		mu = spec.MaxUnavailable
+	}
+	v, err := intstr.GetScaledValueFromIntOrPercent(mu, n, true)
+	if err != nil || v < 1 {
+		return 1
+	}
+	return v
+}
+
+// generationCounts counts, per generation asked or reported, the nodes
+// updated to it, running it and pending, newest first.
+func generationCounts(nodes []rolloutNode) []bpfleetv1.GenerationNodes {
+	by := map[int64]*bpfleetv1.GenerationNodes{}
+	get := func(g int64) *bpfleetv1.GenerationNodes {
+		if by[g] == nil {
+			by[g] = &bpfleetv1.GenerationNodes{Generation: g}
+		}
+		return by[g]
+	}
+	for _, n := range nodes {
+		if n.asked != 0 {
+			c := get(n.asked)
+			c.Updated++
+			if st := n.report; st == nil || st.Generation != n.asked || st.State != bpfleetv1.StateReady {
+				c.Pending++
+			}
+		}
+		if st := n.report; st != nil && st.Generation != 0 && st.State == bpfleetv1.StateReady {
+			c := get(st.Generation)
+			c.Ready++
+			if c.Digest == "" {
+				c.Digest = st.Digest
+			}
+		}
+	}
+	out := make([]bpfleetv1.GenerationNodes, 0, len(by))
+	for _, g := range slices.Backward(slices.Sorted(maps.Keys(by))) {
+		out = append(out, *by[g])
+	}
+	return out
+}
+
+// rolloutConditions overrides the conditions of the nodes' reports where
+// the rollout holds a generation back: halted (Stalled, RolloutHalted,
+// naming the failing nodes), or paused (Reconciling, RolloutPaused).
+func rolloutConditions(spec *bpfleetv1.RolloutSpec, ro *bpfleetv1.RolloutStatus, nodes []rolloutNode, ready, reconciling, stalled metav1.Condition) (metav1.Condition, metav1.Condition, metav1.Condition) {
+	if ro == nil {
+		return ready, reconciling, stalled
+	}
+	var held int
+	var failing []string
+	var first *bpfleetv1.NodeProgramStatus
+	for _, n := range nodes {
+		switch {
+		case !n.runs(ro):
+			held++
+		case n.failed(ro.Generation):
+			failing = append(failing, n.name)
+			if first == nil {
+				first = n.report
+			}
+		}
+	}
+	switch {
+	case held == 0:
+		return ready, reconciling, stalled
+	case ro.Halted && first != nil:
+		msg := fmt.Sprintf("generation %d failed on %s (%s: %s); %d nodes keep the previous generation",
+			ro.Generation, strings.Join(failing[:min(len(failing), 5)], ", "), first.Reason, first.Message, held)
+		return cond(bpfleetv1.ConditionReady, false, bpfleetv1.ReasonRolloutHalted, msg), notReconciling(),
+			cond(bpfleetv1.ConditionStalled, true, bpfleetv1.ReasonRolloutHalted, msg)
+	case spec != nil && spec.Paused:
+		msg := fmt.Sprintf("rollout paused: %d of %d nodes hold generation %d back", held, len(nodes), ro.Generation)
+		return cond(bpfleetv1.ConditionReady, false, bpfleetv1.ReasonRolloutPaused, msg),
+			cond(bpfleetv1.ConditionReconciling, true, bpfleetv1.ReasonRolloutPaused, msg), notStalled()
+	}
+	return ready, reconciling, stalled
+}
