@@ -43,8 +43,9 @@ test: deps bins verify ## Run every test: envtest, kernel (root), end to end.
 	go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: bench
-bench: deps bins ## Measure CR-to-Ready against raw cilium/ebpf load+attach (docs/benchmarks.md).
-	go test -run '^$$' -bench . -benchtime 20x ./test/e2e/
+bench: deps bins ## Run the benchmarks of docs/benchmarks.md (end to end, then 1,000 simulated nodes).
+	go test -run '^$$' -bench . -benchtime 20x -timeout 60m ./test/e2e/
+	go test -run '^$$' -bench . -benchtime 1x -timeout 60m ./test/scale/
 
 .PHONY: run
 run: deps bins ## Run the whole system on this machine (apiserver, registry, operator, agent).

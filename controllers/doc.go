@@ -9,4 +9,9 @@
 // from every program that selects it, and deletes it when the Node goes.
 // Data flows one way: program → NodeProgramSet spec → agent → NodeProgramSet
 // status → program status.
+//
+// Invariant: lists from the manager's cache are taken without a deep copy
+// (client.UnsafeDisableDeepCopy) — at a thousand nodes, copying every set
+// on every pass was most of the operator's work — so what they hold is
+// read, never written: a reconciler that changes an object Gets it first.
 package controllers

@@ -20,6 +20,9 @@ type Options struct {
 	// (see scrape.ServerOptions).
 	MetricsSecure  bool
 	HealthAddr     string // "" or "0" disables probes
+	// PprofAddr serves net/http/pprof ("" disables it), for profiling at
+	// scale.
+	PprofAddr string
 	LeaderElection bool
 	// LeaderElectionNamespace is where the lease lives (in-cluster default:
 	// the operator's namespace).
@@ -45,6 +48,7 @@ func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 		Scheme:                  scheme,
 		Metrics:                 scrape.ServerOptions(o.MetricsAddr, o.MetricsSecure),
 		HealthProbeBindAddress:  o.HealthAddr,
+		PprofBindAddress:        o.PprofAddr,
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        "bpfleet-operator.bpfleet.io",
 		LeaderElectionNamespace: o.LeaderElectionNamespace,

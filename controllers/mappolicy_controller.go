@@ -42,7 +42,7 @@ func (r *MapPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	var sets bpfleetv1.NodeProgramSetList
-	if err := r.List(ctx, &sets); err != nil {
+	if err := r.List(ctx, &sets, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, fmt.Errorf("list node program sets: %w", err)
 	}
 	if !mp.DeletionTimestamp.IsZero() {

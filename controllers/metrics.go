@@ -58,7 +58,7 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx := context.Background()
 	for _, k := range Kinds {
 		list := k.NewList()
-		if err := c.reader.List(ctx, list); err != nil {
+		if err := c.reader.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 			continue
 		}
 		counts := map[string]int{}
@@ -75,7 +75,7 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	var policies bpfleetv1.MapPolicyList
-	if err := c.reader.List(ctx, &policies); err != nil {
+	if err := c.reader.List(ctx, &policies, client.UnsafeDisableDeepCopy); err != nil {
 		return
 	}
 	counts := map[string]int{}

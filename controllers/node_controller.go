@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -47,7 +48,7 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		return ctrl.Result{}, err
 	}
 	var policies bpfleetv1.MapPolicyList
-	if err := r.List(ctx, &policies); err != nil {
+	if err := r.List(ctx, &policies, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, fmt.Errorf("list map policies: %w", err)
 	}
 	byAge(policies.Items)
@@ -111,7 +112,7 @@ func (r *NodeReconciler) listPrograms(ctx context.Context) ([]KindedProgram, err
 	var out []KindedProgram
 	for _, k := range Kinds {
 		list := k.NewList()
-		if err := r.List(ctx, list); err != nil {
+		if err := r.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, fmt.Errorf("list %s: %w", k.Name, err)
 		}
 		for _, p := range k.Items(list) {
@@ -121,16 +122,22 @@ func (r *NodeReconciler) listPrograms(ctx context.Context) ([]KindedProgram, err
 	return out, nil
 }
 
+// nodeWorkers is how many nodes' specs the operator writes at once.
+const nodeWorkers = 8
+
 // SetupWithManager registers the reconciler: Nodes, their sets, and every
 // program kind (a program change touches every node).
 func (r *NodeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("node").
+		// Nodes are independent of each other: with one worker, a thousand
+		// nodes wait on each other's API round trips (docs/benchmarks.md).
+		WithOptions(controller.Options{MaxConcurrentReconciles: nodeWorkers}).
 		For(&corev1.Node{}, builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		Watches(&bpfleetv1.NodeProgramSet{}, &handler.EnqueueRequestForObject{},
 			builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, capabilitiesChanged())))
 	for _, k := range Kinds {
-		b = b.Watches(k.New(), handler.EnqueueRequestsFromMapFunc(r.allNodes))
+		b = b.Watches(k.New(), handler.EnqueueRequestsFromMapFunc(r.allNodes), builder.WithPredicates(scheduleChanged()))
 	}
 	b = b.Watches(&bpfleetv1.MapPolicy{}, handler.EnqueueRequestsFromMapFunc(r.allNodes))
 	return b.Complete(r)
@@ -146,9 +153,36 @@ func capabilitiesChanged() predicate.Funcs {
 	}}
 }
 
+// scheduleChanged passes the program changes that can change what a node
+// runs: its spec, its deletion, its resolved digest or its rollout, not
+// the node counts every agent's report moves.
+func scheduleChanged() predicate.Funcs {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		old, oldOK := e.ObjectOld.(bpfleetv1.Program)
+		cur, curOK := e.ObjectNew.(bpfleetv1.Program)
+		if !oldOK || !curOK {
+			return true
+		}
+		return old.GetGeneration() != cur.GetGeneration() ||
+			!old.GetDeletionTimestamp().Equal(cur.GetDeletionTimestamp()) ||
+			!equality.Semantic.DeepEqual(old.ProgramStatus().Image, cur.ProgramStatus().Image) ||
+			!equality.Semantic.DeepEqual(rolloutDecision(old.ProgramStatus().Rollout), rolloutDecision(cur.ProgramStatus().Rollout))
+	}}
+}
+
+// rolloutDecision is the part of a rollout status that node specs follow.
+func rolloutDecision(ro *bpfleetv1.RolloutStatus) *bpfleetv1.RolloutStatus {
+	if ro == nil {
+		return nil
+	}
+	d := *ro
+	d.Generations = nil
+	return &d
+}
+
 func (r *NodeReconciler) allNodes(ctx context.Context, _ client.Object) []reconcile.Request {
 	var nodes corev1.NodeList
-	if err := r.List(ctx, &nodes); err != nil {
+	if err := r.List(ctx, &nodes, client.UnsafeDisableDeepCopy); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "list nodes")
 		return nil
 	}

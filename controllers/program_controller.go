@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -21,6 +22,9 @@ import (
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 )
+
+// programWorkers is how many programs of a kind are reconciled at once.
+const programWorkers = 4
 
 // Resolver turns an image reference into the manifest digest nodes load.
 type Resolver interface {
@@ -117,11 +121,11 @@ func (r *ProgramReconciler) aggregate(ctx context.Context, obj bpfleetv1.Program
 // program.
 func (r *ProgramReconciler) rolloutNodes(ctx context.Context, obj bpfleetv1.Program) ([]rolloutNode, error) {
 	var nodes corev1.NodeList
-	if err := r.List(ctx, &nodes); err != nil {
+	if err := r.List(ctx, &nodes, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("list nodes: %w", err)
 	}
 	var sets bpfleetv1.NodeProgramSetList
-	if err := r.List(ctx, &sets); err != nil {
+	if err := r.List(ctx, &sets, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("list node program sets: %w", err)
 	}
 	byNode := make(map[string]*bpfleetv1.NodeProgramSet, len(sets.Items))
@@ -246,7 +250,7 @@ func (r *ProgramReconciler) reportDeleting(ctx context.Context, obj bpfleetv1.Pr
 // nodesHolding counts the node sets whose spec or status still has uid.
 func (r *ProgramReconciler) nodesHolding(ctx context.Context, uid types.UID) (int, error) {
 	var sets bpfleetv1.NodeProgramSetList
-	if err := r.List(ctx, &sets); err != nil {
+	if err := r.List(ctx, &sets, client.UnsafeDisableDeepCopy); err != nil {
 		return 0, fmt.Errorf("list node program sets: %w", err)
 	}
 	n := 0
@@ -293,6 +297,9 @@ func (r *ProgramReconciler) patchStatus(ctx context.Context, base, obj bpfleetv1
 func (r *ProgramReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(r.Kind.Name).
+		// Programs are independent of each other; a new program's first
+		// rollout step waits on this reconciler.
+		WithOptions(controller.Options{MaxConcurrentReconciles: programWorkers}).
 		For(r.Kind.New(), builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&bpfleetv1.NodeProgramSet{}, handler.EnqueueRequestsFromMapFunc(r.programsOnSet), builder.WithPredicates(setChanged(programsPart))).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.allPrograms), builder.WithPredicates(predicate.LabelChangedPredicate{})).
@@ -322,7 +329,7 @@ func (r *ProgramReconciler) programsOnSet(_ context.Context, o client.Object) []
 // allPrograms maps a node change to every program of this kind.
 func (r *ProgramReconciler) allPrograms(ctx context.Context, _ client.Object) []reconcile.Request {
 	list := r.Kind.NewList()
-	if err := r.List(ctx, list); err != nil {
+	if err := r.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "list programs", "kind", r.Kind.Name)
 		return nil
 	}

@@ -53,7 +53,7 @@ type SecretAccessReconciler struct {
 
 func (r *SecretAccessReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
 	var sets bpfleetv1.NodeProgramSetList
-	if err := r.List(ctx, &sets); err != nil {
+	if err := r.List(ctx, &sets, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, fmt.Errorf("list node program sets: %w", err)
 	}
 	want := namedSecrets(sets.Items)
@@ -165,7 +165,11 @@ func (r *SecretAccessReconciler) revokeOthers(ctx context.Context, want map[stri
 	var bindings rbacv1.RoleBindingList
 	var objs []client.Object
 	for _, list := range []client.ObjectList{&roles, &bindings} {
-		if err := r.APIReader.List(ctx, list, client.MatchingLabels(secretAccessLabels)); err != nil {
+		// ResourceVersion 0: from the API server's watch cache, not a quorum
+		// read of etcd on every pass.
+		err := r.APIReader.List(ctx, list, client.MatchingLabels(secretAccessLabels),
+			&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: "0"}})
+		if err != nil {
 			return fmt.Errorf("list agent secret grants: %w", err)
 		}
 	}

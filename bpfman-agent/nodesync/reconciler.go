@@ -87,7 +87,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	}
 	base := set.DeepCopy()
 	statuses, objects, applyErr := r.applyAll(ctx, set.Spec.Programs)
-	applyErr = errors.Join(applyErr, r.measure(set.Spec.Programs, statuses))
+	r.measure(ctx, set.Spec.Programs, statuses)
 	pruneErr := r.prune(set.Spec.Programs)
 	if pruneErr != nil {
 		statuses = append(statuses, r.unloading(set.Spec.Programs, pruneErr)...)

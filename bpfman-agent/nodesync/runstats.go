@@ -1,7 +1,10 @@
 package nodesync
 
 import (
+	"context"
 	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpfman-agent/metrics"
@@ -9,8 +12,10 @@ import (
 
 // measure hands the running programs that ask for run statistics to the
 // RunStats collector, and keeps the kernel's statistics on exactly while
-// there are some. statuses are the desired programs', in order.
-func (r *Reconciler) measure(desired []bpfleetv1.NodeProgram, statuses []bpfleetv1.NodeProgramStatus) error {
+// there are some. statuses are the desired programs', in order. A kernel
+// that cannot count (before 5.8) is logged, not retried: the programs run
+// all the same.
+func (r *Reconciler) measure(ctx context.Context, desired []bpfleetv1.NodeProgram, statuses []bpfleetv1.NodeProgramStatus) {
 	var measured []metrics.Measured
 	for i, np := range desired {
 		if np.RunStats && i < len(statuses) && statuses[i].ProgramID != 0 {
@@ -20,7 +25,9 @@ func (r *Reconciler) measure(desired []bpfleetv1.NodeProgram, statuses []bpfleet
 	if r.RunStats != nil {
 		r.RunStats.Set(measured)
 	}
-	return r.stats.Want(len(measured) > 0)
+	if err := r.stats.Want(len(measured) > 0); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "run statistics unavailable", "programs", len(measured))
+	}
 }
 
 // countFetch records a fetch from the image store that began at start.

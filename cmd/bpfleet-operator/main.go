@@ -26,12 +26,15 @@ func main() {
 	flag.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", `address of the metrics endpoint ("0" disables it)`)
 	flag.BoolVar(&o.MetricsSecure, "metrics-secure", false, "serve metrics over HTTPS to callers the API server authorizes for GET /metrics (as in a cluster); plain HTTP otherwise")
 	flag.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8081", "address of the health and readiness probes")
+	flag.StringVar(&o.PprofAddr, "pprof-bind-address", "", `address of net/http/pprof, for profiling ("" disables it)`)
 	flag.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader, so that only one replica reconciles")
 	flag.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader lease (in-cluster: the operator's own)")
 	agent := flag.String("agent-service-account", "bpfleet-system/bpfleet-agent", "namespace/name of the agents' service account, granted get on exactly the Secrets node specs name")
 	var keys keyRefs
 	flag.Var(&keys, "image-verify-key", `a Secret "namespace/name[/key]" holding a cosign public key (key default cosign.pub); repeat for several. Every image must then be signed by one of them`)
 	required := flag.Bool("image-verify-required", true, "with --image-verify-key: refuse unsigned images (false: load them, but refuse images whose signatures all fail)")
+	qps := flag.Float64("kube-api-qps", 100, "requests per second to the API server (client-side limit; the server's priority and fairness still applies)")
+	burst := flag.Int("kube-api-burst", 200, "burst of requests to the API server")
 	zopts := zap.Options{}
 	zopts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -47,7 +50,11 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zopts)))
 	log := ctrl.Log.WithName("setup")
 
-	mgr, err := controllers.NewManager(ctrl.GetConfigOrDie(), scheme.New(), o)
+	cfg := ctrl.GetConfigOrDie()
+	// A spec write per node: at a thousand nodes, controller-runtime's
+	// default of 20 per second alone would take most of a minute.
+	cfg.QPS, cfg.Burst = float32(*qps), *burst
+	mgr, err := controllers.NewManager(cfg, scheme.New(), o)
 	if err == nil {
 		err = addProbes(mgr)
 	}

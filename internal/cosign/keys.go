@@ -33,6 +33,9 @@ const (
 	scryptR    = 8
 	scryptP    = 1
 	maxScryptN = 1 << 20
+	// maxScryptMemory bounds what a hostile key file makes scrypt allocate
+	// (128·N·r bytes); cosign's own keys take 32 MiB.
+	maxScryptMemory = 256 << 20
 )
 
 // ErrWrongPassword is returned by ParsePrivateKey when the password does not
@@ -111,7 +114,7 @@ func (e *encryptedKey) open(password []byte) ([]byte, error) {
 	switch {
 	case e.KDF.Name != "scrypt" || e.Cipher.Name != "nacl/secretbox":
 		return nil, fmt.Errorf("private key: encrypted with %s and %s, want scrypt and nacl/secretbox", e.KDF.Name, e.Cipher.Name)
-	case p.N <= 1 || p.N > maxScryptN || p.R <= 0 || p.P <= 0 || p.R*p.P > 64:
+	case p.N <= 1 || p.N > maxScryptN || p.R <= 0 || p.P <= 0 || p.R*p.P > 64 || 128*p.N*p.R > maxScryptMemory:
 		return nil, fmt.Errorf("private key: scrypt parameters N=%d r=%d p=%d out of range", p.N, p.R, p.P)
 	case len(e.Cipher.Nonce) != 24:
 		return nil, fmt.Errorf("private key: nonce of %d bytes, want 24", len(e.Cipher.Nonce))

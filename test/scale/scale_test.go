@@ -1,0 +1,41 @@
+package scale
+
+import (
+	"sync"
+	"testing"
+)
+
+// A smoke run at 100 nodes and 10 programs: everything converges, and the
+// object count is one set per node, not one per program per node. No
+// timing is asserted; BenchmarkScale measures.
+func TestScaleSmoke(t *testing.T) {
+	r := run(t, 100, 10)
+	t.Log(r.summary())
+	if r.sets != 100 {
+		t.Errorf("%d NodeProgramSets for 100 nodes", r.sets)
+	}
+}
+
+var (
+	benchOnce   sync.Once
+	benchResult result
+)
+
+// BenchmarkScale runs 1,000 simulated nodes and 100 programs once,
+// whatever b.N, and reports convergence time, writes per node, API
+// requests and the operator's CPU and peak memory.
+func BenchmarkScale(b *testing.B) {
+	benchOnce.Do(func() { benchResult = run(b, 1000, 100) })
+	r := benchResult
+	b.Log(r.summary())
+	total := 0.0
+	for _, v := range r.requests {
+		total += v
+	}
+	b.ReportMetric(r.converge.Seconds(), "converge-s")
+	b.ReportMetric(r.statusWrites/float64(r.nodes), "status-writes/node")
+	b.ReportMetric(r.specWrites/float64(r.nodes), "spec-writes/node")
+	b.ReportMetric(total, "api-requests")
+	b.ReportMetric(r.operatorCPU.Seconds(), "operator-cpu-s")
+	b.ReportMetric(r.operatorRSS, "operator-peak-rss-MiB")
+}
