@@ -18,11 +18,11 @@ type Options struct {
 	MetricsAddr string // "0" disables metrics
 	// MetricsSecure serves metrics over HTTPS to authorized callers only
 	// (see scrape.ServerOptions).
-	MetricsSecure  bool
-	HealthAddr     string // "" or "0" disables probes
+	MetricsSecure bool
+	HealthAddr    string // "" or "0" disables probes
 	// PprofAddr serves net/http/pprof ("" disables it), for profiling at
 	// scale.
-	PprofAddr string
+	PprofAddr      string
 	LeaderElection bool
 	// LeaderElectionNamespace is where the lease lives (in-cluster default:
 	// the operator's namespace).
