@@ -20,4 +20,11 @@ for p in "${paths[@]}"; do
     status=1
   fi
 done
+# Go sources are gofmt'ed (new files too, before they are committed).
+unformatted=$(gofmt -l $(git ls-files --cached --others --exclude-standard '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "verify: not gofmt'ed (run gofmt -w):" >&2
+  echo "$unformatted" >&2
+  status=1
+fi
 exit $status
