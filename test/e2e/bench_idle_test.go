@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +20,7 @@ import (
 	"github.com/bpfleet/bpfleet/internal/controlplane"
 	"github.com/bpfleet/bpfleet/internal/scheme"
 	"github.com/bpfleet/bpfleet/internal/testkernel"
+	"github.com/bpfleet/bpfleet/internal/testproc"
 )
 
 // idleWindow is how long each idle reading lasts: long enough to hold one
@@ -86,9 +86,10 @@ func measureIdle(b *testing.B) (map[string]footprint, error) {
 	bins := buildBinaries(b, dir)
 	pinRoot := fmt.Sprintf("/sys/fs/bpf/bpfleet-idle-%d", os.Getpid())
 	defer os.RemoveAll(pinRoot)
-	baseline := startProcess(b, kubeconfig, bins["baseline"])
-	operator := startProcess(b, kubeconfig, bins["bpfleet-operator"], "--metrics-bind-address=0", "--health-probe-bind-address=0")
-	agent := startProcess(b, kubeconfig, bins["bpfman-agent"], "--node-name="+node, "--pin-root="+pinRoot,
+	env := []string{"KUBECONFIG=" + kubeconfig}
+	baseline := testproc.Start(b, dir, bins["baseline"], env)
+	operator := testproc.Start(b, dir, bins["bpfleet-operator"], env, "--metrics-bind-address=0", "--health-probe-bind-address=0")
+	agent := testproc.Start(b, dir, bins["bpfman-agent"], env, "--node-name="+node, "--pin-root="+pinRoot,
 		"--image-cache="+filepath.Join(dir, "images"), "--state-dir="+filepath.Join(dir, "state"),
 		"--metrics-bind-address=0", "--health-probe-bind-address=0")
 	obj := filepath.Join(dir, "counter.o")
@@ -98,7 +99,7 @@ func measureIdle(b *testing.B) (map[string]footprint, error) {
 	out := map[string]footprint{}
 	time.Sleep(5 * time.Second) // both started and synced
 	out["operator/0"], out["agent/0"] = readIdle(b, operator, agent)
-	out["baseline"] = footprint{rssMiB: rssMiB(b, baseline)}
+	out["baseline"] = footprint{rssMiB: testproc.RSS(b, baseline)}
 
 	var progs []*bpfleetv1.TracepointProgram
 	for i := range 50 {
@@ -126,42 +127,12 @@ func measureIdle(b *testing.B) (map[string]footprint, error) {
 
 // readIdle reads both processes over one idle window.
 func readIdle(b *testing.B, operator, agent *exec.Cmd) (footprint, footprint) {
-	op0, ag0 := cpuTicks(b, operator), cpuTicks(b, agent)
+	op0, ag0 := testproc.CPU(b, operator), testproc.CPU(b, agent)
 	time.Sleep(idleWindow)
-	op1, ag1 := cpuTicks(b, operator), cpuTicks(b, agent)
-	const clockTicks = 100 // USER_HZ
-	pct := func(t0, t1 uint64) float64 { return float64(t1-t0) / clockTicks / idleWindow.Seconds() * 100 }
-	return footprint{rssMiB: rssMiB(b, operator), cpuPct: pct(op0, op1)},
-		footprint{rssMiB: rssMiB(b, agent), cpuPct: pct(ag0, ag1)}
-}
-
-// cpuTicks is utime+stime of a process, in clock ticks.
-func cpuTicks(b *testing.B, cmd *exec.Cmd) uint64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	// Fields after the parenthesised command name; utime and stime are the
-	// 14th and 15th of the whole line.
-	fields := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
-	utime, _ := strconv.ParseUint(fields[11], 10, 64)
-	stime, _ := strconv.ParseUint(fields[12], 10, 64)
-	return utime + stime
-}
-
-func rssMiB(b *testing.B, cmd *exec.Cmd) float64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if kb, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			v, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(kb), " kB"), 64)
-			return v / 1024
-		}
-	}
-	b.Fatal("no VmRSS")
-	return 0
+	op1, ag1 := testproc.CPU(b, operator), testproc.CPU(b, agent)
+	pct := func(t0, t1 time.Duration) float64 { return (t1 - t0).Seconds() / idleWindow.Seconds() * 100 }
+	return footprint{rssMiB: testproc.RSS(b, operator), cpuPct: pct(op0, op1)},
+		footprint{rssMiB: testproc.RSS(b, agent), cpuPct: pct(ag0, ag1)}
 }
 
 // buildBinaries builds the operator and the agent as a cluster runs them.
@@ -175,25 +146,4 @@ func buildBinaries(b *testing.B, dir string) map[string]string {
 		out[name] = bin
 	}
 	return out
-}
-
-// startProcess runs bin against the API server of kubeconfig until the
-// benchmark ends.
-func startProcess(b *testing.B, kubeconfig, bin string, args ...string) *exec.Cmd {
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	logf, err := os.Create(bin + ".log")
-	if err != nil {
-		b.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-		logf.Close()
-	})
-	return cmd
 }

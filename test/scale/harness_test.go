@@ -7,18 +7,15 @@
 package scale
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -40,6 +37,7 @@ import (
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/internal/controlplane"
 	"github.com/bpfleet/bpfleet/internal/scheme"
+	"github.com/bpfleet/bpfleet/internal/testproc"
 )
 
 // result is what one run measured.
@@ -88,7 +86,7 @@ func run(tb testing.TB, n, m int) result {
 	waitSets(tb, c, n)
 
 	before := apiRequests(tb, plane)
-	cpu0 := cpuOf(tb, operator)
+	cpu0 := testproc.CPU(tb, operator)
 	start := time.Now()
 	for i := range m {
 		if err := c.Create(ctx, program(i)); err != nil {
@@ -97,8 +95,8 @@ func run(tb testing.TB, n, m int) result {
 	}
 	waitAllReady(tb, c, n, m)
 	res := result{nodes: n, programs: m, converge: time.Since(start)}
-	res.operatorCPU = cpuOf(tb, operator) - cpu0
-	res.operatorRSS = peakRSS(tb, operator)
+	res.operatorCPU = testproc.CPU(tb, operator) - cpu0
+	res.operatorRSS = testproc.PeakRSS(tb, operator)
 	res.requests = diff(apiRequests(tb, plane), before)
 	res.sets = n
 	for k, v := range res.requests {
@@ -257,22 +255,7 @@ func startOperator(tb testing.TB, root, dir, kubeconfig string) *exec.Cmd {
 	if out, err := build.CombinedOutput(); err != nil {
 		tb.Fatalf("go build ./cmd/bpfleet-operator: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "--metrics-bind-address=0", "--health-probe-bind-address=0")
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	logf, err := os.Create(filepath.Join(dir, "operator.log"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-		logf.Close()
-	})
-	return cmd
+	return testproc.Start(tb, dir, bin, []string{"KUBECONFIG=" + kubeconfig}, "--metrics-bind-address=0", "--health-probe-bind-address=0")
 }
 
 // apiRequests reads apiserver_request_total from the API server's own
@@ -323,37 +306,6 @@ func diff(after, before map[string]float64) map[string]float64 {
 		}
 	}
 	return out
-}
-
-// cpuOf is the process's utime+stime.
-func cpuOf(tb testing.TB, cmd *exec.Cmd) time.Duration {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s := string(raw)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	utime, _ := strconv.ParseUint(fields[11], 10, 64)
-	stime, _ := strconv.ParseUint(fields[12], 10, 64)
-	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
-}
-
-// peakRSS is the process's VmHWM, in MiB.
-func peakRSS(tb testing.TB, cmd *exec.Cmd) float64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if kb, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			v, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(kb), " kB"), 64)
-			return v / 1024
-		}
-	}
-	tb.Fatal("no VmHWM")
-	return 0
 }
 
 // summary is a result in a few lines, for logs and docs/benchmarks.md.

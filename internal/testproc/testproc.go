@@ -1,0 +1,78 @@
+// Package testproc runs the binaries that tests and benchmarks measure as
+// separate processes (the operator, the agent, Prometheus), and reads
+// their CPU time and memory from /proc, as `top` would.
+package testproc
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Start runs bin with args and extra environment variables until the test
+// ends (interrupt, then wait); its output goes to <dir>/<name>.log.
+func Start(tb testing.TB, dir, bin string, env []string, args ...string) *exec.Cmd {
+	tb.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	logf, err := os.Create(filepath.Join(dir, filepath.Base(bin)+".log"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+		logf.Close()
+	})
+	return cmd
+}
+
+// CPU is the process's user plus system time so far.
+func CPU(tb testing.TB, cmd *exec.Cmd) time.Duration {
+	tb.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// The fields after the parenthesised command name; utime and stime are
+	// the 14th and 15th of the whole line, in clock ticks (USER_HZ, 100).
+	s := string(raw)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	utime, _ := strconv.ParseUint(fields[11], 10, 64)
+	stime, _ := strconv.ParseUint(fields[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100
+}
+
+// RSS is the process's resident memory now (VmRSS), in MiB.
+func RSS(tb testing.TB, cmd *exec.Cmd) float64 { return status(tb, cmd, "VmRSS:") }
+
+// PeakRSS is the most resident memory the process had (VmHWM), in MiB.
+func PeakRSS(tb testing.TB, cmd *exec.Cmd) float64 { return status(tb, cmd, "VmHWM:") }
+
+func status(tb testing.TB, cmd *exec.Cmd, field string) float64 {
+	tb.Helper()
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if kb, ok := strings.CutPrefix(sc.Text(), field); ok {
+			v, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(kb), " kB"), 64)
+			return v / 1024
+		}
+	}
+	tb.Fatalf("no %s in /proc/%d/status", field, cmd.Process.Pid)
+	return 0
+}
