@@ -47,6 +47,8 @@ func nodeProgram(kind string, p bpfleetv1.Program, cluster *bpfleetv1.ImageVerif
 		np.PullPolicy = img.PullPolicy
 		np.PullSecret = img.PullSecret
 		np.Verify = signaturePolicies(cluster, img.Verify)
+	} else {
+		np.Verify = signaturePolicies(cluster, nil) // the node refuses a path under a required policy
 	}
 	return np
 }

@@ -85,11 +85,17 @@ func TestSignaturePoliciesAddUp(t *testing.T) {
 		cluster *bpfleetv1.ImageVerification
 		want    map[types.UID][]string
 	}{
-		{"no cluster policy", nil, map[types.UID][]string{"own": {"team"}, "plain": nil}},
-		{"cluster policy", cluster, map[types.UID][]string{"own": {"org", "team"}, "plain": {"org"}}},
+		{"no cluster policy", nil, map[types.UID][]string{"own": {"team"}, "plain": nil, "path": nil}},
+		{"cluster policy", cluster, map[types.UID][]string{"own": {"org", "team"}, "plain": {"org"}, "path": {"org"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := desiredPrograms(node, nil, []KindedProgram{own, program("plain", "r.io/p:v2", resolved, nil)}, nil, nil, tc.cluster)
+			path := program("path", "", nil, nil)
+			path.Program.Common().ByteCode = bpfleetv1.ByteCodeSource{Path: "/opt/bpf/x.o"}
+			path.Program.ProgramStatus().Rollout = &bpfleetv1.RolloutStatus{Generation: 3, CanaryRank: noneReleased, Rank: math.MaxUint32}
+			got := desiredPrograms(node, nil, []KindedProgram{own, program("plain", "r.io/p:v2", resolved, nil), path}, nil, nil, tc.cluster)
+			if len(got) != 3 {
+				t.Fatalf("scheduled %d programs, want 3", len(got))
+			}
 			for _, np := range got {
 				var names []string
 				for _, v := range np.Verify {

@@ -221,6 +221,9 @@ func (r *Reconciler) program(ctx context.Context, np *bpfleetv1.NodeProgram, fac
 // fetch returns the object's bytes and, for an image, its digest.
 func (r *Reconciler) fetch(ctx context.Context, np *bpfleetv1.NodeProgram) ([]byte, string, error) {
 	if np.Image == "" {
+		if err := pathAllowed(np); err != nil {
+			return nil, "", err
+		}
 		b, err := image.ReadPath(np.Path)
 		return b, "", err
 	}

@@ -24,6 +24,19 @@ import (
 // at the next load after that).
 const verifiedFor = 10 * time.Minute
 
+// pathAllowed refuses an object from a path on the node when a policy
+// requires signed images: a file carries no signature, and the cluster's
+// policy must not be bypassed by loading one.
+func pathAllowed(np *bpfleetv1.NodeProgram) error {
+	for i := range np.Verify {
+		if np.Verify[i].IsRequired() {
+			return &image.Error{Reason: bpfleetv1.ReasonSignatureInvalid, Err: fmt.Errorf(
+				"byteCode.path %s cannot be verified, and a signature policy requires signed images", np.Path)}
+		}
+	}
+	return nil
+}
+
 // verify checks that the artifact ref (a bytecode image or an entries
 // artifact), fetched by digest dgst, meets every signature policy given.
 // One that does not is refused with SignatureInvalid (terminal: the agent
