@@ -99,6 +99,7 @@ func planRollout(spec *bpfleetv1.RolloutSpec, gen int64, prev *bpfleetv1.Rollout
 			ro.CanaryRank, ro.Rank, ro.Halted = prev.CanaryRank, prev.Rank, prev.Halted
 		}
 	}
+	nodes = slices.Clone(nodes) // sorted by rank here; the caller's order stays
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].rank < nodes[j].rank })
 	allDone := true
 	for _, n := range nodes {

@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -42,8 +40,7 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(stop)
 	dir := t.TempDir()
-	auth := base64.StdEncoding.EncodeToString([]byte(creds.Username + ":" + creds.Password))
-	writeFile(t, filepath.Join(dir, "docker", "config.json"), fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, host, auth))
+	writeFile(t, filepath.Join(dir, "docker", "config.json"), string(ocitest.DockerConfig(host, creds)))
 	t.Setenv("DOCKER_CONFIG", filepath.Join(dir, "docker"))
 	t.Setenv("BPFLEET_STORE", filepath.Join(dir, "store"))
 	t.Setenv("HOME", dir)

@@ -2,8 +2,6 @@ package deploy
 
 import (
 	"context"
-	"encoding/base64"
-	"fmt"
 	"testing"
 	"time"
 
@@ -41,13 +39,12 @@ func TestAgentReadsOnlyNamedSecrets(t *testing.T) {
 		Programs: map[string]string{"count_openat": "tracepoint"}}, creds); err != nil {
 		t.Fatal(err)
 	}
-	auth := base64.StdEncoding.EncodeToString([]byte(creds.Username + ":" + creds.Password))
 	for _, obj := range []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}},
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-b"}},
 		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "secrets-node"}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "regcred", Namespace: "team-a"}, Type: corev1.SecretTypeDockerConfigJson,
-			Data: map[string][]byte{corev1.DockerConfigJsonKey: fmt.Appendf(nil, `{"auths":{%q:{"auth":%q}}}`, host, auth)}},
+			Data: map[string][]byte{corev1.DockerConfigJsonKey: ocitest.DockerConfig(host, creds)}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "unrelated", Namespace: "team-a"}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "signing", Namespace: "team-b"}},
 	} {

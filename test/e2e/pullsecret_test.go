@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/base64"
-	"fmt"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -59,6 +57,5 @@ func authRegistry(t testing.TB) (host string, creds *oci.Credentials, dockerConf
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	auth := base64.StdEncoding.EncodeToString([]byte(creds.Username + ":" + creds.Password))
-	return host, creds, fmt.Appendf(nil, `{"auths":{%q:{"auth":%q}}}`, host, auth)
+	return host, creds, ocitest.DockerConfig(host, creds)
 }

@@ -3,6 +3,7 @@ package ocitest
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -78,4 +79,11 @@ func Start(addr string, creds *oci.Credentials) (host string, stop func(), err e
 	var once sync.Once
 	stop = func() { once.Do(func() { shutdown(srv, done) }) }
 	return ln.Addr().String(), stop, nil
+}
+
+// DockerConfig is a docker config file (or kubernetes.io/dockerconfigjson
+// Secret) holding creds for host, as `docker login host` writes it.
+func DockerConfig(host string, creds *oci.Credentials) []byte {
+	auth := base64.StdEncoding.EncodeToString([]byte(creds.Username + ":" + creds.Password))
+	return fmt.Appendf(nil, `{"auths":{%q:{"auth":%q}}}`, host, auth)
 }
