@@ -22,6 +22,7 @@ func main() {
 	flag.StringVar(&o.StateDir, "state-dir", "/var/lib/bpfleet/state", "directory of the agent's on-host state (the keys each MapPolicy wrote)")
 	flag.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8090", `address of the metrics endpoint ("0" disables it)`)
 	flag.BoolVar(&o.MetricsSecure, "metrics-secure", false, "serve metrics over HTTPS to callers the API server authorizes for GET /metrics (as in a cluster); plain HTTP otherwise")
+	flag.StringVar(&o.LeaseNamespace, "lease-namespace", "bpfleet-system", "namespace of the Lease the agent renews to say it is alive (the agents' namespace)")
 	flag.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8091", "address of the health probes")
 	zopts := zap.Options{}
 	zopts.BindFlags(flag.CommandLine)

@@ -1,7 +1,15 @@
 package controllers
 
 import (
+	"context"
+	"fmt"
 	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -10,24 +18,66 @@ import (
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 )
 
-// agentSilentAfter is how long a node's agent may go without a sync (it
-// syncs at least once a minute) before the operator stops waiting for it:
-// its node counts as pending, and it no longer holds deletions back. A
-// silent agent that comes back prunes whatever it is no longer asked to run.
+// agentSilentAfter is how long a node's agent may go without a sign of
+// life before the operator stops waiting for it, unless its Lease says
+// otherwise: its node counts as pending, and it no longer holds deletions
+// back. A silent agent that comes back prunes whatever it is no longer
+// asked to run.
 const agentSilentAfter = 3 * time.Minute
 
-// silent reports whether set's agent has not synced for agentSilentAfter
-// (or never did, in a set that old) at now. Pure.
-func silent(set *bpfleetv1.NodeProgramSet, now time.Time) bool {
+// silent reports whether set's agent has given no sign of life at now: no
+// renewal of its Lease within the Lease's duration, and no report within
+// agentSilentAfter (nor, if it never reported, creation of its set).
+// lease may be nil. Pure.
+func silent(set *bpfleetv1.NodeProgramSet, lease *coordinationv1.Lease, now time.Time) bool {
 	last := set.CreationTimestamp.Time
 	if set.Status.LastSync != nil {
 		last = set.Status.LastSync.Time
 	}
-	return now.Sub(last) > agentSilentAfter
+	if now.Sub(last) <= agentSilentAfter {
+		return false
+	}
+	if lease == nil || lease.Spec.RenewTime == nil {
+		return true
+	}
+	within := agentSilentAfter
+	if d := lease.Spec.LeaseDurationSeconds; d != nil && *d > 0 {
+		within = time.Duration(*d) * time.Second
+	}
+	return now.Sub(lease.Spec.RenewTime.Time) > within
+}
+
+// The operator reads the agents' Leases from its cache, which holds only
+// those (see leaseCache), by the Role below.
+// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=bpfleet-system,resources=leases,verbs=get;list;watch
+
+// agentLeases are the agents' Leases in namespace, by node name. The map
+// holds cache objects: read-only.
+func agentLeases(ctx context.Context, c client.Reader, namespace string) (map[string]*coordinationv1.Lease, error) {
+	var list coordinationv1.LeaseList
+	err := c.List(ctx, &list, client.InNamespace(namespace), client.HasLabels{bpfleetv1.AgentLeaseLabel}, client.UnsafeDisableDeepCopy)
+	if err != nil {
+		return nil, fmt.Errorf("list agent leases: %w", err)
+	}
+	out := make(map[string]*coordinationv1.Lease, len(list.Items))
+	for i := range list.Items {
+		out[list.Items[i].Name] = &list.Items[i]
+	}
+	return out, nil
+}
+
+// leaseCache restricts the operator's cache of Leases to the agents' in
+// namespace (a cluster holds a Lease per node for the kubelet, and more).
+func leaseCache(namespace string) cache.ByObject {
+	marked, _ := labels.NewRequirement(bpfleetv1.AgentLeaseLabel, selection.Exists, nil)
+	return cache.ByObject{
+		Namespaces: map[string]cache.Config{namespace: {}},
+		Label:      labels.NewSelector().Add(*marked),
+	}
 }
 
 // setChanged passes the updates of a NodeProgramSet in which the part a
-// reconciler reads changed (not, say, only the agent's LastSync beat).
+// reconciler reads changed (not, say, only the time of the agent's last report).
 func setChanged(part func(*bpfleetv1.NodeProgramSet) any) predicate.Funcs {
 	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		old, oldOK := e.ObjectOld.(*bpfleetv1.NodeProgramSet)

@@ -1,10 +1,13 @@
 package controllers
 
 import (
+	coordinationv1 "k8s.io/api/coordination/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/internal/scrape"
@@ -32,6 +35,7 @@ type Options struct {
 	Verify *bpfleetv1.ImageVerification
 	// AgentServiceAccount is the agents' service account, which is granted
 	// the Secrets node specs name; default bpfleet-system/bpfleet-agent.
+	// Its namespace holds the agents' Leases.
 	AgentServiceAccount types.NamespacedName
 }
 
@@ -52,6 +56,9 @@ func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        "bpfleet-operator.bpfleet.io",
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&coordinationv1.Lease{}: leaseCache(o.agentAccount().Namespace),
+		}},
 	})
 	if err != nil {
 		return nil, err

@@ -3,12 +3,14 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -137,10 +139,40 @@ func (r *NodeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&bpfleetv1.NodeProgramSet{}, &handler.EnqueueRequestForObject{},
 			builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, capabilitiesChanged())))
 	for _, k := range Kinds {
-		b = b.Watches(k.New(), handler.EnqueueRequestsFromMapFunc(r.allNodes), builder.WithPredicates(scheduleChanged()))
+		b = b.Watches(k.New(), batched(r.allNodes), builder.WithPredicates(scheduleChanged()))
 	}
-	b = b.Watches(&bpfleetv1.MapPolicy{}, handler.EnqueueRequestsFromMapFunc(r.allNodes))
+	b = b.Watches(&bpfleetv1.MapPolicy{}, batched(r.allNodes))
 	return b.Complete(r)
+}
+
+// batchWindow is how long a program change waits before the node passes
+// it starts, so that the changes a burst brings (a GitOps sync applying a
+// hundred programs) reach each node in one write of its set, and one
+// report from its agent, instead of one per program.
+const batchWindow = time.Second
+
+// batched enqueues the requests fn maps an event to batchWindow later; a
+// node already waiting keeps its place, so a burst adds no delay.
+func batched(fn handler.MapFunc) handler.EventHandler {
+	add := func(ctx context.Context, obj client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		for _, req := range fn(ctx, obj) {
+			q.AddAfter(req, batchWindow)
+		}
+	}
+	return handler.Funcs{
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(ctx, e.Object, q)
+		},
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(ctx, e.ObjectNew, q)
+		},
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(ctx, e.Object, q)
+		},
+		GenericFunc: func(ctx context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(ctx, e.Object, q)
+		},
+	}
 }
 
 // capabilitiesChanged passes updates of a set whose agent reported new
@@ -207,7 +239,10 @@ func SetupAll(mgr ctrl.Manager, resolver Resolver, o Options) error {
 		return fmt.Errorf("setup MapPolicy: %w", err)
 	}
 	for _, k := range Kinds {
-		r := &ProgramReconciler{Client: mgr.GetClient(), Kind: k, Resolver: resolver, Recorder: mgr.GetEventRecorder("bpfleet-operator")}
+		r := &ProgramReconciler{
+			Client: mgr.GetClient(), Kind: k, Resolver: resolver, Recorder: mgr.GetEventRecorder("bpfleet-operator"),
+			AgentNamespace: o.agentAccount().Namespace,
+		}
 		if err := r.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setup %s: %w", k.Name, err)
 		}

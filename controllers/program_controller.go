@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -38,6 +39,8 @@ type ProgramReconciler struct {
 	Kind     Kind
 	Resolver Resolver
 	Recorder recorder.EventRecorder
+	// AgentNamespace holds the agents' Leases.
+	AgentNamespace string
 }
 
 // +kubebuilder:rbac:groups=bpfleet.io,resources=tracepointprograms;xdpprograms;tcxprograms;uprobeprograms;kprobeprograms;fentryprograms;fexitprograms,verbs=get;list;watch;update;patch
@@ -128,6 +131,10 @@ func (r *ProgramReconciler) rolloutNodes(ctx context.Context, obj bpfleetv1.Prog
 	if err := r.List(ctx, &sets, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("list node program sets: %w", err)
 	}
+	leases, err := agentLeases(ctx, r, r.AgentNamespace)
+	if err != nil {
+		return nil, err
+	}
 	byNode := make(map[string]*bpfleetv1.NodeProgramSet, len(sets.Items))
 	for i := range sets.Items {
 		byNode[sets.Items[i].Name] = &sets.Items[i]
@@ -142,7 +149,7 @@ func (r *ProgramReconciler) rolloutNodes(ctx context.Context, obj bpfleetv1.Prog
 		set := byNode[node.Name]
 		out = append(out, rolloutNode{
 			name: node.Name, canary: isCanary(spec, node), rank: rank(obj.GetUID(), node.Name),
-			asked: askedGeneration(set, obj.GetUID()), report: report(set, obj),
+			asked: askedGeneration(set, obj.GetUID()), report: report(set, leases[node.Name], obj),
 		})
 	}
 	return out, nil
@@ -171,15 +178,15 @@ func askedGeneration(set *bpfleetv1.NodeProgramSet, uid types.UID) int64 {
 
 // report is a node's entry for the program; for a node whose kernel lacks
 // the program's hook, an Unsupported entry saying what is missing.
-func report(set *bpfleetv1.NodeProgramSet, obj bpfleetv1.Program) *bpfleetv1.NodeProgramStatus {
+func report(set *bpfleetv1.NodeProgramSet, lease *coordinationv1.Lease, obj bpfleetv1.Program) *bpfleetv1.NodeProgramStatus {
 	if set == nil {
 		return nil
 	}
-	if silent(set, time.Now()) {
+	if silent(set, lease, time.Now()) {
 		return &bpfleetv1.NodeProgramStatus{
 			UID: obj.GetUID(), Name: obj.GetName(), Generation: obj.GetGeneration(),
 			State: bpfleetv1.StatePending, Reason: bpfleetv1.ReasonAgentSilent,
-			Message: fmt.Sprintf("the node's agent has not synced since %s", lastSync(set)),
+			Message: fmt.Sprintf("the node's agent has given no sign of life since %s", lastSeen(set, lease)),
 		}
 	}
 	hook := obj.AttachPoint().Hook()
@@ -193,11 +200,15 @@ func report(set *bpfleetv1.NodeProgramSet, obj bpfleetv1.Program) *bpfleetv1.Nod
 	return statusEntry(set, obj.GetUID())
 }
 
-func lastSync(set *bpfleetv1.NodeProgramSet) string {
-	if set.Status.LastSync == nil {
-		return "it was created (never)"
+// lastSeen says when a silent agent last renewed its Lease or reported.
+func lastSeen(set *bpfleetv1.NodeProgramSet, lease *coordinationv1.Lease) string {
+	switch {
+	case lease != nil && lease.Spec.RenewTime != nil:
+		return lease.Spec.RenewTime.UTC().Format(time.RFC3339) + " (its Lease)"
+	case set.Status.LastSync != nil:
+		return set.Status.LastSync.UTC().Format(time.RFC3339)
 	}
-	return set.Status.LastSync.UTC().Format(time.RFC3339)
+	return "its node's set was created (never)"
 }
 
 func statusEntry(set *bpfleetv1.NodeProgramSet, uid types.UID) *bpfleetv1.NodeProgramStatus {
@@ -253,9 +264,14 @@ func (r *ProgramReconciler) nodesHolding(ctx context.Context, uid types.UID) (in
 	if err := r.List(ctx, &sets, client.UnsafeDisableDeepCopy); err != nil {
 		return 0, fmt.Errorf("list node program sets: %w", err)
 	}
+	leases, err := agentLeases(ctx, r, r.AgentNamespace)
+	if err != nil {
+		return 0, err
+	}
 	n := 0
 	for i := range sets.Items {
-		if holds(&sets.Items[i], uid) && !silent(&sets.Items[i], time.Now()) {
+		set := &sets.Items[i]
+		if holds(set, uid) && !silent(set, leases[set.Name], time.Now()) {
 			n++
 		}
 	}

@@ -101,6 +101,9 @@ func planRollout(spec *bpfleetv1.RolloutSpec, gen int64, prev *bpfleetv1.Rollout
 	}
 	nodes = slices.Clone(nodes) // sorted by rank here; the caller's order stays
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].rank < nodes[j].rank })
+	if ro.Stable == nil && unguarded(spec) && !anyAsked(nodes, gen) {
+		ro.Rank = math.MaxUint32 // see goesEverywhere
+	}
 	allDone := true
 	for _, n := range nodes {
 		if n.runs(&ro) && n.failed(gen) {
@@ -147,12 +150,28 @@ func releaseNext(ro *bpfleetv1.RolloutStatus, spec *bpfleetv1.RolloutSpec, nodes
 	}
 	batch := min(batchSize(spec, len(nodes)), len(others))
 	if ro.Stable == nil && !anyAsked(nodes, ro.Generation) {
-		batch = len(others)
+		batch = len(others) // see goesEverywhere
 	}
 	ro.Rank = others[batch-1].rank
 	if batch == len(others) {
 		ro.Rank = math.MaxUint32 // every node, and those that join later
 	}
+}
+
+// goesEverywhere reports whether a program no rollout has planned yet
+// may go to a node that does not run it: with neither canaries nor a
+// pause, its first generation has nothing to protect, and planRollout
+// sends it to every node at once. Releasing it before the plan is written
+// saves each node a second write of its set when many programs come at
+// once.
+func goesEverywhere(p bpfleetv1.Program, old *bpfleetv1.NodeProgram) bool {
+	return p.ProgramStatus().Rollout == nil && old == nil && imageResolved(p) && unguarded(p.Common().Rollout)
+}
+
+// unguarded reports whether a rollout spec sends a first generation to
+// every node at once, whatever state they report: no canaries, no pause.
+func unguarded(spec *bpfleetv1.RolloutSpec) bool {
+	return spec == nil || (spec.Canary == nil && !spec.Paused)
 }
 
 // anyAsked reports whether some node's spec holds a generation other than

@@ -167,3 +167,34 @@ func TestNewNodeGetsTheLastGoodGeneration(t *testing.T) {
 		t.Fatalf("once released everywhere, a new node got generation %d, want 3", np.Generation)
 	}
 }
+
+// A new program no rollout has planned yet goes to a node at once when its
+// first generation would go everywhere anyway; with canaries, a pause or
+// an unresolved image it waits for the plan, and a node running an older
+// generation keeps it.
+func TestFirstGenerationBeforeThePlan(t *testing.T) {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n"}}
+	canary := &bpfleetv1.RolloutSpec{Canary: &bpfleetv1.RolloutCanary{NodeSelector: metav1.LabelSelector{MatchLabels: map[string]string{"c": "y"}}}}
+	older := &bpfleetv1.NodeProgram{UID: "p", Generation: 2}
+	resolved := &bpfleetv1.ResolvedImage{Ref: "r.io/p:v2", Digest: "sha256:abc"}
+	for _, tc := range []struct {
+		name    string
+		kp      KindedProgram
+		rollout *bpfleetv1.RolloutSpec
+		old     *bpfleetv1.NodeProgram
+		wantGen int64 // 0: not scheduled
+	}{
+		{"no rollout spec", program("p", "r.io/p:v2", resolved, nil), nil, nil, 3},
+		{"canaries", program("p", "r.io/p:v2", resolved, nil), canary, nil, 0},
+		{"paused", program("p", "r.io/p:v2", resolved, nil), &bpfleetv1.RolloutSpec{Paused: true}, nil, 0},
+		{"unresolved tag", program("p", "r.io/p:v3", resolved, nil), nil, nil, 0},
+		{"node runs an older generation", program("p", "r.io/p:v2", resolved, nil), nil, older, 2},
+	} {
+		tc.kp.Program.Common().Rollout = tc.rollout
+		tc.kp.Program.ProgramStatus().Rollout = nil // not planned yet
+		np, ok := nodeEntry(tc.kp, node, tc.old, nil)
+		if got := map[bool]int64{true: np.Generation}[ok]; got != tc.wantGen {
+			t.Errorf("%s: scheduled generation %d, want %d", tc.name, got, tc.wantGen)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
@@ -72,18 +73,27 @@ func TestSilentAgents(t *testing.T) {
 		s.Status.LastSync = last
 		return s
 	}
+	lease := func(renewed time.Duration, seconds int32) *coordinationv1.Lease {
+		return &coordinationv1.Lease{Spec: coordinationv1.LeaseSpec{
+			RenewTime: &metav1.MicroTime{Time: now.Add(-renewed)}, LeaseDurationSeconds: &seconds,
+		}}
+	}
 	cases := []struct {
-		name string
-		set  *bpfleetv1.NodeProgramSet
-		want bool
+		name  string
+		set   *bpfleetv1.NodeProgramSet
+		lease *coordinationv1.Lease
+		want  bool
 	}{
-		{"synced a minute ago", set(time.Hour, at(time.Minute)), false},
-		{"silent for ten minutes", set(time.Hour, at(10*time.Minute)), true},
-		{"new set, no sync yet", set(time.Minute, nil), false},
-		{"old set that never synced", set(time.Hour, nil), true},
+		{"reported a minute ago", set(time.Hour, at(time.Minute)), nil, false},
+		{"silent for ten minutes", set(time.Hour, at(10*time.Minute)), nil, true},
+		{"new set, no report yet", set(time.Minute, nil), nil, false},
+		{"old set that never reported", set(time.Hour, nil), nil, true},
+		{"old report, Lease renewed a minute ago", set(time.Hour, at(time.Hour)), lease(time.Minute, 180), false},
+		{"old report, Lease expired", set(time.Hour, at(time.Hour)), lease(4*time.Minute, 180), true},
+		{"Lease longer than the default", set(time.Hour, nil), lease(4*time.Minute, 600), false},
 	}
 	for _, tc := range cases {
-		if got := silent(tc.set, now); got != tc.want {
+		if got := silent(tc.set, tc.lease, now); got != tc.want {
 			t.Errorf("%s: silent = %v, want %v", tc.name, got, tc.want)
 		}
 	}

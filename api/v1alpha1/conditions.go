@@ -53,5 +53,11 @@ const (
 	ReasonAgentSilent     = "AgentNotReporting"
 )
 
+// AgentLeaseLabel marks the coordination.k8s.io Lease by which a node's
+// agent says it is alive: one per node, named after the node, in the
+// agents' namespace, renewed well within its leaseDurationSeconds. Its
+// value is the node's name.
+const AgentLeaseLabel = "bpfleet.io/agent-node"
+
 // Finalizer holds a program until every node has unloaded it.
 const Finalizer = "bpfleet.io/unload"

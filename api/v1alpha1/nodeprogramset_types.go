@@ -8,17 +8,17 @@ import (
 // NodeProgramSetSpec is what one node must run. The operator writes it; the
 // node's agent reads it.
 type NodeProgramSetSpec struct {
-	// Programs to run on this node.
+	// Programs to run on this node. The operator writes the list whole:
+	// atomic, so that the API server tracks one field, not every field of
+	// every entry, on each write (docs/benchmarks.md, "Scale").
 	// +optional
-	// +listType=map
-	// +listMapKey=uid
+	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=1024
 	Programs []NodeProgram `json:"programs,omitempty"`
 
 	// MapPolicies whose entries this node writes into its programs' maps.
 	// +optional
-	// +listType=map
-	// +listMapKey=uid
+	// +listType=atomic
 	MapPolicies []NodeMapPolicy `json:"mapPolicies,omitempty"`
 }
 
@@ -128,8 +128,8 @@ type NodeProgramSetStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// LastSync is when the agent last compared the kernel with the spec
-	// (at least once a minute): the operator's sign that it is alive.
+	// LastSync is when the agent last changed this report. That it is
+	// alive, the agent says by renewing its Lease (AgentLeaseLabel).
 	// +optional
 	LastSync *metav1.Time `json:"lastSync,omitempty"`
 
@@ -137,16 +137,15 @@ type NodeProgramSetStatus struct {
 	// +optional
 	Capabilities *NodeCapabilities `json:"capabilities,omitempty"`
 
-	// Programs reports every program the node was asked to run or still runs.
+	// Programs reports every program the node was asked to run or still
+	// runs. The agent writes the list whole (atomic, as the spec's).
 	// +optional
-	// +listType=map
-	// +listMapKey=uid
+	// +listType=atomic
 	Programs []NodeProgramStatus `json:"programs,omitempty"`
 
 	// MapPolicies reports each policy's entries on this node.
 	// +optional
-	// +listType=map
-	// +listMapKey=uid
+	// +listType=atomic
 	MapPolicies []NodeMapPolicyStatus `json:"mapPolicies,omitempty"`
 
 	// Conditions of the agent: Ready.
@@ -272,7 +271,7 @@ type LinkStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=nps,categories=bpfleet
 // +kubebuilder:printcolumn:name="Kernel",type=string,JSONPath=`.status.capabilities.kernelRelease`
-// +kubebuilder:printcolumn:name="Synced",type=date,JSONPath=`.status.lastSync`
+// +kubebuilder:printcolumn:name="Reported",type=date,JSONPath=`.status.lastSync`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // NodeProgramSet is the per-node object: named after its node, spec written

@@ -324,19 +324,21 @@ func (r *Reconciler) unloading(desired []bpfleetv1.NodeProgram, cause error) []b
 func (r *Reconciler) report(set *bpfleetv1.NodeProgramSet, statuses []bpfleetv1.NodeProgramStatus) {
 	set.Status.Programs = statuses
 	set.Status.ObservedGeneration = set.Generation
-	now := metav1.Now()
-	set.Status.LastSync = &now
 	caps := r.Capabilities
 	set.Status.Capabilities = &caps
 }
 
-// patchStatus writes the whole status by server-side apply: the agent is
-// its only writer and owns every field, so what it no longer reports is
-// removed, and a spec change by the operator does not conflict with it.
+// patchStatus writes the whole status by server-side apply, and only when
+// the report changed (LastSync says when): the agent is its only writer
+// and owns every field, so what it no longer reports is removed, and a
+// spec change by the operator does not conflict with it.
 func (r *Reconciler) patchStatus(ctx context.Context, base, set *bpfleetv1.NodeProgramSet) error {
+	set.Status.LastSync = base.Status.LastSync
 	if equality.Semantic.DeepEqual(base.Status, set.Status) {
 		return nil
 	}
+	now := metav1.Now()
+	set.Status.LastSync = &now
 	status, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&set.Status)
 	if err != nil {
 		return fmt.Errorf("status of %s: %w", set.Name, err)

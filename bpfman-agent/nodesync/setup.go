@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -41,6 +42,9 @@ type Options struct {
 	// (see scrape.ServerOptions).
 	MetricsSecure bool
 	HealthAddr    string // "" or "0" disables probes
+	// LeaseNamespace holds the Lease the agent renews to say it is alive
+	// (the agents' namespace; the operator reads it there).
+	LeaseNamespace string
 	// InProcess allows more than one agent in a process (one after another
 	// in tests, or several simulated nodes): controller names are not
 	// required to be unique.
@@ -55,6 +59,9 @@ type Options struct {
 func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manager, error) {
 	if o.NodeName == "" {
 		return nil, fmt.Errorf("node name is required")
+	}
+	if o.LeaseNamespace == "" {
+		return nil, fmt.Errorf("lease namespace is required")
 	}
 	progs, err := programs.New(o.PinRoot)
 	if err != nil {
@@ -99,8 +106,8 @@ func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 		return nil, err
 	}
 	changes := make(chan event.TypedGenericEvent[*bpfleetv1.NodeProgramSet])
-	// Only spec changes start a pass: the agent's own status writes (its
-	// LastSync beat among them) must not.
+	// Only spec changes start a pass: the agent's own status writes must
+	// not.
 	err = ctrl.NewControllerManagedBy(mgr).Named("nodesync").
 		For(&bpfleetv1.NodeProgramSet{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Channel(changes, &handler.TypedEnqueueRequestForObject[*bpfleetv1.NodeProgramSet]{})).
@@ -114,9 +121,18 @@ func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 	})); err != nil {
 		return nil, err
 	}
+	cs, err := kubernetes.NewForConfigAndClient(cfg, mgr.GetHTTPClient())
+	if err != nil {
+		return nil, err
+	}
 	// The first pass needs the set to exist: create it once caches run.
+	// The agent's Lease, owned by the set, follows.
 	return mgr, mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		_, err := r.ownSet(ctx)
-		return err
+		set, err := r.ownSet(ctx)
+		if err != nil {
+			return err
+		}
+		Heartbeat(ctx, cs, o.LeaseNamespace, set)
+		return nil
 	}))
 }

@@ -5,12 +5,16 @@
 package controlplane
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/bpfleet/bpfleet/internal/scheme"
@@ -23,7 +27,12 @@ type Plane struct {
 	Root   string // the repository root
 }
 
-// Start brings up etcd and kube-apiserver and installs the CRDs.
+// Namespace is the namespace bpfleet installs into (config/default): the
+// agents' Leases live there.
+const Namespace = "bpfleet-system"
+
+// Start brings up etcd and kube-apiserver, installs the CRDs and creates
+// the install namespace.
 func Start() (*Plane, error) {
 	root, err := RepoRoot()
 	if err != nil {
@@ -47,7 +56,22 @@ func Start() (*Plane, error) {
 		// CRDs, say): stop them rather than leave them behind.
 		return nil, errors.Join(fmt.Errorf("start control plane: %w", err), env.Stop())
 	}
+	if err := createNamespace(cfg); err != nil {
+		return nil, errors.Join(err, env.Stop())
+	}
 	return &Plane{env: env, Config: cfg, Root: root}, nil
+}
+
+func createNamespace(cfg *rest.Config) error {
+	c, err := client.New(cfg, client.Options{Scheme: scheme.New()})
+	if err != nil {
+		return err
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace}}
+	if err := c.Create(context.Background(), ns); err != nil {
+		return fmt.Errorf("create namespace %s: %w", Namespace, err)
+	}
+	return nil
 }
 
 // Stop stops the apiserver and etcd and removes their data.

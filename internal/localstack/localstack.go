@@ -158,7 +158,7 @@ func (s *Stack) startManagers() error {
 func (s *Stack) startAgent() error {
 	agent, err := nodesync.NewManager(s.Plane.Config, scheme.New(), nodesync.Options{
 		NodeName: s.opts.NodeName, PinRoot: s.opts.PinRoot, ImageDir: s.opts.ImageDir, StateDir: s.opts.StateDir,
-		MetricsAddr: s.opts.AgentAddr, InProcess: true,
+		MetricsAddr: s.opts.AgentAddr, LeaseNamespace: controlplane.Namespace, InProcess: true,
 	})
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)

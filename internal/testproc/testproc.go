@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,9 +39,12 @@ func Start(tb testing.TB, dir, bin string, env []string, args ...string) *exec.C
 }
 
 // CPU is the process's user plus system time so far.
-func CPU(tb testing.TB, cmd *exec.Cmd) time.Duration {
+func CPU(tb testing.TB, cmd *exec.Cmd) time.Duration { return CPUOf(tb, cmd.Process.Pid) }
+
+// CPUOf is CPU for the process pid.
+func CPUOf(tb testing.TB, pid int) time.Duration {
 	tb.Helper()
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -51,6 +55,31 @@ func CPU(tb testing.TB, cmd *exec.Cmd) time.Duration {
 	utime, _ := strconv.ParseUint(fields[11], 10, 64)
 	stime, _ := strconv.ParseUint(fields[12], 10, 64)
 	return time.Duration(utime+stime) * time.Second / 100
+}
+
+// Find is the pid of the running process whose executable is named name
+// and whose arguments include arg: a process the test did not start
+// itself, such as its control plane's kube-apiserver.
+func Find(tb testing.TB, name, arg string) int {
+	tb.Helper()
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		pid, _ := strconv.Atoi(filepath.Base(d))
+		if args := Args(pid); len(args) > 0 && filepath.Base(args[0]) == name && slices.Contains(args[1:], arg) {
+			return pid
+		}
+	}
+	tb.Fatalf("no running %s with argument %s", name, arg)
+	return 0
+}
+
+// Args is the command line of the process pid (none if it is gone).
+func Args(pid int) []string {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || len(raw) == 0 {
+		return nil
+	}
+	return strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
 }
 
 // RSS is the process's resident memory now (VmRSS), in MiB.

@@ -14,13 +14,16 @@ import (
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpfman-agent/nodesync"
 	"github.com/bpfleet/bpfleet/internal/controlplane"
 	"github.com/bpfleet/bpfleet/internal/scheme"
 )
@@ -113,6 +116,14 @@ func TestServerSideApplyOfConfigDefault(t *testing.T) {
 // service account token gives it.
 func agentClient(t *testing.T, node string) client.Client {
 	t.Helper()
+	c, err := client.New(agentConfig(node), client.Options{Scheme: scheme.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func agentConfig(node string) *rest.Config {
 	cfg := rest.CopyConfig(plane.Config)
 	cfg.Impersonate = rest.ImpersonationConfig{
 		UserName: "system:serviceaccount:bpfleet-system:bpfleet-agent",
@@ -121,11 +132,7 @@ func agentClient(t *testing.T, node string) client.Client {
 	if node != "" {
 		cfg.Impersonate.Extra = map[string][]string{"authentication.kubernetes.io/node-name": {node}}
 	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme.New()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return cfg
 }
 
 func set(name string) *bpfleetv1.NodeProgramSet {
@@ -187,6 +194,45 @@ func TestAgentWritesOnlyItsOwnNode(t *testing.T) {
 		PullSecret: &bpfleetv1.SecretReference{Name: "anything", Namespace: "kube-system"}}}
 	if err := agentClient(t, "node-c").Create(ctx, withSpec); err == nil || !strings.Contains(err.Error(), "empty spec") {
 		t.Errorf("agent created its set with a spec: %v", err)
+	}
+}
+
+// An agent renews its own node's Lease, through the RBAC and the admission
+// policy of config/default, and cannot write another node's.
+func TestAgentRenewsOnlyItsOwnLease(t *testing.T) {
+	installed(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	admin, err := client.New(plane.Config, client.Options{Scheme: scheme.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := set("lease-a")
+	if err := admin.Create(ctx, own); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(agentConfig("lease-a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); nodesync.Heartbeat(ctx, cs, "bpfleet-system", own) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	var lease coordinationv1.Lease
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		return admin.Get(ctx, client.ObjectKey{Namespace: "bpfleet-system", Name: "lease-a"}, &lease) == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("the agent of lease-a made no Lease: %v", err)
+	}
+	if lease.Labels[bpfleetv1.AgentLeaseLabel] != "lease-a" || lease.Spec.RenewTime == nil ||
+		len(lease.OwnerReferences) != 1 || lease.OwnerReferences[0].UID != own.UID {
+		t.Errorf("Lease %+v: want labelled, renewed and owned by the node's set", lease)
+	}
+	other := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: "bpfleet-system", Name: "lease-b"}}
+	err = agentClient(t, "lease-a").Create(ctx, other)
+	if err == nil || !strings.Contains(err.Error(), "may write only the Lease lease-a") {
+		t.Errorf("agent of lease-a creating lease-b's Lease: %v, want a denial naming its node", err)
 	}
 }
 

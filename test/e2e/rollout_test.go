@@ -16,6 +16,7 @@ import (
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpfman-agent/nodesync"
+	"github.com/bpfleet/bpfleet/internal/controlplane"
 	"github.com/bpfleet/bpfleet/internal/localstack"
 	"github.com/bpfleet/bpfleet/internal/scheme"
 )
@@ -215,7 +216,7 @@ func extraAgent(t *testing.T, s *localstack.Stack, name string, labels map[strin
 	root := fmt.Sprintf("%s-%s", pinRoot, name)
 	mgr, err := nodesync.NewManager(s.Plane.Config, scheme.New(), nodesync.Options{
 		NodeName: name, PinRoot: root, ImageDir: imageDir, StateDir: filepath.Join(stateDir, name),
-		MetricsAddr: "0", HealthAddr: "0", InProcess: true,
+		MetricsAddr: "0", HealthAddr: "0", LeaseNamespace: controlplane.Namespace, InProcess: true,
 	})
 	if err != nil {
 		t.Fatal(err)

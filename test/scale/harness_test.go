@@ -11,7 +11,8 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"math/rand/v2"
+	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -26,6 +27,7 @@ import (
 	"github.com/prometheus/common/model"
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -35,6 +37,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpfman-agent/nodesync"
 	"github.com/bpfleet/bpfleet/internal/controlplane"
 	"github.com/bpfleet/bpfleet/internal/scheme"
 	"github.com/bpfleet/bpfleet/internal/testproc"
@@ -50,6 +53,9 @@ type result struct {
 	specWrites      float64            // writes of NodeProgramSet spec, by the operator
 	operatorCPU     time.Duration
 	operatorRSS     float64 // MiB, VmHWM (peak)
+	// The other processes on the machine: kube-apiserver, etcd, and this
+	// one (the simulated agents, and the test's polling).
+	apiserverCPU, etcdCPU, agentsCPU time.Duration
 }
 
 // run registers n nodes with simulated agents, applies m programs selecting
@@ -77,16 +83,22 @@ func run(tb testing.TB, n, m int) result {
 	tb.Cleanup(cancel)
 	nodes := registerNodes(tb, c, n)
 	operator := startOperator(tb, plane.Root, dir, kubeconfig)
+	cs, err := kubernetes.NewForConfig(agentsConfig)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	var agents sync.WaitGroup
 	for _, node := range nodes {
-		agents.Go(func() { simulatedAgent(ctx, c, node) })
+		agents.Go(func() { simulatedAgent(ctx, c, cs, node) })
 	}
 	tb.Cleanup(agents.Wait)
 	tb.Cleanup(cancel)
 	waitSets(tb, c, n)
 
+	apiserver, etcd := controlPlane(tb, plane)
 	before := apiRequests(tb, plane)
 	cpu0 := testproc.CPU(tb, operator)
+	api0, etcd0, self0 := testproc.CPUOf(tb, apiserver), testproc.CPUOf(tb, etcd), testproc.CPUOf(tb, os.Getpid())
 	start := time.Now()
 	for i := range m {
 		if err := c.Create(ctx, program(i)); err != nil {
@@ -96,6 +108,9 @@ func run(tb testing.TB, n, m int) result {
 	waitAllReady(tb, c, n, m)
 	res := result{nodes: n, programs: m, converge: time.Since(start)}
 	res.operatorCPU = testproc.CPU(tb, operator) - cpu0
+	res.apiserverCPU = testproc.CPUOf(tb, apiserver) - api0
+	res.etcdCPU = testproc.CPUOf(tb, etcd) - etcd0
+	res.agentsCPU = testproc.CPUOf(tb, os.Getpid()) - self0
 	res.operatorRSS = testproc.PeakRSS(tb, operator)
 	res.requests = diff(apiRequests(tb, plane), before)
 	res.sets = n
@@ -108,6 +123,23 @@ func run(tb testing.TB, n, m int) result {
 		}
 	}
 	return res
+}
+
+// controlPlane finds the pids of the run's kube-apiserver (by its port)
+// and etcd (by the address the API server uses).
+func controlPlane(tb testing.TB, plane *controlplane.Plane) (apiserver, etcd int) {
+	u, err := url.Parse(plane.Config.Host)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	apiserver = testproc.Find(tb, "kube-apiserver", "--secure-port="+u.Port())
+	for _, a := range testproc.Args(apiserver) {
+		if servers, ok := strings.CutPrefix(a, "--etcd-servers="); ok {
+			return apiserver, testproc.Find(tb, "etcd", "--listen-client-urls="+servers)
+		}
+	}
+	tb.Fatal("the API server names no --etcd-servers")
+	return 0, 0
 }
 
 // program is a TracepointProgram selecting every node, loading from a path
@@ -141,48 +173,59 @@ func registerNodes(tb testing.TB, c client.Client, n int) []string {
 	return names
 }
 
-// simulatedAgent watches its node's set and, for each spec generation,
-// reports every program Ready at its generation in one status write, as a
-// real agent's pass does; and, like a real agent, it beats (LastSync) once
-// a minute, so the operator never counts it silent.
-func simulatedAgent(ctx context.Context, c client.WithWatch, node string) {
-	beat := time.NewTicker(time.Minute - time.Duration(rand.IntN(10000))*time.Millisecond)
-	defer beat.Stop()
-	var last *bpfleetv1.NodeProgramSet
+// simulatedAgent gets (or makes) its node's set, renews its Lease as a
+// real agent does (nodesync.Heartbeat), and watches the set: for each spec
+// generation it reports every program Ready at its generation in one
+// status write, as a real agent's pass does.
+func simulatedAgent(ctx context.Context, c client.WithWatch, cs kubernetes.Interface, node string) {
+	set, err := ownSet(ctx, c, node)
+	if err != nil {
+		return // the run is over
+	}
+	var beat sync.WaitGroup
+	beat.Go(func() { nodesync.Heartbeat(ctx, cs, controlplane.Namespace, set) })
+	defer beat.Wait()
 	for ctx.Err() == nil {
 		w, err := c.Watch(ctx, &bpfleetv1.NodeProgramSetList{}, client.MatchingFields{"metadata.name": node})
 		if err != nil {
 			time.Sleep(time.Second)
 			continue
 		}
-		last = follow(ctx, c, w, beat.C, last)
+		follow(ctx, c, w)
 		w.Stop()
 	}
 }
 
-// follow reports on each new spec generation the watch w delivers, and on
-// each beat, until w ends; it returns the last set seen.
-func follow(ctx context.Context, c client.Client, w watch.Interface, beat <-chan time.Time, last *bpfleetv1.NodeProgramSet) *bpfleetv1.NodeProgramSet {
+// ownSet gets node's set, creating it empty if the operator has not yet.
+func ownSet(ctx context.Context, c client.Client, node string) (*bpfleetv1.NodeProgramSet, error) {
+	set := &bpfleetv1.NodeProgramSet{ObjectMeta: metav1.ObjectMeta{Name: node}}
+	for {
+		err := c.Create(ctx, set)
+		if apierrors.IsAlreadyExists(err) {
+			err = c.Get(ctx, client.ObjectKey{Name: node}, set)
+		}
+		if err == nil || ctx.Err() != nil {
+			return set, err
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// follow reports on each new spec generation the watch w delivers, until
+// w ends.
+func follow(ctx context.Context, c client.Client, w watch.Interface) {
 	for {
 		select {
 		case ev, ok := <-w.ResultChan():
 			if !ok {
-				return last
+				return
 			}
 			set, isSet := ev.Object.(*bpfleetv1.NodeProgramSet)
-			if !isSet || ev.Type == watch.Deleted {
-				continue
-			}
-			last = set
-			if set.Status.ObservedGeneration != set.Generation {
+			if isSet && ev.Type != watch.Deleted && set.Status.ObservedGeneration != set.Generation {
 				_ = report(ctx, c, set.DeepCopy())
 			}
-		case <-beat:
-			if last != nil {
-				_ = report(ctx, c, last.DeepCopy())
-			}
 		case <-ctx.Done():
-			return last
+			return
 		}
 	}
 }
@@ -191,14 +234,23 @@ func report(ctx context.Context, c client.Client, set *bpfleetv1.NodeProgramSet)
 	base := set.DeepCopy()
 	now := metav1.Now()
 	set.Status.ObservedGeneration, set.Status.LastSync = set.Generation, &now
-	set.Status.Programs = nil
+	set.Status.Programs = reports(set)
+	return c.Status().Patch(ctx, set, client.MergeFrom(base))
+}
+
+// reports are what a real agent reports for set's programs, all loaded:
+// tracepoint programs here.
+func reports(set *bpfleetv1.NodeProgramSet) []bpfleetv1.NodeProgramStatus {
+	var out []bpfleetv1.NodeProgramStatus
 	for _, np := range set.Spec.Programs {
-		set.Status.Programs = append(set.Status.Programs, bpfleetv1.NodeProgramStatus{
+		out = append(out, bpfleetv1.NodeProgramStatus{
 			UID: np.UID, Name: np.Name, Kind: np.Kind, Generation: np.Generation,
-			State: bpfleetv1.StateReady, ProgramID: 1,
+			State: bpfleetv1.StateReady, ProgramID: 1000, MapIDs: map[string]uint32{"counts": 1001},
+			Links:   []bpfleetv1.LinkStatus{{Target: np.Attach.Tracepoint.Name, LinkID: 1002}},
+			PinPath: "/sys/fs/bpf/bpfleet/" + string(np.UID),
 		})
 	}
-	return c.Status().Patch(ctx, set, client.MergeFrom(base))
+	return out
 }
 
 // waitSets waits until every node has its set and its agent reported on it.
@@ -218,17 +270,23 @@ func waitSets(tb testing.TB, c client.Client, n int) {
 }
 
 func waitAllReady(tb testing.TB, c client.Client, n, m int) {
+	start, logged := time.Now(), time.Now()
 	poll(tb, fmt.Sprintf("%d programs Ready on %d nodes", m, n), 10*time.Minute, func(ctx context.Context) (bool, error) {
 		var list bpfleetv1.TracepointProgramList
 		if err := c.List(ctx, &list); err != nil {
 			return false, err
 		}
-		ready := 0
+		ready, nodes := 0, 0
 		for _, p := range list.Items {
+			nodes += int(p.Status.Nodes.Ready)
 			if meta.IsStatusConditionTrue(p.Status.Conditions, bpfleetv1.ConditionReady) &&
 				p.Status.ObservedGeneration == p.Generation && p.Status.Nodes.Ready == int32(n) {
 				ready++
 			}
+		}
+		if time.Since(logged) > 15*time.Second {
+			logged = time.Now()
+			tb.Logf("%v: %d/%d programs Ready everywhere, %d/%d program-nodes Ready", time.Since(start).Round(time.Second), ready, m, nodes, n*m)
 		}
 		return ready == m, nil
 	})
@@ -316,7 +374,8 @@ func (r result) summary() string {
 		r.sets, r.programs, r.nodes*r.programs)
 	fmt.Fprintf(&b, "node status writes: %.0f (%.2f per node); node spec writes: %.0f (%.2f per node)\n",
 		r.statusWrites, r.statusWrites/float64(r.nodes), r.specWrites, r.specWrites/float64(r.nodes))
-	fmt.Fprintf(&b, "operator: %v CPU, %.1f MiB peak RSS\n", r.operatorCPU, r.operatorRSS)
+	fmt.Fprintf(&b, "operator: %v CPU, %.1f MiB peak RSS; kube-apiserver %v CPU, etcd %v, simulated agents %v\n",
+		r.operatorCPU, r.operatorRSS, r.apiserverCPU, r.etcdCPU, r.agentsCPU)
 	total := 0.0
 	for _, v := range r.requests {
 		total += v

@@ -38,4 +38,5 @@ func BenchmarkScale(b *testing.B) {
 	b.ReportMetric(total, "api-requests")
 	b.ReportMetric(r.operatorCPU.Seconds(), "operator-cpu-s")
 	b.ReportMetric(r.operatorRSS, "operator-peak-rss-MiB")
+	b.ReportMetric(r.apiserverCPU.Seconds(), "apiserver-cpu-s")
 }

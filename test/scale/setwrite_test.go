@@ -1,0 +1,107 @@
+package scale
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/internal/controlplane"
+	"github.com/bpfleet/bpfleet/internal/scheme"
+	"github.com/bpfleet/bpfleet/internal/testproc"
+)
+
+// BenchmarkSetWrite measures what one write of a NodeProgramSet costs the
+// API server (its CPU time per write, from /proc), as the operator writes
+// a spec (merge patch) and the agent its status (server-side apply), for
+// a set of 100 programs and, as the baseline in the same run, an empty
+// one. It is the unit cost behind BenchmarkScale.
+func BenchmarkSetWrite(b *testing.B) {
+	plane, err := controlplane.Start()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = plane.Stop() })
+	c, err := client.New(plane.Config, client.Options{Scheme: scheme.New()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	apiserver, _ := controlPlane(b, plane)
+	for _, entries := range []int{0, 100} {
+		set := fullSet(fmt.Sprintf("set-%d", entries), entries)
+		if err := c.Create(context.Background(), set); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("spec/programs=%d", entries), func(b *testing.B) {
+			perWrite(b, apiserver, func(i int) error { return writeSpec(c, set, i) })
+		})
+		b.Run(fmt.Sprintf("status/programs=%d", entries), func(b *testing.B) {
+			perWrite(b, apiserver, func(i int) error { return applyStatus(c, set, i) })
+		})
+	}
+}
+
+// perWrite runs write b.N times and reports the API server's CPU per call.
+func perWrite(b *testing.B, apiserver int, write func(int) error) {
+	cpu0 := testproc.CPUOf(b, apiserver)
+	for i := 0; b.Loop(); i++ {
+		if err := write(i); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cpu := testproc.CPUOf(b, apiserver) - cpu0
+	b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N), "apiserver-ms/write")
+}
+
+// fullSet is a set of n programs as the operator writes it, with the
+// status a real agent reports for them.
+func fullSet(name string, n int) *bpfleetv1.NodeProgramSet {
+	set := &bpfleetv1.NodeProgramSet{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	for i := range n {
+		p := program(i)
+		p.UID = types.UID(fmt.Sprintf("023914a0-8c19-4e1c-ab67-%012d", i))
+		set.Spec.Programs = append(set.Spec.Programs, bpfleetv1.NodeProgram{
+			UID: p.UID, Kind: "TracepointProgram", Name: p.Name, Generation: 1,
+			Path: p.Spec.ByteCode.Path, ProgramName: p.Spec.ProgramName, Attach: p.AttachPoint(),
+		})
+	}
+	set.Status.Programs = reports(set)
+	return set
+}
+
+func writeSpec(c client.Client, set *bpfleetv1.NodeProgramSet, i int) error {
+	if len(set.Spec.Programs) == 0 {
+		return patchLabel(c, set, i)
+	}
+	base := set.DeepCopy()
+	set.Spec.Programs[0].Generation = int64(i + 2)
+	return c.Patch(context.Background(), set, client.MergeFrom(base))
+}
+
+// patchLabel changes an empty set: a write of the same fixed cost.
+func patchLabel(c client.Client, set *bpfleetv1.NodeProgramSet, i int) error {
+	base := set.DeepCopy()
+	metav1.SetMetaDataLabel(&set.ObjectMeta, "write", fmt.Sprint(i))
+	return c.Patch(context.Background(), set, client.MergeFrom(base))
+}
+
+func applyStatus(c client.Client, set *bpfleetv1.NodeProgramSet, i int) error {
+	set.Status.ObservedGeneration = int64(i + 1)
+	status, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&set.Status)
+	if err != nil {
+		return err
+	}
+	u := &unstructured.Unstructured{Object: map[string]any{"status": status}}
+	u.SetGroupVersionKind(bpfleetv1.GroupVersion.WithKind("NodeProgramSet"))
+	u.SetName(set.Name)
+	return c.Status().Apply(context.Background(), client.ApplyConfigurationFromUnstructured(u),
+		client.FieldOwner("bpfman-agent"), client.ForceOwnership)
+}
+
