@@ -45,7 +45,8 @@ test: deps bins verify ## Run every test: envtest, kernel (root), end to end.
 .PHONY: bench
 bench: deps bins ## Run the benchmarks of docs/benchmarks.md (end to end, then 1,000 simulated nodes).
 	go test -run '^$$' -bench . -benchtime 20x -timeout 60m ./test/e2e/
-	go test -run '^$$' -bench . -benchtime 1x -timeout 60m ./test/scale/
+	go test -run '^$$' -bench 'Scale$$' -benchtime 1x -timeout 60m ./test/scale/
+	go test -run '^$$' -bench SetWrite -benchtime 100x ./test/scale/
 
 .PHONY: run
 run: deps bins ## Run the whole system on this machine (apiserver, registry, operator, agent).

@@ -77,18 +77,14 @@ func leaseCache(namespace string) cache.ByObject {
 }
 
 // setChanged passes the updates of a NodeProgramSet in which the part a
-// reconciler reads changed (not, say, only the time of the agent's last report).
+// reconciler reads changed (the map policies, say, when only the programs'
+// reports changed).
 func setChanged(part func(*bpfleetv1.NodeProgramSet) any) predicate.Funcs {
 	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		old, oldOK := e.ObjectOld.(*bpfleetv1.NodeProgramSet)
 		cur, curOK := e.ObjectNew.(*bpfleetv1.NodeProgramSet)
 		return !oldOK || !curOK || !equality.Semantic.DeepEqual(part(old), part(cur))
 	}}
-}
-
-// programsPart is what program status is made of.
-func programsPart(s *bpfleetv1.NodeProgramSet) any {
-	return []any{s.Spec.Programs, s.Status.Programs, s.Status.Capabilities}
 }
 
 // policiesPart is what MapPolicy status is made of.

@@ -317,7 +317,10 @@ func (r *ProgramReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// rollout step waits on this reconciler.
 		WithOptions(controller.Options{MaxConcurrentReconciles: programWorkers}).
 		For(r.Kind.New(), builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Watches(&bpfleetv1.NodeProgramSet{}, handler.EnqueueRequestsFromMapFunc(r.programsOnSet), builder.WithPredicates(setChanged(programsPart))).
+		// Every update of a set is a change of its spec or its report (the
+		// agents beat on Leases): no need to compare sets of a hundred
+		// entries once per kind on every event (docs/benchmarks.md).
+		Watches(&bpfleetv1.NodeProgramSet{}, handler.EnqueueRequestsFromMapFunc(r.programsOnSet)).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.allPrograms), builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		Complete(r)
 }

@@ -176,7 +176,7 @@ func registerNodes(tb testing.TB, c client.Client, n int) []string {
 // simulatedAgent gets (or makes) its node's set, renews its Lease as a
 // real agent does (nodesync.Heartbeat), and watches the set: for each spec
 // generation it reports every program Ready at its generation in one
-// status write, as a real agent's pass does.
+// status write, server-side applied, as a real agent's pass does.
 func simulatedAgent(ctx context.Context, c client.WithWatch, cs kubernetes.Interface, node string) {
 	set, err := ownSet(ctx, c, node)
 	if err != nil {
@@ -231,11 +231,10 @@ func follow(ctx context.Context, c client.Client, w watch.Interface) {
 }
 
 func report(ctx context.Context, c client.Client, set *bpfleetv1.NodeProgramSet) error {
-	base := set.DeepCopy()
 	now := metav1.Now()
 	set.Status.ObservedGeneration, set.Status.LastSync = set.Generation, &now
 	set.Status.Programs = reports(set)
-	return c.Status().Patch(ctx, set, client.MergeFrom(base))
+	return applyStatus(ctx, c, set)
 }
 
 // reports are what a real agent reports for set's programs, all loaded:

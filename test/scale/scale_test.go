@@ -1,9 +1,20 @@
 package scale
 
 import (
+	"os"
 	"sync"
 	"testing"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 )
+
+// TestMain sends the simulated agents' logs (their Leases' renewals log
+// only failures) to stderr.
+func TestMain(m *testing.M) {
+	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
+	os.Exit(m.Run())
+}
 
 // A smoke run at 100 nodes and 10 programs: everything converges, and the
 // object count is one set per node, not one per program per node. No

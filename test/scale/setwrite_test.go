@@ -43,7 +43,10 @@ func BenchmarkSetWrite(b *testing.B) {
 			perWrite(b, apiserver, func(i int) error { return writeSpec(c, set, i) })
 		})
 		b.Run(fmt.Sprintf("status/programs=%d", entries), func(b *testing.B) {
-			perWrite(b, apiserver, func(i int) error { return applyStatus(c, set, i) })
+			perWrite(b, apiserver, func(i int) error {
+				set.Status.ObservedGeneration = int64(i + 1)
+				return applyStatus(context.Background(), c, set)
+			})
 		})
 	}
 }
@@ -92,8 +95,9 @@ func patchLabel(c client.Client, set *bpfleetv1.NodeProgramSet, i int) error {
 	return c.Patch(context.Background(), set, client.MergeFrom(base))
 }
 
-func applyStatus(c client.Client, set *bpfleetv1.NodeProgramSet, i int) error {
-	set.Status.ObservedGeneration = int64(i + 1)
+// applyStatus writes set's status as the agent does: server-side apply
+// of the whole status.
+func applyStatus(ctx context.Context, c client.Client, set *bpfleetv1.NodeProgramSet) error {
 	status, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&set.Status)
 	if err != nil {
 		return err
@@ -101,7 +105,6 @@ func applyStatus(c client.Client, set *bpfleetv1.NodeProgramSet, i int) error {
 	u := &unstructured.Unstructured{Object: map[string]any{"status": status}}
 	u.SetGroupVersionKind(bpfleetv1.GroupVersion.WithKind("NodeProgramSet"))
 	u.SetName(set.Name)
-	return c.Status().Apply(context.Background(), client.ApplyConfigurationFromUnstructured(u),
+	return c.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u),
 		client.FieldOwner("bpfman-agent"), client.ForceOwnership)
 }
-
