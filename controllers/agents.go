@@ -6,12 +6,11 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"k8s.io/apimachinery/pkg/api/equality"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
@@ -37,7 +36,13 @@ func silent(set *bpfleetv1.NodeProgramSet, lease *coordinationv1.Lease, now time
 	if now.Sub(last) <= agentSilentAfter {
 		return false
 	}
-	if lease == nil || lease.Spec.RenewTime == nil {
+	return lease == nil || expired(lease, now)
+}
+
+// expired reports whether lease was not renewed within its duration at
+// now (agentSilentAfter if it names none; never renewed: expired). Pure.
+func expired(lease *coordinationv1.Lease, now time.Time) bool {
+	if lease.Spec.RenewTime == nil {
 		return true
 	}
 	within := agentSilentAfter
@@ -64,6 +69,21 @@ func agentLeases(ctx context.Context, c client.Reader, namespace string) (map[st
 		out[list.Items[i].Name] = &list.Items[i]
 	}
 	return out, nil
+}
+
+// agentReturned passes the Lease events that can end an agent's silence
+// or start one: a Lease made or deleted, and a renewal after it had
+// expired; not the routine renewals (a thousand nodes renew about 20 a
+// second).
+func agentReturned() predicate.Funcs {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		old, oldOK := e.ObjectOld.(*coordinationv1.Lease)
+		cur, curOK := e.ObjectNew.(*coordinationv1.Lease)
+		if !oldOK || !curOK || cur.Spec.RenewTime == nil {
+			return true
+		}
+		return expired(old, cur.Spec.RenewTime.Time)
+	}}
 }
 
 // leaseCache restricts the operator's cache of Leases to the agents' in

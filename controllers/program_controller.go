@@ -202,13 +202,20 @@ func report(set *bpfleetv1.NodeProgramSet, lease *coordinationv1.Lease, obj bpfl
 
 // lastSeen says when a silent agent last renewed its Lease or reported.
 func lastSeen(set *bpfleetv1.NodeProgramSet, lease *coordinationv1.Lease) string {
-	switch {
-	case lease != nil && lease.Spec.RenewTime != nil:
-		return lease.Spec.RenewTime.UTC().Format(time.RFC3339) + " (its Lease)"
-	case set.Status.LastSync != nil:
-		return set.Status.LastSync.UTC().Format(time.RFC3339)
+	var report, renewed time.Time
+	if set.Status.LastSync != nil {
+		report = set.Status.LastSync.Time
 	}
-	return "its node's set was created (never)"
+	if lease != nil && lease.Spec.RenewTime != nil {
+		renewed = lease.Spec.RenewTime.Time
+	}
+	switch {
+	case renewed.IsZero() && report.IsZero():
+		return "its node's set was created (never)"
+	case renewed.After(report):
+		return renewed.UTC().Format(time.RFC3339) + " (its Lease)"
+	}
+	return report.UTC().Format(time.RFC3339) + " (its last report)"
 }
 
 func statusEntry(set *bpfleetv1.NodeProgramSet, uid types.UID) *bpfleetv1.NodeProgramStatus {
@@ -321,6 +328,9 @@ func (r *ProgramReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// agents beat on Leases): no need to compare sets of a hundred
 		// entries once per kind on every event (docs/benchmarks.md).
 		Watches(&bpfleetv1.NodeProgramSet{}, handler.EnqueueRequestsFromMapFunc(r.programsOnSet)).
+		// An agent whose Lease had expired and is renewed again sends no
+		// other event when it has nothing new to report.
+		Watches(&coordinationv1.Lease{}, handler.EnqueueRequestsFromMapFunc(r.programsOnLease), builder.WithPredicates(agentReturned())).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.allPrograms), builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		Complete(r)
 }
@@ -343,6 +353,16 @@ func (r *ProgramReconciler) programsOnSet(_ context.Context, o client.Object) []
 		add(ps.Kind, ps.Name)
 	}
 	return reqs
+}
+
+// programsOnLease maps an agent's Lease to the programs of this kind its
+// node's set names.
+func (r *ProgramReconciler) programsOnLease(ctx context.Context, o client.Object) []reconcile.Request {
+	var set bpfleetv1.NodeProgramSet
+	if err := r.Get(ctx, types.NamespacedName{Name: o.GetName()}, &set, client.UnsafeDisableDeepCopy); err != nil {
+		return nil
+	}
+	return r.programsOnSet(ctx, &set)
 }
 
 // allPrograms maps a node change to every program of this kind.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -17,6 +18,7 @@ import (
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpf"
+	"github.com/bpfleet/bpfleet/internal/controlplane"
 	"github.com/bpfleet/bpfleet/internal/oci"
 	"github.com/bpfleet/bpfleet/internal/oci/ocitest"
 )
@@ -226,4 +228,47 @@ func TestSilentAgentDoesNotBlockDeletion(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitGone(t, p.Name)
+}
+
+// A node whose agent's Lease expired is pending; the agent renewing its
+// Lease brings the node back at once, not at the operator's next periodic
+// look.
+func TestAgentBackOnItsLease(t *testing.T) {
+	ctx := context.Background()
+	sel := map[string]string{"test": "lease"}
+	createNode(t, "lease-1", sel)
+	p := pathProgram("leased", sel)
+	if err := k8s.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	waitScheduled(t, "lease-1", p)
+	report(t, "lease-1", p, &bpfleetv1.NodeProgramStatus{State: bpfleetv1.StateReady})
+	waitCondition(t, p.Name, bpfleetv1.ConditionReady, metav1.ConditionTrue, bpfleetv1.ReasonReady)
+
+	seconds := int32(180)
+	lease := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Name: "lease-1", Namespace: controlplane.Namespace,
+			Labels: map[string]string{bpfleetv1.AgentLeaseLabel: "lease-1"}},
+		Spec: coordinationv1.LeaseSpec{LeaseDurationSeconds: &seconds,
+			RenewTime: &metav1.MicroTime{Time: time.Now().Add(-10 * time.Minute)}},
+	}
+	if err := k8s.Create(ctx, lease); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := getSet("lease-1")
+	base := s.DeepCopy()
+	long := metav1.NewTime(time.Now().Add(-10 * time.Minute))
+	s.Status.LastSync = &long
+	if err := k8s.Status().Patch(ctx, s, client.MergeFrom(base)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the silent node pending", func() (bool, error) {
+		return getProgram(t, p.Name).Status.Nodes.Ready == 0, nil
+	})
+
+	lease.Spec.RenewTime = &metav1.MicroTime{Time: time.Now()}
+	if err := k8s.Update(ctx, lease); err != nil {
+		t.Fatal(err)
+	}
+	waitCondition(t, p.Name, bpfleetv1.ConditionReady, metav1.ConditionTrue, bpfleetv1.ReasonReady)
 }

@@ -6,6 +6,7 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 )
@@ -96,5 +97,24 @@ func TestSilentAgents(t *testing.T) {
 		if got := silent(tc.set, tc.lease, now); got != tc.want {
 			t.Errorf("%s: silent = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// The operator hears of an agent's Lease only when the agent comes back
+// after it expired, not on every renewal.
+func TestAgentReturned(t *testing.T) {
+	now := time.Now()
+	lease := func(renewed time.Time) *coordinationv1.Lease {
+		seconds := int32(180)
+		return &coordinationv1.Lease{Spec: coordinationv1.LeaseSpec{
+			RenewTime: &metav1.MicroTime{Time: renewed}, LeaseDurationSeconds: &seconds,
+		}}
+	}
+	p := agentReturned()
+	if p.Update(event.UpdateEvent{ObjectOld: lease(now.Add(-45 * time.Second)), ObjectNew: lease(now)}) {
+		t.Error("a routine renewal passed")
+	}
+	if !p.Update(event.UpdateEvent{ObjectOld: lease(now.Add(-10 * time.Minute)), ObjectNew: lease(now)}) {
+		t.Error("a renewal after the Lease expired did not pass")
 	}
 }

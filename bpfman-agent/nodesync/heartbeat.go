@@ -2,10 +2,13 @@ package nodesync
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/component-helpers/apimachinery/lease"
 	"k8s.io/klog/v2"
@@ -29,18 +32,40 @@ const (
 
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=bpfleet-system,resources=leases,verbs=get;create;update
 
-// Heartbeat renews node's Lease in namespace until ctx ends. The Lease is
-// owned by the node's set, so it goes when the node does.
-func Heartbeat(ctx context.Context, cs kubernetes.Interface, namespace string, set *bpfleetv1.NodeProgramSet) {
-	owner := metav1.OwnerReference{
-		APIVersion: bpfleetv1.GroupVersion.String(), Kind: "NodeProgramSet", Name: set.Name, UID: set.UID,
-	}
+// Heartbeat renews node's Lease in namespace until ctx ends. alive says,
+// before each renewal, which set owns the Lease (so that it goes with the
+// node's set), or why the agent must not say it is alive: then the Lease
+// is left to expire.
+func Heartbeat(ctx context.Context, cs kubernetes.Interface, namespace, node string, alive func() (types.UID, error)) {
 	mark := func(l *coordinationv1.Lease) error {
-		metav1.SetMetaDataLabel(&l.ObjectMeta, bpfleetv1.AgentLeaseLabel, set.Name)
-		l.OwnerReferences = []metav1.OwnerReference{owner}
+		uid, err := alive()
+		if err != nil {
+			return err
+		}
+		metav1.SetMetaDataLabel(&l.ObjectMeta, bpfleetv1.AgentLeaseLabel, node)
+		l.OwnerReferences = []metav1.OwnerReference{{
+			APIVersion: bpfleetv1.GroupVersion.String(), Kind: "NodeProgramSet", Name: node, UID: uid,
+		}}
 		return nil
 	}
-	c := lease.NewController(clock.RealClock{}, cs, set.Name, int32(LeaseDuration/time.Second), nil,
-		leaseRenew, set.Name, namespace, mark)
-	c.Run(klog.NewContext(ctx, ctrl.Log.WithName("heartbeat").WithValues("node", set.Name)))
+	c := lease.NewController(clock.RealClock{}, cs, node, int32(LeaseDuration/time.Second), nil,
+		leaseRenew, node, namespace, mark)
+	c.Run(klog.NewContext(ctx, ctrl.Log.WithName("heartbeat").WithValues("node", node)))
+}
+
+// alive is what the agent's Lease says: it is alive, and its node's set
+// has the UID it last read; unless a pass has run for longer than
+// LeaseDuration (stuck in the kernel, say): then the agent stops saying
+// so, and the operator stops waiting on it.
+func (r *Reconciler) alive() (types.UID, error) {
+	if start := r.passStart.Load(); start != 0 {
+		if d := time.Since(time.Unix(0, start)); d > LeaseDuration {
+			return "", fmt.Errorf("a sync pass has run for %v: the Lease is not renewed", d.Round(time.Second))
+		}
+	}
+	uid, _ := r.setUID.Load().(types.UID)
+	if uid == "" {
+		return "", errors.New("the node's set is not known yet")
+	}
+	return uid, nil
 }

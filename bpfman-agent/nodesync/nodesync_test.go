@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpfman-agent/image"
@@ -113,5 +116,26 @@ func TestPathUnderASignaturePolicy(t *testing.T) {
 	np.Verify = np.Verify[:1]
 	if err := pathAllowed(np); err != nil {
 		t.Errorf("path under an optional policy: %v", err)
+	}
+}
+
+// The Lease says the agent is alive, owned by the node's set, unless a
+// pass has run for longer than the Lease lasts.
+func TestAlive(t *testing.T) {
+	var r Reconciler
+	if _, err := r.alive(); err == nil {
+		t.Error("alive before the node's set is known")
+	}
+	r.setUID.Store(types.UID("set-uid"))
+	if uid, err := r.alive(); err != nil || uid != "set-uid" {
+		t.Errorf("alive = %q, %v; want the set's UID", uid, err)
+	}
+	r.passStart.Store(time.Now().Add(-time.Minute).UnixNano())
+	if _, err := r.alive(); err != nil {
+		t.Errorf("a pass running for a minute: %v", err)
+	}
+	r.passStart.Store(time.Now().Add(-LeaseDuration - time.Minute).UnixNano())
+	if _, err := r.alive(); err == nil || !strings.Contains(err.Error(), "sync pass has run for") {
+		t.Errorf("a pass stuck for longer than the Lease: %v, want an error saying so", err)
 	}
 }

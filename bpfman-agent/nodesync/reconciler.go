@@ -68,6 +68,11 @@ type Reconciler struct {
 	// synced is set once a pass has compared the kernel with the spec and
 	// reported: the agent's readiness.
 	synced atomic.Bool
+	// passStart is when the running pass started (Unix nanoseconds; 0
+	// between passes), and setUID the UID of the node's set as last read:
+	// what the agent's Lease says (see alive).
+	passStart atomic.Int64
+	setUID    atomic.Value
 }
 
 type terminalFailure struct {
@@ -81,6 +86,8 @@ type terminalFailure struct {
 // Reconcile runs one pass: apply the desired programs, prune the rest,
 // report.
 func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
+	r.passStart.Store(time.Now().UnixNano())
+	defer r.passStart.Store(0)
 	set, err := r.ownSet(ctx)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -139,6 +146,7 @@ func (r *Reconciler) ownSet(ctx context.Context) (*bpfleetv1.NodeProgramSet, err
 	if err != nil {
 		return nil, fmt.Errorf("node program set %s: %w", r.NodeName, err)
 	}
+	r.setUID.Store(set.UID)
 	return &set, nil
 }
 
@@ -333,7 +341,6 @@ func (r *Reconciler) report(set *bpfleetv1.NodeProgramSet, statuses []bpfleetv1.
 // and owns every field, so what it no longer reports is removed, and a
 // spec change by the operator does not conflict with it.
 func (r *Reconciler) patchStatus(ctx context.Context, base, set *bpfleetv1.NodeProgramSet) error {
-	set.Status.LastSync = base.Status.LastSync
 	if equality.Semantic.DeepEqual(base.Status, set.Status) {
 		return nil
 	}

@@ -128,11 +128,10 @@ func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 	// The first pass needs the set to exist: create it once caches run.
 	// The agent's Lease, owned by the set, follows.
 	return mgr, mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		set, err := r.ownSet(ctx)
-		if err != nil {
+		if _, err := r.ownSet(ctx); err != nil {
 			return err
 		}
-		Heartbeat(ctx, cs, o.LeaseNamespace, set)
+		Heartbeat(ctx, cs, o.LeaseNamespace, o.NodeName, r.alive)
 		return nil
 	}))
 }

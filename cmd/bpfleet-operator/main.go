@@ -29,7 +29,7 @@ func main() {
 	flag.StringVar(&o.PprofAddr, "pprof-bind-address", "", `address of net/http/pprof, for profiling ("" disables it)`)
 	flag.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader, so that only one replica reconciles")
 	flag.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader lease (in-cluster: the operator's own)")
-	agent := flag.String("agent-service-account", "bpfleet-system/bpfleet-agent", "namespace/name of the agents' service account, granted get on exactly the Secrets node specs name")
+	agent := flag.String("agent-service-account", "bpfleet-system/bpfleet-agent", "namespace/name of the agents' service account, granted get on exactly the Secrets node specs name; its namespace holds the agents' Leases")
 	var keys keyRefs
 	flag.Var(&keys, "image-verify-key", `a Secret "namespace/name[/key]" holding a cosign public key (key default cosign.pub); repeat for several. Every image must then be signed by one of them`)
 	required := flag.Bool("image-verify-required", true, "with --image-verify-key: refuse unsigned images (false: load them, but refuse images whose signatures all fail)")

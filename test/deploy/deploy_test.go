@@ -17,6 +17,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -215,7 +216,8 @@ func TestAgentRenewsOnlyItsOwnLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
-	go func() { defer close(done); nodesync.Heartbeat(ctx, cs, "bpfleet-system", own) }()
+	owner := func() (types.UID, error) { return own.UID, nil }
+	go func() { defer close(done); nodesync.Heartbeat(ctx, cs, "bpfleet-system", own.Name, owner) }()
 	t.Cleanup(func() { cancel(); <-done })
 
 	var lease coordinationv1.Lease
@@ -229,10 +231,19 @@ func TestAgentRenewsOnlyItsOwnLease(t *testing.T) {
 		len(lease.OwnerReferences) != 1 || lease.OwnerReferences[0].UID != own.UID {
 		t.Errorf("Lease %+v: want labelled, renewed and owned by the node's set", lease)
 	}
-	other := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: "bpfleet-system", Name: "lease-b"}}
-	err = agentClient(t, "lease-a").Create(ctx, other)
-	if err == nil || !strings.Contains(err.Error(), "may write only the Lease lease-a") {
-		t.Errorf("agent of lease-a creating lease-b's Lease: %v, want a denial naming its node", err)
+	// The API server loads policies asynchronously: the Lease policy may
+	// come a little after the one installed() waited for.
+	agentA := agentClient(t, "lease-a")
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		other := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: "bpfleet-system", Name: "lease-b"}}
+		err := agentA.Create(ctx, other)
+		if err == nil {
+			_ = admin.Delete(ctx, other)
+		}
+		return err != nil && strings.Contains(err.Error(), "may write only the Lease lease-a"), nil
+	})
+	if err != nil {
+		t.Errorf("the agent of lease-a may still create lease-b's Lease: %v", err)
 	}
 }
 

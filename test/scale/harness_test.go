@@ -30,6 +30,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
@@ -183,7 +184,8 @@ func simulatedAgent(ctx context.Context, c client.WithWatch, cs kubernetes.Inter
 		return // the run is over
 	}
 	var beat sync.WaitGroup
-	beat.Go(func() { nodesync.Heartbeat(ctx, cs, controlplane.Namespace, set) })
+	owner := func() (types.UID, error) { return set.UID, nil }
+	beat.Go(func() { nodesync.Heartbeat(ctx, cs, controlplane.Namespace, node, owner) })
 	defer beat.Wait()
 	for ctx.Err() == nil {
 		w, err := c.Watch(ctx, &bpfleetv1.NodeProgramSetList{}, client.MatchingFields{"metadata.name": node})
