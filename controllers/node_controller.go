@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -10,7 +11,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -30,6 +30,9 @@ type NodeReconciler struct {
 	// Verify is the cluster-wide signature policy every image must meet,
 	// or nil.
 	Verify *bpfleetv1.ImageVerification
+
+	// burst holds node passes while program changes keep coming.
+	burst burst
 }
 
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
@@ -38,6 +41,9 @@ type NodeReconciler struct {
 
 // Reconcile brings one node's set in line with the programs selecting it.
 func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	if wait := r.burst.hold(time.Now()); wait > 0 {
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
 	var node corev1.Node
 	if err := r.Get(ctx, req.NamespacedName, &node); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -139,40 +145,10 @@ func (r *NodeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&bpfleetv1.NodeProgramSet{}, &handler.EnqueueRequestForObject{},
 			builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, capabilitiesChanged())))
 	for _, k := range Kinds {
-		b = b.Watches(k.New(), batched(r.allNodes), builder.WithPredicates(scheduleChanged()))
+		b = b.Watches(k.New(), r.burst.enqueue(r.allNodes), builder.WithPredicates(scheduleChanged()))
 	}
-	b = b.Watches(&bpfleetv1.MapPolicy{}, batched(r.allNodes))
+	b = b.Watches(&bpfleetv1.MapPolicy{}, r.burst.enqueue(r.allNodes))
 	return b.Complete(r)
-}
-
-// batchWindow is how long a program change waits before the node passes
-// it starts, so that the changes a burst brings (a GitOps sync applying a
-// hundred programs) reach each node in one write of its set, and one
-// report from its agent, instead of one per program.
-const batchWindow = time.Second
-
-// batched enqueues the requests fn maps an event to batchWindow later; a
-// node already waiting keeps its place, so a burst adds no delay.
-func batched(fn handler.MapFunc) handler.EventHandler {
-	add := func(ctx context.Context, obj client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-		for _, req := range fn(ctx, obj) {
-			q.AddAfter(req, batchWindow)
-		}
-	}
-	return handler.Funcs{
-		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			add(ctx, e.Object, q)
-		},
-		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			add(ctx, e.ObjectNew, q)
-		},
-		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			add(ctx, e.Object, q)
-		},
-		GenericFunc: func(ctx context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			add(ctx, e.Object, q)
-		},
-	}
 }
 
 // capabilitiesChanged passes updates of a set whose agent reported new
@@ -198,14 +174,21 @@ func scheduleChanged() predicate.Funcs {
 		return old.GetGeneration() != cur.GetGeneration() ||
 			!old.GetDeletionTimestamp().Equal(cur.GetDeletionTimestamp()) ||
 			!equality.Semantic.DeepEqual(old.ProgramStatus().Image, cur.ProgramStatus().Image) ||
-			!equality.Semantic.DeepEqual(rolloutDecision(old.ProgramStatus().Rollout), rolloutDecision(cur.ProgramStatus().Rollout))
+			!equality.Semantic.DeepEqual(rolloutDecision(old), rolloutDecision(cur))
 	}}
 }
 
-// rolloutDecision is the part of a rollout status that node specs follow.
-func rolloutDecision(ro *bpfleetv1.RolloutStatus) *bpfleetv1.RolloutStatus {
+// rolloutDecision is the part of a program's rollout status that node
+// specs follow. Before its first plan, a program that goes everywhere
+// (goesEverywhere) is already released to every node: the plan that
+// says so changes no node.
+func rolloutDecision(p bpfleetv1.Program) *bpfleetv1.RolloutStatus {
+	ro := p.ProgramStatus().Rollout
 	if ro == nil {
-		return nil
+		if !imageResolved(p) || !unguarded(p.Common().Rollout) {
+			return nil
+		}
+		return &bpfleetv1.RolloutStatus{Generation: p.GetGeneration(), CanaryRank: noneReleased, Rank: math.MaxUint32}
 	}
 	d := *ro
 	d.Generations = nil

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"math"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 )
@@ -106,5 +108,48 @@ func TestSignaturePoliciesAddUp(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Node passes wait while program changes keep coming, but never longer
+// than burstMax after the first.
+func TestBurstHoldsNodePasses(t *testing.T) {
+	var b burst
+	t0 := time.Now()
+	if d := b.hold(t0); d != 0 {
+		t.Errorf("no change yet: hold %v", d)
+	}
+	b.note(t0)
+	if d := b.hold(t0.Add(burstQuiet)); d != 0 {
+		t.Errorf("a lone change, burstQuiet later: hold %v", d)
+	}
+	for i := range 30 { // a change every half second for 15 s
+		b.note(t0.Add(time.Duration(i) * burstQuiet / 2))
+	}
+	if d := b.hold(t0.Add(5 * time.Second)); d <= 0 {
+		t.Error("changes still coming: no hold")
+	}
+	if d := b.hold(t0.Add(burstMax)); d != 0 {
+		t.Errorf("burstMax after the first change: hold %v", d)
+	}
+}
+
+// The first plan of a program that goes everywhere changes no node spec,
+// so it starts no node pass; a plan that holds nodes back does.
+func TestFirstPlanStartsNoNodePass(t *testing.T) {
+	resolved := &bpfleetv1.ResolvedImage{Ref: "r.io/p:v2", Digest: "sha256:abc"}
+	unplanned := program("p", "r.io/p:v2", resolved, nil).Program
+	unplanned.ProgramStatus().Rollout = nil
+	everywhere := unplanned.DeepCopyObject().(bpfleetv1.Program)
+	everywhere.ProgramStatus().Rollout = &bpfleetv1.RolloutStatus{Generation: 3, CanaryRank: noneReleased, Rank: math.MaxUint32,
+		Generations: []bpfleetv1.GenerationNodes{{Generation: 3, Updated: 4}}}
+	batch := everywhere.DeepCopyObject().(bpfleetv1.Program)
+	batch.ProgramStatus().Rollout.Rank = 12345
+	pred := scheduleChanged()
+	if pred.Update(event.UpdateEvent{ObjectOld: unplanned, ObjectNew: everywhere}) {
+		t.Error("the first plan of a program going everywhere started node passes")
+	}
+	if !pred.Update(event.UpdateEvent{ObjectOld: unplanned, ObjectNew: batch}) {
+		t.Error("a plan holding nodes back started no node pass")
 	}
 }

@@ -158,7 +158,15 @@ func (r *Reconciler) applyAll(ctx context.Context, desired []bpfleetv1.NodeProgr
 	objects := map[types.UID][]byte{}
 	facts := gatherFacts(desired, r.Programs.Installed)
 	var errs []error
+	seen := make(map[types.UID]bool, len(desired))
 	for i := range desired {
+		// The list is atomic: the API server does not keep its UIDs
+		// unique. Two entries for one program would take turns loading.
+		if seen[desired[i].UID] {
+			ctrl.LoggerFrom(ctx).Info("ignoring a second spec entry for one program", "uid", desired[i].UID, "program", desired[i].Name)
+			continue
+		}
+		seen[desired[i].UID] = true
 		st, err := r.apply(ctx, &desired[i], facts, objects)
 		statuses = append(statuses, st)
 		if err != nil {
