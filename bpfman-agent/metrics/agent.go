@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,8 +59,52 @@ func CountLoad(kind, program, reason string) {
 	programLoads.WithLabelValues(ResultFailed).Inc()
 	loadFailures.WithLabelValues(reason).Inc()
 	if reason == bpfleetv1.ReasonVerifierRejected {
+		rejected.add(kind, program)
 		verifierRejections.WithLabelValues(kind, program).Inc()
 	}
+}
+
+// ProgramRef names a program resource in metric labels.
+type ProgramRef struct{ Kind, Name string }
+
+// RetainRejections drops the verifier rejection series of the programs
+// not in keep (those that left the node), so that the metric does not
+// grow with every program ever rejected.
+func RetainRejections(keep map[ProgramRef]bool) {
+	for _, p := range rejected.drop(keep) {
+		verifierRejections.DeleteLabelValues(p.Kind, p.Name)
+	}
+}
+
+// rejected lists the series of verifierRejections.
+var rejected seriesSet
+
+type seriesSet struct {
+	mu sync.Mutex
+	m  map[ProgramRef]bool
+}
+
+func (s *seriesSet) add(kind, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[ProgramRef]bool{}
+	}
+	s.m[ProgramRef{kind, name}] = true
+}
+
+// drop forgets the series not in keep and returns them.
+func (s *seriesSet) drop(keep map[ProgramRef]bool) []ProgramRef {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []ProgramRef
+	for p := range s.m {
+		if !keep[p] {
+			delete(s.m, p)
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // CountImageFetch records one fetch from the image store; took counts in

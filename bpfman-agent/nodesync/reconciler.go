@@ -96,6 +96,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	statuses, objects, applyErr := r.applyAll(ctx, set.Spec.Programs)
 	r.measure(ctx, set.Spec.Programs, statuses)
 	pruneErr := r.prune(set.Spec.Programs)
+	metrics.RetainRejections(programRefs(set.Spec.Programs))
 	if pruneErr != nil {
 		statuses = append(statuses, r.unloading(set.Spec.Programs, pruneErr)...)
 	}
@@ -298,6 +299,15 @@ func withFailure(st bpfleetv1.NodeProgramStatus, f failure) bpfleetv1.NodeProgra
 	st.State, st.Reason, st.Message = f.state, f.reason, f.message
 	st.Terminal, st.VerifierLog = f.terminal, f.verifierLog
 	return st
+}
+
+// programRefs names the desired programs as metrics label them.
+func programRefs(desired []bpfleetv1.NodeProgram) map[metrics.ProgramRef]bool {
+	out := make(map[metrics.ProgramRef]bool, len(desired))
+	for _, np := range desired {
+		out[metrics.ProgramRef{Kind: np.Kind, Name: np.Name}] = true
+	}
+	return out
 }
 
 // prune detaches and unpins everything no desired program owns.

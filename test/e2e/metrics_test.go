@@ -72,6 +72,9 @@ func TestMetrics(t *testing.T) {
 	}
 	poll(t, "kernel BPF stats off once no program asks", func(context.Context) bool { return !kernelCounts(t, plainID) },
 		func() string { return "still counting" })
+	poll(t, "the rejected program's series gone with it", func(context.Context) bool {
+		return metricValue(t, "bpfleet_agent_verifier_rejections_total", map[string]string{"program": bad.Name}) == 0
+	}, func() string { return "its series is still served" })
 	if err := s.Client.Delete(ctx, plain); err != nil {
 		t.Fatal(err)
 	}
