@@ -119,7 +119,7 @@ func run(tb testing.TB, n, m int) result {
 		switch {
 		case strings.HasSuffix(k, " nodeprogramsets/status") && !strings.HasPrefix(k, "GET") && !strings.HasPrefix(k, "LIST") && !strings.HasPrefix(k, "WATCH"):
 			res.statusWrites += v
-		case strings.HasSuffix(k, " nodeprogramsets") && (strings.HasPrefix(k, "PATCH") || strings.HasPrefix(k, "UPDATE") || strings.HasPrefix(k, "APPLY")):
+		case strings.HasSuffix(k, " nodeprogramsets") && slices.ContainsFunc([]string{"PATCH", "PUT", "APPLY"}, func(v string) bool { return strings.HasPrefix(k, v+" ") }):
 			res.specWrites += v
 		}
 	}
