@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -123,9 +122,7 @@ func kubectlWaitReady(t *testing.T, u *unstructured.Unstructured) {
 		t.Fatal(err)
 	}
 	resource := strings.ToLower(u.GetKind()) + "/" + u.GetName()
-	cmd := exec.Command(filepath.Join(plane.Root, "bin", "kubectl"), "--kubeconfig", kubeconfig,
-		"wait", "--for=condition=Ready", "--timeout=20s", resource)
-	if out, err := cmd.CombinedOutput(); err != nil {
+	if out, err := plane.Kubectl(kubeconfig, "wait", "--for=condition=Ready", "--timeout=20s", resource); err != nil {
 		t.Fatalf("kubectl wait --for=condition=Ready %s: %v\n%s", resource, err, out)
 	}
 }

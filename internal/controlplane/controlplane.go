@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 
 	corev1 "k8s.io/api/core/v1"
@@ -72,6 +73,14 @@ func createNamespace(cfg *rest.Config) error {
 		return fmt.Errorf("create namespace %s: %w", Namespace, err)
 	}
 	return nil
+}
+
+// Kubectl runs the kubectl that hack/ built into bin/ against the plane,
+// as the user of kubeconfig (see Kubeconfig), and returns its output.
+func (p *Plane) Kubectl(kubeconfig string, args ...string) (string, error) {
+	cmd := exec.Command(filepath.Join(p.Root, "bin", "kubectl"), append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 // Stop stops the apiserver and etcd and removes their data.

@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -87,13 +86,8 @@ func installed(t *testing.T) {
 	}
 }
 
-// kubectl runs the kubectl built from the Go module proxy into bin/.
-func kubectl(args ...string) (string, error) {
-	bin := filepath.Join(plane.Root, "bin", "kubectl")
-	cmd := exec.Command(bin, append([]string{"--kubeconfig", kubeconfig}, args...)...)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
+// kubectl runs kubectl as the admin.
+func kubectl(args ...string) (string, error) { return plane.Kubectl(kubeconfig, args...) }
 
 func TestServerSideApplyOfConfigDefault(t *testing.T) {
 	installed(t)
