@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -81,6 +83,7 @@ func TestRefusals(t *testing.T) {
 	le := e.object("counter.o", bpf.TracepointCounter)
 	notELF := e.object("notes.o", []byte("not an ELF file"))
 	ref := e.host + "/team/refused:v1"
+	noLayout := filepath.Join(t.TempDir(), "absent")
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -94,6 +97,7 @@ func TestRefusals(t *testing.T) {
 		{"no tag", []string{"image", "build", "-f", le}, exitUsage, "want -t REF"},
 		{"not built", []string{"image", "push", ref}, exitNotFound, "build it first"},
 		{"not in the registry", []string{"image", "inspect", e.host + "/team/absent:v1"}, exitNotFound, "not found"},
+		{"no such layout", []string{"image", "inspect", "--oci-layout", noLayout, ref}, exitNotFound, "no OCI image layout"},
 		{"unknown command", []string{"image", "frobnicate"}, exitUsage, "unknown command"},
 		{"help is no failure", []string{"image", "push", "-h"}, 0, "usage: bpfleet image push"},
 	} {
@@ -103,6 +107,10 @@ func TestRefusals(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, errs, tc.code, tc.msg)
 			}
 		})
+	}
+
+	if _, err := os.Stat(noLayout); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("inspecting a layout that is not there made %s (%v)", noLayout, err)
 	}
 
 	e.must("image", "build", "-f", le, "-t", ref)

@@ -118,6 +118,12 @@ func dockerConfigCredentials(host string) (*bpfoci.Credentials, error) {
 // openResolved opens where ref lives and resolves it to the manifest or
 // index it names.
 func (w *where) openResolved(ctx context.Context, ref string) (*target, ocispec.Descriptor, error) {
+	// An image to read must be there: do not make an empty layout.
+	if w.layout != "" {
+		if _, err := os.Stat(filepath.Join(w.layout, ocispec.ImageLayoutFile)); err != nil {
+			return nil, ocispec.Descriptor{}, fmt.Errorf("%s: no OCI image layout: %w", w.layout, bpfoci.ErrNotFound)
+		}
+	}
 	t, err := w.open(ref)
 	if err != nil {
 		return nil, ocispec.Descriptor{}, err
