@@ -8,7 +8,9 @@
 // NodeReconciler runs per Node: it writes that node's NodeProgramSet spec
 // from every program that selects it, and deletes it when the Node goes.
 // Data flows one way: program → NodeProgramSet spec → agent → NodeProgramSet
-// status → program status.
+// status → program status. Whether a node's agent is alive, they read
+// from its Lease (agents.go). A burst of program changes reaches each node
+// in one write of its set (burst.go).
 //
 // Invariant: lists from the manager's cache are taken without a deep copy
 // (client.UnsafeDisableDeepCopy) — at a thousand nodes, copying every set

@@ -9,4 +9,8 @@
 // back to decide anything. The one memory kept between passes is which
 // revision of a program failed terminally, so a verifier rejection is not
 // retried until the spec changes.
+//
+// Status is written only when it changes. That the agent is alive it says
+// by renewing a Lease named after its node (Heartbeat), which stops when a
+// pass has run for longer than the Lease lasts.
 package nodesync
