@@ -151,7 +151,7 @@ func (r *NodeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	for _, k := range Kinds {
 		b = b.Watches(k.New(), r.burst.enqueue(r.allNodes), builder.WithPredicates(scheduleChanged()))
 	}
-	b = b.Watches(&bpfleetv1.MapPolicy{}, r.burst.enqueue(r.allNodes))
+	b = b.Watches(&bpfleetv1.MapPolicy{}, r.burst.enqueue(r.allNodes), builder.WithPredicates(policyScheduleChanged()))
 	return b.Complete(r)
 }
 
@@ -179,6 +179,21 @@ func scheduleChanged() predicate.Funcs {
 			!old.GetDeletionTimestamp().Equal(cur.GetDeletionTimestamp()) ||
 			!equality.Semantic.DeepEqual(old.ProgramStatus().Image, cur.ProgramStatus().Image) ||
 			!equality.Semantic.DeepEqual(rolloutDecision(old), rolloutDecision(cur))
+	}}
+}
+
+// policyScheduleChanged passes the MapPolicy changes node specs follow:
+// its spec, its deletion, its resolved entries image; not the node counts
+// of its status.
+func policyScheduleChanged() predicate.Funcs {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		old, oldOK := e.ObjectOld.(*bpfleetv1.MapPolicy)
+		cur, curOK := e.ObjectNew.(*bpfleetv1.MapPolicy)
+		if !oldOK || !curOK {
+			return true
+		}
+		return old.Generation != cur.Generation || !old.DeletionTimestamp.Equal(cur.DeletionTimestamp) ||
+			!equality.Semantic.DeepEqual(old.Status.EntriesImage, cur.Status.EntriesImage)
 	}}
 }
 

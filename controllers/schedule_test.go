@@ -153,3 +153,30 @@ func TestFirstPlanStartsNoNodePass(t *testing.T) {
 		t.Error("a plan holding nodes back started no node pass")
 	}
 }
+
+// Node passes follow a MapPolicy's spec and resolved entries image, not
+// the node counts of its status.
+func TestPolicyChangesThatStartNodePasses(t *testing.T) {
+	base := &bpfleetv1.MapPolicy{ObjectMeta: metav1.ObjectMeta{Name: "p", Generation: 1}}
+	counts := base.DeepCopy()
+	counts.Status.ObservedGeneration = 1
+	counts.Status.Nodes.Ready = 7
+	spec := base.DeepCopy()
+	spec.Generation = 2
+	resolved := base.DeepCopy()
+	resolved.Status.EntriesImage = &bpfleetv1.ResolvedImage{Ref: "r.io/e:v1", Digest: "sha256:abc"}
+	pred := policyScheduleChanged()
+	for _, tc := range []struct {
+		name string
+		cur  *bpfleetv1.MapPolicy
+		want bool
+	}{
+		{"node counts", counts, false},
+		{"spec", spec, true},
+		{"entries image resolved", resolved, true},
+	} {
+		if got := pred.Update(event.UpdateEvent{ObjectOld: base, ObjectNew: tc.cur}); got != tc.want {
+			t.Errorf("%s: passes = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
