@@ -15,36 +15,51 @@ import (
 // A burst of program changes (a GitOps sync applying a hundred programs,
 // one after another) should reach each node in one write of its set, and
 // one report from its agent, not one per program: node passes wait until
-// changes have stopped coming for burstQuiet, or burstMax after the first
-// change of the burst, whichever comes first. A lone change waits
+// changes have stopped coming for burstQuiet, but no node waits longer
+// than burstMax, whatever the changes' rhythm. A lone change waits
 // burstQuiet.
 const (
 	burstQuiet = time.Second
 	burstMax   = 10 * time.Second
 )
 
-// burst tracks the program changes in progress. The zero value is ready.
+// burst tracks the last program change and the nodes it holds. The zero
+// value is ready.
 type burst struct {
-	mu          sync.Mutex
-	first, last time.Time
+	mu   sync.Mutex
+	last time.Time
+	// held maps a held node to when it was first held.
+	held map[string]time.Time
 }
 
 // note records a change at now.
 func (b *burst) note(now time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if now.Sub(b.last) > burstQuiet {
-		b.first = now // a new burst
-	}
 	b.last = now
 }
 
-// hold is how long a node pass should wait at now for the burst to end
+// hold is how long node's pass should wait at now for the burst to end
 // (0: go ahead).
-func (b *burst) hold(now time.Time) time.Duration {
+func (b *burst) hold(node string, now time.Time) time.Duration {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return max(0, min(b.last.Add(burstQuiet).Sub(now), b.first.Add(burstMax).Sub(now)))
+	wait := b.last.Add(burstQuiet).Sub(now)
+	if wait > 0 {
+		if b.held == nil {
+			b.held = map[string]time.Time{}
+		}
+		since, ok := b.held[node]
+		if !ok {
+			since, b.held[node] = now, now
+		}
+		wait = min(wait, since.Add(burstMax).Sub(now))
+	}
+	if wait <= 0 {
+		delete(b.held, node)
+		return 0
+	}
+	return wait
 }
 
 // enqueue is an event handler that notes each event in the burst and

@@ -41,7 +41,7 @@ type NodeReconciler struct {
 
 // Reconcile brings one node's set in line with the programs selecting it.
 func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	if wait := r.burst.hold(time.Now()); wait > 0 {
+	if wait := r.burst.hold(req.Name, time.Now()); wait > 0 {
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 	var node corev1.Node
@@ -72,14 +72,10 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	if equality.Semantic.DeepEqual(desired, set.Spec) {
 		return ctrl.Result{}, nil
 	}
-	// A whole update, not a patch: the spec's list is atomic, so a patch
-	// carries all of it anyway, and the API server then also has to
-	// re-encode the stored object to merge it (a fifth of the write's
-	// cost, docs/benchmarks.md). A stale cache fails on the
-	// resourceVersion and is retried.
+	base := set.DeepCopy()
 	set.Spec = desired
-	if err := r.Update(ctx, &set); err != nil {
-		return ctrl.Result{}, fmt.Errorf("update node program set %s: %w", set.Name, err)
+	if err := r.Patch(ctx, &set, client.MergeFrom(base)); err != nil {
+		return ctrl.Result{}, fmt.Errorf("patch node program set %s: %w", set.Name, err)
 	}
 	return ctrl.Result{}, nil
 }

@@ -1,6 +1,7 @@
 package nodesync
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -137,5 +138,15 @@ func TestAlive(t *testing.T) {
 	r.passStart.Store(time.Now().Add(-LeaseDuration - time.Minute).UnixNano())
 	if _, err := r.alive(); err == nil || !strings.Contains(err.Error(), "sync pass has run for") {
 		t.Errorf("a pass stuck for longer than the Lease: %v, want an error saying so", err)
+	}
+}
+
+// A program listed twice in the spec is applied once.
+func TestUniqueSpecEntries(t *testing.T) {
+	got := unique(context.Background(), []bpfleetv1.NodeProgram{
+		{UID: "a", Name: "first"}, {UID: "b", Name: "other"}, {UID: "a", Name: "again"},
+	})
+	if len(got) != 2 || got[0].Name != "first" || got[1].Name != "other" {
+		t.Errorf("unique = %+v, want first and other", got)
 	}
 }

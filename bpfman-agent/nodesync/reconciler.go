@@ -93,12 +93,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 		return ctrl.Result{}, err
 	}
 	base := set.DeepCopy()
-	statuses, objects, applyErr := r.applyAll(ctx, set.Spec.Programs)
-	r.measure(ctx, set.Spec.Programs, statuses)
-	pruneErr := r.prune(set.Spec.Programs)
-	metrics.RetainRejections(programRefs(set.Spec.Programs))
+	desired := unique(ctx, set.Spec.Programs)
+	statuses, objects, applyErr := r.applyAll(ctx, desired)
+	r.measure(ctx, desired, statuses)
+	pruneErr := r.prune(desired)
+	metrics.RetainRejections(programRefs(desired))
 	if pruneErr != nil {
-		statuses = append(statuses, r.unloading(set.Spec.Programs, pruneErr)...)
+		statuses = append(statuses, r.unloading(desired, pruneErr)...)
 	}
 	r.report(set, statuses)
 	var policyErr error
@@ -159,15 +160,7 @@ func (r *Reconciler) applyAll(ctx context.Context, desired []bpfleetv1.NodeProgr
 	objects := map[types.UID][]byte{}
 	facts := gatherFacts(desired, r.Programs.Installed)
 	var errs []error
-	seen := make(map[types.UID]bool, len(desired))
 	for i := range desired {
-		// The list is atomic: the API server does not keep its UIDs
-		// unique. Two entries for one program would take turns loading.
-		if seen[desired[i].UID] {
-			ctrl.LoggerFrom(ctx).Info("ignoring a second spec entry for one program", "uid", desired[i].UID, "program", desired[i].Name)
-			continue
-		}
-		seen[desired[i].UID] = true
 		st, err := r.apply(ctx, &desired[i], facts, objects)
 		statuses = append(statuses, st)
 		if err != nil {
@@ -299,6 +292,23 @@ func withFailure(st bpfleetv1.NodeProgramStatus, f failure) bpfleetv1.NodeProgra
 	st.State, st.Reason, st.Message = f.state, f.reason, f.message
 	st.Terminal, st.VerifierLog = f.terminal, f.verifierLog
 	return st
+}
+
+// unique drops the second and later entries for one program: the list is
+// atomic, so the API server does not keep its UIDs unique, and two entries
+// for one program would take turns loading.
+func unique(ctx context.Context, programs []bpfleetv1.NodeProgram) []bpfleetv1.NodeProgram {
+	seen := make(map[types.UID]bool, len(programs))
+	out := make([]bpfleetv1.NodeProgram, 0, len(programs))
+	for _, np := range programs {
+		if seen[np.UID] {
+			ctrl.LoggerFrom(ctx).Info("ignoring a second spec entry for one program", "uid", np.UID, "program", np.Name)
+			continue
+		}
+		seen[np.UID] = true
+		out = append(out, np)
+	}
+	return out
 }
 
 // programRefs names the desired programs as metrics label them.

@@ -120,8 +120,12 @@ func dockerConfigCredentials(host string) (*bpfoci.Credentials, error) {
 func (w *where) openResolved(ctx context.Context, ref string) (*target, ocispec.Descriptor, error) {
 	// An image to read must be there: do not make an empty layout.
 	if w.layout != "" {
-		if _, err := os.Stat(filepath.Join(w.layout, ocispec.ImageLayoutFile)); err != nil {
+		_, err := os.Stat(filepath.Join(w.layout, ocispec.ImageLayoutFile))
+		if errors.Is(err, os.ErrNotExist) {
 			return nil, ocispec.Descriptor{}, fmt.Errorf("%s: no OCI image layout: %w", w.layout, bpfoci.ErrNotFound)
+		}
+		if err != nil {
+			return nil, ocispec.Descriptor{}, err
 		}
 	}
 	t, err := w.open(ref)
