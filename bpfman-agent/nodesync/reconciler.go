@@ -374,6 +374,12 @@ func (r *Reconciler) patchStatus(ctx context.Context, base, set *bpfleetv1.NodeP
 	}
 	now := metav1.Now()
 	set.Status.LastSync = &now
+	return ApplyStatus(ctx, r.Client, set)
+}
+
+// ApplyStatus writes set's whole status by server-side apply, as the
+// agent's field manager, taking over every field.
+func ApplyStatus(ctx context.Context, c client.Client, set *bpfleetv1.NodeProgramSet) error {
 	status, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&set.Status)
 	if err != nil {
 		return fmt.Errorf("status of %s: %w", set.Name, err)
@@ -381,7 +387,7 @@ func (r *Reconciler) patchStatus(ctx context.Context, base, set *bpfleetv1.NodeP
 	u := &unstructured.Unstructured{Object: map[string]any{"status": status}}
 	u.SetGroupVersionKind(bpfleetv1.GroupVersion.WithKind("NodeProgramSet"))
 	u.SetName(set.Name)
-	err = r.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(fieldOwner), client.ForceOwnership)
+	err = c.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(fieldOwner), client.ForceOwnership)
 	if err != nil {
 		return fmt.Errorf("apply status of %s: %w", set.Name, err)
 	}

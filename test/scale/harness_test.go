@@ -236,7 +236,7 @@ func report(ctx context.Context, c client.Client, set *bpfleetv1.NodeProgramSet)
 	now := metav1.Now()
 	set.Status.ObservedGeneration, set.Status.LastSync = set.Generation, &now
 	set.Status.Programs = reports(set)
-	return applyStatus(ctx, c, set)
+	return nodesync.ApplyStatus(ctx, c, set)
 }
 
 // reports are what a real agent reports for set's programs, all loaded:

@@ -8,12 +8,11 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpfman-agent/nodesync"
 	"github.com/bpfleet/bpfleet/internal/controlplane"
 	"github.com/bpfleet/bpfleet/internal/scheme"
 	"github.com/bpfleet/bpfleet/internal/testproc"
@@ -76,7 +75,7 @@ func BenchmarkSetWrite(b *testing.B) {
 		b.Run(fmt.Sprintf("status-apply/programs=%d", entries), func(b *testing.B) {
 			perWrite(b, apiserver, func(i int) error {
 				set.Status.ObservedGeneration = int64(i + 1)
-				return applyStatus(context.Background(), c, set)
+				return nodesync.ApplyStatus(context.Background(), c, set)
 			})
 		})
 	}
@@ -124,18 +123,4 @@ func patchLabel(c client.Client, set *bpfleetv1.NodeProgramSet, i int) error {
 	base := set.DeepCopy()
 	metav1.SetMetaDataLabel(&set.ObjectMeta, "write", fmt.Sprint(i))
 	return c.Patch(context.Background(), set, client.MergeFrom(base))
-}
-
-// applyStatus writes set's status as the agent does: server-side apply
-// of the whole status.
-func applyStatus(ctx context.Context, c client.Client, set *bpfleetv1.NodeProgramSet) error {
-	status, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&set.Status)
-	if err != nil {
-		return err
-	}
-	u := &unstructured.Unstructured{Object: map[string]any{"status": status}}
-	u.SetGroupVersionKind(bpfleetv1.GroupVersion.WithKind("NodeProgramSet"))
-	u.SetName(set.Name)
-	return c.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u),
-		client.FieldOwner("bpfman-agent"), client.ForceOwnership)
 }
