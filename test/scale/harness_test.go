@@ -101,12 +101,14 @@ func run(tb testing.TB, n, m int) result {
 	cpu0 := testproc.CPU(tb, operator)
 	api0, etcd0, self0 := testproc.CPUOf(tb, apiserver), testproc.CPUOf(tb, etcd), testproc.CPUOf(tb, os.Getpid())
 	start := time.Now()
+	profiled := profileAPIServer(tb, plane)
 	for i := range m {
 		if err := c.Create(ctx, program(i)); err != nil {
 			tb.Fatal(err)
 		}
 	}
 	waitAllReady(tb, c, n, m)
+	profiled.Wait()
 	res := result{nodes: n, programs: m, converge: time.Since(start)}
 	res.operatorCPU = testproc.CPU(tb, operator) - cpu0
 	res.apiserverCPU = testproc.CPUOf(tb, apiserver) - api0
@@ -124,6 +126,31 @@ func run(tb testing.TB, n, m int) result {
 		}
 	}
 	return res
+}
+
+// profileAPIServer writes a CPU profile of the API server's first 40 s
+// of the run to $BPFLEET_SCALE_APISERVER_PROFILE, when it is set.
+func profileAPIServer(tb testing.TB, plane *controlplane.Plane) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	file := os.Getenv("BPFLEET_SCALE_APISERVER_PROFILE")
+	if file == "" {
+		return &wg
+	}
+	cs, err := kubernetes.NewForConfig(plane.Config)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	wg.Go(func() {
+		raw, err := cs.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", "40").
+			Timeout(time.Minute).DoRaw(context.Background())
+		if err == nil {
+			err = os.WriteFile(file, raw, 0o644)
+		}
+		if err != nil {
+			tb.Errorf("profile the API server: %v", err)
+		}
+	})
+	return &wg
 }
 
 // controlPlane finds the pids of the run's kube-apiserver (by its port)
