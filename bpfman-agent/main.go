@@ -1,5 +1,6 @@
 // Command bpfman-agent is bpfleet's node agent: it runs, privileged, on every
-// node, and makes the kernel run what the node's NodeProgramSet asks for.
+// node, makes the kernel run what the node's NodeProgramSet asks for, and
+// reports what runs in the node's NodeProgramReport.
 package main
 
 import (

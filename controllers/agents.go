@@ -28,7 +28,7 @@ const agentSilentAfter = 3 * time.Minute
 // renewal of its Lease within the Lease's duration, and no report within
 // agentSilentAfter (nor, if it never reported, creation of its set).
 // lease may be nil. Pure.
-func silent(set *bpfleetv1.NodeProgramSet, lease *coordinationv1.Lease, now time.Time) bool {
+func silent(set *nodeState, lease *coordinationv1.Lease, now time.Time) bool {
 	last := set.CreationTimestamp.Time
 	if set.Status.LastSync != nil {
 		last = set.Status.LastSync.Time
@@ -96,18 +96,13 @@ func leaseCache(namespace string) cache.ByObject {
 	}
 }
 
-// setChanged passes the updates of a NodeProgramSet in which the part a
-// reconciler reads changed (the map policies, say, when only the programs'
-// reports changed).
-func setChanged(part func(*bpfleetv1.NodeProgramSet) any) predicate.Funcs {
+// changed passes the updates of an object in which the part a reconciler
+// reads changed (the map policies, say, when only the programs' reports
+// changed).
+func changed[T client.Object](part func(T) any) predicate.Funcs {
 	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
-		old, oldOK := e.ObjectOld.(*bpfleetv1.NodeProgramSet)
-		cur, curOK := e.ObjectNew.(*bpfleetv1.NodeProgramSet)
+		old, oldOK := e.ObjectOld.(T)
+		cur, curOK := e.ObjectNew.(T)
 		return !oldOK || !curOK || !equality.Semantic.DeepEqual(part(old), part(cur))
 	}}
-}
-
-// policiesPart is what MapPolicy status is made of.
-func policiesPart(s *bpfleetv1.NodeProgramSet) any {
-	return []any{s.Spec.MapPolicies, s.Status.MapPolicies}
 }

@@ -8,7 +8,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 )
@@ -20,12 +19,9 @@ func publishCapabilities(t *testing.T, node string, hooks ...bpfleetv1.HookSuppo
 		_, err := getSet(node)
 		return err == nil, nil
 	})
-	s, _ := getSet(node)
-	base := s.DeepCopy()
-	s.Status.Capabilities = &bpfleetv1.NodeCapabilities{KernelRelease: "6.18", BTF: true, Hooks: hooks}
-	if err := k8s.Status().Patch(context.Background(), s, client.MergeFrom(base)); err != nil {
-		t.Fatal(err)
-	}
+	writeReport(t, node, func(rs *bpfleetv1.NodeProgramReportStatus) {
+		rs.Capabilities = &bpfleetv1.NodeCapabilities{KernelRelease: "6.18", BTF: true, Hooks: hooks}
+	})
 }
 
 func TestUnsupportedNodesAreReportedNotFailed(t *testing.T) {
@@ -57,9 +53,7 @@ func TestUnsupportedNodesAreReportedNotFailed(t *testing.T) {
 	if s, _ := getSet("caps-no"); len(s.Spec.Programs) != 0 {
 		t.Fatalf("program sent to a node that lacks kprobes: %+v", s.Spec.Programs)
 	}
-	tp := &bpfleetv1.TracepointProgram{ObjectMeta: p.ObjectMeta}
-	tp.UID, tp.Name, tp.Generation = p.UID, p.Name, p.Generation
-	report(t, "caps-ok", tp, &bpfleetv1.NodeProgramStatus{State: bpfleetv1.StateReady})
+	reportAs(t, "caps-ok", "KprobeProgram", p, &bpfleetv1.NodeProgramStatus{State: bpfleetv1.StateReady})
 
 	eventually(t, "Ready with one unsupported node", func() (bool, error) {
 		var got bpfleetv1.KprobeProgram

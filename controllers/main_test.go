@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpfman-agent/nodesync"
 	"github.com/bpfleet/bpfleet/controllers"
 	"github.com/bpfleet/bpfleet/internal/controlplane"
 	"github.com/bpfleet/bpfleet/internal/scheme"
@@ -135,23 +136,35 @@ func report(t *testing.T, node string, p *bpfleetv1.TracepointProgram, st *bpfle
 // reportAs is report for a program of any kind.
 func reportAs(t *testing.T, node, kind string, p client.Object, st *bpfleetv1.NodeProgramStatus) {
 	t.Helper()
+	writeReport(t, node, func(rs *bpfleetv1.NodeProgramReportStatus) {
+		var out []bpfleetv1.NodeProgramStatus
+		for _, e := range rs.Programs {
+			if e.UID != p.GetUID() {
+				out = append(out, e)
+			}
+		}
+		if st != nil {
+			st.UID, st.Name, st.Kind, st.Generation = p.GetUID(), p.GetName(), kind, p.GetGeneration()
+			out = append(out, *st)
+		}
+		rs.Programs = out
+	})
+}
+
+// writeReport plays node's agent: it changes node's report, with the
+// agent's own code (nodesync.WriteReport).
+func writeReport(t *testing.T, node string, change func(*bpfleetv1.NodeProgramReportStatus)) {
+	t.Helper()
 	s, err := getSet(node)
 	if err != nil {
 		t.Fatalf("get set %s: %v", node, err)
 	}
-	base := s.DeepCopy()
-	var out []bpfleetv1.NodeProgramStatus
-	for _, e := range s.Status.Programs {
-		if e.UID != p.GetUID() {
-			out = append(out, e)
-		}
+	var r bpfleetv1.NodeProgramReport
+	if err := k8s.Get(context.Background(), types.NamespacedName{Name: node}, &r); client.IgnoreNotFound(err) != nil {
+		t.Fatalf("get report %s: %v", node, err)
 	}
-	if st != nil {
-		st.UID, st.Name, st.Kind, st.Generation = p.GetUID(), p.GetName(), kind, p.GetGeneration()
-		out = append(out, *st)
-	}
-	s.Status.Programs = out
-	if err := k8s.Status().Patch(context.Background(), s, client.MergeFrom(base)); err != nil {
+	change(&r.Status)
+	if err := nodesync.WriteReport(context.Background(), k8s, s, &r); err != nil {
 		t.Fatalf("report on %s: %v", node, err)
 	}
 }

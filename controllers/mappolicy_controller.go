@@ -41,12 +41,12 @@ func (r *MapPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	if err := r.Get(ctx, req.NamespacedName, &mp); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	var sets bpfleetv1.NodeProgramSetList
-	if err := r.List(ctx, &sets, client.UnsafeDisableDeepCopy); err != nil {
-		return ctrl.Result{}, fmt.Errorf("list node program sets: %w", err)
+	sets, err := nodeStates(ctx, r)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
 	if !mp.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.finalize(ctx, &mp, sets.Items)
+		return ctrl.Result{}, r.finalize(ctx, &mp, sets)
 	}
 	if err := r.ensureFinalizer(ctx, &mp); err != nil {
 		return ctrl.Result{}, err
@@ -58,12 +58,12 @@ func (r *MapPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		setConditions(&st.Conditions, mp.Generation, resolveFailed(fmt.Errorf("entriesFrom: %w", err))...)
 		return ctrl.Result{}, errors.Join(err, r.patchStatus(ctx, base, &mp))
 	}
-	aggregatePolicy(&mp, sets.Items)
+	aggregatePolicy(&mp, sets)
 	return ctrl.Result{}, r.patchStatus(ctx, base, &mp)
 }
 
 // aggregatePolicy sums the nodes' reports into the policy's status.
-func aggregatePolicy(mp *bpfleetv1.MapPolicy, sets []bpfleetv1.NodeProgramSet) {
+func aggregatePolicy(mp *bpfleetv1.MapPolicy, sets []nodeState) {
 	reports, usage := policyReports(mp, sets)
 	sum := summarize(mp.Generation, reports)
 	st := &mp.Status
@@ -87,7 +87,7 @@ func (r *MapPolicyReconciler) ensureFinalizer(ctx context.Context, mp *bpfleetv1
 
 // finalize releases a deleted policy once every node that applies it
 // reports its keys removed (or no longer lists it).
-func (r *MapPolicyReconciler) finalize(ctx context.Context, mp *bpfleetv1.MapPolicy, sets []bpfleetv1.NodeProgramSet) error {
+func (r *MapPolicyReconciler) finalize(ctx context.Context, mp *bpfleetv1.MapPolicy, sets []nodeState) error {
 	if !controllerutil.ContainsFinalizer(mp, bpfleetv1.Finalizer) {
 		return nil
 	}
@@ -102,7 +102,7 @@ func (r *MapPolicyReconciler) finalize(ctx context.Context, mp *bpfleetv1.MapPol
 	return client.IgnoreNotFound(err)
 }
 
-func removedOn(set *bpfleetv1.NodeProgramSet, mp *bpfleetv1.MapPolicy) bool {
+func removedOn(set *nodeState, mp *bpfleetv1.MapPolicy) bool {
 	for _, ps := range set.Status.MapPolicies {
 		if ps.UID == mp.UID && ps.State == bpfleetv1.StateUnloading && ps.Reason == bpfleetv1.ReasonRemoved {
 			return true
@@ -114,7 +114,7 @@ func removedOn(set *bpfleetv1.NodeProgramSet, mp *bpfleetv1.MapPolicy) bool {
 // policyReports maps each node that applies the policy to its report, as a
 // program-like status so that summarize can add them up, and collects the
 // maps' usage.
-func policyReports(mp *bpfleetv1.MapPolicy, sets []bpfleetv1.NodeProgramSet) (map[string]*bpfleetv1.NodeProgramStatus, []bpfleetv1.MapUsage) {
+func policyReports(mp *bpfleetv1.MapPolicy, sets []nodeState) (map[string]*bpfleetv1.NodeProgramStatus, []bpfleetv1.MapUsage) {
 	reports := map[string]*bpfleetv1.NodeProgramStatus{}
 	var usage []bpfleetv1.MapUsage
 	for i := range sets {
@@ -138,7 +138,7 @@ func policyReports(mp *bpfleetv1.MapPolicy, sets []bpfleetv1.NodeProgramSet) (ma
 	return reports, usage
 }
 
-func appliesOn(set *bpfleetv1.NodeProgramSet, uid types.UID) bool {
+func appliesOn(set *nodeState, uid types.UID) bool {
 	for _, p := range set.Spec.MapPolicies {
 		if p.UID == uid {
 			return true
@@ -192,17 +192,24 @@ func (r *MapPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("mappolicy").
 		For(&bpfleetv1.MapPolicy{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Watches(&bpfleetv1.NodeProgramSet{}, handler.EnqueueRequestsFromMapFunc(policiesOnSet), builder.WithPredicates(setChanged(policiesPart))).
+		Watches(&bpfleetv1.NodeProgramSet{}, handler.EnqueueRequestsFromMapFunc(policiesOnSet),
+			builder.WithPredicates(changed(func(s *bpfleetv1.NodeProgramSet) any { return s.Spec.MapPolicies }))).
+		Watches(&bpfleetv1.NodeProgramReport{}, handler.EnqueueRequestsFromMapFunc(policiesOnReport),
+			builder.WithPredicates(changed(func(r *bpfleetv1.NodeProgramReport) any { return r.Status.MapPolicies }))).
 		Complete(r)
 }
 
 func policiesOnSet(_ context.Context, o client.Object) []reconcile.Request {
-	set := o.(*bpfleetv1.NodeProgramSet)
 	var reqs []reconcile.Request
-	for _, p := range set.Spec.MapPolicies {
+	for _, p := range o.(*bpfleetv1.NodeProgramSet).Spec.MapPolicies {
 		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: p.Name}})
 	}
-	for _, p := range set.Status.MapPolicies {
+	return reqs
+}
+
+func policiesOnReport(_ context.Context, o client.Object) []reconcile.Request {
+	var reqs []reconcile.Request
+	for _, p := range o.(*bpfleetv1.NodeProgramReport).Status.MapPolicies {
 		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: p.Name}})
 	}
 	return reqs

@@ -63,16 +63,10 @@ func TestMapPolicyReachesNodesAndReportsUsage(t *testing.T) {
 
 func reportPolicy(t *testing.T, node string, mp *bpfleetv1.MapPolicy, st bpfleetv1.NodeMapPolicyStatus) {
 	t.Helper()
-	s, err := getSet(node)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := s.DeepCopy()
 	st.UID, st.Name, st.Generation = mp.UID, mp.Name, mp.Generation
-	s.Status.MapPolicies = []bpfleetv1.NodeMapPolicyStatus{st}
-	if err := k8s.Status().Patch(context.Background(), s, client.MergeFrom(base)); err != nil {
-		t.Fatal(err)
-	}
+	writeReport(t, node, func(rs *bpfleetv1.NodeProgramReportStatus) {
+		rs.MapPolicies = []bpfleetv1.NodeMapPolicyStatus{st}
+	})
 }
 
 func TestMapPolicyEntriesFromArtifact(t *testing.T) {

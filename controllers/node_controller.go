@@ -68,7 +68,11 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	desired := desiredSpec(&node, set.Status.Capabilities, programs, policies.Items, set.Spec, r.Verify)
+	caps, err := r.capabilities(ctx, &set)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	desired := desiredSpec(&node, caps, programs, policies.Items, set.Spec, r.Verify)
 	if equality.Semantic.DeepEqual(desired, set.Spec) {
 		return ctrl.Result{}, nil
 	}
@@ -78,6 +82,20 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		return ctrl.Result{}, fmt.Errorf("patch node program set %s: %w", set.Name, err)
 	}
 	return ctrl.Result{}, nil
+}
+
+// capabilities are the kernel capabilities the agent of set's node
+// reported; nil before it reports.
+func (r *NodeReconciler) capabilities(ctx context.Context, set *bpfleetv1.NodeProgramSet) (*bpfleetv1.NodeCapabilities, error) {
+	var report bpfleetv1.NodeProgramReport
+	err := r.Get(ctx, client.ObjectKeyFromObject(set), &report, client.UnsafeDisableDeepCopy)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("node program report %s: %w", set.Name, err)
+	}
+	return withReport(set, &report).Status.Capabilities, nil
 }
 
 // desiredSpec is a node's whole spec: its programs and the map policies
@@ -142,23 +160,14 @@ func (r *NodeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// nodes wait on each other's API round trips (docs/benchmarks.md).
 		WithOptions(controller.Options{MaxConcurrentReconciles: nodeWorkers}).
 		For(&corev1.Node{}, builder.WithPredicates(predicate.LabelChangedPredicate{})).
-		Watches(&bpfleetv1.NodeProgramSet{}, &handler.EnqueueRequestForObject{},
-			builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, capabilitiesChanged())))
+		Watches(&bpfleetv1.NodeProgramSet{}, &handler.EnqueueRequestForObject{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&bpfleetv1.NodeProgramReport{}, &handler.EnqueueRequestForObject{},
+			builder.WithPredicates(changed(func(r *bpfleetv1.NodeProgramReport) any { return r.Status.Capabilities })))
 	for _, k := range Kinds {
 		b = b.Watches(k.New(), r.burst.enqueue(r.allNodes), builder.WithPredicates(scheduleChanged()))
 	}
 	b = b.Watches(&bpfleetv1.MapPolicy{}, r.burst.enqueue(r.allNodes), builder.WithPredicates(policyScheduleChanged()))
 	return b.Complete(r)
-}
-
-// capabilitiesChanged passes updates of a set whose agent reported new
-// kernel capabilities, which change what the node may be sent.
-func capabilitiesChanged() predicate.Funcs {
-	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
-		old, oldOK := e.ObjectOld.(*bpfleetv1.NodeProgramSet)
-		cur, curOK := e.ObjectNew.(*bpfleetv1.NodeProgramSet)
-		return oldOK && curOK && !equality.Semantic.DeepEqual(old.Status.Capabilities, cur.Status.Capabilities)
-	}}
 }
 
 // scheduleChanged passes the program changes that can change what a node

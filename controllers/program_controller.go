@@ -127,17 +127,17 @@ func (r *ProgramReconciler) rolloutNodes(ctx context.Context, obj bpfleetv1.Prog
 	if err := r.List(ctx, &nodes, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("list nodes: %w", err)
 	}
-	var sets bpfleetv1.NodeProgramSetList
-	if err := r.List(ctx, &sets, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, fmt.Errorf("list node program sets: %w", err)
+	sets, err := nodeStates(ctx, r)
+	if err != nil {
+		return nil, err
 	}
 	leases, err := agentLeases(ctx, r, r.AgentNamespace)
 	if err != nil {
 		return nil, err
 	}
-	byNode := make(map[string]*bpfleetv1.NodeProgramSet, len(sets.Items))
-	for i := range sets.Items {
-		byNode[sets.Items[i].Name] = &sets.Items[i]
+	byNode := make(map[string]*nodeState, len(sets))
+	for i := range sets {
+		byNode[sets[i].Name] = &sets[i]
 	}
 	spec := obj.Common().Rollout
 	var out []rolloutNode
@@ -164,7 +164,7 @@ func reportsOf(nodes []rolloutNode) map[string]*bpfleetv1.NodeProgramStatus {
 }
 
 // askedGeneration is the generation of the program a node's spec holds.
-func askedGeneration(set *bpfleetv1.NodeProgramSet, uid types.UID) int64 {
+func askedGeneration(set *nodeState, uid types.UID) int64 {
 	if set == nil {
 		return 0
 	}
@@ -178,7 +178,7 @@ func askedGeneration(set *bpfleetv1.NodeProgramSet, uid types.UID) int64 {
 
 // report is a node's entry for the program; for a node whose kernel lacks
 // the program's hook, an Unsupported entry saying what is missing.
-func report(set *bpfleetv1.NodeProgramSet, lease *coordinationv1.Lease, obj bpfleetv1.Program) *bpfleetv1.NodeProgramStatus {
+func report(set *nodeState, lease *coordinationv1.Lease, obj bpfleetv1.Program) *bpfleetv1.NodeProgramStatus {
 	if set == nil {
 		return nil
 	}
@@ -201,7 +201,7 @@ func report(set *bpfleetv1.NodeProgramSet, lease *coordinationv1.Lease, obj bpfl
 }
 
 // lastSeen says when a silent agent last renewed its Lease or reported.
-func lastSeen(set *bpfleetv1.NodeProgramSet, lease *coordinationv1.Lease) string {
+func lastSeen(set *nodeState, lease *coordinationv1.Lease) string {
 	var report, renewed time.Time
 	if set.Status.LastSync != nil {
 		report = set.Status.LastSync.Time
@@ -218,7 +218,7 @@ func lastSeen(set *bpfleetv1.NodeProgramSet, lease *coordinationv1.Lease) string
 	return report.UTC().Format(time.RFC3339) + " (its last report)"
 }
 
-func statusEntry(set *bpfleetv1.NodeProgramSet, uid types.UID) *bpfleetv1.NodeProgramStatus {
+func statusEntry(set *nodeState, uid types.UID) *bpfleetv1.NodeProgramStatus {
 	if set == nil {
 		return nil
 	}
@@ -265,19 +265,19 @@ func (r *ProgramReconciler) reportDeleting(ctx context.Context, obj bpfleetv1.Pr
 	return r.patchStatus(ctx, base, obj)
 }
 
-// nodesHolding counts the node sets whose spec or status still has uid.
+// nodesHolding counts the nodes whose set or report still has uid.
 func (r *ProgramReconciler) nodesHolding(ctx context.Context, uid types.UID) (int, error) {
-	var sets bpfleetv1.NodeProgramSetList
-	if err := r.List(ctx, &sets, client.UnsafeDisableDeepCopy); err != nil {
-		return 0, fmt.Errorf("list node program sets: %w", err)
+	sets, err := nodeStates(ctx, r)
+	if err != nil {
+		return 0, err
 	}
 	leases, err := agentLeases(ctx, r, r.AgentNamespace)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
-	for i := range sets.Items {
-		set := &sets.Items[i]
+	for i := range sets {
+		set := &sets[i]
 		if holds(set, uid) && !silent(set, leases[set.Name], time.Now()) {
 			n++
 		}
@@ -285,7 +285,7 @@ func (r *ProgramReconciler) nodesHolding(ctx context.Context, uid types.UID) (in
 	return n, nil
 }
 
-func holds(set *bpfleetv1.NodeProgramSet, uid types.UID) bool {
+func holds(set *nodeState, uid types.UID) bool {
 	if statusEntry(set, uid) != nil {
 		return true
 	}
@@ -324,10 +324,11 @@ func (r *ProgramReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// rollout step waits on this reconciler.
 		WithOptions(controller.Options{MaxConcurrentReconciles: programWorkers}).
 		For(r.Kind.New(), builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		// Every update of a set is a change of its spec or its report (the
-		// agents beat on Leases): no need to compare sets of a hundred
-		// entries once per kind on every event (docs/benchmarks.md).
+		// Every update of a set or a report is a change (the agents beat
+		// on Leases): no need to compare a hundred entries once per kind
+		// on every event (docs/benchmarks.md).
 		Watches(&bpfleetv1.NodeProgramSet{}, handler.EnqueueRequestsFromMapFunc(r.programsOnSet)).
+		Watches(&bpfleetv1.NodeProgramReport{}, handler.EnqueueRequestsFromMapFunc(r.programsOnReport)).
 		// An agent whose Lease had expired and is renewed again sends no
 		// other event when it has nothing new to report.
 		Watches(&coordinationv1.Lease{}, handler.EnqueueRequestsFromMapFunc(r.programsOnLease), builder.WithPredicates(agentReturned())).
@@ -337,32 +338,55 @@ func (r *ProgramReconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 // programsOnSet maps a node set to the programs of this kind it names.
 func (r *ProgramReconciler) programsOnSet(_ context.Context, o client.Object) []reconcile.Request {
-	set := o.(*bpfleetv1.NodeProgramSet)
-	seen := map[string]bool{}
+	names := requests{kind: r.Kind.Name}
+	for _, np := range o.(*bpfleetv1.NodeProgramSet).Spec.Programs {
+		names.add(np.Kind, np.Name)
+	}
+	return names.reqs
+}
+
+// programsOnReport maps a node's report to the programs of this kind it
+// names.
+func (r *ProgramReconciler) programsOnReport(_ context.Context, o client.Object) []reconcile.Request {
+	names := requests{kind: r.Kind.Name}
+	for _, ps := range o.(*bpfleetv1.NodeProgramReport).Status.Programs {
+		names.add(ps.Kind, ps.Name)
+	}
+	return names.reqs
+}
+
+// programsOnLease maps an agent's Lease to the programs of this kind its
+// node's set and report name.
+func (r *ProgramReconciler) programsOnLease(ctx context.Context, o client.Object) []reconcile.Request {
+	key := types.NamespacedName{Name: o.GetName()}
 	var reqs []reconcile.Request
-	add := func(kind, name string) {
-		if kind == r.Kind.Name && !seen[name] {
-			seen[name] = true
-			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: name}})
-		}
+	var set bpfleetv1.NodeProgramSet
+	if err := r.Get(ctx, key, &set, client.UnsafeDisableDeepCopy); err == nil {
+		reqs = r.programsOnSet(ctx, &set)
 	}
-	for _, np := range set.Spec.Programs {
-		add(np.Kind, np.Name)
-	}
-	for _, ps := range set.Status.Programs {
-		add(ps.Kind, ps.Name)
+	var report bpfleetv1.NodeProgramReport
+	if err := r.Get(ctx, key, &report, client.UnsafeDisableDeepCopy); err == nil {
+		reqs = append(reqs, r.programsOnReport(ctx, &report)...)
 	}
 	return reqs
 }
 
-// programsOnLease maps an agent's Lease to the programs of this kind its
-// node's set names.
-func (r *ProgramReconciler) programsOnLease(ctx context.Context, o client.Object) []reconcile.Request {
-	var set bpfleetv1.NodeProgramSet
-	if err := r.Get(ctx, types.NamespacedName{Name: o.GetName()}, &set, client.UnsafeDisableDeepCopy); err != nil {
-		return nil
+// requests collects the distinct programs of one kind.
+type requests struct {
+	kind string
+	seen map[string]bool
+	reqs []reconcile.Request
+}
+
+func (q *requests) add(kind, name string) {
+	if kind != q.kind || q.seen[name] {
+		return
 	}
-	return r.programsOnSet(ctx, &set)
+	if q.seen == nil {
+		q.seen = map[string]bool{}
+	}
+	q.seen[name] = true
+	q.reqs = append(q.reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: name}})
 }
 
 // allPrograms maps a node change to every program of this kind.

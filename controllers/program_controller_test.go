@@ -14,8 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpf"
 	"github.com/bpfleet/bpfleet/internal/controlplane"
@@ -217,13 +215,7 @@ func TestSilentAgentDoesNotBlockDeletion(t *testing.T) {
 	report(t, "silent-1", p, &bpfleetv1.NodeProgramStatus{State: bpfleetv1.StateReady})
 	waitCondition(t, p.Name, bpfleetv1.ConditionReady, metav1.ConditionTrue, bpfleetv1.ReasonReady)
 
-	s, _ := getSet("silent-1")
-	base := s.DeepCopy()
-	long := metav1.NewTime(time.Now().Add(-10 * time.Minute))
-	s.Status.LastSync = &long
-	if err := k8s.Status().Patch(ctx, s, client.MergeFrom(base)); err != nil {
-		t.Fatal(err)
-	}
+	silence(t, "silent-1")
 	if err := k8s.Delete(ctx, p); err != nil {
 		t.Fatal(err)
 	}
@@ -255,13 +247,7 @@ func TestAgentBackOnItsLease(t *testing.T) {
 	if err := k8s.Create(ctx, lease); err != nil {
 		t.Fatal(err)
 	}
-	s, _ := getSet("lease-1")
-	base := s.DeepCopy()
-	long := metav1.NewTime(time.Now().Add(-10 * time.Minute))
-	s.Status.LastSync = &long
-	if err := k8s.Status().Patch(ctx, s, client.MergeFrom(base)); err != nil {
-		t.Fatal(err)
-	}
+	silence(t, "lease-1")
 	eventually(t, "the silent node pending", func() (bool, error) {
 		return getProgram(t, p.Name).Status.Nodes.Ready == 0, nil
 	})
@@ -271,4 +257,13 @@ func TestAgentBackOnItsLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitCondition(t, p.Name, bpfleetv1.ConditionReady, metav1.ConditionTrue, bpfleetv1.ReasonReady)
+}
+
+// silence makes node's agent look silent: its last report ten minutes ago.
+func silence(t *testing.T, node string) {
+	t.Helper()
+	writeReport(t, node, func(rs *bpfleetv1.NodeProgramReportStatus) {
+		long := metav1.NewTime(time.Now().Add(-10 * time.Minute))
+		rs.LastSync = &long
+	})
 }

@@ -69,8 +69,8 @@ func TestFailuresAreBounded(t *testing.T) {
 func TestSilentAgents(t *testing.T) {
 	now := time.Now()
 	at := func(d time.Duration) *metav1.Time { t := metav1.NewTime(now.Add(-d)); return &t }
-	set := func(created time.Duration, last *metav1.Time) *bpfleetv1.NodeProgramSet {
-		s := &bpfleetv1.NodeProgramSet{ObjectMeta: metav1.ObjectMeta{CreationTimestamp: *at(created)}}
+	set := func(created time.Duration, last *metav1.Time) *nodeState {
+		s := &nodeState{NodeProgramSet: &bpfleetv1.NodeProgramSet{ObjectMeta: metav1.ObjectMeta{CreationTimestamp: *at(created)}}}
 		s.Status.LastSync = last
 		return s
 	}
@@ -81,7 +81,7 @@ func TestSilentAgents(t *testing.T) {
 	}
 	cases := []struct {
 		name  string
-		set   *bpfleetv1.NodeProgramSet
+		set   *nodeState
 		lease *coordinationv1.Lease
 		want  bool
 	}{

@@ -1,5 +1,6 @@
 // Package v1alpha1 holds the bpfleet.io/v1alpha1 API: the program kinds users
-// apply and the per-node NodeProgramSet the operator and the agents share.
+// apply, and the per-node NodeProgramSet (written by the operator) and
+// NodeProgramReport (written by the node's agent).
 // Types and validation markers only; no logic beyond accessors.
 //
 // +kubebuilder:object:generate=true

@@ -122,9 +122,10 @@ type NodeProgram struct {
 	Maps []MapConfig `json:"maps,omitempty"`
 }
 
-// NodeProgramSetStatus is what the node really runs, written by its agent.
-type NodeProgramSetStatus struct {
-	// ObservedGeneration is the generation of the spec the agent last applied.
+// NodeProgramReportStatus is what the node really runs, written by its agent.
+type NodeProgramReportStatus struct {
+	// ObservedGeneration is the generation of the node's NodeProgramSet the
+	// agent last applied.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
@@ -268,20 +269,18 @@ type LinkStatus struct {
 }
 
 // +kubebuilder:object:root=true
-// +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=nps,categories=bpfleet
-// +kubebuilder:printcolumn:name="Kernel",type=string,JSONPath=`.status.capabilities.kernelRelease`
-// +kubebuilder:printcolumn:name="Reported",type=date,JSONPath=`.status.lastSync`
+// +kubebuilder:printcolumn:name="Generation",type=integer,JSONPath=`.metadata.generation`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
-// NodeProgramSet is the per-node object: named after its node, spec written
-// by the operator, status by the node's agent.
+// NodeProgramSet is what one node must run: named after its node, written by
+// the operator, watched by the node's agent. What the node really runs, its
+// agent writes in the NodeProgramReport of the same name.
 type NodeProgramSet struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   NodeProgramSetSpec   `json:"spec,omitempty"`
-	Status NodeProgramSetStatus `json:"status,omitempty"`
+	Spec NodeProgramSetSpec `json:"spec,omitempty"`
 }
 
 // +kubebuilder:object:root=true

@@ -11,11 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -81,7 +78,7 @@ type terminalFailure struct {
 }
 
 // +kubebuilder:rbac:groups=bpfleet.io,resources=nodeprogramsets,verbs=get;list;watch;create
-// +kubebuilder:rbac:groups=bpfleet.io,resources=nodeprogramsets/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=bpfleet.io,resources=nodeprogramreports,verbs=get;list;watch;create;patch
 
 // Reconcile runs one pass: apply the desired programs, prune the rest,
 // report.
@@ -92,7 +89,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	base := set.DeepCopy()
+	report, err := r.ownReport(ctx)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	base := report.DeepCopy()
 	desired := unique(ctx, set.Spec.Programs)
 	statuses, objects, applyErr := r.applyAll(ctx, desired)
 	r.measure(ctx, desired, statuses)
@@ -101,18 +102,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	if pruneErr != nil {
 		statuses = append(statuses, r.unloading(desired, pruneErr)...)
 	}
-	r.report(set, statuses)
+	r.fill(report, set, statuses)
 	var policyErr error
-	set.Status.MapPolicies, policyErr = r.applyPolicies(ctx, set.Spec.MapPolicies, objects)
+	report.Status.MapPolicies, policyErr = r.applyPolicies(ctx, set.Spec.MapPolicies, objects)
 	applyErr = errors.Join(applyErr, policyErr)
-	if err := r.patchStatus(ctx, base, set); err != nil {
+	if err := r.writeReport(ctx, base, report, set); err != nil {
 		return ctrl.Result{}, errors.Join(applyErr, pruneErr, err)
 	}
 	r.synced.Store(true)
 	if err := errors.Join(applyErr, pruneErr); err != nil {
 		return ctrl.Result{}, err
 	}
-	if anyPending(statuses, progState) || anyPending(set.Status.MapPolicies, policyState) {
+	if anyPending(statuses, progState) || anyPending(report.Status.MapPolicies, policyState) {
 		return ctrl.Result{RequeueAfter: waitRetry}, nil
 	}
 	return ctrl.Result{RequeueAfter: resync}, nil
@@ -357,43 +358,6 @@ func (r *Reconciler) unloading(desired []bpfleetv1.NodeProgram, cause error) []b
 	return out
 }
 
-func (r *Reconciler) report(set *bpfleetv1.NodeProgramSet, statuses []bpfleetv1.NodeProgramStatus) {
-	set.Status.Programs = statuses
-	set.Status.ObservedGeneration = set.Generation
-	caps := r.Capabilities
-	set.Status.Capabilities = &caps
-}
-
-// patchStatus writes the whole status by server-side apply, and only when
-// the report changed (LastSync says when): the agent is its only writer
-// and owns every field, so what it no longer reports is removed, and a
-// spec change by the operator does not conflict with it.
-func (r *Reconciler) patchStatus(ctx context.Context, base, set *bpfleetv1.NodeProgramSet) error {
-	if equality.Semantic.DeepEqual(base.Status, set.Status) {
-		return nil
-	}
-	now := metav1.Now()
-	set.Status.LastSync = &now
-	return ApplyStatus(ctx, r.Client, set)
-}
-
-// ApplyStatus writes set's whole status by server-side apply, as the
-// agent's field manager, taking over every field.
-func ApplyStatus(ctx context.Context, c client.Client, set *bpfleetv1.NodeProgramSet) error {
-	status, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&set.Status)
-	if err != nil {
-		return fmt.Errorf("status of %s: %w", set.Name, err)
-	}
-	u := &unstructured.Unstructured{Object: map[string]any{"status": status}}
-	u.SetGroupVersionKind(bpfleetv1.GroupVersion.WithKind("NodeProgramSet"))
-	u.SetName(set.Name)
-	err = c.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(fieldOwner), client.ForceOwnership)
-	if err != nil {
-		return fmt.Errorf("apply status of %s: %w", set.Name, err)
-	}
-	return nil
-}
-
 // readyz is the agent's readiness check: ready once a pass has reported.
 func (r *Reconciler) readyz(*http.Request) error {
 	if !r.synced.Load() {
@@ -401,9 +365,6 @@ func (r *Reconciler) readyz(*http.Request) error {
 	}
 	return nil
 }
-
-// fieldOwner is the agent's field manager for server-side apply.
-const fieldOwner = "bpfman-agent"
 
 // mapConfigs are the map settings MapPolicies give the program.
 func mapConfigs(configs []bpfleetv1.MapConfig) map[string]programs.MapConfig {

@@ -55,7 +55,8 @@ type Options struct {
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
 // NewManager builds an agent: a manager whose cache holds only this node's
-// NodeProgramSet, and the reconciler syncing it with the kernel.
+// NodeProgramSet and NodeProgramReport, and the reconciler syncing the
+// kernel with the one and writing the other.
 func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manager, error) {
 	if o.NodeName == "" {
 		return nil, fmt.Errorf("node name is required")
@@ -77,7 +78,8 @@ func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 		HealthProbeBindAddress: o.HealthAddr,
 		Controller:             config.Controller{SkipNameValidation: &o.InProcess},
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&bpfleetv1.NodeProgramSet{}: {Field: fields.OneTermEqualSelector("metadata.name", o.NodeName)},
+			&bpfleetv1.NodeProgramSet{}:    {Field: fields.OneTermEqualSelector("metadata.name", o.NodeName)},
+			&bpfleetv1.NodeProgramReport{}: {Field: fields.OneTermEqualSelector("metadata.name", o.NodeName)},
 		}},
 	})
 	if err != nil {
@@ -106,10 +108,12 @@ func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 		return nil, err
 	}
 	changes := make(chan event.TypedGenericEvent[*bpfleetv1.NodeProgramSet])
-	// Only spec changes start a pass: the agent's own status writes must
-	// not.
+	// Spec changes start a pass, and so does a report that disappeared (its
+	// set was made anew, or someone deleted it); the agent's own report
+	// writes do not.
 	err = ctrl.NewControllerManagedBy(mgr).Named("nodesync").
 		For(&bpfleetv1.NodeProgramSet{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&bpfleetv1.NodeProgramReport{}, &handler.EnqueueRequestForObject{}, builder.WithPredicates(deleted())).
 		WatchesRawSource(source.Channel(changes, &handler.TypedEnqueueRequestForObject[*bpfleetv1.NodeProgramSet]{})).
 		Complete(r)
 	if err != nil {
@@ -134,4 +138,13 @@ func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 		Heartbeat(ctx, cs, o.LeaseNamespace, o.NodeName, r.alive)
 		return nil
 	}))
+}
+
+// deleted passes only deletions.
+func deleted() predicate.Funcs {
+	return predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		UpdateFunc:  func(event.UpdateEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}
 }

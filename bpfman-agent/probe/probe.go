@@ -44,7 +44,7 @@ func (r Result) Supported() []string {
 	return out
 }
 
-// Capabilities is r as the agent publishes it in its NodeProgramSet.
+// Capabilities is r as the agent publishes it in its NodeProgramReport.
 func (r Result) Capabilities() bpfleetv1.NodeCapabilities {
 	c := bpfleetv1.NodeCapabilities{KernelRelease: r.KernelRelease, BTF: r.BTF}
 	for _, name := range slices.Sorted(maps.Keys(r.Hooks)) {

@@ -134,8 +134,9 @@ func set(name string) *bpfleetv1.NodeProgramSet {
 	return &bpfleetv1.NodeProgramSet{ObjectMeta: metav1.ObjectMeta{Name: name}}
 }
 
-// An agent writes its own node's NodeProgramSet and no other: RBAC lets it
-// write the kind, the admission policy pins it to its node.
+// An agent creates its own node's NodeProgramSet and writes its own node's
+// NodeProgramReport, no other: RBAC lets it write the kinds, the admission
+// policy pins it to its node.
 func TestAgentWritesOnlyItsOwnNode(t *testing.T) {
 	installed(t)
 	ctx := context.Background()
@@ -155,29 +156,39 @@ func TestAgentWritesOnlyItsOwnNode(t *testing.T) {
 	if err := admin.Create(ctx, set("node-b")); err != nil {
 		t.Fatal(err)
 	}
-	i := 0
-	for _, tc := range []struct {
+	var setB bpfleetv1.NodeProgramSet
+	if err := admin.Get(ctx, client.ObjectKey{Name: "node-b"}, &setB); err != nil {
+		t.Fatal(err)
+	}
+	if err := nodesync.WriteReport(ctx, admin, &setB, &bpfleetv1.NodeProgramReport{}); err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct {
 		name, node string
 		allowed    bool
 	}{
-		{"node-a", "node-a", true},
+		{"node-a", "node-a", true}, // creates its report
+		{"node-a", "node-a", true}, // patches it
 		{"node-b", "node-a", false},
 		{"node-b", "", false}, // a token bound to no node
 	} {
-		i++
 		var s bpfleetv1.NodeProgramSet
 		if err := admin.Get(ctx, client.ObjectKey{Name: tc.name}, &s); err != nil {
 			t.Fatal(err)
 		}
-		base := s.DeepCopy()
-		s.Status.ObservedGeneration = int64(i) // a change, so the patch is not a no-op
-		err := agentClient(t, tc.node).Status().Patch(ctx, &s, client.MergeFrom(base))
+		report := &bpfleetv1.NodeProgramReport{Status: bpfleetv1.NodeProgramReportStatus{ObservedGeneration: int64(i + 1)}}
+		err := nodesync.WriteReport(ctx, agentClient(t, tc.node), &s, report)
 		if tc.allowed && err != nil {
-			t.Errorf("agent of %q patching the status of %s: %v", tc.node, tc.name, err)
+			t.Errorf("agent of %q writing the report of %s: %v", tc.node, tc.name, err)
 		}
 		if !tc.allowed && err == nil {
-			t.Errorf("agent of %q patched the status of %s", tc.node, tc.name)
+			t.Errorf("agent of %q wrote the report of %s", tc.node, tc.name)
 		}
+	}
+	base := setB.DeepCopy()
+	metav1.SetMetaDataLabel(&setB.ObjectMeta, "changed", "yes")
+	if err := agentA.Patch(ctx, &setB, client.MergeFrom(base)); err == nil {
+		t.Error("an agent patched a NodeProgramSet; only the operator may")
 	}
 	if err := agentA.Delete(ctx, set("node-a")); err == nil {
 		t.Error("an agent deleted a NodeProgramSet; only the operator may")

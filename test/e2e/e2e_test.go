@@ -146,16 +146,16 @@ func waitProgram(t testing.TB, c client.Client, p bpfleetv1.Program, what string
 // nodeEntry is what the agent reports for uid on the test node.
 func nodeEntry(t testing.TB, c client.Client, uid types.UID) bpfleetv1.NodeProgramStatus {
 	t.Helper()
-	var set bpfleetv1.NodeProgramSet
-	if err := c.Get(context.Background(), types.NamespacedName{Name: node}, &set); err != nil {
+	var report bpfleetv1.NodeProgramReport
+	if err := c.Get(context.Background(), types.NamespacedName{Name: node}, &report); err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range set.Status.Programs {
+	for _, e := range report.Status.Programs {
 		if e.UID == uid {
 			return e
 		}
 	}
-	t.Fatalf("node %s reports nothing for %s: %+v", node, uid, set.Status.Programs)
+	t.Fatalf("node %s reports nothing for %s: %+v", node, uid, report.Status.Programs)
 	return bpfleetv1.NodeProgramStatus{}
 }
 

@@ -29,6 +29,10 @@ func TestAgentBeatsOnItsLease(t *testing.T) {
 	if err := s.Client.Get(ctx, types.NamespacedName{Name: node}, &set); err != nil {
 		t.Fatal(err)
 	}
+	var report bpfleetv1.NodeProgramReport
+	if err := s.Client.Get(ctx, types.NamespacedName{Name: node}, &report); err != nil {
+		t.Fatal(err)
+	}
 	lease := agentLease(t, s.Client)
 	if lease.Labels[bpfleetv1.AgentLeaseLabel] != node || len(lease.OwnerReferences) != 1 ||
 		lease.OwnerReferences[0].UID != set.UID || *lease.Spec.LeaseDurationSeconds != int32(nodesync.LeaseDuration.Seconds()) {
@@ -47,12 +51,12 @@ func TestAgentBeatsOnItsLease(t *testing.T) {
 		cur := agentLease(t, s.Client)
 		return cur.Spec.RenewTime.After(lease.Spec.RenewTime.Time) && passes() > before
 	}, func() string { return fmt.Sprintf("%v passes", passes()-before) })
-	var after bpfleetv1.NodeProgramSet
+	var after bpfleetv1.NodeProgramReport
 	if err := s.Client.Get(ctx, types.NamespacedName{Name: node}, &after); err != nil {
 		t.Fatal(err)
 	}
-	if after.ResourceVersion != set.ResourceVersion {
-		t.Errorf("the restarted agent rewrote its status though nothing changed:\nbefore %+v\nafter  %+v", set.Status, after.Status)
+	if after.ResourceVersion != report.ResourceVersion {
+		t.Errorf("the restarted agent rewrote its report though nothing changed:\nbefore %+v\nafter  %+v", report.Status, after.Status)
 	}
 	if err := s.Client.Delete(ctx, p); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"testing"
 	"time"
 
@@ -114,10 +116,12 @@ func TestRolloutStagesHaltsAndResumes(t *testing.T) {
 	waitReady(t, s.Client, p.Name)
 }
 
-// watchRollout follows generation gen to n nodes through a watch on the
-// node sets (every change, in order) and returns the order in which their
-// specs got it; at no moment may more than one node have it without running
-// it (maxUnavailable 1). Start it before the change.
+// watchRollout follows generation gen to n nodes through watches on the
+// node sets and reports (every change) and returns the order in which
+// their specs got it; at no moment may more than one node have it without
+// running it (maxUnavailable 1). The two watches are put in one order by
+// resourceVersion, which etcd makes one sequence. Start it before the
+// change.
 func watchRollout(t *testing.T, s *localstack.Stack, p *bpfleetv1.TracepointProgram, gen int64, n int) []string {
 	t.Helper()
 	wc, err := client.NewWithWatch(s.Plane.Config, client.Options{Scheme: scheme.New()})
@@ -126,48 +130,99 @@ func watchRollout(t *testing.T, s *localstack.Stack, p *bpfleetv1.TracepointProg
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	w, err := wc.Watch(ctx, &bpfleetv1.NodeProgramSetList{})
+	sets, err := wc.Watch(ctx, &bpfleetv1.NodeProgramSetList{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Stop()
-	var order []string
-	asked, ready := map[string]bool{}, map[string]bool{}
-	for ev := range w.ResultChan() {
-		set, ok := ev.Object.(*bpfleetv1.NodeProgramSet)
-		if !ok {
-			continue
-		}
-		for _, np := range set.Spec.Programs {
-			if np.UID == p.UID && np.Generation == gen && !asked[set.Name] {
-				asked[set.Name] = true
-				order = append(order, set.Name)
+	defer sets.Stop()
+	reports, err := wc.Watch(ctx, &bpfleetv1.NodeProgramReportList{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reports.Stop()
+	var steps []rolloutStep
+	ready := map[string]bool{}
+	for len(ready) < n {
+		select {
+		case ev, ok := <-sets.ResultChan():
+			if set, isSet := ev.Object.(*bpfleetv1.NodeProgramSet); ok && isSet && askedGen(set, p) == gen {
+				steps = append(steps, rolloutStep{rv(t, set), set.Name, false})
+			}
+			if !ok {
+				t.Fatalf("generation %d reached %d of %d nodes when the watch ended", gen, len(ready), n)
+			}
+		case ev, ok := <-reports.ResultChan():
+			if r, isReport := ev.Object.(*bpfleetv1.NodeProgramReport); ok && isReport {
+				if st := statusOf(r, p); st != nil && st.Generation == gen && st.State == bpfleetv1.StateReady {
+					ready[r.Name] = true
+					steps = append(steps, rolloutStep{rv(t, r), r.Name, true})
+				}
+			}
+			if !ok {
+				t.Fatalf("generation %d reached %d of %d nodes when the watch ended", gen, len(ready), n)
 			}
 		}
-		if st := statusOf(set, p); st != nil && st.Generation == gen && st.State == bpfleetv1.StateReady {
-			ready[set.Name] = true
+	}
+	return replay(t, steps, gen)
+}
+
+// rolloutStep is a node asked for a generation, or running it, at a
+// resourceVersion.
+type rolloutStep struct {
+	rv      int
+	node    string
+	running bool
+}
+
+// replay checks the steps in resourceVersion order and returns the order
+// in which nodes were asked.
+func replay(t *testing.T, steps []rolloutStep, gen int64) []string {
+	t.Helper()
+	sort.SliceStable(steps, func(i, j int) bool { return steps[i].rv < steps[j].rv })
+	var order []string
+	asked, running := map[string]bool{}, map[string]bool{}
+	for _, st := range steps {
+		if st.running {
+			running[st.node] = true
+		} else if !asked[st.node] {
+			asked[st.node] = true
+			order = append(order, st.node)
 		}
 		inFlight := 0
 		for node := range asked {
-			if !ready[node] {
+			if !running[node] {
 				inFlight++
 			}
 		}
 		if inFlight > 1 {
 			t.Fatalf("%d nodes took generation %d at once (order %v), want at most 1", inFlight, gen, order)
 		}
-		if len(ready) == n {
-			return order
-		}
 	}
-	t.Fatalf("generation %d reached %v, not %d nodes", gen, order, n)
-	return nil
+	return order
 }
 
-func statusOf(set *bpfleetv1.NodeProgramSet, p *bpfleetv1.TracepointProgram) *bpfleetv1.NodeProgramStatus {
-	for i := range set.Status.Programs {
-		if set.Status.Programs[i].UID == p.UID {
-			return &set.Status.Programs[i]
+func rv(t *testing.T, o client.Object) int {
+	t.Helper()
+	v, err := strconv.Atoi(o.GetResourceVersion())
+	if err != nil {
+		t.Fatalf("resourceVersion %q of %s: %v", o.GetResourceVersion(), o.GetName(), err)
+	}
+	return v
+}
+
+func askedGen(set *bpfleetv1.NodeProgramSet, p *bpfleetv1.TracepointProgram) int64 {
+	for _, np := range set.Spec.Programs {
+		if np.UID == p.UID {
+			return np.Generation
+		}
+	}
+	return 0
+}
+
+func statusOf(r *bpfleetv1.NodeProgramReport, p *bpfleetv1.TracepointProgram) *bpfleetv1.NodeProgramStatus {
+	for i := range r.Status.Programs {
+		if r.Status.Programs[i].UID == p.UID {
+			return &r.Status.Programs[i]
 		}
 	}
 	return nil

@@ -50,8 +50,8 @@ type result struct {
 	converge        time.Duration
 	requests        map[string]float64 // "VERB resource[/subresource]" -> count during the run
 	sets            int                // NodeProgramSet objects
-	statusWrites    float64            // writes of NodeProgramSet status, by the agents
-	specWrites      float64            // writes of NodeProgramSet spec, by the operator
+	statusWrites    float64            // writes of NodeProgramReports, by the agents
+	specWrites      float64            // writes of NodeProgramSet specs, by the operator
 	operatorCPU     time.Duration
 	operatorRSS     float64 // MiB, VmHWM (peak)
 	// The other processes on the machine: kube-apiserver, etcd, and this
@@ -119,9 +119,9 @@ func run(tb testing.TB, n, m int) result {
 	res.sets = n
 	for k, v := range res.requests {
 		switch {
-		case strings.HasSuffix(k, " nodeprogramsets/status") && !strings.HasPrefix(k, "GET") && !strings.HasPrefix(k, "LIST") && !strings.HasPrefix(k, "WATCH"):
+		case writes(k, "nodeprogramreports"):
 			res.statusWrites += v
-		case strings.HasSuffix(k, " nodeprogramsets") && slices.ContainsFunc([]string{"PATCH", "PUT", "APPLY"}, func(v string) bool { return strings.HasPrefix(k, v+" ") }):
+		case writes(k, "nodeprogramsets"):
 			res.specWrites += v
 		}
 	}
@@ -151,6 +151,13 @@ func profileAPIServer(tb testing.TB, plane *controlplane.Plane) *sync.WaitGroup 
 		}
 	})
 	return &wg
+}
+
+// writes reports whether the requests counted under key ("VERB
+// resource") write resource.
+func writes(key, resource string) bool {
+	verb, res, _ := strings.Cut(key, " ")
+	return res == resource && slices.Contains([]string{"POST", "PATCH", "PUT", "APPLY"}, verb)
 }
 
 // controlPlane finds the pids of the run's kube-apiserver (by its port)
@@ -202,9 +209,10 @@ func registerNodes(tb testing.TB, c client.Client, n int) []string {
 }
 
 // simulatedAgent gets (or makes) its node's set, renews its Lease as a
-// real agent does (nodesync.Heartbeat), and watches the set: for each spec
-// generation it reports every program Ready at its generation in one
-// status write, server-side applied, as a real agent's pass does.
+// real agent does (nodesync.Heartbeat), and watches the set and its report
+// as a real agent does: for each spec generation it reports every program
+// Ready at its generation in one write of its report, with the agent's
+// own code (nodesync.WriteReport).
 func simulatedAgent(ctx context.Context, c client.WithWatch, cs kubernetes.Interface, node string) {
 	set, err := ownSet(ctx, c, node)
 	if err != nil {
@@ -214,6 +222,7 @@ func simulatedAgent(ctx context.Context, c client.WithWatch, cs kubernetes.Inter
 	owner := func() (types.UID, error) { return set.UID, nil }
 	beat.Go(func() { nodesync.Heartbeat(ctx, cs, controlplane.Namespace, node, owner) })
 	defer beat.Wait()
+	beat.Go(func() { watchReport(ctx, c, node) })
 	for ctx.Err() == nil {
 		w, err := c.Watch(ctx, &bpfleetv1.NodeProgramSetList{}, client.MatchingFields{"metadata.name": node})
 		if err != nil {
@@ -222,6 +231,20 @@ func simulatedAgent(ctx context.Context, c client.WithWatch, cs kubernetes.Inter
 		}
 		follow(ctx, c, w)
 		w.Stop()
+	}
+}
+
+// watchReport holds the watch a real agent's cache has on its own report;
+// the events are dropped (a real agent acts only on a deletion).
+func watchReport(ctx context.Context, c client.WithWatch, node string) {
+	for ctx.Err() == nil {
+		w, err := c.Watch(ctx, &bpfleetv1.NodeProgramReportList{}, client.MatchingFields{"metadata.name": node})
+		if err != nil {
+			time.Sleep(time.Second)
+			continue
+		}
+		for range w.ResultChan() {
+		}
 	}
 }
 
@@ -243,6 +266,7 @@ func ownSet(ctx context.Context, c client.Client, node string) (*bpfleetv1.NodeP
 // follow reports on each new spec generation the watch w delivers, until
 // w ends.
 func follow(ctx context.Context, c client.Client, w watch.Interface) {
+	var reported int64
 	for {
 		select {
 		case ev, ok := <-w.ResultChan():
@@ -250,8 +274,10 @@ func follow(ctx context.Context, c client.Client, w watch.Interface) {
 				return
 			}
 			set, isSet := ev.Object.(*bpfleetv1.NodeProgramSet)
-			if isSet && ev.Type != watch.Deleted && set.Status.ObservedGeneration != set.Generation {
-				_ = report(ctx, c, set.DeepCopy())
+			if isSet && ev.Type != watch.Deleted && set.Generation != reported {
+				if report(ctx, c, set) == nil {
+					reported = set.Generation
+				}
 			}
 		case <-ctx.Done():
 			return
@@ -261,9 +287,10 @@ func follow(ctx context.Context, c client.Client, w watch.Interface) {
 
 func report(ctx context.Context, c client.Client, set *bpfleetv1.NodeProgramSet) error {
 	now := metav1.Now()
-	set.Status.ObservedGeneration, set.Status.LastSync = set.Generation, &now
-	set.Status.Programs = reports(set)
-	return nodesync.ApplyStatus(ctx, c, set)
+	r := &bpfleetv1.NodeProgramReport{Status: bpfleetv1.NodeProgramReportStatus{
+		ObservedGeneration: set.Generation, LastSync: &now, Programs: reports(set),
+	}}
+	return nodesync.WriteReport(ctx, c, set, r)
 }
 
 // reports are what a real agent reports for set's programs, all loaded:
@@ -288,8 +315,16 @@ func waitSets(tb testing.TB, c client.Client, n int) {
 		if err := c.List(ctx, &sets); err != nil || len(sets.Items) != n {
 			return false, err
 		}
+		var reports bpfleetv1.NodeProgramReportList
+		if err := c.List(ctx, &reports); err != nil || len(reports.Items) != n {
+			return false, err
+		}
+		observed := map[string]int64{}
+		for _, r := range reports.Items {
+			observed[r.Name] = r.Status.ObservedGeneration
+		}
 		for _, s := range sets.Items {
-			if s.Status.ObservedGeneration != s.Generation {
+			if observed[s.Name] != s.Generation {
 				return false, nil
 			}
 		}

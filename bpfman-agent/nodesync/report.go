@@ -1,0 +1,88 @@
+package nodesync
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+)
+
+// ownReport gets this node's report from the cache, or an empty one (no
+// UID) when there is none yet.
+func (r *Reconciler) ownReport(ctx context.Context) (*bpfleetv1.NodeProgramReport, error) {
+	var report bpfleetv1.NodeProgramReport
+	err := r.Get(ctx, types.NamespacedName{Name: r.NodeName}, &report)
+	if apierrors.IsNotFound(err) {
+		return &bpfleetv1.NodeProgramReport{ObjectMeta: metav1.ObjectMeta{Name: r.NodeName}}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("node program report %s: %w", r.NodeName, err)
+	}
+	return &report, nil
+}
+
+// fill puts what the pass found into report.
+func (r *Reconciler) fill(report *bpfleetv1.NodeProgramReport, set *bpfleetv1.NodeProgramSet, statuses []bpfleetv1.NodeProgramStatus) {
+	report.Status.Programs = statuses
+	report.Status.ObservedGeneration = set.Generation
+	caps := r.Capabilities
+	report.Status.Capabilities = &caps
+}
+
+// writeReport writes report only when it changed since base (LastSync
+// says when), or is missing, or not owned by the set as it is now.
+func (r *Reconciler) writeReport(ctx context.Context, base, report *bpfleetv1.NodeProgramReport, set *bpfleetv1.NodeProgramSet) error {
+	if base.UID != "" && ownedBy(base, set) && equality.Semantic.DeepEqual(base.Status, report.Status) {
+		return nil
+	}
+	now := metav1.Now()
+	report.Status.LastSync = &now
+	return WriteReport(ctx, r.Client, set, report)
+}
+
+func ownedBy(report *bpfleetv1.NodeProgramReport, set *bpfleetv1.NodeProgramSet) bool {
+	refs := report.OwnerReferences
+	return len(refs) == 1 && refs[0].UID == set.UID
+}
+
+// WriteReport replaces the whole report of set's node with report.Status,
+// owned by set (so that it goes with the set): one JSON patch when the
+// report exists, a create when it does not. The agent is the report's only
+// writer, so nothing is merged: what it no longer reports is gone.
+func WriteReport(ctx context.Context, c client.Client, set *bpfleetv1.NodeProgramSet, report *bpfleetv1.NodeProgramReport) error {
+	owner := []metav1.OwnerReference{*metav1.NewControllerRef(set, bpfleetv1.GroupVersion.WithKind("NodeProgramSet"))}
+	patch, err := json.Marshal([]jsonPatchOp{
+		{Op: "add", Path: "/metadata/ownerReferences", Value: owner},
+		{Op: "add", Path: "/status", Value: report.Status},
+	})
+	if err != nil {
+		return fmt.Errorf("report of %s: %w", set.Name, err)
+	}
+	report.Name = set.Name
+	err = c.Patch(ctx, report, client.RawPatch(types.JSONPatchType, patch))
+	if apierrors.IsNotFound(err) {
+		fresh := &bpfleetv1.NodeProgramReport{
+			ObjectMeta: metav1.ObjectMeta{Name: set.Name, OwnerReferences: owner},
+			Status:     report.Status,
+		}
+		err = c.Create(ctx, fresh)
+	}
+	if err != nil {
+		return fmt.Errorf("write report of %s: %w", set.Name, err)
+	}
+	return nil
+}
+
+// jsonPatchOp is one operation of an RFC 6902 JSON patch.
+type jsonPatchOp struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	Value any    `json:"value"`
+}
