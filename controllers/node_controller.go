@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"time"
@@ -76,12 +77,51 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	if equality.Semantic.DeepEqual(desired, set.Spec) {
 		return ctrl.Result{}, nil
 	}
-	base := set.DeepCopy()
-	set.Spec = desired
-	if err := r.Patch(ctx, &set, client.MergeFrom(base)); err != nil {
-		return ctrl.Result{}, fmt.Errorf("patch node program set %s: %w", set.Name, err)
+	return ctrl.Result{}, r.patchSpec(ctx, &set, desired)
+}
+
+// patchSpec replaces the fields of set's spec that differ from desired, by
+// a JSON patch. Each is a list the operator writes whole; a merge patch
+// would say the same, and cost the API server a merge of the whole object
+// (docs/benchmarks.md, "Scale"). Spec fields the operator does not know
+// are left alone.
+func (r *NodeReconciler) patchSpec(ctx context.Context, set *bpfleetv1.NodeProgramSet, desired bpfleetv1.NodeProgramSetSpec) error {
+	var ops []jsonPatchOp
+	if !equality.Semantic.DeepEqual(set.Spec.Programs, desired.Programs) {
+		ops = append(ops, jsonPatchOp{Op: "add", Path: "/spec/programs", Value: emptyNotNull(desired.Programs)})
 	}
-	return ctrl.Result{}, nil
+	if !equality.Semantic.DeepEqual(set.Spec.MapPolicies, desired.MapPolicies) {
+		ops = append(ops, jsonPatchOp{Op: "add", Path: "/spec/mapPolicies", Value: emptyNotNull(desired.MapPolicies)})
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	if set.Spec.Programs == nil && set.Spec.MapPolicies == nil {
+		ops = append([]jsonPatchOp{{Op: "add", Path: "/spec", Value: struct{}{}}}, ops...)
+	}
+	patch, err := json.Marshal(ops)
+	if err != nil {
+		return fmt.Errorf("spec of %s: %w", set.Name, err)
+	}
+	if err := r.Patch(ctx, set, client.RawPatch(types.JSONPatchType, patch)); err != nil {
+		return fmt.Errorf("patch node program set %s: %w", set.Name, err)
+	}
+	return nil
+}
+
+// jsonPatchOp is one operation of an RFC 6902 JSON patch.
+type jsonPatchOp struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	Value any    `json:"value"`
+}
+
+// emptyNotNull makes an empty list [] in JSON, not null.
+func emptyNotNull[T any](list []T) []T {
+	if list == nil {
+		return []T{}
+	}
+	return list
 }
 
 // capabilities are the kernel capabilities the agent of set's node

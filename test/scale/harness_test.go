@@ -10,7 +10,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"maps"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -83,7 +86,7 @@ func run(tb testing.TB, n, m int) result {
 	ctx, cancel := context.WithCancel(context.Background())
 	tb.Cleanup(cancel)
 	nodes := registerNodes(tb, c, n)
-	operator := startOperator(tb, plane.Root, dir, kubeconfig)
+	operator, operatorPprof := startOperator(tb, plane.Root, dir, kubeconfig)
 	cs, err := kubernetes.NewForConfig(agentsConfig)
 	if err != nil {
 		tb.Fatal(err)
@@ -101,7 +104,7 @@ func run(tb testing.TB, n, m int) result {
 	cpu0 := testproc.CPU(tb, operator)
 	api0, etcd0, self0 := testproc.CPUOf(tb, apiserver), testproc.CPUOf(tb, etcd), testproc.CPUOf(tb, os.Getpid())
 	start := time.Now()
-	profiled := profileAPIServer(tb, plane)
+	profiled := profiles(tb, plane, operatorPprof)
 	for i := range m {
 		if err := c.Create(ctx, program(i)); err != nil {
 			tb.Fatal(err)
@@ -128,28 +131,45 @@ func run(tb testing.TB, n, m int) result {
 	return res
 }
 
-// profileAPIServer writes a CPU profile of the API server's first 40 s
-// of the run to $BPFLEET_SCALE_APISERVER_PROFILE, when it is set.
-func profileAPIServer(tb testing.TB, plane *controlplane.Plane) *sync.WaitGroup {
+// profiles writes CPU profiles of the first 40 s of the run: the API
+// server's to $BPFLEET_SCALE_APISERVER_PROFILE and the operator's to
+// $BPFLEET_SCALE_OPERATOR_PROFILE, those that are set. operatorPprof is
+// the operator's pprof address ("" if it serves none).
+func profiles(tb testing.TB, plane *controlplane.Plane, operatorPprof string) *sync.WaitGroup {
 	var wg sync.WaitGroup
-	file := os.Getenv("BPFLEET_SCALE_APISERVER_PROFILE")
-	if file == "" {
-		return &wg
-	}
 	cs, err := kubernetes.NewForConfig(plane.Config)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	wg.Go(func() {
-		raw, err := cs.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", "40").
-			Timeout(time.Minute).DoRaw(context.Background())
-		if err == nil {
-			err = os.WriteFile(file, raw, 0o644)
+	get := map[string]func() ([]byte, error){
+		"BPFLEET_SCALE_APISERVER_PROFILE": func() ([]byte, error) {
+			return cs.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", "40").
+				Timeout(time.Minute).DoRaw(context.Background())
+		},
+		"BPFLEET_SCALE_OPERATOR_PROFILE": func() ([]byte, error) {
+			resp, err := http.Get("http://" + operatorPprof + "/debug/pprof/profile?seconds=40")
+			if err != nil {
+				return nil, err
+			}
+			defer resp.Body.Close()
+			return io.ReadAll(resp.Body)
+		},
+	}
+	for env, fetch := range get {
+		file := os.Getenv(env)
+		if file == "" {
+			continue
 		}
-		if err != nil {
-			tb.Errorf("profile the API server: %v", err)
-		}
-	})
+		wg.Go(func() {
+			raw, err := fetch()
+			if err == nil {
+				err = os.WriteFile(file, raw, 0o644)
+			}
+			if err != nil {
+				tb.Errorf("profile for %s: %v", env, err)
+			}
+		})
+	}
 	return &wg
 }
 
@@ -368,15 +388,33 @@ func poll(tb testing.TB, what string, timeout time.Duration, cond func(context.C
 	}
 }
 
-// startOperator builds and runs the operator binary against the API server.
-func startOperator(tb testing.TB, root, dir, kubeconfig string) *exec.Cmd {
+// startOperator builds and runs the operator binary against the API
+// server, serving pprof on the address it returns when
+// $BPFLEET_SCALE_OPERATOR_PROFILE is set ("" otherwise).
+func startOperator(tb testing.TB, root, dir, kubeconfig string) (*exec.Cmd, string) {
 	bin := filepath.Join(dir, "bpfleet-operator")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/bpfleet-operator")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		tb.Fatalf("go build ./cmd/bpfleet-operator: %v\n%s", err, out)
 	}
-	return testproc.Start(tb, dir, bin, []string{"KUBECONFIG=" + kubeconfig}, "--metrics-bind-address=0", "--health-probe-bind-address=0")
+	args := []string{"--metrics-bind-address=0", "--health-probe-bind-address=0"}
+	pprof := ""
+	if os.Getenv("BPFLEET_SCALE_OPERATOR_PROFILE") != "" {
+		pprof = freeAddr(tb)
+		args = append(args, "--pprof-bind-address="+pprof)
+	}
+	return testproc.Start(tb, dir, bin, []string{"KUBECONFIG=" + kubeconfig}, args...), pprof
+}
+
+// freeAddr is a local address no one listens on.
+func freeAddr(tb testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 // apiRequests reads apiserver_request_total from the API server's own
