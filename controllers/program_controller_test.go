@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
@@ -266,4 +267,24 @@ func silence(t *testing.T, node string) {
 		long := metav1.NewTime(time.Now().Add(-10 * time.Minute))
 		rs.LastSync = &long
 	})
+}
+
+// A set made without a spec (by hand, say) gets its programs: the
+// operator's JSON patch makes the spec it adds them to.
+func TestSetWithoutSpecScheduled(t *testing.T) {
+	bare := &unstructured.Unstructured{Object: map[string]any{"apiVersion": bpfleetv1.GroupVersion.String(), "kind": "NodeProgramSet",
+		"metadata": map[string]any{"name": "bare-1"}}}
+	if err := k8s.Create(context.Background(), bare); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, _ := unstructured.NestedFieldNoCopy(bare.Object, "spec"); found {
+		t.Fatalf("the set was stored with a spec: %v", bare.Object)
+	}
+	sel := map[string]string{"test": "bare"}
+	createNode(t, "bare-1", sel)
+	p := pathProgram("bare", sel)
+	if err := k8s.Create(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	waitScheduled(t, "bare-1", p)
 }

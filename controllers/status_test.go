@@ -6,6 +6,7 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
@@ -116,5 +117,35 @@ func TestAgentReturned(t *testing.T) {
 	}
 	if !p.Update(event.UpdateEvent{ObjectOld: lease(now.Add(-10 * time.Minute)), ObjectNew: lease(now)}) {
 		t.Error("a renewal after the Lease expired did not pass")
+	}
+}
+
+// A report is read with its node's set only when that set controls it: a
+// report left from an earlier set of the same name says nothing.
+func TestReportOfAnotherSetIgnored(t *testing.T) {
+	set := &bpfleetv1.NodeProgramSet{ObjectMeta: metav1.ObjectMeta{Name: "n", UID: "set-now"}}
+	report := func(owner types.UID) *bpfleetv1.NodeProgramReport {
+		r := &bpfleetv1.NodeProgramReport{ObjectMeta: metav1.ObjectMeta{Name: "n"}}
+		r.Status.ObservedGeneration = 7
+		if owner != "" {
+			earlier := set.DeepCopy()
+			earlier.UID = owner
+			r.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(earlier, bpfleetv1.GroupVersion.WithKind("NodeProgramSet"))}
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		name   string
+		report *bpfleetv1.NodeProgramReport
+		want   int64
+	}{
+		{"the set's", report("set-now"), 7},
+		{"an earlier set's", report("set-before"), 0},
+		{"owned by none", report(""), 0},
+		{"none yet", nil, 0},
+	} {
+		if got := withReport(set, tc.report).Status.ObservedGeneration; got != tc.want {
+			t.Errorf("%s report: read observedGeneration %d, want %d", tc.name, got, tc.want)
+		}
 	}
 }

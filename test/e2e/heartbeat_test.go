@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -15,7 +16,7 @@ import (
 )
 
 // The agent says it is alive by renewing its node's Lease, owned by its
-// node's set; its status is written only when what it reports changes: a
+// node's set; its report is written only when what it reports changes: a
 // restarted agent that adopts what runs writes none.
 func TestAgentBeatsOnItsLease(t *testing.T) {
 	s := startStack(t)
@@ -73,4 +74,38 @@ func agentLease(t *testing.T, c client.Client) coordinationv1.Lease {
 		return c.Get(ctx, key, &lease) == nil && lease.Spec.RenewTime != nil
 	}, func() string { return "no Lease " + key.String() })
 	return lease
+}
+
+// A report deleted by hand comes back at once, owned by the node's set,
+// with what runs: the agent watches its own report for that.
+func TestDeletedReportComesBack(t *testing.T) {
+	s := startStack(t)
+	ctx := context.Background()
+	p := counter("reported", s.Example, nil)
+	if err := s.Client.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, s.Client, p.Name)
+	running := nodeEntry(t, s.Client, p.UID)
+	if err := s.Client.Delete(ctx, &bpfleetv1.NodeProgramReport{ObjectMeta: metav1.ObjectMeta{Name: node}}); err != nil {
+		t.Fatal(err)
+	}
+	var set bpfleetv1.NodeProgramSet
+	if err := s.Client.Get(ctx, types.NamespacedName{Name: node}, &set); err != nil {
+		t.Fatal(err)
+	}
+	var report bpfleetv1.NodeProgramReport
+	poll(t, "the agent to write its report again", func(ctx context.Context) bool {
+		return s.Client.Get(ctx, types.NamespacedName{Name: node}, &report) == nil
+	}, func() string { return "no report " + node })
+	if !metav1.IsControlledBy(&report, &set) {
+		t.Errorf("report owned by %+v, want by its node's set %s", report.OwnerReferences, set.UID)
+	}
+	if again := nodeEntry(t, s.Client, p.UID); again.State != bpfleetv1.StateReady || again.ProgramID != running.ProgramID {
+		t.Errorf("report after its deletion: %+v, want the program Ready with ID %d, as before", again, running.ProgramID)
+	}
+	if err := s.Client.Delete(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, s.Client, p.Name)
 }

@@ -2,6 +2,7 @@ package scale
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -21,7 +22,8 @@ import (
 // BenchmarkSetWrite measures what one write of a node's objects costs the
 // API server (its CPU time per write, from /proc), beside an agent's Lease
 // renewal, for 100 programs and, as the baseline in the same run, none: the
-// NodeProgramSet by merge patch (what the operator does) and by update,
+// NodeProgramSet by JSON patch (what the operator does), merge patch and
+// update,
 // and the NodeProgramReport as the agent writes it (nodesync.WriteReport).
 // It is the unit cost behind BenchmarkScale.
 func BenchmarkSetWrite(b *testing.B) {
@@ -52,8 +54,11 @@ func BenchmarkSetWrite(b *testing.B) {
 		if err := c.Create(context.Background(), set); err != nil {
 			b.Fatal(err)
 		}
-		b.Run(fmt.Sprintf("spec-patch/programs=%d", entries), func(b *testing.B) {
-			perWrite(b, apiserver, func(i int) error { return writeSpec(c, set, i) })
+		b.Run(fmt.Sprintf("spec-json-patch/programs=%d", entries), func(b *testing.B) {
+			perWrite(b, apiserver, func(i int) error { return writeSpec(c, set, i, jsonPatch) })
+		})
+		b.Run(fmt.Sprintf("spec-merge-patch/programs=%d", entries), func(b *testing.B) {
+			perWrite(b, apiserver, func(i int) error { return writeSpec(c, set, i, client.MergeFrom) })
 		})
 		b.Run(fmt.Sprintf("spec-update/programs=%d", entries), func(b *testing.B) {
 			perWrite(b, apiserver, func(i int) error {
@@ -101,18 +106,29 @@ func fullSet(name string, n int) *bpfleetv1.NodeProgramSet {
 	return set
 }
 
-func writeSpec(c client.Client, set *bpfleetv1.NodeProgramSet, i int) error {
-	if len(set.Spec.Programs) == 0 {
-		return patchLabel(c, set, i)
-	}
+// writeSpec changes one program of set, or a label of an empty set (a
+// write of the same fixed cost), by the patch made by how.
+func writeSpec(c client.Client, set *bpfleetv1.NodeProgramSet, i int, how func(client.Object) client.Patch) error {
 	base := set.DeepCopy()
+	if len(set.Spec.Programs) == 0 {
+		metav1.SetMetaDataLabel(&set.ObjectMeta, "write", fmt.Sprint(i))
+		return c.Patch(context.Background(), set, client.MergeFrom(base))
+	}
 	set.Spec.Programs[0].Generation = int64(i + 2)
-	return c.Patch(context.Background(), set, client.MergeFrom(base))
+	return c.Patch(context.Background(), set, how(base))
 }
 
-// patchLabel changes an empty set: a write of the same fixed cost.
-func patchLabel(c client.Client, set *bpfleetv1.NodeProgramSet, i int) error {
-	base := set.DeepCopy()
-	metav1.SetMetaDataLabel(&set.ObjectMeta, "write", fmt.Sprint(i))
-	return c.Patch(context.Background(), set, client.MergeFrom(base))
+// jsonPatch replaces the programs of the set's spec by a JSON patch, as the
+// operator does.
+func jsonPatch(client.Object) client.Patch {
+	return jsonSpecPatch{}
+}
+
+type jsonSpecPatch struct{}
+
+func (jsonSpecPatch) Type() types.PatchType { return types.JSONPatchType }
+
+func (jsonSpecPatch) Data(o client.Object) ([]byte, error) {
+	set := o.(*bpfleetv1.NodeProgramSet)
+	return json.Marshal([]map[string]any{{"op": "add", "path": "/spec/programs", "value": set.Spec.Programs}})
 }
