@@ -105,3 +105,34 @@ func status(tb testing.TB, cmd *exec.Cmd, field string) float64 {
 	tb.Fatalf("no %s in /proc/%d/status", field, cmd.Process.Pid)
 	return 0
 }
+
+// Machine is what the whole machine's CPUs did so far (/proc/stat): time
+// busy, idle (or waiting on I/O), and stolen by the hypervisor, summed
+// over the CPUs.
+type Machine struct{ Busy, Idle, Steal time.Duration }
+
+// MachineCPU reads Machine.
+func MachineCPU(tb testing.TB) Machine {
+	tb.Helper()
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	// cpu user nice system idle iowait irq softirq steal ..., in USER_HZ.
+	fields := strings.Fields(line)
+	tick := func(i int) time.Duration {
+		v, _ := strconv.ParseUint(fields[i], 10, 64)
+		return time.Duration(v) * time.Second / 100
+	}
+	return Machine{
+		Busy:  tick(1) + tick(2) + tick(3) + tick(6) + tick(7),
+		Idle:  tick(4) + tick(5),
+		Steal: tick(8),
+	}
+}
+
+// Sub is m minus an earlier reading.
+func (m Machine) Sub(earlier Machine) Machine {
+	return Machine{m.Busy - earlier.Busy, m.Idle - earlier.Idle, m.Steal - earlier.Steal}
+}

@@ -60,6 +60,8 @@ type result struct {
 	// The other processes on the machine: kube-apiserver, etcd, and this
 	// one (the simulated agents, and the test's polling).
 	apiserverCPU, etcdCPU, agentsCPU time.Duration
+	// The machine's CPUs during the run, summed: busy, idle, stolen.
+	machine testproc.Machine
 }
 
 // run registers n nodes with simulated agents, applies m programs selecting
@@ -103,6 +105,7 @@ func run(tb testing.TB, n, m int) result {
 	before := apiRequests(tb, plane)
 	cpu0 := testproc.CPU(tb, operator)
 	api0, etcd0, self0 := testproc.CPUOf(tb, apiserver), testproc.CPUOf(tb, etcd), testproc.CPUOf(tb, os.Getpid())
+	machine0 := testproc.MachineCPU(tb)
 	start := time.Now()
 	profiled := profiles(tb, plane, operatorPprof)
 	for i := range m {
@@ -117,6 +120,7 @@ func run(tb testing.TB, n, m int) result {
 	res.apiserverCPU = testproc.CPUOf(tb, apiserver) - api0
 	res.etcdCPU = testproc.CPUOf(tb, etcd) - etcd0
 	res.agentsCPU = testproc.CPUOf(tb, os.Getpid()) - self0
+	res.machine = testproc.MachineCPU(tb).Sub(machine0)
 	res.operatorRSS = testproc.PeakRSS(tb, operator)
 	res.requests = diff(apiRequests(tb, plane), before)
 	res.sets = n
@@ -477,6 +481,8 @@ func (r result) summary() string {
 		r.statusWrites, r.statusWrites/float64(r.nodes), r.specWrites, r.specWrites/float64(r.nodes))
 	fmt.Fprintf(&b, "operator: %v CPU, %.1f MiB peak RSS; kube-apiserver %v CPU, etcd %v, simulated agents %v\n",
 		r.operatorCPU, r.operatorRSS, r.apiserverCPU, r.etcdCPU, r.agentsCPU)
+	fmt.Fprintf(&b, "machine: %v busy, %v idle, %v stolen by the hypervisor (CPU time, all CPUs)\n",
+		r.machine.Busy.Round(time.Second/10), r.machine.Idle.Round(time.Second/10), r.machine.Steal.Round(time.Second/10))
 	total := 0.0
 	for _, v := range r.requests {
 		total += v

@@ -50,4 +50,5 @@ func BenchmarkScale(b *testing.B) {
 	b.ReportMetric(r.operatorCPU.Seconds(), "operator-cpu-s")
 	b.ReportMetric(r.operatorRSS, "operator-peak-rss-MiB")
 	b.ReportMetric(r.apiserverCPU.Seconds(), "apiserver-cpu-s")
+	b.ReportMetric(r.machine.Steal.Seconds(), "stolen-cpu-s")
 }
