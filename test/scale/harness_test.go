@@ -29,6 +29,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"golang.org/x/sync/errgroup"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -52,7 +53,9 @@ type result struct {
 	nodes, programs int
 	converge        time.Duration
 	requests        map[string]float64 // "VERB resource[/subresource]" -> count during the run
-	sets            int                // NodeProgramSet objects
+	// Per-node objects at the end: NodeProgramSets, NodeProgramReports,
+	// the agents' Leases.
+	sets, reports, leases int
 	statusWrites    float64            // writes of NodeProgramReports, by the agents
 	specWrites      float64            // writes of NodeProgramSet specs, by the operator
 	operatorCPU     time.Duration
@@ -123,7 +126,7 @@ func run(tb testing.TB, n, m int) result {
 	res.machine = testproc.MachineCPU(tb).Sub(machine0)
 	res.operatorRSS = testproc.PeakRSS(tb, operator)
 	res.requests = diff(apiRequests(tb, plane), before)
-	res.sets = n
+	res.sets, res.reports, res.leases = count(tb, c)
 	for k, v := range res.requests {
 		switch {
 		case writes(k, "nodeprogramreports"):
@@ -175,6 +178,22 @@ func profiles(tb testing.TB, plane *controlplane.Plane, operatorPprof string) *s
 		})
 	}
 	return &wg
+}
+
+// count counts the per-node objects.
+func count(tb testing.TB, c client.Client) (sets, reports, leases int) {
+	var s bpfleetv1.NodeProgramSetList
+	var r bpfleetv1.NodeProgramReportList
+	var l coordinationv1.LeaseList
+	for _, list := range []client.ObjectList{&s, &r} {
+		if err := c.List(context.Background(), list); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := c.List(context.Background(), &l, client.InNamespace(controlplane.Namespace), client.HasLabels{bpfleetv1.AgentLeaseLabel}); err != nil {
+		tb.Fatal(err)
+	}
+	return len(s.Items), len(r.Items), len(l.Items)
 }
 
 // writes reports whether the requests counted under key ("VERB
@@ -475,9 +494,9 @@ func diff(after, before map[string]float64) map[string]float64 {
 func (r result) summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "N=%d nodes, M=%d programs: Ready everywhere in %v\n", r.nodes, r.programs, r.converge.Round(time.Millisecond))
-	fmt.Fprintf(&b, "objects: %d NodeProgramSets + %d programs (bpfman-operator: %d per-program-per-node state objects)\n",
-		r.sets, r.programs, r.nodes*r.programs)
-	fmt.Fprintf(&b, "node status writes: %.0f (%.2f per node); node spec writes: %.0f (%.2f per node)\n",
+	fmt.Fprintf(&b, "objects: %d NodeProgramSets + %d NodeProgramReports + %d Leases + %d programs (bpfman-operator: %d per-program-per-node state objects)\n",
+		r.sets, r.reports, r.leases, r.programs, r.nodes*r.programs)
+	fmt.Fprintf(&b, "node report writes: %.0f (%.2f per node); node spec writes: %.0f (%.2f per node)\n",
 		r.statusWrites, r.statusWrites/float64(r.nodes), r.specWrites, r.specWrites/float64(r.nodes))
 	fmt.Fprintf(&b, "operator: %v CPU, %.1f MiB peak RSS; kube-apiserver %v CPU, etcd %v, simulated agents %v\n",
 		r.operatorCPU, r.operatorRSS, r.apiserverCPU, r.etcdCPU, r.agentsCPU)

@@ -17,13 +17,13 @@ func TestMain(m *testing.M) {
 }
 
 // A smoke run at 100 nodes and 10 programs: everything converges, and the
-// object count is one set per node, not one per program per node. No
-// timing is asserted; BenchmarkScale measures.
+// objects are a set, a report and a Lease per node, not one per program
+// per node. No timing is asserted; BenchmarkScale measures.
 func TestScaleSmoke(t *testing.T) {
 	r := run(t, 100, 10)
 	t.Log(r.summary())
-	if r.sets != 100 {
-		t.Errorf("%d NodeProgramSets for 100 nodes", r.sets)
+	if r.sets != 100 || r.reports != 100 || r.leases != 100 {
+		t.Errorf("%d NodeProgramSets, %d NodeProgramReports, %d Leases for 100 nodes, want one of each per node", r.sets, r.reports, r.leases)
 	}
 }
 
