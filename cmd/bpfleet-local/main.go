@@ -93,7 +93,7 @@ bpfleet is running on this machine.
   export KUBECONFIG=%s
   kubectl get tracepointprograms            # READY True, NODES 1/1
   kubectl get tracepointprograms -o wide    # with the image digest
-  kubectl get nodeprogramsets -o yaml       # what the agent loaded: IDs, pins
+  kubectl get nodeprogramreports -o yaml    # what the agent loaded: IDs, pins
 
   registry:  %s   (example image %s = %s)
   node:      %s   pins under %s   (bpftool prog show; bpftool link show)
