@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/internal/jsonpatch"
 )
 
 // NodeReconciler writes each node's NodeProgramSet spec from the programs
@@ -86,34 +86,28 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 // (docs/benchmarks.md, "Scale"). Spec fields the operator does not know
 // are left alone.
 func (r *NodeReconciler) patchSpec(ctx context.Context, set *bpfleetv1.NodeProgramSet, desired bpfleetv1.NodeProgramSetSpec) error {
-	var ops []jsonPatchOp
+	var ops []jsonpatch.Op
 	if !equality.Semantic.DeepEqual(set.Spec.Programs, desired.Programs) {
-		ops = append(ops, jsonPatchOp{Op: "add", Path: "/spec/programs", Value: emptyNotNull(desired.Programs)})
+		ops = append(ops, jsonpatch.Add("/spec/programs", emptyNotNull(desired.Programs)))
 	}
 	if !equality.Semantic.DeepEqual(set.Spec.MapPolicies, desired.MapPolicies) {
-		ops = append(ops, jsonPatchOp{Op: "add", Path: "/spec/mapPolicies", Value: emptyNotNull(desired.MapPolicies)})
+		ops = append(ops, jsonpatch.Add("/spec/mapPolicies", emptyNotNull(desired.MapPolicies)))
 	}
 	if len(ops) == 0 {
 		return nil
 	}
 	if set.Spec.Programs == nil && set.Spec.MapPolicies == nil {
-		ops = append([]jsonPatchOp{{Op: "add", Path: "/spec", Value: struct{}{}}}, ops...)
+		// Perhaps no spec at all (a set made by hand): make one.
+		ops = append([]jsonpatch.Op{jsonpatch.Add("/spec", struct{}{})}, ops...)
 	}
-	patch, err := json.Marshal(ops)
+	patch, err := jsonpatch.Patch(ops...)
 	if err != nil {
 		return fmt.Errorf("spec of %s: %w", set.Name, err)
 	}
-	if err := r.Patch(ctx, set, client.RawPatch(types.JSONPatchType, patch)); err != nil {
+	if err := r.Patch(ctx, set, patch); err != nil {
 		return fmt.Errorf("patch node program set %s: %w", set.Name, err)
 	}
 	return nil
-}
-
-// jsonPatchOp is one operation of an RFC 6902 JSON patch.
-type jsonPatchOp struct {
-	Op    string `json:"op"`
-	Path  string `json:"path"`
-	Value any    `json:"value"`
 }
 
 // emptyNotNull makes an empty list [] in JSON, not null.

@@ -2,7 +2,6 @@ package nodesync
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -12,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/internal/jsonpatch"
 )
 
 // ownReport gets this node's report from the cache, or an empty one (no
@@ -58,15 +58,12 @@ func ownedBy(report *bpfleetv1.NodeProgramReport, set *bpfleetv1.NodeProgramSet)
 // writer, so nothing is merged: what it no longer reports is gone.
 func WriteReport(ctx context.Context, c client.Client, set *bpfleetv1.NodeProgramSet, report *bpfleetv1.NodeProgramReport) error {
 	owner := []metav1.OwnerReference{*metav1.NewControllerRef(set, bpfleetv1.GroupVersion.WithKind("NodeProgramSet"))}
-	patch, err := json.Marshal([]jsonPatchOp{
-		{Op: "add", Path: "/metadata/ownerReferences", Value: owner},
-		{Op: "add", Path: "/status", Value: report.Status},
-	})
+	patch, err := jsonpatch.Patch(jsonpatch.Add("/metadata/ownerReferences", owner), jsonpatch.Add("/status", report.Status))
 	if err != nil {
 		return fmt.Errorf("report of %s: %w", set.Name, err)
 	}
 	report.Name = set.Name
-	err = c.Patch(ctx, report, client.RawPatch(types.JSONPatchType, patch))
+	err = c.Patch(ctx, report, patch)
 	if apierrors.IsNotFound(err) {
 		fresh := &bpfleetv1.NodeProgramReport{
 			ObjectMeta: metav1.ObjectMeta{Name: set.Name, OwnerReferences: owner},
@@ -78,11 +75,4 @@ func WriteReport(ctx context.Context, c client.Client, set *bpfleetv1.NodeProgra
 		return fmt.Errorf("write report of %s: %w", set.Name, err)
 	}
 	return nil
-}
-
-// jsonPatchOp is one operation of an RFC 6902 JSON patch.
-type jsonPatchOp struct {
-	Op    string `json:"op"`
-	Path  string `json:"path"`
-	Value any    `json:"value"`
 }

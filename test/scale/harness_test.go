@@ -56,10 +56,10 @@ type result struct {
 	// Per-node objects at the end: NodeProgramSets, NodeProgramReports,
 	// the agents' Leases.
 	sets, reports, leases int
-	statusWrites    float64            // writes of NodeProgramReports, by the agents
-	specWrites      float64            // writes of NodeProgramSet specs, by the operator
-	operatorCPU     time.Duration
-	operatorRSS     float64 // MiB, VmHWM (peak)
+	statusWrites          float64 // writes of NodeProgramReports, by the agents
+	specWrites            float64 // writes of NodeProgramSet specs, by the operator
+	operatorCPU           time.Duration
+	operatorRSS           float64 // MiB, VmHWM (peak)
 	// The other processes on the machine: kube-apiserver, etcd, and this
 	// one (the simulated agents, and the test's polling).
 	apiserverCPU, etcdCPU, agentsCPU time.Duration

@@ -2,7 +2,6 @@ package scale
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpfman-agent/nodesync"
 	"github.com/bpfleet/bpfleet/internal/controlplane"
+	"github.com/bpfleet/bpfleet/internal/jsonpatch"
 	"github.com/bpfleet/bpfleet/internal/scheme"
 	"github.com/bpfleet/bpfleet/internal/testproc"
 )
@@ -58,7 +58,7 @@ func BenchmarkSetWrite(b *testing.B) {
 			perWrite(b, apiserver, func(i int) error { return writeSpec(c, set, i, jsonPatch) })
 		})
 		b.Run(fmt.Sprintf("spec-merge-patch/programs=%d", entries), func(b *testing.B) {
-			perWrite(b, apiserver, func(i int) error { return writeSpec(c, set, i, client.MergeFrom) })
+			perWrite(b, apiserver, func(i int) error { return writeSpec(c, set, i, mergePatch) })
 		})
 		b.Run(fmt.Sprintf("spec-update/programs=%d", entries), func(b *testing.B) {
 			perWrite(b, apiserver, func(i int) error {
@@ -107,28 +107,29 @@ func fullSet(name string, n int) *bpfleetv1.NodeProgramSet {
 }
 
 // writeSpec changes one program of set, or a label of an empty set (a
-// write of the same fixed cost), by the patch made by how.
-func writeSpec(c client.Client, set *bpfleetv1.NodeProgramSet, i int, how func(client.Object) client.Patch) error {
+// write of the same fixed cost), by the patch made by how (from the
+// changed set and its base).
+func writeSpec(c client.Client, set *bpfleetv1.NodeProgramSet, i int, how func(set, base *bpfleetv1.NodeProgramSet) (client.Patch, error)) error {
 	base := set.DeepCopy()
 	if len(set.Spec.Programs) == 0 {
 		metav1.SetMetaDataLabel(&set.ObjectMeta, "write", fmt.Sprint(i))
 		return c.Patch(context.Background(), set, client.MergeFrom(base))
 	}
 	set.Spec.Programs[0].Generation = int64(i + 2)
-	return c.Patch(context.Background(), set, how(base))
+	patch, err := how(set, base)
+	if err != nil {
+		return err
+	}
+	return c.Patch(context.Background(), set, patch)
 }
 
 // jsonPatch replaces the programs of the set's spec by a JSON patch, as the
 // operator does.
-func jsonPatch(client.Object) client.Patch {
-	return jsonSpecPatch{}
+func jsonPatch(set, _ *bpfleetv1.NodeProgramSet) (client.Patch, error) {
+	return jsonpatch.Patch(jsonpatch.Add("/spec/programs", set.Spec.Programs))
 }
 
-type jsonSpecPatch struct{}
-
-func (jsonSpecPatch) Type() types.PatchType { return types.JSONPatchType }
-
-func (jsonSpecPatch) Data(o client.Object) ([]byte, error) {
-	set := o.(*bpfleetv1.NodeProgramSet)
-	return json.Marshal([]map[string]any{{"op": "add", "path": "/spec/programs", "value": set.Spec.Programs}})
+// mergePatch is the merge patch from base to set.
+func mergePatch(_, base *bpfleetv1.NodeProgramSet) (client.Patch, error) {
+	return client.MergeFrom(base), nil
 }
