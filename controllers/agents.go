@@ -30,8 +30,8 @@ const agentSilentAfter = 3 * time.Minute
 // lease may be nil. Pure.
 func silent(set *nodeState, lease *coordinationv1.Lease, now time.Time) bool {
 	last := set.CreationTimestamp.Time
-	if set.Status.LastSync != nil {
-		last = set.Status.LastSync.Time
+	if set.Report.LastSync != nil {
+		last = set.Report.LastSync.Time
 	}
 	if now.Sub(last) <= agentSilentAfter {
 		return false

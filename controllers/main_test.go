@@ -23,7 +23,7 @@ import (
 )
 
 // k8s talks to a real kube-apiserver; the operator runs against it in the
-// background. Tests play the agents by writing NodeProgramSet status.
+// background. Tests play the agents by writing NodeProgramReports.
 var (
 	k8s   client.Client
 	plane *controlplane.Plane

@@ -86,13 +86,14 @@ func (r *MapPolicyReconciler) ensureFinalizer(ctx context.Context, mp *bpfleetv1
 }
 
 // finalize releases a deleted policy once every node that applies it
-// reports its keys removed (or no longer lists it).
+// reports its keys removed, and no node reports it applied (a report can
+// be read ahead of its set).
 func (r *MapPolicyReconciler) finalize(ctx context.Context, mp *bpfleetv1.MapPolicy, sets []nodeState) error {
 	if !controllerutil.ContainsFinalizer(mp, bpfleetv1.Finalizer) {
 		return nil
 	}
 	for i := range sets {
-		if appliesOn(&sets[i], mp.UID) && !removedOn(&sets[i], mp) {
+		if appliesOn(&sets[i], mp.UID) && !removedOn(&sets[i], mp) || appliedOn(&sets[i], mp) {
 			return nil // that node's report will requeue the policy
 		}
 	}
@@ -103,8 +104,19 @@ func (r *MapPolicyReconciler) finalize(ctx context.Context, mp *bpfleetv1.MapPol
 }
 
 func removedOn(set *nodeState, mp *bpfleetv1.MapPolicy) bool {
-	for _, ps := range set.Status.MapPolicies {
+	for _, ps := range set.Report.MapPolicies {
 		if ps.UID == mp.UID && ps.State == bpfleetv1.StateUnloading && ps.Reason == bpfleetv1.ReasonRemoved {
+			return true
+		}
+	}
+	return false
+}
+
+// appliedOn reports whether set's node reports the policy's entries in
+// its maps (in any state but Unloading).
+func appliedOn(set *nodeState, mp *bpfleetv1.MapPolicy) bool {
+	for _, ps := range set.Report.MapPolicies {
+		if ps.UID == mp.UID && ps.State != bpfleetv1.StateUnloading {
 			return true
 		}
 	}
@@ -123,7 +135,7 @@ func policyReports(mp *bpfleetv1.MapPolicy, sets []nodeState) (map[string]*bpfle
 			continue
 		}
 		reports[set.Name] = nil
-		for _, ps := range set.Status.MapPolicies {
+		for _, ps := range set.Report.MapPolicies {
 			if ps.UID != mp.UID {
 				continue
 			}
@@ -195,8 +207,14 @@ func (r *MapPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&bpfleetv1.NodeProgramSet{}, handler.EnqueueRequestsFromMapFunc(policiesOnSet),
 			builder.WithPredicates(changed(func(s *bpfleetv1.NodeProgramSet) any { return s.Spec.MapPolicies }))).
 		Watches(&bpfleetv1.NodeProgramReport{}, handler.EnqueueRequestsFromMapFunc(policiesOnReport),
-			builder.WithPredicates(changed(func(r *bpfleetv1.NodeProgramReport) any { return r.Status.MapPolicies }))).
+			builder.WithPredicates(changed(policiesPart))).
 		Complete(r)
+}
+
+// policiesPart is what the MapPolicy reconciler reads of a report (and
+// which set it is about, see capabilitiesPart).
+func policiesPart(r *bpfleetv1.NodeProgramReport) any {
+	return []any{metav1.GetControllerOf(r), r.Status.MapPolicies}
 }
 
 func policiesOnSet(_ context.Context, o client.Object) []reconcile.Request {

@@ -84,7 +84,7 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 // a JSON patch. Each is a list the operator writes whole; a merge patch
 // would say the same, and cost the API server a merge of the whole object
 // (docs/benchmarks.md, "Scale"). Spec fields the operator does not know
-// are left alone.
+// are left alone. Every stored set has a spec (defaulted to {}).
 func (r *NodeReconciler) patchSpec(ctx context.Context, set *bpfleetv1.NodeProgramSet, desired bpfleetv1.NodeProgramSetSpec) error {
 	var ops []jsonpatch.Op
 	if !equality.Semantic.DeepEqual(set.Spec.Programs, desired.Programs) {
@@ -95,10 +95,6 @@ func (r *NodeReconciler) patchSpec(ctx context.Context, set *bpfleetv1.NodeProgr
 	}
 	if len(ops) == 0 {
 		return nil
-	}
-	if set.Spec.Programs == nil && set.Spec.MapPolicies == nil {
-		// Perhaps no spec at all (a set made by hand): make one.
-		ops = append([]jsonpatch.Op{jsonpatch.Add("/spec", struct{}{})}, ops...)
 	}
 	patch, err := jsonpatch.Patch(ops...)
 	if err != nil {
@@ -129,7 +125,7 @@ func (r *NodeReconciler) capabilities(ctx context.Context, set *bpfleetv1.NodePr
 	if err != nil {
 		return nil, fmt.Errorf("node program report %s: %w", set.Name, err)
 	}
-	return withReport(set, &report).Status.Capabilities, nil
+	return withReport(set, &report).Report.Capabilities, nil
 }
 
 // desiredSpec is a node's whole spec: its programs and the map policies
@@ -196,12 +192,20 @@ func (r *NodeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&corev1.Node{}, builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		Watches(&bpfleetv1.NodeProgramSet{}, &handler.EnqueueRequestForObject{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&bpfleetv1.NodeProgramReport{}, &handler.EnqueueRequestForObject{},
-			builder.WithPredicates(changed(func(r *bpfleetv1.NodeProgramReport) any { return r.Status.Capabilities })))
+			builder.WithPredicates(changed(capabilitiesPart)))
 	for _, k := range Kinds {
 		b = b.Watches(k.New(), r.burst.enqueue(r.allNodes), builder.WithPredicates(scheduleChanged()))
 	}
 	b = b.Watches(&bpfleetv1.MapPolicy{}, r.burst.enqueue(r.allNodes), builder.WithPredicates(policyScheduleChanged()))
 	return b.Complete(r)
+}
+
+// capabilitiesPart is what a node reconciler reads of a report: the
+// kernel's capabilities, and which set the report is about (a set made
+// anew is reported on by a report that changes owner, and maybe nothing
+// else).
+func capabilitiesPart(r *bpfleetv1.NodeProgramReport) any {
+	return []any{metav1.GetControllerOf(r), r.Status.Capabilities}
 }
 
 // scheduleChanged passes the program changes that can change what a node

@@ -15,7 +15,7 @@ import (
 // come from the cache: read-only.
 type nodeState struct {
 	*bpfleetv1.NodeProgramSet
-	Status bpfleetv1.NodeProgramReportStatus
+	Report bpfleetv1.NodeProgramReportStatus
 }
 
 // +kubebuilder:rbac:groups=bpfleet.io,resources=nodeprogramreports,verbs=get;list;watch
@@ -46,7 +46,7 @@ func nodeStates(ctx context.Context, c client.Reader) ([]nodeState, error) {
 func withReport(set *bpfleetv1.NodeProgramSet, report *bpfleetv1.NodeProgramReport) nodeState {
 	n := nodeState{NodeProgramSet: set}
 	if report != nil && metav1.IsControlledBy(report, set) {
-		n.Status = report.Status
+		n.Report = report.Status
 	}
 	return n
 }

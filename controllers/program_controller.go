@@ -190,7 +190,7 @@ func report(set *nodeState, lease *coordinationv1.Lease, obj bpfleetv1.Program) 
 		}
 	}
 	hook := obj.AttachPoint().Hook()
-	if why := set.Status.Capabilities.Unsupported(hook); why != "" {
+	if why := set.Report.Capabilities.Unsupported(hook); why != "" {
 		return &bpfleetv1.NodeProgramStatus{
 			UID: obj.GetUID(), Name: obj.GetName(), Generation: obj.GetGeneration(),
 			State: bpfleetv1.StateUnsupported, Reason: bpfleetv1.ReasonUnsupported, Terminal: true,
@@ -203,8 +203,8 @@ func report(set *nodeState, lease *coordinationv1.Lease, obj bpfleetv1.Program) 
 // lastSeen says when a silent agent last renewed its Lease or reported.
 func lastSeen(set *nodeState, lease *coordinationv1.Lease) string {
 	var report, renewed time.Time
-	if set.Status.LastSync != nil {
-		report = set.Status.LastSync.Time
+	if set.Report.LastSync != nil {
+		report = set.Report.LastSync.Time
 	}
 	if lease != nil && lease.Spec.RenewTime != nil {
 		renewed = lease.Spec.RenewTime.Time
@@ -222,9 +222,9 @@ func statusEntry(set *nodeState, uid types.UID) *bpfleetv1.NodeProgramStatus {
 	if set == nil {
 		return nil
 	}
-	for i := range set.Status.Programs {
-		if set.Status.Programs[i].UID == uid {
-			return &set.Status.Programs[i]
+	for i := range set.Report.Programs {
+		if set.Report.Programs[i].UID == uid {
+			return &set.Report.Programs[i]
 		}
 	}
 	return nil

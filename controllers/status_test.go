@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 )
@@ -72,7 +73,7 @@ func TestSilentAgents(t *testing.T) {
 	at := func(d time.Duration) *metav1.Time { t := metav1.NewTime(now.Add(-d)); return &t }
 	set := func(created time.Duration, last *metav1.Time) *nodeState {
 		s := &nodeState{NodeProgramSet: &bpfleetv1.NodeProgramSet{ObjectMeta: metav1.ObjectMeta{CreationTimestamp: *at(created)}}}
-		s.Status.LastSync = last
+		s.Report.LastSync = last
 		return s
 	}
 	lease := func(renewed time.Duration, seconds int32) *coordinationv1.Lease {
@@ -126,7 +127,7 @@ func TestReportOfAnotherSetIgnored(t *testing.T) {
 	set := &bpfleetv1.NodeProgramSet{ObjectMeta: metav1.ObjectMeta{Name: "n", UID: "set-now"}}
 	report := func(owner types.UID) *bpfleetv1.NodeProgramReport {
 		r := &bpfleetv1.NodeProgramReport{ObjectMeta: metav1.ObjectMeta{Name: "n"}}
-		r.Status.ObservedGeneration = 7
+		r.Status.SetGeneration = 7
 		if owner != "" {
 			earlier := set.DeepCopy()
 			earlier.UID = owner
@@ -144,8 +145,27 @@ func TestReportOfAnotherSetIgnored(t *testing.T) {
 		{"owned by none", report(""), 0},
 		{"none yet", nil, 0},
 	} {
-		if got := withReport(set, tc.report).Status.ObservedGeneration; got != tc.want {
-			t.Errorf("%s report: read observedGeneration %d, want %d", tc.name, got, tc.want)
+		if got := withReport(set, tc.report).Report.SetGeneration; got != tc.want {
+			t.Errorf("%s report: read setGeneration %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+// A report that only changes owner (its node's set made anew, the agent
+// reporting on the new one) is an event for the reconcilers that read
+// reports through a predicate.
+func TestReportOwnerChangeIsAnEvent(t *testing.T) {
+	controller := true
+	owned := func(uid types.UID) *bpfleetv1.NodeProgramReport {
+		return &bpfleetv1.NodeProgramReport{ObjectMeta: metav1.ObjectMeta{Name: "n",
+			OwnerReferences: []metav1.OwnerReference{{Kind: "NodeProgramSet", Name: "n", UID: uid, Controller: &controller}}}}
+	}
+	for name, p := range map[string]predicate.Funcs{"capabilities": changed(capabilitiesPart), "policies": changed(policiesPart)} {
+		if !p.Update(event.UpdateEvent{ObjectOld: owned("set-before"), ObjectNew: owned("set-now")}) {
+			t.Errorf("%s: a new owner is no event", name)
+		}
+		if p.Update(event.UpdateEvent{ObjectOld: owned("set-now"), ObjectNew: owned("set-now")}) {
+			t.Errorf("%s: nothing changed, yet an event", name)
 		}
 	}
 }

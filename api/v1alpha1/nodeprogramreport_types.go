@@ -4,7 +4,7 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 // +kubebuilder:object:root=true
 // +kubebuilder:resource:scope=Cluster,shortName=npr,categories=bpfleet
-// +kubebuilder:printcolumn:name="Observed",type=integer,JSONPath=`.status.observedGeneration`
+// +kubebuilder:printcolumn:name="Set Generation",type=integer,JSONPath=`.status.setGeneration`
 // +kubebuilder:printcolumn:name="Kernel",type=string,JSONPath=`.status.capabilities.kernelRelease`
 // +kubebuilder:printcolumn:name="Reported",type=date,JSONPath=`.status.lastSync`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

@@ -124,10 +124,11 @@ type NodeProgram struct {
 
 // NodeProgramReportStatus is what the node really runs, written by its agent.
 type NodeProgramReportStatus struct {
-	// ObservedGeneration is the generation of the node's NodeProgramSet the
-	// agent last applied.
+	// SetGeneration is the generation of the node's NodeProgramSet the
+	// agent last applied. (Not observedGeneration: that would name the
+	// report's own generation, which every write of it moves.)
 	// +optional
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	SetGeneration int64 `json:"setGeneration,omitempty"`
 
 	// LastSync is when the agent last changed this report. That it is
 	// alive, the agent says by renewing its Lease (AgentLeaseLabel).
@@ -280,6 +281,7 @@ type NodeProgramSet struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// +kubebuilder:default={}
 	Spec NodeProgramSetSpec `json:"spec,omitempty"`
 }
 

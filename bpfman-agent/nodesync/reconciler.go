@@ -78,7 +78,7 @@ type terminalFailure struct {
 }
 
 // +kubebuilder:rbac:groups=bpfleet.io,resources=nodeprogramsets,verbs=get;list;watch;create
-// +kubebuilder:rbac:groups=bpfleet.io,resources=nodeprogramreports,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=bpfleet.io,resources=nodeprogramreports,verbs=get;list;watch;create;patch;delete
 
 // Reconcile runs one pass: apply the desired programs, prune the rest,
 // report.

@@ -31,15 +31,15 @@ func (r *Reconciler) ownReport(ctx context.Context) (*bpfleetv1.NodeProgramRepor
 // fill puts what the pass found into report.
 func (r *Reconciler) fill(report *bpfleetv1.NodeProgramReport, set *bpfleetv1.NodeProgramSet, statuses []bpfleetv1.NodeProgramStatus) {
 	report.Status.Programs = statuses
-	report.Status.ObservedGeneration = set.Generation
+	report.Status.SetGeneration = set.Generation
 	caps := r.Capabilities
 	report.Status.Capabilities = &caps
 }
 
-// writeReport writes report only when it changed since base (LastSync
-// says when), or is missing, or not owned by the set as it is now.
+// writeReport writes report when the one written (base) is stale; LastSync
+// says when it was.
 func (r *Reconciler) writeReport(ctx context.Context, base, report *bpfleetv1.NodeProgramReport, set *bpfleetv1.NodeProgramSet) error {
-	if base.UID != "" && ownedBy(base, set) && equality.Semantic.DeepEqual(base.Status, report.Status) {
+	if !stale(base, report, set) {
 		return nil
 	}
 	now := metav1.Now()
@@ -47,17 +47,23 @@ func (r *Reconciler) writeReport(ctx context.Context, base, report *bpfleetv1.No
 	return WriteReport(ctx, r.Client, set, report)
 }
 
-func ownedBy(report *bpfleetv1.NodeProgramReport, set *bpfleetv1.NodeProgramSet) bool {
-	refs := report.OwnerReferences
-	return len(refs) == 1 && refs[0].UID == set.UID
+// stale reports whether the report as written (base; without a UID: none
+// is) must be written again: it is missing, not controlled by the set as
+// it is now (the set was made anew), or says something other than report.
+// Pure.
+func stale(base, report *bpfleetv1.NodeProgramReport, set *bpfleetv1.NodeProgramSet) bool {
+	return base.UID == "" || !metav1.IsControlledBy(base, set) || !equality.Semantic.DeepEqual(base.Status, report.Status)
 }
 
 // WriteReport replaces the whole report of set's node with report.Status,
-// owned by set (so that it goes with the set): one JSON patch when the
+// controlled by set (so that it goes with the set): one JSON patch when the
 // report exists, a create when it does not. The agent is the report's only
 // writer, so nothing is merged: what it no longer reports is gone.
 func WriteReport(ctx context.Context, c client.Client, set *bpfleetv1.NodeProgramSet, report *bpfleetv1.NodeProgramReport) error {
-	owner := []metav1.OwnerReference{*metav1.NewControllerRef(set, bpfleetv1.GroupVersion.WithKind("NodeProgramSet"))}
+	controller := true // not blockOwnerDeletion: that would need update on the sets' finalizers
+	owner := []metav1.OwnerReference{{
+		APIVersion: bpfleetv1.GroupVersion.String(), Kind: "NodeProgramSet", Name: set.Name, UID: set.UID, Controller: &controller,
+	}}
 	patch, err := jsonpatch.Patch(jsonpatch.Add("/metadata/ownerReferences", owner), jsonpatch.Add("/status", report.Status))
 	if err != nil {
 		return fmt.Errorf("report of %s: %w", set.Name, err)

@@ -25,6 +25,7 @@ import (
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpfman-agent/nodesync"
 	"github.com/bpfleet/bpfleet/internal/controlplane"
+	"github.com/bpfleet/bpfleet/internal/jsonpatch"
 	"github.com/bpfleet/bpfleet/internal/scheme"
 )
 
@@ -176,7 +177,7 @@ func TestAgentWritesOnlyItsOwnNode(t *testing.T) {
 		if err := admin.Get(ctx, client.ObjectKey{Name: tc.name}, &s); err != nil {
 			t.Fatal(err)
 		}
-		report := &bpfleetv1.NodeProgramReport{Status: bpfleetv1.NodeProgramReportStatus{ObservedGeneration: int64(i + 1)}}
+		report := &bpfleetv1.NodeProgramReport{Status: bpfleetv1.NodeProgramReportStatus{SetGeneration: int64(i + 1)}}
 		err := nodesync.WriteReport(ctx, agentClient(t, tc.node), &s, report)
 		if tc.allowed && err != nil {
 			t.Errorf("agent of %q writing the report of %s: %v", tc.node, tc.name, err)
@@ -184,6 +185,16 @@ func TestAgentWritesOnlyItsOwnNode(t *testing.T) {
 		if !tc.allowed && err == nil {
 			t.Errorf("agent of %q wrote the report of %s", tc.node, tc.name)
 		}
+	}
+	// Its report is owned by its node's set, nothing else.
+	foreign, err := jsonpatch.Patch(jsonpatch.Add("/metadata/ownerReferences", []metav1.OwnerReference{{
+		APIVersion: bpfleetv1.GroupVersion.String(), Kind: "NodeProgramSet", Name: "node-b", UID: setB.UID}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ownReport := &bpfleetv1.NodeProgramReport{ObjectMeta: metav1.ObjectMeta{Name: "node-a"}}
+	if err := agentA.Patch(ctx, ownReport, foreign); err == nil || !strings.Contains(err.Error(), "owned by its node's NodeProgramSet alone") {
+		t.Errorf("agent of node-a giving its report another node's set as owner: %v, want a denial", err)
 	}
 	base := setB.DeepCopy()
 	metav1.SetMetaDataLabel(&setB.ObjectMeta, "changed", "yes")

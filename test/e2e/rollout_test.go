@@ -120,8 +120,8 @@ func TestRolloutStagesHaltsAndResumes(t *testing.T) {
 // node sets and reports (every change) and returns the order in which
 // their specs got it; at no moment may more than one node have it without
 // running it (maxUnavailable 1). The two watches are put in one order by
-// resourceVersion, which etcd makes one sequence. Start it before the
-// change.
+// resourceVersion: etcd makes it one sequence, which a test may rely on
+// (clients must not). Start it before the change.
 func watchRollout(t *testing.T, s *localstack.Stack, p *bpfleetv1.TracepointProgram, gen int64, n int) []string {
 	t.Helper()
 	wc, err := client.NewWithWatch(s.Plane.Config, client.Options{Scheme: scheme.New()})
@@ -141,11 +141,14 @@ func watchRollout(t *testing.T, s *localstack.Stack, p *bpfleetv1.TracepointProg
 	}
 	defer reports.Stop()
 	var steps []rolloutStep
-	ready := map[string]bool{}
-	for len(ready) < n {
+	ready, asked := map[string]bool{}, map[string]bool{}
+	// Until every node runs it, and the set events of every node running
+	// it are in too (the set watch may lag the report watch).
+	for len(ready) < n || !containsAll(asked, ready) {
 		select {
 		case ev, ok := <-sets.ResultChan():
 			if set, isSet := ev.Object.(*bpfleetv1.NodeProgramSet); ok && isSet && askedGen(set, p) == gen {
+				asked[set.Name] = true
 				steps = append(steps, rolloutStep{rv(t, set), set.Name, false})
 			}
 			if !ok {
@@ -164,6 +167,15 @@ func watchRollout(t *testing.T, s *localstack.Stack, p *bpfleetv1.TracepointProg
 		}
 	}
 	return replay(t, steps, gen)
+}
+
+func containsAll(have, want map[string]bool) bool {
+	for k := range want {
+		if !have[k] {
+			return false
+		}
+	}
+	return true
 }
 
 // rolloutStep is a node asked for a generation, or running it, at a

@@ -117,7 +117,6 @@ func run(tb testing.TB, n, m int) result {
 		}
 	}
 	waitAllReady(tb, c, n, m)
-	profiled.Wait()
 	res := result{nodes: n, programs: m, converge: time.Since(start)}
 	res.operatorCPU = testproc.CPU(tb, operator) - cpu0
 	res.apiserverCPU = testproc.CPUOf(tb, apiserver) - api0
@@ -126,6 +125,7 @@ func run(tb testing.TB, n, m int) result {
 	res.machine = testproc.MachineCPU(tb).Sub(machine0)
 	res.operatorRSS = testproc.PeakRSS(tb, operator)
 	res.requests = diff(apiRequests(tb, plane), before)
+	profiled.Wait()
 	res.sets, res.reports, res.leases = count(tb, c)
 	for k, v := range res.requests {
 		switch {
@@ -331,7 +331,7 @@ func follow(ctx context.Context, c client.Client, w watch.Interface) {
 func report(ctx context.Context, c client.Client, set *bpfleetv1.NodeProgramSet) error {
 	now := metav1.Now()
 	r := &bpfleetv1.NodeProgramReport{Status: bpfleetv1.NodeProgramReportStatus{
-		ObservedGeneration: set.Generation, LastSync: &now, Programs: reports(set),
+		SetGeneration: set.Generation, LastSync: &now, Programs: reports(set),
 	}}
 	return nodesync.WriteReport(ctx, c, set, r)
 }
@@ -364,7 +364,7 @@ func waitSets(tb testing.TB, c client.Client, n int) {
 		}
 		observed := map[string]int64{}
 		for _, r := range reports.Items {
-			observed[r.Name] = r.Status.ObservedGeneration
+			observed[r.Name] = r.Status.SetGeneration
 		}
 		for _, s := range sets.Items {
 			if observed[s.Name] != s.Generation {

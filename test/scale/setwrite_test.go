@@ -73,7 +73,7 @@ func BenchmarkSetWrite(b *testing.B) {
 		report := &bpfleetv1.NodeProgramReport{Status: bpfleetv1.NodeProgramReportStatus{Programs: reports(set)}}
 		b.Run(fmt.Sprintf("report-write/programs=%d", entries), func(b *testing.B) {
 			perWrite(b, apiserver, func(i int) error {
-				report.Status.ObservedGeneration = int64(i + 1)
+				report.Status.SetGeneration = int64(i + 1)
 				return nodesync.WriteReport(context.Background(), c, set, report)
 			})
 		})
