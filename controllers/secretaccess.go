@@ -15,7 +15,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
@@ -191,7 +190,9 @@ func (r *SecretAccessReconciler) revokeOthers(ctx context.Context, want map[stri
 	return errors.Join(errs...)
 }
 
-// SetupWithManager runs the reconciler on every change of a node's spec.
+// SetupWithManager runs the reconciler when the Secrets a node's spec names
+// change (not on every change of a spec: a burst of programs writes a
+// thousand).
 func (r *SecretAccessReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	all := func(context.Context, client.Object) []reconcile.Request {
 		return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: "agent-secrets"}}}
@@ -199,6 +200,11 @@ func (r *SecretAccessReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("secretaccess").
 		Watches(&bpfleetv1.NodeProgramSet{}, handler.EnqueueRequestsFromMapFunc(all),
-			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+			builder.WithPredicates(changed(secretsPart))).
 		Complete(r)
+}
+
+// secretsPart is what the secret grants read of a set.
+func secretsPart(s *bpfleetv1.NodeProgramSet) any {
+	return namedSecrets([]bpfleetv1.NodeProgramSet{*s})
 }
