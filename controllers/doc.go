@@ -7,10 +7,10 @@
 // holds the finalizer, and aggregates node status into the program's status.
 // NodeReconciler runs per Node: it writes that node's NodeProgramSet from
 // every program that selects it, and deletes it when the Node goes (a
-// garbage collector deletes the node's report with it). Data flows one way: program →
-// NodeProgramSet → agent → NodeProgramReport → program status; a node's
-// set and report are read together (nodes.go). Whether a node's agent is alive, they read
-// from its Lease (agents.go). A burst of program changes reaches each node
+// garbage collector deletes the node's report with it). Data flows one
+// way: program → NodeProgramSet → agent → NodeProgramReport → program
+// status; a node's set and report are read together (nodes.go). Whether a
+// node's agent is alive, they read from its Lease (agents.go). A burst of program changes reaches each node
 // in one write of its set (burst.go).
 //
 // Invariant: lists from the manager's cache are taken without a deep copy

@@ -261,11 +261,11 @@ func simulatedAgent(ctx context.Context, c client.WithWatch, cs kubernetes.Inter
 	if err != nil {
 		return // the run is over
 	}
-	var beat sync.WaitGroup
+	var background sync.WaitGroup
 	owner := func() (types.UID, error) { return set.UID, nil }
-	beat.Go(func() { nodesync.Heartbeat(ctx, cs, controlplane.Namespace, node, owner) })
-	defer beat.Wait()
-	beat.Go(func() { watchReport(ctx, c, node) })
+	background.Go(func() { nodesync.Heartbeat(ctx, cs, controlplane.Namespace, node, owner) })
+	background.Go(func() { watchReport(ctx, c, node) })
+	defer background.Wait()
 	for ctx.Err() == nil {
 		w, err := c.Watch(ctx, &bpfleetv1.NodeProgramSetList{}, client.MatchingFields{"metadata.name": node})
 		if err != nil {
