@@ -48,7 +48,7 @@ func TestUnsupportedNodesAreReportedNotFailed(t *testing.T) {
 	}
 	eventually(t, "scheduled on caps-ok", func() (bool, error) {
 		s, err := getSet("caps-ok")
-		return err == nil && len(s.Spec.Programs) == 1 && s.Spec.Programs[0].Attach.Kprobe != nil, err
+		return err == nil && len(s.Spec.Programs) == 1 && s.Spec.Programs[0].Attach.Hook == bpfleetv1.HookKprobe, err
 	})
 	if s, _ := getSet("caps-no"); len(s.Spec.Programs) != 0 {
 		t.Fatalf("program sent to a node that lacks kprobes: %+v", s.Spec.Programs)

@@ -189,7 +189,7 @@ func report(set *nodeState, lease *coordinationv1.Lease, obj bpfleetv1.Program) 
 			Message: fmt.Sprintf("the node's agent has given no sign of life since %s", lastSeen(set, lease)),
 		}
 	}
-	hook := obj.AttachPoint().Hook()
+	hook := obj.AttachPoint().Hook
 	if why := set.Report.Capabilities.Unsupported(hook); why != "" {
 		return &bpfleetv1.NodeProgramStatus{
 			UID: obj.GetUID(), Name: obj.GetName(), Generation: obj.GetGeneration(),

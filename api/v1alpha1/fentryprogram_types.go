@@ -11,6 +11,17 @@ type FentryProgramSpec struct {
 	Fentry FentryAttach `json:"fentry"`
 }
 
+// HookFentry is the hook FentryPrograms attach to, as NodeCapabilities names it.
+const HookFentry = "Fentry"
+
+// FentryAttach attaches to the entry or exit of a kernel function via BTF.
+type FentryAttach struct {
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+	Function string `json:"function"`
+}
+
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=fep,categories=bpfleet
@@ -40,9 +51,7 @@ type FentryProgramList struct {
 	Items           []FentryProgram `json:"items"`
 }
 
-func init() {
-	SchemeBuilder.Register(&FentryProgram{}, &FentryProgramList{})
-}
+func init() { registerProgram[FentryProgram, FentryProgramList]() }
 
 // Common returns the spec every kind shares.
 func (p *FentryProgram) Common() *ProgramCommon { return &p.Spec.ProgramCommon }
@@ -51,6 +60,4 @@ func (p *FentryProgram) Common() *ProgramCommon { return &p.Spec.ProgramCommon }
 func (p *FentryProgram) ProgramStatus() *ProgramStatus { return &p.Status }
 
 // AttachPoint returns where the program attaches.
-func (p *FentryProgram) AttachPoint() AttachPoint {
-	return AttachPoint{Fentry: p.Spec.Fentry.DeepCopy()}
-}
+func (p *FentryProgram) AttachPoint() AttachPoint { return NewAttachPoint(HookFentry, p.Spec.Fentry) }

@@ -11,6 +11,9 @@ type FexitProgramSpec struct {
 	Fexit FentryAttach `json:"fexit"`
 }
 
+// HookFexit is the hook FexitPrograms attach to, as NodeCapabilities names it.
+const HookFexit = "Fexit"
+
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=fxp,categories=bpfleet
@@ -40,9 +43,7 @@ type FexitProgramList struct {
 	Items           []FexitProgram `json:"items"`
 }
 
-func init() {
-	SchemeBuilder.Register(&FexitProgram{}, &FexitProgramList{})
-}
+func init() { registerProgram[FexitProgram, FexitProgramList]() }
 
 // Common returns the spec every kind shares.
 func (p *FexitProgram) Common() *ProgramCommon { return &p.Spec.ProgramCommon }
@@ -51,6 +52,4 @@ func (p *FexitProgram) Common() *ProgramCommon { return &p.Spec.ProgramCommon }
 func (p *FexitProgram) ProgramStatus() *ProgramStatus { return &p.Status }
 
 // AttachPoint returns where the program attaches.
-func (p *FexitProgram) AttachPoint() AttachPoint {
-	return AttachPoint{Fexit: p.Spec.Fexit.DeepCopy()}
-}
+func (p *FexitProgram) AttachPoint() AttachPoint { return NewAttachPoint(HookFexit, p.Spec.Fexit) }

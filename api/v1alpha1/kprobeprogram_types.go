@@ -11,6 +11,22 @@ type KprobeProgramSpec struct {
 	Kprobe KprobeAttach `json:"kprobe"`
 }
 
+// HookKprobe is the hook KprobePrograms attach to, as NodeCapabilities names it.
+const HookKprobe = "Kprobe"
+
+// KprobeAttach attaches to a kernel function.
+type KprobeAttach struct {
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_.]*$`
+	Function string `json:"function"`
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Offset int64 `json:"offset,omitempty"`
+	// +optional
+	Retprobe bool `json:"retprobe,omitempty"`
+}
+
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=kpp,categories=bpfleet
@@ -40,9 +56,7 @@ type KprobeProgramList struct {
 	Items           []KprobeProgram `json:"items"`
 }
 
-func init() {
-	SchemeBuilder.Register(&KprobeProgram{}, &KprobeProgramList{})
-}
+func init() { registerProgram[KprobeProgram, KprobeProgramList]() }
 
 // Common returns the spec every kind shares.
 func (p *KprobeProgram) Common() *ProgramCommon { return &p.Spec.ProgramCommon }
@@ -51,6 +65,4 @@ func (p *KprobeProgram) Common() *ProgramCommon { return &p.Spec.ProgramCommon }
 func (p *KprobeProgram) ProgramStatus() *ProgramStatus { return &p.Status }
 
 // AttachPoint returns where the program attaches.
-func (p *KprobeProgram) AttachPoint() AttachPoint {
-	return AttachPoint{Kprobe: p.Spec.Kprobe.DeepCopy()}
-}
+func (p *KprobeProgram) AttachPoint() AttachPoint { return NewAttachPoint(HookKprobe, p.Spec.Kprobe) }

@@ -13,13 +13,3 @@ type Program interface {
 	ProgramStatus() *ProgramStatus
 	AttachPoint() AttachPoint
 }
-
-var (
-	_ Program = (*TracepointProgram)(nil)
-	_ Program = (*XdpProgram)(nil)
-	_ Program = (*TcxProgram)(nil)
-	_ Program = (*UprobeProgram)(nil)
-	_ Program = (*KprobeProgram)(nil)
-	_ Program = (*FentryProgram)(nil)
-	_ Program = (*FexitProgram)(nil)
-)

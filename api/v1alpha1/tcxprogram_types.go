@@ -11,6 +11,46 @@ type TcxProgramSpec struct {
 	TCX TCXAttach `json:"tcx"`
 }
 
+// HookTCX is the hook TcxPrograms attach to, as NodeCapabilities names it.
+const HookTCX = "TCX"
+
+// TCXDirection is the traffic direction of a TCX hook.
+// +kubebuilder:validation:Enum=ingress;egress
+type TCXDirection string
+
+// TCX directions.
+const (
+	TCXIngress TCXDirection = "ingress"
+	TCXEgress  TCXDirection = "egress"
+)
+
+// TCXAttach attaches to the TCX hook of network interfaces.
+type TCXAttach struct {
+	Interfaces InterfaceSelector `json:"interfaces"`
+	Direction  TCXDirection      `json:"direction"`
+	// Order among the programs on the same hook; default last.
+	// +optional
+	Order *TCXOrder `json:"order,omitempty"`
+}
+
+// TCXOrder places a program on its hook: exactly one of first, last,
+// before or after another TcxProgram (by name) on the same hook.
+// +kubebuilder:validation:XValidation:rule="[has(self.first) && self.first, has(self.last) && self.last, has(self.before), has(self.after)].exists_one(x, x)",message="set exactly one of order.first, order.last, order.before or order.after"
+type TCXOrder struct {
+	// +optional
+	First bool `json:"first,omitempty"`
+	// +optional
+	Last bool `json:"last,omitempty"`
+	// Before names a TcxProgram this one runs before.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Before string `json:"before,omitempty"`
+	// After names a TcxProgram this one runs after.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	After string `json:"after,omitempty"`
+}
+
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=tcx,categories=bpfleet
@@ -40,9 +80,7 @@ type TcxProgramList struct {
 	Items           []TcxProgram `json:"items"`
 }
 
-func init() {
-	SchemeBuilder.Register(&TcxProgram{}, &TcxProgramList{})
-}
+func init() { registerProgram[TcxProgram, TcxProgramList]() }
 
 // Common returns the spec every kind shares.
 func (p *TcxProgram) Common() *ProgramCommon { return &p.Spec.ProgramCommon }
@@ -51,6 +89,4 @@ func (p *TcxProgram) Common() *ProgramCommon { return &p.Spec.ProgramCommon }
 func (p *TcxProgram) ProgramStatus() *ProgramStatus { return &p.Status }
 
 // AttachPoint returns where the program attaches.
-func (p *TcxProgram) AttachPoint() AttachPoint {
-	return AttachPoint{TCX: p.Spec.TCX.DeepCopy()}
-}
+func (p *TcxProgram) AttachPoint() AttachPoint { return NewAttachPoint(HookTCX, p.Spec.TCX) }

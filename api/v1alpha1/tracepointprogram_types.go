@@ -12,6 +12,9 @@ type TracepointProgramSpec struct {
 	Tracepoint TracepointAttach `json:"tracepoint"`
 }
 
+// HookTracepoint is the hook TracepointPrograms attach to, as NodeCapabilities names it.
+const HookTracepoint = "Tracepoint"
+
 // TracepointAttach names a tracepoint as "group/event".
 type TracepointAttach struct {
 	// Name is "group/event" as under /sys/kernel/tracing/events,
@@ -52,9 +55,7 @@ type TracepointProgramList struct {
 	Items           []TracepointProgram `json:"items"`
 }
 
-func init() {
-	SchemeBuilder.Register(&TracepointProgram{}, &TracepointProgramList{})
-}
+func init() { registerProgram[TracepointProgram, TracepointProgramList]() }
 
 // Common returns the spec every kind shares.
 func (p *TracepointProgram) Common() *ProgramCommon { return &p.Spec.ProgramCommon }
@@ -64,5 +65,5 @@ func (p *TracepointProgram) ProgramStatus() *ProgramStatus { return &p.Status }
 
 // AttachPoint returns where the program attaches.
 func (p *TracepointProgram) AttachPoint() AttachPoint {
-	return AttachPoint{Tracepoint: p.Spec.Tracepoint.DeepCopy()}
+	return NewAttachPoint(HookTracepoint, p.Spec.Tracepoint)
 }

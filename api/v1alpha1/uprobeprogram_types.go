@@ -11,6 +11,37 @@ type UprobeProgramSpec struct {
 	Uprobe UprobeAttach `json:"uprobe"`
 }
 
+// HookUprobe is the hook UprobePrograms attach to, as NodeCapabilities names it.
+const HookUprobe = "Uprobe"
+
+// UprobeAttach attaches to a function of a user-space binary or library.
+// +kubebuilder:validation:XValidation:rule="has(self.function) || has(self.offset)",message="set uprobe.function, uprobe.offset, or both"
+type UprobeAttach struct {
+	// Target is an absolute path of a binary or library, or a library
+	// name such as "libc".
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=4096
+	// +kubebuilder:validation:XValidation:rule="!self.contains('..')",message="uprobe.target must not contain '..'"
+	Target string `json:"target"`
+	// Function is the symbol to probe.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_.$@][A-Za-z0-9_.$@]*$`
+	Function string `json:"function,omitempty"`
+	// Offset from the function (or from the file start without one).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Offset int64 `json:"offset,omitempty"`
+	// Retprobe probes the function's return.
+	// +optional
+	Retprobe bool `json:"retprobe,omitempty"`
+	// PID limits the probe to one process; a target path is then resolved
+	// inside that process's root (/proc/<pid>/root), for containers.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	PID int32 `json:"pid,omitempty"`
+}
+
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=upp,categories=bpfleet
@@ -41,9 +72,7 @@ type UprobeProgramList struct {
 	Items           []UprobeProgram `json:"items"`
 }
 
-func init() {
-	SchemeBuilder.Register(&UprobeProgram{}, &UprobeProgramList{})
-}
+func init() { registerProgram[UprobeProgram, UprobeProgramList]() }
 
 // Common returns the spec every kind shares.
 func (p *UprobeProgram) Common() *ProgramCommon { return &p.Spec.ProgramCommon }
@@ -52,6 +81,4 @@ func (p *UprobeProgram) Common() *ProgramCommon { return &p.Spec.ProgramCommon }
 func (p *UprobeProgram) ProgramStatus() *ProgramStatus { return &p.Status }
 
 // AttachPoint returns where the program attaches.
-func (p *UprobeProgram) AttachPoint() AttachPoint {
-	return AttachPoint{Uprobe: p.Spec.Uprobe.DeepCopy()}
-}
+func (p *UprobeProgram) AttachPoint() AttachPoint { return NewAttachPoint(HookUprobe, p.Spec.Uprobe) }

@@ -11,6 +11,30 @@ type XdpProgramSpec struct {
 	XDP XDPAttach `json:"xdp"`
 }
 
+// HookXDP is the hook XdpPrograms attach to, as NodeCapabilities names it.
+const HookXDP = "XDP"
+
+// XDPMode is how an XDP program attaches.
+// +kubebuilder:validation:Enum=native;generic;auto
+type XDPMode string
+
+// XDP modes.
+const (
+	XDPNative  XDPMode = "native"
+	XDPGeneric XDPMode = "generic"
+	XDPAuto    XDPMode = "auto"
+)
+
+// XDPAttach attaches to the XDP hook of network interfaces.
+type XDPAttach struct {
+	Interfaces InterfaceSelector `json:"interfaces"`
+	// Mode: native (driver), generic (skb), or auto (native, else generic;
+	// status says which).
+	// +optional
+	// +kubebuilder:default=auto
+	Mode XDPMode `json:"mode,omitempty"`
+}
+
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=xdp,categories=bpfleet
@@ -40,9 +64,7 @@ type XdpProgramList struct {
 	Items           []XdpProgram `json:"items"`
 }
 
-func init() {
-	SchemeBuilder.Register(&XdpProgram{}, &XdpProgramList{})
-}
+func init() { registerProgram[XdpProgram, XdpProgramList]() }
 
 // Common returns the spec every kind shares.
 func (p *XdpProgram) Common() *ProgramCommon { return &p.Spec.ProgramCommon }
@@ -51,6 +73,4 @@ func (p *XdpProgram) Common() *ProgramCommon { return &p.Spec.ProgramCommon }
 func (p *XdpProgram) ProgramStatus() *ProgramStatus { return &p.Status }
 
 // AttachPoint returns where the program attaches.
-func (p *XdpProgram) AttachPoint() AttachPoint {
-	return AttachPoint{XDP: p.Spec.XDP.DeepCopy()}
-}
+func (p *XdpProgram) AttachPoint() AttachPoint { return NewAttachPoint(HookXDP, p.Spec.XDP) }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/bpfleet/bpfleet/internal/testkernel"
 	"github.com/cilium/ebpf"
@@ -14,6 +15,77 @@ import (
 )
 
 func TestMain(m *testing.M) { testkernel.Main(m) }
+
+// conformance gives, for each hook, settings and node facts that plan at
+// least one target on this machine (creating what it needs, e.g. a veth).
+var conformance = map[string]func(t *testing.T) (bpfleetv1.AttachPoint, *attach.Facts){
+	bpfleetv1.HookTracepoint: func(*testing.T) (bpfleetv1.AttachPoint, *attach.Facts) {
+		return bpfleetv1.NewAttachPoint(bpfleetv1.HookTracepoint, bpfleetv1.TracepointAttach{Name: "syscalls/sys_enter_openat"}), nil
+	},
+	bpfleetv1.HookXDP: func(t *testing.T) (bpfleetv1.AttachPoint, *attach.Facts) {
+		host, facts := veth(t)
+		return bpfleetv1.NewAttachPoint(bpfleetv1.HookXDP, bpfleetv1.XDPAttach{
+			Interfaces: bpfleetv1.InterfaceSelector{Names: []bpfleetv1.InterfaceName{host}}, Mode: bpfleetv1.XDPGeneric}), facts
+	},
+	bpfleetv1.HookTCX: func(t *testing.T) (bpfleetv1.AttachPoint, *attach.Facts) {
+		host, facts := veth(t)
+		return bpfleetv1.NewAttachPoint(bpfleetv1.HookTCX, bpfleetv1.TCXAttach{
+			Interfaces: bpfleetv1.InterfaceSelector{Regex: "^" + string(host) + "$"}, Direction: bpfleetv1.TCXEgress}), facts
+	},
+	bpfleetv1.HookUprobe: func(t *testing.T) (bpfleetv1.AttachPoint, *attach.Facts) {
+		path, _ := testkernel.TargetBinary(t)
+		return bpfleetv1.NewAttachPoint(bpfleetv1.HookUprobe, bpfleetv1.UprobeAttach{Target: path, Function: testkernel.TargetFunction}), nil
+	},
+	bpfleetv1.HookKprobe: func(*testing.T) (bpfleetv1.AttachPoint, *attach.Facts) {
+		return bpfleetv1.NewAttachPoint(bpfleetv1.HookKprobe, bpfleetv1.KprobeAttach{Function: "do_sys_openat2"}), nil
+	},
+	bpfleetv1.HookFentry: func(*testing.T) (bpfleetv1.AttachPoint, *attach.Facts) {
+		return bpfleetv1.NewAttachPoint(bpfleetv1.HookFentry, bpfleetv1.FentryAttach{Function: "do_sys_openat2"}), nil
+	},
+	bpfleetv1.HookFexit: func(*testing.T) (bpfleetv1.AttachPoint, *attach.Facts) {
+		return bpfleetv1.NewAttachPoint(bpfleetv1.HookFexit, bpfleetv1.FentryAttach{Function: "do_sys_openat2"}), nil
+	},
+}
+
+// veth makes a veth pair and returns its host end, with the facts that
+// list it.
+func veth(t *testing.T) (bpfleetv1.InterfaceName, *attach.Facts) {
+	host, _, _, _ := testkernel.VethPair(t)
+	return bpfleetv1.InterfaceName(host), &attach.Facts{Interfaces: []string{host}}
+}
+
+// TestConformance runs every registered hook through the agent's life
+// cycle: plan from its settings, then, per target, testSpec. A hook
+// without a case fails; a hook this kernel lacks is skipped, saying what
+// the kernel lacks (its probe), as the agent reports it Unsupported.
+func TestConformance(t *testing.T) {
+	testkernel.Require(t)
+	for _, h := range attach.All() {
+		t.Run(h.Name(), func(t *testing.T) {
+			settingsFor, ok := conformance[h.Name()]
+			if !ok {
+				t.Fatalf("hook %s has no conformance case", h.Name())
+			}
+			if err := h.Probe(); err != nil {
+				t.Skipf("%s is unsupported on this kernel (the agent reports it so): %v", h.Name(), err)
+			}
+			settings, facts := settingsFor(t)
+			if facts == nil {
+				facts = &attach.Facts{}
+			}
+			plan, err := h.Plan(settings, facts)
+			if err != nil || len(plan.Targets) == 0 {
+				t.Fatalf("plan %s: %d targets, %v", h.Name(), len(plan.Targets), err)
+			}
+			if _, err := h.LinkKey(settings); err != nil {
+				t.Fatalf("link key: %v", err)
+			}
+			for key, spec := range plan.Targets {
+				t.Run(key, func(t *testing.T) { testSpec(t, spec) })
+			}
+		})
+	}
+}
 
 // testSpec runs the life cycle every attacher must support: attach, pin,
 // adopt from the pin after a "restart", update to a new program, detach,
@@ -28,11 +100,11 @@ func testSpec(t *testing.T, spec attach.Spec) {
 		t.Fatal(err)
 	}
 
-	first := program(t, spec.ProgramType())
+	first := programFor(t, spec)
 	linkID := attachAndPin(t, spec, first, filepath.Join(dir, "link"))
 	adopted := adopt(t, filepath.Join(dir, "link"), linkID)
 
-	second := program(t, spec.ProgramType())
+	second := programFor(t, spec)
 	ids := update(t, spec, adopted, second, dir)
 	adopted.Close()
 
@@ -47,13 +119,29 @@ func testSpec(t *testing.T, spec attach.Spec) {
 	}
 }
 
+// program loads a program of type typ that returns 0.
 func program(t *testing.T, typ ebpf.ProgramType) *ebpf.Program {
 	t.Helper()
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Type:         typ,
-		License:      "GPL",
-		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
-	})
+	return loadTrivial(t, &ebpf.ProgramSpec{Type: typ})
+}
+
+// programFor loads a program that returns 0, for spec's hook.
+func programFor(t *testing.T, spec attach.Spec) *ebpf.Program {
+	t.Helper()
+	ps := &ebpf.ProgramSpec{Type: spec.ProgramType()}
+	if p, ok := spec.(attach.Preparer); ok {
+		if err := p.Prepare(ps); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return loadTrivial(t, ps)
+}
+
+func loadTrivial(t *testing.T, ps *ebpf.ProgramSpec) *ebpf.Program {
+	t.Helper()
+	ps.License = "GPL"
+	ps.Instructions = asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}
+	prog, err := ebpf.NewProgram(ps)
 	if err != nil {
 		t.Fatal(err)
 	}

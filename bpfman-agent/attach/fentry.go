@@ -1,7 +1,10 @@
 package attach
 
 import (
+	"errors"
 	"fmt"
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/cilium/ebpf/btf"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -11,6 +14,22 @@ var (
 	_ Spec     = Fentry{}
 	_ Preparer = Fentry{}
 )
+
+var (
+	_ = register(tracingHook(bpfleetv1.HookFentry, false))
+	_ = register(tracingHook(bpfleetv1.HookFexit, true))
+)
+
+// tracingHook is the fentry hook, or with exit the fexit hook.
+func tracingHook(name string, exit bool) hook[bpfleetv1.FentryAttach] {
+	return hook[bpfleetv1.FentryAttach]{
+		name:  name,
+		probe: func() error { return probeTracing(Fentry{Exit: exit}) },
+		plan: func(s bpfleetv1.FentryAttach, _ *Facts) (Plan, error) {
+			return Single(Fentry{Function: s.Function, Exit: exit}), nil
+		},
+	}
+}
 
 // Fentry is the entry (or, with Exit, the exit) of a kernel function,
 // reached through a BTF trampoline. The function is fixed when the program
@@ -69,4 +88,21 @@ func (f Fentry) attachType() ebpf.AttachType {
 		return ebpf.AttachTraceFExit
 	}
 	return ebpf.AttachTraceFEntry
+}
+
+// probeTracing loads a fentry or fexit program for trialFunction. It does
+// not attach it: detaching a trampoline waits for an RCU tasks grace
+// period, which can take long.
+func probeTracing(f Fentry) error {
+	if _, err := btf.LoadKernelSpec(); err != nil {
+		return fmt.Errorf("%s needs kernel BTF: %s", f.kind(), cause(err))
+	}
+	err := withProgram(ebpf.Tracing, f.attachType(), func(*ebpf.Program) error { return nil })
+	if errors.Is(err, btf.ErrNotFound) {
+		return nil // loads are possible, the trial function is missing
+	}
+	if err != nil {
+		return fmt.Errorf("loading %s programs fails: %s", f.kind(), cause(err))
+	}
+	return nil
 }

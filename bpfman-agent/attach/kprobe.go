@@ -3,6 +3,7 @@ package attach
 import (
 	"errors"
 	"fmt"
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,19 +16,13 @@ import (
 
 var _ Spec = Kprobe{}
 
-// UnsupportedError is in the chain of an attach error when the node's
-// kernel lacks what the hook needs altogether (kprobes, say), rather than
-// the one target: retrying is pointless and the program is Unsupported on
-// this node. Missing is a short human reason, fit for status. It matches
-// ebpf.ErrNotSupported with errors.Is.
-type UnsupportedError struct {
-	Missing string
-}
-
-func (e *UnsupportedError) Error() string { return e.Missing }
-
-// Is makes errors.Is(err, ebpf.ErrNotSupported) true.
-func (e *UnsupportedError) Is(target error) bool { return target == ebpf.ErrNotSupported }
+var _ = register(hook[bpfleetv1.KprobeAttach]{
+	name:  bpfleetv1.HookKprobe,
+	probe: probeKprobe,
+	plan: func(s bpfleetv1.KprobeAttach, _ *Facts) (Plan, error) {
+		return Single(Kprobe{Function: s.Function, Offset: uint64(s.Offset), Retprobe: s.Retprobe}), nil
+	},
+})
 
 // Kprobe is a kernel function, probed on entry (at Offset bytes into it)
 // or on return.
@@ -128,3 +123,29 @@ func checkSymbol(what, s, first, rest string) error {
 }
 
 func isAlpha(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' }
+
+// probeKprobe attaches a real kprobe to trialFunction, once the facility
+// is known to be there: the Kprobe program type alone loads even without
+// CONFIG_KPROBES.
+func probeKprobe() error {
+	if err := programType(ebpf.Kprobe); err != nil {
+		return err
+	}
+	if err := KprobeFacility(); err != nil {
+		return err
+	}
+	err := withProgram(ebpf.Kprobe, ebpf.AttachNone, func(prog *ebpf.Program) error {
+		a, err := Kprobe{Function: trialFunction}.Attach(prog)
+		if err != nil {
+			return err
+		}
+		return a.Link.Close()
+	})
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // the facility is there, the trial function is not
+	}
+	if err != nil {
+		return fmt.Errorf("attaching a kprobe fails: %s", cause(err))
+	}
+	return nil
+}

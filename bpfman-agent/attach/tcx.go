@@ -1,7 +1,9 @@
 package attach
 
 import (
+	"errors"
 	"fmt"
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"slices"
 
 	"github.com/cilium/ebpf"
@@ -12,6 +14,48 @@ var (
 	_ Spec      = TCX{}
 	_ Describer = TCX{}
 )
+
+var _ = register(hook[bpfleetv1.TCXAttach]{
+	name:  bpfleetv1.HookTCX,
+	probe: probeTCX,
+	plan: func(s bpfleetv1.TCXAttach, facts *Facts) (Plan, error) {
+		return perInterface(s.Interfaces, facts, func(iface string) (Spec, error) {
+			anchor, err := tcxAnchor(s.Order, iface, facts)
+			return TCX{Interface: iface, Direction: string(s.Direction), Anchor: anchor}, err
+		})
+	},
+	// Interfaces that come and go add and remove links of one revision.
+	linkSettings: func(s bpfleetv1.TCXAttach) bpfleetv1.TCXAttach {
+		s.Interfaces = bpfleetv1.InterfaceSelector{}
+		return s
+	},
+})
+
+// tcxKind is the kind whose programs a TCX order names.
+const tcxKind = "TcxProgram"
+
+// tcxAnchor places a TCX program; before/after another TcxProgram needs
+// that program's link on the same interface, which may not exist yet.
+func tcxAnchor(o *bpfleetv1.TCXOrder, iface string, facts *Facts) (Order, error) {
+	switch {
+	case o == nil || o.Last:
+		return Order{Last: true}, nil
+	case o.First:
+		return Order{First: true}, nil
+	}
+	other, before := o.After, false
+	if o.Before != "" {
+		other, before = o.Before, true
+	}
+	id, err := facts.LinkOf(tcxKind, other, iface)
+	if err != nil {
+		return Order{}, fmt.Errorf("tcx order: %w", err)
+	}
+	if before {
+		return Order{BeforeLink: id}, nil
+	}
+	return Order{AfterLink: id}, nil
+}
 
 // TCX directions.
 const (
@@ -141,4 +185,20 @@ func tcxAttachType(direction string) (ebpf.AttachType, error) {
 		return ebpf.AttachTCXEgress, nil
 	}
 	return 0, fmt.Errorf("tcx direction %q: want %s or %s", direction, Ingress, Egress)
+}
+
+// probeTCX attaches a TCX link to no interface: ENODEV means the kernel has
+// TCX.
+func probeTCX() error {
+	if err := programType(ebpf.SchedCLS); err != nil {
+		return err
+	}
+	err := withProgram(ebpf.SchedCLS, ebpf.AttachNone, func(prog *ebpf.Program) error {
+		l, err := link.AttachTCX(link.TCXOptions{Program: prog, Interface: noIfindex, Attach: ebpf.AttachTCXIngress})
+		return refusedMissing(l, err)
+	})
+	if errors.Is(err, ebpf.ErrNotSupported) {
+		return errors.New("kernel lacks TCX (Linux 6.6+)")
+	}
+	return err
 }

@@ -11,14 +11,6 @@ import (
 	"github.com/cilium/ebpf"
 )
 
-func TestTCXConformance(t *testing.T) {
-	testkernel.Require(t)
-	host, _, _, _ := testkernel.VethPair(t)
-	for _, dir := range []string{attach.Ingress, attach.Egress} {
-		t.Run(dir, func(t *testing.T) { testSpec(t, attach.TCX{Interface: host, Direction: dir}) })
-	}
-}
-
 // TestTCXCounts counts a ping's requests on ingress and its replies on
 // egress of the host end of a veth; the chain goes on (TCX_NEXT), so the
 // pings are answered.

@@ -2,6 +2,7 @@ package attach
 
 import (
 	"fmt"
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"strings"
 
 	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
@@ -10,6 +11,18 @@ import (
 )
 
 var _ Spec = Tracepoint{}
+
+var _ = register(hook[bpfleetv1.TracepointAttach]{
+	name:  bpfleetv1.HookTracepoint,
+	probe: func() error { return programType(ebpf.TracePoint) },
+	plan: func(s bpfleetv1.TracepointAttach, _ *Facts) (Plan, error) {
+		tp, err := ParseTracepoint(s.Name)
+		if err != nil {
+			return Plan{}, &SpecError{err}
+		}
+		return Single(tp), nil
+	},
+})
 
 // Tracepoint is a kernel tracepoint, e.g. {"syscalls", "sys_enter_openat"}.
 type Tracepoint struct {

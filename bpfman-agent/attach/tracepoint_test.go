@@ -8,10 +8,6 @@ import (
 	"github.com/cilium/ebpf"
 )
 
-func TestTracepointConformance(t *testing.T) {
-	testSpec(t, attach.Tracepoint{Group: "syscalls", Name: "sys_enter_openat"})
-}
-
 func TestTracepointWrongProgramType(t *testing.T) {
 	testkernel.Require(t)
 	tp := attach.Tracepoint{Group: "syscalls", Name: "sys_enter_openat"}

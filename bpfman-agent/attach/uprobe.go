@@ -3,6 +3,7 @@ package attach
 import (
 	"errors"
 	"fmt"
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -13,6 +14,23 @@ import (
 )
 
 var _ Spec = Uprobe{}
+
+var _ = register(hook[bpfleetv1.UprobeAttach]{
+	name: bpfleetv1.HookUprobe,
+	probe: func() error {
+		if err := programType(ebpf.Kprobe); err != nil {
+			return err
+		}
+		return UprobeFacility()
+	},
+	plan: func(s bpfleetv1.UprobeAttach, _ *Facts) (Plan, error) {
+		u := Uprobe{Target: s.Target, Function: s.Function, Offset: uint64(s.Offset), Retprobe: s.Retprobe, PID: int(s.PID)}
+		if s.PID != 0 {
+			u.Root = filepath.Join("/proc", strconv.Itoa(int(s.PID)), "root")
+		}
+		return Single(u), nil
+	},
+})
 
 // Uprobe is a function (or an address) in a user-space binary or library.
 type Uprobe struct {

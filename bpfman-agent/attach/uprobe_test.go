@@ -19,12 +19,6 @@ import (
 	"github.com/cilium/ebpf"
 )
 
-func TestUprobeConformance(t *testing.T) {
-	testkernel.Require(t)
-	path, _ := testkernel.TargetBinary(t)
-	testSpec(t, attach.Uprobe{Target: path, Function: testkernel.TargetFunction})
-}
-
 func TestUprobeCounts(t *testing.T) {
 	testkernel.Require(t)
 	path, run := testkernel.TargetBinary(t)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"net"
 	"syscall"
 
@@ -16,6 +17,21 @@ var (
 	_ Spec      = XDP{}
 	_ Describer = XDP{}
 )
+
+var _ = register(hook[bpfleetv1.XDPAttach]{
+	name:  bpfleetv1.HookXDP,
+	probe: probeXDP,
+	plan: func(s bpfleetv1.XDPAttach, facts *Facts) (Plan, error) {
+		return perInterface(s.Interfaces, facts, func(iface string) (Spec, error) {
+			return XDP{Interface: iface, Mode: string(s.Mode)}, nil
+		})
+	},
+	// Interfaces that come and go add and remove links of one revision.
+	linkSettings: func(s bpfleetv1.XDPAttach) bpfleetv1.XDPAttach {
+		s.Interfaces = bpfleetv1.InterfaceSelector{}
+		return s
+	},
+})
 
 // XDP modes.
 const (
@@ -182,6 +198,31 @@ func checkIfname(s string) error {
 		if c <= ' ' || c >= 0x7f || c == '/' || c == ':' {
 			return fmt.Errorf("interface %q: character %q not allowed", s, c)
 		}
+	}
+	return nil
+}
+
+// probeXDP attaches an XDP link to the loopback interface of a new, empty
+// network namespace. (Attaching to a missing interface cannot tell: the
+// kernel answers EINVAL, as it does without XDP links.)
+func probeXDP() error {
+	if err := programType(ebpf.XDP); err != nil {
+		return err
+	}
+	err := inNewNetns(func() error {
+		return withProgram(ebpf.XDP, ebpf.AttachNone, func(prog *ebpf.Program) error {
+			l, err := link.AttachXDP(link.XDPOptions{Program: prog, Interface: loopback})
+			if err != nil {
+				return err
+			}
+			return l.Close()
+		})
+	})
+	if errors.Is(err, ebpf.ErrNotSupported) {
+		return errors.New("kernel lacks XDP links (Linux 5.9+)")
+	}
+	if err != nil {
+		return fmt.Errorf("attaching an XDP link fails: %s", cause(err))
 	}
 	return nil
 }

@@ -11,12 +11,6 @@ import (
 	"github.com/cilium/ebpf"
 )
 
-func TestXDPConformance(t *testing.T) {
-	testkernel.Require(t)
-	host, _, _, _ := testkernel.VethPair(t)
-	testSpec(t, attach.XDP{Interface: host, Mode: attach.XDPGeneric})
-}
-
 // TestXDPCountsAndDrops attaches the XDP counter to the host end of a
 // veth, pings it, then swaps in a build that drops ICMP with link.Update.
 func TestXDPCountsAndDrops(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/bpfleet/bpfleet/bpfman-agent/image"
 	"github.com/bpfleet/bpfleet/bpfman-agent/loader"
 )
@@ -26,8 +27,10 @@ func classify(err error) failure {
 	var ierr *image.Error
 	var serr *specError
 	var werr *waitError
+	var hookSpec *attach.SpecError
+	var hookWait *attach.WaitError
 	switch {
-	case errors.As(err, &werr):
+	case errors.As(err, &werr), errors.As(err, &hookWait):
 		f.state, f.reason = bpfleetv1.StatePending, bpfleetv1.ReasonWaiting
 	case errors.As(err, &lerr):
 		f.reason, f.message, f.verifierLog = lerr.Reason, lerr.Message, lerr.VerifierLog
@@ -35,7 +38,7 @@ func classify(err error) failure {
 	case errors.As(err, &ierr):
 		f.reason = ierr.Reason
 		f.terminal = !ierr.Transient()
-	case errors.As(err, &serr):
+	case errors.As(err, &serr), errors.As(err, &hookSpec):
 		f.reason, f.terminal = bpfleetv1.ReasonInvalidSpec, true
 	}
 	if f.reason == bpfleetv1.ReasonUnsupported {

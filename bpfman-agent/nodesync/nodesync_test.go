@@ -11,9 +11,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/bpfleet/bpfleet/bpfman-agent/image"
 	"github.com/bpfleet/bpfleet/bpfman-agent/loader"
 	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
+	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
 )
 
 func TestClassify(t *testing.T) {
@@ -51,52 +53,77 @@ func TestClassify(t *testing.T) {
 	}
 }
 
+// rev is the revision of np with object obj.
+func rev(t *testing.T, np bpfleetv1.NodeProgram, obj []byte) programs.Revision {
+	t.Helper()
+	hook, err := attach.Lookup(np.Attach.Hook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := revision(&np, obj, hook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func tracepointAt(name string) bpfleetv1.AttachPoint {
+	return bpfleetv1.NewAttachPoint(bpfleetv1.HookTracepoint, bpfleetv1.TracepointAttach{Name: name})
+}
+
 func TestRevision(t *testing.T) {
 	np := bpfleetv1.NodeProgram{
 		Name: "a", Generation: 1, ProgramName: "count_openat",
 		GlobalData: map[string]bpfleetv1.GlobalValue{"a": "1", "b": "2"},
-		Attach:     bpfleetv1.AttachPoint{Tracepoint: &bpfleetv1.TracepointAttach{Name: "syscalls/sys_enter_openat"}},
+		Attach:     tracepointAt("syscalls/sys_enter_openat"),
 	}
 	obj := []byte("elf")
-	base := revision(&np, obj)
+	base := rev(t, np, obj)
+	// The links part is what older agents pinned: an upgrade adopts.
+	if base.Links != "f1a308e2" {
+		t.Errorf("links part %s, want f1a308e2 as before hooks were registered", base.Links)
+	}
 	same := np
 	same.Name, same.Generation = "renamed", 7
-	if revision(&same, obj) != base {
+	if rev(t, same, obj) != base {
 		t.Error("name or generation changed the revision; only what is loaded should")
 	}
 	changed := np
 	changed.GlobalData = map[string]bpfleetv1.GlobalValue{"a": "1", "b": "3"}
-	if revision(&changed, obj) == base || revision(&np, []byte("other")) == base {
+	if rev(t, changed, obj) == base || rev(t, np, []byte("other")) == base {
 		t.Error("a new constant or object kept the revision")
 	}
 	rehooked := np
-	rehooked.Attach = bpfleetv1.AttachPoint{Tracepoint: &bpfleetv1.TracepointAttach{Name: "syscalls/sys_enter_close"}}
-	code, hook, _ := strings.Cut(base, "-")
-	c2, h2, _ := strings.Cut(revision(&rehooked, obj), "-")
-	if c2 != code || h2 == hook {
-		t.Errorf("a new hook should change only the hook part: %s vs %s-%s", base, c2, h2)
+	rehooked.Attach = tracepointAt("syscalls/sys_enter_close")
+	if r := rev(t, rehooked, obj); r.Code != base.Code || r.Links == base.Links {
+		t.Errorf("a new hook should change only the links part: %s vs %s", base, r)
 	}
 	resized := np
 	resized.Maps = []bpfleetv1.MapConfig{{Name: "counts", MaxEntries: 10}}
-	if c3, _, _ := strings.Cut(revision(&resized, obj), "-"); c3 == code {
+	if rev(t, resized, obj).Code == base.Code {
 		t.Error("a new maxEntries kept the revision")
 	}
-	if err := pins.ValidateName("revision", base); err != nil {
+	if err := pins.ValidateName("revision", base.String()); err != nil {
 		t.Error(err)
+	}
+	if programs.ParseRevision(base.String()) != base {
+		t.Errorf("revision %s does not parse back", base)
 	}
 }
 
 func TestRevisionIgnoresWhichInterfaces(t *testing.T) {
-	np := bpfleetv1.NodeProgram{ProgramName: "xdp_count", Attach: bpfleetv1.AttachPoint{XDP: &bpfleetv1.XDPAttach{
-		Interfaces: bpfleetv1.InterfaceSelector{Names: []bpfleetv1.InterfaceName{"eth0"}}, Mode: bpfleetv1.XDPAuto}}}
-	more := *np.DeepCopy()
-	more.Attach.XDP.Interfaces.Names = append(more.Attach.XDP.Interfaces.Names, "eth1")
-	if revision(&np, nil) != revision(&more, nil) {
+	xdp := func(mode bpfleetv1.XDPMode, names ...bpfleetv1.InterfaceName) bpfleetv1.NodeProgram {
+		return bpfleetv1.NodeProgram{ProgramName: "xdp_count", Attach: bpfleetv1.NewAttachPoint(bpfleetv1.HookXDP,
+			bpfleetv1.XDPAttach{Interfaces: bpfleetv1.InterfaceSelector{Names: names}, Mode: mode})}
+	}
+	np := xdp(bpfleetv1.XDPAuto, "eth0")
+	if got := rev(t, np, nil).Links; got != "75c808ca" {
+		t.Errorf("links part %s, want 75c808ca as before hooks were registered", got)
+	}
+	if rev(t, np, nil) != rev(t, xdp(bpfleetv1.XDPAuto, "eth0", "eth1"), nil) {
 		t.Error("adding an interface changed the revision: it must add a link, not reload")
 	}
-	generic := *np.DeepCopy()
-	generic.Attach.XDP.Mode = bpfleetv1.XDPGeneric
-	if revision(&np, nil) == revision(&generic, nil) {
+	if rev(t, np, nil) == rev(t, xdp(bpfleetv1.XDPGeneric, "eth0"), nil) {
 		t.Error("a new XDP mode kept the revision")
 	}
 }

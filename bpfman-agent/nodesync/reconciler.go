@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/bpfleet/bpfleet/bpfman-agent/image"
 	"github.com/bpfleet/bpfleet/bpfman-agent/metrics"
 	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
@@ -159,8 +160,9 @@ func (r *Reconciler) ownSet(ctx context.Context) (*bpfleetv1.NodeProgramSet, err
 func (r *Reconciler) applyAll(ctx context.Context, desired []bpfleetv1.NodeProgram) ([]bpfleetv1.NodeProgramStatus, map[types.UID][]byte, error) {
 	statuses := make([]bpfleetv1.NodeProgramStatus, 0, len(desired))
 	objects := map[types.UID][]byte{}
-	facts := gatherFacts(desired, r.Programs.Installed)
-	var errs []error
+	installed, err := r.Programs.Installed()
+	errs := []error{err}
+	facts := gatherFacts(desired, installed)
 	for i := range desired {
 		st, err := r.apply(ctx, &desired[i], facts, objects)
 		statuses = append(statuses, st)
@@ -173,7 +175,7 @@ func (r *Reconciler) applyAll(ctx context.Context, desired []bpfleetv1.NodeProgr
 
 // apply makes one program run and says how it went. It returns an error
 // only for a transient failure.
-func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, facts nodeFacts, objects map[types.UID][]byte) (bpfleetv1.NodeProgramStatus, error) {
+func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, facts *attach.Facts, objects map[types.UID][]byte) (bpfleetv1.NodeProgramStatus, error) {
 	st := bpfleetv1.NodeProgramStatus{UID: np.UID, Name: np.Name, Kind: np.Kind, Generation: np.Generation}
 	p, pl, digest, err := r.program(ctx, np, facts)
 	st.Digest = digest
@@ -194,7 +196,8 @@ func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, facts
 	}
 	delete(r.failed, np.UID)
 	objects[np.UID] = p.Object
-	st.State, st.Message = bpfleetv1.StateReady, missingMessage(pl.missing)
+	addLinks(facts, np, loaded.Links)
+	st.State, st.Message = bpfleetv1.StateReady, missingMessage(pl.Missing)
 	st.ProgramID, st.MapIDs, st.PinPath = loaded.ProgramID, loaded.Maps, loaded.PinDir
 	st.Links = linkStatuses(loaded.Links)
 	return st, nil
@@ -210,12 +213,20 @@ func linkStatuses(links map[string]programs.LinkInfo) []bpfleetv1.LinkStatus {
 }
 
 // program fetches the object and plans what programs.Manager applies.
-func (r *Reconciler) program(ctx context.Context, np *bpfleetv1.NodeProgram, facts nodeFacts) (programs.Program, plan, string, error) {
+func (r *Reconciler) program(ctx context.Context, np *bpfleetv1.NodeProgram, facts *attach.Facts) (programs.Program, attach.Plan, string, error) {
 	object, digest, err := r.fetch(ctx, np)
 	if err != nil {
-		return programs.Program{}, plan{}, digest, err
+		return programs.Program{}, attach.Plan{}, digest, err
 	}
-	pl, err := planTargets(np.Attach, facts)
+	hook, err := attach.Lookup(np.Attach.Hook)
+	if err != nil {
+		return programs.Program{}, attach.Plan{}, digest, err
+	}
+	pl, err := hook.Plan(np.Attach, facts)
+	if err != nil {
+		return programs.Program{}, pl, digest, err
+	}
+	rev, err := revision(np, object, hook)
 	if err != nil {
 		return programs.Program{}, pl, digest, err
 	}
@@ -224,8 +235,8 @@ func (r *Reconciler) program(ctx context.Context, np *bpfleetv1.NodeProgram, fac
 		globals[k] = string(v)
 	}
 	return programs.Program{
-		UID: string(np.UID), Revision: revision(np, object), Object: object,
-		ProgramName: np.ProgramName, GlobalData: globals, Attach: pl.targets, Maps: mapConfigs(np.Maps),
+		UID: string(np.UID), Revision: rev, Object: object,
+		ProgramName: np.ProgramName, GlobalData: globals, Attach: pl.Targets, Maps: mapConfigs(np.Maps),
 	}, pl, digest, nil
 }
 
@@ -286,7 +297,7 @@ func (r *Reconciler) failedStatus(st bpfleetv1.NodeProgramStatus, rev string, er
 // attemptKey names what a terminal failure is remembered for: the revision
 // and the targets present, so that a new interface is tried again.
 func attemptKey(p programs.Program) string {
-	return p.Revision + "|" + strings.Join(slices.Sorted(maps.Keys(p.Attach)), ",")
+	return p.Revision.String() + "|" + strings.Join(slices.Sorted(maps.Keys(p.Attach)), ",")
 }
 
 func withFailure(st bpfleetv1.NodeProgramStatus, f failure) bpfleetv1.NodeProgramStatus {

@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 )
 
 // interfacePoll is how often the agent looks for interfaces that appeared
@@ -18,7 +19,7 @@ const interfacePoll = time.Second
 // until ctx ends. The event names this node's set, the one object the
 // reconciler syncs.
 func watchInterfaces(ctx context.Context, node string, out chan<- event.TypedGenericEvent[*bpfleetv1.NodeProgramSet]) {
-	last, _ := interfaces()
+	last, _ := attach.Interfaces()
 	tick := time.NewTicker(interfacePoll)
 	defer tick.Stop()
 	for {
@@ -27,7 +28,7 @@ func watchInterfaces(ctx context.Context, node string, out chan<- event.TypedGen
 			return
 		case <-tick.C:
 		}
-		now, err := interfaces()
+		now, err := attach.Interfaces()
 		if err != nil || maps.Equal(now, last) {
 			continue
 		}

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 )
 
 // Result is what the kernel can do.
@@ -23,11 +24,12 @@ type Result struct {
 
 // Kernel probes the running kernel.
 func Kernel() Result {
+	hooks := attach.All()
 	r := Result{KernelRelease: release(), BTF: hasBTF(), Hooks: make(map[string]string, len(hooks))}
-	for name, check := range hooks {
-		r.Hooks[name] = ""
-		if err := check(); err != nil {
-			r.Hooks[name] = err.Error()
+	for _, h := range hooks {
+		r.Hooks[h.Name()] = ""
+		if err := h.Probe(); err != nil {
+			r.Hooks[h.Name()] = err.Error()
 		}
 	}
 	return r

@@ -15,13 +15,13 @@ import (
 // adopt takes over p's revision from its pins, if its program is pinned
 // and alive (ok), and brings its links in line with p.Attach.
 func (m *Manager) adopt(p Program) (ld Loaded, ok bool, err error) {
-	dir := m.layout.Revision(p.UID, p.Revision)
+	dir := m.layout.Revision(p.UID, p.Revision.String())
 	prog, err := ebpf.LoadPinnedProgram(dir.Prog(), nil)
 	if err != nil {
 		return Loaded{}, false, nil
 	}
 	defer prog.Close()
-	ld, err = describeProgram(pins.Entry{UID: p.UID, Revision: p.Revision, Dir: dir}, prog)
+	ld, err = describeProgram(pins.Entry{UID: p.UID, Revision: p.Revision.String(), Dir: dir}, prog)
 	if err != nil {
 		return Loaded{}, false, nil
 	}

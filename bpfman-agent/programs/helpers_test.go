@@ -42,7 +42,7 @@ func newManager(t *testing.T, root string) *programs.Manager {
 func counter(uid, rev string) programs.Program {
 	return programs.Program{
 		UID:         uid,
-		Revision:    rev,
+		Revision:    programs.ParseRevision(rev),
 		Object:      bpf.TracepointCounter,
 		ProgramName: "count_openat",
 		GlobalData:  map[string]string{"filter_pid": strconv.Itoa(os.Getpid())},

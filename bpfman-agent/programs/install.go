@@ -24,28 +24,28 @@ func (m *Manager) install(p Program) (Loaded, error) {
 	if err != nil {
 		return Loaded{}, m.unpinShared(err, made)
 	}
-	return loaded(p, m.layout.Revision(p.UID, p.Revision), objs, links)
+	return loaded(p, m.layout.Revision(p.UID, p.Revision.String()), objs, links)
 }
 
 // publish stages the pins of p's new revision, moves every target to it
 // and renames it into place. On failure it rolls the moves back and
 // removes the revision.
 func (m *Manager) publish(p Program, objs *loader.Objects) (map[string]LinkInfo, error) {
-	staging := m.layout.Staging(p.UID, p.Revision)
+	staging := m.layout.Staging(p.UID, p.Revision.String())
 	if err := m.stage(p, staging, objs); err != nil {
-		return nil, errors.Join(err, m.layout.RemoveRevision(p.UID, p.Revision))
+		return nil, errors.Join(err, m.layout.RemoveRevision(p.UID, p.Revision.String()))
 	}
 	s, err := m.newSwap(p, objs.Program, staging)
 	if err != nil {
-		return nil, errors.Join(err, m.layout.RemoveRevision(p.UID, p.Revision))
+		return nil, errors.Join(err, m.layout.RemoveRevision(p.UID, p.Revision.String()))
 	}
 	defer s.close()
 	links, err := s.run()
 	if err == nil {
-		err = m.layout.Publish(p.UID, p.Revision)
+		err = m.layout.Publish(p.UID, p.Revision.String())
 	}
 	if err != nil {
-		return nil, errors.Join(err, s.rollback(), m.layout.RemoveRevision(p.UID, p.Revision))
+		return nil, errors.Join(err, s.rollback(), m.layout.RemoveRevision(p.UID, p.Revision.String()))
 	}
 	return links, nil
 }
@@ -55,7 +55,7 @@ func (m *Manager) publish(p Program, objs *loader.Objects) (map[string]LinkInfo,
 // is pinned there too, under its ELF name: that pin is how Prune knows
 // the revision uses it.
 func (m *Manager) stage(p Program, dir pins.Dir, objs *loader.Objects) error {
-	if err := m.layout.RemoveRevision(p.UID, p.Revision); err != nil {
+	if err := m.layout.RemoveRevision(p.UID, p.Revision.String()); err != nil {
 		return err
 	}
 	for _, d := range []string{dir.Maps(), dir.Links()} {
@@ -75,7 +75,7 @@ func (m *Manager) stage(p Program, dir pins.Dir, objs *loader.Objects) error {
 }
 
 func loaded(p Program, dir pins.Dir, objs *loader.Objects, links map[string]LinkInfo) (Loaded, error) {
-	ld := Loaded{UID: p.UID, Revision: p.Revision, PinDir: string(dir), Links: links, Maps: make(map[string]uint32),
+	ld := Loaded{UID: p.UID, Revision: p.Revision.String(), PinDir: string(dir), Links: links, Maps: make(map[string]uint32),
 		Shared: configuredShared(p)}
 	var err error
 	if ld.ProgramID, err = programID(objs.Program); err != nil {

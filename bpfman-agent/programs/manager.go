@@ -13,11 +13,8 @@ import (
 // Program is one program the node must run.
 type Program struct {
 	UID string // program CR UID: pin dir name (validated)
-	// Revision is a filename-safe hash; a new one replaces the running one.
-	// Its part after the last '-', if any, names the hook settings (XDP
-	// mode, TCX direction and order): links move to a new revision by an
-	// in-place update only when that part is unchanged.
-	Revision    string
+	// Revision names what is loaded; a new one replaces the running one.
+	Revision    Revision
 	Object      []byte            // the ELF
 	ProgramName string            // function name in the ELF
 	GlobalData  map[string]string // see loader.SetGlobals
@@ -90,7 +87,7 @@ func (m *Manager) Apply(ctx context.Context, p Program) (Loaded, error) {
 	if err != nil {
 		return Loaded{}, err
 	}
-	if err := m.layout.RemoveOtherRevisions(p.UID, p.Revision); err != nil {
+	if err := m.layout.RemoveOtherRevisions(p.UID, p.Revision.String()); err != nil {
 		return ld, fmt.Errorf("remove old revisions of %s: %w", p.UID, err)
 	}
 	return ld, nil
@@ -153,5 +150,5 @@ func check(ctx context.Context, p Program) error {
 	if err := checkMaps(p.Maps); err != nil {
 		return err
 	}
-	return pins.ValidateName("revision", p.Revision)
+	return pins.ValidateName("revision", p.Revision.String())
 }

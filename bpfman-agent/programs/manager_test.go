@@ -104,7 +104,7 @@ func TestPrune(t *testing.T) {
 
 func TestVerifierRejected(t *testing.T) {
 	m, root := setup(t)
-	p := programs.Program{UID: "uid-r", Revision: "r1", Object: bpf.Reject, ProgramName: "rejected", Attach: map[string]attach.Spec{"main": openat}}
+	p := programs.Program{UID: "uid-r", Revision: programs.Revision{Code: "r1"}, Object: bpf.Reject, ProgramName: "rejected", Attach: map[string]attach.Spec{"main": openat}}
 	perr := applyErr(t, m, p, programs.ReasonVerifierRejected)
 	if strings.TrimSpace(perr.VerifierLog) == "" || !programs.Terminal(perr) {
 		t.Fatalf("error %+v: want a verifier log tail and Terminal", perr)

@@ -33,7 +33,7 @@ func TestMaxEntries(t *testing.T) {
 	assertMaxEntries(t, first, "counts", 2048)
 	assertMaxEntries(t, first, "total", 1)
 
-	p.Revision, p.Maps["counts"] = "r2", programs.MapConfig{MaxEntries: 4096}
+	p.Revision, p.Maps["counts"] = programs.Revision{Code: "r2"}, programs.MapConfig{MaxEntries: 4096}
 	second := apply(t, m, p)
 	assertMaxEntries(t, second, "counts", 4096)
 	if second.ProgramID == first.ProgramID || second.Links["main"].ID == first.Links["main"].ID {
@@ -54,7 +54,7 @@ func TestMaxEntriesXDPInPlace(t *testing.T) {
 	p := xdpCounter("r1", false, host)
 	p.Maps = map[string]programs.MapConfig{"packets": {MaxEntries: 4}}
 	first := apply(t, m, p)
-	p.Revision, p.Maps["packets"] = "r2", programs.MapConfig{MaxEntries: 8}
+	p.Revision, p.Maps["packets"] = programs.Revision{Code: "r2"}, programs.MapConfig{MaxEntries: 8}
 	second := apply(t, m, p)
 	assertMaxEntries(t, second, "packets", 8)
 	if second.Links[host].ID != first.Links[host].ID || second.ProgramID == first.ProgramID {

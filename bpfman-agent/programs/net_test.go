@@ -27,7 +27,7 @@ func xdpCounter(rev string, dropICMP bool, ifaces ...string) programs.Program {
 	if dropICMP {
 		drop = "1"
 	}
-	return programs.Program{UID: "uid-xdp", Revision: rev, Object: bpf.XDPCounter, ProgramName: "xdp_count",
+	return programs.Program{UID: "uid-xdp", Revision: programs.ParseRevision(rev), Object: bpf.XDPCounter, ProgramName: "xdp_count",
 		GlobalData: map[string]string{"drop_icmp": drop}, Attach: targets}
 }
 
@@ -37,7 +37,7 @@ func tcxCounter(rev string, ifaces ...string) programs.Program {
 	for _, i := range ifaces {
 		targets[i] = attach.TCX{Interface: i, Direction: attach.Ingress}
 	}
-	return programs.Program{UID: "uid-tcx", Revision: rev, Object: bpf.TCCounter, ProgramName: "tc_count", Attach: targets}
+	return programs.Program{UID: "uid-tcx", Revision: programs.ParseRevision(rev), Object: bpf.TCCounter, ProgramName: "tc_count", Attach: targets}
 }
 
 // TestXDPSwapInPlace replaces a passing XDP program by one that drops

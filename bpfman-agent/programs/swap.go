@@ -6,7 +6,6 @@ import (
 	"maps"
 	"os"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
@@ -56,7 +55,7 @@ func (m *Manager) runningLinks(s *swap) error {
 	for _, r := range revs {
 		dir := m.layout.Revision(s.p.UID, r)
 		links, err := pinnedLinks(dir)
-		if err != nil || r == s.p.Revision {
+		if err != nil || r == s.p.Revision.String() {
 			closeLinks(links)
 			continue
 		}
@@ -64,7 +63,7 @@ func (m *Manager) runningLinks(s *swap) error {
 			switch {
 			case !live(l, 0) || s.old[key] != nil:
 				l.Close()
-			case hookPart(r) != hookPart(s.p.Revision):
+			case ParseRevision(r).Links != s.p.Revision.Links:
 				s.stale[key] = dir.Link(key)
 				l.Close()
 			default:
@@ -178,14 +177,6 @@ func (s *swap) close() {
 	for _, u := range s.updated {
 		u.prev.Close()
 	}
-}
-
-// hookPart is the part of a revision naming its hook settings.
-func hookPart(rev string) string {
-	if i := strings.LastIndexByte(rev, '-'); i >= 0 {
-		return rev[i+1:]
-	}
-	return ""
 }
 
 // attachError classifies an attach failure: a kernel that lacks the

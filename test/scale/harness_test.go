@@ -344,7 +344,7 @@ func reports(set *bpfleetv1.NodeProgramSet) []bpfleetv1.NodeProgramStatus {
 		out = append(out, bpfleetv1.NodeProgramStatus{
 			UID: np.UID, Name: np.Name, Kind: np.Kind, Generation: np.Generation,
 			State: bpfleetv1.StateReady, ProgramID: 1000, MapIDs: map[string]uint32{"counts": 1001},
-			Links:   []bpfleetv1.LinkStatus{{Target: np.Attach.Tracepoint.Name, LinkID: 1002}},
+			Links:   []bpfleetv1.LinkStatus{{Target: "main", LinkID: 1002}},
 			PinPath: "/sys/fs/bpf/bpfleet/" + string(np.UID),
 		})
 	}

@@ -1,0 +1,55 @@
+package v1alpha1
+
+import (
+	"reflect"
+	"sort"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// ProgramKind is one program kind, as its own file registers it: the one
+// list from which the operator's reconcilers, the MapPolicy kind enum, the
+// RBAC rules and the Argo CD health checks are derived (hack/kinds).
+// +kubebuilder:object:generate=false
+type ProgramKind struct {
+	// Kind is the resource's kind, e.g. TracepointProgram.
+	Kind string
+	// Hook is the hook its programs attach to, e.g. Tracepoint.
+	Hook string
+	// New returns an empty object of the kind; NewList an empty list.
+	New     func() Program
+	NewList func() client.ObjectList
+}
+
+// ProgramKinds lists every program kind, sorted by name.
+var ProgramKinds []ProgramKind
+
+// registerProgram adds program kind T, listed by L, to the scheme and to
+// ProgramKinds. Each kind's file calls it from init.
+func registerProgram[T, L any, PT interface {
+	*T
+	Program
+}, PL interface {
+	*L
+	client.ObjectList
+}]() {
+	SchemeBuilder.Register(PT(new(T)), PL(new(L)))
+	k := ProgramKind{
+		Kind:    reflect.TypeFor[T]().Name(),
+		Hook:    PT(new(T)).AttachPoint().Hook,
+		New:     func() Program { return PT(new(T)) },
+		NewList: func() client.ObjectList { return PL(new(L)) },
+	}
+	i := sort.Search(len(ProgramKinds), func(i int) bool { return ProgramKinds[i].Kind >= k.Kind })
+	ProgramKinds = append(ProgramKinds[:i], append([]ProgramKind{k}, ProgramKinds[i:]...)...)
+}
+
+// ProgramKindOf returns the registered kind called name.
+func ProgramKindOf(name string) (ProgramKind, bool) {
+	for _, k := range ProgramKinds {
+		if k.Kind == name {
+			return k, true
+		}
+	}
+	return ProgramKind{}, false
+}

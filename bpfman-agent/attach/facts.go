@@ -1,0 +1,132 @@
+package attach
+
+import (
+	"bufio"
+	"fmt"
+	"maps"
+	"net"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+)
+
+// Facts is what hooks plan from: the node's interfaces now, and the links
+// the programs installed so far hold. Planning reads Facts only; ReadFacts
+// and the caller's AddLinks touch the node.
+type Facts struct {
+	Interfaces []string
+	IfErr      error // the interfaces could not be listed
+	Primary    string
+	// links maps "<kind>/<name>" to the program's links, by target key.
+	links map[string]map[string]uint32
+}
+
+// ReadFacts reads the node's interfaces and default-route interface.
+func ReadFacts() *Facts {
+	ifs, err := Interfaces()
+	return &Facts{Interfaces: slices.Sorted(maps.Keys(ifs)), IfErr: err, Primary: primaryInterface()}
+}
+
+// AddLinks records the links of program kind/name, by target key.
+func (f *Facts) AddLinks(kind, name string, links map[string]uint32) {
+	if f.links == nil {
+		f.links = map[string]map[string]uint32{}
+	}
+	f.links[kind+"/"+name] = links
+}
+
+// LinkOf is the ID of the link program kind/name holds on target, or a
+// *WaitError while it has none.
+func (f *Facts) LinkOf(kind, name, target string) (uint32, error) {
+	if id, ok := f.links[kind+"/"+name][target]; ok {
+		return id, nil
+	}
+	return 0, &WaitError{fmt.Sprintf("%s %s is not attached on %s yet", kind, name, target)}
+}
+
+// perInterface plans one Spec per selected interface present now.
+func perInterface(sel bpfleetv1.InterfaceSelector, facts *Facts, mk func(string) (Spec, error)) (Plan, error) {
+	ifaces, missing, err := selectInterfaces(sel, facts)
+	p := Plan{Targets: map[string]Spec{}, Missing: missing}
+	if err != nil {
+		return p, err
+	}
+	for _, iface := range ifaces {
+		s, err := mk(iface)
+		if err != nil {
+			return p, err
+		}
+		p.Targets[iface] = s
+	}
+	return p, nil
+}
+
+// selectInterfaces returns the selected interfaces present on the node,
+// and the named ones that are not.
+// Without an interface list or a default route, it waits: planning with
+// none would detach the program from interfaces it runs on.
+func selectInterfaces(sel bpfleetv1.InterfaceSelector, facts *Facts) (present, missing []string, err error) {
+	switch {
+	case facts.IfErr != nil:
+		return nil, nil, facts.IfErr
+	case sel.Primary:
+		if facts.Primary == "" {
+			return nil, nil, &WaitError{"no default route: the primary interface is unknown"}
+		}
+		return []string{facts.Primary}, nil, nil
+	case sel.Regex != "":
+		re, err := regexp.Compile(sel.Regex)
+		if err != nil {
+			return nil, nil, &SpecError{fmt.Errorf("interfaces.regex %q: %w", sel.Regex, err)}
+		}
+		for _, iface := range facts.Interfaces {
+			if re.MatchString(iface) {
+				present = append(present, iface)
+			}
+		}
+		return present, nil, nil
+	}
+	for _, n := range sel.Names {
+		if slices.Contains(facts.Interfaces, string(n)) {
+			present = append(present, string(n))
+		} else {
+			missing = append(missing, string(n))
+		}
+	}
+	return present, missing, nil
+}
+
+// Interfaces lists the node's network interfaces by name, with their
+// index.
+func Interfaces() (map[string]int, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, fmt.Errorf("list interfaces: %w", err)
+	}
+	out := make(map[string]int, len(ifs))
+	for _, ifc := range ifs {
+		out[ifc.Name] = ifc.Index
+	}
+	return out, nil
+}
+
+// primaryInterface is the interface of the IPv4 default route, from
+// /proc/net/route, or "" without one.
+func primaryInterface() string {
+	f, err := os.Open("/proc/net/route")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 2 && fields[1] == "00000000" && fields[2] != "Destination" {
+			return fields[0]
+		}
+	}
+	return ""
+}

@@ -1,0 +1,95 @@
+package attach
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/features"
+	"golang.org/x/sys/unix"
+)
+
+// Probes try the kernel for real with a program that returns 0, and leave
+// nothing behind.
+
+// trialFunction is a kernel function that exists for BPF self-tests
+// (net/bpf/test_run.c, Linux 5.5+) and that nothing else calls: a trial
+// kprobe there costs nothing.
+const trialFunction = "bpf_fentry_test1"
+
+// noIfindex is an interface index no interface has.
+const noIfindex = math.MaxInt32
+
+// loopback is the index of lo in a new network namespace.
+const loopback = 1
+
+// programType returns an error unless the kernel loads programs of typ.
+func programType(typ ebpf.ProgramType) error {
+	err := features.HaveProgramType(typ)
+	if errors.Is(err, ebpf.ErrNotSupported) {
+		return fmt.Errorf("kernel cannot load %s programs", typ)
+	}
+	if err != nil {
+		return fmt.Errorf("probing %s programs: %s", typ, cause(err))
+	}
+	return nil
+}
+
+// inNewNetns runs fn on a thread of its own in a new network namespace.
+// The thread is never unlocked, so it exits with its goroutine and the
+// namespace goes with it.
+func inNewNetns(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("new network namespace: %w", err)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
+
+// refusedMissing closes l if the kernel made it and expects ENODEV
+// (attaching to an interface that does not exist) otherwise.
+func refusedMissing(l interface{ Close() error }, err error) error {
+	if err == nil {
+		l.Close()
+		return errors.New("attached to a missing interface")
+	}
+	if errors.Is(err, unix.ENODEV) {
+		return nil
+	}
+	return err
+}
+
+// withProgram loads a program that returns 0 and calls try with it.
+func withProgram(typ ebpf.ProgramType, at ebpf.AttachType, try func(*ebpf.Program) error) error {
+	spec := &ebpf.ProgramSpec{
+		Type: typ, AttachType: at, License: "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
+	}
+	if typ == ebpf.Tracing {
+		spec.AttachTo = trialFunction
+	}
+	prog, err := ebpf.NewProgram(spec)
+	if err != nil {
+		return err
+	}
+	defer prog.Close()
+	return try(prog)
+}
+
+// cause is the kernel's error number in err, as text, or else err's
+// text: cilium/ebpf adds hints (MEMLOCK...) that mislead here.
+func cause(err error) string {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		return errno.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,30 @@
+package programs
+
+import "strings"
+
+// Revision names what defines a loaded program: a new one replaces the
+// running one. Its String names the revision's pin directory.
+type Revision struct {
+	// Code hashes what is loaded: the object, the program in it, its
+	// constants and its map settings.
+	Code string
+	// Links names the hook settings links are made with (XDP mode, TCX
+	// direction and order; see attach.Hook.LinkKey), or "": links move to
+	// a new revision by an in-place update only while it is unchanged.
+	Links string
+}
+
+// String is the revision's directory name: "<code>-<links>", or the code
+// alone without links. Both parts are filename-safe hex.
+func (r Revision) String() string {
+	if r.Links == "" {
+		return r.Code
+	}
+	return r.Code + "-" + r.Links
+}
+
+// ParseRevision reads a directory name String wrote.
+func ParseRevision(name string) Revision {
+	code, links, _ := strings.Cut(name, "-")
+	return Revision{Code: code, Links: links}
+}
