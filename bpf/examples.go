@@ -17,4 +17,5 @@ var Examples = []Example{
 	{"kprobe-counter", "kprobe_counter.o", KprobeCounter},
 	{"fentry-counter", "fentry_counter.o", FentryCounter},
 	{"xdp-filter", "xdp_filter.o", XDPFilter},
+	{"cgroup-counter", "cgroup_counter.o", CgroupCounter},
 }

@@ -35,3 +35,10 @@ var XDPCounter []byte
 //
 //go:embed tc_counter.o
 var TCCounter []byte
+
+// CgroupCounter is cgroup_counter.o: program cgroup_skb_count (CGroupSKB,
+// for a cgroup's egress or ingress), map packets (1-entry array of u64);
+// it lets every packet pass.
+//
+//go:embed cgroup_counter.o
+var CgroupCounter []byte
