@@ -20,6 +20,8 @@ type Facts struct {
 	Interfaces []string
 	IfErr      error // the interfaces could not be listed
 	Primary    string
+	// Cgroup2 is where the node's cgroup v2 hierarchy is mounted, or "".
+	Cgroup2 string
 	// links maps "<kind>/<name>" to the program's links, by target key.
 	links map[string]map[string]uint32
 }
@@ -27,7 +29,10 @@ type Facts struct {
 // ReadFacts reads the node's interfaces and default-route interface.
 func ReadFacts() *Facts {
 	ifs, err := Interfaces()
-	return &Facts{Interfaces: slices.Sorted(maps.Keys(ifs)), IfErr: err, Primary: primaryInterface()}
+	return &Facts{
+		Interfaces: slices.Sorted(maps.Keys(ifs)), IfErr: err,
+		Primary: primaryInterface(), Cgroup2: cgroup2Root(),
+	}
 }
 
 // AddLinks records the links of program kind/name, by target key.
@@ -111,6 +116,23 @@ func Interfaces() (map[string]int, error) {
 		out[ifc.Name] = ifc.Index
 	}
 	return out, nil
+}
+
+// cgroup2Root is the mount point of the first cgroup v2 filesystem in
+// /proc/self/mounts, or "" without one.
+func cgroup2Root() string {
+	f, err := os.Open("/proc/self/mounts")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if fields := strings.Fields(sc.Text()); len(fields) > 2 && fields[2] == "cgroup2" {
+			return fields[1]
+		}
+	}
+	return ""
 }
 
 // primaryInterface is the interface of the IPv4 default route, from
