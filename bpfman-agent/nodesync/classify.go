@@ -29,6 +29,7 @@ func classify(err error) failure {
 	var werr *waitError
 	var hookSpec *attach.SpecError
 	var hookWait *attach.WaitError
+	var unsupported *attach.UnsupportedError
 	switch {
 	case errors.As(err, &werr), errors.As(err, &hookWait):
 		f.state, f.reason = bpfleetv1.StatePending, bpfleetv1.ReasonWaiting
@@ -38,6 +39,8 @@ func classify(err error) failure {
 	case errors.As(err, &ierr):
 		f.reason = ierr.Reason
 		f.terminal = !ierr.Transient()
+	case errors.As(err, &unsupported):
+		f.reason, f.terminal = bpfleetv1.ReasonUnsupported, true
 	case errors.As(err, &serr), errors.As(err, &hookSpec):
 		f.reason, f.terminal = bpfleetv1.ReasonInvalidSpec, true
 	}

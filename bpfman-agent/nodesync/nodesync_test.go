@@ -40,6 +40,8 @@ func TestClassify(t *testing.T) {
 			bpfleetv1.StateFailed, bpfleetv1.ReasonInvalidSpec, true},
 		{"waiting is pending", fmt.Errorf("tcx order: %w", &waitError{"TcxProgram a is not attached on eth0 yet"}),
 			bpfleetv1.StatePending, bpfleetv1.ReasonWaiting, false},
+		{"planned on a node lacking the facility", &attach.UnsupportedError{Missing: "no cgroup v2 hierarchy is mounted on the node"},
+			bpfleetv1.StateUnsupported, bpfleetv1.ReasonUnsupported, true},
 		{"unknown is retried", errors.New("etcd hiccup"),
 			bpfleetv1.StateFailed, bpfleetv1.ReasonLoadFailed, false},
 	}
