@@ -121,24 +121,26 @@ func Interfaces() (map[string]int, error) {
 // cgroup2Root is the mount point of the first cgroup v2 filesystem in
 // /proc/self/mounts, or "" without one.
 func cgroup2Root() string {
-	f, err := os.Open("/proc/self/mounts")
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if fields := strings.Fields(sc.Text()); len(fields) > 2 && fields[2] == "cgroup2" {
-			return fields[1]
+	return firstMatch("/proc/self/mounts", func(f []string) (string, bool) {
+		if len(f) < 3 || f[2] != "cgroup2" {
+			return "", false
 		}
-	}
-	return ""
+		return f[1], true
+	})
 }
 
 // primaryInterface is the interface of the IPv4 default route, from
 // /proc/net/route, or "" without one.
 func primaryInterface() string {
-	f, err := os.Open("/proc/net/route")
+	return firstMatch("/proc/net/route", func(f []string) (string, bool) {
+		return f[0], len(f) > 2 && f[1] == "00000000" && f[2] != "Destination"
+	})
+}
+
+// firstMatch returns what match picks from the fields of the first line
+// of file path it accepts, or "" (also when the file cannot be read).
+func firstMatch(path string, match func(fields []string) (string, bool)) string {
+	f, err := os.Open(path)
 	if err != nil {
 		return ""
 	}
@@ -146,8 +148,11 @@ func primaryInterface() string {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) > 2 && fields[1] == "00000000" && fields[2] != "Destination" {
-			return fields[0]
+		if len(fields) == 0 {
+			continue
+		}
+		if v, ok := match(fields); ok {
+			return v
 		}
 	}
 	return ""
