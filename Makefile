@@ -18,7 +18,8 @@ bins: ## Build kube-apiserver, etcd, kubectl and cosign from the Go module proxy
 	@hack/cosign.sh
 
 .PHONY: generate
-generate: ## Generate deepcopy code and compile bpf/*.c into the committed objects.
+generate: ## Generate the kinds' enum and RBAC markers, deepcopy code, and compile bpf/*.c into the committed objects.
+	go run ./hack/kinds
 	$(CONTROLLER_GEN) object paths=./api/...
 	hack/gen-bpf.sh
 

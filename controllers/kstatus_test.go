@@ -72,8 +72,8 @@ func samplePrograms(t *testing.T) []*unstructured.Unstructured {
 			out = append(out, u)
 		}
 	}
-	if len(out) != 7 {
-		t.Fatalf("%d program kinds in the samples, want all 7", len(out))
+	if len(out) != len(bpfleetv1.ProgramKinds) {
+		t.Fatalf("%d program kinds in the samples, want all %d", len(out), len(bpfleetv1.ProgramKinds))
 	}
 	return out
 }

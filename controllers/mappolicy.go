@@ -17,7 +17,7 @@ import (
 func policySelects(mp *bpfleetv1.MapPolicy, kind string, p bpfleetv1.Program) bool {
 	sel := mp.Spec.Programs
 	for _, ref := range sel.Refs {
-		if ref.Kind == kind && ref.Name == p.GetName() {
+		if string(ref.Kind) == kind && ref.Name == p.GetName() {
 			return true
 		}
 	}

@@ -43,9 +43,6 @@ type ProgramReconciler struct {
 	AgentNamespace string
 }
 
-// +kubebuilder:rbac:groups=bpfleet.io,resources=tracepointprograms;xdpprograms;tcxprograms;uprobeprograms;kprobeprograms;fentryprograms;fexitprograms,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=bpfleet.io,resources=tracepointprograms/status;xdpprograms/status;tcxprograms/status;uprobeprograms/status;kprobeprograms/status;fentryprograms/status;fexitprograms/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=bpfleet.io,resources=tracepointprograms/finalizers;xdpprograms/finalizers;tcxprograms/finalizers;uprobeprograms/finalizers;kprobeprograms/finalizers;fentryprograms/finalizers;fexitprograms/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Fails when generated files (deepcopy, CRDs, RBAC, BPF objects) are not what
+# Fails when generated files (kinds, deepcopy, CRDs, RBAC, BPF objects) are not what
 # `make generate manifests` produces from the sources. Works in a dirty tree:
 # it compares the files before and after regenerating them in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-paths=(api config/crd/bases config/rbac config/argocd bpf)
+paths=(api controllers/zz_generated.rbac.go config/crd/bases config/rbac config/argocd bpf)
 before=$(mktemp -d)
 trap 'rm -rf "$before"' EXIT
 for p in "${paths[@]}"; do

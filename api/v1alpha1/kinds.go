@@ -21,7 +21,9 @@ type ProgramKind struct {
 	NewList func() client.ObjectList
 }
 
-// ProgramKinds lists every program kind, sorted by name.
+// ProgramKinds lists every program kind, sorted by name. From it hack/kinds
+// generates ProgramKindName (zz_generated.kinds.go): a kind's name, whose
+// enum lists them all.
 var ProgramKinds []ProgramKind
 
 // registerProgram adds program kind T, listed by L, to the scheme and to

@@ -116,8 +116,7 @@ type ProgramSelector struct {
 
 // ProgramRef names one program resource.
 type ProgramRef struct {
-	// +kubebuilder:validation:Enum=TracepointProgram;XdpProgram;TcxProgram;UprobeProgram;KprobeProgram;FentryProgram;FexitProgram
-	Kind string `json:"kind"`
+	Kind ProgramKindName `json:"kind"`
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	Name string `json:"name"`
