@@ -159,6 +159,12 @@ func TestRejectsBadAttachPoints(t *testing.T) {
 		{"kprobe without function", &bpfleetv1.KprobeProgram{Spec: bpfleetv1.KprobeProgramSpec{ProgramCommon: common}}, "spec.kprobe.function"},
 		{"fentry bad function", &bpfleetv1.FentryProgram{Spec: bpfleetv1.FentryProgramSpec{ProgramCommon: common,
 			Fentry: bpfleetv1.FentryAttach{Function: "do sys"}}}, "spec.fentry.function"},
+		{"cgroup relative path", &bpfleetv1.CgroupProgram{Spec: bpfleetv1.CgroupProgramSpec{ProgramCommon: common,
+			Cgroup: bpfleetv1.CgroupAttach{Path: "kubepods.slice", Type: "egress"}}}, "cgroup.path must start with '/'"},
+		{"cgroup path traversal", &bpfleetv1.CgroupProgram{Spec: bpfleetv1.CgroupProgramSpec{ProgramCommon: common,
+			Cgroup: bpfleetv1.CgroupAttach{Path: "/a/../../etc", Type: "egress"}}}, "must not contain '.' or '..' elements"},
+		{"cgroup bad type", &bpfleetv1.CgroupProgram{Spec: bpfleetv1.CgroupProgramSpec{ProgramCommon: common,
+			Cgroup: bpfleetv1.CgroupAttach{Path: "/", Type: "teleport"}}}, "spec.cgroup.type"},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

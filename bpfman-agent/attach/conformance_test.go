@@ -36,6 +36,10 @@ var conformance = map[string]func(t *testing.T) (bpfleetv1.AttachPoint, *attach.
 		path, _ := testkernel.TargetBinary(t)
 		return bpfleetv1.NewAttachPoint(bpfleetv1.HookUprobe, bpfleetv1.UprobeAttach{Target: path, Function: testkernel.TargetFunction}), nil
 	},
+	bpfleetv1.HookCgroup: func(t *testing.T) (bpfleetv1.AttachPoint, *attach.Facts) {
+		path, facts := tempCgroup(t)
+		return bpfleetv1.NewAttachPoint(bpfleetv1.HookCgroup, bpfleetv1.CgroupAttach{Path: path, Type: "egress"}), facts
+	},
 	bpfleetv1.HookKprobe: func(*testing.T) (bpfleetv1.AttachPoint, *attach.Facts) {
 		return bpfleetv1.NewAttachPoint(bpfleetv1.HookKprobe, bpfleetv1.KprobeAttach{Function: "do_sys_openat2"}), nil
 	},

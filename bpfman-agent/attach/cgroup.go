@@ -1,0 +1,156 @@
+package attach
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+)
+
+var (
+	_ Spec     = Cgroup{}
+	_ Preparer = Cgroup{}
+)
+
+var _ = register(hook[bpfleetv1.CgroupAttach]{
+	name:  bpfleetv1.HookCgroup,
+	probe: probeCgroup,
+	plan: func(s bpfleetv1.CgroupAttach, facts *Facts) (Plan, error) {
+		if facts.Cgroup2 == "" {
+			return Plan{}, &UnsupportedError{Missing: "no cgroup v2 hierarchy is mounted on the node"}
+		}
+		// Checked before the join, which would resolve "..".
+		c := Cgroup{Path: s.Path, Type: string(s.Type)}
+		if err := c.Validate(); err != nil {
+			return Plan{}, &SpecError{err}
+		}
+		c.Path = filepath.Join(facts.Cgroup2, s.Path)
+		return Single(c), nil
+	},
+})
+
+// cgroupHook is a hook in a cgroup: the program type that runs there and
+// its attach type.
+type cgroupHook struct {
+	program ebpf.ProgramType
+	attach  ebpf.AttachType
+}
+
+// cgroupHooks maps the API's CgroupAttachType to the kernel's.
+var cgroupHooks = map[string]cgroupHook{
+	"ingress":      {ebpf.CGroupSKB, ebpf.AttachCGroupInetIngress},
+	"egress":       {ebpf.CGroupSKB, ebpf.AttachCGroupInetEgress},
+	"sock_create":  {ebpf.CGroupSock, ebpf.AttachCGroupInetSockCreate},
+	"sock_release": {ebpf.CGroupSock, ebpf.AttachCgroupInetSockRelease},
+	"post_bind4":   {ebpf.CGroupSock, ebpf.AttachCGroupInet4PostBind},
+	"post_bind6":   {ebpf.CGroupSock, ebpf.AttachCGroupInet6PostBind},
+	"sock_ops":     {ebpf.SockOps, ebpf.AttachCGroupSockOps},
+	"bind4":        {ebpf.CGroupSockAddr, ebpf.AttachCGroupInet4Bind},
+	"bind6":        {ebpf.CGroupSockAddr, ebpf.AttachCGroupInet6Bind},
+	"connect4":     {ebpf.CGroupSockAddr, ebpf.AttachCGroupInet4Connect},
+	"connect6":     {ebpf.CGroupSockAddr, ebpf.AttachCGroupInet6Connect},
+	"sendmsg4":     {ebpf.CGroupSockAddr, ebpf.AttachCGroupUDP4Sendmsg},
+	"sendmsg6":     {ebpf.CGroupSockAddr, ebpf.AttachCGroupUDP6Sendmsg},
+	"recvmsg4":     {ebpf.CGroupSockAddr, ebpf.AttachCGroupUDP4Recvmsg},
+	"recvmsg6":     {ebpf.CGroupSockAddr, ebpf.AttachCGroupUDP6Recvmsg},
+	"getpeername4": {ebpf.CGroupSockAddr, ebpf.AttachCgroupInet4GetPeername},
+	"getpeername6": {ebpf.CGroupSockAddr, ebpf.AttachCgroupInet6GetPeername},
+	"getsockname4": {ebpf.CGroupSockAddr, ebpf.AttachCgroupInet4GetSockname},
+	"getsockname6": {ebpf.CGroupSockAddr, ebpf.AttachCgroupInet6GetSockname},
+	"sysctl":       {ebpf.CGroupSysctl, ebpf.AttachCGroupSysctl},
+	"device":       {ebpf.CGroupDevice, ebpf.AttachCGroupDevice},
+}
+
+// Cgroup is a hook (Type, a key of the API's CgroupAttachType, e.g.
+// "egress" or "connect4") of the cgroup v2 directory at Path. Programs on
+// one hook of one cgroup run one after another, each with its own link.
+type Cgroup struct {
+	Path string
+	Type string
+}
+
+// Validate checks Path, an absolute clean path, and Type.
+func (c Cgroup) Validate() error {
+	if !isCleanAbs(c.Path) {
+		return fmt.Errorf("cgroup %q: must be an absolute path without '..'", c.Path)
+	}
+	_, err := c.hook()
+	return err
+}
+
+// ProgramType implements Spec.
+func (c Cgroup) ProgramType() ebpf.ProgramType {
+	h, _ := c.hook()
+	return h.program
+}
+
+// Prepare implements Preparer: the kernel checks a cgroup program's
+// expected attach type when it loads (cgroup_sock_addr needs it), so it
+// is set to Type's, whatever the program's ELF section said.
+func (c Cgroup) Prepare(spec *ebpf.ProgramSpec) error {
+	h, err := c.hook()
+	if err != nil {
+		return err
+	}
+	if err := CheckType(c, spec.Type); err != nil {
+		return err
+	}
+	spec.AttachType = h.attach
+	return nil
+}
+
+// Attach implements Spec. A cgroup that does not exist fails.
+func (c Cgroup) Attach(prog *ebpf.Program) (Attachment, error) {
+	if err := c.Validate(); err != nil {
+		return Attachment{}, err
+	}
+	h, _ := c.hook()
+	l, err := link.AttachCgroup(link.CgroupOptions{Path: c.Path, Attach: h.attach, Program: prog})
+	if err != nil {
+		return Attachment{}, fmt.Errorf("attach %s: %w", c, err)
+	}
+	return Attachment{Link: l, Detail: c.String()}, nil
+}
+
+func (c Cgroup) String() string { return "cgroup " + c.Path + " " + c.Type }
+
+func (c Cgroup) hook() (cgroupHook, error) {
+	h, ok := cgroupHooks[c.Type]
+	if !ok {
+		return h, fmt.Errorf("cgroup hook %q: unknown", c.Type)
+	}
+	return h, nil
+}
+
+// probeCgroup attaches a trial program to the egress hook of a new, empty
+// cgroup, which it then removes: no process is there to run it.
+func probeCgroup() error {
+	if err := programType(ebpf.CGroupSKB); err != nil {
+		return err
+	}
+	root := cgroup2Root()
+	if root == "" {
+		return errors.New("no cgroup v2 hierarchy is mounted")
+	}
+	dir, err := os.MkdirTemp(root, "bpfleet-probe-")
+	if err != nil {
+		return fmt.Errorf("creating a cgroup fails: %s", cause(err))
+	}
+	defer os.Remove(dir)
+	err = withProgram(ebpf.CGroupSKB, ebpf.AttachCGroupInetEgress, func(prog *ebpf.Program) error {
+		a, err := Cgroup{Path: dir, Type: "egress"}.Attach(prog)
+		if err != nil {
+			return err
+		}
+		return a.Link.Close()
+	})
+	if err != nil {
+		return fmt.Errorf("attaching a cgroup program fails: %s", cause(err))
+	}
+	return nil
+}

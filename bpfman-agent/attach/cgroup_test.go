@@ -1,0 +1,118 @@
+package attach_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpf"
+	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
+	"github.com/bpfleet/bpfleet/internal/testkernel"
+	"github.com/cilium/ebpf"
+)
+
+// tempCgroup makes an empty cgroup v2 directory, removed when the test
+// ends, and returns its path from the hierarchy's root with the facts
+// that say where the root is.
+func tempCgroup(t *testing.T) (string, *attach.Facts) {
+	t.Helper()
+	facts := attach.ReadFacts()
+	if facts.Cgroup2 == "" {
+		t.Fatal("no cgroup v2 hierarchy mounted: cgroup programs cannot be tested here")
+	}
+	dir, err := os.MkdirTemp(facts.Cgroup2, "bpfleet-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeCgroup(t, dir) })
+	return "/" + filepath.Base(dir), facts
+}
+
+// removeCgroup removes an empty cgroup; the kernel frees it once its
+// last process is reaped, which may take a moment.
+func removeCgroup(t *testing.T, dir string) {
+	var err error
+	for range 100 {
+		if err = os.Remove(dir); err == nil || errors.Is(err, os.ErrNotExist) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Errorf("cgroup %s left behind: %v", dir, err)
+}
+
+// TestCgroupCounts counts the UDP packets a process in a cgroup sends,
+// through the cgroup's egress hook; the packets still go out.
+func TestCgroupCounts(t *testing.T) {
+	testkernel.Require(t)
+	path, facts := tempCgroup(t)
+	plan, err := attach.Lookup(bpfleetv1.HookCgroup)
+	must(t, err)
+	p, err := plan.Plan(bpfleetv1.NewAttachPoint(bpfleetv1.HookCgroup, bpfleetv1.CgroupAttach{Path: path, Type: "egress"}), facts)
+	must(t, err)
+	spec := p.Targets[attach.MainTarget]
+	coll := loadCgroupCounter(t, spec)
+	a, err := spec.Attach(coll.Programs["cgroup_skb_count"])
+	must(t, err)
+	defer a.Link.Close()
+
+	// The shell joins the cgroup, then sends 5 datagrams to the discard
+	// port of the loopback interface.
+	dir := filepath.Join(facts.Cgroup2, path)
+	script := `echo $$ > ` + filepath.Join(dir, "cgroup.procs") + `; for i in 1 2 3 4 5; do echo x > /dev/udp/127.0.0.1/9; done`
+	if out, err := exec.Command("bash", "-c", script).CombinedOutput(); err != nil {
+		t.Fatalf("sender: %v\n%s", err, out)
+	}
+	var got uint64
+	must(t, coll.Maps["packets"].Lookup(uint32(0), &got))
+	if got < 5 {
+		t.Fatalf("counted %d packets out of the cgroup, want at least 5", got)
+	}
+	if a.Detail != spec.String() || !strings.Contains(a.Detail, "egress") {
+		t.Errorf("detail %q", a.Detail)
+	}
+}
+
+func loadCgroupCounter(t *testing.T, spec attach.Spec) *ebpf.Collection {
+	t.Helper()
+	cs, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(bpf.CgroupCounter))
+	must(t, err)
+	must(t, spec.(attach.Preparer).Prepare(cs.Programs["cgroup_skb_count"]))
+	coll, err := ebpf.NewCollection(cs)
+	must(t, err)
+	t.Cleanup(coll.Close)
+	return coll
+}
+
+func TestCgroupInvalid(t *testing.T) {
+	hook, err := attach.Lookup(bpfleetv1.HookCgroup)
+	must(t, err)
+	facts := &attach.Facts{Cgroup2: "/sys/fs/cgroup"}
+	for _, s := range []bpfleetv1.CgroupAttach{
+		{Path: "/a/../../etc", Type: "egress"},
+		{Path: "/", Type: "teleport"},
+	} {
+		_, err := hook.Plan(bpfleetv1.NewAttachPoint(bpfleetv1.HookCgroup, s), facts)
+		var serr *attach.SpecError
+		if !errors.As(err, &serr) {
+			t.Errorf("plan %+v: %v, want a *SpecError", s, err)
+		}
+	}
+	if _, err := hook.Plan(bpfleetv1.NewAttachPoint(bpfleetv1.HookCgroup, bpfleetv1.CgroupAttach{Path: "/", Type: "egress"}), &attach.Facts{}); err == nil {
+		t.Error("planned a cgroup program on a node without cgroup v2")
+	}
+	c := attach.Cgroup{Path: "/sys/fs/cgroup", Type: "connect4"}
+	if err := c.Prepare(&ebpf.ProgramSpec{Type: ebpf.CGroupSKB}); err == nil {
+		t.Error("prepared a cgroup_skb program for connect4")
+	}
+	ps := &ebpf.ProgramSpec{Type: ebpf.CGroupSockAddr, AttachType: ebpf.AttachCGroupInet6Bind}
+	if err := c.Prepare(ps); err != nil || ps.AttachType != ebpf.AttachCGroupInet4Connect {
+		t.Errorf("prepare connect4: %v, attach type %v", err, ps.AttachType)
+	}
+}
