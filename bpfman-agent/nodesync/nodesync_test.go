@@ -14,6 +14,7 @@ import (
 	"github.com/bpfleet/bpfleet/bpfman-agent/image"
 	"github.com/bpfleet/bpfleet/bpfman-agent/loader"
 	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
+	"github.com/bpfleet/bpfleet/internal/nodereport"
 )
 
 func TestClassify(t *testing.T) {
@@ -135,7 +136,7 @@ func TestAlive(t *testing.T) {
 	if _, err := r.alive(); err != nil {
 		t.Errorf("a pass running for a minute: %v", err)
 	}
-	r.passStart.Store(time.Now().Add(-LeaseDuration - time.Minute).UnixNano())
+	r.passStart.Store(time.Now().Add(-nodereport.LeaseDuration - time.Minute).UnixNano())
 	if _, err := r.alive(); err == nil || !strings.Contains(err.Error(), "sync pass has run for") {
 		t.Errorf("a pass stuck for longer than the Lease: %v, want an error saying so", err)
 	}

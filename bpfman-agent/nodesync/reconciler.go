@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -21,6 +19,7 @@ import (
 	"github.com/bpfleet/bpfleet/bpfman-agent/image"
 	"github.com/bpfleet/bpfleet/bpfman-agent/metrics"
 	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
+	"github.com/bpfleet/bpfleet/internal/nodereport"
 	bpfoci "github.com/bpfleet/bpfleet/internal/oci"
 	"github.com/bpfleet/bpfleet/internal/pullsecret"
 )
@@ -134,23 +133,14 @@ func progState(st bpfleetv1.NodeProgramStatus) bpfleetv1.ProgramState     { retu
 func policyState(st bpfleetv1.NodeMapPolicyStatus) bpfleetv1.ProgramState { return st.State }
 
 // ownSet gets this node's set, creating it empty when the operator has not
-// yet, so that capabilities are published from the start.
+// yet, and remembers its UID for the Lease.
 func (r *Reconciler) ownSet(ctx context.Context) (*bpfleetv1.NodeProgramSet, error) {
-	var set bpfleetv1.NodeProgramSet
-	err := r.Get(ctx, types.NamespacedName{Name: r.NodeName}, &set)
-	if apierrors.IsNotFound(err) {
-		set = bpfleetv1.NodeProgramSet{ObjectMeta: metav1.ObjectMeta{Name: r.NodeName}}
-		err = r.Create(ctx, &set)
-		if apierrors.IsAlreadyExists(err) {
-			// The operator made it meanwhile; the cache has not seen it yet.
-			err = r.APIReader.Get(ctx, types.NamespacedName{Name: r.NodeName}, &set)
-		}
-	}
+	set, err := nodereport.OwnSet(ctx, r.Client, r.APIReader, r.NodeName)
 	if err != nil {
-		return nil, fmt.Errorf("node program set %s: %w", r.NodeName, err)
+		return nil, err
 	}
 	r.setUID.Store(set.UID)
-	return &set, nil
+	return set, nil
 }
 
 // applyAll applies each desired program, and returns the objects of those

@@ -25,6 +25,7 @@ import (
 	"github.com/bpfleet/bpfleet/bpfman-agent/metrics"
 	"github.com/bpfleet/bpfleet/bpfman-agent/probe"
 	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
+	"github.com/bpfleet/bpfleet/internal/nodereport"
 	"github.com/bpfleet/bpfleet/internal/scrape"
 )
 
@@ -53,6 +54,7 @@ type Options struct {
 
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=bpfleet-system,resources=leases,verbs=get;create;update
 
 // NewManager builds an agent: a manager whose cache holds only this node's
 // NodeProgramSet and NodeProgramReport, and the reconciler syncing the
@@ -135,7 +137,7 @@ func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 		if _, err := r.ownSet(ctx); err != nil {
 			return err
 		}
-		Heartbeat(ctx, cs, o.LeaseNamespace, o.NodeName, r.alive)
+		nodereport.Heartbeat(ctx, cs, o.LeaseNamespace, o.NodeName, r.alive)
 		return nil
 	}))
 }
