@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/cilium/ebpf"
 	"k8s.io/apimachinery/pkg/types"
@@ -130,17 +129,10 @@ func (r *Reconciler) policyEntries(ctx context.Context, nmp *bpfleetv1.NodeMapPo
 	if from == nil {
 		return r.inlineEntries(ctx, nmp)
 	}
-	creds, err := r.credentials(ctx, from.PullSecret, from.Image)
+	art, err := r.Images.Entries(ctx, image.Source{
+		Ref: from.Image, PullPolicy: image.PullPolicy(from.PullPolicy), PullSecret: from.PullSecret, Verify: from.Verify,
+	})
 	if err != nil {
-		return nil, err
-	}
-	start := time.Now()
-	art, err := r.Images.FetchEntries(ctx, from.Image, creds, image.PullPolicy(from.PullPolicy))
-	countFetch(art != nil && art.FromCache, err, start)
-	if err != nil {
-		return nil, err
-	}
-	if err := r.verify(ctx, from.Image, from.Verify, creds, art.Digest); err != nil {
 		return nil, err
 	}
 	entries, err := maps.ParseList(art.JSON)

@@ -102,25 +102,6 @@ func TestRevisionIgnoresWhichInterfaces(t *testing.T) {
 	}
 }
 
-// A file on the node carries no signature: under a policy that requires
-// one (the cluster's, say) it is refused, for good; under an optional one
-// it loads.
-func TestPathUnderASignaturePolicy(t *testing.T) {
-	no := false
-	required := bpfleetv1.ImageVerification{Keys: []bpfleetv1.KeyReference{{SecretReference: bpfleetv1.SecretReference{Name: "k", Namespace: "ns"}}}}
-	optional := required
-	optional.Required = &no
-	np := &bpfleetv1.NodeProgram{Path: "/opt/bpf/counter.o", Verify: []bpfleetv1.ImageVerification{optional, required}}
-	f := classify(pathAllowed(np))
-	if f.reason != bpfleetv1.ReasonSignatureInvalid || !f.terminal || !strings.Contains(f.message, "/opt/bpf/counter.o") {
-		t.Errorf("path under a required policy: %+v", f)
-	}
-	np.Verify = np.Verify[:1]
-	if err := pathAllowed(np); err != nil {
-		t.Errorf("path under an optional policy: %v", err)
-	}
-}
-
 // The Lease says the agent is alive, owned by the node's set, unless a
 // pass has run for longer than the Lease lasts.
 func TestAlive(t *testing.T) {

@@ -20,8 +20,6 @@ import (
 	"github.com/bpfleet/bpfleet/bpfman-agent/metrics"
 	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
 	"github.com/bpfleet/bpfleet/internal/nodereport"
-	bpfoci "github.com/bpfleet/bpfleet/internal/oci"
-	"github.com/bpfleet/bpfleet/internal/pullsecret"
 )
 
 // resync is how often the agent re-checks the kernel against its spec even
@@ -35,10 +33,11 @@ const waitRetry = 2 * time.Second
 type Reconciler struct {
 	client.Client
 	// APIReader reads pull Secrets uncached.
-	APIReader    client.Reader
-	NodeName     string
-	Programs     *programs.Manager
-	Images       *image.Store
+	APIReader client.Reader
+	NodeName  string
+	Programs  *programs.Manager
+	// Images fetches bytecode and checks its signatures.
+	Images       *image.Fetcher
 	Capabilities bpfleetv1.NodeCapabilities
 	// Exporter publishes the maps MapPolicies export; nil exports none.
 	Exporter *metrics.Exporter
@@ -56,9 +55,6 @@ type Reconciler struct {
 	applied map[types.UID]appliedPolicy
 	// metered maps the policies whose map usage is recorded to their map.
 	metered map[string]string
-	// verified remembers when an image digest last passed a signature
-	// policy (see verifiedKey).
-	verified map[string]time.Time
 	// stats holds the kernel's BPF run statistics on while a program asks.
 	stats programs.Stats
 	// synced is set once a pass has compared the kernel with the spec and
@@ -221,37 +217,9 @@ func (r *Reconciler) program(ctx context.Context, np *bpfleetv1.NodeProgram, fac
 
 // fetch returns the object's bytes and, for an image, its digest.
 func (r *Reconciler) fetch(ctx context.Context, np *bpfleetv1.NodeProgram) ([]byte, string, error) {
-	if np.Image == "" {
-		if err := pathAllowed(np); err != nil {
-			return nil, "", err
-		}
-		b, err := image.ReadPath(np.Path)
-		return b, "", err
-	}
-	creds, err := r.credentials(ctx, np.PullSecret, np.Image)
-	if err != nil {
-		return nil, "", err
-	}
-	start := time.Now()
-	obj, err := r.Images.Fetch(ctx, np.Image, creds, image.PullPolicy(np.PullPolicy))
-	countFetch(obj != nil && obj.FromCache, err, start)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := r.verify(ctx, np.Image, np.Verify, creds, obj.Digest); err != nil {
-		return nil, obj.Digest, err
-	}
-	return obj.ELF, obj.Digest, nil
-}
-
-// credentials reads the pull secret for ref; a failure is a pull failure
-// (transient: the Secret may yet appear).
-func (r *Reconciler) credentials(ctx context.Context, secret *bpfleetv1.SecretReference, ref string) (*bpfoci.Credentials, error) {
-	creds, err := pullsecret.Credentials(ctx, r.APIReader, secret, ref)
-	if err != nil {
-		return nil, &image.Error{Reason: bpfleetv1.ReasonImagePullFailed, Err: err}
-	}
-	return creds, nil
+	return r.Images.Bytecode(ctx, image.Source{
+		Ref: np.Image, Path: np.Path, PullPolicy: image.PullPolicy(np.PullPolicy), PullSecret: np.PullSecret, Verify: np.Verify,
+	})
 }
 
 // failedStatus records a failure; terminal ones are remembered at their

@@ -89,7 +89,7 @@ func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 	}
 	r := &Reconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), NodeName: o.NodeName,
-		Programs: progs, Images: images, Capabilities: probe.Kernel().Capabilities(),
+		Programs: progs, Images: image.NewFetcher(images, apiSecrets{mgr.GetAPIReader()}), Capabilities: probe.Kernel().Capabilities(),
 		Exporter: metrics.NewExporter(), RunStats: &metrics.RunStats{},
 	}
 	if o.StateDir != "" {
