@@ -17,6 +17,7 @@ import (
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpfman-agent/image"
+	"github.com/bpfleet/bpfleet/bpfman-agent/mappolicy"
 	"github.com/bpfleet/bpfleet/bpfman-agent/metrics"
 	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
 	"github.com/bpfleet/bpfleet/internal/nodereport"
@@ -39,22 +40,15 @@ type Reconciler struct {
 	// Images fetches bytecode and checks its signatures.
 	Images       *image.Fetcher
 	Capabilities bpfleetv1.NodeCapabilities
-	// Exporter publishes the maps MapPolicies export; nil exports none.
-	Exporter *metrics.Exporter
+	// MapPolicies writes the node's MapPolicies into its maps.
+	MapPolicies *mappolicy.Writer
 	// RunStats publishes the run statistics of the programs that ask for
 	// them; nil publishes none (the kernel still counts while asked).
 	RunStats *metrics.RunStats
 
-	// written records the keys each MapPolicy wrote, on the host.
-	written ledger
 	// failed remembers terminal failures by program UID, at the revision
 	// and targets that failed, so it is not reloaded until they change.
 	failed map[types.UID]terminalFailure
-	// applied remembers which policy generation was written into which
-	// maps, so that entries are written once, not on every pass.
-	applied map[types.UID]appliedPolicy
-	// metered maps the policies whose map usage is recorded to their map.
-	metered map[string]string
 	// stats holds the kernel's BPF run statistics on while a program asks.
 	stats programs.Stats
 	// synced is set once a pass has compared the kernel with the spec and
@@ -99,7 +93,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	}
 	r.fill(report, set, statuses)
 	var policyErr error
-	report.Status.MapPolicies, policyErr = r.applyPolicies(ctx, set.Spec.MapPolicies, objects)
+	report.Status.MapPolicies, policyErr = r.MapPolicies.Apply(ctx, set.Spec.MapPolicies, objects)
 	applyErr = errors.Join(applyErr, policyErr)
 	if err := r.writeReport(ctx, base, report, set); err != nil {
 		return ctrl.Result{}, errors.Join(applyErr, pruneErr, err)
