@@ -33,11 +33,10 @@ const waitRetry = 2 * time.Second
 // Reconciler syncs the kernel with one node's NodeProgramSet.
 type Reconciler struct {
 	client.Client
-	// APIReader reads pull Secrets uncached.
-	APIReader client.Reader
-	NodeName  string
-	Programs  *programs.Manager
-	// Images fetches bytecode and checks its signatures.
+	// APIReader reads the node's set when the cache has not seen it yet.
+	APIReader    client.Reader
+	NodeName     string
+	Programs     *programs.Manager
 	Images       *image.Fetcher
 	Capabilities bpfleetv1.NodeCapabilities
 	// MapPolicies writes the node's MapPolicies into its maps.

@@ -75,6 +75,7 @@ func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 	return mgr, nil
 }
 
+// validate refuses Options without what every agent needs.
 func (o Options) validate() error {
 	if o.NodeName == "" {
 		return errors.New("node name is required")
