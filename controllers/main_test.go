@@ -16,9 +16,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
-	"github.com/bpfleet/bpfleet/bpfman-agent/nodesync"
 	"github.com/bpfleet/bpfleet/controllers"
 	"github.com/bpfleet/bpfleet/internal/controlplane"
+	"github.com/bpfleet/bpfleet/internal/nodereport"
 	"github.com/bpfleet/bpfleet/internal/scheme"
 )
 
@@ -152,7 +152,7 @@ func reportAs(t *testing.T, node, kind string, p client.Object, st *bpfleetv1.No
 }
 
 // writeReport plays node's agent: it changes node's report, with the
-// agent's own code (nodesync.WriteReport).
+// agent's own code (nodereport.WriteReport).
 func writeReport(t *testing.T, node string, change func(*bpfleetv1.NodeProgramReportStatus)) {
 	t.Helper()
 	s, err := getSet(node)
@@ -164,7 +164,7 @@ func writeReport(t *testing.T, node string, change func(*bpfleetv1.NodeProgramRe
 		t.Fatalf("get report %s: %v", node, err)
 	}
 	change(&r.Status)
-	if err := nodesync.WriteReport(context.Background(), k8s, s, &r); err != nil {
+	if err := nodereport.WriteReport(context.Background(), k8s, s, &r); err != nil {
 		t.Fatalf("report on %s: %v", node, err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/cilium/ebpf/link"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpfman-agent/failure"
 )
 
 var (
@@ -22,12 +23,12 @@ var _ = register(hook[bpfleetv1.CgroupAttach]{
 	probe: probeCgroup,
 	plan: func(s bpfleetv1.CgroupAttach, facts *Facts) (Plan, error) {
 		if facts.Cgroup2 == "" {
-			return Plan{}, &UnsupportedError{Missing: "no cgroup v2 hierarchy is mounted on the node"}
+			return Plan{}, &failure.Unsupported{Missing: "no cgroup v2 hierarchy is mounted on the node"}
 		}
 		// Checked before the join, which would resolve "..".
 		c := Cgroup{Path: s.Path, Type: string(s.Type)}
 		if err := c.Validate(); err != nil {
-			return Plan{}, &SpecError{err}
+			return Plan{}, &failure.Invalid{Err: err}
 		}
 		c.Path = filepath.Join(facts.Cgroup2, s.Path)
 		return Single(c), nil

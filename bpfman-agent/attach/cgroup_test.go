@@ -10,11 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
+
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpf"
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
+	"github.com/bpfleet/bpfleet/bpfman-agent/failure"
 	"github.com/bpfleet/bpfleet/internal/testkernel"
-	"github.com/cilium/ebpf"
 )
 
 // tempCgroup makes an empty cgroup v2 directory, removed when the test
@@ -99,9 +101,9 @@ func TestCgroupInvalid(t *testing.T) {
 		{Path: "/", Type: "teleport"},
 	} {
 		_, err := hook.Plan(bpfleetv1.NewAttachPoint(bpfleetv1.HookCgroup, s), facts)
-		var serr *attach.SpecError
+		var serr *failure.Invalid
 		if !errors.As(err, &serr) {
-			t.Errorf("plan %+v: %v, want a *SpecError", s, err)
+			t.Errorf("plan %+v: %v, want a *failure.Invalid", s, err)
 		}
 	}
 	if _, err := hook.Plan(bpfleetv1.NewAttachPoint(bpfleetv1.HookCgroup, bpfleetv1.CgroupAttach{Path: "/", Type: "egress"}), &attach.Facts{}); err == nil {

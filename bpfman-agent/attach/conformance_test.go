@@ -6,12 +6,13 @@ import (
 	"path/filepath"
 	"testing"
 
-	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
-	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
-	"github.com/bpfleet/bpfleet/internal/testkernel"
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
+	"github.com/bpfleet/bpfleet/internal/testkernel"
 )
 
 func TestMain(m *testing.M) { testkernel.Main(m) }

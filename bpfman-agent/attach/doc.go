@@ -10,9 +10,9 @@
 // and Facts.AddLinks are where the node is read. Hooks fixed at load time
 // also implement Preparer; hooks whose status detail can be read back from
 // the kernel implement Describer. A kernel that lacks a hook's facility
-// fails Attach with *UnsupportedError; settings the agent cannot act on
-// are a *SpecError, and a target that must wait for another program a
-// *WaitError.
+// fails Attach with *failure.Unsupported; settings the agent cannot act on
+// are a *failure.Invalid, and a target that must wait for another program a
+// *failure.Wait.
 //
 // A Spec only attaches. Pinning, adoption after a restart and detaching are
 // done on the returned link.Link by the caller, the same way for every

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpfman-agent/failure"
 )
 
 // Facts is what hooks plan from: the node's interfaces now, and the links
@@ -44,12 +45,12 @@ func (f *Facts) AddLinks(kind, name string, links map[string]uint32) {
 }
 
 // LinkOf is the ID of the link program kind/name holds on target, or a
-// *WaitError while it has none.
+// *failure.Wait while it has none.
 func (f *Facts) LinkOf(kind, name, target string) (uint32, error) {
 	if id, ok := f.links[kind+"/"+name][target]; ok {
 		return id, nil
 	}
-	return 0, &WaitError{fmt.Sprintf("%s %s is not attached on %s yet", kind, name, target)}
+	return 0, &failure.Wait{What: fmt.Sprintf("%s %s is not attached on %s yet", kind, name, target)}
 }
 
 // perInterface plans one Spec per selected interface present now.
@@ -79,13 +80,13 @@ func selectInterfaces(sel bpfleetv1.InterfaceSelector, facts *Facts) (present, m
 		return nil, nil, facts.IfErr
 	case sel.Primary:
 		if facts.Primary == "" {
-			return nil, nil, &WaitError{"no default route: the primary interface is unknown"}
+			return nil, nil, &failure.Wait{What: "no default route: the primary interface is unknown"}
 		}
 		return []string{facts.Primary}, nil, nil
 	case sel.Regex != "":
 		re, err := regexp.Compile(sel.Regex)
 		if err != nil {
-			return nil, nil, &SpecError{fmt.Errorf("interfaces.regex %q: %w", sel.Regex, err)}
+			return nil, nil, &failure.Invalid{Err: fmt.Errorf("interfaces.regex %q: %w", sel.Regex, err)}
 		}
 		for _, iface := range facts.Interfaces {
 			if re.MatchString(iface) {

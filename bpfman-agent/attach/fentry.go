@@ -3,8 +3,10 @@ package attach
 import (
 	"errors"
 	"fmt"
-	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+
 	"github.com/cilium/ebpf/btf"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"

@@ -3,11 +3,12 @@ package attach_test
 import (
 	"testing"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/bpfleet/bpfleet/bpf"
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/bpfleet/bpfleet/bpfman-agent/loader"
 	"github.com/bpfleet/bpfleet/internal/testkernel"
-	"github.com/cilium/ebpf"
 )
 
 func TestFentryPrepare(t *testing.T) {

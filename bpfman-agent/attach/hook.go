@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpfman-agent/failure"
 )
 
 // Hook is one kind of hook, all the agent knows of it: its name in the
@@ -81,7 +82,7 @@ func All() []Hook {
 func Lookup(name string) (Hook, error) {
 	h, ok := registry[name]
 	if !ok {
-		return nil, &SpecError{fmt.Errorf("unknown hook %q", name)}
+		return nil, &failure.Invalid{Err: fmt.Errorf("unknown hook %q", name)}
 	}
 	return h, nil
 }
@@ -120,10 +121,10 @@ func (h hook[S]) LinkKey(a bpfleetv1.AttachPoint) (string, error) {
 func (h hook[S]) decode(a bpfleetv1.AttachPoint) (S, error) {
 	var s S
 	if a.Hook != h.name {
-		return s, &SpecError{fmt.Errorf("%s settings given to the %s hook", a.Hook, h.name)}
+		return s, &failure.Invalid{Err: fmt.Errorf("%s settings given to the %s hook", a.Hook, h.name)}
 	}
 	if err := a.Decode(&s); err != nil {
-		return s, &SpecError{err}
+		return s, &failure.Invalid{Err: err}
 	}
 	return s, nil
 }

@@ -3,15 +3,18 @@ package attach
 import (
 	"errors"
 	"fmt"
-	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
-	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+
+	"github.com/bpfleet/bpfleet/bpfman-agent/failure"
+	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
 )
 
 var _ Spec = Kprobe{}
@@ -41,7 +44,7 @@ func (k Kprobe) Validate() error {
 func (Kprobe) ProgramType() ebpf.ProgramType { return ebpf.Kprobe }
 
 // Attach implements Spec. On a kernel without kprobes the error holds an
-// *UnsupportedError.
+// *failure.Unsupported.
 func (k Kprobe) Attach(prog *ebpf.Program) (Attachment, error) {
 	if err := k.Validate(); err != nil {
 		return Attachment{}, err
@@ -65,24 +68,24 @@ func (k Kprobe) String() string {
 	return kind + k.Function + "+" + strconv.FormatUint(k.Offset, 10)
 }
 
-// KprobeFacility returns an *UnsupportedError if the kernel has no way to
+// KprobeFacility returns an *failure.Unsupported if the kernel has no way to
 // create kprobes: neither the perf kprobe PMU nor kprobe_events in
 // tracefs (which it mounts if needed), as without CONFIG_KPROBES.
 func KprobeFacility() error {
 	return probeFacility("kprobe")
 }
 
-// UprobeFacility returns an *UnsupportedError if the kernel has no way to
+// UprobeFacility returns an *failure.Unsupported if the kernel has no way to
 // create uprobes: neither the perf uprobe PMU nor uprobe_events in
 // tracefs (which it mounts if needed).
 func UprobeFacility() error {
 	return probeFacility("uprobe")
 }
 
-// explain returns the *UnsupportedError of facility if the kernel lacks
+// explain returns the *failure.Unsupported of facility if the kernel lacks
 // it, else err: the kernel's error for a missing facility is obscure.
 func explain(err error, facility func() error) error {
-	var unsupported *UnsupportedError
+	var unsupported *failure.Unsupported
 	if errors.As(facility(), &unsupported) {
 		return unsupported
 	}
@@ -100,7 +103,7 @@ func probeFacility(kind string) error {
 	}
 	_, err := os.Stat(filepath.Join(pins.TracefsPath, kind+"_events"))
 	if errors.Is(err, os.ErrNotExist) {
-		return &UnsupportedError{Missing: fmt.Sprintf("kernel lacks %ss (no %s PMU, no %s_events in tracefs)", kind, kind, kind)}
+		return &failure.Unsupported{Missing: fmt.Sprintf("kernel lacks %ss (no %s PMU, no %s_events in tracefs)", kind, kind, kind)}
 	}
 	return err
 }

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/bpfleet/bpfleet/bpf"
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
+	"github.com/bpfleet/bpfleet/bpfman-agent/failure"
 	"github.com/bpfleet/bpfleet/internal/testkernel"
-	"github.com/cilium/ebpf"
 )
 
 var openat2 = attach.Kprobe{Function: "do_sys_openat2"}
@@ -19,9 +21,9 @@ var openat2 = attach.Kprobe{Function: "do_sys_openat2"}
 func TestKprobe(t *testing.T) {
 	testkernel.Require(t)
 	if err := attach.KprobeFacility(); err != nil {
-		var unsupported *attach.UnsupportedError
+		var unsupported *failure.Unsupported
 		if !errors.As(err, &unsupported) {
-			t.Fatalf("KprobeFacility: %v, want an *attach.UnsupportedError saying what is missing", err)
+			t.Fatalf("KprobeFacility: %v, want an *failure.Unsupported saying what is missing", err)
 		}
 		t.Logf("no kprobes here, as expected: %v", err)
 		return
@@ -52,9 +54,9 @@ func TestKprobeUnsupported(t *testing.T) {
 			a.Link.Close()
 			t.Fatalf("attached %s although KprobeFacility says the kernel has no kprobes", k)
 		}
-		var unsupported *attach.UnsupportedError
+		var unsupported *failure.Unsupported
 		if !errors.As(err, &unsupported) || !errors.Is(err, ebpf.ErrNotSupported) {
-			t.Fatalf("%s: err = %v, want an *attach.UnsupportedError", k, err)
+			t.Fatalf("%s: err = %v, want an *failure.Unsupported", k, err)
 		}
 		t.Logf("%s: %v", k, err)
 	}

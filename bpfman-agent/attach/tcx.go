@@ -3,8 +3,9 @@ package attach
 import (
 	"errors"
 	"fmt"
-	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"slices"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"

@@ -2,12 +2,15 @@ package attach
 
 import (
 	"fmt"
-	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"strings"
 
-	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+
+	"github.com/bpfleet/bpfleet/bpfman-agent/failure"
+	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
 )
 
 var _ Spec = Tracepoint{}
@@ -18,7 +21,7 @@ var _ = register(hook[bpfleetv1.TracepointAttach]{
 	plan: func(s bpfleetv1.TracepointAttach, _ *Facts) (Plan, error) {
 		tp, err := ParseTracepoint(s.Name)
 		if err != nil {
-			return Plan{}, &SpecError{err}
+			return Plan{}, &failure.Invalid{Err: err}
 		}
 		return Single(tp), nil
 	},

@@ -3,9 +3,10 @@ package attach_test
 import (
 	"testing"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/bpfleet/bpfleet/internal/testkernel"
-	"github.com/cilium/ebpf"
 )
 
 func TestTracepointWrongProgramType(t *testing.T) {

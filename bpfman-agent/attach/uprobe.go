@@ -3,11 +3,12 @@ package attach
 import (
 	"errors"
 	"fmt"
-	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"

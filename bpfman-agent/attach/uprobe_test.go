@@ -13,10 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/bpfleet/bpfleet/bpf"
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/bpfleet/bpfleet/internal/testkernel"
-	"github.com/cilium/ebpf"
 )
 
 func TestUprobeCounts(t *testing.T) {

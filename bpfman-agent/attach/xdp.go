@@ -4,9 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"net"
 	"syscall"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"

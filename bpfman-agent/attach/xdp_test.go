@@ -4,11 +4,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/bpfleet/bpfleet/bpf"
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/bpfleet/bpfleet/bpfman-agent/loader"
 	"github.com/bpfleet/bpfleet/internal/testkernel"
-	"github.com/cilium/ebpf"
 )
 
 // TestXDPCountsAndDrops attaches the XDP counter to the host end of a

@@ -12,6 +12,16 @@
 // Both share one path (pull policy, cache, verification); only the last
 // step, making an Object or Entries of the config and layer, differs.
 //
+// Fetcher is the fetch the agent uses: for a Source as a node's spec names
+// it, it reads the pull credentials and signature keys through Secrets
+// (which the agent supplies: they come from Secrets, through the API),
+// fetches by digest through the Store, and checks the artifact against
+// every signature policy of the Source (cosign, offline, with the keys
+// given). It remembers which digest passed which policy for ten minutes;
+// after that the registry is asked for the signatures again, so a revoked
+// signature or rotated key is noticed. A file on the node (Source.Path)
+// carries no signature: it is refused where a policy requires one.
+//
 // Invariants:
 //   - Artifacts are fetched by digest only. Every byte taken from the
 //     registry is checked against the digest that names it before it is
@@ -29,9 +39,10 @@
 //     must define every program its labels name.
 //   - Each kind is refused with InvalidImage when fetched as the other.
 //
-// Every error Fetch, FetchEntries, ReadPath and CheckELF return is an *Error
-// whose Reason (ImagePullFailed, InvalidImage, ImageTooLarge, NotBPF,
-// WrongEndianness) is fit for a status condition. Only ImagePullFailed is
-// transient: the others mean this artifact never loads and retrying will
-// not help.
+// Every error Fetch, FetchEntries, ReadPath, CheckELF and a Fetcher's
+// methods return is an *Error whose Reason (ImagePullFailed, InvalidImage,
+// ImageTooLarge, NotBPF, WrongEndianness, SignatureInvalid) is fit for a
+// status condition. Only ImagePullFailed is transient: the others mean
+// this artifact never loads and retrying will not help (a Fetcher checks
+// signatures again on each call, so a signature added later is found).
 package image

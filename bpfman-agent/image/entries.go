@@ -20,6 +20,7 @@ type Entries struct {
 }
 
 func (e *Entries) setSource(dgst string, fromCache bool) { e.Digest, e.FromCache = dgst, fromCache }
+func (e *Entries) source() (string, bool)                { return e.Digest, e.FromCache }
 
 // FetchEntries returns the map entries artifact (see internal/oci's
 // PushEntries) that ref names, as Fetch does for a bytecode image: ref must

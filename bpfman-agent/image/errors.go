@@ -20,6 +20,10 @@ const (
 	ReasonNotBPF = "NotBPF"
 	// ReasonWrongEndianness: the object is eBPF of the other byte order.
 	ReasonWrongEndianness = "WrongEndianness"
+	// ReasonSignatureInvalid: the artifact does not meet a signature
+	// policy (unsigned, or no signature verifies with its keys), or is a
+	// file on the node where a policy requires signed images.
+	ReasonSignatureInvalid = "SignatureInvalid"
 )
 
 // ErrNotCached is wrapped by the error Fetch and FetchEntries return for an

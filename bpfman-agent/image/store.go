@@ -81,9 +81,12 @@ type artifact interface {
 	// setSource records the manifest digest it was fetched by and whether
 	// it came from the cache.
 	setSource(dgst string, fromCache bool)
+	// source is what setSource recorded.
+	source() (dgst string, fromCache bool)
 }
 
 func (o *Object) setSource(dgst string, fromCache bool) { o.Digest, o.FromCache = dgst, fromCache }
+func (o *Object) source() (string, bool)                { return o.Digest, o.FromCache }
 
 // fetch is Fetch and FetchEntries: it gets the blobs of the artifact ref
 // names as policy says and makes a T of them with decode.

@@ -1,18 +1,31 @@
-// Package nodesync is the agent's reconciler: it makes the kernel run what
-// its own node's NodeProgramSet asks for, and reports what it really runs in
+// Package nodesync is the agent's pass: it makes the kernel run what its
+// own node's NodeProgramSet asks for, and reports what it really runs in
 // the node's NodeProgramReport, which it alone writes, whole.
 //
-// The pins and the kernel are the truth: each pass fetches every desired
-// object (from the image cache), applies it through programs.Manager (which
-// adopts what is already pinned at the same revision), prunes everything
-// else under the pin root, and only then writes the report. The report is
-// never read back to decide what the kernel runs, only whether it must be
-// written again (it changed, is gone, or belongs to an earlier set). The
-// one memory kept between passes is which revision of a program failed
-// terminally, so a verifier rejection is not retried until the spec
-// changes.
+// A pass reads the set (creating it empty if the operator has not yet),
+// plans every desired program's targets through its hook (attach.Lookup:
+// the hook plans from the node's facts, read once per pass and updated
+// with each program's links), applies them (fetching its object through
+// image.Fetcher, which checks signatures, and applying it through
+// programs.Manager, which adopts what is already pinned at the same
+// revision), prunes everything else under the pin root, has the MapPolicies
+// written (mappolicy.Writer), and only then writes the report
+// (internal/nodereport). The pins and the kernel are the truth: the report
+// is never read back to decide what the kernel runs, only whether it must
+// be written again (it changed, is gone, or belongs to an earlier set).
+// Errors are classified by package failure: terminal ones are reported and
+// remembered, transient ones returned for backoff.
+//
+// The Reconciler itself keeps, between passes: which revision of a program
+// failed terminally (so a verifier rejection is not retried until the spec
+// or the targets change), whether the kernel's run statistics are on, and,
+// for readiness and the Lease, whether a pass has reported, when the
+// running pass started and the UID of the node's set. The MapPolicy
+// memories (and their on-disk ledger) are the Writer's, the verified
+// signatures the Fetcher's.
 //
 // That the agent is alive it says by renewing a Lease named after its node
-// (Heartbeat), which stops when a pass has run for longer than the Lease
-// lasts.
+// (nodereport.Heartbeat), which stops when a pass has run for longer than
+// the Lease lasts. NewManager wires the pass, the interface watch that
+// starts one when interfaces change, the metrics and the Lease.
 package nodesync

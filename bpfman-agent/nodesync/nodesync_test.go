@@ -2,8 +2,6 @@ package nodesync
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,48 +10,10 @@ import (
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
-	"github.com/bpfleet/bpfleet/bpfman-agent/image"
-	"github.com/bpfleet/bpfleet/bpfman-agent/loader"
 	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
 	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
+	"github.com/bpfleet/bpfleet/internal/nodereport"
 )
-
-func TestClassify(t *testing.T) {
-	cases := []struct {
-		name     string
-		err      error
-		state    bpfleetv1.ProgramState
-		reason   string
-		terminal bool
-	}{
-		{"verifier", fmt.Errorf("apply: %w", &loader.Error{Reason: loader.ReasonVerifierRejected, Message: "bad", VerifierLog: "R1 !read_ok"}),
-			bpfleetv1.StateFailed, bpfleetv1.ReasonVerifierRejected, true},
-		{"unsupported", &loader.Error{Reason: loader.ReasonUnsupported, Message: "no kprobes"},
-			bpfleetv1.StateUnsupported, bpfleetv1.ReasonUnsupported, true},
-		{"attach is retried", &loader.Error{Reason: loader.ReasonAttachFailed, Message: "busy"},
-			bpfleetv1.StateFailed, bpfleetv1.ReasonAttachFailed, false},
-		{"pull is retried", &image.Error{Reason: image.ReasonPullFailed, Err: errors.New("connection refused")},
-			bpfleetv1.StateFailed, bpfleetv1.ReasonImagePullFailed, false},
-		{"not bpf", &image.Error{Reason: image.ReasonNotBPF, Err: errors.New("x86-64")},
-			bpfleetv1.StateFailed, bpfleetv1.ReasonNotBPF, true},
-		{"bad spec", &specError{errors.New("no attach point set")},
-			bpfleetv1.StateFailed, bpfleetv1.ReasonInvalidSpec, true},
-		{"waiting is pending", fmt.Errorf("tcx order: %w", &waitError{"TcxProgram a is not attached on eth0 yet"}),
-			bpfleetv1.StatePending, bpfleetv1.ReasonWaiting, false},
-		{"planned on a node lacking the facility", &attach.UnsupportedError{Missing: "no cgroup v2 hierarchy is mounted on the node"},
-			bpfleetv1.StateUnsupported, bpfleetv1.ReasonUnsupported, true},
-		{"unknown is retried", errors.New("etcd hiccup"),
-			bpfleetv1.StateFailed, bpfleetv1.ReasonLoadFailed, false},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			f := classify(tc.err)
-			if f.state != tc.state || f.reason != tc.reason || f.terminal != tc.terminal {
-				t.Errorf("classify = %s/%s terminal=%v, want %s/%s terminal=%v", f.state, f.reason, f.terminal, tc.state, tc.reason, tc.terminal)
-			}
-		})
-	}
-}
 
 // rev is the revision of np with object obj.
 func rev(t *testing.T, np bpfleetv1.NodeProgram, obj []byte) programs.Revision {
@@ -130,25 +90,6 @@ func TestRevisionIgnoresWhichInterfaces(t *testing.T) {
 	}
 }
 
-// A file on the node carries no signature: under a policy that requires
-// one (the cluster's, say) it is refused, for good; under an optional one
-// it loads.
-func TestPathUnderASignaturePolicy(t *testing.T) {
-	no := false
-	required := bpfleetv1.ImageVerification{Keys: []bpfleetv1.KeyReference{{SecretReference: bpfleetv1.SecretReference{Name: "k", Namespace: "ns"}}}}
-	optional := required
-	optional.Required = &no
-	np := &bpfleetv1.NodeProgram{Path: "/opt/bpf/counter.o", Verify: []bpfleetv1.ImageVerification{optional, required}}
-	f := classify(pathAllowed(np))
-	if f.reason != bpfleetv1.ReasonSignatureInvalid || !f.terminal || !strings.Contains(f.message, "/opt/bpf/counter.o") {
-		t.Errorf("path under a required policy: %+v", f)
-	}
-	np.Verify = np.Verify[:1]
-	if err := pathAllowed(np); err != nil {
-		t.Errorf("path under an optional policy: %v", err)
-	}
-}
-
 // The Lease says the agent is alive, owned by the node's set, unless a
 // pass has run for longer than the Lease lasts.
 func TestAlive(t *testing.T) {
@@ -164,7 +105,7 @@ func TestAlive(t *testing.T) {
 	if _, err := r.alive(); err != nil {
 		t.Errorf("a pass running for a minute: %v", err)
 	}
-	r.passStart.Store(time.Now().Add(-LeaseDuration - time.Minute).UnixNano())
+	r.passStart.Store(time.Now().Add(-nodereport.LeaseDuration - time.Minute).UnixNano())
 	if _, err := r.alive(); err == nil || !strings.Contains(err.Error(), "sync pass has run for") {
 		t.Errorf("a pass stuck for longer than the Lease: %v, want an error saying so", err)
 	}

@@ -11,19 +11,18 @@ import (
 	"sync/atomic"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
+	"github.com/bpfleet/bpfleet/bpfman-agent/failure"
 	"github.com/bpfleet/bpfleet/bpfman-agent/image"
+	"github.com/bpfleet/bpfleet/bpfman-agent/mappolicy"
 	"github.com/bpfleet/bpfleet/bpfman-agent/metrics"
 	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
-	bpfoci "github.com/bpfleet/bpfleet/internal/oci"
-	"github.com/bpfleet/bpfleet/internal/pullsecret"
+	"github.com/bpfleet/bpfleet/internal/nodereport"
 )
 
 // resync is how often the agent re-checks the kernel against its spec even
@@ -36,31 +35,21 @@ const waitRetry = 2 * time.Second
 // Reconciler syncs the kernel with one node's NodeProgramSet.
 type Reconciler struct {
 	client.Client
-	// APIReader reads pull Secrets uncached.
+	// APIReader reads the node's set when the cache has not seen it yet.
 	APIReader    client.Reader
 	NodeName     string
 	Programs     *programs.Manager
-	Images       *image.Store
+	Images       *image.Fetcher
 	Capabilities bpfleetv1.NodeCapabilities
-	// Exporter publishes the maps MapPolicies export; nil exports none.
-	Exporter *metrics.Exporter
+	// MapPolicies writes the node's MapPolicies into its maps.
+	MapPolicies *mappolicy.Writer
 	// RunStats publishes the run statistics of the programs that ask for
 	// them; nil publishes none (the kernel still counts while asked).
 	RunStats *metrics.RunStats
 
-	// written records the keys each MapPolicy wrote, on the host.
-	written ledger
 	// failed remembers terminal failures by program UID, at the revision
 	// and targets that failed, so it is not reloaded until they change.
 	failed map[types.UID]terminalFailure
-	// applied remembers which policy generation was written into which
-	// maps, so that entries are written once, not on every pass.
-	applied map[types.UID]appliedPolicy
-	// metered maps the policies whose map usage is recorded to their map.
-	metered map[string]string
-	// verified remembers when an image digest last passed a signature
-	// policy (see verifiedKey).
-	verified map[string]time.Time
 	// stats holds the kernel's BPF run statistics on while a program asks.
 	stats programs.Stats
 	// synced is set once a pass has compared the kernel with the spec and
@@ -75,7 +64,7 @@ type Reconciler struct {
 
 type terminalFailure struct {
 	revision string
-	failure  failure
+	failure  failure.Failure
 }
 
 // +kubebuilder:rbac:groups=bpfleet.io,resources=nodeprogramsets,verbs=get;list;watch;create
@@ -105,7 +94,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	}
 	r.fill(report, set, statuses)
 	var policyErr error
-	report.Status.MapPolicies, policyErr = r.applyPolicies(ctx, set.Spec.MapPolicies, objects)
+	report.Status.MapPolicies, policyErr = r.MapPolicies.Apply(ctx, set.Spec.MapPolicies, objects)
 	applyErr = errors.Join(applyErr, policyErr)
 	if err := r.writeReport(ctx, base, report, set); err != nil {
 		return ctrl.Result{}, errors.Join(applyErr, pruneErr, err)
@@ -135,23 +124,14 @@ func progState(st bpfleetv1.NodeProgramStatus) bpfleetv1.ProgramState     { retu
 func policyState(st bpfleetv1.NodeMapPolicyStatus) bpfleetv1.ProgramState { return st.State }
 
 // ownSet gets this node's set, creating it empty when the operator has not
-// yet, so that capabilities are published from the start.
+// yet, and remembers its UID for the Lease.
 func (r *Reconciler) ownSet(ctx context.Context) (*bpfleetv1.NodeProgramSet, error) {
-	var set bpfleetv1.NodeProgramSet
-	err := r.Get(ctx, types.NamespacedName{Name: r.NodeName}, &set)
-	if apierrors.IsNotFound(err) {
-		set = bpfleetv1.NodeProgramSet{ObjectMeta: metav1.ObjectMeta{Name: r.NodeName}}
-		err = r.Create(ctx, &set)
-		if apierrors.IsAlreadyExists(err) {
-			// The operator made it meanwhile; the cache has not seen it yet.
-			err = r.APIReader.Get(ctx, types.NamespacedName{Name: r.NodeName}, &set)
-		}
-	}
+	set, err := nodereport.OwnSet(ctx, r.Client, r.APIReader, r.NodeName)
 	if err != nil {
-		return nil, fmt.Errorf("node program set %s: %w", r.NodeName, err)
+		return nil, err
 	}
 	r.setUID.Store(set.UID)
-	return &set, nil
+	return set, nil
 }
 
 // applyAll applies each desired program, and returns the objects of those
@@ -188,7 +168,7 @@ func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, facts
 	}
 	loaded, err := r.Programs.Apply(ctx, p)
 	if err != nil {
-		metrics.CountLoad(np.Kind, np.Name, classify(err).reason)
+		metrics.CountLoad(np.Kind, np.Name, failure.Classify(err).Reason)
 		return r.failedStatus(st, attempt, err)
 	}
 	if !loaded.Adopted {
@@ -242,50 +222,19 @@ func (r *Reconciler) program(ctx context.Context, np *bpfleetv1.NodeProgram, fac
 
 // fetch returns the object's bytes and, for an image, its digest.
 func (r *Reconciler) fetch(ctx context.Context, np *bpfleetv1.NodeProgram) ([]byte, string, error) {
-	if np.Image == "" {
-		if err := pathAllowed(np); err != nil {
-			return nil, "", err
-		}
-		b, err := image.ReadPath(np.Path)
-		return b, "", err
-	}
-	creds, err := r.credentials(ctx, np.PullSecret, np.Image)
-	if err != nil {
-		return nil, "", err
-	}
-	start := time.Now()
-	obj, err := r.Images.Fetch(ctx, np.Image, creds, image.PullPolicy(np.PullPolicy))
-	countFetch(obj != nil && obj.FromCache, err, start)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := r.verify(ctx, np.Image, np.Verify, creds, obj.Digest); err != nil {
-		return nil, obj.Digest, err
-	}
-	return obj.ELF, obj.Digest, nil
-}
-
-// credentials reads the pull secret for ref; a failure is a pull failure
-// (transient: the Secret may yet appear).
-func (r *Reconciler) credentials(ctx context.Context, secret *bpfleetv1.SecretReference, ref string) (*bpfoci.Credentials, error) {
-	creds, err := pullsecret.Credentials(ctx, r.APIReader, secret, ref)
-	if err != nil {
-		return nil, &image.Error{Reason: bpfleetv1.ReasonImagePullFailed, Err: err}
-	}
-	return creds, nil
+	return r.Images.Bytecode(ctx, image.Source{
+		Ref: np.Image, Path: np.Path, PullPolicy: image.PullPolicy(np.PullPolicy), PullSecret: np.PullSecret, Verify: np.Verify,
+	})
 }
 
 // failedStatus records a failure; terminal ones are remembered at their
 // revision and not returned as errors (retrying cannot help).
 func (r *Reconciler) failedStatus(st bpfleetv1.NodeProgramStatus, rev string, err error) (bpfleetv1.NodeProgramStatus, error) {
-	f := classify(err)
-	if f.state == bpfleetv1.StatePending {
-		return withFailure(st, f), nil
-	}
-	if !f.terminal {
+	f := failure.Classify(err)
+	if f.Transient() {
 		return withFailure(st, f), err
 	}
-	if rev != "" {
+	if f.Terminal && rev != "" {
 		if r.failed == nil {
 			r.failed = map[types.UID]terminalFailure{}
 		}
@@ -300,9 +249,9 @@ func attemptKey(p programs.Program) string {
 	return p.Revision.String() + "|" + strings.Join(slices.Sorted(maps.Keys(p.Attach)), ",")
 }
 
-func withFailure(st bpfleetv1.NodeProgramStatus, f failure) bpfleetv1.NodeProgramStatus {
-	st.State, st.Reason, st.Message = f.state, f.reason, f.message
-	st.Terminal, st.VerifierLog = f.terminal, f.verifierLog
+func withFailure(st bpfleetv1.NodeProgramStatus, f failure.Failure) bpfleetv1.NodeProgramStatus {
+	st.State, st.Reason, st.Message = f.State, f.Reason, f.Message
+	st.Terminal, st.VerifierLog = f.Terminal, f.VerifierLog
 	return st
 }
 

@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
-	"github.com/bpfleet/bpfleet/internal/jsonpatch"
+	"github.com/bpfleet/bpfleet/internal/nodereport"
 )
 
 // ownReport gets this node's report from the cache, or an empty one (no
@@ -39,46 +37,10 @@ func (r *Reconciler) fill(report *bpfleetv1.NodeProgramReport, set *bpfleetv1.No
 // writeReport writes report when the one written (base) is stale; LastSync
 // says when it was.
 func (r *Reconciler) writeReport(ctx context.Context, base, report *bpfleetv1.NodeProgramReport, set *bpfleetv1.NodeProgramSet) error {
-	if !stale(base, report, set) {
+	if !nodereport.Stale(base, report, set) {
 		return nil
 	}
 	now := metav1.Now()
 	report.Status.LastSync = &now
-	return WriteReport(ctx, r.Client, set, report)
-}
-
-// stale reports whether the report as written (base; without a UID: none
-// is) must be written again: it is missing, not controlled by the set as
-// it is now (the set was made anew), or says something other than report.
-// Pure.
-func stale(base, report *bpfleetv1.NodeProgramReport, set *bpfleetv1.NodeProgramSet) bool {
-	return base.UID == "" || !metav1.IsControlledBy(base, set) || !equality.Semantic.DeepEqual(base.Status, report.Status)
-}
-
-// WriteReport replaces the whole report of set's node with report.Status,
-// controlled by set (so that it goes with the set): one JSON patch when the
-// report exists, a create when it does not. The agent is the report's only
-// writer, so nothing is merged: what it no longer reports is gone.
-func WriteReport(ctx context.Context, c client.Client, set *bpfleetv1.NodeProgramSet, report *bpfleetv1.NodeProgramReport) error {
-	controller := true // not blockOwnerDeletion: that would need update on the sets' finalizers
-	owner := []metav1.OwnerReference{{
-		APIVersion: bpfleetv1.GroupVersion.String(), Kind: "NodeProgramSet", Name: set.Name, UID: set.UID, Controller: &controller,
-	}}
-	patch, err := jsonpatch.Patch(jsonpatch.Add("/metadata/ownerReferences", owner), jsonpatch.Add("/status", report.Status))
-	if err != nil {
-		return fmt.Errorf("report of %s: %w", set.Name, err)
-	}
-	report.Name = set.Name
-	err = c.Patch(ctx, report, patch)
-	if apierrors.IsNotFound(err) {
-		fresh := &bpfleetv1.NodeProgramReport{
-			ObjectMeta: metav1.ObjectMeta{Name: set.Name, OwnerReferences: owner},
-			Status:     report.Status,
-		}
-		err = c.Create(ctx, fresh)
-	}
-	if err != nil {
-		return fmt.Errorf("write report of %s: %w", set.Name, err)
-	}
-	return nil
+	return nodereport.WriteReport(ctx, r.Client, set, report)
 }

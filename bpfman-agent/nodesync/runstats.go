@@ -2,7 +2,6 @@ package nodesync
 
 import (
 	"context"
-	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -27,17 +26,5 @@ func (r *Reconciler) measure(ctx context.Context, desired []bpfleetv1.NodeProgra
 	}
 	if err := r.stats.Want(len(measured) > 0); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "run statistics unavailable", "programs", len(measured))
-	}
-}
-
-// countFetch records a fetch from the image store that began at start.
-func countFetch(fromCache bool, err error, start time.Time) {
-	switch {
-	case err != nil:
-		metrics.CountImageFetch(metrics.ResultFailed, 0)
-	case fromCache:
-		metrics.CountImageFetch(metrics.ResultCached, 0)
-	default:
-		metrics.CountImageFetch(metrics.ResultPulled, time.Since(start))
 	}
 }

@@ -7,9 +7,10 @@ import (
 	"os"
 	"slices"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
-	"github.com/cilium/ebpf"
 )
 
 // adopt takes over p's revision from its pins, if its program is pinned

@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/bpfleet/bpfleet/bpfman-agent/loader"
 	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
-	"github.com/cilium/ebpf"
 )
 
 // install loads p as a new revision, moves every target to it from the

@@ -3,9 +3,10 @@ package programs
 import (
 	"fmt"
 
+	"github.com/cilium/ebpf/link"
+
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
-	"github.com/cilium/ebpf/link"
 )
 
 // pinnedLinks opens the links pinned in dir, by target key. Pins that do

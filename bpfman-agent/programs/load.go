@@ -1,9 +1,10 @@
 package programs
 
 import (
+	"github.com/cilium/ebpf"
+
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/bpfleet/bpfleet/bpfman-agent/loader"
-	"github.com/cilium/ebpf"
 )
 
 // load loads p's program and maps, after checking that the program can

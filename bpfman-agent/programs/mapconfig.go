@@ -7,9 +7,10 @@ import (
 	"os"
 	"slices"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/bpfleet/bpfleet/bpfman-agent/loader"
 	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
-	"github.com/cilium/ebpf"
 )
 
 // MapConfig configures one map of a program before load.

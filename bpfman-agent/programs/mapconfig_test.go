@@ -8,10 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
 	"github.com/bpfleet/bpfleet/internal/testkernel"
-	"github.com/cilium/ebpf"
 )
 
 const shared = "counts-shared"

@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"io/fs"
 
-	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
 	"github.com/cilium/ebpf"
+
+	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
 )
 
 // Map opens the map name (its name in the ELF) of uid's running revision,

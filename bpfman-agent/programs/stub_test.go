@@ -3,8 +3,9 @@ package programs_test
 import (
 	"errors"
 
-	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/cilium/ebpf"
+
+	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 )
 
 // xdpStub is a hook of another program type, to test type checking before

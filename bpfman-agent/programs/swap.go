@@ -8,12 +8,14 @@ import (
 	"slices"
 	"time"
 
-	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
-	"github.com/bpfleet/bpfleet/bpfman-agent/loader"
-	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
+	"github.com/bpfleet/bpfleet/bpfman-agent/failure"
+	"github.com/bpfleet/bpfleet/bpfman-agent/loader"
+	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
 )
 
 // swap moves the targets of a program to a newly loaded revision, pinning
@@ -182,7 +184,7 @@ func (s *swap) close() {
 // attachError classifies an attach failure: a kernel that lacks the
 // facility is Unsupported, anything else AttachFailed.
 func attachError(err error) error {
-	var unsupported *attach.UnsupportedError
+	var unsupported *failure.Unsupported
 	if errors.As(err, &unsupported) {
 		return loader.Errorf(loader.ReasonUnsupported, "%w", err)
 	}

@@ -6,8 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bpfleet/bpfleet/internal/testkernel"
 	"github.com/cilium/ebpf"
+
+	"github.com/bpfleet/bpfleet/internal/testkernel"
 )
 
 const swaps = 50

@@ -17,8 +17,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/bpfleet/bpfleet/cmd/bpfleet-local/localstack"
 	"github.com/bpfleet/bpfleet/internal/controlplane"
-	"github.com/bpfleet/bpfleet/internal/localstack"
 )
 
 func main() {

@@ -23,9 +23,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
-	"github.com/bpfleet/bpfleet/bpfman-agent/nodesync"
 	"github.com/bpfleet/bpfleet/internal/controlplane"
 	"github.com/bpfleet/bpfleet/internal/jsonpatch"
+	"github.com/bpfleet/bpfleet/internal/nodereport"
 	"github.com/bpfleet/bpfleet/internal/scheme"
 )
 
@@ -161,7 +161,7 @@ func TestAgentWritesOnlyItsOwnNode(t *testing.T) {
 	if err := admin.Get(ctx, client.ObjectKey{Name: "node-b"}, &setB); err != nil {
 		t.Fatal(err)
 	}
-	if err := nodesync.WriteReport(ctx, admin, &setB, &bpfleetv1.NodeProgramReport{}); err != nil {
+	if err := nodereport.WriteReport(ctx, admin, &setB, &bpfleetv1.NodeProgramReport{}); err != nil {
 		t.Fatal(err)
 	}
 	for i, tc := range []struct {
@@ -178,7 +178,7 @@ func TestAgentWritesOnlyItsOwnNode(t *testing.T) {
 			t.Fatal(err)
 		}
 		report := &bpfleetv1.NodeProgramReport{Status: bpfleetv1.NodeProgramReportStatus{SetGeneration: int64(i + 1)}}
-		err := nodesync.WriteReport(ctx, agentClient(t, tc.node), &s, report)
+		err := nodereport.WriteReport(ctx, agentClient(t, tc.node), &s, report)
 		if tc.allowed && err != nil {
 			t.Errorf("agent of %q writing the report of %s: %v", tc.node, tc.name, err)
 		}
@@ -233,7 +233,7 @@ func TestAgentRenewsOnlyItsOwnLease(t *testing.T) {
 	}
 	done := make(chan struct{})
 	owner := func() (types.UID, error) { return own.UID, nil }
-	go func() { defer close(done); nodesync.Heartbeat(ctx, cs, "bpfleet-system", own.Name, owner) }()
+	go func() { defer close(done); nodereport.Heartbeat(ctx, cs, "bpfleet-system", own.Name, owner) }()
 	t.Cleanup(func() { cancel(); <-done })
 
 	var lease coordinationv1.Lease

@@ -11,7 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
-	"github.com/bpfleet/bpfleet/internal/localstack"
+	"github.com/bpfleet/bpfleet/cmd/bpfleet-local/localstack"
 	"github.com/bpfleet/bpfleet/internal/testkernel"
 )
 

@@ -22,7 +22,7 @@ import (
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpf"
-	"github.com/bpfleet/bpfleet/internal/localstack"
+	"github.com/bpfleet/bpfleet/cmd/bpfleet-local/localstack"
 	"github.com/bpfleet/bpfleet/internal/testkernel"
 )
 

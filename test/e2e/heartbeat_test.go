@@ -11,8 +11,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
-	"github.com/bpfleet/bpfleet/bpfman-agent/nodesync"
 	"github.com/bpfleet/bpfleet/internal/controlplane"
+	"github.com/bpfleet/bpfleet/internal/nodereport"
 )
 
 // The agent says it is alive by renewing its node's Lease, owned by its
@@ -36,9 +36,9 @@ func TestAgentBeatsOnItsLease(t *testing.T) {
 	}
 	lease := agentLease(t, s.Client)
 	if lease.Labels[bpfleetv1.AgentLeaseLabel] != node || len(lease.OwnerReferences) != 1 ||
-		lease.OwnerReferences[0].UID != set.UID || *lease.Spec.LeaseDurationSeconds != int32(nodesync.LeaseDuration.Seconds()) {
+		lease.OwnerReferences[0].UID != set.UID || *lease.Spec.LeaseDurationSeconds != int32(nodereport.LeaseDuration.Seconds()) {
 		t.Errorf("Lease %s: labels %v, owners %+v, duration %v: want labelled with and owned by its node's set, %v",
-			lease.Name, lease.Labels, lease.OwnerReferences, *lease.Spec.LeaseDurationSeconds, nodesync.LeaseDuration)
+			lease.Name, lease.Labels, lease.OwnerReferences, *lease.Spec.LeaseDurationSeconds, nodereport.LeaseDuration)
 	}
 
 	passes := func() float64 {

@@ -16,7 +16,7 @@ import (
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
-	"github.com/bpfleet/bpfleet/internal/localstack"
+	"github.com/bpfleet/bpfleet/cmd/bpfleet-local/localstack"
 	"github.com/bpfleet/bpfleet/internal/testkernel"
 )
 

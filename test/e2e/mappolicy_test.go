@@ -18,7 +18,7 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
-	"github.com/bpfleet/bpfleet/internal/localstack"
+	"github.com/bpfleet/bpfleet/cmd/bpfleet-local/localstack"
 	"github.com/bpfleet/bpfleet/internal/testkernel"
 )
 

@@ -18,8 +18,8 @@ import (
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpfman-agent/nodesync"
+	"github.com/bpfleet/bpfleet/cmd/bpfleet-local/localstack"
 	"github.com/bpfleet/bpfleet/internal/controlplane"
-	"github.com/bpfleet/bpfleet/internal/localstack"
 	"github.com/bpfleet/bpfleet/internal/scheme"
 )
 

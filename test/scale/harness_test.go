@@ -31,7 +31,6 @@ import (
 	"golang.org/x/sync/errgroup"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -42,8 +41,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
-	"github.com/bpfleet/bpfleet/bpfman-agent/nodesync"
 	"github.com/bpfleet/bpfleet/internal/controlplane"
+	"github.com/bpfleet/bpfleet/internal/nodereport"
 	"github.com/bpfleet/bpfleet/internal/scheme"
 	"github.com/bpfleet/bpfleet/internal/testproc"
 )
@@ -252,10 +251,10 @@ func registerNodes(tb testing.TB, c client.Client, n int) []string {
 }
 
 // simulatedAgent gets (or makes) its node's set, renews its Lease as a
-// real agent does (nodesync.Heartbeat), and watches the set and its report
+// real agent does (nodereport.Heartbeat), and watches the set and its report
 // as a real agent does: for each spec generation it reports every program
 // Ready at its generation in one write of its report, with the agent's
-// own code (nodesync.WriteReport).
+// own code (nodereport.WriteReport).
 func simulatedAgent(ctx context.Context, c client.WithWatch, cs kubernetes.Interface, node string) {
 	set, err := ownSet(ctx, c, node)
 	if err != nil {
@@ -263,7 +262,7 @@ func simulatedAgent(ctx context.Context, c client.WithWatch, cs kubernetes.Inter
 	}
 	var background sync.WaitGroup
 	owner := func() (types.UID, error) { return set.UID, nil }
-	background.Go(func() { nodesync.Heartbeat(ctx, cs, controlplane.Namespace, node, owner) })
+	background.Go(func() { nodereport.Heartbeat(ctx, cs, controlplane.Namespace, node, owner) })
 	background.Go(func() { watchReport(ctx, c, node) })
 	defer background.Wait()
 	for ctx.Err() == nil {
@@ -291,14 +290,12 @@ func watchReport(ctx context.Context, c client.WithWatch, node string) {
 	}
 }
 
-// ownSet gets node's set, creating it empty if the operator has not yet.
+// ownSet gets node's set as a real agent does (nodereport.OwnSet),
+// creating it empty if the operator has not yet; it tries again each
+// second until it has it or ctx ends.
 func ownSet(ctx context.Context, c client.Client, node string) (*bpfleetv1.NodeProgramSet, error) {
-	set := &bpfleetv1.NodeProgramSet{ObjectMeta: metav1.ObjectMeta{Name: node}}
 	for {
-		err := c.Create(ctx, set)
-		if apierrors.IsAlreadyExists(err) {
-			err = c.Get(ctx, client.ObjectKey{Name: node}, set)
-		}
+		set, err := nodereport.OwnSet(ctx, c, c, node)
 		if err == nil || ctx.Err() != nil {
 			return set, err
 		}
@@ -333,7 +330,7 @@ func report(ctx context.Context, c client.Client, set *bpfleetv1.NodeProgramSet)
 	r := &bpfleetv1.NodeProgramReport{Status: bpfleetv1.NodeProgramReportStatus{
 		SetGeneration: set.Generation, LastSync: &now, Programs: reports(set),
 	}}
-	return nodesync.WriteReport(ctx, c, set, r)
+	return nodereport.WriteReport(ctx, c, set, r)
 }
 
 // reports are what a real agent reports for set's programs, all loaded:

@@ -12,9 +12,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
-	"github.com/bpfleet/bpfleet/bpfman-agent/nodesync"
 	"github.com/bpfleet/bpfleet/internal/controlplane"
 	"github.com/bpfleet/bpfleet/internal/jsonpatch"
+	"github.com/bpfleet/bpfleet/internal/nodereport"
 	"github.com/bpfleet/bpfleet/internal/scheme"
 	"github.com/bpfleet/bpfleet/internal/testproc"
 )
@@ -24,7 +24,7 @@ import (
 // renewal, for 100 programs and, as the baseline in the same run, none: the
 // NodeProgramSet by JSON patch (what the operator does), merge patch and
 // update,
-// and the NodeProgramReport as the agent writes it (nodesync.WriteReport).
+// and the NodeProgramReport as the agent writes it (nodereport.WriteReport).
 // It is the unit cost behind BenchmarkScale.
 func BenchmarkSetWrite(b *testing.B) {
 	plane, err := controlplane.Start()
@@ -74,7 +74,7 @@ func BenchmarkSetWrite(b *testing.B) {
 		b.Run(fmt.Sprintf("report-write/programs=%d", entries), func(b *testing.B) {
 			perWrite(b, apiserver, func(i int) error {
 				report.Status.SetGeneration = int64(i + 1)
-				return nodesync.WriteReport(context.Background(), c, set, report)
+				return nodereport.WriteReport(context.Background(), c, set, report)
 			})
 		})
 	}

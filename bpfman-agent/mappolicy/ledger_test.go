@@ -1,4 +1,4 @@
-package nodesync
+package mappolicy
 
 import (
 	"encoding/json"

@@ -1,9 +1,7 @@
-package nodesync
+package nodereport
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -30,8 +28,6 @@ const (
 	leaseRenew = LeaseDuration / 4
 )
 
-// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=bpfleet-system,resources=leases,verbs=get;create;update
-
 // Heartbeat renews node's Lease in namespace until ctx ends. alive says,
 // before each renewal, which set owns the Lease (so that it goes with the
 // node's set), or why the agent must not say it is alive: then the Lease
@@ -51,21 +47,4 @@ func Heartbeat(ctx context.Context, cs kubernetes.Interface, namespace, node str
 	c := lease.NewController(clock.RealClock{}, cs, node, int32(LeaseDuration/time.Second), nil,
 		leaseRenew, node, namespace, mark)
 	c.Run(klog.NewContext(ctx, ctrl.Log.WithName("heartbeat").WithValues("node", node)))
-}
-
-// alive is what the agent's Lease says: it is alive, and its node's set
-// has the UID it last read; unless a pass has run for longer than
-// LeaseDuration (stuck in the kernel, say): then the agent stops saying
-// so, and the operator stops waiting on it.
-func (r *Reconciler) alive() (types.UID, error) {
-	if start := r.passStart.Load(); start != 0 {
-		if d := time.Since(time.Unix(0, start)); d > LeaseDuration {
-			return "", fmt.Errorf("a sync pass has run for %v: the Lease is not renewed", d.Round(time.Second))
-		}
-	}
-	uid, _ := r.setUID.Load().(types.UID)
-	if uid == "" {
-		return "", errors.New("the node's set is not known yet")
-	}
-	return uid, nil
 }

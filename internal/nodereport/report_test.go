@@ -1,4 +1,4 @@
-package nodesync
+package nodereport
 
 import (
 	"testing"
@@ -31,7 +31,7 @@ func TestStaleReport(t *testing.T) {
 		{"another generation", written("now", 1), true},
 		{"an earlier set's", written("before", 2), true},
 	} {
-		if got := stale(tc.base, now, set); got != tc.want {
+		if got := Stale(tc.base, now, set); got != tc.want {
 			t.Errorf("%s: stale = %v, want %v", tc.name, got, tc.want)
 		}
 	}

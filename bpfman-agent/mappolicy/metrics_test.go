@@ -1,4 +1,4 @@
-package nodesync
+package mappolicy
 
 import (
 	"testing"
@@ -22,8 +22,8 @@ func TestExports(t *testing.T) {
 		{Name: "quiet", MapName: "blocklist", Programs: []types.UID{"a"}},
 		{Name: "waiting", MapName: "blocklist", Programs: []types.UID{"c"}, Export: export},
 	}
-	var r Reconciler
-	got := r.exports(policies, objects)
+	var w Writer
+	got := w.exports(policies, objects)
 	want := []struct{ policy, program string }{{"both", "a"}, {"both", "b"}, {"one", ""}, {"shared", ""}}
 	if len(got) != len(want) {
 		t.Fatalf("%d exports, want %d: %+v", len(got), len(want), got)

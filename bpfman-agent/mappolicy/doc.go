@@ -1,0 +1,24 @@
+// Package mappolicy writes the node's MapPolicies into its eBPF maps: the
+// entries a policy lists (in the MapPolicy, or in an entries artifact
+// fetched by digest and checked like bytecode) go into the map of each
+// selected program that runs, or into the one shared map; a policy being
+// deleted has its keys removed. The agent's pass calls Writer.Apply once,
+// after its programs are applied, with their objects (for the maps' BTF).
+//
+// A Writer keeps three memories between passes:
+//   - the ledger, on the host (StateDir/mappolicies, a file per policy):
+//     the keys each policy last wrote, so that a key a merge policy stops
+//     listing is removed, after an agent restart too. A missing or torn
+//     ledger means no key is known: nothing is removed that should stay.
+//   - which policy generation was written into which kernel maps: a policy
+//     is written once per generation and set of maps, never on every pass,
+//     since a rewrite would reset the values programs keep in the entries
+//     (counters). Its status is refreshed with the maps' usage.
+//   - which policies' map usage is published, so that the series of a
+//     policy that left the node or changed its map are dropped.
+//
+// Errors: a policy waiting for its programs or for the operator is Pending;
+// a bad spec, bad entries or an artifact that never loads is terminal (in
+// status, not returned); anything else is returned from Apply, joined, for
+// backoff. MapFull is not terminal: room may come.
+package mappolicy

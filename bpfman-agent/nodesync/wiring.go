@@ -1,0 +1,94 @@
+package nodesync
+
+import (
+	"context"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/kubernetes"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/internal/nodereport"
+	"github.com/bpfleet/bpfleet/internal/scrape"
+)
+
+// serveCollectors serves the agent's collectors (map exports, run
+// statistics) while the manager runs. An agent that shares its process
+// with others labels their series with its node, so that two agents'
+// series never clash (a clash fails the whole scrape).
+func serveCollectors(o Options, cs ...prometheus.Collector) manager.Runnable {
+	if o.InProcess {
+		for i, c := range cs {
+			cs[i] = prometheus.WrapCollectorWith(prometheus.Labels{"node": o.NodeName}, c)
+		}
+	}
+	return manager.RunnableFunc(func(ctx context.Context) error {
+		return scrape.Serve(ctx, cs...)
+	})
+}
+
+// addReadiness makes the agent ready once a pass has reported.
+func addReadiness(mgr ctrl.Manager, r *Reconciler, _ Options) error {
+	return mgr.AddReadyzCheck("synced", r.readyz)
+}
+
+// addStatsOff turns the kernel's run statistics off with the agent.
+func addStatsOff(mgr ctrl.Manager, r *Reconciler, _ Options) error {
+	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		<-ctx.Done()
+		return r.stats.Want(false)
+	}))
+}
+
+// addController starts a pass on spec changes, on a report that
+// disappeared (its set was made anew, or someone deleted it) and on
+// interfaces that appear or vanish; the agent's own report writes do not.
+func addController(mgr ctrl.Manager, r *Reconciler, o Options) error {
+	changes := make(chan event.TypedGenericEvent[*bpfleetv1.NodeProgramSet])
+	err := ctrl.NewControllerManagedBy(mgr).Named("nodesync").
+		For(&bpfleetv1.NodeProgramSet{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&bpfleetv1.NodeProgramReport{}, &handler.EnqueueRequestForObject{}, builder.WithPredicates(deleted())).
+		WatchesRawSource(source.Channel(changes, &handler.TypedEnqueueRequestForObject[*bpfleetv1.NodeProgramSet]{})).
+		Complete(r)
+	if err != nil {
+		return err
+	}
+	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		watchInterfaces(ctx, o.NodeName, changes)
+		return nil
+	}))
+}
+
+// deleted passes only deletions.
+func deleted() predicate.Funcs {
+	return predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		UpdateFunc:  func(event.UpdateEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}
+}
+
+// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=bpfleet-system,resources=leases,verbs=get;create;update
+
+// addHeartbeat creates the node's set once caches run (the first pass
+// needs it), then renews the agent's Lease, owned by the set, until the
+// agent stops.
+func addHeartbeat(mgr ctrl.Manager, r *Reconciler, o Options) error {
+	cs, err := kubernetes.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
+	if err != nil {
+		return err
+	}
+	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		if _, err := r.ownSet(ctx); err != nil {
+			return err
+		}
+		nodereport.Heartbeat(ctx, cs, o.LeaseNamespace, o.NodeName, r.alive)
+		return nil
+	}))
+}
