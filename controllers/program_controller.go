@@ -185,7 +185,7 @@ func report(set *nodeState, lease *coordinationv1.Lease, obj bpfleetv1.Program) 
 	if silent(set, lease, time.Now()) {
 		return &bpfleetv1.NodeProgramStatus{
 			UID: obj.GetUID(), Name: obj.GetName(), Generation: obj.GetGeneration(),
-			State: bpfleetv1.StatePending, Reason: bpfleetv1.ReasonAgentSilent,
+			State: bpfleetv1.StatePending, Reason: bpfleetv1.ReasonAgentNotReporting,
 			Message: fmt.Sprintf("the node's agent has given no sign of life since %s", lastSeen(set, lease)),
 		}
 	}
