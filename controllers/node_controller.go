@@ -279,14 +279,17 @@ func SetupAll(mgr ctrl.Manager, resolver Resolver, o Options) error {
 	if err := secrets.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setup secret access: %w", err)
 	}
-	mp := &MapPolicyReconciler{Client: mgr.GetClient(), Resolver: resolver, Recorder: mgr.GetEventRecorder("bpfleet-operator")}
+	mp := &MapPolicyReconciler{
+		Client: mgr.GetClient(), Resolver: resolver, Recorder: mgr.GetEventRecorder("bpfleet-operator"),
+		StalledRetry: o.StalledRetry,
+	}
 	if err := mp.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setup MapPolicy: %w", err)
 	}
 	for _, k := range Kinds {
 		r := &ProgramReconciler{
 			Client: mgr.GetClient(), Kind: k, Resolver: resolver, Recorder: mgr.GetEventRecorder("bpfleet-operator"),
-			AgentNamespace: o.agentAccount().Namespace,
+			AgentNamespace: o.agentAccount().Namespace, StalledRetry: o.StalledRetry,
 		}
 		if err := r.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setup %s: %w", k.Name, err)

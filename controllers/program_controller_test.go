@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpf"
@@ -192,6 +193,51 @@ func TestUnresolvableImageReportsAndRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitCondition(t, p.Name, bpfleetv1.ConditionReconciling, metav1.ConditionTrue, bpfleetv1.ReasonResolveFailed)
+}
+
+// A program whose image the registry does not hold is Stalled with
+// ImageNotFound (kstatus: Failed), not Reconciling; once the image is
+// pushed, the slow retry of terminal errors picks it up with no change of
+// spec.
+func TestMissingImageStallsUntilPushed(t *testing.T) {
+	ctx := context.Background()
+	host, stop, err := ocitest.Start("127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	ref := host + "/bpfleet/late:v1"
+	sel := map[string]string{"test": "late-image"}
+	createNode(t, "late-1", sel)
+	p := pathProgram("late-image", sel)
+	p.Spec.ByteCode = bpfleetv1.ByteCodeSource{Image: &bpfleetv1.ImageSource{Ref: ref}}
+	if err := k8s.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	got := waitCondition(t, p.Name, bpfleetv1.ConditionStalled, metav1.ConditionTrue, bpfleetv1.ReasonImageNotFound)
+	for typ, want := range map[string]metav1.ConditionStatus{bpfleetv1.ConditionReady: metav1.ConditionFalse, bpfleetv1.ConditionReconciling: metav1.ConditionFalse} {
+		if c := meta.FindStatusCondition(got.Status.Conditions, typ); c == nil || c.Status != want {
+			t.Errorf("%s = %+v, want %s", typ, c, want)
+		}
+	}
+	waitEvent(t, got, bpfleetv1.ReasonImageNotFound)
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(bpfleetv1.GroupVersion.WithKind("TracepointProgram"))
+	u.SetName(p.Name)
+	wantKstatus(t, u, status.FailedStatus)
+
+	digest, err := oci.Push(ctx, ref, oci.Bytecode{
+		FileName: "tracepoint_counter.o", Object: bpf.TracepointCounter,
+		Programs: map[string]string{"count_openat": "tracepoint"},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	np := waitScheduled(t, "late-1", p)
+	if want := host + "/bpfleet/late@" + digest; np.Image != want {
+		t.Errorf("node spec image = %q, want %q", np.Image, want)
+	}
+	waitCondition(t, p.Name, bpfleetv1.ConditionStalled, metav1.ConditionFalse, bpfleetv1.ReasonReady)
 }
 
 func waitGone(t *testing.T, name string) {

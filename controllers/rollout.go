@@ -1,13 +1,10 @@
 package controllers
 
 import (
-	"fmt"
 	"hash/fnv"
-	"maps"
 	"math"
 	"slices"
 	"sort"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -198,72 +195,18 @@ func batchSize(spec *bpfleetv1.RolloutSpec, n int) int {
 	return v
 }
 
-// generationCounts counts, per generation asked or reported, the nodes
-// updated to it, running it and pending, newest first.
-func generationCounts(nodes []rolloutNode) []bpfleetv1.GenerationNodes {
-	by := map[int64]*bpfleetv1.GenerationNodes{}
-	get := func(g int64) *bpfleetv1.GenerationNodes {
-		if by[g] == nil {
-			by[g] = &bpfleetv1.GenerationNodes{Generation: g}
-		}
-		return by[g]
+// nextRollout is the program's rollout moved one step on (planRollout),
+// or nil while its image is not resolved: nothing is released then. Once
+// its generation runs on every node, that generation is the stable one
+// that new nodes get. Pure.
+func nextRollout(kind string, obj bpfleetv1.Program, nodes []rolloutNode) *bpfleetv1.RolloutStatus {
+	if !imageResolved(obj) {
+		return nil
 	}
-	for _, n := range nodes {
-		if n.asked != 0 {
-			c := get(n.asked)
-			c.Updated++
-			if st := n.report; st == nil || st.Generation != n.asked || st.State != bpfleetv1.StateReady {
-				c.Pending++
-			}
-		}
-		if st := n.report; st != nil && st.Generation != 0 && st.State == bpfleetv1.StateReady {
-			c := get(st.Generation)
-			c.Ready++
-			if c.Digest == "" {
-				c.Digest = st.Digest
-			}
-		}
+	next, complete := planRollout(obj.Common().Rollout, obj.GetGeneration(), obj.ProgramStatus().Rollout, nodes)
+	if complete {
+		stable := nodeProgram(kind, obj, nil) // the node's entry adds the cluster's policy
+		next.Stable = &stable
 	}
-	out := make([]bpfleetv1.GenerationNodes, 0, len(by))
-	for _, g := range slices.Backward(slices.Sorted(maps.Keys(by))) {
-		out = append(out, *by[g])
-	}
-	return out
-}
-
-// rolloutConditions overrides the conditions of the nodes' reports where
-// the rollout holds a generation back: halted (Stalled, RolloutHalted,
-// naming the failing nodes), or paused (Reconciling, RolloutPaused).
-func rolloutConditions(spec *bpfleetv1.RolloutSpec, ro *bpfleetv1.RolloutStatus, nodes []rolloutNode, ready, reconciling, stalled metav1.Condition) (metav1.Condition, metav1.Condition, metav1.Condition) {
-	if ro == nil {
-		return ready, reconciling, stalled
-	}
-	var held int
-	var failing []string
-	var first *bpfleetv1.NodeProgramStatus
-	for _, n := range nodes {
-		switch {
-		case !n.runs(ro):
-			held++
-		case n.failed(ro.Generation):
-			failing = append(failing, n.name)
-			if first == nil {
-				first = n.report
-			}
-		}
-	}
-	switch {
-	case held == 0:
-		return ready, reconciling, stalled
-	case ro.Halted && first != nil:
-		msg := fmt.Sprintf("generation %d failed on %s (%s: %s); %d nodes keep the previous generation",
-			ro.Generation, strings.Join(failing[:min(len(failing), 5)], ", "), first.Reason, first.Message, held)
-		return cond(bpfleetv1.ConditionReady, false, bpfleetv1.ReasonRolloutHalted, msg), notReconciling(),
-			cond(bpfleetv1.ConditionStalled, true, bpfleetv1.ReasonRolloutHalted, msg)
-	case spec != nil && spec.Paused:
-		msg := fmt.Sprintf("rollout paused: %d of %d nodes hold generation %d back", held, len(nodes), ro.Generation)
-		return cond(bpfleetv1.ConditionReady, false, bpfleetv1.ReasonRolloutPaused, msg),
-			cond(bpfleetv1.ConditionReconciling, true, bpfleetv1.ReasonRolloutPaused, msg), notStalled()
-	}
-	return ready, reconciling, stalled
+	return &next
 }
