@@ -242,12 +242,12 @@ func policyScheduleChanged() predicate.Funcs {
 
 // rolloutDecision is the part of a program's rollout status that node
 // specs follow. Before its first plan, a program that goes everywhere
-// (goesEverywhere) is already released to every node: the plan that
-// says so changes no node.
+// (goesEverywhereUnplanned) is already released to every node: the plan
+// that says so changes no node.
 func rolloutDecision(p bpfleetv1.Program) *bpfleetv1.RolloutStatus {
 	ro := p.ProgramStatus().Rollout
 	if ro == nil {
-		if !imageResolved(p) || !unguarded(p.Common().Rollout) {
+		if !goesEverywhereUnplanned(p, nil) {
 			return nil
 		}
 		return &bpfleetv1.RolloutStatus{Generation: p.GetGeneration(), CanaryRank: noneReleased, Rank: math.MaxUint32}

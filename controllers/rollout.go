@@ -98,8 +98,8 @@ func planRollout(spec *bpfleetv1.RolloutSpec, gen int64, prev *bpfleetv1.Rollout
 	}
 	nodes = slices.Clone(nodes) // sorted by rank here; the caller's order stays
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].rank < nodes[j].rank })
-	if ro.Stable == nil && unguarded(spec) && !anyAsked(nodes, gen) {
-		ro.Rank = math.MaxUint32 // see goesEverywhere
+	if goesEverywhere(spec, ro.Stable, anyAsked(nodes, gen), false) {
+		ro.Rank = math.MaxUint32
 	}
 	allDone := true
 	for _, n := range nodes {
@@ -123,9 +123,8 @@ func planRollout(spec *bpfleetv1.RolloutSpec, gen int64, prev *bpfleetv1.Rollout
 }
 
 // releaseNext releases the next batch: every canary node not yet released,
-// or else the next maxUnavailable other nodes in rank order. A first
-// generation (no node runs the program yet) has nothing to protect: it
-// goes to every node at once, after the canaries if there are some.
+// or else the next maxUnavailable other nodes in rank order, or all of
+// them where the generation goes everywhere (after its canaries).
 func releaseNext(ro *bpfleetv1.RolloutStatus, spec *bpfleetv1.RolloutSpec, nodes []rolloutNode) {
 	var canaries, others []rolloutNode
 	for _, n := range nodes {
@@ -146,8 +145,8 @@ func releaseNext(ro *bpfleetv1.RolloutStatus, spec *bpfleetv1.RolloutSpec, nodes
 		return
 	}
 	batch := min(batchSize(spec, len(nodes)), len(others))
-	if ro.Stable == nil && !anyAsked(nodes, ro.Generation) {
-		batch = len(others) // see goesEverywhere
+	if goesEverywhere(spec, ro.Stable, anyAsked(nodes, ro.Generation), true) {
+		batch = len(others)
 	}
 	ro.Rank = others[batch-1].rank
 	if batch == len(others) {
@@ -155,20 +154,26 @@ func releaseNext(ro *bpfleetv1.RolloutStatus, spec *bpfleetv1.RolloutSpec, nodes
 	}
 }
 
-// goesEverywhere reports whether a program no rollout has planned yet
-// may go to a node that does not run it: with neither canaries nor a
-// pause, its first generation has nothing to protect, and planRollout
-// sends it to every node at once. Releasing it before the plan is written
-// saves each node a second write of its set when many programs come at
-// once.
-func goesEverywhere(p bpfleetv1.Program, old *bpfleetv1.NodeProgram) bool {
-	return p.ProgramStatus().Rollout == nil && old == nil && imageResolved(p) && unguarded(p.Common().Rollout)
+// goesEverywhere is the one owner of the rollout's shortcut. A generation
+// with nothing to protect (no generation reached every node before:
+// stable is nil; no node runs another one: olderRuns is false) goes to
+// every node at once as soon as its spec lets any node have it: at once
+// without canaries or a pause, with the canaries' batch once they run it
+// (canariesDone), never while paused.
+func goesEverywhere(spec *bpfleetv1.RolloutSpec, stable *bpfleetv1.NodeProgram, olderRuns, canariesDone bool) bool {
+	if stable != nil || olderRuns || spec != nil && spec.Paused {
+		return false
+	}
+	return spec == nil || spec.Canary == nil || canariesDone
 }
 
-// unguarded reports whether a rollout spec sends a first generation to
-// every node at once, whatever state they report: no canaries, no pause.
-func unguarded(spec *bpfleetv1.RolloutSpec) bool {
-	return spec == nil || (spec.Canary == nil && !spec.Paused)
+// goesEverywhereUnplanned reports whether a program no rollout has
+// planned yet goes to a node that does not run it (old is nil): where
+// planRollout would send it everywhere at once (goesEverywhere), it may
+// go before the plan is written, which saves each node a second write of
+// its set when many programs come at once.
+func goesEverywhereUnplanned(p bpfleetv1.Program, old *bpfleetv1.NodeProgram) bool {
+	return p.ProgramStatus().Rollout == nil && imageResolved(p) && goesEverywhere(p.Common().Rollout, nil, old != nil, false)
 }
 
 // anyAsked reports whether some node's spec holds a generation other than
