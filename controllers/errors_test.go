@@ -22,10 +22,8 @@ import (
 // reason of its own), anything else is retried with backoff.
 func TestResolveErrorClasses(t *testing.T) {
 	ctx := context.Background()
-	open, stopOpen := startRegistry(t, nil)
-	defer stopOpen()
-	locked, stopLocked := startRegistry(t, &oci.Credentials{Username: "u", Password: "p"})
-	defer stopLocked()
+	open := serveRegistry(t, nil)
+	locked := serveRegistry(t, &oci.Credentials{Username: "u", Password: "p"})
 	if _, err := oci.Push(ctx, open+"/bpfleet/counter:v1", counter(), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -54,13 +52,16 @@ func TestResolveErrorClasses(t *testing.T) {
 	}
 }
 
-func startRegistry(t *testing.T, creds *oci.Credentials) (string, func()) {
+// serveRegistry serves a registry (behind creds, if not nil) on 127.0.0.1
+// for the test's length and returns its host:port.
+func serveRegistry(t *testing.T, creds *oci.Credentials) string {
 	t.Helper()
 	host, stop, err := ocitest.Start("127.0.0.1:0", creds)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return host, stop
+	t.Cleanup(stop)
+	return host
 }
 
 func counter() oci.Bytecode {

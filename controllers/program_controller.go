@@ -171,16 +171,9 @@ func (r *ProgramReconciler) nodesHolding(ctx context.Context, uid types.UID) (in
 	return n, nil
 }
 
+// holds reports whether set's spec or report names the program uid.
 func holds(set *nodeState, uid types.UID) bool {
-	if statusEntry(set, uid) != nil {
-		return true
-	}
-	for _, np := range set.Spec.Programs {
-		if np.UID == uid {
-			return true
-		}
-	}
-	return false
+	return statusEntry(set, uid) != nil || askedGeneration(set, uid) != 0
 }
 
 // SetupWithManager registers the reconciler for its kind.

@@ -155,19 +155,9 @@ func TestDeletedNodeNeverBlocksDeletion(t *testing.T) {
 
 func TestTagResolvedOnceToDigest(t *testing.T) {
 	ctx := context.Background()
-	host, stop, err := ocitest.Start("127.0.0.1:0", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	host := startRegistry(t)
 	ref := host + "/bpfleet/counter:v1"
-	digest, err := oci.Push(ctx, ref, oci.Bytecode{
-		FileName: "tracepoint_counter.o", Object: bpf.TracepointCounter,
-		Programs: map[string]string{"count_openat": "tracepoint"},
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	digest := pushCounter(t, ref)
 	sel := map[string]string{"test": "digest"}
 	createNode(t, "digest-1", sel)
 	p := pathProgram("digest", sel)
@@ -201,11 +191,7 @@ func TestUnresolvableImageReportsAndRetries(t *testing.T) {
 // spec.
 func TestMissingImageStallsUntilPushed(t *testing.T) {
 	ctx := context.Background()
-	host, stop, err := ocitest.Start("127.0.0.1:0", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	host := startRegistry(t)
 	ref := host + "/bpfleet/late:v1"
 	sel := map[string]string{"test": "late-image"}
 	createNode(t, "late-1", sel)
@@ -226,18 +212,38 @@ func TestMissingImageStallsUntilPushed(t *testing.T) {
 	u.SetName(p.Name)
 	wantKstatus(t, u, status.FailedStatus)
 
-	digest, err := oci.Push(ctx, ref, oci.Bytecode{
+	digest := pushCounter(t, ref)
+	np := waitScheduled(t, "late-1", p)
+	if want := host + "/bpfleet/late@" + digest; np.Image != want {
+		t.Errorf("node spec image = %q, want %q", np.Image, want)
+	}
+	waitCondition(t, p.Name, bpfleetv1.ConditionStalled, metav1.ConditionFalse, bpfleetv1.ReasonReady)
+}
+
+// startRegistry serves a registry on 127.0.0.1 for the test's length and
+// returns its host:port.
+func startRegistry(t *testing.T) string {
+	t.Helper()
+	host, stop, err := ocitest.Start("127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return host
+}
+
+// pushCounter pushes the tracepoint counter's image as ref and returns its
+// digest.
+func pushCounter(t *testing.T, ref string) string {
+	t.Helper()
+	digest, err := oci.Push(context.Background(), ref, oci.Bytecode{
 		FileName: "tracepoint_counter.o", Object: bpf.TracepointCounter,
 		Programs: map[string]string{"count_openat": "tracepoint"},
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	np := waitScheduled(t, "late-1", p)
-	if want := host + "/bpfleet/late@" + digest; np.Image != want {
-		t.Errorf("node spec image = %q, want %q", np.Image, want)
-	}
-	waitCondition(t, p.Name, bpfleetv1.ConditionStalled, metav1.ConditionFalse, bpfleetv1.ReasonReady)
+	return digest
 }
 
 func waitGone(t *testing.T, name string) {
