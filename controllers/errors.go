@@ -35,9 +35,9 @@ import (
 type errorClass int
 
 const (
-	transient errorClass = iota
-	waitingClass
-	terminal
+	classTransient errorClass = iota
+	classWaiting
+	classTerminal
 )
 
 // classError is an error with its class and the reasons of the conditions
@@ -54,14 +54,16 @@ type classError struct {
 	err   error
 }
 
+// Error is the message of the error classified.
 func (e *classError) Error() string { return e.err.Error() }
 
+// Unwrap is the error classified.
 func (e *classError) Unwrap() error { return e.err }
 
 // waiting is a wait on nodes or agents, said by msg, looked at again after
 // after (0: when a watch event comes).
 func waiting(reason string, after time.Duration, msg string) error {
-	return &classError{class: waitingClass, reason: reason, ready: reason, after: after, err: errors.New(msg)}
+	return &classError{class: classWaiting, reason: reason, ready: reason, after: after, err: errors.New(msg)}
 }
 
 // resolveError classifies a failed image resolution. Ready's reason is
@@ -71,7 +73,7 @@ func waiting(reason string, after time.Duration, msg string) error {
 // 5xx, a pull secret not there yet) is transient: ResolveFailed, with
 // backoff.
 func resolveError(err error) error {
-	e := &classError{class: terminal, ready: bpfleetv1.ReasonResolveFailed, err: err}
+	e := &classError{class: classTerminal, ready: bpfleetv1.ReasonResolveFailed, err: err}
 	switch {
 	case errors.Is(err, oci.ErrInvalidReference):
 		e.reason = bpfleetv1.ReasonInvalidSpec
@@ -80,7 +82,7 @@ func resolveError(err error) error {
 	case errors.Is(err, oci.ErrUnauthorized):
 		e.reason = bpfleetv1.ReasonImageUnauthorized
 	default:
-		e.class, e.reason = transient, bpfleetv1.ReasonResolveFailed
+		e.class, e.reason = classTransient, bpfleetv1.ReasonResolveFailed
 	}
 	return e
 }
@@ -99,7 +101,7 @@ func classOf(err error) *classError {
 // error of class ce, said by msg.
 func errorConditions(ce *classError, msg string) []metav1.Condition {
 	ready := cond(bpfleetv1.ConditionReady, false, ce.ready, msg)
-	if ce.class == terminal {
+	if ce.class == classTerminal {
 		return []metav1.Condition{ready, notReconciling(), cond(bpfleetv1.ConditionStalled, true, ce.reason, msg)}
 	}
 	return []metav1.Condition{ready, cond(bpfleetv1.ConditionReconciling, true, ce.reason, msg), notStalled()}
@@ -117,9 +119,9 @@ func result(err error, resync time.Duration, retry func()) (ctrl.Result, error) 
 		return ctrl.Result{RequeueAfter: resync}, nil
 	case ce == nil:
 		return ctrl.Result{}, err
-	case ce.class == waitingClass:
+	case ce.class == classWaiting:
 		return ctrl.Result{RequeueAfter: ce.after}, nil
-	case ce.class == terminal:
+	case ce.class == classTerminal:
 		retry()
 		return ctrl.Result{}, reconcile.TerminalError(err)
 	}

@@ -34,12 +34,12 @@ func TestResolveErrorClasses(t *testing.T) {
 		class  errorClass
 		reason string
 	}{
-		{"tag not found", open + "/bpfleet/counter:v9", nil, terminal, bpfleetv1.ReasonImageNotFound},
-		{"repository not found", open + "/bpfleet/none:v1", nil, terminal, bpfleetv1.ReasonImageNotFound},
-		{"no credentials", locked + "/bpfleet/counter:v1", nil, terminal, bpfleetv1.ReasonImageUnauthorized},
-		{"wrong credentials", locked + "/bpfleet/counter:v1", &oci.Credentials{Username: "u", Password: "x"}, terminal, bpfleetv1.ReasonImageUnauthorized},
-		{"invalid reference", open + "/Bad Repo:v1", nil, terminal, bpfleetv1.ReasonInvalidSpec},
-		{"connection refused", "127.0.0.1:1/bpfleet/counter:v1", nil, transient, bpfleetv1.ReasonResolveFailed},
+		{"tag not found", open + "/bpfleet/counter:v9", nil, classTerminal, bpfleetv1.ReasonImageNotFound},
+		{"repository not found", open + "/bpfleet/none:v1", nil, classTerminal, bpfleetv1.ReasonImageNotFound},
+		{"no credentials", locked + "/bpfleet/counter:v1", nil, classTerminal, bpfleetv1.ReasonImageUnauthorized},
+		{"wrong credentials", locked + "/bpfleet/counter:v1", &oci.Credentials{Username: "u", Password: "x"}, classTerminal, bpfleetv1.ReasonImageUnauthorized},
+		{"invalid reference", open + "/Bad Repo:v1", nil, classTerminal, bpfleetv1.ReasonInvalidSpec},
+		{"connection refused", "127.0.0.1:1/bpfleet/counter:v1", nil, classTransient, bpfleetv1.ReasonResolveFailed},
 	} {
 		_, err := oci.Resolve(ctx, tc.ref, tc.creds)
 		if err == nil {

@@ -16,6 +16,14 @@ import (
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 )
 
+// Status aggregation lives here, for programs and MapPolicies alike: each
+// node's entry for a resource (its report, or what its silence or its
+// kernel says), added up into node counts, failures and the Ready,
+// Reconciling and Stalled conditions, with what the rollout holds back.
+// Nothing here calls the API server: the reconcilers list, this file
+// computes.
+
+// maxFailures bounds the failures (and map usages) a status lists.
 const maxFailures = 10
 
 // rollup is what the selected nodes report about one program generation.
