@@ -2,16 +2,29 @@
 // nodes run which program (NodeProgramSets), which digest a tag means,
 // and how the nodes' reports add up to each program's status.
 //
-// Two reconcilers share the work. ProgramReconciler runs once per program
+// Four reconcilers share the work. ProgramReconciler runs once per program
 // kind, through the v1alpha1.Program interface: it resolves the image,
-// holds the finalizer, and aggregates node status into the program's status.
-// NodeReconciler runs per Node: it writes that node's NodeProgramSet from
-// every program that selects it, and deletes it when the Node goes (a
-// garbage collector deletes the node's report with it). Data flows one
-// way: program → NodeProgramSet → agent → NodeProgramReport → program
+// holds the finalizer, moves the rollout a step and aggregates node status
+// into the program's status. MapPolicyReconciler does the same for
+// MapPolicies (their entries artifact, their nodes' reports). NodeReconciler
+// runs per Node: it writes that node's NodeProgramSet from every program
+// and policy that selects it, and deletes it when the Node goes (a garbage
+// collector deletes the node's report with it). SecretAccessReconciler
+// lets the agents read exactly the Secrets the node specs name. Data flows
+// one way: program → NodeProgramSet → agent → NodeProgramReport → program
 // status; a node's set and report are read together (nodes.go). Whether a
-// node's agent is alive, they read from its Lease (agents.go). A burst of program changes reaches each node
-// in one write of its set (burst.go).
+// node's agent is alive, they read from its Lease (agents.go). A burst of
+// program changes reaches each node in one write of its set (burst.go).
+//
+// The program and MapPolicy reconcilers follow one skeleton (skeleton.go):
+// fetch, finalizer, named steps that each return an error, and one
+// deferred place that writes conditions, patches the status and emits
+// Events. What an error means is decided once (errors.go): terminal
+// (Stalled, a reconcile.TerminalError tried again every few minutes, since
+// a push to a registry sends no event), waiting on nodes (Reconciling,
+// looked at again later) or transient (returned, for backoff). Where each
+// node's report leaves a resource's status is in status.go; which nodes a
+// rollout releases, in rollout.go.
 //
 // Invariant: lists from the manager's cache are taken without a deep copy
 // (client.UnsafeDisableDeepCopy) — at a thousand nodes, copying every set

@@ -36,7 +36,9 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	mgr, err := controllers.NewManager(plane.Config, scheme.New(), controllers.Options{MetricsAddr: "0"})
+	// A resource stalled on its registry is tried again within a test's
+	// patience.
+	mgr, err := controllers.NewManager(plane.Config, scheme.New(), controllers.Options{MetricsAddr: "0", StalledRetry: time.Second})
 	if err != nil {
 		panic(err)
 	}

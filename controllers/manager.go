@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"time"
+
 	coordinationv1 "k8s.io/api/coordination/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -37,6 +39,10 @@ type Options struct {
 	// the Secrets node specs name; default bpfleet-system/bpfleet-agent.
 	// Its namespace holds the agents' Leases.
 	AgentServiceAccount types.NamespacedName
+	// StalledRetry is how often a resource stalled on its registry (image
+	// not found, credentials refused) is tried again: a push to the
+	// registry sends the operator no event. 0: 5 minutes.
+	StalledRetry time.Duration
 }
 
 func (o Options) agentAccount() types.NamespacedName {

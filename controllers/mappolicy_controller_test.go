@@ -12,7 +12,6 @@ import (
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/internal/oci"
-	"github.com/bpfleet/bpfleet/internal/oci/ocitest"
 )
 
 func TestMapPolicyReachesNodesAndReportsUsage(t *testing.T) {
@@ -71,11 +70,7 @@ func reportPolicy(t *testing.T, node string, mp *bpfleetv1.MapPolicy, st bpfleet
 
 func TestMapPolicyEntriesFromArtifact(t *testing.T) {
 	ctx := context.Background()
-	host, stop, err := ocitest.Start("127.0.0.1:0", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	host := startRegistry(t)
 	pushEntries := func(tag, entries string) string {
 		d, err := oci.PushEntries(ctx, host+"/lists/blocked:"+tag, []byte(entries), nil)
 		if err != nil {

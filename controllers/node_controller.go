@@ -242,12 +242,12 @@ func policyScheduleChanged() predicate.Funcs {
 
 // rolloutDecision is the part of a program's rollout status that node
 // specs follow. Before its first plan, a program that goes everywhere
-// (goesEverywhere) is already released to every node: the plan that
-// says so changes no node.
+// (goesEverywhereUnplanned) is already released to every node: the plan
+// that says so changes no node.
 func rolloutDecision(p bpfleetv1.Program) *bpfleetv1.RolloutStatus {
 	ro := p.ProgramStatus().Rollout
 	if ro == nil {
-		if !imageResolved(p) || !unguarded(p.Common().Rollout) {
+		if !goesEverywhereUnplanned(p, nil) {
 			return nil
 		}
 		return &bpfleetv1.RolloutStatus{Generation: p.GetGeneration(), CanaryRank: noneReleased, Rank: math.MaxUint32}
@@ -279,14 +279,17 @@ func SetupAll(mgr ctrl.Manager, resolver Resolver, o Options) error {
 	if err := secrets.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setup secret access: %w", err)
 	}
-	mp := &MapPolicyReconciler{Client: mgr.GetClient(), Resolver: resolver, Recorder: mgr.GetEventRecorder("bpfleet-operator")}
+	mp := &MapPolicyReconciler{
+		Client: mgr.GetClient(), Resolver: resolver, Recorder: mgr.GetEventRecorder("bpfleet-operator"),
+		StalledRetry: o.StalledRetry,
+	}
 	if err := mp.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setup MapPolicy: %w", err)
 	}
 	for _, k := range Kinds {
 		r := &ProgramReconciler{
 			Client: mgr.GetClient(), Kind: k, Resolver: resolver, Recorder: mgr.GetEventRecorder("bpfleet-operator"),
-			AgentNamespace: o.agentAccount().Namespace,
+			AgentNamespace: o.agentAccount().Namespace, StalledRetry: o.StalledRetry,
 		}
 		if err := r.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setup %s: %w", k.Name, err)

@@ -1,21 +1,18 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -41,79 +38,50 @@ type ProgramReconciler struct {
 	Recorder recorder.EventRecorder
 	// AgentNamespace holds the agents' Leases.
 	AgentNamespace string
+	// StalledRetry is how often a program stalled on its registry (image
+	// not found, unauthorized) is tried again; 0: 5 minutes.
+	StalledRetry time.Duration
+
+	skeleton *skeleton[bpfleetv1.Program]
 }
 
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings one program's finalizer, digest and status up to date.
-func (r *ProgramReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
-	obj := r.Kind.New()
-	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if !obj.GetDeletionTimestamp().IsZero() {
-		return r.finalize(ctx, obj)
-	}
-	if err := r.ensureFinalizer(ctx, obj); err != nil {
-		return ctrl.Result{}, err
-	}
-	base := obj.DeepCopyObject().(bpfleetv1.Program)
-	defer func() {
-		retErr = errors.Join(retErr, r.patchStatus(ctx, base, obj))
-	}()
-	if err := r.resolveImage(ctx, obj); err != nil {
-		return ctrl.Result{}, err
-	}
-	// A silent agent sends no event: look again once one would count as
-	// silent.
-	return ctrl.Result{RequeueAfter: agentSilentAfter}, r.aggregate(ctx, obj)
+func (r *ProgramReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	return r.skeleton.reconcile(ctx, req, r.finalize, r.resolveImage, r.aggregate)
 }
 
-func (r *ProgramReconciler) ensureFinalizer(ctx context.Context, obj bpfleetv1.Program) error {
-	base := obj.DeepCopyObject().(client.Object)
-	if !controllerutil.AddFinalizer(obj, bpfleetv1.Finalizer) {
-		return nil
+// newSkeleton is the reconcile path of the reconciler's kind.
+func (r *ProgramReconciler) newSkeleton() *skeleton[bpfleetv1.Program] {
+	return &skeleton[bpfleetv1.Program]{
+		client: r.Client, recorder: r.Recorder, newObject: r.Kind.New,
+		status: func(p bpfleetv1.Program) statusView {
+			st := p.ProgramStatus()
+			return statusView{whole: st, conditions: &st.Conditions, observedGeneration: &st.ObservedGeneration}
+		},
+		announce: []string{bpfleetv1.ConditionReady, bpfleetv1.ConditionStalled},
+		// A silent agent sends no event: look again once one would count
+		// as silent.
+		resync: agentSilentAfter,
+		retry:  stalledRetry{after: cmp.Or(r.StalledRetry, defaultStalledRetry)},
 	}
-	return r.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
 }
 
 // resolveImage resolves a new image reference once and records the digest.
 func (r *ProgramReconciler) resolveImage(ctx context.Context, obj bpfleetv1.Program) error {
-	st := obj.ProgramStatus()
-	err := resolveOnce(ctx, r.Resolver, obj.Common().ByteCode.Image, &st.Image)
-	if err != nil {
-		st.ObservedGeneration = obj.GetGeneration()
-		setConditions(&st.Conditions, obj.GetGeneration(), resolveFailed(err)...)
-	}
-	return err
+	return resolveOnce(ctx, r.Resolver, obj.Common().ByteCode.Image, &obj.ProgramStatus().Image)
 }
 
 // aggregate sums the selected nodes' reports into the program's status,
-// and moves its rollout a step (the image must be resolved first).
+// and moves its rollout a step (aggregateProgram).
 func (r *ProgramReconciler) aggregate(ctx context.Context, obj bpfleetv1.Program) error {
 	nodes, err := r.rolloutNodes(ctx, obj)
 	if err != nil {
 		return err
 	}
-	st := obj.ProgramStatus()
-	var ro *bpfleetv1.RolloutStatus
-	if imageResolved(obj) {
-		next, complete := planRollout(obj.Common().Rollout, obj.GetGeneration(), st.Rollout, nodes)
-		if complete {
-			stable := nodeProgram(r.Kind.Name, obj, nil) // the node's entry adds the cluster's policy
-			next.Stable = &stable
-		}
-		next.Generations = generationCounts(nodes)
-		st.Rollout, ro = &next, &next
-	}
-	sum := summarize(obj.GetGeneration(), reportsOf(nodes))
-	st.Nodes = sum.counts
-	st.Failures = sum.failures
-	st.ObservedGeneration = obj.GetGeneration()
-	ready, reconciling, stalled := sum.conditions()
-	ready, reconciling, stalled = rolloutConditions(obj.Common().Rollout, ro, nodes, ready, reconciling, stalled)
-	setConditions(&st.Conditions, obj.GetGeneration(), ready, reconciling, stalled)
+	aggregateProgram(r.Kind.Name, obj, nodes)
 	return nil
 }
 
@@ -152,14 +120,6 @@ func (r *ProgramReconciler) rolloutNodes(ctx context.Context, obj bpfleetv1.Prog
 	return out, nil
 }
 
-func reportsOf(nodes []rolloutNode) map[string]*bpfleetv1.NodeProgramStatus {
-	out := make(map[string]*bpfleetv1.NodeProgramStatus, len(nodes))
-	for _, n := range nodes {
-		out[n.name] = n.report
-	}
-	return out
-}
-
 // askedGeneration is the generation of the program a node's spec holds.
 func askedGeneration(set *nodeState, uid types.UID) int64 {
 	if set == nil {
@@ -173,93 +133,19 @@ func askedGeneration(set *nodeState, uid types.UID) int64 {
 	return 0
 }
 
-// report is a node's entry for the program; for a node whose kernel lacks
-// the program's hook, an Unsupported entry saying what is missing.
-func report(set *nodeState, lease *coordinationv1.Lease, obj bpfleetv1.Program) *bpfleetv1.NodeProgramStatus {
-	if set == nil {
-		return nil
-	}
-	if silent(set, lease, time.Now()) {
-		return &bpfleetv1.NodeProgramStatus{
-			UID: obj.GetUID(), Name: obj.GetName(), Generation: obj.GetGeneration(),
-			State: bpfleetv1.StatePending, Reason: bpfleetv1.ReasonAgentSilent,
-			Message: fmt.Sprintf("the node's agent has given no sign of life since %s", lastSeen(set, lease)),
-		}
-	}
-	hook := obj.AttachPoint().Hook
-	if why := set.Report.Capabilities.Unsupported(hook); why != "" {
-		return &bpfleetv1.NodeProgramStatus{
-			UID: obj.GetUID(), Name: obj.GetName(), Generation: obj.GetGeneration(),
-			State: bpfleetv1.StateUnsupported, Reason: bpfleetv1.ReasonUnsupported, Terminal: true,
-			Message: fmt.Sprintf("%s programs cannot run on this node: %s", hook, why),
-		}
-	}
-	return statusEntry(set, obj.GetUID())
-}
-
-// lastSeen says when a silent agent last renewed its Lease or reported.
-func lastSeen(set *nodeState, lease *coordinationv1.Lease) string {
-	var report, renewed time.Time
-	if set.Report.LastSync != nil {
-		report = set.Report.LastSync.Time
-	}
-	if lease != nil && lease.Spec.RenewTime != nil {
-		renewed = lease.Spec.RenewTime.Time
-	}
-	switch {
-	case renewed.IsZero() && report.IsZero():
-		return "its node's set was created (never)"
-	case renewed.After(report):
-		return renewed.UTC().Format(time.RFC3339) + " (its Lease)"
-	}
-	return report.UTC().Format(time.RFC3339) + " (its last report)"
-}
-
-func statusEntry(set *nodeState, uid types.UID) *bpfleetv1.NodeProgramStatus {
-	if set == nil {
-		return nil
-	}
-	for i := range set.Report.Programs {
-		if set.Report.Programs[i].UID == uid {
-			return &set.Report.Programs[i]
-		}
-	}
-	return nil
-}
-
-// finalize releases the finalizer once no node runs or is asked to run the
-// program. Nodes that are gone do not count (their sets are deleted), nor
-// do nodes whose agent has gone silent; it is checked again once a waiting
-// node's agent would count as silent.
-func (r *ProgramReconciler) finalize(ctx context.Context, obj bpfleetv1.Program) (ctrl.Result, error) {
-	if !controllerutil.ContainsFinalizer(obj, bpfleetv1.Finalizer) {
-		return ctrl.Result{}, nil
-	}
+// finalize waits until no node runs or is asked to run the program.
+// Nodes that are gone do not count (their sets are deleted), nor do nodes
+// whose agent has gone silent; it is checked again once a waiting node's
+// agent would count as silent.
+func (r *ProgramReconciler) finalize(ctx context.Context, obj bpfleetv1.Program) error {
 	left, err := r.nodesHolding(ctx, obj.GetUID())
 	if err != nil {
-		return ctrl.Result{}, err
+		return err
 	}
 	if left > 0 {
-		return ctrl.Result{RequeueAfter: agentSilentAfter}, r.reportDeleting(ctx, obj, left)
+		return waiting(bpfleetv1.ReasonDeleting, agentSilentAfter, fmt.Sprintf("unloading from %d nodes", left))
 	}
-	base := obj.DeepCopyObject().(client.Object)
-	controllerutil.RemoveFinalizer(obj, bpfleetv1.Finalizer)
-	if err := r.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, bpfleetv1.ReasonDeleting, "Unload", "unloaded from every node")
-	return ctrl.Result{}, nil
-}
-
-// reportDeleting says, while the finalizer waits, how many nodes still run
-// the program.
-func (r *ProgramReconciler) reportDeleting(ctx context.Context, obj bpfleetv1.Program, left int) error {
-	base := obj.DeepCopyObject().(bpfleetv1.Program)
-	msg := fmt.Sprintf("unloading from %d nodes", left)
-	setConditions(&obj.ProgramStatus().Conditions, obj.GetGeneration(),
-		cond(bpfleetv1.ConditionReady, false, bpfleetv1.ReasonDeleting, msg),
-		cond(bpfleetv1.ConditionReconciling, true, bpfleetv1.ReasonDeleting, msg), notStalled())
-	return r.patchStatus(ctx, base, obj)
+	return nil
 }
 
 // nodesHolding counts the nodes whose set or report still has uid.
@@ -282,39 +168,14 @@ func (r *ProgramReconciler) nodesHolding(ctx context.Context, uid types.UID) (in
 	return n, nil
 }
 
+// holds reports whether set's spec or report names the program uid.
 func holds(set *nodeState, uid types.UID) bool {
-	if statusEntry(set, uid) != nil {
-		return true
-	}
-	for _, np := range set.Spec.Programs {
-		if np.UID == uid {
-			return true
-		}
-	}
-	return false
-}
-
-// patchStatus writes the status and emits an Event when Ready or Stalled
-// changed.
-func (r *ProgramReconciler) patchStatus(ctx context.Context, base, obj bpfleetv1.Program) error {
-	if equality.Semantic.DeepEqual(base.ProgramStatus(), obj.ProgramStatus()) {
-		return nil // a patch would still cost a write of the whole object
-	}
-	// The base comes from the cache: the lock makes a stale base fail (and
-	// requeue) instead of sending a patch that misses a change.
-	if err := r.Status().Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("patch status: %w", err)
-	}
-	emitTransitions(r.Recorder, obj, base.ProgramStatus().Conditions, obj.ProgramStatus().Conditions,
-		bpfleetv1.ConditionReady, bpfleetv1.ConditionStalled)
-	return nil
+	return statusEntry(set, uid) != nil || askedGeneration(set, uid) != 0
 }
 
 // SetupWithManager registers the reconciler for its kind.
 func (r *ProgramReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.skeleton = r.newSkeleton()
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(r.Kind.Name).
 		// Programs are independent of each other; a new program's first
@@ -330,6 +191,7 @@ func (r *ProgramReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// other event when it has nothing new to report.
 		Watches(&coordinationv1.Lease{}, handler.EnqueueRequestsFromMapFunc(r.programsOnLease), builder.WithPredicates(agentReturned())).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.allPrograms), builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		WatchesRawSource(r.skeleton.retry.source()).
 		Complete(r)
 }
 

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpf"
@@ -154,19 +155,9 @@ func TestDeletedNodeNeverBlocksDeletion(t *testing.T) {
 
 func TestTagResolvedOnceToDigest(t *testing.T) {
 	ctx := context.Background()
-	host, stop, err := ocitest.Start("127.0.0.1:0", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	host := startRegistry(t)
 	ref := host + "/bpfleet/counter:v1"
-	digest, err := oci.Push(ctx, ref, oci.Bytecode{
-		FileName: "tracepoint_counter.o", Object: bpf.TracepointCounter,
-		Programs: map[string]string{"count_openat": "tracepoint"},
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	digest := pushCounter(t, ref)
 	sel := map[string]string{"test": "digest"}
 	createNode(t, "digest-1", sel)
 	p := pathProgram("digest", sel)
@@ -192,6 +183,67 @@ func TestUnresolvableImageReportsAndRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitCondition(t, p.Name, bpfleetv1.ConditionReconciling, metav1.ConditionTrue, bpfleetv1.ReasonResolveFailed)
+}
+
+// A program whose image the registry does not hold is Stalled with
+// ImageNotFound (kstatus: Failed), not Reconciling; once the image is
+// pushed, the slow retry of terminal errors picks it up with no change of
+// spec.
+func TestMissingImageStallsUntilPushed(t *testing.T) {
+	ctx := context.Background()
+	host := startRegistry(t)
+	ref := host + "/bpfleet/late:v1"
+	sel := map[string]string{"test": "late-image"}
+	createNode(t, "late-1", sel)
+	p := pathProgram("late-image", sel)
+	p.Spec.ByteCode = bpfleetv1.ByteCodeSource{Image: &bpfleetv1.ImageSource{Ref: ref}}
+	if err := k8s.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	got := waitCondition(t, p.Name, bpfleetv1.ConditionStalled, metav1.ConditionTrue, bpfleetv1.ReasonImageNotFound)
+	for typ, want := range map[string]metav1.ConditionStatus{bpfleetv1.ConditionReady: metav1.ConditionFalse, bpfleetv1.ConditionReconciling: metav1.ConditionFalse} {
+		if c := meta.FindStatusCondition(got.Status.Conditions, typ); c == nil || c.Status != want {
+			t.Errorf("%s = %+v, want %s", typ, c, want)
+		}
+	}
+	waitEvent(t, got, bpfleetv1.ReasonImageNotFound)
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(bpfleetv1.GroupVersion.WithKind("TracepointProgram"))
+	u.SetName(p.Name)
+	wantKstatus(t, u, status.FailedStatus)
+
+	digest := pushCounter(t, ref)
+	np := waitScheduled(t, "late-1", p)
+	if want := host + "/bpfleet/late@" + digest; np.Image != want {
+		t.Errorf("node spec image = %q, want %q", np.Image, want)
+	}
+	waitCondition(t, p.Name, bpfleetv1.ConditionStalled, metav1.ConditionFalse, bpfleetv1.ReasonReady)
+}
+
+// startRegistry serves a registry on 127.0.0.1 for the test's length and
+// returns its host:port.
+func startRegistry(t *testing.T) string {
+	t.Helper()
+	host, stop, err := ocitest.Start("127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return host
+}
+
+// pushCounter pushes the tracepoint counter's image as ref and returns its
+// digest.
+func pushCounter(t *testing.T, ref string) string {
+	t.Helper()
+	digest, err := oci.Push(context.Background(), ref, oci.Bytecode{
+		FileName: "tracepoint_counter.o", Object: bpf.TracepointCounter,
+		Programs: map[string]string{"count_openat": "tracepoint"},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return digest
 }
 
 func waitGone(t *testing.T, name string) {

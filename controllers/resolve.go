@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
@@ -36,6 +35,7 @@ func resolved(img *bpfleetv1.ImageSource, st *bpfleetv1.ResolvedImage) bool {
 
 // resolveOnce records in *st the digest img names, going to the registry
 // only for a reference not resolved yet. Without an image it clears *st.
+// Its errors are classified (resolveError).
 func resolveOnce(ctx context.Context, r Resolver, img *bpfleetv1.ImageSource, st **bpfleetv1.ResolvedImage) error {
 	if img == nil {
 		*st = nil
@@ -46,18 +46,8 @@ func resolveOnce(ctx context.Context, r Resolver, img *bpfleetv1.ImageSource, st
 	}
 	digest, err := r.Resolve(ctx, img)
 	if err != nil {
-		return err
+		return resolveError(err)
 	}
 	*st = &bpfleetv1.ResolvedImage{Ref: img.Ref, Digest: digest}
 	return nil
-}
-
-// resolveFailed are the conditions of a resource whose reference does not
-// resolve: not ready, still trying (the registry may come back).
-func resolveFailed(err error) []metav1.Condition {
-	return []metav1.Condition{
-		cond(bpfleetv1.ConditionReady, false, bpfleetv1.ReasonResolveFailed, err.Error()),
-		cond(bpfleetv1.ConditionReconciling, true, bpfleetv1.ReasonResolveFailed, err.Error()),
-		notStalled(),
-	}
 }

@@ -1,13 +1,10 @@
 package controllers
 
 import (
-	"fmt"
 	"hash/fnv"
-	"maps"
 	"math"
 	"slices"
 	"sort"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -101,8 +98,8 @@ func planRollout(spec *bpfleetv1.RolloutSpec, gen int64, prev *bpfleetv1.Rollout
 	}
 	nodes = slices.Clone(nodes) // sorted by rank here; the caller's order stays
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].rank < nodes[j].rank })
-	if ro.Stable == nil && unguarded(spec) && !anyAsked(nodes, gen) {
-		ro.Rank = math.MaxUint32 // see goesEverywhere
+	if goesEverywhere(spec, ro.Stable, anyAsked(nodes, gen), false) {
+		ro.Rank = math.MaxUint32
 	}
 	allDone := true
 	for _, n := range nodes {
@@ -126,9 +123,8 @@ func planRollout(spec *bpfleetv1.RolloutSpec, gen int64, prev *bpfleetv1.Rollout
 }
 
 // releaseNext releases the next batch: every canary node not yet released,
-// or else the next maxUnavailable other nodes in rank order. A first
-// generation (no node runs the program yet) has nothing to protect: it
-// goes to every node at once, after the canaries if there are some.
+// or else the next maxUnavailable other nodes in rank order, or all of
+// them where the generation goes everywhere (after its canaries).
 func releaseNext(ro *bpfleetv1.RolloutStatus, spec *bpfleetv1.RolloutSpec, nodes []rolloutNode) {
 	var canaries, others []rolloutNode
 	for _, n := range nodes {
@@ -149,8 +145,8 @@ func releaseNext(ro *bpfleetv1.RolloutStatus, spec *bpfleetv1.RolloutSpec, nodes
 		return
 	}
 	batch := min(batchSize(spec, len(nodes)), len(others))
-	if ro.Stable == nil && !anyAsked(nodes, ro.Generation) {
-		batch = len(others) // see goesEverywhere
+	if goesEverywhere(spec, ro.Stable, anyAsked(nodes, ro.Generation), true) {
+		batch = len(others)
 	}
 	ro.Rank = others[batch-1].rank
 	if batch == len(others) {
@@ -158,20 +154,26 @@ func releaseNext(ro *bpfleetv1.RolloutStatus, spec *bpfleetv1.RolloutSpec, nodes
 	}
 }
 
-// goesEverywhere reports whether a program no rollout has planned yet
-// may go to a node that does not run it: with neither canaries nor a
-// pause, its first generation has nothing to protect, and planRollout
-// sends it to every node at once. Releasing it before the plan is written
-// saves each node a second write of its set when many programs come at
-// once.
-func goesEverywhere(p bpfleetv1.Program, old *bpfleetv1.NodeProgram) bool {
-	return p.ProgramStatus().Rollout == nil && old == nil && imageResolved(p) && unguarded(p.Common().Rollout)
+// goesEverywhere is the one owner of the rollout's shortcut. A generation
+// with nothing to protect (no generation reached every node before:
+// stable is nil; no node runs another one: olderRuns is false) goes to
+// every node at once as soon as its spec lets any node have it: at once
+// without canaries or a pause, with the canaries' batch once they run it
+// (canariesDone), never while paused.
+func goesEverywhere(spec *bpfleetv1.RolloutSpec, stable *bpfleetv1.NodeProgram, olderRuns, canariesDone bool) bool {
+	if stable != nil || olderRuns || spec != nil && spec.Paused {
+		return false
+	}
+	return spec == nil || spec.Canary == nil || canariesDone
 }
 
-// unguarded reports whether a rollout spec sends a first generation to
-// every node at once, whatever state they report: no canaries, no pause.
-func unguarded(spec *bpfleetv1.RolloutSpec) bool {
-	return spec == nil || (spec.Canary == nil && !spec.Paused)
+// goesEverywhereUnplanned reports whether a program no rollout has
+// planned yet goes to a node that does not run it (old is nil): where
+// planRollout would send it everywhere at once (goesEverywhere), it may
+// go before the plan is written, which saves each node a second write of
+// its set when many programs come at once.
+func goesEverywhereUnplanned(p bpfleetv1.Program, old *bpfleetv1.NodeProgram) bool {
+	return p.ProgramStatus().Rollout == nil && imageResolved(p) && goesEverywhere(p.Common().Rollout, nil, old != nil, false)
 }
 
 // anyAsked reports whether some node's spec holds a generation other than
@@ -198,72 +200,18 @@ func batchSize(spec *bpfleetv1.RolloutSpec, n int) int {
 	return v
 }
 
-// generationCounts counts, per generation asked or reported, the nodes
-// updated to it, running it and pending, newest first.
-func generationCounts(nodes []rolloutNode) []bpfleetv1.GenerationNodes {
-	by := map[int64]*bpfleetv1.GenerationNodes{}
-	get := func(g int64) *bpfleetv1.GenerationNodes {
-		if by[g] == nil {
-			by[g] = &bpfleetv1.GenerationNodes{Generation: g}
-		}
-		return by[g]
+// nextRollout is the program's rollout moved one step on (planRollout),
+// or nil while its image is not resolved: nothing is released then. Once
+// its generation runs on every node, that generation is the stable one
+// that new nodes get. Pure.
+func nextRollout(kind string, obj bpfleetv1.Program, nodes []rolloutNode) *bpfleetv1.RolloutStatus {
+	if !imageResolved(obj) {
+		return nil
 	}
-	for _, n := range nodes {
-		if n.asked != 0 {
-			c := get(n.asked)
-			c.Updated++
-			if st := n.report; st == nil || st.Generation != n.asked || st.State != bpfleetv1.StateReady {
-				c.Pending++
-			}
-		}
-		if st := n.report; st != nil && st.Generation != 0 && st.State == bpfleetv1.StateReady {
-			c := get(st.Generation)
-			c.Ready++
-			if c.Digest == "" {
-				c.Digest = st.Digest
-			}
-		}
+	next, complete := planRollout(obj.Common().Rollout, obj.GetGeneration(), obj.ProgramStatus().Rollout, nodes)
+	if complete {
+		stable := nodeProgram(kind, obj, nil) // the node's entry adds the cluster's policy
+		next.Stable = &stable
 	}
-	out := make([]bpfleetv1.GenerationNodes, 0, len(by))
-	for _, g := range slices.Backward(slices.Sorted(maps.Keys(by))) {
-		out = append(out, *by[g])
-	}
-	return out
-}
-
-// rolloutConditions overrides the conditions of the nodes' reports where
-// the rollout holds a generation back: halted (Stalled, RolloutHalted,
-// naming the failing nodes), or paused (Reconciling, RolloutPaused).
-func rolloutConditions(spec *bpfleetv1.RolloutSpec, ro *bpfleetv1.RolloutStatus, nodes []rolloutNode, ready, reconciling, stalled metav1.Condition) (metav1.Condition, metav1.Condition, metav1.Condition) {
-	if ro == nil {
-		return ready, reconciling, stalled
-	}
-	var held int
-	var failing []string
-	var first *bpfleetv1.NodeProgramStatus
-	for _, n := range nodes {
-		switch {
-		case !n.runs(ro):
-			held++
-		case n.failed(ro.Generation):
-			failing = append(failing, n.name)
-			if first == nil {
-				first = n.report
-			}
-		}
-	}
-	switch {
-	case held == 0:
-		return ready, reconciling, stalled
-	case ro.Halted && first != nil:
-		msg := fmt.Sprintf("generation %d failed on %s (%s: %s); %d nodes keep the previous generation",
-			ro.Generation, strings.Join(failing[:min(len(failing), 5)], ", "), first.Reason, first.Message, held)
-		return cond(bpfleetv1.ConditionReady, false, bpfleetv1.ReasonRolloutHalted, msg), notReconciling(),
-			cond(bpfleetv1.ConditionStalled, true, bpfleetv1.ReasonRolloutHalted, msg)
-	case spec != nil && spec.Paused:
-		msg := fmt.Sprintf("rollout paused: %d of %d nodes hold generation %d back", held, len(nodes), ro.Generation)
-		return cond(bpfleetv1.ConditionReady, false, bpfleetv1.ReasonRolloutPaused, msg),
-			cond(bpfleetv1.ConditionReconciling, true, bpfleetv1.ReasonRolloutPaused, msg), notStalled()
-	}
-	return ready, reconciling, stalled
+	return &next
 }

@@ -198,3 +198,31 @@ func TestFirstGenerationBeforeThePlan(t *testing.T) {
 		}
 	}
 }
+
+// One function decides the shortcut of a generation with nothing to
+// protect: everywhere at once, after the canaries if there are some, never
+// while paused, never once a generation reached every node or a node runs
+// another one.
+func TestGoesEverywhere(t *testing.T) {
+	canary := &bpfleetv1.RolloutSpec{Canary: &bpfleetv1.RolloutCanary{}}
+	paused := &bpfleetv1.RolloutSpec{Paused: true}
+	stable := &bpfleetv1.NodeProgram{UID: "p", Generation: 1}
+	for _, tc := range []struct {
+		name                    string
+		spec                    *bpfleetv1.RolloutSpec
+		stable                  *bpfleetv1.NodeProgram
+		olderRuns, canariesDone bool
+		want                    bool
+	}{
+		{"no rollout spec", nil, nil, false, false, true},
+		{"a stable generation", nil, stable, false, false, false},
+		{"a node runs an older one", nil, nil, true, false, false},
+		{"paused", paused, nil, false, true, false},
+		{"canaries not done", canary, nil, false, false, false},
+		{"canaries done", canary, nil, false, true, true},
+	} {
+		if got := goesEverywhere(tc.spec, tc.stable, tc.olderRuns, tc.canariesDone); got != tc.want {
+			t.Errorf("%s: goesEverywhere = %t, want %t", tc.name, got, tc.want)
+		}
+	}
+}

@@ -99,7 +99,7 @@ func desiredPrograms(node *corev1.Node, caps *bpfleetv1.NodeCapabilities, progra
 // its rollout released it to the node (or the node already runs it),
 // else what the node runs now (old, may be nil), else the last generation
 // that reached every node; none before the first is released (unless it
-// goes everywhere at once, see goesEverywhere). A program
+// goes everywhere at once, see goesEverywhereUnplanned). A program
 // whose new image is not resolved yet counts as not released: a change of
 // tag never leaves a gap.
 func nodeEntry(kp KindedProgram, node *corev1.Node, old *bpfleetv1.NodeProgram, cluster *bpfleetv1.ImageVerification) (bpfleetv1.NodeProgram, bool) {
@@ -109,7 +109,7 @@ func nodeEntry(kp KindedProgram, node *corev1.Node, old *bpfleetv1.NodeProgram, 
 	switch {
 	case latest && old != nil && old.Generation == ro.Generation,
 		latest && !ro.Halted && released(ro, isCanary(p.Common().Rollout, node), rank(p.GetUID(), node.Name)),
-		goesEverywhere(p, old):
+		goesEverywhereUnplanned(p, old):
 		return nodeProgram(kp.Kind, p, cluster), true
 	case old != nil:
 		return *old, true

@@ -4,14 +4,26 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sort"
 	"strings"
+	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 )
 
+// Status aggregation lives here, for programs and MapPolicies alike: each
+// node's entry for a resource (its report, or what its silence or its
+// kernel says), added up into node counts, failures and the Ready,
+// Reconciling and Stalled conditions, with what the rollout holds back.
+// Nothing here calls the API server: the reconcilers list, this file
+// computes.
+
+// maxFailures bounds the failures (and map usages) a status lists.
 const maxFailures = 10
 
 // rollup is what the selected nodes report about one program generation.
@@ -122,4 +134,217 @@ func setConditions(conditions *[]metav1.Condition, gen int64, conds ...metav1.Co
 		c.ObservedGeneration = gen
 		meta.SetStatusCondition(conditions, c)
 	}
+}
+
+// aggregateProgram writes a program's status from its selected nodes: its
+// rollout one step on, node counts, failures and conditions. Pure.
+func aggregateProgram(kind string, obj bpfleetv1.Program, nodes []rolloutNode) {
+	st := obj.ProgramStatus()
+	ro := nextRollout(kind, obj, nodes)
+	if ro != nil {
+		ro.Generations = generationCounts(nodes)
+		st.Rollout = ro
+	}
+	sum := summarize(obj.GetGeneration(), reportsOf(nodes))
+	st.Nodes, st.Failures = sum.counts, sum.failures
+	ready, reconciling, stalled := sum.conditions()
+	ready, reconciling, stalled = rolloutConditions(obj.Common().Rollout, ro, nodes, ready, reconciling, stalled)
+	setConditions(&st.Conditions, obj.GetGeneration(), ready, reconciling, stalled)
+}
+
+func reportsOf(nodes []rolloutNode) map[string]*bpfleetv1.NodeProgramStatus {
+	out := make(map[string]*bpfleetv1.NodeProgramStatus, len(nodes))
+	for _, n := range nodes {
+		out[n.name] = n.report
+	}
+	return out
+}
+
+// report is a node's entry for the program; for a node whose kernel lacks
+// the program's hook, an Unsupported entry saying what is missing.
+func report(set *nodeState, lease *coordinationv1.Lease, obj bpfleetv1.Program) *bpfleetv1.NodeProgramStatus {
+	if set == nil {
+		return nil
+	}
+	if silent(set, lease, time.Now()) {
+		return &bpfleetv1.NodeProgramStatus{
+			UID: obj.GetUID(), Name: obj.GetName(), Generation: obj.GetGeneration(),
+			State: bpfleetv1.StatePending, Reason: bpfleetv1.ReasonAgentNotReporting,
+			Message: fmt.Sprintf("the node's agent has given no sign of life since %s", lastSeen(set, lease)),
+		}
+	}
+	hook := obj.AttachPoint().Hook
+	if why := set.Report.Capabilities.Unsupported(hook); why != "" {
+		return &bpfleetv1.NodeProgramStatus{
+			UID: obj.GetUID(), Name: obj.GetName(), Generation: obj.GetGeneration(),
+			State: bpfleetv1.StateUnsupported, Reason: bpfleetv1.ReasonUnsupported, Terminal: true,
+			Message: fmt.Sprintf("%s programs cannot run on this node: %s", hook, why),
+		}
+	}
+	return statusEntry(set, obj.GetUID())
+}
+
+// lastSeen says when a silent agent last renewed its Lease or reported.
+func lastSeen(set *nodeState, lease *coordinationv1.Lease) string {
+	var report, renewed time.Time
+	if set.Report.LastSync != nil {
+		report = set.Report.LastSync.Time
+	}
+	if lease != nil && lease.Spec.RenewTime != nil {
+		renewed = lease.Spec.RenewTime.Time
+	}
+	switch {
+	case renewed.IsZero() && report.IsZero():
+		return "its node's set was created (never)"
+	case renewed.After(report):
+		return renewed.UTC().Format(time.RFC3339) + " (its Lease)"
+	}
+	return report.UTC().Format(time.RFC3339) + " (its last report)"
+}
+
+func statusEntry(set *nodeState, uid types.UID) *bpfleetv1.NodeProgramStatus {
+	if set == nil {
+		return nil
+	}
+	for i := range set.Report.Programs {
+		if set.Report.Programs[i].UID == uid {
+			return &set.Report.Programs[i]
+		}
+	}
+	return nil
+}
+
+// generationCounts counts, per generation asked or reported, the nodes
+// updated to it, running it and pending, newest first.
+func generationCounts(nodes []rolloutNode) []bpfleetv1.GenerationNodes {
+	by := map[int64]*bpfleetv1.GenerationNodes{}
+	get := func(g int64) *bpfleetv1.GenerationNodes {
+		if by[g] == nil {
+			by[g] = &bpfleetv1.GenerationNodes{Generation: g}
+		}
+		return by[g]
+	}
+	for _, n := range nodes {
+		if n.asked != 0 {
+			c := get(n.asked)
+			c.Updated++
+			if st := n.report; st == nil || st.Generation != n.asked || st.State != bpfleetv1.StateReady {
+				c.Pending++
+			}
+		}
+		if st := n.report; st != nil && st.Generation != 0 && st.State == bpfleetv1.StateReady {
+			c := get(st.Generation)
+			c.Ready++
+			if c.Digest == "" {
+				c.Digest = st.Digest
+			}
+		}
+	}
+	out := make([]bpfleetv1.GenerationNodes, 0, len(by))
+	for _, g := range slices.Backward(slices.Sorted(maps.Keys(by))) {
+		out = append(out, *by[g])
+	}
+	return out
+}
+
+// rolloutConditions overrides the conditions of the nodes' reports where
+// the rollout holds a generation back: halted (Stalled, RolloutHalted,
+// naming the failing nodes), or paused (Reconciling, RolloutPaused).
+func rolloutConditions(spec *bpfleetv1.RolloutSpec, ro *bpfleetv1.RolloutStatus, nodes []rolloutNode, ready, reconciling, stalled metav1.Condition) (metav1.Condition, metav1.Condition, metav1.Condition) {
+	if ro == nil {
+		return ready, reconciling, stalled
+	}
+	var held int
+	var failing []string
+	var first *bpfleetv1.NodeProgramStatus
+	for _, n := range nodes {
+		switch {
+		case !n.runs(ro):
+			held++
+		case n.failed(ro.Generation):
+			failing = append(failing, n.name)
+			if first == nil {
+				first = n.report
+			}
+		}
+	}
+	switch {
+	case held == 0:
+		return ready, reconciling, stalled
+	case ro.Halted && first != nil:
+		msg := fmt.Sprintf("generation %d failed on %s (%s: %s); %d nodes keep the previous generation",
+			ro.Generation, strings.Join(failing[:min(len(failing), 5)], ", "), first.Reason, first.Message, held)
+		return cond(bpfleetv1.ConditionReady, false, bpfleetv1.ReasonRolloutHalted, msg), notReconciling(),
+			cond(bpfleetv1.ConditionStalled, true, bpfleetv1.ReasonRolloutHalted, msg)
+	case spec != nil && spec.Paused:
+		msg := fmt.Sprintf("rollout paused: %d of %d nodes hold generation %d back", held, len(nodes), ro.Generation)
+		return cond(bpfleetv1.ConditionReady, false, bpfleetv1.ReasonRolloutPaused, msg),
+			cond(bpfleetv1.ConditionReconciling, true, bpfleetv1.ReasonRolloutPaused, msg), notStalled()
+	}
+	return ready, reconciling, stalled
+}
+
+// aggregatePolicy sums the nodes' reports into the policy's status.
+func aggregatePolicy(mp *bpfleetv1.MapPolicy, sets []nodeState) {
+	reports, usage := policyReports(mp, sets)
+	sum := summarize(mp.Generation, reports)
+	st := &mp.Status
+	st.Nodes, st.Failures = sum.counts, sum.failures
+	st.Usage = fullestFirst(usage)
+	ready, reconciling, stalled := sum.conditions()
+	if sum.counts.Selected == 0 {
+		ready = cond(bpfleetv1.ConditionReady, true, bpfleetv1.ReasonNoPrograms, "no node runs a selected program")
+	}
+	setConditions(&st.Conditions, mp.Generation, ready, reconciling, stalled, mapFull(mp, st.Usage))
+}
+
+// policyReports maps each node that applies the policy to its report, as a
+// program-like status so that summarize can add them up, and collects the
+// maps' usage.
+func policyReports(mp *bpfleetv1.MapPolicy, sets []nodeState) (map[string]*bpfleetv1.NodeProgramStatus, []bpfleetv1.MapUsage) {
+	reports := map[string]*bpfleetv1.NodeProgramStatus{}
+	var usage []bpfleetv1.MapUsage
+	for i := range sets {
+		set := &sets[i]
+		if !appliesOn(set, mp.UID) {
+			continue
+		}
+		reports[set.Name] = nil
+		for _, ps := range set.Report.MapPolicies {
+			if ps.UID != mp.UID {
+				continue
+			}
+			reports[set.Name] = &bpfleetv1.NodeProgramStatus{
+				Generation: ps.Generation, State: ps.State, Reason: ps.Reason, Message: ps.Message, Terminal: ps.Terminal,
+			}
+			if ps.MaxEntries > 0 {
+				usage = append(usage, bpfleetv1.MapUsage{Node: set.Name, Entries: ps.Entries, MaxEntries: ps.MaxEntries})
+			}
+		}
+	}
+	return reports, usage
+}
+
+// fullestFirst keeps the ten fullest maps.
+func fullestFirst(usage []bpfleetv1.MapUsage) []bpfleetv1.MapUsage {
+	sort.Slice(usage, func(i, j int) bool {
+		return fill(usage[i]) > fill(usage[j]) || fill(usage[i]) == fill(usage[j]) && usage[i].Node < usage[j].Node
+	})
+	if len(usage) > maxFailures {
+		usage = usage[:maxFailures]
+	}
+	return usage
+}
+
+func fill(u bpfleetv1.MapUsage) float64 { return float64(u.Entries) / float64(u.MaxEntries) }
+
+// mapFull is True when some node's map is fuller than the warning level.
+func mapFull(mp *bpfleetv1.MapPolicy, usage []bpfleetv1.MapUsage) metav1.Condition {
+	limit := float64(mp.Spec.FillWarningPercent) / 100
+	if len(usage) > 0 && limit > 0 && fill(usage[0]) >= limit {
+		u := usage[0]
+		return cond(bpfleetv1.ConditionMapFull, true, bpfleetv1.ReasonMapFull,
+			fmt.Sprintf("%s holds %d of %d entries (%.0f%%, warning at %d%%)", u.Node, u.Entries, u.MaxEntries, 100*fill(u), mp.Spec.FillWarningPercent))
+	}
+	return cond(bpfleetv1.ConditionMapFull, false, bpfleetv1.ReasonReady, "every map is below the fill warning")
 }

@@ -16,24 +16,32 @@ const (
 
 // Condition reasons (and node failure reasons).
 const (
-	ReasonReady            = "Ready"
-	ReasonProgressing      = "Progressing"
-	ReasonNoNodesSelected  = "NoNodesSelected"
-	ReasonResolveFailed    = "ResolveFailed"
-	ReasonNodeFailures     = "NodeFailures"
-	ReasonDeleting         = "Deleting"
-	ReasonVerifierRejected = "VerifierRejected"
-	ReasonProgramNotFound  = "ProgramNotFound"
-	ReasonInvalidObject    = "InvalidObject"
-	ReasonInvalidGlobal    = "InvalidGlobalData"
-	ReasonAttachFailed     = "AttachFailed"
-	ReasonUnsupported      = "Unsupported"
-	ReasonLoadFailed       = "LoadFailed"
-	ReasonImagePullFailed  = "ImagePullFailed"
-	ReasonInvalidImage     = "InvalidImage"
-	ReasonImageTooLarge    = "ImageTooLarge"
-	ReasonNotBPF           = "NotBPF"
-	ReasonWrongEndianness  = "WrongEndianness"
+	ReasonReady           = "Ready"
+	ReasonProgressing     = "Progressing"
+	ReasonNoNodesSelected = "NoNodesSelected"
+	ReasonResolveFailed   = "ResolveFailed"
+	// ReasonImageNotFound: the registry holds no such repository, tag or
+	// digest. Stalled until it does (the operator looks again now and
+	// then) or the reference changes.
+	ReasonImageNotFound = "ImageNotFound"
+	// ReasonImageUnauthorized: the registry refuses the pull secret's
+	// credentials, or asks for credentials and none were given. Stalled
+	// until they are fixed.
+	ReasonImageUnauthorized = "ImageUnauthorized"
+	ReasonNodeFailures      = "NodeFailures"
+	ReasonDeleting          = "Deleting"
+	ReasonVerifierRejected  = "VerifierRejected"
+	ReasonProgramNotFound   = "ProgramNotFound"
+	ReasonInvalidObject     = "InvalidObject"
+	ReasonInvalidGlobal     = "InvalidGlobalData"
+	ReasonAttachFailed      = "AttachFailed"
+	ReasonUnsupported       = "Unsupported"
+	ReasonLoadFailed        = "LoadFailed"
+	ReasonImagePullFailed   = "ImagePullFailed"
+	ReasonInvalidImage      = "InvalidImage"
+	ReasonImageTooLarge     = "ImageTooLarge"
+	ReasonNotBPF            = "NotBPF"
+	ReasonWrongEndianness   = "WrongEndianness"
 	// ReasonSignatureInvalid: the image is unsigned, or no signature
 	// verifies with the keys its policy names.
 	ReasonSignatureInvalid = "SignatureInvalid"
@@ -50,7 +58,9 @@ const (
 	ReasonMapFull         = "MapFull"
 	ReasonNoPrograms      = "NoPrograms"
 	ReasonRemoved         = "Removed"
-	ReasonAgentSilent     = "AgentNotReporting"
+	// ReasonAgentNotReporting: the node's agent has given no sign of life
+	// for a while; its node counts as pending.
+	ReasonAgentNotReporting = "AgentNotReporting"
 )
 
 // AgentLeaseLabel marks the coordination.k8s.io Lease by which a node's

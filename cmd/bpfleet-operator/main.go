@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 
@@ -27,6 +28,7 @@ func main() {
 	flag.BoolVar(&o.MetricsSecure, "metrics-secure", false, "serve metrics over HTTPS to callers the API server authorizes for GET /metrics (as in a cluster); plain HTTP otherwise")
 	flag.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8081", "address of the health and readiness probes")
 	flag.StringVar(&o.PprofAddr, "pprof-bind-address", "", `address of net/http/pprof, for profiling ("" disables it)`)
+	flag.DurationVar(&o.StalledRetry, "stalled-retry", 5*time.Minute, "how often a resource stalled on its registry (image not found, credentials refused) is tried again")
 	flag.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader, so that only one replica reconciles")
 	flag.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader lease (in-cluster: the operator's own)")
 	agent := flag.String("agent-service-account", "bpfleet-system/bpfleet-agent", "namespace/name of the agents' service account, granted get on exactly the Secrets node specs name; its namespace holds the agents' Leases")

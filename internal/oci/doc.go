@@ -12,7 +12,8 @@
 //     to over plain HTTP, every other registry over HTTPS.
 //   - Registry answers are classified once, here: errors.Is(err, ErrNotFound)
 //     and errors.Is(err, ErrUnauthorized) hold for the two answers a user can
-//     act on; every other error is returned wrapped, with the reference.
+//     act on, errors.Is(err, ErrInvalidReference) for a reference that does
+//     not parse; every other error is returned wrapped, with the reference.
 //   - References without a registry host are Docker Hub's ("nginx" is
 //     "docker.io/library/nginx"), as for container runtimes; use
 //     ParseReference rather than oras' registry.ParseReference on user input.

@@ -5,8 +5,14 @@ import (
 	"net"
 	"strings"
 
+	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry"
 )
+
+// ErrInvalidReference is what the errors of ParseReference (and so of
+// everything here that takes a reference) match with errors.Is: the
+// reference itself is wrong, no registry was asked.
+var ErrInvalidReference = errdef.ErrInvalidReference
 
 // dockerHub is the registry host that short references ("nginx",
 // "library/nginx") and "docker.io/..." refer to.
