@@ -1,6 +1,9 @@
 package v1alpha1
 
-import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
 
 // +kubebuilder:object:root=true
 // +kubebuilder:resource:scope=Cluster,shortName=npr,categories=bpfleet
@@ -35,4 +38,151 @@ type NodeProgramReportList struct {
 
 func init() {
 	SchemeBuilder.Register(&NodeProgramReport{}, &NodeProgramReportList{})
+}
+
+// NodeProgramReportStatus is what the node really runs, written by its agent.
+type NodeProgramReportStatus struct {
+	// SetGeneration is the generation of the node's NodeProgramSet the
+	// agent last applied. (Not observedGeneration: that would name the
+	// report's own generation, which every write of it moves.)
+	// +optional
+	SetGeneration int64 `json:"setGeneration,omitempty"`
+
+	// LastSync is when the agent last changed this report. That it is
+	// alive, the agent says by renewing its Lease (AgentLeaseLabel).
+	// +optional
+	LastSync *metav1.Time `json:"lastSync,omitempty"`
+
+	// Capabilities of the node's kernel.
+	// +optional
+	Capabilities *NodeCapabilities `json:"capabilities,omitempty"`
+
+	// Programs reports every program the node was asked to run or still
+	// runs. The agent writes the list whole (atomic, as the spec's).
+	// +optional
+	// +listType=atomic
+	Programs []NodeProgramStatus `json:"programs,omitempty"`
+
+	// MapPolicies reports each policy's entries on this node.
+	// +optional
+	// +listType=atomic
+	MapPolicies []NodeMapPolicyStatus `json:"mapPolicies,omitempty"`
+
+	// Conditions of the agent: Ready.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// NodeCapabilities is what the agent found its kernel can do.
+type NodeCapabilities struct {
+	KernelRelease string `json:"kernelRelease,omitempty"`
+	BTF           bool   `json:"btf"`
+	// Hooks says, per hook (Tracepoint, XDP, TCX, Uprobe, Kprobe, Fentry,
+	// Fexit), whether programs attach there on this node, and why not.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Hooks []HookSupport `json:"hooks,omitempty"`
+}
+
+// HookSupport is whether one hook works on a node.
+type HookSupport struct {
+	Name      string `json:"name"`
+	Supported bool   `json:"supported"`
+	// Reason says what is missing, e.g. "kernel lacks kprobes".
+	// +optional
+	Reason string `json:"reason,omitempty"`
+}
+
+// Unsupported returns why the node cannot run programs on hook, or "" if
+// it can or did not say.
+func (c *NodeCapabilities) Unsupported(hook string) string {
+	if c == nil {
+		return ""
+	}
+	for _, h := range c.Hooks {
+		if h.Name == hook && !h.Supported {
+			return h.Reason
+		}
+	}
+	return ""
+}
+
+// ProgramState is the state of one program on one node.
+// +kubebuilder:validation:Enum=Pending;Ready;Failed;Unsupported;Unloading
+type ProgramState string
+
+// Program states on a node.
+const (
+	StatePending     ProgramState = "Pending"
+	StateReady       ProgramState = "Ready"
+	StateFailed      ProgramState = "Failed"
+	StateUnsupported ProgramState = "Unsupported"
+	StateUnloading   ProgramState = "Unloading"
+)
+
+// NodeProgramStatus is one program on one node.
+type NodeProgramStatus struct {
+	UID  types.UID `json:"uid"`
+	Name string    `json:"name"`
+	Kind string    `json:"kind"`
+	// Generation of the program resource the node applied.
+	Generation int64        `json:"generation"`
+	State      ProgramState `json:"state"`
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// +optional
+	Message string `json:"message,omitempty"`
+	// Terminal is true when retrying cannot help without a change of spec.
+	// +optional
+	Terminal bool `json:"terminal,omitempty"`
+	// +optional
+	VerifierLog string `json:"verifierLog,omitempty"`
+	// Digest of the image loaded.
+	// +optional
+	Digest string `json:"digest,omitempty"`
+	// Kernel IDs and the pin directory.
+	// +optional
+	ProgramID uint32 `json:"programID,omitempty"`
+	// Links of the program, one per attach target (e.g. per interface).
+	// +optional
+	// +listType=map
+	// +listMapKey=target
+	Links []LinkStatus `json:"links,omitempty"`
+	// +optional
+	MapIDs map[string]uint32 `json:"mapIDs,omitempty"`
+	// +optional
+	PinPath string `json:"pinPath,omitempty"`
+}
+
+// NodeMapPolicyStatus is one MapPolicy on one node.
+type NodeMapPolicyStatus struct {
+	UID        types.UID    `json:"uid"`
+	Name       string       `json:"name"`
+	Generation int64        `json:"generation"`
+	State      ProgramState `json:"state"`
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// +optional
+	Message string `json:"message,omitempty"`
+	// Terminal is true when only a change of the policy can fix it.
+	// +optional
+	Terminal bool `json:"terminal,omitempty"`
+	// Entries in the map after the write, and its capacity.
+	// +optional
+	Entries int32 `json:"entries,omitempty"`
+	// +optional
+	MaxEntries int32 `json:"maxEntries,omitempty"`
+}
+
+// LinkStatus is one attachment of a program.
+type LinkStatus struct {
+	// Target is what it is attached to on the node, e.g. an interface.
+	Target string `json:"target"`
+	LinkID uint32 `json:"linkID"`
+	// Detail such as the XDP mode or the position on a TCX hook.
+	// +optional
+	Detail string `json:"detail,omitempty"`
 }

@@ -1,7 +1,6 @@
 package loader
 
 import (
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"maps"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
+
+	bpfmaps "github.com/bpfleet/bpfleet/bpfman-agent/maps"
 )
 
 // SetGlobals sets each variable of spec named in globals to its value. A
@@ -147,15 +148,6 @@ func describe(size uint32, k Kind) string {
 
 func putUint(n uint64, size uint32) []byte {
 	buf := make([]byte, size)
-	switch size {
-	case 1:
-		buf[0] = byte(n)
-	case 2:
-		binary.NativeEndian.PutUint16(buf, uint16(n))
-	case 4:
-		binary.NativeEndian.PutUint32(buf, uint32(n))
-	default:
-		binary.NativeEndian.PutUint64(buf, n)
-	}
+	bpfmaps.PutUint(buf, n)
 	return buf
 }

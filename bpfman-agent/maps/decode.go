@@ -2,7 +2,6 @@ package maps
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"strconv"
@@ -57,17 +56,8 @@ func decodeInt(b []byte, t *btf.Int) json.RawMessage {
 
 // decodeInteger reads 1, 2, 4 or 8 bytes as a number, anything else as hex.
 func decodeInteger(b []byte, sg sign) json.RawMessage {
-	var u uint64
-	switch len(b) {
-	case 1:
-		u = uint64(b[0])
-	case 2:
-		u = uint64(binary.NativeEndian.Uint16(b))
-	case 4:
-		u = uint64(binary.NativeEndian.Uint32(b))
-	case 8:
-		u = binary.NativeEndian.Uint64(b)
-	default:
+	u, ok := Uint(b)
+	if !ok {
 		return hexJSON(b)
 	}
 	if sg == signedInt {

@@ -79,7 +79,7 @@ func putInteger(dst []byte, s string, sg sign) error {
 	if err != nil {
 		return err
 	}
-	putUint(dst, u)
+	PutUint(dst, u)
 	return nil
 }
 
@@ -113,7 +113,9 @@ func rangeError(s string, bits int, sg sign, err error) error {
 	return fmt.Errorf("%s is out of range for a %d-byte integer [%d, %d]", s, bits/8, lo, hi)
 }
 
-func putUint(dst []byte, u uint64) {
+// PutUint writes u into dst, of 1, 2, 4 or 8 bytes, in the host's byte
+// order, truncated to dst's width; other widths are left as they are.
+func PutUint(dst []byte, u uint64) {
 	switch len(dst) {
 	case 1:
 		dst[0] = byte(u)
@@ -126,6 +128,22 @@ func putUint(dst []byte, u uint64) {
 	}
 }
 
+// Uint reads b, of 1, 2, 4 or 8 bytes in the host's byte order, as an
+// unsigned integer; ok is false for other widths.
+func Uint(b []byte) (u uint64, ok bool) {
+	switch len(b) {
+	case 1:
+		return uint64(b[0]), true
+	case 2:
+		return uint64(binary.NativeEndian.Uint16(b)), true
+	case 4:
+		return uint64(binary.NativeEndian.Uint32(b)), true
+	case 8:
+		return binary.NativeEndian.Uint64(b), true
+	}
+	return 0, false
+}
+
 func encodeEnum(dst []byte, v any, t *btf.Enum) error {
 	s, ok := v.(string)
 	if !ok {
@@ -133,7 +151,7 @@ func encodeEnum(dst []byte, v any, t *btf.Enum) error {
 	}
 	for _, ev := range t.Values {
 		if ev.Name == s {
-			putUint(dst, ev.Value)
+			PutUint(dst, ev.Value)
 			return nil
 		}
 	}

@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -198,18 +197,7 @@ func number(p part, typ btf.Type) (field, bool) {
 
 // read is the field's number in b.
 func (f field) read(b []byte) float64 {
-	b = f.of(b)
-	var u uint64
-	switch f.size {
-	case 1:
-		u = uint64(b[0])
-	case 2:
-		u = uint64(binary.NativeEndian.Uint16(b))
-	case 4:
-		u = uint64(binary.NativeEndian.Uint32(b))
-	default:
-		u = binary.NativeEndian.Uint64(b)
-	}
+	u, _ := maps.Uint(f.of(b)) // number() admits 1, 2, 4 and 8 bytes only
 	if f.signed {
 		shift := 64 - 8*f.size
 		return float64(int64(u<<shift) >> shift)

@@ -208,7 +208,8 @@ func TestAgentWritesOnlyItsOwnNode(t *testing.T) {
 	// (it would choose which Secrets agents may read).
 	withSpec := set("node-c")
 	withSpec.Spec.Programs = []bpfleetv1.NodeProgram{{UID: "x", Kind: "TracepointProgram", Name: "x", ProgramName: "x",
-		PullSecret: &bpfleetv1.SecretReference{Name: "anything", Namespace: "kube-system"}}}
+		PullSecret: &bpfleetv1.SecretReference{Name: "anything", Namespace: "kube-system"},
+		Attach:     bpfleetv1.NewAttachPoint(bpfleetv1.HookTracepoint, bpfleetv1.TracepointAttach{Name: "syscalls/sys_enter_openat"})}}
 	if err := agentClient(t, "node-c").Create(ctx, withSpec); err == nil || !strings.Contains(err.Error(), "empty spec") {
 		t.Errorf("agent created its set with a spec: %v", err)
 	}
