@@ -22,8 +22,8 @@ import (
 // reason of its own), anything else is retried with backoff.
 func TestResolveErrorClasses(t *testing.T) {
 	ctx := context.Background()
-	open := serveRegistry(t, nil)
-	locked := serveRegistry(t, &oci.Credentials{Username: "u", Password: "p"})
+	open := ocitest.Serve(t, nil)
+	locked := ocitest.Serve(t, &oci.Credentials{Username: "u", Password: "p"})
 	if _, err := oci.Push(ctx, open+"/bpfleet/counter:v1", counter(), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -50,18 +50,6 @@ func TestResolveErrorClasses(t *testing.T) {
 			t.Errorf("%s (%v): classified %+v, want class %d, reason %s, Ready's reason ResolveFailed", tc.name, err, ce, tc.class, tc.reason)
 		}
 	}
-}
-
-// serveRegistry serves a registry (behind creds, if not nil) on 127.0.0.1
-// for the test's length and returns its host:port.
-func serveRegistry(t *testing.T, creds *oci.Credentials) string {
-	t.Helper()
-	host, stop, err := ocitest.Start("127.0.0.1:0", creds)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	return host
 }
 
 func counter() oci.Bytecode {

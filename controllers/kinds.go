@@ -11,7 +11,9 @@ import (
 
 // Kind describes one program kind to the reconcilers.
 type Kind struct {
-	Name    string
+	Name string
+	// Hook is the hook the kind's programs attach to.
+	Hook    string
 	New     func() bpfleetv1.Program
 	NewList func() client.ObjectList
 }
@@ -24,9 +26,16 @@ var Kinds = kindsOf(bpfleetv1.ProgramKinds)
 func kindsOf(registered []bpfleetv1.ProgramKind) []Kind {
 	out := make([]Kind, len(registered))
 	for i, k := range registered {
-		out[i] = Kind{Name: k.Kind, New: k.New, NewList: k.NewList}
+		out[i] = Kind{Name: k.Kind, Hook: k.Hook, New: k.New, NewList: k.NewList}
 	}
 	return out
+}
+
+// hookOf is the hook of the programs of kind, from the registered kinds
+// (cheaper than a program's AttachPoint, which encodes its settings).
+func hookOf(kind string) string {
+	k, _ := bpfleetv1.ProgramKindOf(kind)
+	return k.Hook
 }
 
 // Items returns the programs of list, one of k's lists. They point into

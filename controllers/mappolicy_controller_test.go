@@ -12,6 +12,7 @@ import (
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/internal/oci"
+	"github.com/bpfleet/bpfleet/internal/oci/ocitest"
 )
 
 func TestMapPolicyReachesNodesAndReportsUsage(t *testing.T) {
@@ -70,7 +71,7 @@ func reportPolicy(t *testing.T, node string, mp *bpfleetv1.MapPolicy, st bpfleet
 
 func TestMapPolicyEntriesFromArtifact(t *testing.T) {
 	ctx := context.Background()
-	host := startRegistry(t)
+	host := ocitest.Serve(t, nil)
 	pushEntries := func(tag, entries string) string {
 		d, err := oci.PushEntries(ctx, host+"/lists/blocked:"+tag, []byte(entries), nil)
 		if err != nil {

@@ -114,7 +114,7 @@ func (r *ProgramReconciler) rolloutNodes(ctx context.Context, obj bpfleetv1.Prog
 		set := byNode[node.Name]
 		out = append(out, rolloutNode{
 			name: node.Name, canary: isCanary(spec, node), rank: rank(obj.GetUID(), node.Name),
-			asked: askedGeneration(set, obj.GetUID()), report: report(set, leases[node.Name], obj),
+			asked: askedGeneration(set, obj.GetUID()), report: report(set, leases[node.Name], obj, r.Kind.Hook),
 		})
 	}
 	return out, nil

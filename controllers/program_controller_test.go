@@ -155,7 +155,7 @@ func TestDeletedNodeNeverBlocksDeletion(t *testing.T) {
 
 func TestTagResolvedOnceToDigest(t *testing.T) {
 	ctx := context.Background()
-	host := startRegistry(t)
+	host := ocitest.Serve(t, nil)
 	ref := host + "/bpfleet/counter:v1"
 	digest := pushCounter(t, ref)
 	sel := map[string]string{"test": "digest"}
@@ -191,7 +191,7 @@ func TestUnresolvableImageReportsAndRetries(t *testing.T) {
 // spec.
 func TestMissingImageStallsUntilPushed(t *testing.T) {
 	ctx := context.Background()
-	host := startRegistry(t)
+	host := ocitest.Serve(t, nil)
 	ref := host + "/bpfleet/late:v1"
 	sel := map[string]string{"test": "late-image"}
 	createNode(t, "late-1", sel)
@@ -218,18 +218,6 @@ func TestMissingImageStallsUntilPushed(t *testing.T) {
 		t.Errorf("node spec image = %q, want %q", np.Image, want)
 	}
 	waitCondition(t, p.Name, bpfleetv1.ConditionStalled, metav1.ConditionFalse, bpfleetv1.ReasonReady)
-}
-
-// startRegistry serves a registry on 127.0.0.1 for the test's length and
-// returns its host:port.
-func startRegistry(t *testing.T) string {
-	t.Helper()
-	host, stop, err := ocitest.Start("127.0.0.1:0", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	return host
 }
 
 // pushCounter pushes the tracepoint counter's image as ref and returns its

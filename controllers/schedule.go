@@ -83,7 +83,7 @@ func desiredPrograms(node *corev1.Node, caps *bpfleetv1.NodeCapabilities, progra
 	var out []bpfleetv1.NodeProgram
 	for _, kp := range programs {
 		p := kp.Program
-		if !p.GetDeletionTimestamp().IsZero() || !selects(p, node) || caps.Unsupported(p.AttachPoint().Hook) != "" {
+		if !p.GetDeletionTimestamp().IsZero() || !selects(p, node) || caps.Unsupported(hookOf(kp.Kind)) != "" {
 			continue
 		}
 		if np, ok := nodeEntry(kp, node, have[p.GetUID()], cluster); ok {

@@ -162,7 +162,7 @@ func reportsOf(nodes []rolloutNode) map[string]*bpfleetv1.NodeProgramStatus {
 
 // report is a node's entry for the program; for a node whose kernel lacks
 // the program's hook, an Unsupported entry saying what is missing.
-func report(set *nodeState, lease *coordinationv1.Lease, obj bpfleetv1.Program) *bpfleetv1.NodeProgramStatus {
+func report(set *nodeState, lease *coordinationv1.Lease, obj bpfleetv1.Program, hook string) *bpfleetv1.NodeProgramStatus {
 	if set == nil {
 		return nil
 	}
@@ -173,7 +173,6 @@ func report(set *nodeState, lease *coordinationv1.Lease, obj bpfleetv1.Program) 
 			Message: fmt.Sprintf("the node's agent has given no sign of life since %s", lastSeen(set, lease)),
 		}
 	}
-	hook := obj.AttachPoint().Hook
 	if why := set.Report.Capabilities.Unsupported(hook); why != "" {
 		return &bpfleetv1.NodeProgramStatus{
 			UID: obj.GetUID(), Name: obj.GetName(), Generation: obj.GetGeneration(),

@@ -32,6 +32,7 @@ type CgroupAttach struct {
 	// +kubebuilder:validation:MaxLength=4096
 	// +kubebuilder:validation:XValidation:rule="self.startsWith('/')",message="cgroup.path must start with '/'"
 	// +kubebuilder:validation:XValidation:rule="!self.split('/').exists(p, p == '..' || p == '.')",message="cgroup.path must not contain '.' or '..' elements"
+	// +kubebuilder:validation:XValidation:rule="self == '/' || (!self.endsWith('/') && !self.contains('//'))",message="cgroup.path must be clean: no '//' and no trailing '/'"
 	Path string `json:"path"`
 	// Type is the hook in the cgroup; the program's type must match it
 	// (e.g. cgroup_skb for ingress and egress, cgroup_sock_addr for

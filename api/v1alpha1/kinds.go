@@ -27,7 +27,9 @@ type ProgramKind struct {
 var ProgramKinds []ProgramKind
 
 // registerProgram adds program kind T, listed by L, to the scheme and to
-// ProgramKinds. Each kind's file calls it from init.
+// ProgramKinds. Each kind's file calls it from init. (The one piece of
+// logic in api/: registration, as SchemeBuilder.Register is, so that a
+// kind is one file.)
 func registerProgram[T, L any, PT interface {
 	*T
 	Program

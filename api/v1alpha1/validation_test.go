@@ -163,6 +163,8 @@ func TestRejectsBadAttachPoints(t *testing.T) {
 			Cgroup: bpfleetv1.CgroupAttach{Path: "kubepods.slice", Type: "egress"}}}, "cgroup.path must start with '/'"},
 		{"cgroup path traversal", &bpfleetv1.CgroupProgram{Spec: bpfleetv1.CgroupProgramSpec{ProgramCommon: common,
 			Cgroup: bpfleetv1.CgroupAttach{Path: "/a/../../etc", Type: "egress"}}}, "must not contain '.' or '..' elements"},
+		{"cgroup unclean path", &bpfleetv1.CgroupProgram{Spec: bpfleetv1.CgroupProgramSpec{ProgramCommon: common,
+			Cgroup: bpfleetv1.CgroupAttach{Path: "/kubepods.slice//x/", Type: "egress"}}}, "cgroup.path must be clean"},
 		{"cgroup bad type", &bpfleetv1.CgroupProgram{Spec: bpfleetv1.CgroupProgramSpec{ProgramCommon: common,
 			Cgroup: bpfleetv1.CgroupAttach{Path: "/", Type: "teleport"}}}, "spec.cgroup.type"},
 	}

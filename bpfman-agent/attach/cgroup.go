@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -105,13 +106,19 @@ func (c Cgroup) Prepare(spec *ebpf.ProgramSpec) error {
 	return nil
 }
 
-// Attach implements Spec. A cgroup that does not exist fails.
+// Attach implements Spec. A cgroup that does not exist is waited for
+// (*failure.Wait).
 func (c Cgroup) Attach(prog *ebpf.Program) (Attachment, error) {
 	if err := c.Validate(); err != nil {
 		return Attachment{}, err
 	}
 	h, _ := c.hook()
 	l, err := link.AttachCgroup(link.CgroupOptions{Path: c.Path, Attach: h.attach, Program: prog})
+	if errors.Is(err, os.ErrNotExist) {
+		// A cgroup comes with its workload (kubepods.slice with systemd,
+		// kubepods with cgroupfs): wait for it, as for an interface.
+		return Attachment{}, &failure.Wait{What: fmt.Sprintf("cgroup %s does not exist (yet)", c.Path)}
+	}
 	if err != nil {
 		return Attachment{}, fmt.Errorf("attach %s: %w", c, err)
 	}
@@ -128,6 +135,10 @@ func (c Cgroup) hook() (cgroupHook, error) {
 	return h, nil
 }
 
+// probeCgroupName is the empty cgroup the probe attaches in, a fixed name
+// so that one left by an agent that died mid-probe is removed by the next.
+const probeCgroupName = "bpfleet-probe"
+
 // probeCgroup attaches a trial program to the egress hook of a new, empty
 // cgroup, which it then removes: no process is there to run it.
 func probeCgroup() error {
@@ -138,12 +149,14 @@ func probeCgroup() error {
 	if root == "" {
 		return errors.New("no cgroup v2 hierarchy is mounted")
 	}
-	dir, err := os.MkdirTemp(root, "bpfleet-probe-")
-	if err != nil {
+	dir := filepath.Join(root, probeCgroupName)
+	if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("removing the probe's cgroup of an earlier run fails: %s", cause(err))
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
 		return fmt.Errorf("creating a cgroup fails: %s", cause(err))
 	}
-	defer os.Remove(dir)
-	err = withProgram(ebpf.CGroupSKB, ebpf.AttachCGroupInetEgress, func(prog *ebpf.Program) error {
+	err := withProgram(ebpf.CGroupSKB, ebpf.AttachCGroupInetEgress, func(prog *ebpf.Program) error {
 		a, err := Cgroup{Path: dir, Type: "egress"}.Attach(prog)
 		if err != nil {
 			return err
@@ -151,7 +164,20 @@ func probeCgroup() error {
 		return a.Link.Close()
 	})
 	if err != nil {
-		return fmt.Errorf("attaching a cgroup program fails: %s", cause(err))
+		err = fmt.Errorf("attaching a cgroup program fails: %s", cause(err))
 	}
-	return nil
+	return errors.Join(err, removeEmpty(dir))
+}
+
+// removeEmpty removes an empty cgroup; the kernel may hold it a moment
+// after the last link on it is closed.
+func removeEmpty(dir string) error {
+	var err error
+	for range 100 {
+		if err = os.Remove(dir); err == nil || errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return fmt.Errorf("removing the probe's cgroup fails: %s", cause(err))
 }

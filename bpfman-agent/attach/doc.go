@@ -1,5 +1,6 @@
 // Package attach holds what the agent knows of each hook, one file per
-// hook (tracepoint.go, xdp.go, tcx.go, uprobe.go, kprobe.go, fentry.go):
+// hook (tracepoint.go, xdp.go, tcx.go, uprobe.go, kprobe.go, fentry.go,
+// cgroup.go):
 // the file registers a Hook — its API name, how to probe the kernel for it,
 // how to plan its targets from the node's Facts, which of its settings
 // links are made with (LinkKey, the links part of a revision) — and

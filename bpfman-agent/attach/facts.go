@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -119,10 +120,33 @@ func Interfaces() (map[string]int, error) {
 	return out, nil
 }
 
-// cgroup2Root is the mount point of the first cgroup v2 filesystem in
-// /proc/self/mounts, or "" without one.
+// hostRoot is the node's root as this process can reach it: the agent's
+// pod shares the node's PIDs (hostPID) but not its mounts, nor, on cgroup
+// v2 nodes, its cgroup namespace.
+const hostRoot = "/proc/1/root"
+
+// cgroup2Root is where the node's cgroup v2 hierarchy can be reached, or
+// "" without one: the first cgroup v2 mount of the node's init, under
+// hostRoot (a cgroup v2 mount of the agent's own pod would show the pod's
+// cgroup only). Where this process shares init's root, or cannot reach it
+// (init is no node's, as on a VM whose init is not ours), its own mounts
+// say.
 func cgroup2Root() string {
-	return firstMatch("/proc/self/mounts", func(f []string) (string, bool) {
+	host, herr := os.Stat(hostRoot)
+	own, oerr := os.Stat("/")
+	if herr != nil || oerr != nil || os.SameFile(host, own) {
+		return cgroup2Mount("/proc/self/mounts")
+	}
+	if mnt := cgroup2Mount("/proc/1/mounts"); mnt != "" {
+		return filepath.Join(hostRoot, mnt)
+	}
+	return ""
+}
+
+// cgroup2Mount is the mount point of the first cgroup v2 filesystem listed
+// in mounts (a /proc/<pid>/mounts file), or "".
+func cgroup2Mount(mounts string) string {
+	return firstMatch(mounts, func(f []string) (string, bool) {
 		if len(f) < 3 || f[2] != "cgroup2" {
 			return "", false
 		}

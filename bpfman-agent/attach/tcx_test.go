@@ -12,6 +12,14 @@ import (
 	"github.com/bpfleet/bpfleet/internal/testkernel"
 )
 
+// TestTCXEgressConformance runs the life cycle on the egress hook too
+// (TestConformance's case is ingress).
+func TestTCXEgressConformance(t *testing.T) {
+	testkernel.Require(t)
+	host, _, _, _ := testkernel.VethPair(t)
+	testSpec(t, attach.TCX{Interface: host, Direction: attach.Egress})
+}
+
 // TestTCXCounts counts a ping's requests on ingress and its replies on
 // egress of the host end of a veth; the chain goes on (TCX_NEXT), so the
 // pings are answered.

@@ -10,8 +10,9 @@
 // its program alive is adopted, not reloaded; only its links change, to
 // match the targets (new ones attached, gone or dead ones unpinned). A new
 // revision takes each target over from the running one with link.Update
-// where the hook supports it and the Revision's Links part is unchanged (XDP, TCX: the link keeps its ID and never stops
-// running), else by attaching its own link before the old revision is
+// where the hook supports it and the Revision's Links part is unchanged
+// (XDP, TCX: the link keeps its ID and never stops running), else by
+// attaching its own link before the old revision is
 // unpinned; either way the hook never goes empty, except for an XDP mode
 // change, which must detach the old link first. A failure rolls the
 // updated links back, leaves nothing half-made in the kernel or bpffs,

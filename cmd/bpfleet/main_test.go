@@ -34,11 +34,7 @@ func (e *env) withStdin(input string) *env {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	creds := &oci.Credentials{Username: "team", Password: "s3cret"}
-	host, stop, err := ocitest.Start("127.0.0.1:0", creds)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	host := ocitest.Serve(t, creds)
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "docker", "config.json"), string(ocitest.DockerConfig(host, creds)))
 	t.Setenv("DOCKER_CONFIG", filepath.Join(dir, "docker"))

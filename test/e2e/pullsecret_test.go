@@ -52,10 +52,6 @@ func TestPrivateRegistryWithPullSecret(t *testing.T) {
 func authRegistry(t testing.TB) (host string, creds *oci.Credentials, dockerConfig []byte) {
 	t.Helper()
 	creds = &oci.Credentials{Username: "team", Password: "s3cret"}
-	host, stop, err := ocitest.Start("127.0.0.1:0", creds)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	host = ocitest.Serve(t, creds)
 	return host, creds, ocitest.DockerConfig(host, creds)
 }

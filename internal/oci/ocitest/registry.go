@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -86,4 +87,16 @@ func Start(addr string, creds *oci.Credentials) (host string, stop func(), err e
 func DockerConfig(host string, creds *oci.Credentials) []byte {
 	auth := base64.StdEncoding.EncodeToString([]byte(creds.Username + ":" + creds.Password))
 	return fmt.Appendf(nil, `{"auths":{%q:{"auth":%q}}}`, host, auth)
+}
+
+// Serve serves a registry (behind creds, if not nil) on 127.0.0.1 until
+// the test ends and returns its host:port.
+func Serve(tb testing.TB, creds *oci.Credentials) string {
+	tb.Helper()
+	host, stop, err := Start("127.0.0.1:0", creds)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(stop)
+	return host
 }
