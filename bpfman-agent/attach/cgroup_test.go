@@ -118,3 +118,16 @@ func TestCgroupInvalid(t *testing.T) {
 		t.Errorf("prepare connect4: %v, attach type %v", err, ps.AttachType)
 	}
 }
+
+// A cgroup that does not exist yet is waited for, as an interface is: it
+// comes with its workload.
+func TestCgroupMissingWaits(t *testing.T) {
+	testkernel.Require(t)
+	path, facts := tempCgroup(t)
+	spec := attach.Cgroup{Path: filepath.Join(facts.Cgroup2, path, "not-yet"), Type: "egress"}
+	_, err := spec.Attach(programFor(t, spec))
+	var wait *failure.Wait
+	if !errors.As(err, &wait) {
+		t.Fatalf("attach to a missing cgroup: %v, want a *failure.Wait", err)
+	}
+}
