@@ -112,13 +112,14 @@ func (c Cgroup) Attach(prog *ebpf.Program) (Attachment, error) {
 	if err := c.Validate(); err != nil {
 		return Attachment{}, err
 	}
-	h, _ := c.hook()
-	l, err := link.AttachCgroup(link.CgroupOptions{Path: c.Path, Attach: h.attach, Program: prog})
-	if errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(c.Path); errors.Is(err, os.ErrNotExist) {
 		// A cgroup comes with its workload (kubepods.slice with systemd,
 		// kubepods with cgroupfs): wait for it, as for an interface.
+		// (cilium/ebpf's open error does not wrap the errno.)
 		return Attachment{}, &failure.Wait{What: fmt.Sprintf("cgroup %s does not exist (yet)", c.Path)}
 	}
+	h, _ := c.hook()
+	l, err := link.AttachCgroup(link.CgroupOptions{Path: c.Path, Attach: h.attach, Program: prog})
 	if err != nil {
 		return Attachment{}, fmt.Errorf("attach %s: %w", c, err)
 	}
