@@ -38,6 +38,29 @@ type CgroupAttach struct {
 	// (e.g. cgroup_skb for ingress and egress, cgroup_sock_addr for
 	// connect4).
 	Type CgroupAttachType `json:"type"`
+	// Order among the programs on the same hook of the same cgroup; default
+	// last. A kernel that cannot order cgroup programs (before Linux's
+	// cgroup mprog support) reports an order other than last Unsupported.
+	// +optional
+	Order *CgroupOrder `json:"order,omitempty"`
+}
+
+// CgroupOrder places a program on its hook: exactly one of first, last,
+// before or after another CgroupProgram (by name) on the same hook.
+// +kubebuilder:validation:XValidation:rule="[has(self.first) && self.first, has(self.last) && self.last, has(self.before), has(self.after)].exists_one(x, x)",message="set exactly one of order.first, order.last, order.before or order.after"
+type CgroupOrder struct {
+	// +optional
+	First bool `json:"first,omitempty"`
+	// +optional
+	Last bool `json:"last,omitempty"`
+	// Before names a CgroupProgram this one runs before.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Before string `json:"before,omitempty"`
+	// After names a CgroupProgram this one runs after.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	After string `json:"after,omitempty"`
 }
 
 // +kubebuilder:object:root=true

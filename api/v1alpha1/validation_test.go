@@ -165,6 +165,9 @@ func TestRejectsBadAttachPoints(t *testing.T) {
 			Cgroup: bpfleetv1.CgroupAttach{Path: "/a/../../etc", Type: "egress"}}}, "must not contain '.' or '..' elements"},
 		{"cgroup unclean path", &bpfleetv1.CgroupProgram{Spec: bpfleetv1.CgroupProgramSpec{ProgramCommon: common,
 			Cgroup: bpfleetv1.CgroupAttach{Path: "/kubepods.slice//x/", Type: "egress"}}}, "cgroup.path must be clean"},
+		{"cgroup two orders", &bpfleetv1.CgroupProgram{Spec: bpfleetv1.CgroupProgramSpec{ProgramCommon: common,
+			Cgroup: bpfleetv1.CgroupAttach{Path: "/", Type: "egress", Order: &bpfleetv1.CgroupOrder{First: true, Before: "a"}}}},
+			"set exactly one of order.first"},
 		{"cgroup bad type", &bpfleetv1.CgroupProgram{Spec: bpfleetv1.CgroupProgramSpec{ProgramCommon: common,
 			Cgroup: bpfleetv1.CgroupAttach{Path: "/", Type: "teleport"}}}, "spec.cgroup.type"},
 	}

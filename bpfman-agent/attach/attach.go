@@ -93,3 +93,35 @@ func checkIdent(what, s string) error {
 	}
 	return nil
 }
+
+// Order places a link among the others on its hook (TCX, a cgroup's):
+// First, Last, or just before or after the link with ID BeforeLink or
+// AfterLink. The zero Order is Last.
+type Order struct {
+	First, Last           bool
+	BeforeLink, AfterLink uint32
+}
+
+func (o Order) anchor() link.Anchor {
+	switch {
+	case o.First:
+		return link.Head()
+	case o.BeforeLink != 0:
+		return link.BeforeLinkByID(link.ID(o.BeforeLink))
+	case o.AfterLink != 0:
+		return link.AfterLinkByID(link.ID(o.AfterLink))
+	}
+	return link.Tail()
+}
+
+func (o Order) String() string {
+	switch {
+	case o.First:
+		return "first"
+	case o.BeforeLink != 0:
+		return fmt.Sprintf("before link %d", o.BeforeLink)
+	case o.AfterLink != 0:
+		return fmt.Sprintf("after link %d", o.AfterLink)
+	}
+	return "last"
+}

@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpfman-agent/failure"
@@ -32,7 +35,11 @@ var _ = register(hook[bpfleetv1.CgroupAttach]{
 			return Plan{}, &failure.Invalid{Err: err}
 		}
 		c.Path = filepath.Join(facts.Cgroup2, s.Path)
-		return Single(c), nil
+		var err error
+		if o := s.Order; o != nil {
+			c.Anchor, err = anchor(facts, "CgroupProgram", MainTarget, o.First, o.Before, o.After)
+		}
+		return Single(c), err
 	},
 })
 
@@ -70,10 +77,12 @@ var cgroupHooks = map[string]cgroupHook{
 
 // Cgroup is a hook (Type, a key of the API's CgroupAttachType, e.g.
 // "egress" or "connect4") of the cgroup v2 directory at Path. Programs on
-// one hook of one cgroup run one after another, each with its own link.
+// one hook of one cgroup run one after another, each with its own link,
+// in Anchor's order.
 type Cgroup struct {
-	Path string
-	Type string
+	Path   string
+	Type   string
+	Anchor Order
 }
 
 // Validate checks Path, an absolute clean path, and Type.
@@ -119,14 +128,66 @@ func (c Cgroup) Attach(prog *ebpf.Program) (Attachment, error) {
 		return Attachment{}, &failure.Wait{What: fmt.Sprintf("cgroup %s does not exist (yet)", c.Path)}
 	}
 	h, _ := c.hook()
-	l, err := link.AttachCgroup(link.CgroupOptions{Path: c.Path, Attach: h.attach, Program: prog})
+	var l link.Link
+	var err error
+	if c.Anchor == (Order{}) || c.Anchor.Last {
+		l, err = link.AttachCgroup(link.CgroupOptions{Path: c.Path, Attach: h.attach, Program: prog})
+	} else {
+		l, err = attachCgroupOrdered(c.Path, h.attach, prog, c.Anchor)
+	}
 	if err != nil {
 		return Attachment{}, fmt.Errorf("attach %s: %w", c, err)
 	}
 	return Attachment{Link: l, Detail: c.String()}, nil
 }
 
-func (c Cgroup) String() string { return "cgroup " + c.Path + " " + c.Type }
+func (c Cgroup) String() string {
+	s := "cgroup " + c.Path + " " + c.Type
+	if c.Anchor != (Order{}) && !c.Anchor.Last {
+		s += " (" + c.Anchor.String() + ")"
+	}
+	return s
+}
+
+// linkCreateAttr is the kernel's union bpf_attr for BPF_LINK_CREATE with
+// the cgroup fields (the layout of TCX's: a relative link, a revision).
+type linkCreateAttr struct {
+	progFD, targetFD, attachType, flags uint32
+	relative                            uint32
+	_                                   uint32
+	expectedRevision                    uint64
+}
+
+// attachCgroupOrdered makes a cgroup link at anchor a, through the
+// kernel's multi-program ordering of cgroups (BPF_F_BEFORE / BPF_F_AFTER,
+// relative to a link by ID), which cilium/ebpf does not offer for cgroups.
+// A kernel without it refuses the flags: *failure.Unsupported.
+func attachCgroupOrdered(path string, typ ebpf.AttachType, prog *ebpf.Program, a Order) (link.Link, error) {
+	dir, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	attr := linkCreateAttr{progFD: uint32(prog.FD()), targetFD: uint32(dir.Fd()), attachType: uint32(typ)}
+	switch {
+	case a.First:
+		attr.flags = unix.BPF_F_BEFORE
+	case a.BeforeLink != 0:
+		attr.flags, attr.relative = unix.BPF_F_BEFORE|unix.BPF_F_ID|unix.BPF_F_LINK, a.BeforeLink
+	case a.AfterLink != 0:
+		attr.flags, attr.relative = unix.BPF_F_AFTER|unix.BPF_F_ID|unix.BPF_F_LINK, a.AfterLink
+	}
+	fd, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_LINK_CREATE, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	runtime.KeepAlive(prog)
+	if errno == unix.EINVAL {
+		// The relative link is one the agent just found attached here.
+		return nil, &failure.Unsupported{Missing: "kernel refuses to order cgroup programs (EINVAL): it lacks multi-program cgroup links"}
+	}
+	if errno != 0 {
+		return nil, fmt.Errorf("link create: %w", errno)
+	}
+	return link.NewFromFD(int(fd))
+}
 
 func (c Cgroup) hook() (cgroupHook, error) {
 	h, ok := cgroupHooks[c.Type]

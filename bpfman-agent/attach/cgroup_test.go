@@ -6,11 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpf"
@@ -129,5 +131,49 @@ func TestCgroupMissingWaits(t *testing.T) {
 	var wait *failure.Wait
 	if !errors.As(err, &wait) {
 		t.Fatalf("attach to a missing cgroup: %v, want a *failure.Wait", err)
+	}
+}
+
+// TestCgroupOrder attaches three programs to one hook of a cgroup — one
+// last, one first, one after the first — and reads their order back from
+// the kernel.
+func TestCgroupOrder(t *testing.T) {
+	testkernel.Require(t)
+	path, facts := tempCgroup(t)
+	hook, err := attach.Lookup(bpfleetv1.HookCgroup)
+	must(t, err)
+	attachAt := func(name string, order *bpfleetv1.CgroupOrder) (ebpf.ProgramID, uint32) {
+		p, err := hook.Plan(bpfleetv1.NewAttachPoint(bpfleetv1.HookCgroup,
+			bpfleetv1.CgroupAttach{Path: path, Type: "egress", Order: order}), facts)
+		must(t, err)
+		spec := p.Targets[attach.MainTarget]
+		prog := programFor(t, spec)
+		a, err := spec.Attach(prog)
+		must(t, err)
+		t.Cleanup(func() { a.Link.Close() })
+		info, err := a.Link.Info()
+		must(t, err)
+		facts.AddLinks("CgroupProgram", name, map[string]uint32{attach.MainTarget: uint32(info.ID)})
+		return progID(t, prog), uint32(info.ID)
+	}
+	last, _ := attachAt("last", nil)
+	first, _ := attachAt("first", &bpfleetv1.CgroupOrder{First: true})
+	second, _ := attachAt("second", &bpfleetv1.CgroupOrder{After: "first"})
+
+	dir, err := os.Open(filepath.Join(facts.Cgroup2, path))
+	must(t, err)
+	defer dir.Close()
+	res, err := link.QueryPrograms(link.QueryOptions{Target: int(dir.Fd()), Attach: ebpf.AttachCGroupInetEgress})
+	must(t, err)
+	var got []ebpf.ProgramID
+	for _, p := range res.Programs {
+		got = append(got, p.ID)
+	}
+	if want := []ebpf.ProgramID{first, second, last}; !slices.Equal(got, want) {
+		t.Fatalf("programs on the hook %v, want first, second, last: %v", got, want)
+	}
+	if _, err := hook.Plan(bpfleetv1.NewAttachPoint(bpfleetv1.HookCgroup,
+		bpfleetv1.CgroupAttach{Path: path, Type: "egress", Order: &bpfleetv1.CgroupOrder{Before: "absent"}}), facts); err == nil {
+		t.Error("planned a program before one that is not attached")
 	}
 }

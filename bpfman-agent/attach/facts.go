@@ -2,6 +2,7 @@ package attach
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"maps"
 	"net"
@@ -52,6 +53,27 @@ func (f *Facts) LinkOf(kind, name, target string) (uint32, error) {
 		return id, nil
 	}
 	return 0, &failure.Wait{What: fmt.Sprintf("%s %s is not attached on %s yet", kind, name, target)}
+}
+
+// anchor places a program among the others of its kind on target: first,
+// before or after another program (by name; its link on target may not
+// exist yet: *failure.Wait), else last.
+func anchor(facts *Facts, kind, target string, first bool, before, after string) (Order, error) {
+	switch {
+	case first:
+		return Order{First: true}, nil
+	case before == "" && after == "":
+		return Order{Last: true}, nil
+	}
+	other := cmp.Or(before, after)
+	id, err := facts.LinkOf(kind, other, target)
+	if err != nil {
+		return Order{}, fmt.Errorf("order: %w", err)
+	}
+	if before != "" {
+		return Order{BeforeLink: id}, nil
+	}
+	return Order{AfterLink: id}, nil
 }
 
 // perInterface plans one Spec per selected interface present now.

@@ -32,30 +32,13 @@ var _ = register(hook[bpfleetv1.TCXAttach]{
 	},
 })
 
-// tcxKind is the kind whose programs a TCX order names.
-const tcxKind = "TcxProgram"
-
 // tcxAnchor places a TCX program; before/after another TcxProgram needs
 // that program's link on the same interface, which may not exist yet.
 func tcxAnchor(o *bpfleetv1.TCXOrder, iface string, facts *Facts) (Order, error) {
-	switch {
-	case o == nil || o.Last:
+	if o == nil {
 		return Order{Last: true}, nil
-	case o.First:
-		return Order{First: true}, nil
 	}
-	other, before := o.After, false
-	if o.Before != "" {
-		other, before = o.Before, true
-	}
-	id, err := facts.LinkOf(tcxKind, other, iface)
-	if err != nil {
-		return Order{}, fmt.Errorf("tcx order: %w", err)
-	}
-	if before {
-		return Order{BeforeLink: id}, nil
-	}
-	return Order{AfterLink: id}, nil
+	return anchor(facts, "TcxProgram", iface, o.First, o.Before, o.After)
 }
 
 // TCX directions.
@@ -63,38 +46,6 @@ const (
 	Ingress = "ingress"
 	Egress  = "egress"
 )
-
-// Order places a TCX link among the others on its hook: First, Last, or
-// just before or after the link with ID BeforeLink or AfterLink. The zero
-// Order is Last.
-type Order struct {
-	First, Last           bool
-	BeforeLink, AfterLink uint32
-}
-
-func (o Order) anchor() link.Anchor {
-	switch {
-	case o.First:
-		return link.Head()
-	case o.BeforeLink != 0:
-		return link.BeforeLinkByID(link.ID(o.BeforeLink))
-	case o.AfterLink != 0:
-		return link.AfterLinkByID(link.ID(o.AfterLink))
-	}
-	return link.Tail()
-}
-
-func (o Order) String() string {
-	switch {
-	case o.First:
-		return "first"
-	case o.BeforeLink != 0:
-		return fmt.Sprintf("before link %d", o.BeforeLink)
-	case o.AfterLink != 0:
-		return fmt.Sprintf("after link %d", o.AfterLink)
-	}
-	return "last"
-}
 
 // TCX is the ingress or egress TCX hook of one network interface, where
 // programs run in a chain in Anchor's order.

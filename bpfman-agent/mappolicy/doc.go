@@ -17,7 +17,8 @@
 //   - which policies' map usage is published, so that the series of a
 //     policy that left the node or changed its map are dropped.
 //
-// Errors: a policy waiting for its programs or for the operator is Pending;
+// Errors (classified by package failure, as all the agent's): a policy
+// waiting for its programs or for the operator is Pending;
 // a bad spec, bad entries or an artifact that never loads is terminal (in
 // status, not returned); anything else is returned from Apply, joined, for
 // backoff. MapFull is not terminal: room may come.
