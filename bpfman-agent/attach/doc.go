@@ -1,7 +1,6 @@
 // Package attach holds what the agent knows of each hook, one file per
 // hook (tracepoint.go, xdp.go, tcx.go, uprobe.go, kprobe.go, fentry.go,
-// cgroup.go):
-// the file registers a Hook — its API name, how to probe the kernel for it,
+// cgroup.go): the file registers a Hook — its API name, how to probe the kernel for it,
 // how to plan its targets from the node's Facts, which of its settings
 // links are made with (LinkKey, the links part of a revision) — and
 // defines the Spec that attaches one target. Adding a hook is one file
@@ -12,8 +11,8 @@
 // also implement Preparer; hooks whose status detail can be read back from
 // the kernel implement Describer. A kernel that lacks a hook's facility
 // fails Attach with *failure.Unsupported; settings the agent cannot act on
-// are a *failure.Invalid, and a target that must wait for another program a
-// *failure.Wait.
+// are a *failure.Invalid, and a target that must wait (for another
+// program's link, a cgroup to appear) a *failure.Wait.
 //
 // A Spec only attaches. Pinning, adoption after a restart and detaching are
 // done on the returned link.Link by the caller, the same way for every
