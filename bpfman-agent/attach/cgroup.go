@@ -213,10 +213,10 @@ func probeCgroup() error {
 	}
 	dir := filepath.Join(root, probeCgroupName)
 	if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("removing the probe's cgroup of an earlier run fails: %s", cause(err))
+		return probeFailed("removing the probe's cgroup of an earlier run fails", err)
 	}
 	if err := os.Mkdir(dir, 0o755); err != nil {
-		return fmt.Errorf("creating a cgroup fails: %s", cause(err))
+		return probeFailed("creating a cgroup fails", err)
 	}
 	err := withProgram(ebpf.CGroupSKB, ebpf.AttachCGroupInetEgress, func(prog *ebpf.Program) error {
 		a, err := Cgroup{Path: dir, Type: "egress"}.Attach(prog)
@@ -226,7 +226,7 @@ func probeCgroup() error {
 		return a.Link.Close()
 	})
 	if err != nil {
-		err = fmt.Errorf("attaching a cgroup program fails: %s", cause(err))
+		err = probeFailed("attaching a cgroup program fails", err)
 	}
 	return errors.Join(err, removeEmpty(dir))
 }
@@ -241,5 +241,5 @@ func removeEmpty(dir string) error {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return fmt.Errorf("removing the probe's cgroup fails: %s", cause(err))
+	return probeFailed("removing the probe's cgroup fails", err)
 }

@@ -97,14 +97,14 @@ func (f Fentry) attachType() ebpf.AttachType {
 // period, which can take long.
 func probeTracing(f Fentry) error {
 	if _, err := btf.LoadKernelSpec(); err != nil {
-		return fmt.Errorf("%s needs kernel BTF: %s", f.kind(), cause(err))
+		return probeFailed(f.kind()+" needs kernel BTF", err)
 	}
 	err := withProgram(ebpf.Tracing, f.attachType(), func(*ebpf.Program) error { return nil })
 	if errors.Is(err, btf.ErrNotFound) {
 		return nil // loads are possible, the trial function is missing
 	}
 	if err != nil {
-		return fmt.Errorf("loading %s programs fails: %s", f.kind(), cause(err))
+		return probeFailed("loading "+f.kind()+" programs fails", err)
 	}
 	return nil
 }

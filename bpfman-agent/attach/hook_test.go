@@ -2,7 +2,10 @@ package attach_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
@@ -47,5 +50,22 @@ func TestNoHookWaits(t *testing.T) {
 	var wait *failure.Wait
 	if !errors.As(err, &wait) {
 		t.Errorf("Lookup(\"\") = %v, want a *failure.Wait", err)
+	}
+}
+
+func TestInconclusive(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("load: %w", unix.ENOMEM), true},
+		{fmt.Errorf("attach: %w", unix.EBUSY), true},
+		{fmt.Errorf("load: %w", unix.EPERM), false},
+		{&failure.Unsupported{Missing: "kernel lacks kprobes"}, false},
+		{errors.New("kernel lacks TCX (Linux 6.6+)"), false},
+	} {
+		if got := attach.Inconclusive(tc.err); got != tc.want {
+			t.Errorf("Inconclusive(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }

@@ -148,7 +148,7 @@ func probeKprobe() error {
 		return nil // the facility is there, the trial function is not
 	}
 	if err != nil {
-		return fmt.Errorf("attaching a kprobe fails: %s", cause(err))
+		return probeFailed("attaching a kprobe fails", err)
 	}
 	return nil
 }

@@ -33,7 +33,7 @@ func programType(typ ebpf.ProgramType) error {
 		return fmt.Errorf("kernel cannot load %s programs", typ)
 	}
 	if err != nil {
-		return fmt.Errorf("probing %s programs: %s", typ, cause(err))
+		return probeFailed(fmt.Sprintf("probing %s programs", typ), err)
 	}
 	return nil
 }
@@ -82,6 +82,34 @@ func withProgram(typ ebpf.ProgramType, at ebpf.AttachType, try func(*ebpf.Progra
 	}
 	defer prog.Close()
 	return try(prog)
+}
+
+// probeError is a probe's failure worded for status (the kernel's error
+// number, not cilium/ebpf's hints), keeping the error for errors.Is.
+type probeError struct {
+	msg string
+	err error
+}
+
+func (e *probeError) Error() string { return e.msg }
+func (e *probeError) Unwrap() error { return e.err }
+
+// probeFailed is what failed, and why in the kernel's words.
+func probeFailed(what string, err error) error {
+	return &probeError{msg: what + ": " + cause(err), err: err}
+}
+
+// Inconclusive reports whether a probe's error says nothing about the
+// kernel's abilities: it ran short of memory, met a busy resource or was
+// interrupted. Such a hook is probed again later, and meanwhile not
+// reported unsupported: a flaky probe must not evict running programs.
+func Inconclusive(err error) bool {
+	for _, errno := range []unix.Errno{unix.ENOMEM, unix.EBUSY, unix.EAGAIN, unix.EINTR, unix.ETIMEDOUT, unix.EMFILE, unix.ENFILE} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
 }
 
 // cause is the kernel's error number in err, as text, or else err's

@@ -152,5 +152,8 @@ func probeTCX() error {
 	if errors.Is(err, ebpf.ErrNotSupported) {
 		return errors.New("kernel lacks TCX (Linux 6.6+)")
 	}
-	return err
+	if err != nil {
+		return probeFailed("attaching a TCX link fails", err)
+	}
+	return nil
 }

@@ -223,7 +223,7 @@ func probeXDP() error {
 		return errors.New("kernel lacks XDP links (Linux 5.9+)")
 	}
 	if err != nil {
-		return fmt.Errorf("attaching an XDP link fails: %s", cause(err))
+		return probeFailed("attaching an XDP link fails", err)
 	}
 	return nil
 }

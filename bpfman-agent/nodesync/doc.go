@@ -16,7 +16,9 @@
 // Errors are classified by package failure: terminal ones are reported and
 // remembered, transient ones returned for backoff.
 //
-// The Reconciler itself keeps, between passes: which revision of a program
+// The Reconciler itself keeps, between passes: the kernel's probe results
+// (a hook whose probe was inconclusive is probed again each pass, and
+// published only once known); which revision of a program
 // failed terminally (so a verifier rejection is not retried until the spec
 // or the targets change), whether the kernel's run statistics are on, and,
 // for readiness and the Lease, whether a pass has reported, when the

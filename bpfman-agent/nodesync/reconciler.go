@@ -21,6 +21,7 @@ import (
 	"github.com/bpfleet/bpfleet/bpfman-agent/image"
 	"github.com/bpfleet/bpfleet/bpfman-agent/mappolicy"
 	"github.com/bpfleet/bpfleet/bpfman-agent/metrics"
+	"github.com/bpfleet/bpfleet/bpfman-agent/probe"
 	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
 	"github.com/bpfleet/bpfleet/internal/nodereport"
 )
@@ -36,11 +37,13 @@ const waitRetry = 2 * time.Second
 type Reconciler struct {
 	client.Client
 	// APIReader reads the node's set when the cache has not seen it yet.
-	APIReader    client.Reader
-	NodeName     string
-	Programs     *programs.Manager
-	Images       *image.Fetcher
-	Capabilities bpfleetv1.NodeCapabilities
+	APIReader client.Reader
+	NodeName  string
+	Programs  *programs.Manager
+	Images    *image.Fetcher
+	// Kernel is what the node's kernel can do, as probed at start; the
+	// hooks whose probe was inconclusive are probed again each pass.
+	Kernel probe.Result
 	// MapPolicies writes the node's MapPolicies into its maps.
 	MapPolicies *mappolicy.Writer
 	// RunStats publishes the run statistics of the programs that ask for

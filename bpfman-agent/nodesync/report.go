@@ -26,11 +26,15 @@ func (r *Reconciler) ownReport(ctx context.Context) (*bpfleetv1.NodeProgramRepor
 	return &report, nil
 }
 
-// fill puts what the pass found into report.
+// fill puts what the pass found into report, with the kernel's
+// capabilities (probing again the hooks whose probe was inconclusive).
 func (r *Reconciler) fill(report *bpfleetv1.NodeProgramReport, set *bpfleetv1.NodeProgramSet, statuses []bpfleetv1.NodeProgramStatus) {
 	report.Status.Programs = statuses
 	report.Status.SetGeneration = set.Generation
-	caps := r.Capabilities
+	if len(r.Kernel.Unknown) > 0 {
+		r.Kernel.Retry()
+	}
+	caps := r.Kernel.Capabilities()
 	report.Status.Capabilities = &caps
 }
 

@@ -127,7 +127,7 @@ func newReconciler(mgr ctrl.Manager, o Options, progs *programs.Manager, store *
 	})
 	return &Reconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), NodeName: o.NodeName,
-		Programs: progs, Images: images, Capabilities: probe.Kernel().Capabilities(),
+		Programs: progs, Images: images, Kernel: probe.Kernel(),
 		MapPolicies: policies, RunStats: &metrics.RunStats{},
 	}
 }

@@ -9,5 +9,8 @@
 // the way the agent will use it, with a minimal program. Kernel runs every
 // registered hook's probe once at agent start, in well under a
 // second; every file descriptor it opens is closed and nothing stays in
-// the kernel.
+// the kernel. A probe that fails without saying anything of the kernel
+// (out of memory, busy: attach.Inconclusive) leaves its hook Unknown: not
+// published, so no running program is taken off the node for it, and
+// probed again by Retry.
 package probe

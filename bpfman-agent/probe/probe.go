@@ -20,19 +20,50 @@ type Result struct {
 	// e.g. "kernel lacks kprobes (no kprobe PMU, no kprobe_events in
 	// tracefs)".
 	Hooks map[string]string
+	// Unknown maps the hooks whose probe was inconclusive (out of memory,
+	// busy: attach.Inconclusive) to its error. They are not published, so
+	// the operator does not take programs off the node for them, and are
+	// probed again by Retry.
+	Unknown map[string]string
 }
 
 // Kernel probes the running kernel.
 func Kernel() Result {
-	hooks := attach.All()
-	r := Result{KernelRelease: release(), BTF: hasBTF(), Hooks: make(map[string]string, len(hooks))}
-	for _, h := range hooks {
-		r.Hooks[h.Name()] = ""
-		if err := h.Probe(); err != nil {
-			r.Hooks[h.Name()] = err.Error()
-		}
+	r := Result{KernelRelease: release(), BTF: hasBTF(), Hooks: map[string]string{}, Unknown: map[string]string{}}
+	for _, h := range attach.All() {
+		r.record(h.Name(), h.Probe())
 	}
 	return r
+}
+
+// Retry probes again the hooks whose probe was inconclusive, and reports
+// whether any is known now.
+func (r *Result) Retry() bool {
+	known := false
+	for _, name := range slices.Sorted(maps.Keys(r.Unknown)) {
+		h, err := attach.Lookup(name)
+		if err == nil {
+			err = h.Probe()
+		}
+		r.record(name, err)
+		_, still := r.Unknown[name]
+		known = known || !still
+	}
+	return known
+}
+
+// record files a hook's probe result.
+func (r *Result) record(name string, err error) {
+	delete(r.Unknown, name)
+	delete(r.Hooks, name)
+	switch {
+	case err == nil:
+		r.Hooks[name] = ""
+	case attach.Inconclusive(err):
+		r.Unknown[name] = err.Error()
+	default:
+		r.Hooks[name] = err.Error()
+	}
 }
 
 // Supported lists the hooks programs attach to, sorted.
@@ -46,7 +77,9 @@ func (r Result) Supported() []string {
 	return out
 }
 
-// Capabilities is r as the agent publishes it in its NodeProgramReport.
+// Capabilities is r as the agent publishes it in its NodeProgramReport:
+// hooks of an inconclusive probe are left out (the operator reads a hook
+// not listed as one the node can run).
 func (r Result) Capabilities() bpfleetv1.NodeCapabilities {
 	c := bpfleetv1.NodeCapabilities{KernelRelease: r.KernelRelease, BTF: r.BTF}
 	for _, name := range slices.Sorted(maps.Keys(r.Hooks)) {
