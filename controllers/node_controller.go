@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -25,12 +26,17 @@ import (
 )
 
 // NodeReconciler writes each node's NodeProgramSet spec from the programs
-// that select it, and deletes the set of a Node that is gone.
+// that select it, and deletes the set of a Node that is gone once its
+// agent is silent: a Node object deleted under a running host (kubectl
+// delete node, a remediation tool, a kubelet registering again) must not
+// unload what the host enforces.
 type NodeReconciler struct {
 	client.Client
 	// Verify is the cluster-wide signature policy every image must meet,
 	// or nil.
 	Verify *bpfleetv1.ImageVerification
+	// AgentNamespace holds the agents' Leases.
+	AgentNamespace string
 
 	// burst holds node passes while program changes keep coming.
 	burst burst
@@ -48,7 +54,7 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	var node corev1.Node
 	if err := r.Get(ctx, req.NamespacedName, &node); err != nil {
 		if apierrors.IsNotFound(err) {
-			return ctrl.Result{}, r.deleteSet(ctx, req.Name)
+			return r.nodeGone(ctx, req.Name)
 		}
 		return ctrl.Result{}, err
 	}
@@ -74,7 +80,7 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		return ctrl.Result{}, err
 	}
 	desired := desiredSpec(&node, caps, programs, policies.Items, set.Spec, r.Verify)
-	if equality.Semantic.DeepEqual(desired, set.Spec) {
+	if equality.Semantic.DeepEqual(desired, set.Spec) && !ownedByNode(&set) {
 		return ctrl.Result{}, nil
 	}
 	return ctrl.Result{}, r.patchSpec(ctx, &set, desired)
@@ -87,6 +93,14 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 // are left alone. Every stored set has a spec (defaulted to {}).
 func (r *NodeReconciler) patchSpec(ctx context.Context, set *bpfleetv1.NodeProgramSet, desired bpfleetv1.NodeProgramSetSpec) error {
 	var ops []jsonpatch.Op
+	if !set.Spec.Scheduled {
+		ops = append(ops, jsonpatch.Add("/spec/scheduled", true))
+	}
+	if ownedByNode(set) {
+		// Sets made before this release were owned by their Node, which
+		// the garbage collector would follow.
+		ops = append(ops, jsonpatch.Add("/metadata/ownerReferences", []metav1.OwnerReference{}))
+	}
 	if !equality.Semantic.DeepEqual(set.Spec.Programs, desired.Programs) {
 		ops = append(ops, jsonpatch.Add("/spec/programs", emptyNotNull(desired.Programs)))
 	}
@@ -132,19 +146,16 @@ func (r *NodeReconciler) capabilities(ctx context.Context, set *bpfleetv1.NodePr
 // for them. Pure.
 func desiredSpec(node *corev1.Node, caps *bpfleetv1.NodeCapabilities, programs []KindedProgram, policies []bpfleetv1.MapPolicy, current bpfleetv1.NodeProgramSetSpec, cluster *bpfleetv1.ImageVerification) bpfleetv1.NodeProgramSetSpec {
 	progs := desiredPrograms(node, caps, programs, policies, current.Programs, cluster)
-	return bpfleetv1.NodeProgramSetSpec{Programs: progs, MapPolicies: nodeMapPolicies(policies, programs, progs, current.MapPolicies, cluster)}
+	return bpfleetv1.NodeProgramSetSpec{
+		Scheduled: true, Programs: progs,
+		MapPolicies: nodeMapPolicies(policies, programs, progs, current.MapPolicies, cluster),
+	}
 }
 
 func (r *NodeReconciler) createSet(ctx context.Context, node *corev1.Node, spec bpfleetv1.NodeProgramSetSpec) error {
-	set := bpfleetv1.NodeProgramSet{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: node.Name,
-			OwnerReferences: []metav1.OwnerReference{{
-				APIVersion: "v1", Kind: "Node", Name: node.Name, UID: node.UID,
-			}},
-		},
-		Spec: spec,
-	}
+	// Not owned by the Node: the garbage collector would delete the set
+	// with a Node object, under a host that still runs (see nodeGone).
+	set := bpfleetv1.NodeProgramSet{ObjectMeta: metav1.ObjectMeta{Name: node.Name}, Spec: spec}
 	err := r.Create(ctx, &set)
 	if apierrors.IsAlreadyExists(err) {
 		return nil // created by the agent or a previous pass; its watch event requeues the node
@@ -155,12 +166,85 @@ func (r *NodeReconciler) createSet(ctx context.Context, node *corev1.Node, spec 
 	return nil
 }
 
-func (r *NodeReconciler) deleteSet(ctx context.Context, name string) error {
-	set := bpfleetv1.NodeProgramSet{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	if err := r.Delete(ctx, &set); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("delete node program set %s: %w", name, err)
+// nodeGone handles the set of a Node that is gone. While the node's agent
+// lives (a Lease renewed or a report within agentSilentAfter), its host
+// still runs what the set says: the set stays, losing only the programs
+// that were deleted (there is no Node to select new ones by), and a set
+// the agent made stays unscheduled. Once the agent is silent too, the set
+// is deleted.
+func (r *NodeReconciler) nodeGone(ctx context.Context, name string) (ctrl.Result, error) {
+	var set bpfleetv1.NodeProgramSet
+	if err := r.Get(ctx, types.NamespacedName{Name: name}, &set); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	alive, err := r.agentAlive(ctx, &set)
+	if err != nil || !alive {
+		return ctrl.Result{}, errors.Join(err, r.deleteSet(ctx, &set))
+	}
+	if !set.Spec.Scheduled {
+		// Made by the agent: scheduling it, with no Node to select
+		// programs by, would unload everything the host runs.
+		return ctrl.Result{RequeueAfter: agentSilentAfter}, nil
+	}
+	programs, err := r.listPrograms(ctx)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	kept := set.Spec.DeepCopy()
+	kept.Programs = stillLive(set.Spec.Programs, programs)
+	if equality.Semantic.DeepEqual(*kept, set.Spec) {
+		return ctrl.Result{RequeueAfter: agentSilentAfter}, nil
+	}
+	return ctrl.Result{RequeueAfter: agentSilentAfter}, r.patchSpec(ctx, &set, *kept)
+}
+
+// agentAlive reports whether the agent of set's node renewed its Lease or
+// reported within agentSilentAfter.
+func (r *NodeReconciler) agentAlive(ctx context.Context, set *bpfleetv1.NodeProgramSet) (bool, error) {
+	var report bpfleetv1.NodeProgramReport
+	if err := r.Get(ctx, client.ObjectKeyFromObject(set), &report, client.UnsafeDisableDeepCopy); client.IgnoreNotFound(err) != nil {
+		return false, fmt.Errorf("node program report %s: %w", set.Name, err)
+	}
+	leases, err := agentLeases(ctx, r, r.AgentNamespace)
+	if err != nil {
+		return false, err
+	}
+	state := withReport(set, &report)
+	return !silent(&state, leases[set.Name], time.Now()), nil
+}
+
+// stillLive keeps the entries of programs that exist and are not being
+// deleted. Pure.
+func stillLive(entries []bpfleetv1.NodeProgram, programs []KindedProgram) []bpfleetv1.NodeProgram {
+	live := make(map[types.UID]bool, len(programs))
+	for _, kp := range programs {
+		live[kp.Program.GetUID()] = kp.Program.GetDeletionTimestamp().IsZero()
+	}
+	out := make([]bpfleetv1.NodeProgram, 0, len(entries))
+	for _, np := range entries {
+		if live[np.UID] {
+			out = append(out, np)
+		}
+	}
+	return out
+}
+
+func (r *NodeReconciler) deleteSet(ctx context.Context, set *bpfleetv1.NodeProgramSet) error {
+	if err := r.Delete(ctx, set, client.Preconditions{UID: &set.UID}); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("delete node program set %s: %w", set.Name, err)
 	}
 	return nil
+}
+
+// ownedByNode reports whether set is owned by a Node (sets made before
+// this release were).
+func ownedByNode(set *bpfleetv1.NodeProgramSet) bool {
+	for _, o := range set.OwnerReferences {
+		if o.Kind == "Node" && o.APIVersion == "v1" {
+			return true
+		}
+	}
+	return false
 }
 
 // listPrograms lists the programs of every kind.
@@ -257,22 +341,36 @@ func rolloutDecision(p bpfleetv1.Program) *bpfleetv1.RolloutStatus {
 	return &d
 }
 
+// allNodes maps a program change to every node, and to every set whose
+// Node is gone (a deleted program leaves those too).
 func (r *NodeReconciler) allNodes(ctx context.Context, _ client.Object) []reconcile.Request {
 	var nodes corev1.NodeList
+	var sets bpfleetv1.NodeProgramSetList
 	if err := r.List(ctx, &nodes, client.UnsafeDisableDeepCopy); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "list nodes")
 		return nil
 	}
-	reqs := make([]reconcile.Request, len(nodes.Items))
+	if err := r.List(ctx, &sets, client.UnsafeDisableDeepCopy); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "list node program sets")
+	}
+	seen := make(map[string]bool, len(nodes.Items))
+	reqs := make([]reconcile.Request, 0, len(nodes.Items))
 	for i := range nodes.Items {
-		reqs[i] = reconcile.Request{NamespacedName: types.NamespacedName{Name: nodes.Items[i].Name}}
+		seen[nodes.Items[i].Name] = true
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: nodes.Items[i].Name}})
+	}
+	for i := range sets.Items {
+		if !seen[sets.Items[i].Name] {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: sets.Items[i].Name}})
+		}
 	}
 	return reqs
 }
 
 // SetupAll registers every operator reconciler with the manager.
 func SetupAll(mgr ctrl.Manager, resolver Resolver, o Options) error {
-	if err := (&NodeReconciler{Client: mgr.GetClient(), Verify: o.Verify}).SetupWithManager(mgr); err != nil {
+	nodes := &NodeReconciler{Client: mgr.GetClient(), Verify: o.Verify, AgentNamespace: o.agentAccount().Namespace}
+	if err := nodes.SetupWithManager(mgr); err != nil {
 		return err
 	}
 	secrets := &SecretAccessReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Agent: o.agentAccount()}

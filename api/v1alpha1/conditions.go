@@ -49,10 +49,13 @@ const (
 	// the other nodes keep the previous one.
 	ReasonRolloutHalted = "RolloutHalted"
 	// ReasonRolloutPaused: spec.rollout.paused holds a change back.
-	ReasonRolloutPaused   = "RolloutPaused"
-	ReasonInvalidSpec     = "InvalidSpec"
-	ReasonUnloadFailed    = "UnloadFailed"
-	ReasonWaiting         = "Waiting"
+	ReasonRolloutPaused = "RolloutPaused"
+	ReasonInvalidSpec   = "InvalidSpec"
+	ReasonUnloadFailed  = "UnloadFailed"
+	ReasonWaiting       = "Waiting"
+	// ReasonNotScheduled: a program the node runs while its set is one the
+	// operator has not written (the agent made it anew): kept running.
+	ReasonNotScheduled    = "NotScheduled"
 	ReasonMapIncompatible = "MapIncompatible"
 	ReasonBadEntries      = "BadEntries"
 	ReasonMapFull         = "MapFull"

@@ -8,6 +8,13 @@ import (
 // NodeProgramSetSpec is what one node must run. The operator writes it; the
 // node's agent reads it.
 type NodeProgramSetSpec struct {
+	// Scheduled is set by the operator on every spec it writes. A set
+	// without it was made by the node's agent (the operator had not made
+	// one, or it was deleted): its empty lists say nothing, so the agent
+	// unloads nothing it runs until the operator writes the spec.
+	// +optional
+	Scheduled bool `json:"scheduled,omitempty"`
+
 	// Programs to run on this node. The operator writes the list whole:
 	// atomic, so that the API server tracks one field, not every field of
 	// every entry, on each write (docs/benchmarks.md, "Scale").

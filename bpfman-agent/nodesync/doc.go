@@ -2,7 +2,10 @@
 // own node's NodeProgramSet asks for, and reports what it really runs in
 // the node's NodeProgramReport, which it alone writes, whole.
 //
-// A pass reads the set (creating it empty if the operator has not yet),
+// A pass reads the set (creating it empty if the operator has not yet, or
+// it was deleted: such a set is not Scheduled, and the pass then unloads
+// nothing it runs, reporting it NotScheduled, until the operator writes
+// the spec),
 // plans every desired program's targets through its hook (attach.Lookup:
 // the hook plans from the node's facts, read once per pass and updated
 // with each program's links), applies them (fetching its object through

@@ -90,15 +90,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	desired := unique(ctx, set.Spec.Programs)
 	statuses, objects, applyErr := r.applyAll(ctx, desired)
 	r.measure(ctx, desired, statuses)
-	pruneErr := r.prune(desired)
+	left, pruneErr := r.pruneUnwanted(set, desired)
+	statuses = append(statuses, left...)
 	metrics.RetainRejections(programRefs(desired))
-	if pruneErr != nil {
-		statuses = append(statuses, r.unloading(desired, pruneErr)...)
-	}
 	r.fill(report, set, statuses)
-	var policyErr error
-	report.Status.MapPolicies, policyErr = r.MapPolicies.Apply(ctx, set.Spec.MapPolicies, objects)
-	applyErr = errors.Join(applyErr, policyErr)
+	if set.Spec.Scheduled { // else the Writer would forget what policies wrote
+		var policyErr error
+		report.Status.MapPolicies, policyErr = r.MapPolicies.Apply(ctx, set.Spec.MapPolicies, objects)
+		applyErr = errors.Join(applyErr, policyErr)
+	}
 	if err := r.writeReport(ctx, base, report, set); err != nil {
 		return ctrl.Result{}, errors.Join(applyErr, pruneErr, err)
 	}
@@ -298,23 +298,40 @@ func (r *Reconciler) prune(desired []bpfleetv1.NodeProgram) error {
 	return r.Programs.Prune(keep)
 }
 
-// unloading reports the programs still pinned that left the spec, so the
-// operator does not release them while they run. The pins say which.
-func (r *Reconciler) unloading(desired []bpfleetv1.NodeProgram, cause error) []bpfleetv1.NodeProgramStatus {
+// pruneUnwanted removes what no desired program owns, and reports what
+// runs that the spec does not name: what a failed prune left, or, on a set
+// the operator has not written (the agent made it anew after it was
+// deleted), everything: such a set's empty lists say nothing, so nothing
+// is unloaded until the operator writes it.
+func (r *Reconciler) pruneUnwanted(set *bpfleetv1.NodeProgramSet, desired []bpfleetv1.NodeProgram) ([]bpfleetv1.NodeProgramStatus, error) {
+	if !set.Spec.Scheduled {
+		return r.leftRunning(desired, bpfleetv1.StateReady, bpfleetv1.ReasonNotScheduled,
+			"kept running: the node's set has not been written by the operator since it was made anew"), nil
+	}
+	if err := r.prune(desired); err != nil {
+		return r.leftRunning(desired, bpfleetv1.StateUnloading, bpfleetv1.ReasonUnloadFailed, err.Error()), err
+	}
+	return nil, nil
+}
+
+// leftRunning reports the programs still pinned that the spec does not
+// name, so the operator does not release them while they run. The pins
+// say which.
+func (r *Reconciler) leftRunning(desired []bpfleetv1.NodeProgram, state bpfleetv1.ProgramState, reason, msg string) []bpfleetv1.NodeProgramStatus {
 	want := map[string]bool{}
 	for _, np := range desired {
 		want[string(np.UID)] = true
 	}
 	installed, err := r.Programs.Installed()
 	if err != nil {
-		cause = errors.Join(cause, err)
+		msg += "; listing the pins: " + err.Error()
 	}
 	var out []bpfleetv1.NodeProgramStatus
 	for _, ld := range installed {
 		if !want[ld.UID] {
 			out = append(out, bpfleetv1.NodeProgramStatus{
-				UID: types.UID(ld.UID), State: bpfleetv1.StateUnloading, ProgramID: ld.ProgramID, PinPath: ld.PinDir,
-				Reason: bpfleetv1.ReasonUnloadFailed, Message: cause.Error(),
+				UID: types.UID(ld.UID), State: state, ProgramID: ld.ProgramID, PinPath: ld.PinDir,
+				Reason: reason, Message: msg,
 			})
 		}
 	}
