@@ -29,6 +29,11 @@
 //   - The cache is keyed by digest, not by repository: a second fetch of a
 //     digest already held (under any repository name) does not touch the
 //     network unless the pull policy is Always.
+//   - A torn cache (index.json cut short, a blob of the wrong bytes, after
+//     a crash or a full disk) never stops the store from opening: NewStore
+//     sets the index aside (index.json.torn), removes the damaged blobs,
+//     and what was lost is pulled again; a damaged blob met later is
+//     removed and pulled again too.
 //   - The registry is untrusted. Manifests, configs, layers, the object and
 //     the entries list are size-limited (see the Option functions) before
 //     they are read or decompressed. A bytecode layer may be a tar, a gzip'd

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -64,9 +66,69 @@ func NewStore(dir string, opts ...Option) (*Store, error) {
 	}
 	layout, err := oci.New(dir)
 	if err != nil {
+		// Torn by a crash or a full disk mid-write: set the index aside,
+		// drop the blobs that are not what their name says, and start
+		// again; what is lost is pulled again.
+		layout, err = reopenTorn(dir, err)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("open image store %s: %w", dir, err)
 	}
 	return &Store{layout: layout, limits: l}, nil
+}
+
+// reopenTorn opens the layout in dir, which failed to open with cause, anew:
+// its index.json renamed index.json.torn, its damaged blobs removed.
+func reopenTorn(dir string, cause error) (*oci.Store, error) {
+	index := filepath.Join(dir, "index.json")
+	if err := os.Rename(index, index+".torn"); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, errors.Join(cause, err)
+	}
+	if err := removeDamagedBlobs(filepath.Join(dir, "blobs", "sha256")); err != nil {
+		return nil, errors.Join(cause, err)
+	}
+	layout, err := oci.New(dir)
+	if err != nil {
+		return nil, errors.Join(cause, err)
+	}
+	return layout, nil
+}
+
+// removeDamagedBlobs removes the files of dir whose SHA-256 is not their
+// name.
+func removeDamagedBlobs(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		path := filepath.Join(dir, e.Name())
+		if sha256Of(path) == e.Name() {
+			continue
+		}
+		if err := os.Remove(path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sha256Of is the hex SHA-256 of the file at path, or "" if it cannot be
+// read.
+func sha256Of(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	d, err := digest.SHA256.FromReader(f)
+	if err != nil {
+		return ""
+	}
+	return d.Encoded()
 }
 
 // Fetch returns the image that ref ("host/repo@sha256:...", which must be
