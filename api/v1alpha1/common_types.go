@@ -60,6 +60,7 @@ type ByteCodeSource struct {
 	// +kubebuilder:validation:MaxLength=4096
 	// +kubebuilder:validation:Pattern=`^/[^\x00]*$`
 	// +kubebuilder:validation:XValidation:rule="!self.contains('/../') && !self.endsWith('/..')",message="byteCode.path must not contain '..' elements"
+	// +kubebuilder:validation:XValidation:rule="!['/proc', '/sys', '/dev'].exists(d, self == d || self.startsWith(d + '/'))",message="byteCode.path must not be under /proc, /sys or /dev"
 	Path string `json:"path,omitempty"`
 }
 

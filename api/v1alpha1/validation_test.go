@@ -82,6 +82,12 @@ func TestRejectsBadManifests(t *testing.T) {
 		{"path with ..", func(p *bpfleetv1.TracepointProgram) {
 			p.Spec.ByteCode = bpfleetv1.ByteCodeSource{Path: "/opt/../etc/x.o"}
 		}, "must not contain '..'"},
+		{"path under /dev", func(p *bpfleetv1.TracepointProgram) {
+			p.Spec.ByteCode = bpfleetv1.ByteCodeSource{Path: "/dev/watchdog"}
+		}, "must not be under /proc, /sys or /dev"},
+		{"path under /proc", func(p *bpfleetv1.TracepointProgram) {
+			p.Spec.ByteCode = bpfleetv1.ByteCodeSource{Path: "/proc/1/root/x.o"}
+		}, "must not be under /proc, /sys or /dev"},
 		{"bad pull policy", func(p *bpfleetv1.TracepointProgram) { p.Spec.ByteCode.Image.PullPolicy = "Sometimes" }, "pullPolicy"},
 		{"bad image ref", func(p *bpfleetv1.TracepointProgram) { p.Spec.ByteCode.Image.Ref = "UPPER CASE/ref" }, "spec.byteCode.image.ref"},
 		{"tracepoint without group", func(p *bpfleetv1.TracepointProgram) { p.Spec.Tracepoint.Name = "sys_enter_openat" }, `tracepoint.name must be "group/event"`},

@@ -58,16 +58,25 @@ func CheckELF(b []byte) error {
 
 // ReadPath reads an eBPF object from a file on the node (for development),
 // with the checks of CheckELF and the default object size limit.
-// It refuses anything but a regular file: the path comes from the API, and
-// a FIFO or device would block the agent.
+// It refuses anything but a regular file, before opening it: the path
+// comes from the API, and a FIFO or device would block the agent or act.
 func ReadPath(path string) ([]byte, error) {
+	// Looked at before it is opened: opening a device can act (opening
+	// /dev/watchdog arms it), and opening a FIFO wakes its writer.
+	before, err := os.Lstat(path)
+	if err != nil {
+		return nil, &Error{Reason: ReasonPullFailed, Err: fmt.Errorf("read object: %w", err)}
+	}
+	if !before.Mode().IsRegular() {
+		return nil, newError(ReasonInvalid, "object %s is not a regular file", path)
+	}
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, &Error{Reason: ReasonPullFailed, Err: fmt.Errorf("read object: %w", err)}
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return nil, newError(ReasonInvalid, "object %s is not a regular file", path)
+	if fi, err := f.Stat(); err != nil || !os.SameFile(before, fi) {
+		return nil, newError(ReasonInvalid, "object %s was replaced while it was opened", path)
 	}
 	b, err := io.ReadAll(io.LimitReader(f, defaultMaxObject+1))
 	if err != nil {

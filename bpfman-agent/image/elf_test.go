@@ -4,7 +4,9 @@ import (
 	"debug/elf"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestCheckELF(t *testing.T) {
@@ -93,4 +95,33 @@ func FuzzCheckObject(f *testing.F) {
 			t.Fatalf("untyped error %v", err)
 		}
 	})
+}
+
+// A path that is not a regular file is refused before it is opened:
+// opening a device can act (/dev/watchdog arms the watchdog), opening a
+// FIFO wakes its writer. Here a writer blocked on a FIFO must stay blocked.
+func TestReadPathOpensNoDevice(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "object.o")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opened := make(chan struct{})
+	go func() {
+		if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil { // blocks until a reader opens
+			f.Close()
+		}
+		close(opened)
+	}()
+	if _, err := ReadPath(fifo); ReasonOf(err) != ReasonInvalid {
+		t.Errorf("ReadPath(fifo) = %v, want InvalidImage", err)
+	}
+	select {
+	case <-opened:
+		t.Error("ReadPath opened the FIFO: a device would have been opened too")
+	case <-time.After(200 * time.Millisecond):
+	}
+	if f, err := os.OpenFile(fifo, os.O_RDONLY, 0); err == nil { // release the writer
+		<-opened
+		f.Close()
+	}
 }
