@@ -10,9 +10,9 @@
 // runs per Node: it writes that node's NodeProgramSet from every program
 // and policy that selects it (marking it scheduled); when the Node object
 // is gone it keeps the set, minus deleted programs, while the node's agent
-// lives — a deleted Node object must not unload what a running host
-// enforces — and deletes it once the agent is silent too (a garbage
-// collector then deletes the node's report with it). SecretAccessReconciler
+// holds a live Lease — a deleted Node object must not unload what a
+// running host enforces — and deletes it once the Lease expired or was
+// released (a garbage collector then deletes the node's report with it). SecretAccessReconciler
 // lets the agents read exactly the Secrets the node specs name. Data flows
 // one way: program → NodeProgramSet → agent → NodeProgramReport → program
 // status; a node's set and report are read together (nodes.go). Whether a

@@ -7,6 +7,7 @@ import (
 	"math"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -167,7 +168,7 @@ func (r *NodeReconciler) createSet(ctx context.Context, node *corev1.Node, spec 
 }
 
 // nodeGone handles the set of a Node that is gone. While the node's agent
-// lives (a Lease renewed or a report within agentSilentAfter), its host
+// lives (its Lease renewed, not released), its host
 // still runs what the set says: the set stays, losing only the programs
 // that were deleted (there is no Node to select new ones by), and a set
 // the agent made stays unscheduled. Once the agent is silent too, the set
@@ -198,19 +199,18 @@ func (r *NodeReconciler) nodeGone(ctx context.Context, name string) (ctrl.Result
 	return ctrl.Result{RequeueAfter: agentSilentAfter}, r.patchSpec(ctx, &set, *kept)
 }
 
-// agentAlive reports whether the agent of set's node renewed its Lease or
-// reported within agentSilentAfter.
+// agentAlive reports whether the agent of set's node holds a live Lease:
+// renewed within its duration, and not released (a stopping agent deletes
+// it). Where no Node is, that is all the operator can know of the host;
+// a set deleted under an agent that still runs is made anew by the agent,
+// not scheduled, and unloads nothing.
 func (r *NodeReconciler) agentAlive(ctx context.Context, set *bpfleetv1.NodeProgramSet) (bool, error) {
-	var report bpfleetv1.NodeProgramReport
-	if err := r.Get(ctx, client.ObjectKeyFromObject(set), &report, client.UnsafeDisableDeepCopy); client.IgnoreNotFound(err) != nil {
-		return false, fmt.Errorf("node program report %s: %w", set.Name, err)
-	}
 	leases, err := agentLeases(ctx, r, r.AgentNamespace)
 	if err != nil {
 		return false, err
 	}
-	state := withReport(set, &report)
-	return !silent(&state, leases[set.Name], time.Now()), nil
+	lease := leases[set.Name]
+	return lease != nil && !expired(lease, time.Now()), nil
 }
 
 // stillLive keeps the entries of programs that exist and are not being
@@ -234,6 +234,20 @@ func (r *NodeReconciler) deleteSet(ctx context.Context, set *bpfleetv1.NodeProgr
 		return fmt.Errorf("delete node program set %s: %w", set.Name, err)
 	}
 	return nil
+}
+
+// nodeOfLease maps an agent's Lease, named after its node, to the node.
+func nodeOfLease(_ context.Context, o client.Object) []reconcile.Request {
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: o.GetName()}}}
+}
+
+// leaseDeleted passes Lease deletions only.
+func leaseDeleted() predicate.Funcs {
+	return predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		UpdateFunc:  func(event.UpdateEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}
 }
 
 // ownedByNode reports whether set is owned by a Node (sets made before
@@ -281,6 +295,8 @@ func (r *NodeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		b = b.Watches(k.New(), r.burst.enqueue(r.allNodes), builder.WithPredicates(scheduleChanged()))
 	}
 	b = b.Watches(&bpfleetv1.MapPolicy{}, r.burst.enqueue(r.allNodes), builder.WithPredicates(policyScheduleChanged()))
+	// A released Lease (an agent stopping) ends the wait on a gone Node.
+	b = b.Watches(&coordinationv1.Lease{}, handler.EnqueueRequestsFromMapFunc(nodeOfLease), builder.WithPredicates(leaseDeleted()))
 	return b.Complete(r)
 }
 

@@ -127,9 +127,10 @@ func TestDeleteWaitsForEveryNode(t *testing.T) {
 	waitGone(t, p.Name)
 }
 
-// A Node object deleted under a host whose agent still reports keeps its
-// set (the host enforces it: issue 14), minus the programs deleted since:
-// deleting a program is never blocked by a Node that is gone.
+// A Node object deleted under a host whose agent holds a live Lease keeps
+// its set (the host enforces it: issue 14), minus the programs deleted
+// since: deleting a program is never blocked by a Node that is gone; the
+// set goes once the agent releases its Lease.
 func TestDeletedNodeNeverBlocksDeletion(t *testing.T) {
 	ctx := context.Background()
 	sel := map[string]string{"test": "node-gone"}
@@ -142,6 +143,7 @@ func TestDeletedNodeNeverBlocksDeletion(t *testing.T) {
 	report(t, "gone-1", p, &bpfleetv1.NodeProgramStatus{State: bpfleetv1.StateReady})
 	waitCondition(t, p.Name, bpfleetv1.ConditionReady, metav1.ConditionTrue, bpfleetv1.ReasonReady)
 
+	lease := liveLease(t, "gone-1")
 	if err := k8s.Delete(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "gone-1"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -160,6 +162,30 @@ func TestDeletedNodeNeverBlocksDeletion(t *testing.T) {
 	})
 	report(t, "gone-1", p, nil) // the agent unloaded it
 	waitGone(t, p.Name)
+
+	// The agent stops and releases its Lease: the set goes.
+	if err := k8s.Delete(ctx, lease); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "gone-1's set deleted once its agent released its Lease", func() (bool, error) {
+		_, err := getSet("gone-1")
+		return apierrors.IsNotFound(err), nil
+	})
+}
+
+// liveLease makes node's agent Lease, renewed now.
+func liveLease(t *testing.T, node string) *coordinationv1.Lease {
+	t.Helper()
+	seconds := int32(180)
+	lease := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Name: node, Namespace: controlplane.Namespace,
+			Labels: map[string]string{bpfleetv1.AgentLeaseLabel: node}},
+		Spec: coordinationv1.LeaseSpec{LeaseDurationSeconds: &seconds, RenewTime: &metav1.MicroTime{Time: time.Now()}},
+	}
+	if err := k8s.Create(context.Background(), lease); err != nil {
+		t.Fatal(err)
+	}
+	return lease
 }
 
 func TestTagResolvedOnceToDigest(t *testing.T) {

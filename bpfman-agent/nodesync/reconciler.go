@@ -39,8 +39,10 @@ type Reconciler struct {
 	// APIReader reads the node's set when the cache has not seen it yet.
 	APIReader client.Reader
 	NodeName  string
-	Programs  *programs.Manager
-	Images    *image.Fetcher
+	// LeaseNamespace holds the node's Lease, which follows its set.
+	LeaseNamespace string
+	Programs       *programs.Manager
+	Images         *image.Fetcher
 	// Kernel is what the node's kernel can do, as probed at start; the
 	// hooks whose probe was inconclusive are probed again each pass.
 	Kernel probe.Result
@@ -133,7 +135,12 @@ func (r *Reconciler) ownSet(ctx context.Context) (*bpfleetv1.NodeProgramSet, err
 	if err != nil {
 		return nil, err
 	}
-	r.setUID.Store(set.UID)
+	if prev, _ := r.setUID.Swap(set.UID).(types.UID); prev != "" && prev != set.UID && r.LeaseNamespace != "" {
+		if err := nodereport.OwnLease(ctx, r.Client, r.LeaseNamespace, r.NodeName, set.UID); err != nil {
+			// The next renewal gives it again.
+			ctrl.LoggerFrom(ctx).Error(err, "give the Lease to the node's new set")
+		}
+	}
 	return set, nil
 }
 

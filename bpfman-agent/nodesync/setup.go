@@ -126,7 +126,7 @@ func newReconciler(mgr ctrl.Manager, o Options, progs *programs.Manager, store *
 		Programs: progs, Images: images, Reader: mgr.GetAPIReader(), Exporter: exporter, StateDir: o.StateDir,
 	})
 	return &Reconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), NodeName: o.NodeName,
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), NodeName: o.NodeName, LeaseNamespace: o.LeaseNamespace,
 		Programs: progs, Images: images, Kernel: probe.Kernel(),
 		MapPolicies: policies, RunStats: &metrics.RunStats{},
 	}

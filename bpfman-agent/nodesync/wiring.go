@@ -74,11 +74,11 @@ func deleted() predicate.Funcs {
 	}
 }
 
-// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=bpfleet-system,resources=leases,verbs=get;create;update
+// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=bpfleet-system,resources=leases,verbs=get;create;update;patch;delete
 
 // addHeartbeat creates the node's set once caches run (the first pass
 // needs it), then renews the agent's Lease, owned by the set, until the
-// agent stops.
+// agent stops, and deletes it then.
 func addHeartbeat(mgr ctrl.Manager, r *Reconciler, o Options) error {
 	cs, err := kubernetes.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
 	if err != nil {
@@ -89,6 +89,9 @@ func addHeartbeat(mgr ctrl.Manager, r *Reconciler, o Options) error {
 			return err
 		}
 		nodereport.Heartbeat(ctx, cs, o.LeaseNamespace, o.NodeName, r.alive)
-		return nil
+		// Stopping: the operator need not wait for the Lease to expire to
+		// know this agent is gone (a Node deleted with it releases what it
+		// held at once). A restarted agent makes the Lease again.
+		return nodereport.ReleaseLease(cs, o.LeaseNamespace, o.NodeName)
 	}))
 }

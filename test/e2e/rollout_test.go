@@ -114,6 +114,10 @@ func TestRolloutStagesHaltsAndResumes(t *testing.T) {
 	}
 	patchSpec(t, s.Client, p, func(p *bpfleetv1.TracepointProgram) { p.Spec.Rollout.Paused = false })
 	waitReady(t, s.Client, p.Name)
+	// Deleted while every agent runs: a node whose Node object goes with
+	// its agent (the late one's cleanup) holds a deletion until its agent
+	// counts as silent.
+	deleteAndWait(t, s.Client, p)
 }
 
 // watchRollout follows generation gen to n nodes through watches on the
@@ -291,8 +295,8 @@ func extraAgent(t *testing.T, s *localstack.Stack, name string, labels map[strin
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
 	t.Cleanup(func() {
-		// Remove the node first: the operator drops its set and releases
-		// programs; then the agent's own programs go with its pin root.
+		// Remove the node, stop its agent, and its programs go with its
+		// pin root; the operator deletes the set once the agent is silent.
 		_ = s.Client.Delete(context.Background(), node)
 		cancel()
 		<-done
