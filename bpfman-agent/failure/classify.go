@@ -2,6 +2,8 @@ package failure
 
 import (
 	"errors"
+	"fmt"
+	"unicode/utf8"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpfman-agent/image"
@@ -45,7 +47,26 @@ func Classify(err error) Failure {
 	if f.Reason == bpfleetv1.ReasonUnsupported {
 		f.State = bpfleetv1.StateUnsupported
 	}
+	f.Message = Bound(f.Message)
 	return f
+}
+
+// MaxMessage bounds a status message: a failure of a large object can
+// name thousands of programs or maps, and the report is one object, a
+// condition's message at most 32 KiB.
+const MaxMessage = 1024
+
+// Bound cuts msg to MaxMessage bytes (at a rune boundary), saying how
+// much it left out.
+func Bound(msg string) string {
+	if len(msg) <= MaxMessage {
+		return msg
+	}
+	cut := MaxMessage
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes more)", msg[:cut], len(msg)-cut)
 }
 
 // Transient reports whether a retry may help and is not merely waiting:

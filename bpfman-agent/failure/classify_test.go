@@ -3,7 +3,9 @@ package failure_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpfman-agent/failure"
@@ -45,5 +47,18 @@ func TestClassify(t *testing.T) {
 				t.Errorf("classify = %s/%s terminal=%v, want %s/%s terminal=%v", f.State, f.Reason, f.Terminal, tc.state, tc.reason, tc.terminal)
 			}
 		})
+	}
+}
+
+// A failure's message is bounded: a 2,000-program object once gave a
+// 978 KB message, more than a condition or the report can hold.
+func TestMessageBounded(t *testing.T) {
+	long := errors.New("programs missing: " + strings.Repeat("prog_ü, ", 100_000))
+	f := failure.Classify(long)
+	if len(f.Message) > failure.MaxMessage+64 || !strings.HasSuffix(f.Message, "bytes more)") || !utf8.ValidString(f.Message) {
+		t.Errorf("message of %d bytes, ending %q", len(f.Message), f.Message[max(0, len(f.Message)-40):])
+	}
+	if short := failure.Classify(errors.New("busy")); short.Message != "busy" {
+		t.Errorf("short message changed: %q", short.Message)
 	}
 }
