@@ -77,6 +77,18 @@ func TestListRemovePrune(t *testing.T) {
 	assertGone(t, l.UIDDir("uid-a"))
 }
 
+// Prune removes the staging directories an install cut short left in the
+// uids it keeps, and nothing published.
+func TestPruneRemovesStaging(t *testing.T) {
+	testkernel.Require(t)
+	l := newLayout(t)
+	pinMap(t, l.Revision("uid-a", "r1").Map("counts"))
+	pinMap(t, l.Staging("uid-a", "r2").Map("counts"))
+	mustDo(t, l.Prune(map[string]bool{"uid-a": true}))
+	assertGone(t, string(l.Staging("uid-a", "r2")))
+	assertList(t, l, "uid-a/r1")
+}
+
 func TestPublish(t *testing.T) {
 	testkernel.Require(t)
 	l := newLayout(t)

@@ -37,16 +37,41 @@ func (l Layout) RemoveOtherRevisions(uid, keep string) error {
 }
 
 // Prune removes every entry under the root whose name is not in keep:
-// programs no longer desired, and anything that is not a valid uid. The
-// shared maps' directory stays: which of its pins are still used is for
-// the caller to tell (RemoveShared).
+// programs no longer desired, and anything that is not a valid uid; and
+// the staging directories that an install cut short (the agent killed
+// between staging and publishing) left in the uids it keeps. The shared
+// maps' directory stays: which of its pins are still used is for the
+// caller to tell (RemoveShared).
 func (l Layout) Prune(keep map[string]bool) error {
 	keep = maps.Clone(keep)
 	if keep == nil {
 		keep = map[string]bool{}
 	}
 	keep[sharedDirName] = true
-	return removeExcept(l.Root, keep)
+	return errors.Join(removeExcept(l.Root, keep), l.RemoveStaging())
+}
+
+// RemoveStaging removes every staging directory under the root. Only an
+// install cut short leaves one (Publish renames it into place), so call it
+// when no install runs. Removing it unpins what the install had made: the
+// links it attached detach; a link it had moved in place is pinned by the
+// running revision too, and stays.
+func (l Layout) RemoveStaging() error {
+	uids, err := validEntries(l.Root, "uid")
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, uid := range uids {
+		names, err := dirNames(l.UIDDir(uid))
+		errs = append(errs, err)
+		for _, name := range names {
+			if isStaging(name) {
+				errs = append(errs, removeAll(filepath.Join(l.UIDDir(uid), name)))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func removeExcept(dir string, keep map[string]bool) error {

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
 
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
@@ -43,7 +44,7 @@ func syncLinks(p Program, dir pins.Dir, prog *ebpf.Program, progID uint32) (map[
 	out := make(map[string]LinkInfo, len(p.Attach))
 	for key, l := range pinned {
 		spec := p.Attach[key]
-		if spec == nil || !live(l, progID) {
+		if spec == nil || !reclaim(l, prog, progID) {
 			if err := l.Unpin(); err != nil {
 				return nil, fmt.Errorf("unpin link %s: %w", key, err)
 			}
@@ -54,6 +55,17 @@ func syncLinks(p Program, dir pins.Dir, prog *ebpf.Program, progID uint32) (map[
 		}
 	}
 	return out, attachMissing(p, dir, prog, out)
+}
+
+// reclaim reports whether l, a link pinned in the adopted revision, is
+// live and runs its program progID, moving it back in place if it runs
+// another: an install cut short after link.Update had moved it to the
+// new revision's program leaves it so. The hook stays occupied.
+func reclaim(l link.Link, prog *ebpf.Program, progID uint32) bool {
+	if live(l, progID) {
+		return true
+	}
+	return live(l, 0) && l.Update(prog) == nil
 }
 
 // attachMissing attaches prog to the targets of p not in have, pins the

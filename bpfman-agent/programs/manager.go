@@ -51,14 +51,18 @@ type Manager struct {
 	loader *loader.Loader
 }
 
-// New mounts bpffs and tracefs where absent and creates root, which must
-// lie on a BPF filesystem.
+// New mounts bpffs and tracefs where absent, creates root, which must lie
+// on a BPF filesystem, and removes what installs cut short left there.
 func New(root string) (*Manager, error) {
 	if err := pins.EnsureMounted(); err != nil {
 		return nil, err
 	}
 	layout := pins.Layout{Root: root}
 	if err := layout.Init(); err != nil {
+		return nil, err
+	}
+	// No install runs yet: a staging directory is one a killed agent left.
+	if err := layout.RemoveStaging(); err != nil {
 		return nil, err
 	}
 	ld, err := loader.New()
