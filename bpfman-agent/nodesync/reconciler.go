@@ -30,9 +30,6 @@ import (
 // when nothing in the API changed (a pin removed by hand, a link detached).
 const resync = time.Minute
 
-// waitRetry is how soon a pass runs again when a program waits on another.
-const waitRetry = 2 * time.Second
-
 // Reconciler syncs the kernel with one node's NodeProgramSet.
 type Reconciler struct {
 	client.Client
@@ -65,6 +62,8 @@ type Reconciler struct {
 	// what the agent's Lease says (see alive).
 	passStart atomic.Int64
 	setUID    atomic.Value
+	// waits spaces the passes that retry what waits (see waitBackoff).
+	waits waitBackoff
 }
 
 type terminalFailure struct {
@@ -108,25 +107,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	if err := errors.Join(applyErr, pruneErr); err != nil {
 		return ctrl.Result{}, err
 	}
-	if anyPending(statuses, progState) || anyPending(report.Status.MapPolicies, policyState) {
-		return ctrl.Result{RequeueAfter: waitRetry}, nil
-	}
-	return ctrl.Result{RequeueAfter: resync}, nil
+	return ctrl.Result{RequeueAfter: r.nextPass(set, statuses, report.Status.MapPolicies)}, nil
 }
-
-// anyPending reports whether something waits on something else (and so
-// deserves a pass again soon).
-func anyPending[T any](items []T, state func(T) bpfleetv1.ProgramState) bool {
-	for _, it := range items {
-		if state(it) == bpfleetv1.StatePending {
-			return true
-		}
-	}
-	return false
-}
-
-func progState(st bpfleetv1.NodeProgramStatus) bpfleetv1.ProgramState     { return st.State }
-func policyState(st bpfleetv1.NodeMapPolicyStatus) bpfleetv1.ProgramState { return st.State }
 
 // ownSet gets this node's set, creating it empty when the operator has not
 // yet, and remembers its UID for the Lease.
