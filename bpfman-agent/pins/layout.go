@@ -87,6 +87,21 @@ func (l Layout) Publish(uid, rev string) error {
 	return nil
 }
 
+// Move renames revision from of uid to to, atomically, replacing what
+// was pinned as to.
+func (l Layout) Move(uid, from, to string) error {
+	if err := validateIDs(uid, from); err != nil {
+		return err
+	}
+	if err := l.RemoveRevision(uid, to); err != nil {
+		return err
+	}
+	if err := os.Rename(string(l.Revision(uid, from)), string(l.Revision(uid, to))); err != nil {
+		return fmt.Errorf("move pins: %w", err)
+	}
+	return nil
+}
+
 func validateIDs(uid, rev string) error {
 	if err := ValidateUID(uid); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package programs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -14,9 +15,10 @@ import (
 	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
 )
 
-// adopt takes over p's revision from its pins, if its program is pinned
-// and alive (ok), and brings its links in line with p.Attach.
-func (m *Manager) adopt(p Program) (ld Loaded, ok bool, err error) {
+// adopt takes over p's revision from its pins, if its program is pinned,
+// alive and p's own (ok), and brings its links in line with p.Attach. A
+// pinned program that is not p's is set aside, for install to replace.
+func (m *Manager) adopt(ctx context.Context, p Program) (ld Loaded, ok bool, err error) {
 	dir := m.layout.Revision(p.UID, p.Revision.String())
 	prog, err := ebpf.LoadPinnedProgram(dir.Prog(), nil)
 	if err != nil {
@@ -27,9 +29,22 @@ func (m *Manager) adopt(p Program) (ld Loaded, ok bool, err error) {
 	if err != nil {
 		return Loaded{}, false, nil
 	}
+	if !m.trust(ctx, p, dir, prog, ld.ProgramID) {
+		return Loaded{}, false, m.setAside(p)
+	}
 	ld.Shared = configuredShared(p)
 	ld.Links, err = syncLinks(p, dir, prog, ld.ProgramID)
 	return ld, true, err
+}
+
+// setAside renames p's revision, whose pinned program is not its own, so
+// that install takes its links over as from a running revision (in place
+// where the hook allows): the hook never goes empty, and Apply then
+// removes it with the other revisions. Its name is a revision's that no
+// code hash can take, with the same Links part.
+func (m *Manager) setAside(p Program) error {
+	aside := Revision{Code: p.Revision.Code + "_replaced", Links: p.Revision.Links}
+	return m.layout.Move(p.UID, p.Revision.String(), aside.String())
 }
 
 // syncLinks detaches the links pinned in dir whose target is gone from

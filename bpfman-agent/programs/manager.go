@@ -49,6 +49,9 @@ type LinkInfo struct {
 type Manager struct {
 	layout pins.Layout
 	loader *loader.Loader
+	// checked is, by uid, the program last adopted or loaded: a pinned
+	// program is checked against its spec once (see trust).
+	checked map[string]checked
 }
 
 // New mounts bpffs and tracefs where absent, creates root, which must lie
@@ -84,13 +87,14 @@ func (m *Manager) Apply(ctx context.Context, p Program) (Loaded, error) {
 	if err := check(ctx, p); err != nil {
 		return Loaded{}, err
 	}
-	ld, ok, err := m.adopt(p)
+	ld, ok, err := m.adopt(ctx, p)
 	if !ok && err == nil {
 		ld, err = m.install(p)
 	}
 	if err != nil {
 		return Loaded{}, err
 	}
+	m.remember(p.UID, pins.Dir(ld.PinDir), ld.ProgramID)
 	if err := m.layout.RemoveOtherRevisions(p.UID, p.Revision.String()); err != nil {
 		return ld, fmt.Errorf("remove old revisions of %s: %w", p.UID, err)
 	}
@@ -103,6 +107,7 @@ func (m *Manager) Remove(uid string) error {
 	if err := m.layout.RemoveUID(uid); err != nil {
 		return err
 	}
+	m.forget(func(u string) bool { return u != uid })
 	return m.pruneShared()
 }
 
@@ -132,6 +137,7 @@ func (m *Manager) Prune(keep map[string]bool) error {
 	if err := m.layout.Prune(keep); err != nil {
 		return err
 	}
+	m.forget(func(uid string) bool { return keep[uid] })
 	return m.pruneShared()
 }
 
