@@ -57,10 +57,14 @@ const (
 	// operator has not written (the agent made it anew): kept running.
 	ReasonNotScheduled    = "NotScheduled"
 	ReasonMapIncompatible = "MapIncompatible"
-	ReasonBadEntries      = "BadEntries"
-	ReasonMapFull         = "MapFull"
-	ReasonNoPrograms      = "NoPrograms"
-	ReasonRemoved         = "Removed"
+	// ReasonPinRootUnavailable: the agent's pin root left its BPF
+	// filesystem (unmounted) and could not be made again: the node loads
+	// nothing until it can.
+	ReasonPinRootUnavailable = "PinRootUnavailable"
+	ReasonBadEntries         = "BadEntries"
+	ReasonMapFull            = "MapFull"
+	ReasonNoPrograms         = "NoPrograms"
+	ReasonRemoved            = "Removed"
 	// ReasonAgentNotReporting: the node's agent has given no sign of life
 	// for a while; its node counts as pending.
 	ReasonAgentNotReporting = "AgentNotReporting"

@@ -18,6 +18,10 @@ const (
 	// (no such map, a data section), or a shared map another program made
 	// differs in type, key or value size, max_entries or flags.
 	ReasonMapIncompatible = "MapIncompatible"
+	// ReasonPinRootUnavailable: the pin root is no longer on a BPF
+	// filesystem and the agent could not make it again: nothing is
+	// loaded (a program it could not pin would be lost to the agent).
+	ReasonPinRootUnavailable = "PinRootUnavailable"
 )
 
 // Error is a classified failure to load or attach a program.

@@ -2,7 +2,10 @@
 // own node's NodeProgramSet asks for, and reports what it really runs in
 // the node's NodeProgramReport, which it alone writes, whole.
 //
-// A pass reads the set (creating it empty if the operator has not yet, or
+// A pass first checks that the pin root still holds the pins (a bpffs
+// unmounted under the agent is mounted again and every program reloaded,
+// its status saying why; a root that cannot be made again fails every
+// program with PinRootUnavailable), then reads the set (creating it empty if the operator has not yet, or
 // it was deleted: such a set is not Scheduled, and the pass then unloads
 // nothing it runs, reporting it NotScheduled, until the operator writes
 // the spec),

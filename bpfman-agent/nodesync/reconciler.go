@@ -89,7 +89,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	}
 	base := report.DeepCopy()
 	desired := unique(ctx, set.Spec.Programs)
+	lost := r.checkPinRoot(ctx)
 	statuses, objects, applyErr := r.applyAll(ctx, desired)
+	markReloaded(statuses, lost)
 	r.measure(ctx, desired, statuses)
 	left, pruneErr := r.pruneUnwanted(set, desired)
 	statuses = append(statuses, left...)

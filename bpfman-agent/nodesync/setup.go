@@ -16,6 +16,7 @@ import (
 	"github.com/bpfleet/bpfleet/bpfman-agent/image"
 	"github.com/bpfleet/bpfleet/bpfman-agent/mappolicy"
 	"github.com/bpfleet/bpfleet/bpfman-agent/metrics"
+	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
 	"github.com/bpfleet/bpfleet/bpfman-agent/probe"
 	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
 	"github.com/bpfleet/bpfleet/internal/scrape"
@@ -89,7 +90,7 @@ func (o Options) validate() error {
 // openHost opens the agent's state on the host: its pin root and its
 // image cache.
 func openHost(o Options) (*programs.Manager, *image.Store, error) {
-	progs, err := programs.New(o.PinRoot)
+	progs, err := programs.New(o.PinRoot, programs.MountBPFFSAt(pins.DefaultMountAt(o.PinRoot)))
 	if err != nil {
 		return nil, nil, fmt.Errorf("pin root %s: %w", o.PinRoot, err)
 	}

@@ -17,7 +17,12 @@
 // The pins are the agent's memory across restarts: a revision directory is
 // created complete (it is assembled under a "~staging-" name and renamed
 // into place), and anything under the root that no desired program owns is
-// garbage to prune. Names that become path elements (uid, revision, map
+// garbage to prune; a staging directory a killed agent left is removed at
+// start (RemoveStaging) and by Prune. The pins live only as long as their
+// BPF filesystem: Layout.State identifies the root (device and inode, so a
+// new bpffs instance or a root made anew differs), and Restore makes it
+// again, mounting a BPF filesystem only at Layout.MountAt (DefaultMountAt:
+// /sys/fs/bpf for a root under it). Names that become path elements (uid, revision, map
 // name) are validated first, so that input from the API cannot escape the
 // root. bpffs refuses dots in names, so map names are stored with dots
 // turned into dashes (".rodata" -> "-rodata") and link targets with dots

@@ -48,10 +48,17 @@ func (d Dir) Map(name string) string { return filepath.Join(d.Maps(), mapPinName
 // Layout is the tree of pins under Root.
 type Layout struct {
 	Root string
+	// MountAt is where Restore may mount a BPF filesystem for Root when
+	// Root's is gone: Root or an ancestor, the mount point the agent
+	// mounted or would mount itself (DefaultMountAt). "" mounts nothing.
+	MountAt string
 }
 
 // Init creates Root and checks that it lies on a BPF filesystem.
 func (l Layout) Init() error {
+	if err := l.checkMountAt(); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(l.Root, 0o700); err != nil {
 		return fmt.Errorf("pin root: %w", err)
 	}

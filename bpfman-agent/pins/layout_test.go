@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
@@ -158,5 +159,30 @@ func mustDo(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestDefaultMountAt(t *testing.T) {
+	for root, want := range map[string]string{
+		pins.DefaultRoot:     pins.BPFFSPath,
+		"/sys/fs/bpf/a/b":    pins.BPFFSPath,
+		"/sys/fs/bpfx/a":     "",
+		"/run/bpf/bpfleet":   "",
+		"/sys/fs/bpf/../etc": "",
+	} {
+		if got := pins.DefaultMountAt(root); got != want {
+			t.Errorf("DefaultMountAt(%s) = %q, want %q", root, got, want)
+		}
+	}
+}
+
+// A mount point that is not the root or above it is refused: mounting
+// there would not give the root a BPF filesystem.
+func TestInitRefusesMountAtBelowRoot(t *testing.T) {
+	root := t.TempDir()
+	for _, at := range []string{filepath.Join(root, "sub"), "/elsewhere", "relative"} {
+		if err := (pins.Layout{Root: root, MountAt: at}).Init(); err == nil || !strings.Contains(err.Error(), "mount point") {
+			t.Errorf("MountAt %s: %v, want refused", at, err)
+		}
 	}
 }

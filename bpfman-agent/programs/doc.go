@@ -32,8 +32,19 @@
 // unpins the shared maps it created. Map and SharedMap open maps by name
 // for the caller to read or write.
 //
+// A pinned revision is adopted only if its program is the revision's:
+// type, name and (where cilium/ebpf rewrites nothing at load) kernel tag
+// are checked against the object once per program and Manager. Another
+// program pinned there is set aside and replaced like an update.
+// CheckRoot, called before each pass, notices a pin root that lost its
+// pins (its BPF filesystem unmounted, or the root removed): it makes the
+// root again so that Apply reloads every program, or, if it cannot, makes
+// every call fail with PinRootUnavailable rather than load what it could
+// not pin.
+//
 // Errors that the agent must report are *Error values (an alias of
 // loader.Error) whose Reason classifies them; Terminal tells whether a
-// retry can help. The Manager holds no file descriptors between calls and
+// retry can help. The Manager holds no file descriptors between calls
+// (only the root's identity and which pinned programs it checked) and
 // must be used from one goroutine at a time.
 package programs

@@ -15,6 +15,8 @@ const (
 	ReasonUnsupported       = loader.ReasonUnsupported
 	ReasonLoadFailed        = loader.ReasonLoadFailed
 	ReasonMapIncompatible   = loader.ReasonMapIncompatible
+	// ReasonPinRootUnavailable: see CheckRoot.
+	ReasonPinRootUnavailable = loader.ReasonPinRootUnavailable
 )
 
 // Terminal reports whether retrying err with the same input is pointless.

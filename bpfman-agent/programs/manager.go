@@ -52,15 +52,34 @@ type Manager struct {
 	// checked is, by uid, the program last adopted or loaded: a pinned
 	// program is checked against its spec once (see trust).
 	checked map[string]checked
+	// root is the pin root's state when last seen whole; rootErr, while
+	// set, refuses every change, and lost says how the pins were lost
+	// (see CheckRoot).
+	root    pins.RootState
+	rootErr error
+	lost    string
+}
+
+// Option configures a Manager.
+type Option func(*pins.Layout)
+
+// MountBPFFSAt lets the Manager mount a BPF filesystem at dir, the pin
+// root or an ancestor, when the root's is gone (see CheckRoot). The agent
+// gives pins.DefaultMountAt of its root; without it, nothing is mounted.
+func MountBPFFSAt(dir string) Option {
+	return func(l *pins.Layout) { l.MountAt = dir }
 }
 
 // New mounts bpffs and tracefs where absent, creates root, which must lie
 // on a BPF filesystem, and removes what installs cut short left there.
-func New(root string) (*Manager, error) {
+func New(root string, opts ...Option) (*Manager, error) {
 	if err := pins.EnsureMounted(); err != nil {
 		return nil, err
 	}
 	layout := pins.Layout{Root: root}
+	for _, o := range opts {
+		o(&layout)
+	}
 	if err := layout.Init(); err != nil {
 		return nil, err
 	}
@@ -68,11 +87,15 @@ func New(root string) (*Manager, error) {
 	if err := layout.RemoveStaging(); err != nil {
 		return nil, err
 	}
+	state, err := layout.State()
+	if err != nil {
+		return nil, err
+	}
 	ld, err := loader.New()
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{layout: layout, loader: ld}, nil
+	return &Manager{layout: layout, loader: ld, root: state}, nil
 }
 
 // Apply makes p run on exactly its targets. If p's revision is pinned, it
@@ -86,6 +109,9 @@ func New(root string) (*Manager, error) {
 func (m *Manager) Apply(ctx context.Context, p Program) (Loaded, error) {
 	if err := check(ctx, p); err != nil {
 		return Loaded{}, err
+	}
+	if m.rootErr != nil {
+		return Loaded{}, m.rootErr
 	}
 	ld, ok, err := m.adopt(ctx, p)
 	if !ok && err == nil {
@@ -104,6 +130,9 @@ func (m *Manager) Apply(ctx context.Context, p Program) (Loaded, error) {
 // Remove detaches and unpins every revision of uid, and the shared maps
 // that no other program uses.
 func (m *Manager) Remove(uid string) error {
+	if m.rootErr != nil {
+		return m.rootErr
+	}
 	if err := m.layout.RemoveUID(uid); err != nil {
 		return err
 	}
@@ -115,6 +144,9 @@ func (m *Manager) Remove(uid string) error {
 // its live links. Broken or half-written pins are left out: Apply
 // replaces them and Prune removes them.
 func (m *Manager) Installed() ([]Loaded, error) {
+	if m.rootErr != nil {
+		return nil, m.rootErr
+	}
 	entries, err := m.layout.List()
 	if err != nil {
 		return nil, err
@@ -134,6 +166,9 @@ func (m *Manager) Installed() ([]Loaded, error) {
 // anything else there that is not a program's, and the shared maps that
 // no program left uses.
 func (m *Manager) Prune(keep map[string]bool) error {
+	if m.rootErr != nil {
+		return m.rootErr
+	}
 	if err := m.layout.Prune(keep); err != nil {
 		return err
 	}
