@@ -18,6 +18,11 @@ const (
 	// (no such map, a data section), or a shared map another program made
 	// differs in type, key or value size, max_entries or flags.
 	ReasonMapIncompatible = "MapIncompatible"
+	// ReasonMapFull: the entries a running revision's map holds do not fit
+	// in the new revision's map (a smaller maxEntries), so the update is
+	// held and the running revision keeps running. Not terminal: entries
+	// may go, or the spec change.
+	ReasonMapFull = "MapFull"
 )
 
 // Error is a classified failure to load or attach a program.

@@ -15,6 +15,7 @@ const (
 	ReasonUnsupported       = loader.ReasonUnsupported
 	ReasonLoadFailed        = loader.ReasonLoadFailed
 	ReasonMapIncompatible   = loader.ReasonMapIncompatible
+	ReasonMapFull           = loader.ReasonMapFull
 )
 
 // Terminal reports whether retrying err with the same input is pointless.
