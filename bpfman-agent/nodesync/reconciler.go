@@ -186,6 +186,12 @@ func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, facts
 	loaded, err := r.Programs.Apply(ctx, p)
 	if err != nil {
 		metrics.CountLoad(np.Kind, np.Name, failure.Classify(err).Reason)
+		if programs.Reason(err) == programs.ReasonMapFull {
+			// The update is held and the running revision runs on: its
+			// policies still write its maps, which may make the room the
+			// update waits for.
+			objects[np.UID] = p.Object
+		}
 		return r.failedStatus(st, attempt, err)
 	}
 	if !loaded.Adopted {
