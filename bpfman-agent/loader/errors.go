@@ -22,6 +22,11 @@ const (
 	// filesystem and the agent could not make it again: nothing is
 	// loaded (a program it could not pin would be lost to the agent).
 	ReasonPinRootUnavailable = "PinRootUnavailable"
+	// ReasonMapFull: the entries a running revision's map holds do not fit
+	// in the new revision's map (a smaller maxEntries), so the update is
+	// held and the running revision keeps running. Not terminal: entries
+	// may go, or the spec change.
+	ReasonMapFull = "MapFull"
 )
 
 // Error is a classified failure to load or attach a program.

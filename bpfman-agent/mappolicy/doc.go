@@ -10,10 +10,15 @@
 //     the keys each policy last wrote, so that a key a merge policy stops
 //     listing is removed, after an agent restart too. A missing or torn
 //     ledger means no key is known: nothing is removed that should stay.
+//     It is written durably (synced, renamed) with the old and new keys
+//     before a map is written, and narrowed to the new after: a crash
+//     between leaves no key in a map that the ledger does not know of.
 //   - which policy generation was written into which kernel maps: a policy
 //     is written once per generation and set of maps, never on every pass,
 //     since a rewrite would reset the values programs keep in the entries
-//     (counters). Its status is refreshed with the maps' usage.
+//     (counters). Its status is refreshed with the maps' usage. An
+//     atomic write that found no room wrote nothing: it is not
+//     remembered, and the next pass tries again.
 //   - which policies' map usage is published, so that the series of a
 //     policy that left the node or changed its map are dropped.
 //

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -56,9 +57,10 @@ func (l ledger) keys(uid types.UID) ([]json.RawMessage, error) {
 	return keys, nil
 }
 
-// record replaces the keys written for uid, atomically (a new file renamed
-// over the old one).
-func (l ledger) record(uid types.UID, entries []maps.Entry) error {
+// record replaces the keys written for uid, durably: a new file, synced,
+// renamed over the old one, and the directory synced. No keys (nil)
+// removes the record: no key is known.
+func (l ledger) record(uid types.UID, keys []json.RawMessage) error {
 	if l.dir == "" {
 		return nil
 	}
@@ -66,9 +68,11 @@ func (l ledger) record(uid types.UID, entries []maps.Entry) error {
 	if err != nil {
 		return err
 	}
-	keys := make([]json.RawMessage, len(entries))
-	for i, e := range entries {
-		keys[i] = e.Key
+	if keys == nil {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("record written keys: %w", err)
+		}
+		return nil
 	}
 	b, err := json.Marshal(keys)
 	if err != nil {
@@ -77,14 +81,64 @@ func (l ledger) record(uid types.UID, entries []maps.Entry) error {
 	if err := os.MkdirAll(l.dir, 0o700); err != nil {
 		return fmt.Errorf("record written keys: %w", err)
 	}
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("record written keys: %w", err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
+	if err := writeDurably(p, b); err != nil {
 		return fmt.Errorf("record written keys: %w", err)
 	}
 	return nil
+}
+
+// writeDurably replaces the file at p with b, so that a crash leaves
+// either the old content or the new.
+func writeDurably(p string, b []byte) error {
+	tmp := p + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	if err != nil {
+		return err
+	}
+	dir, err := os.Open(filepath.Dir(p))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return dir.Sync()
+}
+
+// keysOf lists the keys of entries, as the policy spelled them.
+func keysOf(entries []maps.Entry) []json.RawMessage {
+	keys := make([]json.RawMessage, len(entries))
+	for i, e := range entries {
+		keys[i] = e.Key
+	}
+	return keys
+}
+
+// union is a then the keys of b not in a (as spelled).
+func union(a, b []json.RawMessage) []json.RawMessage {
+	out := slices.Clone(a)
+	seen := make(map[string]bool, len(a))
+	for _, k := range a {
+		seen[string(k)] = true
+	}
+	for _, k := range b {
+		if !seen[string(k)] {
+			seen[string(k)] = true
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // forget drops the ledger of every policy not in keep.

@@ -31,12 +31,15 @@ func entriesFailed(st bpfleetv1.NodeMapPolicyStatus, res maps.Result, total int,
 	}
 	written := fmt.Sprintf("the other %d written", total-len(res.Failed))
 	if atomic {
-		written = "none written (atomic)"
+		written = "none written (atomic: the map is as it was)"
 	}
 	st.State, st.Reason, st.Terminal = bpfleetv1.StateFailed, bpfleetv1.ReasonBadEntries, true
 	if allFull(res.Failed) {
 		// Room may come: keys removed, or maxEntries raised.
 		st.Reason, st.Terminal = bpfleetv1.ReasonMapFull, false
+		if atomic {
+			written += ", tried again on the next pass"
+		}
 	}
 	st.Message = fmt.Sprintf("%d of %d entries refused, %s: %s", len(res.Failed), total, written, strings.Join(msgs, "; "))
 	return st

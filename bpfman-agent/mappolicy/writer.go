@@ -2,6 +2,7 @@ package mappolicy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -48,6 +49,9 @@ type Writer struct {
 	applied map[types.UID]appliedPolicy
 	// metered maps the policies whose map usage is recorded to their map.
 	metered map[string]string
+	// afterMapWrite, if set, runs after the maps are written and before
+	// the ledger is narrowed: tests fail there, as a crash would.
+	afterMapWrite func() error
 }
 
 // New makes a Writer that remembers nothing written yet but its ledger.
@@ -109,8 +113,8 @@ func (w *Writer) applyPolicy(ctx context.Context, nmp *bpfleetv1.NodeMapPolicy, 
 	if prev, ok := w.applied[nmp.UID]; ok && prev.key == key {
 		return usage(prev.status, targets), nil
 	}
-	st, wrote, err := w.write(ctx, st, nmp, spec, targets)
-	if err == nil && wrote {
+	st, done, err := w.write(ctx, st, nmp, spec, targets)
+	if err == nil && done {
 		// Written, wholly or in part: writing again would reset the values
 		// programs keep in the entries. A new generation or map writes anew.
 		w.remember(nmp.UID, key, st)
@@ -120,47 +124,72 @@ func (w *Writer) applyPolicy(ctx context.Context, nmp *bpfleetv1.NodeMapPolicy, 
 
 // write writes the entries into every target map, removing the keys the
 // policy wrote before and no longer lists; the error is a failure of the
-// write as a whole (transient). wrote is false when no map was touched
-// (the entries could not be had, or their signature does not verify): the
-// next pass tries again, so signing the artifact later is enough.
+// write as a whole (transient). done is false when the next pass must
+// write again: no map was touched (the entries could not be had, their
+// signature does not verify, or an atomic write found no room), so
+// signing the artifact later, or room made in the map, is enough.
 func (w *Writer) write(ctx context.Context, st bpfleetv1.NodeMapPolicyStatus, nmp *bpfleetv1.NodeMapPolicy, spec *ebpf.MapSpec, targets []*ebpf.Map) (bpfleetv1.NodeMapPolicyStatus, bool, error) {
 	entries, err := w.policyEntries(ctx, nmp)
 	if err != nil {
 		st, err = policyFailed(st, err)
 		return st, false, err
 	}
-	st, err = w.writeEntries(nmp, st, spec, targets, entries)
-	return st, true, err
+	return w.writeEntries(nmp, st, spec, targets, entries)
 }
 
-// writeEntries writes entries into every target map.
-func (w *Writer) writeEntries(nmp *bpfleetv1.NodeMapPolicy, st bpfleetv1.NodeMapPolicyStatus, spec *ebpf.MapSpec, targets []*ebpf.Map, entries []maps.Entry) (bpfleetv1.NodeMapPolicyStatus, error) {
+// writeEntries writes entries into every target map. The ledger is made
+// durable with the keys written before and those listed now before the
+// first map write, and narrowed to the keys written after the last: a
+// crash between the two leaves no key in a map that the ledger does not
+// know of, so a key the policy stops listing is still removed. done is as
+// for write.
+func (w *Writer) writeEntries(nmp *bpfleetv1.NodeMapPolicy, st bpfleetv1.NodeMapPolicyStatus, spec *ebpf.MapSpec, targets []*ebpf.Map, entries []maps.Entry) (_ bpfleetv1.NodeMapPolicyStatus, done bool, _ error) {
 	previous, err := w.written.keys(nmp.UID)
-	if err != nil {
-		return policyFailed(st, err)
+	if err == nil {
+		err = w.written.record(nmp.UID, union(previous, keysOf(entries)))
 	}
+	if err != nil {
+		st, err = policyFailed(st, err)
+		return st, false, err
+	}
+	refused, st, err := w.writeMaps(nmp, st, spec, targets, entries, previous)
+	if err != nil {
+		st, err = policyFailed(st, err)
+		return st, true, err
+	}
+	// An atomic write refused by one target may have gone into those
+	// before: the ledger keeps knowing both.
+	if refused == nil || !nmp.Atomic {
+		if err := w.written.record(nmp.UID, keysOf(entries)); err != nil {
+			st, err = policyFailed(st, err)
+			return st, true, err
+		}
+	}
+	if refused != nil {
+		st = entriesFailed(st, *refused, len(entries), nmp.Atomic)
+		return st, !nmp.Atomic || st.Terminal, nil
+	}
+	return st, true, nil
+}
+
+// writeMaps applies entries to each target in turn, stopping at the first
+// that refuses some (refused).
+func (w *Writer) writeMaps(nmp *bpfleetv1.NodeMapPolicy, st bpfleetv1.NodeMapPolicyStatus, spec *ebpf.MapSpec, targets []*ebpf.Map, entries []maps.Entry, previous []json.RawMessage) (*maps.Result, bpfleetv1.NodeMapPolicyStatus, error) {
 	opts := maps.Options{Mode: maps.Mode(nmp.Mode), Atomic: nmp.Atomic, Previous: previous}
-	var refused *maps.Result
 	for _, m := range targets {
 		res, err := maps.Apply(m, spec.Key, spec.Value, entries, opts)
 		st.Entries, st.MaxEntries = int32(res.Entries), int32(res.MaxEntries)
 		if err != nil {
-			return policyFailed(st, err)
+			return nil, st, err
 		}
 		if len(res.Failed) > 0 {
-			refused = &res
-			break
+			return &res, st, nil
 		}
 	}
-	if refused == nil || !nmp.Atomic {
-		if err := w.written.record(nmp.UID, entries); err != nil {
-			return policyFailed(st, err)
-		}
+	if w.afterMapWrite != nil {
+		return nil, st, w.afterMapWrite()
 	}
-	if refused != nil {
-		return entriesFailed(st, *refused, len(entries), nmp.Atomic), nil
-	}
-	return st, nil
+	return nil, st, nil
 }
 
 // appliedPolicy is a policy generation written into a set of maps. The

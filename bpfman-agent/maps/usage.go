@@ -1,9 +1,6 @@
 package maps
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/cilium/ebpf"
 )
 
@@ -12,13 +9,18 @@ const chunk = 4096
 
 // Usage reports how many entries m holds and its max_entries. An array
 // always holds max_entries entries (a zero value is a value), so Usage
-// reports it full without reading it.
+// reports it full without reading it. It counts in bounded memory: the
+// map is read chunk by chunk into buffers it reuses, never copied whole.
 func Usage(m *ebpf.Map) (entries int, max uint32, err error) {
 	if isArray(m) {
 		return int(m.MaxEntries()), m.MaxEntries(), nil
 	}
-	keys, _, err := dump(m)
-	return keys.len(), m.MaxEntries(), err
+	s, err := newScanner(m, true)
+	if err != nil {
+		return 0, m.MaxEntries(), err
+	}
+	err = s.each(func(n int) error { entries += n; return nil })
+	return entries, m.MaxEntries(), err
 }
 
 // staleKeys lists the keys of m that are neither planned nor kept: for
@@ -70,43 +72,22 @@ func allZero(b []byte) bool {
 	return true
 }
 
-// dump reads every key and value of m, in batches where it can.
+// dump reads every key and value of m.
 func dump(m *ebpf.Map) (keys, values rows, err error) {
-	keys, values, err = dumpBatch(m)
-	if errors.Is(err, ebpf.ErrNotSupported) {
-		return dumpEach(m)
+	s, err := newScanner(m, false)
+	if err != nil {
+		return rows{}, rows{}, err
 	}
-	return keys, values, err
-}
-
-func dumpBatch(m *ebpf.Map) (keys, values rows, err error) {
-	ks, vs := int(m.KeySize()), int(m.ValueSize())
-	kbuf, vbuf := newRows(ks, chunk), newRows(vs, chunk)
 	var kout, vout []byte
-	cursor := new(ebpf.MapBatchCursor)
-	for {
-		n, err := m.BatchLookup(cursor, kbuf.from(0), vbuf.from(0), nil)
-		kout, vout = append(kout, kbuf.buf[:n*ks]...), append(vout, vbuf.buf[:n*vs]...)
-		if errors.Is(err, ebpf.ErrKeyNotExist) {
-			return fromBytes(ks, kout), fromBytes(vs, vout), nil
-		}
-		if err != nil {
-			return rows{}, rows{}, fmt.Errorf("read map: %w", err)
-		}
+	vs := s.cpus * s.values.size
+	err = s.each(func(n int) error {
+		kout, vout = append(kout, s.keys.buf[:n*s.keys.size]...), append(vout, s.values.buf[:n*vs]...)
+		return nil
+	})
+	if err != nil {
+		return rows{}, rows{}, err
 	}
-}
-
-func dumpEach(m *ebpf.Map) (keys, values rows, err error) {
-	var kout, vout []byte
-	k, v := make([]byte, m.KeySize()), make([]byte, m.ValueSize())
-	it := m.Iterate()
-	for it.Next(k, v) {
-		kout, vout = append(kout, k...), append(vout, v...)
-	}
-	if err := it.Err(); err != nil {
-		return rows{}, rows{}, fmt.Errorf("read map: %w", err)
-	}
-	return fromBytes(len(k), kout), fromBytes(len(v), vout), nil
+	return fromBytes(s.keys.size, kout), fromBytes(vs, vout), nil
 }
 
 // fromBytes makes rows of flat bytes.

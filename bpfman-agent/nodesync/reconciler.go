@@ -137,8 +137,15 @@ func (r *Reconciler) applyAll(ctx context.Context, desired []bpfleetv1.NodeProgr
 	installed, err := r.Programs.Installed()
 	errs := []error{err}
 	facts := gatherFacts(desired, installed)
+	running := make(map[types.UID]programs.Loaded, len(installed))
+	for _, ld := range installed {
+		running[types.UID(ld.UID)] = ld
+	}
 	for i := range desired {
 		st, err := r.apply(ctx, &desired[i], facts, objects)
+		if st.State != bpfleetv1.StateReady {
+			st = keptRunning(st, running)
+		}
 		statuses = append(statuses, st)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s %s: %w", desired[i].Kind, desired[i].Name, err))
@@ -163,6 +170,12 @@ func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, facts
 	loaded, err := r.Programs.Apply(ctx, p)
 	if err != nil {
 		metrics.CountLoad(np.Kind, np.Name, failure.Classify(err).Reason)
+		if programs.Reason(err) == programs.ReasonMapFull {
+			// The update is held and the running revision runs on: its
+			// policies still write its maps, which may make the room the
+			// update waits for.
+			objects[np.UID] = p.Object
+		}
 		return r.failedStatus(st, attempt, err)
 	}
 	if !loaded.Adopted {
@@ -175,6 +188,19 @@ func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, facts
 	st.ProgramID, st.MapIDs, st.PinPath = loaded.ProgramID, loaded.Maps, loaded.PinDir
 	st.Links = linkStatuses(loaded.Links)
 	return st, nil
+}
+
+// keptRunning adds to the status of a program that is not Ready the
+// revision of it that still runs (an update held or failed, which leaves
+// it running), so that status does not read as if it were gone.
+func keptRunning(st bpfleetv1.NodeProgramStatus, running map[types.UID]programs.Loaded) bpfleetv1.NodeProgramStatus {
+	ld, ok := running[st.UID]
+	if !ok {
+		return st
+	}
+	st.ProgramID, st.MapIDs, st.PinPath = ld.ProgramID, ld.Maps, ld.PinDir
+	st.Links = linkStatuses(ld.Links)
+	return st
 }
 
 // linkStatuses reports links sorted by target.

@@ -42,6 +42,15 @@
 // every call fail with PinRootUnavailable rather than load what it could
 // not pin.
 //
+// A new revision's maps start with the running revision's entries: before
+// any link moves to it, each of its maps of plain data (hash, array, LRU
+// hash, LPM trie and their per-CPU kinds) is filled with the entries of
+// the running revision's map of the same name, type, key and value size
+// (see carry). Data sections (.rodata, .data, .bss) are never carried: the
+// new revision's globals are its own; shared maps are one map already. If
+// the entries do not fit (a smaller maxEntries), the update is held with
+// MapFull, which is not terminal, and the running revision keeps running.
+//
 // Errors that the agent must report are *Error values (an alias of
 // loader.Error) whose Reason classifies them; Terminal tells whether a
 // retry can help. The Manager holds no file descriptors between calls

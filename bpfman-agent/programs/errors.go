@@ -17,6 +17,7 @@ const (
 	ReasonMapIncompatible   = loader.ReasonMapIncompatible
 	// ReasonPinRootUnavailable: see CheckRoot.
 	ReasonPinRootUnavailable = loader.ReasonPinRootUnavailable
+	ReasonMapFull            = loader.ReasonMapFull
 )
 
 // Terminal reports whether retrying err with the same input is pointless.

@@ -28,9 +28,10 @@ func (m *Manager) install(p Program) (Loaded, error) {
 	return loaded(p, m.layout.Revision(p.UID, p.Revision.String()), objs, links)
 }
 
-// publish stages the pins of p's new revision, moves every target to it
-// and renames it into place. On failure it rolls the moves back and
-// removes the revision.
+// publish stages the pins of p's new revision, fills its maps with the
+// running revision's entries (see carry), moves every target to it and
+// renames it into place. On failure it rolls the moves back and removes
+// the revision.
 func (m *Manager) publish(p Program, objs *loader.Objects) (map[string]LinkInfo, error) {
 	staging := m.layout.Staging(p.UID, p.Revision.String())
 	if err := m.stage(p, staging, objs); err != nil {
@@ -41,6 +42,9 @@ func (m *Manager) publish(p Program, objs *loader.Objects) (map[string]LinkInfo,
 		return nil, errors.Join(err, m.layout.RemoveRevision(p.UID, p.Revision.String()))
 	}
 	defer s.close()
+	if err := m.carry(p, objs); err != nil {
+		return nil, errors.Join(err, m.layout.RemoveRevision(p.UID, p.Revision.String()))
+	}
 	links, err := s.run()
 	if err == nil {
 		err = m.layout.Publish(p.UID, p.Revision.String())

@@ -53,13 +53,19 @@ func (m *Manager) running(uid string) (pins.Dir, error) {
 	if len(revs) == 0 {
 		return "", fmt.Errorf("program %s: no revision pinned: %w", uid, fs.ErrNotExist)
 	}
+	return m.pick(uid, revs), nil
+}
+
+// pick is the running one of uid's revisions revs (not empty): the one
+// with a live link, else the last.
+func (m *Manager) pick(uid string, revs []string) pins.Dir {
 	for _, rev := range revs[:len(revs)-1] {
 		e := pins.Entry{UID: uid, Revision: rev, Dir: m.layout.Revision(uid, rev)}
 		if ld, err := describe(e); err == nil && len(ld.Links) > 0 {
-			return e.Dir, nil
+			return e.Dir
 		}
 	}
-	return m.layout.Revision(uid, revs[len(revs)-1]), nil
+	return m.layout.Revision(uid, revs[len(revs)-1])
 }
 
 // pruneShared unpins every shared map that no published revision pins
