@@ -62,7 +62,7 @@ type SecretAccessReconciler struct {
 // name in Kubernetes RBAC (the name is not known when the request is
 // authorized), so it is limited by namespace instead, and by RBAC's
 // escalation check: a Role it creates can grant no more than the operator
-// holds there, which is `get` on Secrets. Nothing needs list or watch:
+// holds there (`get` on Secrets, and these verbs). Nothing needs list or watch:
 // each served namespace's grant is read by name.
 //
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get,roleName=bpfleet-operator-secret-access
@@ -88,7 +88,25 @@ func (r *SecretAccessReconciler) Reconcile(ctx context.Context, _ ctrl.Request) 
 	if err := errors.Join(errs...); err != nil {
 		return ctrl.Result{}, err
 	}
+	if foreign := r.notServed(want); len(foreign) > 0 {
+		// Specs written before the namespace stopped being served (or by
+		// an older operator): never granted; their programs are refused.
+		ctrl.LoggerFrom(ctx).Info("node specs name Secrets outside the served namespaces; not granted", "namespaces", foreign)
+	}
 	return ctrl.Result{RequeueAfter: secretAccessRecheck}, nil
+}
+
+// notServed lists, sorted, the namespaces of want the operator does not
+// serve.
+func (r *SecretAccessReconciler) notServed(want map[string][]string) []string {
+	var out []string
+	for ns := range want {
+		if !r.Namespaces.allows(ns) {
+			out = append(out, ns)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // namedSecrets lists, by namespace and sorted, the Secrets node specs name.
