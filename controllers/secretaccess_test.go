@@ -15,9 +15,11 @@ import (
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpf"
+	"github.com/bpfleet/bpfleet/controllers"
 	"github.com/bpfleet/bpfleet/internal/controlplane"
 	"github.com/bpfleet/bpfleet/internal/oci"
 	"github.com/bpfleet/bpfleet/internal/oci/ocitest"
+	"github.com/bpfleet/bpfleet/internal/scheme"
 )
 
 // A program naming a Secret outside the namespaces the operator serves
@@ -153,5 +155,17 @@ func assertNotScheduled(t *testing.T, node string, p client.Object) {
 		if np.UID == p.GetUID() {
 			t.Errorf("%s is in %s's spec: %+v", p.GetName(), node, np)
 		}
+	}
+}
+
+// The operator refuses to start with a cluster-wide signature key outside
+// the namespaces it serves: no agent could read it, and every image would
+// fail verification on every node.
+func TestClusterKeyOutsideServedNamespacesRefusedAtStart(t *testing.T) {
+	_, err := controllers.NewManager(plane.Config, scheme.New(), controllers.Options{MetricsAddr: "0",
+		Verify: &bpfleetv1.ImageVerification{Keys: []bpfleetv1.KeyReference{
+			{SecretReference: bpfleetv1.SecretReference{Name: "org-signing", Namespace: "security"}}}}})
+	if err == nil || !strings.Contains(err.Error(), "verify key security/org-signing") || !strings.Contains(err.Error(), "(bpfleet-system)") {
+		t.Errorf("NewManager with a key in namespace security: %v, want a refusal naming it and the served namespaces", err)
 	}
 }
