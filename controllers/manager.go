@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"fmt"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -39,6 +40,11 @@ type Options struct {
 	// the Secrets node specs name; default bpfleet-system/bpfleet-agent.
 	// Its namespace holds the agents' Leases.
 	AgentServiceAccount types.NamespacedName
+	// SecretNamespaces are the namespaces whose Secrets programs may name
+	// (see SecretNamespaces); default: the agents' namespace, the install
+	// namespace. The operator's RBAC must match: a RoleBinding to the
+	// ClusterRole bpfleet-operator-secret-access in each.
+	SecretNamespaces []string
 	// StalledRetry is how often a resource stalled on its registry (image
 	// not found, credentials refused) is tried again: a push to the
 	// registry sends the operator no event. 0: 5 minutes.
@@ -52,8 +58,31 @@ func (o Options) agentAccount() types.NamespacedName {
 	return o.AgentServiceAccount
 }
 
+func (o Options) secretNamespaces() SecretNamespaces {
+	if len(o.SecretNamespaces) == 0 {
+		return SecretNamespaces{o.agentAccount().Namespace}
+	}
+	return o.SecretNamespaces
+}
+
+// validate refuses options the operator cannot serve: a cluster-wide
+// signature key in a namespace it does not serve would fail every image
+// on every node.
+func (o Options) validate() error {
+	if o.Verify == nil {
+		return nil
+	}
+	if err := o.secretNamespaces().check(keyRefs(o.Verify)); err != nil {
+		return fmt.Errorf("--image-verify-key: %w", err)
+	}
+	return nil
+}
+
 // NewManager builds the operator: every reconciler on one manager.
 func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manager, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 scrape.ServerOptions(o.MetricsAddr, o.MetricsSecure),

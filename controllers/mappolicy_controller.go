@@ -26,6 +26,8 @@ type MapPolicyReconciler struct {
 	// Resolver resolves entriesFrom references to digests.
 	Resolver Resolver
 	Recorder recorder.EventRecorder
+	// SecretNamespaces are where the Secrets a policy names may be.
+	SecretNamespaces SecretNamespaces
 	// StalledRetry is how often a policy stalled on its registry (entries
 	// artifact not found, unauthorized) is tried again; 0: 5 minutes.
 	StalledRetry time.Duration
@@ -58,7 +60,7 @@ func (r *MapPolicyReconciler) newSkeleton() *skeleton[*bpfleetv1.MapPolicy] {
 // resolveEntries resolves a new entriesFrom reference once and records
 // the digest.
 func (r *MapPolicyReconciler) resolveEntries(ctx context.Context, mp *bpfleetv1.MapPolicy) error {
-	if err := resolveOnce(ctx, r.Resolver, entriesImage(mp), &mp.Status.EntriesImage); err != nil {
+	if err := resolveOnce(ctx, r.Resolver, r.SecretNamespaces, entriesImage(mp), &mp.Status.EntriesImage); err != nil {
 		return fmt.Errorf("entriesFrom: %w", err)
 	}
 	return nil

@@ -389,13 +389,14 @@ func SetupAll(mgr ctrl.Manager, resolver Resolver, o Options) error {
 	if err := nodes.SetupWithManager(mgr); err != nil {
 		return err
 	}
-	secrets := &SecretAccessReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Agent: o.agentAccount()}
+	served := o.secretNamespaces()
+	secrets := &SecretAccessReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Agent: o.agentAccount(), Namespaces: served}
 	if err := secrets.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setup secret access: %w", err)
 	}
 	mp := &MapPolicyReconciler{
 		Client: mgr.GetClient(), Resolver: resolver, Recorder: mgr.GetEventRecorder("bpfleet-operator"),
-		StalledRetry: o.StalledRetry,
+		StalledRetry: o.StalledRetry, SecretNamespaces: served,
 	}
 	if err := mp.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setup MapPolicy: %w", err)
@@ -403,7 +404,7 @@ func SetupAll(mgr ctrl.Manager, resolver Resolver, o Options) error {
 	for _, k := range Kinds {
 		r := &ProgramReconciler{
 			Client: mgr.GetClient(), Kind: k, Resolver: resolver, Recorder: mgr.GetEventRecorder("bpfleet-operator"),
-			AgentNamespace: o.agentAccount().Namespace, StalledRetry: o.StalledRetry,
+			AgentNamespace: o.agentAccount().Namespace, StalledRetry: o.StalledRetry, SecretNamespaces: served,
 		}
 		if err := r.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setup %s: %w", k.Name, err)

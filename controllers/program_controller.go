@@ -36,6 +36,8 @@ type ProgramReconciler struct {
 	Kind     Kind
 	Resolver Resolver
 	Recorder recorder.EventRecorder
+	// SecretNamespaces are where the Secrets a program names may be.
+	SecretNamespaces SecretNamespaces
 	// AgentNamespace holds the agents' Leases.
 	AgentNamespace string
 	// StalledRetry is how often a program stalled on its registry (image
@@ -45,7 +47,6 @@ type ProgramReconciler struct {
 	skeleton *skeleton[bpfleetv1.Program]
 }
 
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings one program's finalizer, digest and status up to date.
@@ -71,7 +72,7 @@ func (r *ProgramReconciler) newSkeleton() *skeleton[bpfleetv1.Program] {
 
 // resolveImage resolves a new image reference once and records the digest.
 func (r *ProgramReconciler) resolveImage(ctx context.Context, obj bpfleetv1.Program) error {
-	return resolveOnce(ctx, r.Resolver, obj.Common().ByteCode.Image, &obj.ProgramStatus().Image)
+	return resolveOnce(ctx, r.Resolver, r.SecretNamespaces, obj.Common().ByteCode.Image, &obj.ProgramStatus().Image)
 }
 
 // aggregate sums the selected nodes' reports into the program's status,

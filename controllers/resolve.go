@@ -35,11 +35,19 @@ func resolved(img *bpfleetv1.ImageSource, st *bpfleetv1.ResolvedImage) bool {
 
 // resolveOnce records in *st the digest img names, going to the registry
 // only for a reference not resolved yet. Without an image it clears *st.
-// Its errors are classified (resolveError).
-func resolveOnce(ctx context.Context, r Resolver, img *bpfleetv1.ImageSource, st **bpfleetv1.ResolvedImage) error {
+// An image naming a Secret outside the served namespaces is refused before
+// any Secret is read, and *st cleared too: what is not resolved is not
+// scheduled, so no node is asked to read that Secret (nodes keep what
+// they run). Its errors are classified (resolveError,
+// SecretNamespaces.checkImage).
+func resolveOnce(ctx context.Context, r Resolver, served SecretNamespaces, img *bpfleetv1.ImageSource, st **bpfleetv1.ResolvedImage) error {
 	if img == nil {
 		*st = nil
 		return nil
+	}
+	if err := served.checkImage(img); err != nil {
+		*st = nil
+		return err
 	}
 	if resolved(img, *st) {
 		return nil

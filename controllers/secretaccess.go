@@ -36,19 +36,38 @@ const secretAccessRecheck = 10 * time.Minute
 
 // SecretAccessReconciler grants the agents `get` on exactly the Secrets the
 // node specs name (pull secrets, signature keys), and on no other: in
-// every namespace holding such a Secret, a Role listing their names and a
-// RoleBinding to the agents' service account; a namespace whose Secrets
-// are no longer named loses both. Its one request is the whole set.
+// every served namespace holding such a Secret, a Role listing their names
+// and a RoleBinding to the agents' service account; a served namespace
+// whose Secrets are no longer named loses both. A Secret outside the
+// served namespaces is never granted (its program is refused, see
+// SecretNamespaces). Its one request is the whole set.
 type SecretAccessReconciler struct {
 	client.Client
-	// APIReader lists the operator's Roles uncached: they are few, and a
+	// APIReader reads the operator's Roles uncached: they are few, and a
 	// cache would hold every Role in the cluster.
 	APIReader client.Reader
 	// Agent is the agents' service account.
 	Agent types.NamespacedName
+	// Namespaces are the namespaces served: the only ones where it reads,
+	// writes or deletes anything.
+	Namespaces SecretNamespaces
 }
 
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
+// The operator's power over Secrets and Roles is the ClusterRole
+// bpfleet-operator-secret-access below, which config/ binds with a
+// RoleBinding in each served namespace, never cluster-wide: outside them
+// the operator can neither read a Secret nor write a Role. Within them,
+// it may update, patch, delete and get only the Role and RoleBinding named
+// bpfleet-agent-secrets (resourceNames). `create` cannot be limited by
+// name in Kubernetes RBAC (the name is not known when the request is
+// authorized), so it is limited by namespace instead, and by RBAC's
+// escalation check: a Role it creates can grant no more than the operator
+// holds there (`get` on Secrets, and these verbs). Nothing needs list or watch:
+// each served namespace's grant is read by name.
+//
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get,roleName=bpfleet-operator-secret-access
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=create,roleName=bpfleet-operator-secret-access
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,resourceNames=bpfleet-agent-secrets,verbs=get;update;patch;delete,roleName=bpfleet-operator-secret-access
 
 func (r *SecretAccessReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
 	var sets bpfleetv1.NodeProgramSetList
@@ -59,14 +78,35 @@ func (r *SecretAccessReconciler) Reconcile(ctx context.Context, _ ctrl.Request) 
 	// One namespace failing (gone, terminating) must not hold back the
 	// grants and revocations of the others.
 	var errs []error
-	for ns, names := range want {
-		errs = append(errs, r.grant(ctx, ns, names))
+	for _, ns := range r.Namespaces {
+		if names := want[ns]; len(names) > 0 {
+			errs = append(errs, r.grant(ctx, ns, names))
+		} else {
+			errs = append(errs, r.revoke(ctx, ns))
+		}
 	}
-	errs = append(errs, r.revokeOthers(ctx, want))
 	if err := errors.Join(errs...); err != nil {
 		return ctrl.Result{}, err
 	}
+	if foreign := r.notServed(want); len(foreign) > 0 {
+		// Specs written before the namespace stopped being served (or by
+		// an older operator): never granted; their programs are refused.
+		ctrl.LoggerFrom(ctx).Info("node specs name Secrets outside the served namespaces; not granted", "namespaces", foreign)
+	}
 	return ctrl.Result{RequeueAfter: secretAccessRecheck}, nil
+}
+
+// notServed lists, sorted, the namespaces of want the operator does not
+// serve.
+func (r *SecretAccessReconciler) notServed(want map[string][]string) []string {
+	var out []string
+	for ns := range want {
+		if !r.Namespaces.allows(ns) {
+			out = append(out, ns)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // namedSecrets lists, by namespace and sorted, the Secrets node specs name.
@@ -157,34 +197,18 @@ func isOurs(obj client.Object) bool {
 	return true
 }
 
-// revokeOthers deletes the grants (Roles and RoleBindings alike, each on
-// its own) of namespaces whose Secrets no node spec names any more.
-func (r *SecretAccessReconciler) revokeOthers(ctx context.Context, want map[string][]string) error {
-	var roles rbacv1.RoleList
-	var bindings rbacv1.RoleBindingList
-	var objs []client.Object
-	for _, list := range []client.ObjectList{&roles, &bindings} {
-		// ResourceVersion 0: from the API server's watch cache, not a quorum
-		// read of etcd on every pass.
-		err := r.APIReader.List(ctx, list, client.MatchingLabels(secretAccessLabels),
-			&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: "0"}})
-		if err != nil {
-			return fmt.Errorf("list agent secret grants: %w", err)
-		}
-	}
-	for i := range roles.Items {
-		objs = append(objs, &roles.Items[i])
-	}
-	for i := range bindings.Items {
-		objs = append(objs, &bindings.Items[i])
-	}
+// revoke deletes the grant of namespace ns (its Role and RoleBinding,
+// each on its own), if it is the operator's.
+func (r *SecretAccessReconciler) revoke(ctx context.Context, ns string) error {
 	var errs []error
-	for _, obj := range objs {
-		if _, keep := want[obj.GetNamespace()]; keep || obj.GetName() != secretAccessName {
-			continue
+	for _, obj := range []client.Object{&rbacv1.Role{}, &rbacv1.RoleBinding{}} {
+		key := types.NamespacedName{Namespace: ns, Name: secretAccessName}
+		err := r.APIReader.Get(ctx, key, obj)
+		if err == nil && isOurs(obj) {
+			err = r.Delete(ctx, obj)
 		}
-		if err := r.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("revoke secrets of %s: %w", obj.GetNamespace(), err))
+		if client.IgnoreNotFound(err) != nil {
+			errs = append(errs, fmt.Errorf("revoke secrets of %s: %T: %w", ns, obj, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -79,7 +79,8 @@ type ImageSource struct {
 	PullPolicy PullPolicy `json:"pullPolicy,omitempty"`
 
 	// PullSecret names a kubernetes.io/dockerconfigjson Secret with
-	// credentials for the registry.
+	// credentials for the registry, in a namespace the operator serves
+	// (default bpfleet-system).
 	// +optional
 	PullSecret *SecretReference `json:"pullSecret,omitempty"`
 
@@ -93,7 +94,8 @@ type ImageSource struct {
 // ImageVerification says which keys an image must be signed with.
 type ImageVerification struct {
 	// Keys hold cosign public keys (cosign.pub, PEM); a signature by any one
-	// of them verifies the image.
+	// of them verifies the image. Their Secrets are in namespaces the
+	// operator serves (default bpfleet-system).
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
 	Keys []KeyReference `json:"keys"`
@@ -131,7 +133,11 @@ const (
 	PullNever        PullPolicy = "Never"
 )
 
-// SecretReference names a Secret in a namespace.
+// SecretReference names a Secret in a namespace. The namespace must be
+// one the operator serves (its --secret-namespaces, by default the
+// install namespace bpfleet-system): the operator reads the Secret and
+// lets the agents read it there only; a Secret elsewhere stalls the
+// resource with reason SecretNamespaceNotAllowed.
 type SecretReference struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253

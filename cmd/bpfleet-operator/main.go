@@ -32,6 +32,7 @@ func main() {
 	flag.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader, so that only one replica reconciles")
 	flag.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader lease (in-cluster: the operator's own)")
 	agent := flag.String("agent-service-account", "bpfleet-system/bpfleet-agent", "namespace/name of the agents' service account, granted get on exactly the Secrets node specs name; its namespace holds the agents' Leases")
+	secretNamespaces := flag.String("secret-namespaces", "bpfleet-system", "comma-separated namespaces whose Secrets programs may name (pull secrets, signature keys): the operator reads and grants the agents Secrets there only, and needs a RoleBinding to the ClusterRole bpfleet-operator-secret-access in each; a program naming a Secret elsewhere is Stalled (SecretNamespaceNotAllowed)")
 	var keys keyRefs
 	flag.Var(&keys, "image-verify-key", `a Secret "namespace/name[/key]" holding a cosign public key (key default cosign.pub); repeat for several. Every image must then be signed by one of them`)
 	required := flag.Bool("image-verify-required", true, "with --image-verify-key: refuse unsigned images (false: load them, but refuse images whose signatures all fail)")
@@ -46,6 +47,15 @@ func main() {
 		os.Exit(2)
 	}
 	o.AgentServiceAccount = types.NamespacedName{Namespace: ns, Name: name}
+	for _, s := range strings.Split(*secretNamespaces, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			o.SecretNamespaces = append(o.SecretNamespaces, s)
+		}
+	}
+	if len(o.SecretNamespaces) == 0 {
+		fmt.Fprintln(os.Stderr, "--secret-namespaces: want at least one namespace")
+		os.Exit(2)
+	}
 	if len(keys) > 0 {
 		o.Verify = &bpfleetv1.ImageVerification{Keys: keys, Required: required}
 	}

@@ -120,13 +120,26 @@ func agentClient(t *testing.T, node string) client.Client {
 }
 
 func agentConfig(node string) *rest.Config {
-	cfg := rest.CopyConfig(plane.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{
-		UserName: "system:serviceaccount:bpfleet-system:bpfleet-agent",
-		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:bpfleet-system", "system:authenticated"},
-	}
+	return nodeBoundConfig("bpfleet-system", "bpfleet-agent", node)
+}
+
+// nodeBoundConfig acts as the service account ns/name with a token bound
+// to a pod on node (none if node is "").
+func nodeBoundConfig(ns, name, node string) *rest.Config {
+	cfg := serviceAccountConfig(ns, name)
 	if node != "" {
 		cfg.Impersonate.Extra = map[string][]string{"authentication.kubernetes.io/node-name": {node}}
+	}
+	return cfg
+}
+
+// serviceAccountConfig acts as the service account ns/name, as the API
+// server authenticates its tokens.
+func serviceAccountConfig(ns, name string) *rest.Config {
+	cfg := rest.CopyConfig(plane.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{
+		UserName: "system:serviceaccount:" + ns + ":" + name,
+		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"},
 	}
 	return cfg
 }

@@ -50,8 +50,15 @@ var (
 	operatorErr  error
 )
 
+// servedNamespaces are the namespaces whose Secrets the operator of these
+// tests serves: its install namespace, as config/default has it, and one
+// more, served the way an admin would add it (a RoleBinding there, see
+// serveSecretNamespace).
+var servedNamespaces = []string{"bpfleet-system", "team-b"}
+
 // operator runs the operator against the API server, as config/default
-// installs it (secure metrics, the agents' service account), once for the
+// installs it (secure metrics, the agents' service account, and its own
+// service account: config/'s RBAC is all it may do), once for the
 // package's tests; it returns its metrics address.
 func operator(t *testing.T) string {
 	t.Helper()
@@ -59,8 +66,8 @@ func operator(t *testing.T) string {
 	operatorOnce.Do(func() {
 		operatorAddr = freeAddr(t)
 		var mgr ctrl.Manager
-		mgr, operatorErr = controllers.NewManager(plane.Config, scheme.New(), controllers.Options{
-			MetricsAddr: operatorAddr, MetricsSecure: true, HealthAddr: "0",
+		mgr, operatorErr = controllers.NewManager(serviceAccountConfig("bpfleet-system", "bpfleet-operator"), scheme.New(), controllers.Options{
+			MetricsAddr: operatorAddr, MetricsSecure: true, HealthAddr: "0", SecretNamespaces: servedNamespaces,
 		})
 		if operatorErr == nil {
 			go func() { _ = mgr.Start(context.Background()) }() // runs until the test binary exits

@@ -147,7 +147,10 @@ func (s *Stack) registerNode(ctx context.Context) error {
 
 // startManagers runs the operator and the agent in this process.
 func (s *Stack) startManagers() error {
-	op, err := controllers.NewManager(s.Plane.Config, scheme.New(), controllers.Options{MetricsAddr: s.opts.OperatorAddr})
+	// Programs run on this machine name Secrets in "default" too.
+	op, err := controllers.NewManager(s.Plane.Config, scheme.New(), controllers.Options{
+		MetricsAddr: s.opts.OperatorAddr, SecretNamespaces: []string{controlplane.Namespace, "default"},
+	})
 	if err != nil {
 		return fmt.Errorf("operator: %w", err)
 	}
