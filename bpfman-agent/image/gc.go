@@ -323,4 +323,3 @@ func inUseDigests(refs []string) map[digest.Digest]bool {
 	}
 	return out
 }
-

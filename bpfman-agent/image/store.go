@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -88,8 +88,10 @@ func NewStore(dir string, opts ...Option) (*Store, error) {
 
 // openLayout makes dir private, empties its ingest/ and opens its layout.
 func openLayout(dir string) (*oci.Store, error) {
-	if err := os.MkdirAll(filepath.Join(dir, ingestDir), 0o700); err != nil {
-		return nil, err
+	for _, sub := range []string{ingestDir, filepath.Join("blobs", "sha256")} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), dirMode); err != nil {
+			return nil, err
+		}
 	}
 	if err := removeIngest(dir, 0); err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -108,14 +109,21 @@ func sendStart(w http.ResponseWriter, r *http.Request, target *url.URL) {
 	w.(http.Flusher).Flush()
 }
 
+// guarded is a context canceled (not timed out: a deadline would read as
+// the registry's timeout) once hangGuard has passed.
+func guarded(t *testing.T) context.Context {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	timer := time.AfterFunc(hangGuard, func() { cancel(fmt.Errorf("still hanging after %v", hangGuard)) })
+	t.Cleanup(func() { timer.Stop(); cancel(nil) })
+	return ctx
+}
+
 // fetchGuarded fetches ref from store, failing the test if the fetch
 // still runs after hangGuard; it returns the error and how long it took.
 func fetchGuarded(t *testing.T, store *image.Store, ref string) (error, time.Duration) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
-	defer cancel()
 	start := time.Now()
-	_, err := store.Fetch(ctx, ref, nil, image.PullIfNotPresent)
+	_, err := store.Fetch(guarded(t), ref, nil, image.PullIfNotPresent)
 	return err, time.Since(start)
 }
 
@@ -200,9 +208,7 @@ func TestSignatureLookupTimesOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := image.NewFetcher(store, keySecrets{key: priv.Public()})
-	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
-	defer cancel()
-	_, _, err = f.Bytecode(ctx, image.Source{
+	_, _, err = f.Bytecode(guarded(t), image.Source{
 		Ref:    host + "/bpf/counter@" + digest,
 		Verify: []bpfleetv1.ImageVerification{{Keys: []bpfleetv1.KeyReference{{SecretReference: bpfleetv1.SecretReference{Name: "k", Namespace: "ns"}}}}},
 	})
