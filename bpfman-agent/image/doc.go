@@ -34,6 +34,21 @@
 //     sets the index aside (index.json.torn), removes the damaged blobs,
 //     and what was lost is pulled again; a damaged blob met later is
 //     removed and pulled again too.
+//   - The cache holds what the node uses: Collect (which the agent calls
+//     after each pass, with the artifacts its spec names) removes every
+//     other artifact and every blob none names, and ingest/ leftovers;
+//     NewStore removes all of ingest/. Artifacts in use are kept even
+//     above the cap (WithMaxCacheSize); when use is unknown, the cap is
+//     met by removing those used longest ago first. Collect excludes
+//     fetches (a lock), so it never removes a pull's blobs before its
+//     manifest names them. One directory belongs to one Store.
+//   - The cache is private: directories 0700, files 0600 (blobs 0400),
+//     restored at start on a cache left open to others.
+//   - No registry can hang a fetch: each request is bounded (connect, the
+//     wait for headers, each silence in a body; internal/oci's
+//     NewHTTPClient), each pull and each look for signatures as a whole
+//     (WithPullTimeout). A timeout is ImagePullFailed, "registry <host>
+//     timed out: ...".
 //   - The registry is untrusted. Manifests, configs, layers, the object and
 //     the entries list are size-limited (see the Option functions) before
 //     they are read or decompressed. A bytecode layer may be a tar, a gzip'd

@@ -1,11 +1,23 @@
 package image
 
+import (
+	"time"
+
+	bpfoci "github.com/bpfleet/bpfleet/internal/oci"
+)
+
 // Default limits; see the Option functions.
 const (
 	defaultMaxManifest = 4 << 20
 	defaultMaxLayer    = 64 << 20
 	defaultMaxObject   = 64 << 20
 	defaultMaxEntries  = 64 << 20
+	// DefaultMaxCacheSize is the default cap on the cache (see
+	// WithMaxCacheSize).
+	DefaultMaxCacheSize = 1 << 30
+	// DefaultPullTimeout is the default bound on one pull (see
+	// WithPullTimeout).
+	DefaultPullTimeout = 5 * time.Minute
 	// tarOverhead is what a decompressed tar layer may hold beyond the
 	// object: headers, directories and small files.
 	tarOverhead = 1 << 20
@@ -16,6 +28,19 @@ type limits struct {
 	layer    int64
 	object   int64
 	entries  int64
+	// cache caps the bytes of the blobs the store holds (see Collect).
+	cache int64
+	// pull bounds one pull, or one look for signatures, as a whole.
+	pull time.Duration
+	// timeouts bound each registry request.
+	timeouts bpfoci.Timeouts
+}
+
+func defaultLimits() limits {
+	return limits{
+		manifest: defaultMaxManifest, layer: defaultMaxLayer, object: defaultMaxObject, entries: defaultMaxEntries,
+		cache: DefaultMaxCacheSize, pull: DefaultPullTimeout, timeouts: bpfoci.DefaultTimeouts,
+	}
 }
 
 // Option changes a limit of a Store.
@@ -36,3 +61,15 @@ func WithMaxObjectSize(n int64) Option { return func(l *limits) { l.object = n }
 // WithMaxEntriesSize limits the JSON of a map entries artifact, decompressed,
 // to n bytes (default 64 MiB).
 func WithMaxEntriesSize(n int64) Option { return func(l *limits) { l.entries = n } }
+
+// WithMaxCacheSize caps the cache at n bytes of blobs (default 1 GiB): see
+// Collect. Artifacts in use are kept even above it.
+func WithMaxCacheSize(n int64) Option { return func(l *limits) { l.cache = n } }
+
+// WithPullTimeout bounds one pull of an artifact, or one look for its
+// signatures, as a whole (default 5 minutes).
+func WithPullTimeout(d time.Duration) Option { return func(l *limits) { l.pull = d } }
+
+// WithRequestTimeouts bounds each request to a registry (default
+// internal/oci's DefaultTimeouts: 10 s to connect, 30 s of silence).
+func WithRequestTimeouts(t bpfoci.Timeouts) Option { return func(l *limits) { l.timeouts = t } }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -17,12 +18,20 @@ import (
 
 // pull copies the image dgst names from the registry into the layout:
 // blobs first, manifests last, so that a manifest in the layout means the
-// whole image is there.
+// whole image is there. It gives up after the pull timeout, and says the
+// registry timed out then, or when a request did.
 func (s *Store) pull(ctx context.Context, ref string, creds *bpfoci.Credentials, dgst digest.Digest) error {
-	repo, err := bpfoci.NewRepository(ref, creds)
+	repo, err := bpfoci.NewRepositoryClient(ref, creds, s.client)
 	if err != nil {
 		return &Error{Reason: ReasonInvalid, Err: err}
 	}
+	ctx, cancel := withPullDeadline(ctx, s.limits.pull)
+	defer cancel()
+	return timedOut(ctx, repo.Reference.Registry, s.pullFrom(ctx, repo, dgst))
+}
+
+// pullFrom is pull, from repo.
+func (s *Store) pullFrom(ctx context.Context, repo *remote.Repository, dgst digest.Digest) error {
 	root, err := s.fetchRoot(ctx, repo, dgst)
 	if err != nil {
 		return err
@@ -81,12 +90,24 @@ func (s *Store) copyBlob(ctx context.Context, repo *remote.Repository, desc ocis
 		return remoteError(err)
 	}
 	defer rc.Close()
-	return storeError(desc, s.layout.Push(ctx, desc, rc))
+	return s.restrict(desc, storeError(desc, s.layout.Push(ctx, desc, rc)))
 }
 
 // store writes a verified manifest into the layout.
 func (s *Store) store(ctx context.Context, n node) error {
-	return storeError(n.Descriptor, s.layout.Push(ctx, n.Descriptor, bytes.NewReader(n.data)))
+	return s.restrict(n.Descriptor, storeError(n.Descriptor, s.layout.Push(ctx, n.Descriptor, bytes.NewReader(n.data))))
+}
+
+// restrict makes the blob of desc, just stored (unless err), readable by
+// its owner only: oras-go makes it readable by all.
+func (s *Store) restrict(desc ocispec.Descriptor, err error) error {
+	if err != nil {
+		return err
+	}
+	if err := os.Chmod(s.blobPath(desc.Digest), blobMode); err != nil {
+		return &Error{Reason: ReasonPullFailed, Err: fmt.Errorf("store %s: %w", desc.Digest, err)}
+	}
+	return nil
 }
 
 func storeError(desc ocispec.Descriptor, err error) error {

@@ -56,10 +56,12 @@ func (f *Fetcher) verifyPolicy(ctx context.Context, ref string, policy *bpfleetv
 	if err != nil {
 		return err
 	}
-	repo, err := bpfoci.NewRepository(ref, creds)
+	repo, err := bpfoci.NewRepositoryClient(ref, creds, f.store.client)
 	if err != nil {
 		return &Error{Reason: ReasonInvalid, Err: err}
 	}
+	ctx, cancel := withPullDeadline(ctx, f.store.limits.pull)
+	defer cancel()
 	_, err = cosign.Verify(ctx, repo, dgst, keys)
 	metrics.CountSignatureCheck(signatureResult(err))
 	switch {
@@ -69,7 +71,7 @@ func (f *Fetcher) verifyPolicy(ctx context.Context, ref string, policy *bpfleetv
 	case errors.Is(err, cosign.ErrUnsigned), errors.Is(err, cosign.ErrNoValidSignature):
 		return &Error{Reason: ReasonSignatureInvalid, Err: fmt.Errorf("image %s: %w", ref, err)}
 	}
-	return &Error{Reason: ReasonPullFailed, Err: fmt.Errorf("signatures of %s: %w", ref, bpfoci.RemoteError(err))}
+	return timedOut(ctx, repo.Reference.Registry, &Error{Reason: ReasonPullFailed, Err: fmt.Errorf("signatures of %s: %w", ref, bpfoci.RemoteError(err))})
 }
 
 // verifiedRecently reports whether memo passed less than verifiedFor ago.

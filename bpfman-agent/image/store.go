@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -52,17 +54,47 @@ var errNotCached = errors.New("not in the cache")
 
 // Store is a content-addressed cache of bytecode images and map entries
 // artifacts in an OCI image layout directory. It is safe for concurrent use;
-// concurrent pulls of one artifact may both download it.
+// concurrent pulls of one artifact may both download it. Collect waits for
+// the fetches under way, and they for it. A directory belongs to one Store
+// (one agent): another's Collect would remove what this one uses.
 type Store struct {
-	layout *oci.Store
+	dir    string
 	limits limits
+	// client makes every registry request, bounded by limits.timeouts.
+	client *http.Client
+
+	// mu is held for reading by each fetch, for writing by Collect, which
+	// replaces layout.
+	mu     sync.RWMutex
+	layout *oci.Store
 }
 
-// NewStore opens (creating it if needed) the OCI image layout in dir.
+// NewStore opens (creating it if needed) the OCI image layout in dir. It
+// removes what a crash left in ingest/ (partial downloads), and takes
+// every access to the cache from group and others (directories 0700,
+// files 0600, blobs 0400): blobs may hold private images and MapPolicy
+// entries.
 func NewStore(dir string, opts ...Option) (*Store, error) {
-	l := limits{manifest: defaultMaxManifest, layer: defaultMaxLayer, object: defaultMaxObject, entries: defaultMaxEntries}
+	l := defaultLimits()
 	for _, opt := range opts {
 		opt(&l)
+	}
+	layout, err := openLayout(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open image store %s: %w", dir, err)
+	}
+	return &Store{dir: dir, layout: layout, limits: l, client: bpfoci.NewHTTPClient(l.timeouts)}, nil
+}
+
+// openLayout makes dir private, empties its ingest/ and opens its layout.
+func openLayout(dir string) (*oci.Store, error) {
+	for _, sub := range []string{ingestDir, filepath.Join("blobs", "sha256")} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), dirMode); err != nil {
+			return nil, err
+		}
+	}
+	if err := removeIngest(dir, 0); err != nil {
+		return nil, err
 	}
 	layout, err := oci.New(dir)
 	if err != nil {
@@ -72,9 +104,9 @@ func NewStore(dir string, opts ...Option) (*Store, error) {
 		layout, err = reopenTorn(dir, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open image store %s: %w", dir, err)
+		return nil, err
 	}
-	return &Store{layout: layout, limits: l}, nil
+	return layout, restrictPermissions(dir)
 }
 
 // reopenTorn opens the layout in dir, which failed to open with cause, anew:
@@ -161,10 +193,13 @@ func fetch[T artifact](ctx context.Context, s *Store, ref string, creds *bpfoci.
 	if err := checkPolicy(policy); err != nil {
 		return none, err
 	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	b, fromCache, err := s.get(ctx, ref, creds, dgst, policy)
 	if err != nil {
 		return none, err
 	}
+	s.touch(dgst)
 	v, err := decode(b)
 	if err != nil {
 		return none, wrap(ReasonPullFailed, "image "+ref, err)

@@ -115,3 +115,30 @@ func CountImageFetch(result string, took time.Duration) {
 		imagePulls.Observe(took.Seconds())
 	}
 }
+
+// The image cache, as its last collection left it.
+var (
+	imageCacheBytes = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "bpfleet_agent_image_cache_bytes",
+		Help: "Bytes of the blobs the node's image cache holds, after the last collection.",
+	})
+	imageCacheBlobs = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "bpfleet_agent_image_cache_blobs",
+		Help: "Blobs the node's image cache holds, after the last collection.",
+	})
+	imageCacheLimit = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "bpfleet_agent_image_cache_limit_bytes",
+		Help: "The cap on the image cache (--image-cache-max-bytes); above it only images in use are held.",
+	})
+)
+
+func init() {
+	ctrlmetrics.Registry.MustRegister(imageCacheBytes, imageCacheBlobs, imageCacheLimit)
+}
+
+// SetImageCache publishes the image cache's size and cap.
+func SetImageCache(bytes, blobs, limit int64) {
+	imageCacheBytes.Set(float64(bytes))
+	imageCacheBlobs.Set(float64(blobs))
+	imageCacheLimit.Set(float64(limit))
+}

@@ -32,6 +32,12 @@
 // memories (and their on-disk ledger) are the Writer's, the verified
 // signatures the Fetcher's.
 //
+// After each pass the image cache is collected (imagesInUse: what the
+// spec's programs and MapPolicies name stays). The agent's liveness check
+// (/healthz) fails while a pass has run for more than StuckAfter (twice the
+// pull timeout): every registry request is bounded, so such a pass is
+// stuck, and a restart loses nothing (pins keep the programs running).
+//
 // That the agent is alive it says by renewing a Lease named after its node
 // (nodereport.Heartbeat), which stops when a pass has run for longer than
 // the Lease lasts. NewManager wires the pass, the interface watch that

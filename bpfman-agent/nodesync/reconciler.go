@@ -40,6 +40,12 @@ type Reconciler struct {
 	LeaseNamespace string
 	Programs       *programs.Manager
 	Images         *image.Fetcher
+	// ImageCache is the store Images fetches through; after each pass
+	// what the node's spec no longer uses is removed from it (nil: never).
+	ImageCache *image.Store
+	// StuckAfter is how long a pass may run before the agent's liveness
+	// check fails (0: never; see livez).
+	StuckAfter time.Duration
 	// Kernel is what the node's kernel can do, as probed at start; the
 	// hooks whose probe was inconclusive are probed again each pass.
 	Kernel probe.Result
@@ -102,6 +108,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 		report.Status.MapPolicies, policyErr = r.MapPolicies.Apply(ctx, set.Spec.MapPolicies, objects)
 		applyErr = errors.Join(applyErr, policyErr)
 	}
+	r.collectImages(ctx, set)
 	if err := r.writeReport(ctx, base, report, set); err != nil {
 		return ctrl.Result{}, errors.Join(applyErr, pruneErr, err)
 	}

@@ -3,6 +3,7 @@ package nodesync
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -19,6 +20,8 @@ import (
 	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
 	"github.com/bpfleet/bpfleet/bpfman-agent/probe"
 	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
+	"github.com/bpfleet/bpfleet/internal/nodereport"
+	bpfoci "github.com/bpfleet/bpfleet/internal/oci"
 	"github.com/bpfleet/bpfleet/internal/scrape"
 )
 
@@ -36,6 +39,16 @@ type Options struct {
 	// (see scrape.ServerOptions).
 	MetricsSecure bool
 	HealthAddr    string // "" or "0" disables probes
+	// ImageCacheMaxBytes caps the image cache (0: image.DefaultMaxCacheSize);
+	// images the node's spec uses are kept even above it.
+	ImageCacheMaxBytes int64
+	// RegistryTimeout bounds the wait for a registry's answer to each
+	// request, and each silence in a body (0: 30 s).
+	RegistryTimeout time.Duration
+	// PullTimeout bounds one pull, or one look for signatures, as a whole
+	// (0: image.DefaultPullTimeout). A pass running for more than twice
+	// as long fails the agent's liveness check (see livez).
+	PullTimeout time.Duration
 	// LeaseNamespace holds the Lease the agent renews to say it is alive
 	// (the agents' namespace; the operator reads it there).
 	LeaseNamespace string
@@ -67,7 +80,7 @@ func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 		return nil, err
 	}
 	for _, add := range []func(ctrl.Manager, *Reconciler, Options) error{
-		addReadiness, addStatsOff, addController, addHeartbeat,
+		addReadiness, addLiveness, addStatsOff, addController, addHeartbeat,
 	} {
 		if err := add(mgr, r, o); err != nil {
 			return nil, err
@@ -94,7 +107,7 @@ func openHost(o Options) (*programs.Manager, *image.Store, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("pin root %s: %w", o.PinRoot, err)
 	}
-	store, err := image.NewStore(o.ImageDir)
+	store, err := image.NewStore(o.ImageDir, o.imageOptions()...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("image cache %s: %w", o.ImageDir, err)
 	}
@@ -123,12 +136,41 @@ func newManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 // Pull secrets and signature keys are read uncached.
 func newReconciler(mgr ctrl.Manager, o Options, progs *programs.Manager, store *image.Store, exporter *metrics.Exporter) *Reconciler {
 	images := image.NewFetcher(store, apiSecrets{mgr.GetAPIReader()})
+	r := &Reconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), NodeName: o.NodeName, LeaseNamespace: o.LeaseNamespace,
+		Programs: progs, Images: images, ImageCache: store, Kernel: probe.Kernel(), RunStats: &metrics.RunStats{},
+		StuckAfter: o.stuckAfter(),
+	}
 	policies := mappolicy.New(mappolicy.Config{
 		Programs: progs, Images: images, Reader: mgr.GetAPIReader(), Exporter: exporter, StateDir: o.StateDir,
 	})
-	return &Reconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), NodeName: o.NodeName, LeaseNamespace: o.LeaseNamespace,
-		Programs: progs, Images: images, Kernel: probe.Kernel(),
-		MapPolicies: policies, RunStats: &metrics.RunStats{},
+	r.MapPolicies = policies
+	return r
+}
+
+// imageOptions are the image store's limits the options set.
+func (o Options) imageOptions() []image.Option {
+	var opts []image.Option
+	if o.ImageCacheMaxBytes > 0 {
+		opts = append(opts, image.WithMaxCacheSize(o.ImageCacheMaxBytes))
 	}
+	if o.RegistryTimeout > 0 {
+		opts = append(opts, image.WithRequestTimeouts(bpfoci.Timeouts{Connect: bpfoci.DefaultConnectTimeout, Header: o.RegistryTimeout}))
+	}
+	if o.PullTimeout > 0 {
+		opts = append(opts, image.WithPullTimeout(o.PullTimeout))
+	}
+	return opts
+}
+
+// stuckAfter is how long a pass may run before the agent's liveness check
+// fails: twice the pull timeout, so that a pass holding a pull that uses
+// all of it (and more work besides) is not taken for stuck; never less
+// than the Lease, which stops being renewed after that long.
+func (o Options) stuckAfter() time.Duration {
+	pull := o.PullTimeout
+	if pull <= 0 {
+		pull = image.DefaultPullTimeout
+	}
+	return max(2*pull, nodereport.LeaseDuration)
 }

@@ -38,6 +38,16 @@ func addReadiness(mgr ctrl.Manager, r *Reconciler, _ Options) error {
 	return mgr.AddReadyzCheck("synced", r.readyz)
 }
 
+// addLiveness serves the agent's liveness checks (see livez).
+func addLiveness(mgr ctrl.Manager, r *Reconciler, _ Options) error {
+	for name, check := range r.livenessChecks() {
+		if err := mgr.AddHealthzCheck(name, check); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // addStatsOff turns the kernel's run statistics off with the agent.
 func addStatsOff(mgr ctrl.Manager, r *Reconciler, _ Options) error {
 	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {

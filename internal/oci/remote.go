@@ -9,7 +9,6 @@ import (
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/errcode"
-	"oras.land/oras-go/v2/registry/remote/retry"
 )
 
 var (
@@ -30,7 +29,14 @@ type Credentials struct {
 
 // NewRepository returns a client for the repository that ref names, speaking
 // plain HTTP to a loopback registry and using creds (may be nil) for it.
+// Its requests are bounded by DefaultTimeouts.
 func NewRepository(ref string, creds *Credentials) (*remote.Repository, error) {
+	return NewRepositoryClient(ref, creds, defaultClient)
+}
+
+// NewRepositoryClient is NewRepository making its requests through client
+// (see NewHTTPClient), which it shares with the token service, if any.
+func NewRepositoryClient(ref string, creds *Credentials, client *http.Client) (*remote.Repository, error) {
 	r, err := ParseReference(ref)
 	if err != nil {
 		return nil, err
@@ -41,13 +47,13 @@ func NewRepository(ref string, creds *Credentials) (*remote.Repository, error) {
 	repo := &remote.Repository{
 		Reference: r,
 		PlainHTTP: IsLoopback(r.Registry),
-		Client:    authClient(r.Registry, creds),
+		Client:    authClient(r.Registry, creds, client),
 	}
 	return repo, nil
 }
 
-func authClient(host string, creds *Credentials) *auth.Client {
-	c := &auth.Client{Client: retry.DefaultClient, Cache: auth.NewCache()}
+func authClient(host string, creds *Credentials, client *http.Client) *auth.Client {
+	c := &auth.Client{Client: client, Cache: auth.NewCache()}
 	if creds != nil {
 		c.Credential = auth.StaticCredential(host, auth.Credential{
 			Username: creds.Username,
@@ -58,11 +64,13 @@ func authClient(host string, creds *Credentials) *auth.Client {
 }
 
 // RemoteError maps a registry client error to ErrNotFound or ErrUnauthorized
-// where it is one of those (keeping the registry's message for the latter);
-// any other error is returned unchanged.
+// where it is one of those (keeping the registry's message for the latter),
+// and wraps a timeout in ErrTimeout; any other error is returned unchanged.
 func RemoteError(err error) error {
 	var resp *errcode.ErrorResponse
 	switch {
+	case isTimeout(err):
+		return timeoutError{err}
 	case errors.Is(err, errdef.ErrNotFound):
 		return ErrNotFound
 	case errors.Is(err, auth.ErrBasicCredentialNotFound):

@@ -86,6 +86,9 @@ func startStack(t testing.TB) *localstack.Stack {
 			NodeName: node, RegistryAddr: "127.0.0.1:0", PinRoot: pinRoot,
 			ImageDir: imageDir, StateDir: stateDir,
 			OperatorAddr: "0", AgentAddr: "0",
+			// The local registries answer at once; a test's hanging one
+			// fails within this.
+			RegistryTimeout: 5 * time.Second,
 		})
 	})
 	if sharedErr != nil {

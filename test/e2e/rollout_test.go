@@ -286,7 +286,9 @@ func extraAgent(t *testing.T, s *localstack.Stack, name string, labels map[strin
 	}
 	root := fmt.Sprintf("%s-%s", pinRoot, name)
 	mgr, err := nodesync.NewManager(s.Plane.Config, scheme.New(), nodesync.Options{
-		NodeName: name, PinRoot: root, ImageDir: imageDir, StateDir: filepath.Join(stateDir, name),
+		// Its own image cache: an agent's cache collection removes what
+		// its node's spec does not use.
+		NodeName: name, PinRoot: root, ImageDir: filepath.Join(stateDir, name, "images"), StateDir: filepath.Join(stateDir, name),
 		MetricsAddr: "0", HealthAddr: "0", LeaseNamespace: controlplane.Namespace, InProcess: true,
 	})
 	if err != nil {

@@ -42,6 +42,9 @@ type Options struct {
 	StateDir     string
 	OperatorAddr string // metrics; "0" disables
 	AgentAddr    string // metrics; "0" disables
+	// RegistryTimeout bounds the agent's wait for each registry answer
+	// (0: the agent's default, 30 s).
+	RegistryTimeout time.Duration
 }
 
 // Stack is a running local system.
@@ -162,6 +165,7 @@ func (s *Stack) startAgent() error {
 	agent, err := nodesync.NewManager(s.Plane.Config, scheme.New(), nodesync.Options{
 		NodeName: s.opts.NodeName, PinRoot: s.opts.PinRoot, ImageDir: s.opts.ImageDir, StateDir: s.opts.StateDir,
 		MetricsAddr: s.opts.AgentAddr, LeaseNamespace: controlplane.Namespace, InProcess: true,
+		RegistryTimeout: s.opts.RegistryTimeout,
 	})
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
