@@ -71,7 +71,11 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	var set bpfleetv1.NodeProgramSet
 	err = r.Get(ctx, req.NamespacedName, &set)
 	if apierrors.IsNotFound(err) {
-		return ctrl.Result{}, r.createSet(ctx, &node, desiredSpec(&node, nil, programs, policies.Items, bpfleetv1.NodeProgramSetSpec{}, r.Verify))
+		err := r.createSet(ctx, &node, desiredSpec(&node, nil, programs, policies.Items, bpfleetv1.NodeProgramSetSpec{}, r.Verify))
+		if tooLarge(err) {
+			err = r.createSet(ctx, &node, fittedSpec(&node, nil, programs, policies.Items, bpfleetv1.NodeProgramSetSpec{}, r.Verify, maxSetSpecBytes))
+		}
+		return ctrl.Result{}, err
 	}
 	if err != nil {
 		return ctrl.Result{}, err
@@ -80,11 +84,46 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	desired := desiredSpec(&node, caps, programs, policies.Items, set.Spec, r.Verify)
-	if equality.Semantic.DeepEqual(desired, set.Spec) && !ownedByNode(&set) {
-		return ctrl.Result{}, nil
+	in := specInputs{node: &node, caps: caps, programs: programs, policies: policies.Items}
+	if len(set.Spec.Withheld) == 0 {
+		err := r.writeSpec(ctx, &set, desiredSpec(&node, caps, programs, policies.Items, set.Spec, r.Verify))
+		if !tooLarge(err) {
+			return ctrl.Result{}, err
+		}
 	}
-	return ctrl.Result{}, r.patchSpec(ctx, &set, desired)
+	return ctrl.Result{}, r.writeFitted(ctx, &set, in)
+}
+
+// specInputs is what a node's spec is made from.
+type specInputs struct {
+	node     *corev1.Node
+	caps     *bpfleetv1.NodeCapabilities
+	programs []KindedProgram
+	policies []bpfleetv1.MapPolicy
+}
+
+// writeSpec patches set's spec to desired, if it differs.
+func (r *NodeReconciler) writeSpec(ctx context.Context, set *bpfleetv1.NodeProgramSet, desired bpfleetv1.NodeProgramSetSpec) error {
+	if equality.Semantic.DeepEqual(desired, set.Spec) && !ownedByNode(set) {
+		return nil
+	}
+	return r.patchSpec(ctx, set, desired)
+}
+
+// writeFitted writes set's spec without the changes that do not fit
+// (fittedSpec): fitted to maxSetSpecBytes (or the size of the spec
+// stored, if larger), else, if the API server refuses that too, with no
+// change but the removals. A set that withholds programs is written so
+// until the changes fit again.
+func (r *NodeReconciler) writeFitted(ctx context.Context, set *bpfleetv1.NodeProgramSet, in specInputs) error {
+	var err error
+	for _, budget := range []int{max(maxSetSpecBytes, jsonSize(set.Spec.Programs)), 0} {
+		fitted := fittedSpec(in.node, in.caps, in.programs, in.policies, set.Spec, r.Verify, budget)
+		if err = r.writeSpec(ctx, set, fitted); !tooLarge(err) {
+			return err
+		}
+	}
+	return fmt.Errorf("node program set %s is too large to store even with no program added or updated: %w", set.Name, err)
 }
 
 // patchSpec replaces the fields of set's spec that differ from desired, by
@@ -107,6 +146,9 @@ func (r *NodeReconciler) patchSpec(ctx context.Context, set *bpfleetv1.NodeProgr
 	}
 	if !equality.Semantic.DeepEqual(set.Spec.MapPolicies, desired.MapPolicies) {
 		ops = append(ops, jsonpatch.Add("/spec/mapPolicies", emptyNotNull(desired.MapPolicies)))
+	}
+	if !equality.Semantic.DeepEqual(set.Spec.Withheld, desired.Withheld) {
+		ops = append(ops, jsonpatch.Add("/spec/withheld", emptyNotNull(desired.Withheld)))
 	}
 	if len(ops) == 0 {
 		return nil

@@ -204,6 +204,15 @@ func report(set *nodeState, lease *coordinationv1.Lease, obj bpfleetv1.Program, 
 			Message: fmt.Sprintf("%s programs cannot run on this node: %s", hook, why),
 		}
 	}
+	if gen := withheldGeneration(set.NodeProgramSet, obj.GetUID()); gen != 0 && gen == obj.GetGeneration() {
+		return &bpfleetv1.NodeProgramStatus{
+			UID: obj.GetUID(), Name: obj.GetName(), Generation: gen,
+			State: bpfleetv1.StateFailed, Reason: bpfleetv1.ReasonNodeSpecTooLarge,
+			Message: "the node's NodeProgramSet cannot hold this generation besides the programs the node runs: " +
+				"the object would be larger than the API server stores; the node keeps what it runs. " +
+				"Remove programs from the node or make their globalData smaller",
+		}
+	}
 	return statusEntry(set, obj.GetUID())
 }
 
