@@ -35,16 +35,32 @@ func tooLarge(err error) bool {
 	return err != nil && (apierrors.IsRequestEntityTooLargeError(err) || strings.Contains(err.Error(), "request is too large"))
 }
 
-// fittedSpec is the node's spec (desiredSpec) cut to budget bytes of
-// programs: what the node runs stays, removals apply, additions and
-// updates go in while they fit (fitPrograms). The map policies follow the
-// programs kept. Pure.
-func fittedSpec(node *corev1.Node, caps *bpfleetv1.NodeCapabilities, programs []KindedProgram, policies []bpfleetv1.MapPolicy, current bpfleetv1.NodeProgramSetSpec, cluster *bpfleetv1.ImageVerification, budget int) bpfleetv1.NodeProgramSetSpec {
-	want := desiredSpec(node, caps, programs, policies, current, cluster)
-	progs, withheld := fitPrograms(want.Programs, current.Programs, programs, budget-jsonSize(want.MapPolicies))
+// specInputs is what a node's spec is made from: the node, its kernel's
+// capabilities (nil: not reported yet), the programs, the map policies
+// and the cluster's signature policy.
+type specInputs struct {
+	node     *corev1.Node
+	caps     *bpfleetv1.NodeCapabilities
+	programs []KindedProgram
+	policies []bpfleetv1.MapPolicy
+	cluster  *bpfleetv1.ImageVerification
+}
+
+// desired is the node's whole spec (desiredSpec), given the current one.
+// Pure.
+func (in specInputs) desired(current bpfleetv1.NodeProgramSetSpec) bpfleetv1.NodeProgramSetSpec {
+	return desiredSpec(in.node, in.caps, in.programs, in.policies, current, in.cluster)
+}
+
+// fitted is the node's spec cut to budget bytes of programs: what the
+// node runs stays, removals apply, additions and updates go in while they
+// fit (fitPrograms). The map policies follow the programs kept. Pure.
+func (in specInputs) fitted(current bpfleetv1.NodeProgramSetSpec, budget int) bpfleetv1.NodeProgramSetSpec {
+	want := in.desired(current)
+	progs, withheld := fitPrograms(want.Programs, current.Programs, in.programs, budget-jsonSize(want.MapPolicies))
 	return bpfleetv1.NodeProgramSetSpec{
 		Scheduled: true, Programs: progs, Withheld: withheld,
-		MapPolicies: nodeMapPolicies(policies, programs, progs, current.MapPolicies, cluster),
+		MapPolicies: nodeMapPolicies(in.policies, in.programs, progs, current.MapPolicies, in.cluster),
 	}
 }
 

@@ -70,36 +70,27 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	byAge(policies.Items)
 	var set bpfleetv1.NodeProgramSet
 	err = r.Get(ctx, req.NamespacedName, &set)
+	in := specInputs{node: &node, programs: programs, policies: policies.Items, cluster: r.Verify}
 	if apierrors.IsNotFound(err) {
-		err := r.createSet(ctx, &node, desiredSpec(&node, nil, programs, policies.Items, bpfleetv1.NodeProgramSetSpec{}, r.Verify))
+		err := r.createSet(ctx, &node, in.desired(bpfleetv1.NodeProgramSetSpec{}))
 		if tooLarge(err) {
-			err = r.createSet(ctx, &node, fittedSpec(&node, nil, programs, policies.Items, bpfleetv1.NodeProgramSetSpec{}, r.Verify, maxSetSpecBytes))
+			err = r.createSet(ctx, &node, in.fitted(bpfleetv1.NodeProgramSetSpec{}, maxSetSpecBytes))
 		}
 		return ctrl.Result{}, err
 	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	caps, err := r.capabilities(ctx, &set)
-	if err != nil {
+	if in.caps, err = r.capabilities(ctx, &set); err != nil {
 		return ctrl.Result{}, err
 	}
-	in := specInputs{node: &node, caps: caps, programs: programs, policies: policies.Items}
 	if len(set.Spec.Withheld) == 0 {
-		err := r.writeSpec(ctx, &set, desiredSpec(&node, caps, programs, policies.Items, set.Spec, r.Verify))
+		err := r.writeSpec(ctx, &set, in.desired(set.Spec))
 		if !tooLarge(err) {
 			return ctrl.Result{}, err
 		}
 	}
 	return ctrl.Result{}, r.writeFitted(ctx, &set, in)
-}
-
-// specInputs is what a node's spec is made from.
-type specInputs struct {
-	node     *corev1.Node
-	caps     *bpfleetv1.NodeCapabilities
-	programs []KindedProgram
-	policies []bpfleetv1.MapPolicy
 }
 
 // writeSpec patches set's spec to desired, if it differs.
@@ -111,15 +102,14 @@ func (r *NodeReconciler) writeSpec(ctx context.Context, set *bpfleetv1.NodeProgr
 }
 
 // writeFitted writes set's spec without the changes that do not fit
-// (fittedSpec): fitted to maxSetSpecBytes (or the size of the spec
+// (specInputs.fitted): fitted to maxSetSpecBytes (or the size of the spec
 // stored, if larger), else, if the API server refuses that too, with no
 // change but the removals. A set that withholds programs is written so
 // until the changes fit again.
 func (r *NodeReconciler) writeFitted(ctx context.Context, set *bpfleetv1.NodeProgramSet, in specInputs) error {
 	var err error
 	for _, budget := range []int{max(maxSetSpecBytes, jsonSize(set.Spec.Programs)), 0} {
-		fitted := fittedSpec(in.node, in.caps, in.programs, in.policies, set.Spec, r.Verify, budget)
-		if err = r.writeSpec(ctx, set, fitted); !tooLarge(err) {
+		if err = r.writeSpec(ctx, set, in.fitted(set.Spec, budget)); !tooLarge(err) {
 			return err
 		}
 	}
