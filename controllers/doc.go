@@ -18,6 +18,10 @@
 // status; a node's set and report are read together (nodes.go). Whether a
 // node's agent is alive, they read from its Lease (agents.go). A burst of
 // program changes reaches each node in one write of its set (burst.go).
+// A set the API server refuses for its size is written without the
+// newest additions and updates, which it lists as withheld and which
+// report NodeSpecTooLarge: removals still reach the node (fit.go). Every
+// message a status holds is bounded (internal/statusmsg).
 //
 // The program and MapPolicy reconcilers follow one skeleton (skeleton.go):
 // fetch, finalizer, named steps that each return an error, and one

@@ -70,21 +70,50 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	byAge(policies.Items)
 	var set bpfleetv1.NodeProgramSet
 	err = r.Get(ctx, req.NamespacedName, &set)
+	in := specInputs{node: &node, programs: programs, policies: policies.Items, cluster: r.Verify}
 	if apierrors.IsNotFound(err) {
-		return ctrl.Result{}, r.createSet(ctx, &node, desiredSpec(&node, nil, programs, policies.Items, bpfleetv1.NodeProgramSetSpec{}, r.Verify))
+		err := r.createSet(ctx, &node, in.desired(bpfleetv1.NodeProgramSetSpec{}))
+		if tooLarge(err) {
+			err = r.createSet(ctx, &node, in.fitted(bpfleetv1.NodeProgramSetSpec{}, maxSetSpecBytes))
+		}
+		return ctrl.Result{}, err
 	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	caps, err := r.capabilities(ctx, &set)
-	if err != nil {
+	if in.caps, err = r.capabilities(ctx, &set); err != nil {
 		return ctrl.Result{}, err
 	}
-	desired := desiredSpec(&node, caps, programs, policies.Items, set.Spec, r.Verify)
-	if equality.Semantic.DeepEqual(desired, set.Spec) && !ownedByNode(&set) {
-		return ctrl.Result{}, nil
+	if len(set.Spec.Withheld) == 0 {
+		err := r.writeSpec(ctx, &set, in.desired(set.Spec))
+		if !tooLarge(err) {
+			return ctrl.Result{}, err
+		}
 	}
-	return ctrl.Result{}, r.patchSpec(ctx, &set, desired)
+	return ctrl.Result{}, r.writeFitted(ctx, &set, in)
+}
+
+// writeSpec patches set's spec to desired, if it differs.
+func (r *NodeReconciler) writeSpec(ctx context.Context, set *bpfleetv1.NodeProgramSet, desired bpfleetv1.NodeProgramSetSpec) error {
+	if equality.Semantic.DeepEqual(desired, set.Spec) && !ownedByNode(set) {
+		return nil
+	}
+	return r.patchSpec(ctx, set, desired)
+}
+
+// writeFitted writes set's spec without the changes that do not fit
+// (specInputs.fitted): fitted to maxSetSpecBytes (or the size of the spec
+// stored, if larger), else, if the API server refuses that too, with no
+// change but the removals. A set that withholds programs is written so
+// until the changes fit again.
+func (r *NodeReconciler) writeFitted(ctx context.Context, set *bpfleetv1.NodeProgramSet, in specInputs) error {
+	var err error
+	for _, budget := range []int{max(maxSetSpecBytes, jsonSize(set.Spec.Programs)), 0} {
+		if err = r.writeSpec(ctx, set, in.fitted(set.Spec, budget)); !tooLarge(err) {
+			return err
+		}
+	}
+	return fmt.Errorf("node program set %s is too large to store even with no program added or updated: %w", set.Name, err)
 }
 
 // patchSpec replaces the fields of set's spec that differ from desired, by
@@ -107,6 +136,9 @@ func (r *NodeReconciler) patchSpec(ctx context.Context, set *bpfleetv1.NodeProgr
 	}
 	if !equality.Semantic.DeepEqual(set.Spec.MapPolicies, desired.MapPolicies) {
 		ops = append(ops, jsonpatch.Add("/spec/mapPolicies", emptyNotNull(desired.MapPolicies)))
+	}
+	if !equality.Semantic.DeepEqual(set.Spec.Withheld, desired.Withheld) {
+		ops = append(ops, jsonpatch.Add("/spec/withheld", emptyNotNull(desired.Withheld)))
 	}
 	if len(ops) == 0 {
 		return nil

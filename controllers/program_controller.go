@@ -196,11 +196,16 @@ func (r *ProgramReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
-// programsOnSet maps a node set to the programs of this kind it names.
+// programsOnSet maps a node set to the programs of this kind it names or
+// withholds.
 func (r *ProgramReconciler) programsOnSet(_ context.Context, o client.Object) []reconcile.Request {
+	set := o.(*bpfleetv1.NodeProgramSet)
 	names := requests{kind: r.Kind.Name}
-	for _, np := range o.(*bpfleetv1.NodeProgramSet).Spec.Programs {
+	for _, np := range set.Spec.Programs {
 		names.add(np.Kind, np.Name)
+	}
+	for _, w := range set.Spec.Withheld {
+		names.add(w.Kind, w.Name)
 	}
 	return names.reqs
 }

@@ -3,6 +3,7 @@ package controllers
 import (
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/internal/statusmsg"
 )
 
 // Status aggregation lives here, for programs and MapPolicies alike: each
@@ -58,18 +60,24 @@ func (r *rollup) add(node string, gen int64, st *bpfleetv1.NodeProgramStatus) {
 	case st.State == bpfleetv1.StateUnsupported:
 		r.counts.Unsupported++
 		if r.unsupportedWhy == "" {
-			r.unsupportedWhy = st.Message
+			r.unsupportedWhy = statusmsg.Bound(st.Message)
 		}
 	case st.State == bpfleetv1.StateFailed:
 		r.counts.Failed++
 		r.terminal = r.terminal || st.Terminal
 		if len(r.failures) < maxFailures {
-			r.failures = append(r.failures, bpfleetv1.NodeFailure{
-				Node: node, Reason: st.Reason, Message: st.Message, VerifierLog: st.VerifierLog,
-			})
+			r.failures = append(r.failures, nodeFailure(node, st))
 		}
 	default:
 		r.pending++
+	}
+}
+
+// nodeFailure is node's failure as the program's status lists it: what
+// its agent wrote, cut to bounds (an older or hostile agent may not have).
+func nodeFailure(node string, st *bpfleetv1.NodeProgramStatus) bpfleetv1.NodeFailure {
+	return bpfleetv1.NodeFailure{
+		Node: node, Reason: conditionReason(st.Reason), Message: statusmsg.Bound(st.Message), VerifierLog: statusmsg.Tail(st.VerifierLog),
 	}
 }
 
@@ -128,12 +136,28 @@ func notStalled() metav1.Condition {
 }
 
 // setConditions writes conditions with the observed generation; a condition
-// whose status does not change keeps its transition time.
+// whose status does not change keeps its transition time. Every message
+// is bounded and every reason valid here, whatever a node's agent wrote:
+// one condition the API server refuses would freeze the whole status.
 func setConditions(conditions *[]metav1.Condition, gen int64, conds ...metav1.Condition) {
 	for _, c := range conds {
 		c.ObservedGeneration = gen
+		c.Message = statusmsg.Bound(c.Message)
+		c.Reason = conditionReason(c.Reason)
 		meta.SetStatusCondition(conditions, c)
 	}
+}
+
+// reasonPattern is what the API server accepts as a condition's reason.
+var reasonPattern = regexp.MustCompile(`^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$`)
+
+// conditionReason is reason if a condition may carry it, else
+// NodeFailures: a reason comes from a node's report, unchecked.
+func conditionReason(reason string) string {
+	if len(reason) > 64 || !reasonPattern.MatchString(reason) {
+		return bpfleetv1.ReasonNodeFailures
+	}
+	return reason
 }
 
 // aggregateProgram writes a program's status from its selected nodes: its
@@ -178,6 +202,15 @@ func report(set *nodeState, lease *coordinationv1.Lease, obj bpfleetv1.Program, 
 			UID: obj.GetUID(), Name: obj.GetName(), Generation: obj.GetGeneration(),
 			State: bpfleetv1.StateUnsupported, Reason: bpfleetv1.ReasonUnsupported, Terminal: true,
 			Message: fmt.Sprintf("%s programs cannot run on this node: %s", hook, why),
+		}
+	}
+	if gen := withheldGeneration(set.NodeProgramSet, obj.GetUID()); gen != 0 && gen == obj.GetGeneration() {
+		return &bpfleetv1.NodeProgramStatus{
+			UID: obj.GetUID(), Name: obj.GetName(), Generation: gen,
+			State: bpfleetv1.StateFailed, Reason: bpfleetv1.ReasonNodeSpecTooLarge,
+			Message: "the node's NodeProgramSet cannot hold this generation besides the programs the node runs: " +
+				"the object would be larger than the API server stores; the node keeps what it runs. " +
+				"Remove programs from the node or make their globalData smaller",
 		}
 	}
 	return statusEntry(set, obj.GetUID())

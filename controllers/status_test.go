@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -166,6 +167,30 @@ func TestReportOwnerChangeIsAnEvent(t *testing.T) {
 		}
 		if p.Update(event.UpdateEvent{ObjectOld: owned("set-now"), ObjectNew: owned("set-now")}) {
 			t.Errorf("%s: nothing changed, yet an event", name)
+		}
+	}
+}
+
+// A reason a node's agent wrote that a condition cannot carry becomes
+// NodeFailures: the API server would refuse the whole status otherwise.
+func TestNodeReasonsMadeValid(t *testing.T) {
+	for reason, want := range map[string]string{
+		bpfleetv1.ReasonVerifierRejected: bpfleetv1.ReasonVerifierRejected,
+		"not a reason!":                  bpfleetv1.ReasonNodeFailures,
+		"":                               bpfleetv1.ReasonNodeFailures,
+		strings.Repeat("A", 2000):        bpfleetv1.ReasonNodeFailures,
+	} {
+		sum := summarize(1, map[string]*bpfleetv1.NodeProgramStatus{"a": entry(1, bpfleetv1.StateFailed, reason, true)})
+		var conds []metav1.Condition
+		ready, _, stalled := sum.conditions()
+		setConditions(&conds, 1, ready, stalled)
+		for _, c := range conds {
+			if c.Reason != want {
+				t.Errorf("node reason %.20q: %s reason %.20q, want %q", reason, c.Type, c.Reason, want)
+			}
+		}
+		if got := sum.failures[0].Reason; got != want {
+			t.Errorf("node reason %.20q: failure reason %.20q, want %q", reason, got, want)
 		}
 	}
 }

@@ -49,10 +49,12 @@ type InterfaceSelector struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +listType=set
 	Names []InterfaceName `json:"names,omitempty"`
-	// Regex matched against interface names, e.g. "^veth".
+	// Regex matched against interface names, e.g. "^veth" (Go's RE2
+	// syntax, as the agent compiles it).
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="''.matches(self) || !''.matches(self)",message="interfaces.regex must be a valid regular expression (RE2 syntax)"
 	Regex string `json:"regex,omitempty"`
 	// Primary selects the interface of the node's default route.
 	// +optional

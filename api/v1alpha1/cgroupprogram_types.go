@@ -74,6 +74,7 @@ type CgroupOrder struct {
 // +kubebuilder:printcolumn:name="Unsupported",type=integer,JSONPath=`.status.nodes.unsupported`,priority=1
 // +kubebuilder:printcolumn:name="Digest",type=string,JSONPath=`.status.image.digest`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.cgroup.order) || [self.spec.cgroup.order.?before.orValue(''), self.spec.cgroup.order.?after.orValue('')].all(n, n != self.metadata.name)",message="cgroup.order must name another CgroupProgram, not this one: a program cannot run before or after itself",fieldPath=".spec.cgroup.order"
 
 // CgroupProgram runs an eBPF program on a cgroup hook on the selected
 // nodes.

@@ -6,6 +6,7 @@ import (
 
 // ProgramCommon is embedded by every program kind: where the bytecode comes
 // from, which program in it to run, on which nodes, with which constants.
+// +kubebuilder:validation:XValidation:rule="!has(self.globalData) || self.globalData.all(k, size(k) <= 256)",message="globalData names must be at most 256 characters",fieldPath=".globalData"
 // +kubebuilder:validation:XValidation:rule="!has(self.globalData) || self.globalData.all(k, k.matches('^[A-Za-z_][A-Za-z0-9_]*$'))",message="globalData keys must be C identifiers (letters, digits, underscore; not starting with a digit)"
 // +kubebuilder:validation:XValidation:rule="!has(self.globalData) || self.globalData.all(k, self.globalData[k].matches('^(-?[0-9]+|0x([0-9a-fA-F]{2})+|true|false)$'))",message="globalData values must be a decimal integer (\"42\", \"-1\"), true/false, or hex bytes of the variable's exact width (\"0x0a000001\")"
 type ProgramCommon struct {
@@ -24,7 +25,9 @@ type ProgramCommon struct {
 
 	// GlobalData sets read-only global variables (volatile const) before load,
 	// by name. Values: a decimal integer, true/false, or 0x-prefixed hex bytes
-	// of the variable's exact width.
+	// of the variable's exact width. At most 64 variables, names of at most
+	// 256 characters, values of at most 128 bytes: every node's set copies
+	// them.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=64
 	GlobalData map[string]GlobalValue `json:"globalData,omitempty"`

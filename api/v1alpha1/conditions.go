@@ -68,6 +68,12 @@ const (
 	// ReasonAgentNotReporting: the node's agent has given no sign of life
 	// for a while; its node counts as pending.
 	ReasonAgentNotReporting = "AgentNotReporting"
+	// ReasonNodeSpecTooLarge: the node's NodeProgramSet cannot hold the
+	// program (or its new generation) besides the others it runs: the
+	// object would be larger than the API server stores. The node keeps
+	// what it runs; removing programs from it, or making globalData
+	// smaller, makes room.
+	ReasonNodeSpecTooLarge = "NodeSpecTooLarge"
 )
 
 // AgentLeaseLabel marks the coordination.k8s.io Lease by which a node's

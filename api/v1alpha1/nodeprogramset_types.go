@@ -27,6 +27,24 @@ type NodeProgramSetSpec struct {
 	// +optional
 	// +listType=atomic
 	MapPolicies []NodeMapPolicy `json:"mapPolicies,omitempty"`
+
+	// Withheld lists the programs (or new generations of programs) that
+	// select this node but that Programs leaves out: with them, the set
+	// would be larger than the API server stores. The node keeps running
+	// what Programs says; removals still reach it; each withheld program
+	// reports NodeSpecTooLarge for this node. The agent ignores the list.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=1024
+	Withheld []WithheldProgram `json:"withheld,omitempty"`
+}
+
+// WithheldProgram is a generation of a program a node's set cannot hold.
+type WithheldProgram struct {
+	UID        types.UID `json:"uid"`
+	Kind       string    `json:"kind"`
+	Name       string    `json:"name"`
+	Generation int64     `json:"generation"`
 }
 
 // MapConfig configures one map of a program before load.

@@ -61,6 +61,7 @@ type TCXOrder struct {
 // +kubebuilder:printcolumn:name="Unsupported",type=integer,JSONPath=`.status.nodes.unsupported`,priority=1
 // +kubebuilder:printcolumn:name="Digest",type=string,JSONPath=`.status.image.digest`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.tcx.order) || [self.spec.tcx.order.?before.orValue(''), self.spec.tcx.order.?after.orValue('')].all(n, n != self.metadata.name)",message="tcx.order must name another TcxProgram, not this one: a program cannot run before or after itself",fieldPath=".spec.tcx.order"
 
 // TcxProgram runs an eBPF program on the TCX hook of network interfaces on the selected nodes.
 type TcxProgram struct {

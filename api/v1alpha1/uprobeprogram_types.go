@@ -18,10 +18,14 @@ const HookUprobe = "Uprobe"
 // +kubebuilder:validation:XValidation:rule="has(self.function) || has(self.offset)",message="set uprobe.function, uprobe.offset, or both"
 type UprobeAttach struct {
 	// Target is an absolute path of a binary or library, or a library
-	// name such as "libc".
+	// name such as "libc" or "libssl.so.3" (no '/'), which the node finds
+	// in /etc/ld.so.cache or the usual library folders. A relative path
+	// is refused: the node has no directory to resolve it from.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=4096
 	// +kubebuilder:validation:XValidation:rule="!self.contains('..')",message="uprobe.target must not contain '..'"
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('/') || (size(self) <= 255 && self.matches('^[A-Za-z0-9_+-][A-Za-z0-9_+.-]*$'))",message="uprobe.target must be an absolute path (/usr/bin/bash) or a library name without '/' (libc, libssl.so.3); a relative path such as ./app or bin/app cannot be resolved on the node"
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('/') || self == '/' || (!self.endsWith('/') && !self.contains('//') && !self.split('/').exists(p, p == '.'))",message="uprobe.target must be a clean path: no '//', no '.' elements, no trailing '/'"
 	Target string `json:"target"`
 	// Function is the symbol to probe.
 	// +optional

@@ -66,6 +66,35 @@ func TestAcceptsGoodManifests(t *testing.T) {
 	}
 }
 
+// What the agent resolves is accepted: library names, clean absolute
+// paths, regexes that compile, an order naming another program, globals
+// at their size limits.
+func TestAcceptsGoodAttachPoints(t *testing.T) {
+	common := goodProgram("x").Spec.ProgramCommon
+	common.GlobalData = map[string]bpfleetv1.GlobalValue{
+		strings.Repeat("n", 256): "0x" + bpfleetv1.GlobalValue(strings.Repeat("ab", 128)),
+	}
+	names := bpfleetv1.InterfaceSelector{Names: []bpfleetv1.InterfaceName{"eth0"}}
+	objs := []client.Object{
+		&bpfleetv1.XdpProgram{Spec: bpfleetv1.XdpProgramSpec{ProgramCommon: common,
+			XDP: bpfleetv1.XDPAttach{Interfaces: bpfleetv1.InterfaceSelector{Regex: `^(veth|eth)[0-9]+$`}}}},
+		&bpfleetv1.TcxProgram{Spec: bpfleetv1.TcxProgramSpec{ProgramCommon: common,
+			TCX: bpfleetv1.TCXAttach{Interfaces: names, Direction: bpfleetv1.TCXIngress, Order: &bpfleetv1.TCXOrder{Before: "other"}}}},
+		&bpfleetv1.CgroupProgram{Spec: bpfleetv1.CgroupProgramSpec{ProgramCommon: common,
+			Cgroup: bpfleetv1.CgroupAttach{Path: "/", Type: "egress", Order: &bpfleetv1.CgroupOrder{After: "other"}}}},
+	}
+	for _, target := range []string{"libc", "libssl.so.3", "libstdc++", "/usr/bin/bash", "/"} {
+		objs = append(objs, &bpfleetv1.UprobeProgram{Spec: bpfleetv1.UprobeProgramSpec{ProgramCommon: common,
+			Uprobe: bpfleetv1.UprobeAttach{Target: target, Function: "main"}}})
+	}
+	for i, obj := range objs {
+		obj.SetName(fmt.Sprintf("good-attach-%d", i))
+		if err := k8s.Create(context.Background(), obj, client.DryRunAll); err != nil {
+			t.Errorf("%T %d rejected: %v", obj, i, err)
+		}
+	}
+}
+
 func TestRejectsBadManifests(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -95,6 +124,15 @@ func TestRejectsBadManifests(t *testing.T) {
 		{"global value not a number", func(p *bpfleetv1.TracepointProgram) { p.Spec.GlobalData["filter_pid"] = "forty-two" }, "globalData values must be"},
 		{"global hex of odd length", func(p *bpfleetv1.TracepointProgram) { p.Spec.GlobalData["key"] = "0xabc" }, "globalData values must be"},
 		{"global name not an identifier", func(p *bpfleetv1.TracepointProgram) { p.Spec.GlobalData["1bad-name"] = "1" }, "globalData keys must be C identifiers"},
+		{"global name of 100 KB", func(p *bpfleetv1.TracepointProgram) { p.Spec.GlobalData[strings.Repeat("x", 100<<10)] = "1" }, "globalData names must be at most 256 characters"},
+		{"global value too long", func(p *bpfleetv1.TracepointProgram) {
+			p.Spec.GlobalData["key"] = bpfleetv1.GlobalValue("0x" + strings.Repeat("00", 129))
+		}, "spec.globalData.key"},
+		{"too many globals", func(p *bpfleetv1.TracepointProgram) {
+			for i := range 65 {
+				p.Spec.GlobalData[fmt.Sprintf("v%d", i)] = "1"
+			}
+		}, "spec.globalData"},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -160,6 +198,27 @@ func TestRejectsBadAttachPoints(t *testing.T) {
 			TCX: bpfleetv1.TCXAttach{Interfaces: names}}}, "spec.tcx.direction"},
 		{"uprobe without function or offset", &bpfleetv1.UprobeProgram{Spec: bpfleetv1.UprobeProgramSpec{ProgramCommon: common,
 			Uprobe: bpfleetv1.UprobeAttach{Target: "/usr/bin/bash"}}}, "set uprobe.function, uprobe.offset, or both"},
+		{"xdp regex that does not compile", &bpfleetv1.XdpProgram{Spec: bpfleetv1.XdpProgramSpec{ProgramCommon: common,
+			XDP: bpfleetv1.XDPAttach{Interfaces: bpfleetv1.InterfaceSelector{Regex: "^(veth"}}}},
+			"interfaces.regex must be a valid regular expression"},
+		{"tcx regex that does not compile", &bpfleetv1.TcxProgram{Spec: bpfleetv1.TcxProgramSpec{ProgramCommon: common,
+			TCX: bpfleetv1.TCXAttach{Interfaces: bpfleetv1.InterfaceSelector{Regex: "eth[0-"}, Direction: bpfleetv1.TCXIngress}}},
+			"missing closing ]"},
+		{"tcx before itself", &bpfleetv1.TcxProgram{ObjectMeta: metav1.ObjectMeta{Name: "tcx-self"}, Spec: bpfleetv1.TcxProgramSpec{ProgramCommon: common,
+			TCX: bpfleetv1.TCXAttach{Interfaces: names, Direction: bpfleetv1.TCXIngress, Order: &bpfleetv1.TCXOrder{Before: "tcx-self"}}}},
+			"tcx.order must name another TcxProgram, not this one"},
+		{"tcx after itself", &bpfleetv1.TcxProgram{ObjectMeta: metav1.ObjectMeta{Name: "tcx-self-after"}, Spec: bpfleetv1.TcxProgramSpec{ProgramCommon: common,
+			TCX: bpfleetv1.TCXAttach{Interfaces: names, Direction: bpfleetv1.TCXEgress, Order: &bpfleetv1.TCXOrder{After: "tcx-self-after"}}}},
+			"tcx.order must name another TcxProgram, not this one"},
+		{"cgroup after itself", &bpfleetv1.CgroupProgram{ObjectMeta: metav1.ObjectMeta{Name: "cg-self"}, Spec: bpfleetv1.CgroupProgramSpec{ProgramCommon: common,
+			Cgroup: bpfleetv1.CgroupAttach{Path: "/", Type: "egress", Order: &bpfleetv1.CgroupOrder{After: "cg-self"}}}},
+			"cgroup.order must name another CgroupProgram, not this one"},
+		{"uprobe relative target ./", &bpfleetv1.UprobeProgram{Spec: bpfleetv1.UprobeProgramSpec{ProgramCommon: common,
+			Uprobe: bpfleetv1.UprobeAttach{Target: "./bin", Function: "main"}}}, "uprobe.target must be an absolute path"},
+		{"uprobe relative target dir/file", &bpfleetv1.UprobeProgram{Spec: bpfleetv1.UprobeProgramSpec{ProgramCommon: common,
+			Uprobe: bpfleetv1.UprobeAttach{Target: "bin/x", Function: "main"}}}, "uprobe.target must be an absolute path"},
+		{"uprobe unclean absolute target", &bpfleetv1.UprobeProgram{Spec: bpfleetv1.UprobeProgramSpec{ProgramCommon: common,
+			Uprobe: bpfleetv1.UprobeAttach{Target: "/usr//bin/./bash", Function: "main"}}}, "uprobe.target must be a clean path"},
 		{"uprobe target traversal", &bpfleetv1.UprobeProgram{Spec: bpfleetv1.UprobeProgramSpec{ProgramCommon: common,
 			Uprobe: bpfleetv1.UprobeAttach{Target: "/proc/1/root/../../etc/x", Function: "main"}}}, "must not contain '..'"},
 		{"kprobe without function", &bpfleetv1.KprobeProgram{Spec: bpfleetv1.KprobeProgramSpec{ProgramCommon: common}}, "spec.kprobe.function"},
@@ -179,7 +238,9 @@ func TestRejectsBadAttachPoints(t *testing.T) {
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.obj.SetName(fmt.Sprintf("bad-attach-%d", i))
+			if tc.obj.GetName() == "" {
+				tc.obj.SetName(fmt.Sprintf("bad-attach-%d", i))
+			}
 			err := k8s.Create(context.Background(), tc.obj)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want a rejection mentioning %q", err, tc.want)

@@ -2,12 +2,11 @@ package failure
 
 import (
 	"errors"
-	"fmt"
-	"unicode/utf8"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpfman-agent/image"
 	"github.com/bpfleet/bpfleet/bpfman-agent/loader"
+	"github.com/bpfleet/bpfleet/internal/statusmsg"
 )
 
 // Failure is an error as status reports it.
@@ -47,26 +46,11 @@ func Classify(err error) Failure {
 	if f.Reason == bpfleetv1.ReasonUnsupported {
 		f.State = bpfleetv1.StateUnsupported
 	}
-	f.Message = Bound(f.Message)
+	// A failure of a large object can name thousands of programs or maps,
+	// and the report is one object.
+	f.Message = statusmsg.Bound(f.Message)
+	f.VerifierLog = statusmsg.Tail(f.VerifierLog)
 	return f
-}
-
-// MaxMessage bounds a status message: a failure of a large object can
-// name thousands of programs or maps, and the report is one object, a
-// condition's message at most 32 KiB.
-const MaxMessage = 1024
-
-// Bound cuts msg to MaxMessage bytes (at a rune boundary), saying how
-// much it left out.
-func Bound(msg string) string {
-	if len(msg) <= MaxMessage {
-		return msg
-	}
-	cut := MaxMessage
-	for cut > 0 && !utf8.RuneStart(msg[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%s… (%d bytes more)", msg[:cut], len(msg)-cut)
 }
 
 // Transient reports whether a retry may help and is not merely waiting:

@@ -11,6 +11,7 @@ import (
 	"github.com/bpfleet/bpfleet/bpfman-agent/failure"
 	"github.com/bpfleet/bpfleet/bpfman-agent/image"
 	"github.com/bpfleet/bpfleet/bpfman-agent/loader"
+	"github.com/bpfleet/bpfleet/internal/statusmsg"
 )
 
 func TestClassify(t *testing.T) {
@@ -55,7 +56,7 @@ func TestClassify(t *testing.T) {
 func TestMessageBounded(t *testing.T) {
 	long := errors.New("programs missing: " + strings.Repeat("prog_ü, ", 100_000))
 	f := failure.Classify(long)
-	if len(f.Message) > failure.MaxMessage+64 || !strings.HasSuffix(f.Message, "bytes more)") || !utf8.ValidString(f.Message) {
+	if len(f.Message) > statusmsg.Max || !strings.HasSuffix(f.Message, "bytes more)") || !utf8.ValidString(f.Message) {
 		t.Errorf("message of %d bytes, ending %q", len(f.Message), f.Message[max(0, len(f.Message)-40):])
 	}
 	if short := failure.Classify(errors.New("busy")); short.Message != "busy" {
