@@ -15,6 +15,7 @@ import (
 	"github.com/bpfleet/bpfleet/bpfman-agent/maps"
 	"github.com/bpfleet/bpfleet/bpfman-agent/metrics"
 	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
+	"github.com/bpfleet/bpfleet/internal/faultpoint"
 )
 
 // Config is what a Writer writes with.
@@ -142,7 +143,9 @@ func (w *Writer) writeEntries(nmp *bpfleetv1.NodeMapPolicy, st bpfleetv1.NodeMap
 	opts := maps.Options{Mode: maps.Mode(nmp.Mode), Atomic: nmp.Atomic, Previous: previous}
 	var refused *maps.Result
 	for _, m := range targets {
+		faultpoint.Point("map-write")
 		res, err := maps.Apply(m, spec.Key, spec.Value, entries, opts)
+		faultpoint.Point("map-written")
 		st.Entries, st.MaxEntries = int32(res.Entries), int32(res.MaxEntries)
 		if err != nil {
 			return policyFailed(st, err)
@@ -156,6 +159,7 @@ func (w *Writer) writeEntries(nmp *bpfleetv1.NodeMapPolicy, st bpfleetv1.NodeMap
 		if err := w.written.record(nmp.UID, entries); err != nil {
 			return policyFailed(st, err)
 		}
+		faultpoint.Point("ledger-written")
 	}
 	if refused != nil {
 		return entriesFailed(st, *refused, len(entries), nmp.Atomic), nil
