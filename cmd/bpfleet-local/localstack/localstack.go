@@ -42,6 +42,9 @@ type Options struct {
 	StateDir     string
 	OperatorAddr string // metrics; "0" disables
 	AgentAddr    string // metrics; "0" disables
+	// ExternalAgent starts no agent in this process: the caller runs
+	// one (test/faults runs the agent's binary, to kill it).
+	ExternalAgent bool
 }
 
 // Stack is a running local system.
@@ -145,13 +148,17 @@ func (s *Stack) registerNode(ctx context.Context) error {
 	return nil
 }
 
-// startManagers runs the operator and the agent in this process.
+// startManagers runs the operator and, unless it is external, the agent
+// in this process.
 func (s *Stack) startManagers() error {
 	op, err := controllers.NewManager(s.Plane.Config, scheme.New(), controllers.Options{MetricsAddr: s.opts.OperatorAddr})
 	if err != nil {
 		return fmt.Errorf("operator: %w", err)
 	}
 	s.operator = start(op)
+	if s.opts.ExternalAgent {
+		return nil
+	}
 	return s.startAgent()
 }
 
