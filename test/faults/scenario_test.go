@@ -226,8 +226,8 @@ func (h *host) delete(objs ...client.Object) {
 	}
 }
 
-// deleteAll deletes objects, in order, each gone before the next, with an
-// agent running (the finalizers wait for it): a case's cleanup.
+// deleteAll deletes objects and waits until they are gone, with an agent
+// running (the finalizers wait for it): a case's cleanup.
 func (h *host) deleteAll(objs ...client.Object) {
 	if h.agent == nil || h.agent.exited() {
 		h.start("")
@@ -236,13 +236,19 @@ func (h *host) deleteAll(objs ...client.Object) {
 	for _, o := range objs {
 		if err := c.Delete(context.Background(), o); client.IgnoreNotFound(err) != nil {
 			h.t.Errorf("delete %s: %v", o.GetName(), err)
-			continue
 		}
-		err := wait.PollUntilContextTimeout(context.Background(), 25*time.Millisecond, time.Minute, true,
-			func(ctx context.Context) (bool, error) { return gone(ctx, c, o), nil })
-		if err != nil {
-			h.t.Errorf("%s was never deleted", o.GetName())
-		}
+	}
+	err := wait.PollUntilContextTimeout(context.Background(), 25*time.Millisecond, time.Minute, true,
+		func(ctx context.Context) (bool, error) {
+			for _, o := range objs {
+				if !gone(ctx, c, o) {
+					return false, nil
+				}
+			}
+			return true, nil
+		})
+	if err != nil {
+		h.t.Errorf("%d objects were never all deleted", len(objs))
 	}
 }
 
