@@ -2,9 +2,9 @@ package controlplane
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -15,12 +15,16 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"k8s.io/client-go/rest"
 )
 
-// StopAPIServer stops the kube-apiserver (SIGTERM, and waits until it is
-// gone), as an outage of the control plane: etcd keeps running with its
-// data, and the server's certificates stay, so that StartAPIServer brings
-// the same server back, on the same port, to the same clients.
+// StopAPIServer kills the kube-apiserver (SIGKILL, as a crash of its host
+// would; a graceful stop waits tens of seconds for open watches) and waits
+// until it is gone: an outage of the control plane. etcd keeps running
+// with its data, and the server's certificates stay, so that
+// StartAPIServer brings the same server back, on the same port, to the
+// same clients.
 func (p *Plane) StopAPIServer() error {
 	pid, args, err := p.apiServer()
 	if err != nil {
@@ -32,7 +36,7 @@ func (p *Plane) StopAPIServer() error {
 		return err
 	}
 	p.args = args
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		return fmt.Errorf("stop kube-apiserver: %w", err)
 	}
 	return waitGone(pid)
@@ -88,32 +92,40 @@ func waitGone(pid int) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("kube-apiserver (pid %d) still runs 30 s after SIGTERM", pid)
+	return fmt.Errorf("kube-apiserver (pid %d) still runs 30 s after SIGKILL", pid)
 }
 
-// waitReady polls the server's /readyz until it answers 200.
+// waitReady polls the server's /readyz, as the plane's admin, until it
+// answers 200.
 func (p *Plane) waitReady(ctx context.Context) error {
-	hc := &http.Client{Timeout: time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // a readiness poll of our own server
-	}}
+	hc, err := rest.HTTPClientFor(p.Config)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
+	last := ""
 	for {
-		if resp, err := hc.Get(p.Config.Host + "/readyz"); err == nil {
+		if resp, err := hc.Get(strings.TrimSuffix(p.Config.Host, "/") + "/readyz"); err != nil {
+			last = err.Error()
+		} else {
+			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
+			last = fmt.Sprintf("%s: %s", resp.Status, body)
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("kube-apiserver not ready after its restart: %w", ctx.Err())
+			return fmt.Errorf("kube-apiserver not ready after its restart (%s): %w", last, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
 
-// stopCmd stops a kube-apiserver StartAPIServer started.
+// stopCmd stops a kube-apiserver StartAPIServer started (SIGTERM, as
+// envtest stops its own).
 func stopCmd(cmd *exec.Cmd) error {
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)

@@ -50,9 +50,7 @@ func newHost(t *testing.T, s *suite) *host {
 			t.Errorf("pins left after every program was deleted: %v", left)
 		}
 		if t.Failed() {
-			if b, err := os.ReadFile(h.log); err == nil {
-				t.Logf("agent log (tail):\n%s", tail(string(b), 40))
-			}
+			keepLog(t, h.log)
 		}
 	})
 	return h
@@ -165,10 +163,16 @@ func pinsUnder(t *testing.T, root string) []string {
 	return out
 }
 
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
+// keepLog copies a failed case's agent log out of its temporary
+// directory, and says where.
+func keepLog(t *testing.T, log string) {
+	b, err := os.ReadFile(log)
+	if err != nil {
+		return
 	}
-	return strings.Join(lines, "\n")
+	name := strings.NewReplacer("/", "_", "#", "_").Replace(t.Name())
+	kept := filepath.Join(os.TempDir(), "bpfleet-faults-agent-"+name+".log")
+	if err := os.WriteFile(kept, b, 0o600); err == nil {
+		t.Logf("agent log: %s", kept)
+	}
 }
