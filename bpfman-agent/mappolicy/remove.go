@@ -8,6 +8,7 @@ import (
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpfman-agent/failure"
 	"github.com/bpfleet/bpfleet/bpfman-agent/maps"
+	"github.com/bpfleet/bpfleet/internal/faultpoint"
 )
 
 // removePolicy removes the keys of a deleted policy from its maps and
@@ -38,6 +39,7 @@ func (w *Writer) removePolicy(ctx context.Context, st bpfleetv1.NodeMapPolicySta
 			st.State, st.Reason, st.Message = bpfleetv1.StateFailed, bpfleetv1.ReasonUnloadFailed, err.Error()
 			return st, err
 		}
+		faultpoint.Point("map-removed")
 	}
 	return st, nil
 }

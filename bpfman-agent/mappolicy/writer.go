@@ -16,6 +16,7 @@ import (
 	"github.com/bpfleet/bpfleet/bpfman-agent/maps"
 	"github.com/bpfleet/bpfleet/bpfman-agent/metrics"
 	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
+	"github.com/bpfleet/bpfleet/internal/faultpoint"
 )
 
 // Config is what a Writer writes with.
@@ -147,6 +148,7 @@ func (w *Writer) writeEntries(nmp *bpfleetv1.NodeMapPolicy, st bpfleetv1.NodeMap
 	previous, err := w.written.keys(nmp.UID)
 	if err == nil {
 		err = w.written.record(nmp.UID, union(previous, keysOf(entries)))
+		faultpoint.Point("ledger-widened")
 	}
 	if err != nil {
 		st, err = policyFailed(st, err)
@@ -164,6 +166,7 @@ func (w *Writer) writeEntries(nmp *bpfleetv1.NodeMapPolicy, st bpfleetv1.NodeMap
 			st, err = policyFailed(st, err)
 			return st, true, err
 		}
+		faultpoint.Point("ledger-written")
 	}
 	if refused != nil {
 		st = entriesFailed(st, *refused, len(entries), nmp.Atomic)
@@ -177,7 +180,9 @@ func (w *Writer) writeEntries(nmp *bpfleetv1.NodeMapPolicy, st bpfleetv1.NodeMap
 func (w *Writer) writeMaps(nmp *bpfleetv1.NodeMapPolicy, st bpfleetv1.NodeMapPolicyStatus, spec *ebpf.MapSpec, targets []*ebpf.Map, entries []maps.Entry, previous []json.RawMessage) (*maps.Result, bpfleetv1.NodeMapPolicyStatus, error) {
 	opts := maps.Options{Mode: maps.Mode(nmp.Mode), Atomic: nmp.Atomic, Previous: previous}
 	for _, m := range targets {
+		faultpoint.Point("map-write")
 		res, err := maps.Apply(m, spec.Key, spec.Value, entries, opts)
+		faultpoint.Point("map-written")
 		st.Entries, st.MaxEntries = int32(res.Entries), int32(res.MaxEntries)
 		if err != nil {
 			return nil, st, err

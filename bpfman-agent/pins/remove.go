@@ -6,6 +6,8 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+
+	"github.com/bpfleet/bpfleet/internal/faultpoint"
 )
 
 // RemoveUID unpins every revision of uid, detaching their links.
@@ -83,6 +85,7 @@ func removeExcept(dir string, keep map[string]bool) error {
 	for _, name := range names {
 		if !keep[name] {
 			errs = append(errs, removeAll(filepath.Join(dir, name)))
+			faultpoint.Point("unpin")
 		}
 	}
 	return errors.Join(errs...)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/bpfleet/bpfleet/bpfman-agent/loader"
 	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
+	"github.com/bpfleet/bpfleet/internal/faultpoint"
 )
 
 // install loads p as a new revision, moves every target to it from the
@@ -20,6 +21,7 @@ func (m *Manager) install(p Program) (Loaded, error) {
 	if err != nil {
 		return Loaded{}, m.unpinShared(err, made)
 	}
+	faultpoint.Point("load")
 	defer objs.Close()
 	links, err := m.publish(p, objs)
 	if err != nil {
@@ -37,6 +39,7 @@ func (m *Manager) publish(p Program, objs *loader.Objects) (map[string]LinkInfo,
 	if err := m.stage(p, staging, objs); err != nil {
 		return nil, errors.Join(err, m.layout.RemoveRevision(p.UID, p.Revision.String()))
 	}
+	faultpoint.Point("stage")
 	s, err := m.newSwap(p, objs.Program, staging)
 	if err != nil {
 		return nil, errors.Join(err, m.layout.RemoveRevision(p.UID, p.Revision.String()))
@@ -47,11 +50,13 @@ func (m *Manager) publish(p Program, objs *loader.Objects) (map[string]LinkInfo,
 	}
 	links, err := s.run()
 	if err == nil {
+		faultpoint.Point("swap")
 		err = m.layout.Publish(p.UID, p.Revision.String())
 	}
 	if err != nil {
 		return nil, errors.Join(err, s.rollback(), m.layout.RemoveRevision(p.UID, p.Revision.String()))
 	}
+	faultpoint.Point("publish")
 	return links, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/bpfleet/bpfleet/bpfman-agent/failure"
 	"github.com/bpfleet/bpfleet/bpfman-agent/loader"
 	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
+	"github.com/bpfleet/bpfleet/internal/faultpoint"
 )
 
 // swap moves the targets of a program to a newly loaded revision, pinning
@@ -108,6 +109,7 @@ func (s *swap) move(key string, spec attach.Spec) (LinkInfo, error) {
 	if err := a.Link.Pin(s.dir.Link(key)); err != nil {
 		return LinkInfo{}, fmt.Errorf("pin link: %w", err)
 	}
+	faultpoint.Point("attach")
 	return linkInfo(spec, a.Link, a.Detail)
 }
 
@@ -152,9 +154,11 @@ func (s *swap) update(key string, spec attach.Spec, old link.Link) (info LinkInf
 		return LinkInfo{}, false, nil
 	}
 	s.updated = append(s.updated, updated{link: old, prev: prev})
+	faultpoint.Point("update")
 	if err := pinAgain(old, s.dir.Link(key)); err != nil {
 		return LinkInfo{}, true, err
 	}
+	faultpoint.Point("update-pin")
 	info, err = linkInfo(spec, old, spec.String())
 	return info, true, err
 }

@@ -26,6 +26,11 @@ type Plane struct {
 	env    *envtest.Environment
 	Config *rest.Config
 	Root   string // the repository root
+
+	// args is the kube-apiserver's command line, once StopAPIServer
+	// stopped it; restarted is the server StartAPIServer started then.
+	args      []string
+	restarted *exec.Cmd
 }
 
 // Namespace is the namespace bpfleet installs into (config/default): the
@@ -84,7 +89,13 @@ func (p *Plane) Kubectl(kubeconfig string, args ...string) (string, error) {
 }
 
 // Stop stops the apiserver and etcd and removes their data.
-func (p *Plane) Stop() error { return p.env.Stop() }
+func (p *Plane) Stop() error {
+	var err error
+	if p.restarted != nil {
+		err = stopCmd(p.restarted)
+	}
+	return errors.Join(err, p.env.Stop())
+}
 
 // Kubeconfig writes a kubeconfig for an admin user to path.
 func (p *Plane) Kubeconfig(path string) error {

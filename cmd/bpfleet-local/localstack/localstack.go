@@ -45,6 +45,9 @@ type Options struct {
 	// RegistryTimeout bounds the agent's wait for each registry answer
 	// (0: the agent's default, 30 s).
 	RegistryTimeout time.Duration
+	// ExternalAgent starts no agent in this process: the caller runs
+	// one (test/faults runs the agent's binary, to kill it).
+	ExternalAgent bool
 }
 
 // Stack is a running local system.
@@ -148,7 +151,8 @@ func (s *Stack) registerNode(ctx context.Context) error {
 	return nil
 }
 
-// startManagers runs the operator and the agent in this process.
+// startManagers runs the operator and, unless it is external, the agent
+// in this process.
 func (s *Stack) startManagers() error {
 	// Programs run on this machine name Secrets in "default" too.
 	op, err := controllers.NewManager(s.Plane.Config, scheme.New(), controllers.Options{
@@ -158,6 +162,9 @@ func (s *Stack) startManagers() error {
 		return fmt.Errorf("operator: %w", err)
 	}
 	s.operator = start(op)
+	if s.opts.ExternalAgent {
+		return nil
+	}
 	return s.startAgent()
 }
 

@@ -1,0 +1,129 @@
+package faults
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/bpfleet/bpfleet/internal/controlplane"
+)
+
+// step is one occurrence of a fault point in the scenario: "<point>#<n>",
+// as faultpoint.Env takes it, and the phase it falls in.
+type step struct{ phase, at string }
+
+// The agent is SIGKILLed at every step of its apply path that the
+// scenario passes (load, pin, attach, link update, swap, publish, unpin
+// of old revisions, MapPolicy map and ledger writes, entries removed), in
+// turn; started again, it must bring the node to exactly what the spec
+// says: programs Ready, one revision each, pinned whole, the reported IDs
+// in the kernel, no staging directory, pin or link left over, the
+// blocklist's entries there.
+func TestKillAtEveryStep(t *testing.T) {
+	s := start(t)
+	steps := census(t, s)
+	checkEveryPointPassed(t, steps)
+	killed := 0
+	for _, st := range steps {
+		t.Run(st.phase+"/"+st.at, func(t *testing.T) {
+			killAt(t, s, st)
+			if !t.Failed() {
+				killed++
+			}
+		})
+	}
+	t.Logf("faults injected: %d of %d steps killed and healed: %v", killed, len(steps), steps)
+}
+
+// census runs the scenario once with no fault, checking every phase, and
+// returns the steps the agent passed, each occurrence of a point apart.
+func census(t *testing.T, s *suite) []step {
+	var steps []step
+	t.Run("no fault", func(t *testing.T) {
+		h := newHost(t, s)
+		h.trace = filepath.Join(t.TempDir(), "trace")
+		sc := newScenario(t, h)
+		h.start("")
+		seen := map[string]int{}
+		for _, p := range phases {
+			before := traced(t, h.trace)
+			p.do(sc)
+			h.settle(p.name, func(ctx context.Context) bool { return sc.done(ctx, p.want) })
+			sc.check(p.want)
+			for _, name := range traced(t, h.trace)[len(before):] {
+				seen[name]++
+				steps = append(steps, step{p.name, fmt.Sprintf("%s#%d", name, seen[name])})
+			}
+		}
+	})
+	if len(steps) == 0 {
+		t.Fatal("the scenario passed no fault point")
+	}
+	return steps
+}
+
+func traced(t *testing.T, path string) []string {
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return strings.Fields(string(b))
+}
+
+// killAt runs the scenario with the agent to be killed at st, starts it
+// again, and checks the phase it died in.
+func killAt(t *testing.T, s *suite, st step) {
+	h := newHost(t, s)
+	sc := newScenario(t, h)
+	h.start(st.at)
+	for _, p := range phases {
+		p.do(sc)
+		if !h.await(p.name, func(ctx context.Context) bool { return sc.done(ctx, p.want) }) {
+			continue
+		}
+		if p.name != st.phase {
+			t.Errorf("killed in phase %s; the census passed %s in phase %s", p.name, st.at, st.phase)
+		}
+		h.start("")
+		h.settle(p.name+" after the restart", func(ctx context.Context) bool { return sc.done(ctx, p.want) })
+		sc.check(p.want)
+		return
+	}
+	t.Fatalf("the agent passed every phase without reaching %s", st.at)
+}
+
+var pointCall = regexp.MustCompile(`faultpoint\.Point\("([^"]+)"\)`)
+
+// checkEveryPointPassed fails if a fault point in the agent's code is
+// not passed by the scenario: a point added must get its kill case.
+func checkEveryPointPassed(t *testing.T, steps []step) {
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var missed []string
+	err = filepath.WalkDir(filepath.Join(root, "bpfman-agent"), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
+			return err
+		}
+		src, err := os.ReadFile(path)
+		for _, m := range pointCall.FindAllSubmatch(src, -1) {
+			name := string(m[1])
+			if !slices.ContainsFunc(steps, func(st step) bool { return strings.HasPrefix(st.at, name+"#") }) {
+				missed = append(missed, name)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(missed) > 0 {
+		t.Errorf("the scenario passes no step %v: extend it", missed)
+	}
+}
