@@ -28,16 +28,29 @@ func TestKillAtEveryStep(t *testing.T) {
 	s := start(t)
 	steps := census(t, s)
 	checkEveryPointPassed(t, steps)
-	killed := 0
+	var killed []step
 	for _, st := range steps {
 		t.Run(st.phase+"/"+st.at, func(t *testing.T) {
-			killAt(t, s, st)
-			if !t.Failed() {
-				killed++
+			if killAt(t, s, st) && !t.Failed() {
+				killed = append(killed, st)
 			}
 		})
 	}
-	t.Logf("faults injected: %d of %d steps killed and healed: %v", killed, len(steps), steps)
+	checkEveryPointKilled(t, steps, killed)
+	t.Logf("faults injected: %d of %d steps killed and healed: %v", len(killed), len(steps), killed)
+}
+
+// checkEveryPointKilled fails unless every point the census passed was
+// killed and healed at least once. The census is one run: a later
+// occurrence of a point (a second removal pass, say) may not come again
+// when passes fall otherwise.
+func checkEveryPointKilled(t *testing.T, steps, killed []step) {
+	for _, st := range steps {
+		name, _, _ := strings.Cut(st.at, "#")
+		if !slices.ContainsFunc(killed, func(k step) bool { return strings.HasPrefix(k.at, name+"#") }) {
+			t.Errorf("no kill at %s healed", name)
+		}
+	}
 }
 
 // census runs the scenario once with no fault, checking every phase, and
@@ -76,14 +89,17 @@ func traced(t *testing.T, path string) []string {
 }
 
 // killAt runs the scenario with the agent to be killed at st, starts it
-// again, and checks the phase it died in.
-func killAt(t *testing.T, s *suite, st step) {
+// again, and checks the phase it died in. It reports whether the agent
+// reached st: a later occurrence of a point the census saw may not come
+// again in this run (it says so); the scenario is then checked whole.
+func killAt(t *testing.T, s *suite, st step) bool {
 	h := newHost(t, s)
 	sc := newScenario(t, h)
 	h.start(st.at)
 	for _, p := range phases {
 		p.do(sc)
 		if !h.await(p.name, func(ctx context.Context) bool { return sc.done(ctx, p.want) }) {
+			sc.check(p.want)
 			continue
 		}
 		if p.name != st.phase {
@@ -92,9 +108,10 @@ func killAt(t *testing.T, s *suite, st step) {
 		h.start("")
 		h.settle(p.name+" after the restart", func(ctx context.Context) bool { return sc.done(ctx, p.want) })
 		sc.check(p.want)
-		return
+		return true
 	}
-	t.Fatalf("the agent passed every phase without reaching %s", st.at)
+	t.Logf("the agent passed every phase without reaching %s: this run's passes fell otherwise than the census's", st.at)
+	return false
 }
 
 var pointCall = regexp.MustCompile(`faultpoint\.Point\("([^"]+)"\)`)
