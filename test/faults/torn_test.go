@@ -83,7 +83,7 @@ func TestTornImageCache(t *testing.T) {
 		})
 		checkRunsOn(t, h, tp, before, tr.name)
 	}
-	t.Logf("%d tears of the image cache, each after a SIGKILL: program %d ran on, the image pulled again each time",
+	t.Logf("%d tears of the image cache, each after a SIGKILL: program %d ran on (adopted), the cache healed each time",
 		len(tears), before.ProgramID)
 }
 
