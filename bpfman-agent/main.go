@@ -20,6 +20,7 @@ func main() {
 	var o nodesync.Options
 	flag.StringVar(&o.NodeName, "node-name", os.Getenv("NODE_NAME"), "name of this node (default $NODE_NAME)")
 	flag.StringVar(&o.PinRoot, "pin-root", "/sys/fs/bpf/bpfleet", "bpffs directory holding bpfleet's pins")
+	flag.StringVar(&o.BPFFSMountAt, "bpffs-mount-at", "", "where the agent may mount a BPF filesystem again when the pin root's is unmounted: the pin root or a directory above it (default /sys/fs/bpf for a root under it; none for another root)")
 	flag.StringVar(&o.ImageDir, "image-cache", "/var/lib/bpfleet/images", "directory of the content-addressed image cache")
 	flag.StringVar(&o.StateDir, "state-dir", "/var/lib/bpfleet/state", "directory of the agent's on-host state (the keys each MapPolicy wrote)")
 	flag.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8090", `address of the metrics endpoint ("0" disables it)`)

@@ -78,3 +78,13 @@ func removeIngest(dir string, olderThan time.Duration) error {
 	}
 	return errors.Join(errs...)
 }
+
+// removeIngestOf removes the downloads of the blob dgst names from
+// ingest/ (oras-go names them "<hex>_<random>"). A concurrent download of
+// the same blob loses its file too, and fails: it is pulled again.
+func removeIngestOf(dir string, dgst digest.Digest) {
+	files, _ := filepath.Glob(filepath.Join(dir, ingestDir, dgst.Encoded()+"_*"))
+	for _, f := range files {
+		_ = os.Remove(f)
+	}
+}

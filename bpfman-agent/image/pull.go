@@ -90,12 +90,23 @@ func (s *Store) copyBlob(ctx context.Context, repo *remote.Repository, desc ocis
 		return remoteError(err)
 	}
 	defer rc.Close()
-	return s.restrict(desc, storeError(desc, s.layout.Push(ctx, desc, rc)))
+	return s.restrict(desc, s.storeError(desc, s.layout.Push(ctx, desc, rc)))
 }
 
 // store writes a verified manifest into the layout.
 func (s *Store) store(ctx context.Context, n node) error {
-	return s.restrict(n.Descriptor, storeError(n.Descriptor, s.layout.Push(ctx, n.Descriptor, bytes.NewReader(n.data))))
+	return s.restrict(n.Descriptor, s.storeError(n.Descriptor, s.layout.Push(ctx, n.Descriptor, bytes.NewReader(n.data))))
+}
+
+// storeError is storeError, after removing what a failed store of desc
+// left in ingest/: oras-go (v2.7) leaves its partial download there, and
+// on a full disk that is what holds the space.
+func (s *Store) storeError(desc ocispec.Descriptor, err error) error {
+	err = storeError(desc, err)
+	if err != nil {
+		removeIngestOf(s.dir, desc.Digest)
+	}
+	return err
 }
 
 // restrict makes the blob of desc, just stored (unless err), readable by

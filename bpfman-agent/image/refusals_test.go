@@ -6,6 +6,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -114,10 +116,15 @@ func TestFetchDigestMismatch(t *testing.T) {
 	host := strings.TrimPrefix(srv.URL, "http://")
 	pinned, _ := pushRaw(t, host+"/bpf/counter:v1", rawImage{layers: [][]byte{layer}, labels: counterLabels})
 
-	store, _ := newStore(t)
+	store, dir := newStore(t)
 	_, err := store.Fetch(context.Background(), pinned, nil, "")
 	wantReason(t, err, image.ReasonInvalid)
 	if !strings.Contains(err.Error(), "digest mismatch") {
 		t.Fatalf("tampered layer: %v, want a digest mismatch", err)
+	}
+	// oras-go leaves a failed download in ingest/: on a full disk, it
+	// would hold the space until the agent restarts.
+	if left, _ := os.ReadDir(filepath.Join(dir, "ingest")); len(left) > 0 {
+		t.Errorf("the failed download is left in ingest/: %v", left)
 	}
 }

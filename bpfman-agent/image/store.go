@@ -2,6 +2,7 @@ package image
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/content/oci"
 	"oras.land/oras-go/v2/errdef"
 
@@ -110,20 +112,71 @@ func openLayout(dir string) (*oci.Store, error) {
 }
 
 // reopenTorn opens the layout in dir, which failed to open with cause, anew:
-// its index.json renamed index.json.torn, its damaged blobs removed.
+// its index.json renamed index.json.torn, its damaged blobs removed, and
+// the manifests and indexes left listed in a new index.json, so that
+// Collect keeps those in use (a manifest the index does not list is read
+// all the same, but collected with its blobs).
 func reopenTorn(dir string, cause error) (*oci.Store, error) {
 	index := filepath.Join(dir, "index.json")
 	if err := os.Rename(index, index+".torn"); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, errors.Join(cause, err)
 	}
-	if err := removeDamagedBlobs(filepath.Join(dir, "blobs", "sha256")); err != nil {
+	blobDir := filepath.Join(dir, "blobs", "sha256")
+	if err := removeDamagedBlobs(blobDir); err != nil {
 		return nil, errors.Join(cause, err)
 	}
 	layout, err := oci.New(dir)
+	if err == nil {
+		err = reindex(layout, blobDir)
+	}
 	if err != nil {
 		return nil, errors.Join(cause, err)
 	}
 	return layout, nil
+}
+
+// reindex lists in layout's index every blob of dir that is an image
+// manifest or index; those no artifact in use names go at the next
+// Collect.
+func reindex(layout *oci.Store, dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	for _, e := range entries {
+		desc, ok := manifestBlob(filepath.Join(dir, e.Name()))
+		if !ok {
+			continue
+		}
+		if err := layout.Tag(context.Background(), desc, desc.Digest.String()); err != nil {
+			return fmt.Errorf("list %s in the new index: %w", desc.Digest, err)
+		}
+	}
+	return nil
+}
+
+// manifestBlob describes the blob at path if it is an image manifest or
+// index (by its mediaType) no larger than the default manifest limit.
+func manifestBlob(path string) (ocispec.Descriptor, bool) {
+	info, err := os.Stat(path)
+	if err != nil || !info.Mode().IsRegular() || info.Size() > defaultMaxManifest {
+		return ocispec.Descriptor{}, false
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ocispec.Descriptor{}, false
+	}
+	var m struct {
+		MediaType string `json:"mediaType"`
+	}
+	if json.Unmarshal(data, &m) != nil {
+		return ocispec.Descriptor{}, false
+	}
+	switch kind(m.MediaType) {
+	case "manifest", "image index":
+		return content.NewDescriptorFromBytes(m.MediaType, data), true
+	}
+	return ocispec.Descriptor{}, false
 }
 
 // removeDamagedBlobs removes the files of dir whose SHA-256 is not their

@@ -51,6 +51,13 @@ func TestTornCacheOpensAndHeals(t *testing.T) {
 			if err != nil || !bytes.Equal(obj.ELF, b.Object) {
 				t.Fatalf("fetch from a healed cache: %v", err)
 			}
+			// Healed means kept: the image in use survives a collection.
+			if _, err := healed.Collect(ctx, image.Keep{InUse: []string{pinned}}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := healed.Fetch(ctx, pinned, nil, image.PullNever); err != nil {
+				t.Fatalf("the image in use is gone from the healed cache after a collection: %v", err)
+			}
 		})
 	}
 }

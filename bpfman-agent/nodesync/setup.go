@@ -29,7 +29,11 @@ import (
 type Options struct {
 	NodeName string
 	PinRoot  string // e.g. /sys/fs/bpf/bpfleet
-	ImageDir string // the on-host image cache
+	// BPFFSMountAt is where the agent may mount a BPF filesystem when the
+	// pin root's is gone: the root or a directory above it. "" gives
+	// pins.DefaultMountAt of the root (/sys/fs/bpf for a root under it).
+	BPFFSMountAt string
+	ImageDir     string // the on-host image cache
 	// StateDir holds the agent's on-host state: the keys each MapPolicy
 	// wrote. "" keeps none (a merge policy then cannot remove a key it
 	// stops listing).
@@ -103,7 +107,7 @@ func (o Options) validate() error {
 // openHost opens the agent's state on the host: its pin root and its
 // image cache.
 func openHost(o Options) (*programs.Manager, *image.Store, error) {
-	progs, err := programs.New(o.PinRoot, programs.MountBPFFSAt(pins.DefaultMountAt(o.PinRoot)))
+	progs, err := programs.New(o.PinRoot, programs.MountBPFFSAt(o.mountAt()))
 	if err != nil {
 		return nil, nil, fmt.Errorf("pin root %s: %w", o.PinRoot, err)
 	}
@@ -112,6 +116,14 @@ func openHost(o Options) (*programs.Manager, *image.Store, error) {
 		return nil, nil, fmt.Errorf("image cache %s: %w", o.ImageDir, err)
 	}
 	return progs, store, nil
+}
+
+// mountAt is where the agent may mount the pin root's BPF filesystem.
+func (o Options) mountAt() string {
+	if o.BPFFSMountAt != "" {
+		return o.BPFFSMountAt
+	}
+	return pins.DefaultMountAt(o.PinRoot)
 }
 
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create

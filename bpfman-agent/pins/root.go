@@ -48,7 +48,7 @@ func (l Layout) State() (RootState, error) {
 func (l Layout) Restore(now RootState) error {
 	if !now.BPFFS {
 		if l.MountAt == "" {
-			return fmt.Errorf("%s is not on a BPF filesystem any more, and the agent mounts one only at its own pin root's mount point (%s): mount one there", l.Root, BPFFSPath)
+			return fmt.Errorf("%s is not on a BPF filesystem any more, and the agent may not mount one for it (only at %s, or where --bpffs-mount-at says): mount one there", l.Root, BPFFSPath)
 		}
 		if err := MountBPFFS(l.MountAt); err != nil {
 			return err

@@ -28,6 +28,11 @@ type host struct {
 	// trace, if set, is the file the agent appends the steps it passes
 	// to (faultpoint.TraceEnv).
 	trace string
+	// images is the agent's image cache: the suite's, unless a case
+	// gives the host its own (ownImages).
+	images string
+	// args are flags added to the agent's command line.
+	args  []string
 	agent *agentProc
 }
 
@@ -43,7 +48,7 @@ func newHost(t *testing.T, s *suite) *host {
 	t.Helper()
 	dir := t.TempDir()
 	h := &host{t: t, s: s, pinRoot: filepath.Join(testkernel.TempBPFFS(t), "bpfleet"),
-		state: filepath.Join(dir, "state"), log: filepath.Join(dir, "agent.log")}
+		state: filepath.Join(dir, "state"), log: filepath.Join(dir, "agent.log"), images: filepath.Join(s.dir, "images")}
 	t.Cleanup(func() {
 		h.stop()
 		if left := pinsUnder(t, h.pinRoot); len(left) > 0 {
@@ -68,8 +73,9 @@ func (h *host) start(killAt string) {
 	}
 	defer logf.Close()
 	cmd := exec.Command(h.s.agentBin, "--node-name="+node, "--pin-root="+h.pinRoot,
-		"--image-cache="+filepath.Join(h.s.dir, "images"), "--state-dir="+h.state,
+		"--image-cache="+h.images, "--state-dir="+h.state,
 		"--metrics-bind-address=0", "--health-probe-bind-address=0")
+	cmd.Args = append(cmd.Args, h.args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+h.s.kubeconfig, faultpoint.Env+"="+killAt)
 	if h.trace != "" {
 		cmd.Env = append(cmd.Env, faultpoint.TraceEnv+"="+h.trace)
@@ -81,6 +87,28 @@ func (h *host) start(killAt string) {
 	a := &agentProc{cmd: cmd, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(a.done) }()
 	h.agent = a
+}
+
+// ownImages gives the host an image cache of its own, empty, at dir ("":
+// a new temporary directory), and returns it.
+func (h *host) ownImages(dir string) string {
+	if dir == "" {
+		dir = filepath.Join(h.t.TempDir(), "images")
+	}
+	h.images = dir
+	return dir
+}
+
+// kill stops the agent as a crash or an OOM kill does (SIGKILL), if it
+// runs.
+func (h *host) kill() {
+	h.t.Helper()
+	a := h.agent
+	if a == nil || a.exited() {
+		return
+	}
+	_ = a.cmd.Process.Kill()
+	<-a.done
 }
 
 // stop stops the agent as a node stops it (SIGTERM), if it runs.

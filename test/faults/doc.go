@@ -2,7 +2,9 @@
 // real API server, it does to a running node what breaks nodes in real
 // clusters (the agent killed at every step of its apply path, the Node
 // object deleted under traffic, many updates under a flood, the API server
-// gone for minutes) and checks what a user would: the kernel holds exactly
+// gone for minutes, the image cache torn or on a full disk, a registry
+// that never answers, the pins' BPF filesystem unmounted, 50 image
+// versions through a capped cache) and checks what a user would: the kernel holds exactly
 // what the spec says (program, link and map IDs), no pin or link is left
 // over, no packet from a blocked address passes, and status reads Ready.
 //
