@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -19,15 +20,20 @@ import (
 // pull copies the image dgst names from the registry into the layout:
 // blobs first, manifests last, so that a manifest in the layout means the
 // whole image is there. It gives up after the pull timeout, and says the
-// registry timed out then, or when a request did.
+// registry timed out then, or when a request did; a registry that timed
+// out is not asked again for a while (see silentFor).
 func (s *Store) pull(ctx context.Context, ref string, creds *bpfoci.Credentials, dgst digest.Digest) error {
 	repo, err := bpfoci.NewRepositoryClient(ref, creds, s.client)
 	if err != nil {
 		return &Error{Reason: ReasonInvalid, Err: err}
 	}
+	host := repo.Reference.Registry
+	if err := s.silent.check(host, time.Now()); err != nil {
+		return err
+	}
 	ctx, cancel := withPullDeadline(ctx, s.limits.pull)
 	defer cancel()
-	return timedOut(ctx, repo.Reference.Registry, s.pullFrom(ctx, repo, dgst))
+	return s.silent.note(host, time.Now(), timedOut(ctx, host, s.pullFrom(ctx, repo, dgst)))
 }
 
 // pullFrom is pull, from repo.

@@ -60,6 +60,10 @@ func (f *Fetcher) verifyPolicy(ctx context.Context, ref string, policy *bpfleetv
 	if err != nil {
 		return &Error{Reason: ReasonInvalid, Err: err}
 	}
+	host := repo.Reference.Registry
+	if err := f.store.silent.check(host, time.Now()); err != nil {
+		return err
+	}
 	ctx, cancel := withPullDeadline(ctx, f.store.limits.pull)
 	defer cancel()
 	_, err = cosign.Verify(ctx, repo, dgst, keys)
@@ -71,7 +75,7 @@ func (f *Fetcher) verifyPolicy(ctx context.Context, ref string, policy *bpfleetv
 	case errors.Is(err, cosign.ErrUnsigned), errors.Is(err, cosign.ErrNoValidSignature):
 		return &Error{Reason: ReasonSignatureInvalid, Err: fmt.Errorf("image %s: %w", ref, err)}
 	}
-	return timedOut(ctx, repo.Reference.Registry, &Error{Reason: ReasonPullFailed, Err: fmt.Errorf("signatures of %s: %w", ref, bpfoci.RemoteError(err))})
+	return f.store.silent.note(host, time.Now(), timedOut(ctx, host, &Error{Reason: ReasonPullFailed, Err: fmt.Errorf("signatures of %s: %w", ref, bpfoci.RemoteError(err))}))
 }
 
 // verifiedRecently reports whether memo passed less than verifiedFor ago.

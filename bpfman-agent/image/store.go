@@ -64,6 +64,9 @@ type Store struct {
 	limits limits
 	// client makes every registry request, bounded by limits.timeouts.
 	client *http.Client
+	// silent holds the registries that timed out lately: not asked again
+	// for a while.
+	silent silence
 
 	// mu is held for reading by each fetch, for writing by Collect, which
 	// replaces layout.

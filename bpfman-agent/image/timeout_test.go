@@ -35,32 +35,8 @@ var testTimeouts = oci.Timeouts{Connect: time.Second, Header: 300 * time.Millise
 // no byte is read or written until the test ends.
 func hangingRegistry(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().String()
+	host, _ := countingHangingRegistry(t)
+	return host
 }
 
 // stallingProxy serves upstream's registry, except the requests stall
@@ -213,4 +189,61 @@ func TestSignatureLookupTimesOut(t *testing.T) {
 		Verify: []bpfleetv1.ImageVerification{{Keys: []bpfleetv1.KeyReference{{SecretReference: bpfleetv1.SecretReference{Name: "k", Namespace: "ns"}}}}},
 	})
 	wantTimedOut(t, err, host)
+}
+
+// A registry that timed out is not asked again for a while: the node's
+// other programs pulling from it fail at once with the same reason, so a
+// pass costs one timeout, not one per program (each would add the
+// timeout to the pass, and enough of them the liveness bound).
+func TestSilentRegistryIsNotAskedAgain(t *testing.T) {
+	host, accepted := countingHangingRegistry(t)
+	store, _ := newStore(t, image.WithRequestTimeouts(testTimeouts), image.WithPullTimeout(time.Minute))
+	err, _ := fetchGuarded(t, store, host+"/bpf/counter@"+someDigest)
+	wantTimedOut(t, err, host)
+	asked := accepted()
+	err, took := fetchGuarded(t, store, host+"/bpf/other@"+someDigest)
+	wantTimedOut(t, err, host)
+	if !strings.Contains(err.Error(), "not asked again before") {
+		t.Errorf("message %q: want it to say when the registry is asked again", err)
+	}
+	if n := accepted(); n != asked {
+		t.Errorf("the registry that timed out was asked again: %d connections after the first pull, %d after the second", asked, n)
+	}
+	t.Logf("the second pull from the silent registry failed after %v: %v", took.Round(time.Microsecond), err)
+}
+
+// countingHangingRegistry is hangingRegistry that also says how many
+// connections it accepted so far.
+func countingHangingRegistry(t *testing.T) (string, func() int) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return l.Addr().String(), func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(conns)
+	}
 }
