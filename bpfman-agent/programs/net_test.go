@@ -175,20 +175,6 @@ func run(t *testing.T, name string, args ...string) {
 	}
 }
 
-// rxPackets reads the packets iface has received.
-func rxPackets(t *testing.T, iface string) uint64 {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("/sys/class/net", iface, "statistics/rx_packets"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 // openMap opens the map with kernel ID id until the end of t.
 func openMap(t *testing.T, id uint32) *ebpf.Map {
 	t.Helper()

@@ -26,7 +26,7 @@ func TestFiftySwapsMissNoPacket(t *testing.T) {
 	ld := apply(t, m, sharedPackets(xdpCounter("r0", false, host)))
 	counters := []*ebpf.Map{openMap(t, ld.Maps["packets"])}
 	time.Sleep(100 * time.Millisecond)
-	start, rx0 := sum(t, counters), rxPackets(t, host)
+	start, rx0 := sum(t, counters), testkernel.RxPackets(t, host)
 
 	flood := exec.Command("ip", "netns", "exec", ns, "ping", "-q", "-i", "0.0002", hostIP)
 	if err := flood.Start(); err != nil {
@@ -47,7 +47,7 @@ func TestFiftySwapsMissNoPacket(t *testing.T) {
 	_ = flood.Wait()
 	time.Sleep(300 * time.Millisecond)
 
-	received, counted := rxPackets(t, host)-rx0, sum(t, counters)-start
+	received, counted := testkernel.RxPackets(t, host)-rx0, sum(t, counters)-start
 	t.Logf("%d swaps in %v (%v each): %d packets received, %d counted", swaps, elapsed, elapsed/swaps, received, counted)
 	if received < 300 {
 		t.Fatalf("only %d packets crossed the veth; the test needs traffic", received)

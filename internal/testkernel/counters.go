@@ -63,3 +63,22 @@ func NewMap(tb testing.TB, spec *ebpf.MapSpec) *ebpf.Map {
 	tb.Cleanup(func() { m.Close() })
 	return m
 }
+
+// Programs lists the IDs of the programs in the kernel that match keeps.
+func Programs(tb testing.TB, keep func(ebpf.ProgramID) bool) []uint32 {
+	tb.Helper()
+	var out []uint32
+	for id := ebpf.ProgramID(0); ; {
+		next, err := ebpf.ProgramGetNextID(id)
+		if errors.Is(err, os.ErrNotExist) {
+			return out
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+		id = next
+		if keep(id) {
+			out = append(out, uint32(id))
+		}
+	}
+}

@@ -4,9 +4,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -75,4 +78,18 @@ func randomBytes(tb testing.TB) []byte {
 		tb.Fatalf("random name: %v", err)
 	}
 	return b
+}
+
+// RxPackets reads the packets iface has received.
+func RxPackets(tb testing.TB, iface string) uint64 {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join("/sys/class/net", iface, "statistics/rx_packets"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return n
 }

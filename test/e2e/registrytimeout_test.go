@@ -2,13 +2,11 @@ package e2e
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bpfleet/bpfleet/internal/oci/ocitest"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpf"
@@ -30,7 +28,7 @@ func TestHangingRegistryFailsOnlyItsProgram(t *testing.T) {
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
-	host := hangOnDigests(t, s.Registry)
+	host := ocitest.HangOnDigests(t, s.Registry)
 	hanging := counter("from-hanging-registry", host+"/hanging/counter:v1", nil)
 	beside := counter("beside-hanging-registry", s.Example, nil)
 	start := time.Now()
@@ -51,25 +49,4 @@ func TestHangingRegistryFailsOnlyItsProgram(t *testing.T) {
 	})
 	t.Logf("beside a registry that never answers: the other program Ready after %v; the hanging one says: %s",
 		ready.Round(time.Millisecond), got.Status.Failures[0].Message)
-}
-
-// hangOnDigests serves upstream's registry, except a manifest asked for
-// by digest (the agent's pull; the operator resolves tags): that request
-// gets no answer until the test ends.
-func hangOnDigests(t *testing.T, upstream string) string {
-	t.Helper()
-	done := make(chan struct{})
-	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: upstream})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.Contains(r.URL.Path, "/manifests/sha256:") {
-			proxy.ServeHTTP(w, r)
-			return
-		}
-		select {
-		case <-done:
-		case <-r.Context().Done():
-		}
-	}))
-	t.Cleanup(func() { close(done); srv.Close() })
-	return srv.Listener.Addr().String()
 }

@@ -2,11 +2,8 @@ package e2e
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -44,7 +41,7 @@ func TestFiftyUpdatesMissNoPacket(t *testing.T) {
 	st := apply(t, s, x)
 	shared := st.MapIDs["packets"]
 	start := testkernel.MapValue(t, shared, uint32(0))
-	rx0 := rxPackets(t, host)
+	rx0 := testkernel.RxPackets(t, host)
 
 	flood := exec.Command("ip", "netns", "exec", ns, "ping", "-q", "-i", "0.002", hostIP)
 	if err := flood.Start(); err != nil {
@@ -63,7 +60,7 @@ func TestFiftyUpdatesMissNoPacket(t *testing.T) {
 	_ = flood.Wait()
 	time.Sleep(200 * time.Millisecond)
 
-	received := rxPackets(t, host) - rx0
+	received := testkernel.RxPackets(t, host) - rx0
 	counted := testkernel.MapValue(t, shared, uint32(0)) - start
 	t.Logf("%d updates: %d packets received, %d counted, %d missed; mean update latency %v",
 		updates, received, counted, int64(received)-int64(counted), latency/updates)
@@ -97,17 +94,4 @@ func openMap(t testing.TB, id uint32) *ebpf.Map {
 	}
 	t.Cleanup(func() { m.Close() })
 	return m
-}
-
-func rxPackets(t *testing.T, iface string) uint64 {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/sys/class/net/%s/statistics/rx_packets", iface))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
 }

@@ -2,9 +2,7 @@ package faults
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -104,7 +102,7 @@ func (k *counted) update() {
 type reading struct{ counted, received uint64 }
 
 func (k *counted) read(mapID uint32) reading {
-	return reading{testkernel.MapValue(k.h.t, mapID, uint32(0)), rxPackets(k.h.t, k.net.host)}
+	return reading{testkernel.MapValue(k.h.t, mapID, uint32(0)), testkernel.RxPackets(k.h.t, k.net.host)}
 }
 
 // updateCensus runs the update once with no fault, checking its count,
@@ -240,40 +238,17 @@ func checkRootShared(t *testing.T, root string, st bpfleetv1.NodeProgramStatus, 
 // usersOf lists the programs in the kernel that use map id.
 func usersOf(t *testing.T, id uint32) []uint32 {
 	t.Helper()
-	var out []uint32
-	for pid := ebpf.ProgramID(0); ; {
-		next, err := ebpf.ProgramGetNextID(pid)
-		if errors.Is(err, os.ErrNotExist) {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		pid = next
+	return testkernel.Programs(t, func(pid ebpf.ProgramID) bool {
 		prog, err := ebpf.NewProgramFromID(pid)
 		if err != nil {
-			continue // freed meanwhile
+			return false // freed meanwhile
 		}
+		defer prog.Close()
 		info, err := prog.Info()
-		prog.Close()
 		if err != nil {
-			continue
+			return false
 		}
-		if maps, _ := info.MapIDs(); slices.Contains(maps, ebpf.MapID(id)) {
-			out = append(out, uint32(pid))
-		}
-	}
-}
-
-func rxPackets(t *testing.T, iface string) uint64 {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("/sys/class/net", iface, "statistics/rx_packets"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+		maps, _ := info.MapIDs()
+		return slices.Contains(maps, ebpf.MapID(id))
+	})
 }

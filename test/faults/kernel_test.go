@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bpfleet/bpfleet/internal/testkernel"
+
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 
@@ -166,20 +168,7 @@ func checkBlocklist(t *testing.T, id uint32, addr string, w want) {
 func counters(t *testing.T) []uint32 {
 	t.Helper()
 	off := markerOffset(t)
-	var out []uint32
-	for id := ebpf.ProgramID(0); ; {
-		next, err := ebpf.ProgramGetNextID(id)
-		if errors.Is(err, os.ErrNotExist) {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		id = next
-		if isCounter(id, off) {
-			out = append(out, uint32(id))
-		}
-	}
+	return testkernel.Programs(t, func(id ebpf.ProgramID) bool { return isCounter(id, off) })
 }
 
 func isCounter(id ebpf.ProgramID, off uint32) bool {

@@ -2,14 +2,12 @@ package faults
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bpfleet/bpfleet/internal/oci/ocitest"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -34,7 +32,7 @@ func TestHangingRegistry(t *testing.T) {
 	ep := h.serveEndpoints()
 	c := s.stack.Client
 	ref, _ := pushCounter(t, s, "hanging-counter", "v1", 0)
-	host := hangOnDigests(t, s.stack.Registry)
+	host := ocitest.HangOnDigests(t, s.stack.Registry)
 	hanging := counterFrom(s, "faults-hanging-counter", strings.Replace(ref, s.stack.Registry, host, 1))
 	running := tracepointCounter(s, "faults-running-counter")
 	t.Cleanup(func() { h.deleteAll(running, hanging) })
@@ -107,25 +105,4 @@ func probeHealth(t *testing.T, ep endpoints) func() (int, []string) {
 	}
 	t.Cleanup(func() { finish() })
 	return finish
-}
-
-// hangOnDigests serves upstream's registry, except a manifest asked for
-// by digest (the agent's pull; the operator resolves tags): that request
-// gets no answer until the case ends.
-func hangOnDigests(t *testing.T, upstream string) string {
-	t.Helper()
-	done := make(chan struct{})
-	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: upstream})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.Contains(r.URL.Path, "/manifests/sha256:") {
-			proxy.ServeHTTP(w, r)
-			return
-		}
-		select {
-		case <-done:
-		case <-r.Context().Done():
-		}
-	}))
-	t.Cleanup(func() { close(done); srv.Close() })
-	return srv.Listener.Addr().String()
 }
