@@ -16,8 +16,9 @@
 // lets the agents read exactly the Secrets the node specs name. Data flows
 // one way: program → NodeProgramSet → agent → NodeProgramReport → program
 // status; a node's set and report are read together (nodes.go). Whether a
-// node's agent is alive, they read from its Lease (agents.go). A burst of
-// program changes reaches each node in one write of its set (burst.go).
+// node's agent is alive, they read from its Lease (agents.go). A lone
+// program change reaches its nodes at once, a burst of them each node in
+// one write of its set (burst.go).
 // A set the API server refuses for its size is written without the
 // newest additions and updates, which it lists as withheld and which
 // report NodeSpecTooLarge: removals still reach the node (fit.go). Every

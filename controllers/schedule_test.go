@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 )
@@ -111,23 +112,62 @@ func TestSignaturePoliciesAddUp(t *testing.T) {
 	}
 }
 
-// Node passes wait while program changes keep coming, but no node waits
+// A lone change leads: its nodes pass at once, and so does the next
+// lone change once they have. A change that comes while a batch is being
+// written holds the passes that have not started until changes stop.
+func TestBurstLeadsThenBatches(t *testing.T) {
+	var b burst
+	nodes := []reconcile.Request{{NamespacedName: types.NamespacedName{Name: "a"}}, {NamespacedName: types.NamespacedName{Name: "b"}}}
+	t0 := time.Now()
+	if d := b.hold("a", t0); d != 0 {
+		t.Errorf("no change yet: hold %v", d)
+	}
+	if !b.change("p", nodes, t0) {
+		t.Fatal("a lone change does not lead")
+	}
+	if d := b.hold("a", t0); d != 0 {
+		t.Errorf("a lone change: hold %v, want 0", d)
+	}
+	at := t0.Add(time.Millisecond)
+	if !b.change("p", nodes, at) {
+		t.Fatal("a second change of the leading object (its digest resolved) does not lead")
+	}
+	b.hold("a", at) // passes again
+	if b.change("q", nodes, at) {
+		t.Fatal("a change while node b has not passed yet leads")
+	}
+	if d := b.hold("b", at); d != burstQuiet {
+		t.Errorf("a following change: node b held %v, want %v", d, burstQuiet)
+	}
+	at = at.Add(burstQuiet / 2)
+	if b.change("p", nodes, at) {
+		t.Fatal("a change of the leading object during a burst leads")
+	}
+	if d := b.hold("b", at.Add(burstQuiet)); d != 0 {
+		t.Errorf("changes stopped for burstQuiet: hold %v", d)
+	}
+	at = at.Add(burstQuiet + time.Millisecond)
+	if !b.change("r", nodes, at) {
+		t.Fatal("a change after the burst ended does not lead")
+	}
+	b.hold("a", at)
+	b.hold("b", at)
+	if !b.change("s", nodes, at.Add(time.Millisecond)) {
+		t.Error("a change right after every node of the last batch passed does not lead")
+	}
+}
+
+// Node passes wait while following changes keep coming, but no node waits
 // longer than burstMax, whatever the changes' rhythm.
 func TestBurstHoldsNodePasses(t *testing.T) {
 	var b burst
-	t0 := time.Now()
-	if d := b.hold("n", t0); d != 0 {
-		t.Errorf("no change yet: hold %v", d)
-	}
-	b.note(t0)
-	if d := b.hold("n", t0.Add(burstQuiet)); d != 0 {
-		t.Errorf("a lone change, burstQuiet later: hold %v", d)
-	}
-	for _, every := range []time.Duration{burstQuiet / 2, burstQuiet * 21 / 20} {
-		start := t0.Add(time.Minute)
+	nodes := []reconcile.Request{{NamespacedName: types.NamespacedName{Name: "n"}}, {NamespacedName: types.NamespacedName{Name: "slow"}}}
+	for i, every := range []time.Duration{burstQuiet / 2, burstQuiet * 21 / 20} {
+		start := time.Now().Add(time.Duration(i+1) * time.Hour)
+		b.change("first", nodes, start) // leads; node slow never passes
 		released := false
-		for at := start; at.Before(start.Add(3 * burstMax)); at = at.Add(every) {
-			b.note(at)
+		for at := start.Add(every); at.Before(start.Add(3 * burstMax)); at = at.Add(every) {
+			b.change(types.UID(at.String()), nodes, at)
 			if b.hold("n", at.Add(every/2)) == 0 {
 				released = true
 				break
