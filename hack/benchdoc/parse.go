@@ -29,6 +29,7 @@ type Result struct {
 	Iters   int64
 	Metrics []Metric // in the order reported, ns/op first
 	Failed  bool     // a "--- FAIL" line named it; then it has no metrics
+	Reason  string   // the first line it logged when it failed
 }
 
 // A Metric is one value and its unit, as b.ReportMetric writes them.
@@ -55,50 +56,56 @@ var (
 // benchmark's name and its results are skipped, as go test prints the
 // name before running it.
 func parseRun(name string, r io.Reader) (*Run, error) {
-	run := &Run{File: name}
-	var pkg *Package
-	pending := "" // a benchmark whose name was printed, results not yet
+	p := &parser{run: &Run{File: name}}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1024*1024), 16*1024*1024)
 	for sc.Scan() {
-		line := strings.TrimRight(sc.Text(), " \t\r")
-		if cmd, ok := strings.CutPrefix(line, "command: "); ok && run.Command == "" {
-			run.Command = cmd
-			continue
-		}
-		if path, ok := strings.CutPrefix(line, "pkg: "); ok {
-			pkg = run.pkg(path)
-			continue
-		}
-		if m := pkgEnd.FindStringSubmatch(line); m != nil {
-			run.pkg(m[2]).Failed = m[1] == "FAIL"
-			continue
-		}
-		if m := failLine.FindStringSubmatch(line); m != nil {
-			run.addFailure(pkg, m[1])
-			pending = ""
-			continue
-		}
-		if m := benchLine.FindStringSubmatch(line); m != nil {
-			pending = m[1]
-			if iters, metrics, ok := parseResults(m[2]); ok {
-				run.add(pkg, Result{Name: pending, Iters: iters, Metrics: metrics})
-				pending = ""
-			}
-			continue
-		}
-		if pending != "" {
-			if iters, metrics, ok := parseResults(line); ok {
-				run.add(pkg, Result{Name: pending, Iters: iters, Metrics: metrics})
-				pending = ""
-			}
-		}
+		p.line(strings.TrimRight(sc.Text(), " \t\r"))
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
-	run.trimProcs()
-	return run, nil
+	p.run.trimProcs()
+	return p.run, nil
+}
+
+// A parser reads one command's output, a line at a time.
+type parser struct {
+	run     *Run
+	pkg     *Package // named by the last "pkg:" line; nil after ok/FAIL
+	pending string   // a benchmark whose name was printed, results not yet
+}
+
+func (p *parser) line(line string) {
+	if cmd, ok := strings.CutPrefix(line, "command: "); ok && p.run.Command == "" {
+		p.run.Command = cmd
+	} else if path, ok := strings.CutPrefix(line, "pkg: "); ok {
+		p.pkg = p.run.adopt(path)
+	} else if m := pkgEnd.FindStringSubmatch(line); m != nil {
+		p.run.adopt(m[2]).Failed = m[1] == "FAIL"
+		p.pkg = nil
+	} else if m := failLine.FindStringSubmatch(line); m != nil {
+		p.run.addFailure(p.pkg, m[1])
+		p.pending = ""
+	} else if m := benchLine.FindStringSubmatch(line); m != nil {
+		p.pending = m[1]
+		p.results(m[2])
+	} else if !p.results(line) {
+		if reason, ok := strings.CutPrefix(line, "    "); ok {
+			p.run.addReason(p.pkg, strings.TrimSpace(reason))
+		}
+	}
+}
+
+// results adds the pending benchmark's result if s holds it.
+func (p *parser) results(s string) bool {
+	iters, metrics, ok := parseResults(s)
+	if !ok || p.pending == "" {
+		return false
+	}
+	p.run.add(p.pkg, Result{Name: p.pending, Iters: iters, Metrics: metrics})
+	p.pending = ""
+	return true
 }
 
 // parseResults reads "N v1 unit1 v2 unit2 ...", the results go test
@@ -142,6 +149,31 @@ func (r *Run) add(pkg *Package, res Result) {
 		pkg = r.pkg("")
 	}
 	pkg.Results = append(pkg.Results, res)
+}
+
+// adopt returns the package of that path, given the results read before
+// any line named their package (go test prints a benchmark's failure
+// before the header that names the package when it fails at once).
+func (r *Run) adopt(path string) *Package {
+	p := r.pkg(path)
+	for i, orphans := range r.Packages {
+		if orphans.Path == "" && path != "" {
+			p.Results = append(orphans.Results, p.Results...)
+			r.Packages = append(r.Packages[:i], r.Packages[i+1:]...)
+			break
+		}
+	}
+	return p
+}
+
+// addReason keeps the first line logged after a failure as its reason.
+func (r *Run) addReason(pkg *Package, reason string) {
+	if pkg == nil {
+		pkg = r.pkg("")
+	}
+	if n := len(pkg.Results); n > 0 && pkg.Results[n-1].Failed && pkg.Results[n-1].Reason == "" {
+		pkg.Results[n-1].Reason = reason
+	}
 }
 
 // addFailure records a failed benchmark; failed tests are not results.

@@ -35,8 +35,28 @@ func TestParseRun(t *testing.T) {
 			"    bad_test.go:9: boom\nFAIL\nFAIL\tm/x\t1.0s\nFAIL\n",
 		want: []*Package{{Path: "m/x", Failed: true, Results: []Result{
 			{Name: "BenchmarkOK", Iters: 3, Metrics: []Metric{{10, "ns/op"}}},
-			{Name: "BenchmarkBad", Failed: true},
+			{Name: "BenchmarkBad", Failed: true, Reason: "bad_test.go:9: boom"},
 		}}},
+	}, {
+		name: "failures at once, before the header that names the package",
+		in: "--- FAIL: BenchmarkIdle\n    idle_test.go:114: idle-0 never became Ready\n    more\n" +
+			"--- FAIL: BenchmarkCreate\n    bench_test.go:30: warm never became Ready\nFAIL\nexit status 1\n" +
+			"FAIL\tm/e2e\t382.7s\nFAIL\n",
+		want: []*Package{{Path: "m/e2e", Failed: true, Results: []Result{
+			{Name: "BenchmarkIdle", Failed: true, Reason: "idle_test.go:114: idle-0 never became Ready"},
+			{Name: "BenchmarkCreate", Failed: true, Reason: "bench_test.go:30: warm never became Ready"},
+		}}},
+	}, {
+		name: "a failure after successes, then the next package",
+		in: "pkg: m/x\nBenchmarkA-2 \t 1\t 5 ns/op\n--- FAIL: BenchmarkB\n    b.go:1: no\nFAIL\tm/x\t1s\n" +
+			"pkg: m/y\nBenchmarkC-2 \t 1\t 7 ns/op\n    --- BENCH: BenchmarkC-2\n        c.go:3: log\nok  \tm/y\t1s\n",
+		want: []*Package{
+			{Path: "m/x", Failed: true, Results: []Result{
+				{Name: "BenchmarkA", Iters: 1, Metrics: []Metric{{5, "ns/op"}}},
+				{Name: "BenchmarkB", Failed: true, Reason: "b.go:1: no"},
+			}},
+			{Path: "m/y", Results: []Result{{Name: "BenchmarkC", Iters: 1, Metrics: []Metric{{7, "ns/op"}}}}},
+		},
 	}, {
 		name: "GOMAXPROCS=1: names kept whole, even one ending in a number",
 		in:   "pkg: m/x\nBenchmarkW/batch-100 \t 3\t 10 ns/op\nBenchmarkV \t 3\t 12 ns/op\n",

@@ -171,7 +171,7 @@ func writeResult(sb *strings.Builder, res Result, cmd string) {
 	head := fmt.Sprintf("| `%s` | %d |", res.Name, res.Iters)
 	tail := fmt.Sprintf(" `%s` |\n", strings.ReplaceAll(cmd, "|", `\|`))
 	if res.Failed {
-		sb.WriteString(fmt.Sprintf("| `%s` | – | **failed** | | | |", res.Name) + tail)
+		fmt.Fprintf(sb, "| `%s` | – | **failed** | %s | | |%s", res.Name, cell(res.Reason, 100), tail)
 		return
 	}
 	for i, r := range rows(res.Metrics) {
@@ -185,6 +185,14 @@ func writeResult(sb *strings.Builder, res Result, cmd string) {
 		}
 		fmt.Fprintf(sb, "%s `%s` | %s | %s | %s |%s", head, r.Unit, value(r.Metric), base, ratio, tail)
 	}
+}
+
+// cell is s cut to at most n runes, fit for a table cell.
+func cell(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		s = string(r[:n]) + "…"
+	}
+	return strings.ReplaceAll(s, "|", `\|`)
 }
 
 // value formats a metric's value; ns/op reads as a duration.
