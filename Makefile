@@ -44,10 +44,12 @@ test: deps bins verify ## Run every test: envtest, kernel (root), end to end.
 	go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: bench
-bench: deps bins ## Run the benchmarks of docs/benchmarks.md (end to end, then 1,000 simulated nodes).
-	go test -run '^$$' -bench . -benchtime 20x -timeout 60m ./test/e2e/
-	go test -run '^$$' -bench 'Scale$$' -benchtime 1x -timeout 60m ./test/scale/
-	go test -run '^$$' -bench SetWrite -benchtime 100x ./test/scale/
+bench: deps bins ## Run the benchmarks and write their figures into docs/benchmarks.md (raw output in .bench/).
+	@hack/bench.sh
+
+.PHONY: bench-doc
+bench-doc: ## Render docs/benchmarks.md's generated section again from the last raw output (.bench/latest).
+	go run ./hack/benchdoc -raw .bench/latest -doc docs/benchmarks.md
 
 .PHONY: run
 run: deps bins ## Run the whole system on this machine (apiserver, registry, operator, agent).
