@@ -8,6 +8,7 @@ package scale
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -33,6 +35,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
@@ -89,7 +92,9 @@ func run(tb testing.TB, n, m int) result {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	tb.Cleanup(cancel)
+	setup := time.Now()
 	nodes := registerNodes(tb, c, n)
+	tb.Logf("%d nodes registered in %v", n, time.Since(setup).Round(time.Second))
 	operator, operatorPprof := startOperator(tb, plane.Root, dir, kubeconfig)
 	cs, err := kubernetes.NewForConfig(agentsConfig)
 	if err != nil {
@@ -101,7 +106,10 @@ func run(tb testing.TB, n, m int) result {
 	}
 	tb.Cleanup(agents.Wait)
 	tb.Cleanup(cancel)
+	tb.Cleanup(func() { stopping.Store(true) })
+	stopping.Store(false)
 	waitSets(tb, c, n)
+	tb.Logf("%d agents running, each reported on its set, %v after the start", n, time.Since(setup).Round(time.Second))
 
 	apiserver, etcd := controlPlane(tb, plane)
 	before := apiRequests(tb, plane)
@@ -137,8 +145,10 @@ func run(tb testing.TB, n, m int) result {
 	return res
 }
 
-// profiles writes CPU profiles of the first 40 s of the run: the API
-// server's to $BPFLEET_SCALE_APISERVER_PROFILE and the operator's to
+// profiles writes CPU profiles of the first 40 s of the run (or
+// $BPFLEET_SCALE_PROFILE_SECONDS; the API server ends its requests after a
+// minute): the API server's to
+// $BPFLEET_SCALE_APISERVER_PROFILE and the operator's to
 // $BPFLEET_SCALE_OPERATOR_PROFILE, those that are set. operatorPprof is
 // the operator's pprof address ("" if it serves none).
 func profiles(tb testing.TB, plane *controlplane.Plane, operatorPprof string) *sync.WaitGroup {
@@ -147,13 +157,17 @@ func profiles(tb testing.TB, plane *controlplane.Plane, operatorPprof string) *s
 	if err != nil {
 		tb.Fatal(err)
 	}
+	seconds, err := strconv.Atoi(cmp.Or(os.Getenv("BPFLEET_SCALE_PROFILE_SECONDS"), "40"))
+	if err != nil {
+		tb.Fatalf("BPFLEET_SCALE_PROFILE_SECONDS: %v", err)
+	}
 	get := map[string]func() ([]byte, error){
 		"BPFLEET_SCALE_APISERVER_PROFILE": func() ([]byte, error) {
-			return cs.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", "40").
-				Timeout(time.Minute).DoRaw(context.Background())
+			return cs.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", strconv.Itoa(seconds)).
+				Timeout(time.Duration(seconds)*time.Second+time.Minute).DoRaw(context.Background())
 		},
 		"BPFLEET_SCALE_OPERATOR_PROFILE": func() ([]byte, error) {
-			resp, err := http.Get("http://" + operatorPprof + "/debug/pprof/profile?seconds=40")
+			resp, err := http.Get("http://" + operatorPprof + "/debug/pprof/profile?seconds=" + strconv.Itoa(seconds))
 			if err != nil {
 				return nil, err
 			}
@@ -179,20 +193,19 @@ func profiles(tb testing.TB, plane *controlplane.Plane, operatorPprof string) *s
 	return &wg
 }
 
-// count counts the per-node objects.
+// count counts the per-node objects, by their metadata: a full list of
+// 5,000 sets and reports of 100 programs each would be a few hundred MB.
 func count(tb testing.TB, c client.Client) (sets, reports, leases int) {
-	var s bpfleetv1.NodeProgramSetList
-	var r bpfleetv1.NodeProgramReportList
-	var l coordinationv1.LeaseList
-	for _, list := range []client.ObjectList{&s, &r} {
-		if err := c.List(context.Background(), list); err != nil {
+	n := func(gvk schema.GroupVersionKind, opts ...client.ListOption) int {
+		list := &metav1.PartialObjectMetadataList{}
+		list.SetGroupVersionKind(gvk)
+		if err := c.List(context.Background(), list, opts...); err != nil {
 			tb.Fatal(err)
 		}
+		return len(list.Items)
 	}
-	if err := c.List(context.Background(), &l, client.InNamespace(controlplane.Namespace), client.HasLabels{bpfleetv1.AgentLeaseLabel}); err != nil {
-		tb.Fatal(err)
-	}
-	return len(s.Items), len(r.Items), len(l.Items)
+	return n(bpfleetv1.GroupVersion.WithKind("NodeProgramSetList")), n(bpfleetv1.GroupVersion.WithKind("NodeProgramReportList")),
+		n(coordinationv1.SchemeGroupVersion.WithKind("LeaseList"), client.InNamespace(controlplane.Namespace), client.HasLabels{bpfleetv1.AgentLeaseLabel})
 }
 
 // writes reports whether the requests counted under key ("VERB
@@ -350,7 +363,7 @@ func reports(set *bpfleetv1.NodeProgramSet) []bpfleetv1.NodeProgramStatus {
 
 // waitSets waits until every node has its set and its agent reported on it.
 func waitSets(tb testing.TB, c client.Client, n int) {
-	poll(tb, fmt.Sprintf("%d node program sets, reported", n), 5*time.Minute, func(ctx context.Context) (bool, error) {
+	poll(tb, fmt.Sprintf("%d node program sets, reported", n), 10*time.Minute, func(ctx context.Context) (bool, error) {
 		var sets bpfleetv1.NodeProgramSetList
 		if err := c.List(ctx, &sets); err != nil || len(sets.Items) != n {
 			return false, err
