@@ -164,7 +164,7 @@ func profiles(tb testing.TB, plane *controlplane.Plane, operatorPprof string) *s
 	get := map[string]func() ([]byte, error){
 		"BPFLEET_SCALE_APISERVER_PROFILE": func() ([]byte, error) {
 			return cs.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", strconv.Itoa(seconds)).
-				Timeout(time.Duration(seconds)*time.Second+time.Minute).DoRaw(context.Background())
+				Timeout(time.Duration(seconds)*time.Second + time.Minute).DoRaw(context.Background())
 		},
 		"BPFLEET_SCALE_OPERATOR_PROFILE": func() ([]byte, error) {
 			resp, err := http.Get("http://" + operatorPprof + "/debug/pprof/profile?seconds=" + strconv.Itoa(seconds))
