@@ -69,6 +69,15 @@ type result struct {
 	machine testproc.Machine
 }
 
+// The simulated agents start agentsPerTick at a time, one batch each
+// agentTick: real agents start as their nodes come up, and five thousand
+// at once open so many connections that their TLS handshakes time out on
+// 2 cores.
+const (
+	agentsPerTick = 50
+	agentTick     = 250 * time.Millisecond
+)
+
 // run registers n nodes with simulated agents, applies m programs selecting
 // every node, and measures until every program is Ready on every node.
 func run(tb testing.TB, n, m int) result {
@@ -101,8 +110,11 @@ func run(tb testing.TB, n, m int) result {
 		tb.Fatal(err)
 	}
 	var agents sync.WaitGroup
-	for _, node := range nodes {
+	for i, node := range nodes {
 		agents.Go(func() { simulatedAgent(ctx, c, cs, node) })
+		if i%agentsPerTick == agentsPerTick-1 {
+			time.Sleep(agentTick)
+		}
 	}
 	tb.Cleanup(agents.Wait)
 	tb.Cleanup(cancel)
@@ -317,23 +329,34 @@ func ownSet(ctx context.Context, c client.Client, node string) (*bpfleetv1.NodeP
 }
 
 // follow reports on each new spec generation the watch w delivers, until
-// w ends.
+// w ends. A report that fails is tried again a second later, as a real
+// agent's requeue would (a report lost to an overloaded API server would
+// otherwise leave its node behind for good).
 func follow(ctx context.Context, c client.Client, w watch.Interface) {
 	var reported int64
+	var latest *bpfleetv1.NodeProgramSet
+	var retry <-chan time.Time
 	for {
 		select {
 		case ev, ok := <-w.ResultChan():
 			if !ok {
 				return
 			}
-			set, isSet := ev.Object.(*bpfleetv1.NodeProgramSet)
-			if isSet && ev.Type != watch.Deleted && set.Generation != reported {
-				if report(ctx, c, set) == nil {
-					reported = set.Generation
-				}
+			if set, isSet := ev.Object.(*bpfleetv1.NodeProgramSet); isSet && ev.Type != watch.Deleted {
+				latest = set
 			}
+		case <-retry:
 		case <-ctx.Done():
 			return
+		}
+		retry = nil
+		if latest == nil || latest.Generation == reported {
+			continue
+		}
+		if report(ctx, c, latest) == nil {
+			reported = latest.Generation
+		} else {
+			retry = time.After(time.Second)
 		}
 	}
 }
