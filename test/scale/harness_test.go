@@ -135,7 +135,7 @@ func run(tb testing.TB, n, m int) result {
 			tb.Fatal(err)
 		}
 	}
-	waitAllReady(tb, c, n, m)
+	notReady := waitAllReady(tb, c, n, m)
 	res := result{nodes: n, programs: m, converge: time.Since(start)}
 	res.operatorCPU = testproc.CPU(tb, operator) - cpu0
 	res.apiserverCPU = testproc.CPUOf(tb, apiserver) - api0
@@ -153,6 +153,9 @@ func run(tb testing.TB, n, m int) result {
 		case writes(k, "nodeprogramsets"):
 			res.specWrites += v
 		}
+	}
+	if notReady != nil {
+		tb.Fatalf("%v; the figures until then:\n%s", notReady, res.summary())
 	}
 	return res
 }
@@ -386,7 +389,7 @@ func reports(set *bpfleetv1.NodeProgramSet) []bpfleetv1.NodeProgramStatus {
 
 // waitSets waits until every node has its set and its agent reported on it.
 func waitSets(tb testing.TB, c client.Client, n int) {
-	poll(tb, fmt.Sprintf("%d node program sets, reported", n), 10*time.Minute, func(ctx context.Context) (bool, error) {
+	err := poll(fmt.Sprintf("%d node program sets, reported", n), 10*time.Minute, func(ctx context.Context) (bool, error) {
 		var sets bpfleetv1.NodeProgramSetList
 		if err := c.List(ctx, &sets); err != nil || len(sets.Items) != n {
 			return false, err
@@ -406,11 +409,16 @@ func waitSets(tb testing.TB, c client.Client, n int) {
 		}
 		return true, nil
 	})
+	if err != nil {
+		tb.Fatal(err)
+	}
 }
 
-func waitAllReady(tb testing.TB, c client.Client, n, m int) {
+// waitAllReady waits until the m programs are Ready on the n nodes; it
+// says so if they are not within 10 minutes.
+func waitAllReady(tb testing.TB, c client.Client, n, m int) error {
 	start, logged := time.Now(), time.Now()
-	poll(tb, fmt.Sprintf("%d programs Ready on %d nodes", m, n), 10*time.Minute, func(ctx context.Context) (bool, error) {
+	return poll(fmt.Sprintf("%d programs Ready on %d nodes", m, n), 10*time.Minute, func(ctx context.Context) (bool, error) {
 		var list bpfleetv1.TracepointProgramList
 		if err := c.List(ctx, &list); err != nil {
 			return false, err
@@ -431,7 +439,9 @@ func waitAllReady(tb testing.TB, c client.Client, n, m int) {
 	})
 }
 
-func poll(tb testing.TB, what string, timeout time.Duration, cond func(context.Context) (bool, error)) {
+// poll calls cond each second until it holds, or says that it did not
+// within timeout.
+func poll(what string, timeout time.Duration, cond func(context.Context) (bool, error)) error {
 	var last error
 	err := wait.PollUntilContextTimeout(context.Background(), time.Second, timeout, true,
 		func(ctx context.Context) (bool, error) {
@@ -440,8 +450,9 @@ func poll(tb testing.TB, what string, timeout time.Duration, cond func(context.C
 			return ok, nil
 		})
 	if err != nil {
-		tb.Fatalf("timed out waiting for %s (last error: %v)", what, last)
+		return fmt.Errorf("timed out waiting for %s (last error: %v)", what, last)
 	}
+	return nil
 }
 
 // startOperator builds and runs the operator binary against the API
