@@ -7,8 +7,10 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -25,18 +27,25 @@ import (
 const agentSilentAfter = 3 * time.Minute
 
 // silent reports whether set's agent has given no sign of life at now: no
-// renewal of its Lease within the Lease's duration, and no report within
-// agentSilentAfter (nor, if it never reported, creation of its set).
-// lease may be nil. Pure.
+// report within agentSilentAfter (reportedWithin), and no renewal of its
+// Lease within the Lease's duration. lease may be nil (none); it is looked
+// at only where the agent did not report within agentSilentAfter. Pure.
 func silent(set *nodeState, lease *coordinationv1.Lease, now time.Time) bool {
+	if reportedWithin(set, now) {
+		return false
+	}
+	return lease == nil || expired(lease, now)
+}
+
+// reportedWithin reports whether set's agent reported within
+// agentSilentAfter of now (or, if it never reported, its set was made
+// within it): it is not silent then, whatever its Lease says. Pure.
+func reportedWithin(set *nodeState, now time.Time) bool {
 	last := set.CreationTimestamp.Time
 	if set.Report.LastSync != nil {
 		last = set.Report.LastSync.Time
 	}
-	if now.Sub(last) <= agentSilentAfter {
-		return false
-	}
-	return lease == nil || expired(lease, now)
+	return now.Sub(last) <= agentSilentAfter
 }
 
 // expired reports whether lease was not renewed within its duration at
@@ -56,19 +65,28 @@ func expired(lease *coordinationv1.Lease, now time.Time) bool {
 // those (see leaseCache), by the Role below.
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=bpfleet-system,resources=leases,verbs=get;list;watch
 
-// agentLeases are the agents' Leases in namespace, by node name. The map
-// holds cache objects: read-only.
-func agentLeases(ctx context.Context, c client.Reader, namespace string) (map[string]*coordinationv1.Lease, error) {
-	var list coordinationv1.LeaseList
-	err := c.List(ctx, &list, client.InNamespace(namespace), client.HasLabels{bpfleetv1.AgentLeaseLabel}, client.UnsafeDisableDeepCopy)
+// agentLease is the Lease of node's agent in namespace, or nil if it has
+// none. It comes from the cache: read-only.
+func agentLease(ctx context.Context, c client.Reader, namespace, node string) (*coordinationv1.Lease, error) {
+	var lease coordinationv1.Lease
+	err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: node}, &lease, client.UnsafeDisableDeepCopy)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
 	if err != nil {
-		return nil, fmt.Errorf("list agent leases: %w", err)
+		return nil, fmt.Errorf("agent lease %s/%s: %w", namespace, node, err)
 	}
-	out := make(map[string]*coordinationv1.Lease, len(list.Items))
-	for i := range list.Items {
-		out[list.Items[i].Name] = &list.Items[i]
+	return &lease, nil
+}
+
+// silenceLease is the Lease silent needs to judge set's agent at now: nil,
+// without a read, where the agent reported within agentSilentAfter (a
+// program pass reads no Lease of a node that reports).
+func silenceLease(ctx context.Context, c client.Reader, namespace string, set *nodeState, now time.Time) (*coordinationv1.Lease, error) {
+	if reportedWithin(set, now) {
+		return nil, nil
 	}
-	return out, nil
+	return agentLease(ctx, c, namespace, set.Name)
 }
 
 // agentReturned passes the Lease events that can end an agent's silence

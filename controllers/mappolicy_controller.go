@@ -68,7 +68,7 @@ func (r *MapPolicyReconciler) resolveEntries(ctx context.Context, mp *bpfleetv1.
 
 // aggregate sums the nodes' reports into the policy's status.
 func (r *MapPolicyReconciler) aggregate(ctx context.Context, mp *bpfleetv1.MapPolicy) error {
-	sets, err := nodeStates(ctx, r)
+	sets, err := statesHolding(ctx, r, policiesHeld, mp.UID)
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func (r *MapPolicyReconciler) aggregate(ctx context.Context, mp *bpfleetv1.MapPo
 // its keys removed, and no node reports it applied (a report can be read
 // ahead of its set). Those nodes' reports requeue the policy.
 func (r *MapPolicyReconciler) finalize(ctx context.Context, mp *bpfleetv1.MapPolicy) error {
-	sets, err := nodeStates(ctx, r)
+	sets, err := statesHolding(ctx, r, policiesHeld, mp.UID)
 	if err != nil {
 		return err
 	}

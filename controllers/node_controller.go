@@ -237,11 +237,10 @@ func (r *NodeReconciler) nodeGone(ctx context.Context, name string) (ctrl.Result
 // a set deleted under an agent that still runs is made anew by the agent,
 // not scheduled, and unloads nothing.
 func (r *NodeReconciler) agentAlive(ctx context.Context, set *bpfleetv1.NodeProgramSet) (bool, error) {
-	leases, err := agentLeases(ctx, r, r.AgentNamespace)
+	lease, err := agentLease(ctx, r, r.AgentNamespace, set.Name)
 	if err != nil {
 		return false, err
 	}
-	lease := leases[set.Name]
 	return lease != nil && !expired(lease, time.Now()), nil
 }
 
@@ -417,6 +416,9 @@ func (r *NodeReconciler) allNodes(ctx context.Context, _ client.Object) []reconc
 
 // SetupAll registers every operator reconciler with the manager.
 func SetupAll(mgr ctrl.Manager, resolver Resolver, o Options) error {
+	if err := indexNodeObjects(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
 	nodes := &NodeReconciler{Client: mgr.GetClient(), Verify: o.Verify, AgentNamespace: o.agentAccount().Namespace}
 	if err := nodes.SetupWithManager(mgr); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -45,6 +46,7 @@ type ProgramReconciler struct {
 	StalledRetry time.Duration
 
 	skeleton *skeleton[bpfleetv1.Program]
+	view     *nodeView
 }
 
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -89,34 +91,22 @@ func (r *ProgramReconciler) aggregate(ctx context.Context, obj bpfleetv1.Program
 // rolloutNodes lists every selected node with its spec and report for the
 // program.
 func (r *ProgramReconciler) rolloutNodes(ctx context.Context, obj bpfleetv1.Program) ([]rolloutNode, error) {
-	var nodes corev1.NodeList
-	if err := r.List(ctx, &nodes, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, fmt.Errorf("list nodes: %w", err)
-	}
-	sets, err := nodeStates(ctx, r)
-	if err != nil {
-		return nil, err
-	}
-	leases, err := agentLeases(ctx, r, r.AgentNamespace)
-	if err != nil {
-		return nil, err
-	}
-	byNode := make(map[string]*nodeState, len(sets))
-	for i := range sets {
-		byNode[sets[i].Name] = &sets[i]
-	}
-	spec := obj.Common().Rollout
+	selected, canary := nodeSelector(obj), canarySelector(obj.Common().Rollout)
+	now := time.Now()
 	var out []rolloutNode
-	for i := range nodes.Items {
-		node := &nodes.Items[i]
-		if !selects(obj, node) {
+	for _, node := range r.view.allNodes() {
+		if !selected.Matches(labels.Set(node.Labels)) {
 			continue
 		}
-		set := byNode[node.Name]
-		out = append(out, rolloutNode{
-			name: node.Name, canary: isCanary(spec, node), rank: rank(obj.GetUID(), node.Name),
-			asked: askedGeneration(set, obj.GetUID()), report: report(set, leases[node.Name], obj, r.Kind.Hook),
-		})
+		n := rolloutNode{name: node.Name, canary: canary.Matches(labels.Set(node.Labels)), rank: rank(obj.GetUID(), node.Name)}
+		if set, ok := r.view.state(node.Name); ok {
+			lease, err := silenceLease(ctx, r, r.AgentNamespace, &set, now)
+			if err != nil {
+				return nil, err
+			}
+			n.asked, n.report = askedGeneration(&set, obj.GetUID()), report(&set, lease, obj, r.Kind.Hook, now)
+		}
+		out = append(out, n)
 	}
 	return out, nil
 }
@@ -151,18 +141,22 @@ func (r *ProgramReconciler) finalize(ctx context.Context, obj bpfleetv1.Program)
 
 // nodesHolding counts the nodes whose set or report still has uid.
 func (r *ProgramReconciler) nodesHolding(ctx context.Context, uid types.UID) (int, error) {
-	sets, err := nodeStates(ctx, r)
+	states, err := statesHolding(ctx, r, programsHeld, uid)
 	if err != nil {
 		return 0, err
 	}
-	leases, err := agentLeases(ctx, r, r.AgentNamespace)
-	if err != nil {
-		return 0, err
-	}
+	now := time.Now()
 	n := 0
-	for i := range sets {
-		set := &sets[i]
-		if holds(set, uid) && !silent(set, leases[set.Name], time.Now()) {
+	for i := range states {
+		set := &states[i]
+		if !holds(set, uid) {
+			continue
+		}
+		lease, err := silenceLease(ctx, r, r.AgentNamespace, set, now)
+		if err != nil {
+			return 0, err
+		}
+		if !silent(set, lease, now) {
 			n++
 		}
 	}
@@ -177,6 +171,11 @@ func holds(set *nodeState, uid types.UID) bool {
 // SetupWithManager registers the reconciler for its kind.
 func (r *ProgramReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.skeleton = r.newSkeleton()
+	view, err := newNodeView(context.Background(), mgr.GetCache())
+	if err != nil {
+		return err
+	}
+	r.view = view
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(r.Kind.Name).
 		// Programs are independent of each other; a new program's first

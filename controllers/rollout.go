@@ -39,11 +39,20 @@ func rank(uid types.UID, node string) int64 {
 
 // isCanary reports whether the rollout spec makes node a canary.
 func isCanary(spec *bpfleetv1.RolloutSpec, node *corev1.Node) bool {
+	return canarySelector(spec).Matches(labels.Set(node.Labels))
+}
+
+// canarySelector selects the canary nodes of a rollout spec: none without
+// canaries, nor with an empty or invalid selector.
+func canarySelector(spec *bpfleetv1.RolloutSpec) labels.Selector {
 	if spec == nil || spec.Canary == nil {
-		return false
+		return labels.Nothing()
 	}
 	sel, err := metav1.LabelSelectorAsSelector(&spec.Canary.NodeSelector)
-	return err == nil && !sel.Empty() && sel.Matches(labels.Set(node.Labels))
+	if err != nil || sel.Empty() {
+		return labels.Nothing()
+	}
+	return sel
 }
 
 // released reports whether the rollout lets a node run its generation.

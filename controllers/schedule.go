@@ -14,11 +14,17 @@ import (
 // selects reports whether a program's nodeSelector matches the node. An
 // invalid selector selects nothing (CRD validation keeps them out).
 func selects(p bpfleetv1.Program, node *corev1.Node) bool {
+	return nodeSelector(p).Matches(labels.Set(node.Labels))
+}
+
+// nodeSelector is a program's nodeSelector; an invalid one selects
+// nothing.
+func nodeSelector(p bpfleetv1.Program) labels.Selector {
 	sel, err := metav1.LabelSelectorAsSelector(&p.Common().NodeSelector)
 	if err != nil {
-		return false
+		return labels.Nothing()
 	}
-	return sel.Matches(labels.Set(node.Labels))
+	return sel
 }
 
 // imageResolved reports whether the program's status holds the digest of its

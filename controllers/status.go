@@ -184,13 +184,14 @@ func reportsOf(nodes []rolloutNode) map[string]*bpfleetv1.NodeProgramStatus {
 	return out
 }
 
-// report is a node's entry for the program; for a node whose kernel lacks
-// the program's hook, an Unsupported entry saying what is missing.
-func report(set *nodeState, lease *coordinationv1.Lease, obj bpfleetv1.Program, hook string) *bpfleetv1.NodeProgramStatus {
+// report is a node's entry for the program at now; for a node whose
+// kernel lacks the program's hook, an Unsupported entry saying what is
+// missing.
+func report(set *nodeState, lease *coordinationv1.Lease, obj bpfleetv1.Program, hook string, now time.Time) *bpfleetv1.NodeProgramStatus {
 	if set == nil {
 		return nil
 	}
-	if silent(set, lease, time.Now()) {
+	if silent(set, lease, now) {
 		return &bpfleetv1.NodeProgramStatus{
 			UID: obj.GetUID(), Name: obj.GetName(), Generation: obj.GetGeneration(),
 			State: bpfleetv1.StatePending, Reason: bpfleetv1.ReasonAgentNotReporting,

@@ -8,6 +8,7 @@ package scale
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -33,6 +35,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
@@ -66,6 +69,15 @@ type result struct {
 	machine testproc.Machine
 }
 
+// The simulated agents start agentsPerTick at a time, one batch each
+// agentTick: real agents start as their nodes come up, and five thousand
+// at once open so many connections that their TLS handshakes time out on
+// 2 cores.
+const (
+	agentsPerTick = 50
+	agentTick     = 250 * time.Millisecond
+)
+
 // run registers n nodes with simulated agents, applies m programs selecting
 // every node, and measures until every program is Ready on every node.
 func run(tb testing.TB, n, m int) result {
@@ -89,19 +101,27 @@ func run(tb testing.TB, n, m int) result {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	tb.Cleanup(cancel)
+	setup := time.Now()
 	nodes := registerNodes(tb, c, n)
+	tb.Logf("%d nodes registered in %v", n, time.Since(setup).Round(time.Second))
 	operator, operatorPprof := startOperator(tb, plane.Root, dir, kubeconfig)
 	cs, err := kubernetes.NewForConfig(agentsConfig)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	var agents sync.WaitGroup
-	for _, node := range nodes {
+	for i, node := range nodes {
 		agents.Go(func() { simulatedAgent(ctx, c, cs, node) })
+		if i%agentsPerTick == agentsPerTick-1 {
+			time.Sleep(agentTick)
+		}
 	}
 	tb.Cleanup(agents.Wait)
 	tb.Cleanup(cancel)
+	tb.Cleanup(func() { stopping.Store(true) })
+	stopping.Store(false)
 	waitSets(tb, c, n)
+	tb.Logf("%d agents running, each reported on its set, %v after the start", n, time.Since(setup).Round(time.Second))
 
 	apiserver, etcd := controlPlane(tb, plane)
 	before := apiRequests(tb, plane)
@@ -115,7 +135,7 @@ func run(tb testing.TB, n, m int) result {
 			tb.Fatal(err)
 		}
 	}
-	waitAllReady(tb, c, n, m)
+	notReady := waitAllReady(tb, c, n, m)
 	res := result{nodes: n, programs: m, converge: time.Since(start)}
 	res.operatorCPU = testproc.CPU(tb, operator) - cpu0
 	res.apiserverCPU = testproc.CPUOf(tb, apiserver) - api0
@@ -134,11 +154,16 @@ func run(tb testing.TB, n, m int) result {
 			res.specWrites += v
 		}
 	}
+	if notReady != nil {
+		tb.Fatalf("%v; the figures until then:\n%s", notReady, res.summary())
+	}
 	return res
 }
 
-// profiles writes CPU profiles of the first 40 s of the run: the API
-// server's to $BPFLEET_SCALE_APISERVER_PROFILE and the operator's to
+// profiles writes CPU profiles of the first 40 s of the run (or
+// $BPFLEET_SCALE_PROFILE_SECONDS; the API server ends its requests after a
+// minute): the API server's to
+// $BPFLEET_SCALE_APISERVER_PROFILE and the operator's to
 // $BPFLEET_SCALE_OPERATOR_PROFILE, those that are set. operatorPprof is
 // the operator's pprof address ("" if it serves none).
 func profiles(tb testing.TB, plane *controlplane.Plane, operatorPprof string) *sync.WaitGroup {
@@ -147,13 +172,17 @@ func profiles(tb testing.TB, plane *controlplane.Plane, operatorPprof string) *s
 	if err != nil {
 		tb.Fatal(err)
 	}
+	seconds, err := strconv.Atoi(cmp.Or(os.Getenv("BPFLEET_SCALE_PROFILE_SECONDS"), "40"))
+	if err != nil {
+		tb.Fatalf("BPFLEET_SCALE_PROFILE_SECONDS: %v", err)
+	}
 	get := map[string]func() ([]byte, error){
 		"BPFLEET_SCALE_APISERVER_PROFILE": func() ([]byte, error) {
-			return cs.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", "40").
-				Timeout(time.Minute).DoRaw(context.Background())
+			return cs.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", strconv.Itoa(seconds)).
+				Timeout(time.Duration(seconds)*time.Second + time.Minute).DoRaw(context.Background())
 		},
 		"BPFLEET_SCALE_OPERATOR_PROFILE": func() ([]byte, error) {
-			resp, err := http.Get("http://" + operatorPprof + "/debug/pprof/profile?seconds=40")
+			resp, err := http.Get("http://" + operatorPprof + "/debug/pprof/profile?seconds=" + strconv.Itoa(seconds))
 			if err != nil {
 				return nil, err
 			}
@@ -179,20 +208,19 @@ func profiles(tb testing.TB, plane *controlplane.Plane, operatorPprof string) *s
 	return &wg
 }
 
-// count counts the per-node objects.
+// count counts the per-node objects, by their metadata: a full list of
+// 5,000 sets and reports of 100 programs each would be a few hundred MB.
 func count(tb testing.TB, c client.Client) (sets, reports, leases int) {
-	var s bpfleetv1.NodeProgramSetList
-	var r bpfleetv1.NodeProgramReportList
-	var l coordinationv1.LeaseList
-	for _, list := range []client.ObjectList{&s, &r} {
-		if err := c.List(context.Background(), list); err != nil {
+	n := func(gvk schema.GroupVersionKind, opts ...client.ListOption) int {
+		list := &metav1.PartialObjectMetadataList{}
+		list.SetGroupVersionKind(gvk)
+		if err := c.List(context.Background(), list, opts...); err != nil {
 			tb.Fatal(err)
 		}
+		return len(list.Items)
 	}
-	if err := c.List(context.Background(), &l, client.InNamespace(controlplane.Namespace), client.HasLabels{bpfleetv1.AgentLeaseLabel}); err != nil {
-		tb.Fatal(err)
-	}
-	return len(s.Items), len(r.Items), len(l.Items)
+	return n(bpfleetv1.GroupVersion.WithKind("NodeProgramSetList")), n(bpfleetv1.GroupVersion.WithKind("NodeProgramReportList")),
+		n(coordinationv1.SchemeGroupVersion.WithKind("LeaseList"), client.InNamespace(controlplane.Namespace), client.HasLabels{bpfleetv1.AgentLeaseLabel})
 }
 
 // writes reports whether the requests counted under key ("VERB
@@ -304,23 +332,34 @@ func ownSet(ctx context.Context, c client.Client, node string) (*bpfleetv1.NodeP
 }
 
 // follow reports on each new spec generation the watch w delivers, until
-// w ends.
+// w ends. A report that fails is tried again a second later, as a real
+// agent's requeue would (a report lost to an overloaded API server would
+// otherwise leave its node behind for good).
 func follow(ctx context.Context, c client.Client, w watch.Interface) {
 	var reported int64
+	var latest *bpfleetv1.NodeProgramSet
+	var retry <-chan time.Time
 	for {
 		select {
 		case ev, ok := <-w.ResultChan():
 			if !ok {
 				return
 			}
-			set, isSet := ev.Object.(*bpfleetv1.NodeProgramSet)
-			if isSet && ev.Type != watch.Deleted && set.Generation != reported {
-				if report(ctx, c, set) == nil {
-					reported = set.Generation
-				}
+			if set, isSet := ev.Object.(*bpfleetv1.NodeProgramSet); isSet && ev.Type != watch.Deleted {
+				latest = set
 			}
+		case <-retry:
 		case <-ctx.Done():
 			return
+		}
+		retry = nil
+		if latest == nil || latest.Generation == reported {
+			continue
+		}
+		if report(ctx, c, latest) == nil {
+			reported = latest.Generation
+		} else {
+			retry = time.After(time.Second)
 		}
 	}
 }
@@ -350,7 +389,7 @@ func reports(set *bpfleetv1.NodeProgramSet) []bpfleetv1.NodeProgramStatus {
 
 // waitSets waits until every node has its set and its agent reported on it.
 func waitSets(tb testing.TB, c client.Client, n int) {
-	poll(tb, fmt.Sprintf("%d node program sets, reported", n), 5*time.Minute, func(ctx context.Context) (bool, error) {
+	err := poll(fmt.Sprintf("%d node program sets, reported", n), 10*time.Minute, func(ctx context.Context) (bool, error) {
 		var sets bpfleetv1.NodeProgramSetList
 		if err := c.List(ctx, &sets); err != nil || len(sets.Items) != n {
 			return false, err
@@ -370,11 +409,16 @@ func waitSets(tb testing.TB, c client.Client, n int) {
 		}
 		return true, nil
 	})
+	if err != nil {
+		tb.Fatal(err)
+	}
 }
 
-func waitAllReady(tb testing.TB, c client.Client, n, m int) {
+// waitAllReady waits until the m programs are Ready on the n nodes; it
+// says so if they are not within 10 minutes.
+func waitAllReady(tb testing.TB, c client.Client, n, m int) error {
 	start, logged := time.Now(), time.Now()
-	poll(tb, fmt.Sprintf("%d programs Ready on %d nodes", m, n), 10*time.Minute, func(ctx context.Context) (bool, error) {
+	return poll(fmt.Sprintf("%d programs Ready on %d nodes", m, n), 10*time.Minute, func(ctx context.Context) (bool, error) {
 		var list bpfleetv1.TracepointProgramList
 		if err := c.List(ctx, &list); err != nil {
 			return false, err
@@ -395,7 +439,9 @@ func waitAllReady(tb testing.TB, c client.Client, n, m int) {
 	})
 }
 
-func poll(tb testing.TB, what string, timeout time.Duration, cond func(context.Context) (bool, error)) {
+// poll calls cond each second until it holds, or says that it did not
+// within timeout.
+func poll(what string, timeout time.Duration, cond func(context.Context) (bool, error)) error {
 	var last error
 	err := wait.PollUntilContextTimeout(context.Background(), time.Second, timeout, true,
 		func(ctx context.Context) (bool, error) {
@@ -404,8 +450,9 @@ func poll(tb testing.TB, what string, timeout time.Duration, cond func(context.C
 			return ok, nil
 		})
 	if err != nil {
-		tb.Fatalf("timed out waiting for %s (last error: %v)", what, last)
+		return fmt.Errorf("timed out waiting for %s (last error: %v)", what, last)
 	}
+	return nil
 }
 
 // startOperator builds and runs the operator binary against the API
