@@ -41,6 +41,7 @@ type NodeReconciler struct {
 
 	// burst holds node passes while program changes keep coming.
 	burst burst
+	view  *nodeView
 }
 
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
@@ -313,6 +314,11 @@ const nodeWorkers = 8
 // SetupWithManager registers the reconciler: Nodes, their sets, and every
 // program kind (a program change touches every node).
 func (r *NodeReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	view, err := newNodeView(context.Background(), mgr.GetCache())
+	if err != nil {
+		return err
+	}
+	r.view = view
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("node").
 		// Nodes are independent of each other: with one worker, a thousand
@@ -389,26 +395,20 @@ func rolloutDecision(p bpfleetv1.Program) *bpfleetv1.RolloutStatus {
 }
 
 // allNodes maps a program change to every node, and to every set whose
-// Node is gone (a deleted program leaves those too).
-func (r *NodeReconciler) allNodes(ctx context.Context, _ client.Object) []reconcile.Request {
-	var nodes corev1.NodeList
-	var sets bpfleetv1.NodeProgramSetList
-	if err := r.List(ctx, &nodes, client.UnsafeDisableDeepCopy); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "list nodes")
-		return nil
+// Node is gone (a deleted program leaves those too). It reads only the
+// names the cache holds: a burst of program changes maps each to every
+// node.
+func (r *NodeReconciler) allNodes(context.Context, client.Object) []reconcile.Request {
+	nodes, sets := r.view.nodes.ListKeys(), r.view.sets.ListKeys()
+	reqs := make([]reconcile.Request, 0, max(len(nodes), len(sets)))
+	seen := make(map[string]bool, len(nodes))
+	for _, name := range nodes {
+		seen[name] = true
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: name}})
 	}
-	if err := r.List(ctx, &sets, client.UnsafeDisableDeepCopy); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "list node program sets")
-	}
-	seen := make(map[string]bool, len(nodes.Items))
-	reqs := make([]reconcile.Request, 0, len(nodes.Items))
-	for i := range nodes.Items {
-		seen[nodes.Items[i].Name] = true
-		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: nodes.Items[i].Name}})
-	}
-	for i := range sets.Items {
-		if !seen[sets.Items[i].Name] {
-			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: sets.Items[i].Name}})
+	for _, name := range sets {
+		if !seen[name] {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: name}})
 		}
 	}
 	return reqs
