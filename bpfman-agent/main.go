@@ -13,7 +13,6 @@ import (
 	"github.com/bpfleet/bpfleet/bpfman-agent/image"
 	"github.com/bpfleet/bpfleet/bpfman-agent/nodesync"
 	"github.com/bpfleet/bpfleet/internal/oci"
-	"github.com/bpfleet/bpfleet/internal/scheme"
 )
 
 func main() {
@@ -37,7 +36,7 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zopts)))
 	log := ctrl.Log.WithName("setup")
 
-	mgr, err := nodesync.NewManager(ctrl.GetConfigOrDie(), scheme.New(), o)
+	mgr, err := nodesync.NewManager(ctrl.GetConfigOrDie(), nodesync.Scheme(), o)
 	if err == nil {
 		err = mgr.Start(ctrl.SetupSignalHandler())
 	}

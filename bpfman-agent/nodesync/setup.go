@@ -132,7 +132,7 @@ func (o Options) mountAt() string {
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
 // newManager makes a manager whose cache holds only this node's set and
-// report.
+// report, without their managedFields (which the agent never reads).
 func newManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manager, error) {
 	own := cache.ByObject{Field: fields.OneTermEqualSelector("metadata.name", o.NodeName)}
 	return ctrl.NewManager(cfg, ctrl.Options{
@@ -141,9 +141,12 @@ func newManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 		HealthProbeBindAddress: o.HealthAddr,
 		PprofBindAddress:       o.PprofAddr,
 		Controller:             config.Controller{SkipNameValidation: &o.InProcess},
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&bpfleetv1.NodeProgramSet{}: own, &bpfleetv1.NodeProgramReport{}: own,
-		}},
+		Cache: cache.Options{
+			ByObject: map[client.Object]cache.ByObject{
+				&bpfleetv1.NodeProgramSet{}: own, &bpfleetv1.NodeProgramReport{}: own,
+			},
+			DefaultTransform: cache.TransformStripManagedFields(),
+		},
 	})
 }
 
