@@ -6,9 +6,11 @@ import (
 	"time"
 )
 
-// releaseEvery spaces the returns of memory to the kernel: a burst of
-// passes pays for one, the once-a-minute pass of an idle agent for each.
-const releaseEvery = 10 * time.Second
+// releaseAfter is how long the agent waits after a pass before it returns
+// freed memory to the kernel: long enough for the watch events its own
+// writes cause to arrive and be freed, and for a burst of passes to end
+// (the burst pays for one return).
+const releaseAfter = 5 * time.Second
 
 // memoryRelease gives the kernel back the memory a pass freed. A pass
 // builds the node's spec, report and patch anew (megabytes with a
@@ -16,18 +18,18 @@ const releaseEvery = 10 * time.Second
 // Go runtime keeps the pages it grew to until its next collection, and the
 // idle agent holds several times what it uses.
 type memoryRelease struct {
-	mu   sync.Mutex
-	last time.Time
+	mu    sync.Mutex
+	timer *time.Timer
 }
 
-// afterPass returns freed memory to the kernel, unless it did less than
-// releaseEvery ago.
+// afterPass returns freed memory to the kernel releaseAfter from now,
+// unless another pass ends first (then from that one's end).
 func (m *memoryRelease) afterPass() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if time.Since(m.last) < releaseEvery {
+	if m.timer == nil {
+		m.timer = time.AfterFunc(releaseAfter, debug.FreeOSMemory)
 		return
 	}
-	debug.FreeOSMemory()
-	m.last = time.Now()
+	m.timer.Reset(releaseAfter)
 }
