@@ -13,7 +13,6 @@ import (
 	"github.com/bpfleet/bpfleet/bpfman-agent/image"
 	"github.com/bpfleet/bpfleet/bpfman-agent/nodesync"
 	"github.com/bpfleet/bpfleet/internal/oci"
-	"github.com/bpfleet/bpfleet/internal/scheme"
 )
 
 func main() {
@@ -26,6 +25,7 @@ func main() {
 	flag.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8090", `address of the metrics endpoint ("0" disables it)`)
 	flag.BoolVar(&o.MetricsSecure, "metrics-secure", false, "serve metrics over HTTPS to callers the API server authorizes for GET /metrics (as in a cluster); plain HTTP otherwise")
 	flag.StringVar(&o.LeaseNamespace, "lease-namespace", "bpfleet-system", "namespace of the Lease the agent renews to say it is alive (the agents' namespace)")
+	flag.StringVar(&o.PprofAddr, "pprof-bind-address", "", `address serving Go's /debug/pprof (heap, goroutines) for profiling the agent ("" or "0" disables it)`)
 	flag.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8091", "address of the health probes (/healthz fails while a sync pass has run for more than twice --image-pull-timeout)")
 	flag.Int64Var(&o.ImageCacheMaxBytes, "image-cache-max-bytes", image.DefaultMaxCacheSize, "cap on the image cache's size; images the node's spec uses are kept even above it, the others are removed after each sync pass")
 	flag.DurationVar(&o.RegistryTimeout, "registry-timeout", oci.DefaultHeaderTimeout, "how long a registry may take to answer a request, or stay silent while sending a body")
@@ -36,7 +36,7 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zopts)))
 	log := ctrl.Log.WithName("setup")
 
-	mgr, err := nodesync.NewManager(ctrl.GetConfigOrDie(), scheme.New(), o)
+	mgr, err := nodesync.NewManager(ctrl.GetConfigOrDie(), nodesync.Scheme(), o)
 	if err == nil {
 		err = mgr.Start(ctrl.SetupSignalHandler())
 	}

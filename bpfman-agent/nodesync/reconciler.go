@@ -70,6 +70,8 @@ type Reconciler struct {
 	setUID    atomic.Value
 	// waits spaces the passes that retry what waits (see waitBackoff).
 	waits waitBackoff
+	// memory returns what a pass freed to the kernel.
+	memory memoryRelease
 }
 
 type terminalFailure struct {
@@ -85,6 +87,7 @@ type terminalFailure struct {
 func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
 	r.passStart.Store(time.Now().UnixNano())
 	defer r.passStart.Store(0)
+	defer r.memory.afterPass()
 	set, err := r.ownSet(ctx)
 	if err != nil {
 		return ctrl.Result{}, err

@@ -43,6 +43,8 @@ type Options struct {
 	// (see scrape.ServerOptions).
 	MetricsSecure bool
 	HealthAddr    string // "" or "0" disables probes
+	// PprofAddr serves /debug/pprof ("" or "0" disables it).
+	PprofAddr string
 	// ImageCacheMaxBytes caps the image cache (0: image.DefaultMaxCacheSize);
 	// images the node's spec uses are kept even above it.
 	ImageCacheMaxBytes int64
@@ -130,17 +132,21 @@ func (o Options) mountAt() string {
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
 // newManager makes a manager whose cache holds only this node's set and
-// report.
+// report, without their managedFields (which the agent never reads).
 func newManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manager, error) {
 	own := cache.ByObject{Field: fields.OneTermEqualSelector("metadata.name", o.NodeName)}
 	return ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                scrape.ServerOptions(o.MetricsAddr, o.MetricsSecure),
 		HealthProbeBindAddress: o.HealthAddr,
+		PprofBindAddress:       o.PprofAddr,
 		Controller:             config.Controller{SkipNameValidation: &o.InProcess},
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&bpfleetv1.NodeProgramSet{}: own, &bpfleetv1.NodeProgramReport{}: own,
-		}},
+		Cache: cache.Options{
+			ByObject: map[client.Object]cache.ByObject{
+				&bpfleetv1.NodeProgramSet{}: own, &bpfleetv1.NodeProgramReport{}: own,
+			},
+			DefaultTransform: cache.TransformStripManagedFields(),
+		},
 	})
 }
 

@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"k8s.io/client-go/kubernetes"
+	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -90,10 +90,11 @@ func deleted() predicate.Funcs {
 // needs it), then renews the agent's Lease, owned by the set, until the
 // agent stops, and deletes it then.
 func addHeartbeat(mgr ctrl.Manager, r *Reconciler, o Options) error {
-	cs, err := kubernetes.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
+	coordination, err := coordinationv1client.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
 	if err != nil {
 		return err
 	}
+	cs := nodereport.LeasesOnly{CoordinationV1Interface: coordination}
 	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		if _, err := r.ownSet(ctx); err != nil {
 			return err

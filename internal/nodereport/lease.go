@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	"k8s.io/component-helpers/apimachinery/lease"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -32,11 +33,39 @@ const (
 	leaseRenew = LeaseDuration / 4
 )
 
+// LeaseClient reaches the API server's Leases: a kubernetes.Interface, or
+// Leases alone (see LeasesOnly), which keeps the other groups' clients out
+// of a binary that needs none of them.
+type LeaseClient interface {
+	CoordinationV1() coordinationv1client.CoordinationV1Interface
+}
+
+// LeasesOnly is a LeaseClient of the coordination group's client alone.
+type LeasesOnly struct {
+	coordinationv1client.CoordinationV1Interface
+}
+
+// CoordinationV1 is the coordination group's client.
+func (c LeasesOnly) CoordinationV1() coordinationv1client.CoordinationV1Interface {
+	return c.CoordinationV1Interface
+}
+
+// leaseClientset is the kubernetes.Interface the lease controller takes,
+// of which it calls CoordinationV1 only.
+type leaseClientset struct {
+	kubernetes.Interface
+	leases LeaseClient
+}
+
+func (c leaseClientset) CoordinationV1() coordinationv1client.CoordinationV1Interface {
+	return c.leases.CoordinationV1()
+}
+
 // Heartbeat renews node's Lease in namespace until ctx ends. alive says,
 // before each renewal, which set owns the Lease (so that it goes with the
 // node's set), or why the agent must not say it is alive: then the Lease
 // is left to expire.
-func Heartbeat(ctx context.Context, cs kubernetes.Interface, namespace, node string, alive func() (types.UID, error)) {
+func Heartbeat(ctx context.Context, cs LeaseClient, namespace, node string, alive func() (types.UID, error)) {
 	mark := func(l *coordinationv1.Lease) error {
 		uid, err := alive()
 		if err != nil {
@@ -46,7 +75,7 @@ func Heartbeat(ctx context.Context, cs kubernetes.Interface, namespace, node str
 		l.OwnerReferences = leaseOwners(node, uid)
 		return nil
 	}
-	c := lease.NewController(clock.RealClock{}, cs, node, int32(LeaseDuration/time.Second), nil,
+	c := lease.NewController(clock.RealClock{}, leaseClientset{leases: cs}, node, int32(LeaseDuration/time.Second), nil,
 		leaseRenew, node, namespace, mark)
 	c.Run(klog.NewContext(ctx, ctrl.Log.WithName("heartbeat").WithValues("node", node)))
 }
@@ -79,7 +108,7 @@ const releaseTimeout = 5 * time.Second
 
 // ReleaseLease deletes node's Lease in namespace, as a stopping agent does:
 // the operator then knows at once that the agent is gone.
-func ReleaseLease(cs kubernetes.Interface, namespace, node string) error {
+func ReleaseLease(cs LeaseClient, namespace, node string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 	defer cancel()
 	err := cs.CoordinationV1().Leases(namespace).Delete(ctx, node, metav1.DeleteOptions{})

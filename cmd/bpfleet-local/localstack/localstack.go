@@ -169,7 +169,7 @@ func (s *Stack) startManagers() error {
 }
 
 func (s *Stack) startAgent() error {
-	agent, err := nodesync.NewManager(s.Plane.Config, scheme.New(), nodesync.Options{
+	agent, err := nodesync.NewManager(s.Plane.Config, nodesync.Scheme(), nodesync.Options{
 		NodeName: s.opts.NodeName, PinRoot: s.opts.PinRoot, ImageDir: s.opts.ImageDir, StateDir: s.opts.StateDir,
 		MetricsAddr: s.opts.AgentAddr, LeaseNamespace: controlplane.Namespace, InProcess: true,
 		RegistryTimeout: s.opts.RegistryTimeout,
