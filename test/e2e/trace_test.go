@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -140,11 +142,15 @@ func (t *tracer) begin(name string, gen int64, start time.Time) {
 	t.at, t.writes = map[string]time.Duration{}, map[string]int{}
 }
 
-// end stops tracing the change, whose waiter saw it done at seen.
+// end stops tracing the change, whose waiter saw it done at seen. With
+// BPFLEET_TRACE=<file>, it appends the change's steps to the file.
 func (t *tracer) end(seen time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.at["seen"] = seen.Sub(t.start)
+	if os.Getenv("BPFLEET_TRACE") != "" {
+		t.log(os.Getenv("BPFLEET_TRACE"))
+	}
 	for _, s := range append(t.steps, traceStep{name: "seen"}) {
 		if d, ok := t.at[s.name]; ok {
 			t.all[s.name] = append(t.all[s.name], d)
@@ -171,4 +177,14 @@ func (t *tracer) report(b *testing.B) {
 		slices.Sort(ns)
 		b.ReportMetric(float64(ns[len(ns)/2]), object+"-writes")
 	}
+}
+
+// log appends the change's steps and writes to file.
+func (t *tracer) log(file string) {
+	f, err := os.OpenFile(file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "%s gen %d: %v writes %v\n", t.name, t.gen, t.at, t.writes)
 }
