@@ -46,6 +46,7 @@ func BenchmarkCreateToReady(b *testing.B) {
 		trace.end(time.Now())
 		raw += rawLoadAttach(b)
 		b.StopTimer()
+		trace.writeOnce(b, s.Client)
 		if err := s.Client.Delete(ctx, p); err != nil {
 			b.Fatal(err)
 		}
@@ -111,6 +112,9 @@ func BenchmarkUpdateToLive(b *testing.B) {
 		live += time.Since(start)
 		trace.end(time.Now())
 		raw += rawLoadAttach(b)
+		b.StopTimer()
+		trace.writeOnce(b, s.Client)
+		b.StartTimer()
 	}
 	b.StopTimer()
 	_ = s.Client.Delete(ctx, p)

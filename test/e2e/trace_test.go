@@ -9,7 +9,11 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -37,6 +41,9 @@ type tracer struct {
 	// all holds each step's times and each object's writes, per change.
 	all       map[string][]time.Duration
 	allWrites map[string][]int
+	// writes1 holds the round trips of one bare API write, a baseline
+	// measured between changes (see writeOnce).
+	writes1 []time.Duration
 }
 
 // traceStep is one step of a change: the first event of object (program,
@@ -147,6 +154,12 @@ func (t *tracer) begin(name string, gen int64, start time.Time) {
 func (t *tracer) end(seen time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	// The waiter's watch may beat the tracer's to the last step.
+	for wait := time.Now().Add(time.Second); len(t.at) < len(t.steps) && time.Now().Before(wait); {
+		t.mu.Unlock()
+		time.Sleep(time.Millisecond)
+		t.mu.Lock()
+	}
 	t.at["seen"] = seen.Sub(t.start)
 	if os.Getenv("BPFLEET_TRACE") != "" {
 		t.log(os.Getenv("BPFLEET_TRACE"))
@@ -162,8 +175,32 @@ func (t *tracer) end(seen time.Time) {
 	t.start = time.Time{}
 }
 
-// report reports each step's median time (step-ms), and the median number
-// of writes of each object a change makes (object-writes).
+// writeOnce measures, between changes, the round trip of one write of
+// a small ConfigMap: what each write on a change's path costs at least,
+// on this machine at this moment.
+func (t *tracer) writeOnce(b *testing.B, c client.Client) {
+	b.Helper()
+	ctx := context.Background()
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "bench-write", Namespace: "default"}}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(cm), cm); apierrors.IsNotFound(err) {
+		err = c.Create(ctx, cm)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	patch := client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"data":{"n":"%d"}}`, len(t.writes1)))
+	start := time.Now()
+	if err := c.Patch(ctx, cm, patch); err != nil {
+		b.Fatal(err)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.writes1 = append(t.writes1, time.Since(start))
+}
+
+// report reports each step's median time (step-ms), the median number of
+// writes of each object a change makes (object-writes), and the median
+// round trip of a bare write (write-ms).
 func (t *tracer) report(b *testing.B) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -172,6 +209,10 @@ func (t *tracer) report(b *testing.B) {
 			slices.Sort(ds)
 			b.ReportMetric(float64(ds[len(ds)/2].Microseconds())/1000, s.name+"-ms")
 		}
+	}
+	if len(t.writes1) > 0 {
+		slices.Sort(t.writes1)
+		b.ReportMetric(float64(t.writes1[len(t.writes1)/2].Microseconds())/1000, "write-ms")
 	}
 	for object, ns := range t.allWrites {
 		slices.Sort(ns)
