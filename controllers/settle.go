@@ -18,39 +18,61 @@ import (
 // node's report usually follows within it: then one status write says
 // both that the node was asked and that it runs the program, where two
 // were written before, the first while the node loads (a lone change
-// reached Ready later for it). What a spec withholds, and a set made or
-// deleted, are looked at at once: no report follows those.
+// reached Ready later for it). What a spec withholds or no longer names,
+// and a set made or deleted, are looked at at once: a withheld program
+// gets no report, and a deleted one may wait on this set alone.
 const setSettle = time.Second
 
 // onSet enqueues the programs of this kind a node set names, before or
-// after a change: those of a changed spec setSettle later, the rest at
-// once.
+// after a change (see setSettle).
 func (r *ProgramReconciler) onSet() handler.EventHandler {
 	type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
-	now := func(ctx context.Context, o client.Object, q queue) {
-		for _, req := range r.programsOnSet(ctx, o) {
+	add := func(q queue, now, later []reconcile.Request) {
+		for _, req := range now {
 			q.Add(req)
 		}
+		for _, req := range later {
+			q.AddAfter(req, setSettle)
+		}
 	}
+	all := func(ctx context.Context, o client.Object, q queue) { add(q, r.programsOnSet(ctx, o), nil) }
 	return handler.Funcs{
-		CreateFunc:  func(ctx context.Context, e event.CreateEvent, q queue) { now(ctx, e.Object, q) },
-		DeleteFunc:  func(ctx context.Context, e event.DeleteEvent, q queue) { now(ctx, e.Object, q) },
-		GenericFunc: func(ctx context.Context, e event.GenericEvent, q queue) { now(ctx, e.Object, q) },
-		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q queue) {
-			withheld := requests{kind: r.Kind.Name}
-			for _, w := range e.ObjectNew.(*bpfleetv1.NodeProgramSet).Spec.Withheld {
-				withheld.add(w.Kind, w.Name)
-			}
-			for _, req := range withheld.reqs {
-				q.Add(req)
-			}
-			for _, o := range []client.Object{e.ObjectOld, e.ObjectNew} {
-				for _, req := range r.programsOnSet(ctx, o) {
-					if !withheld.seen[req.Name] {
-						q.AddAfter(req, setSettle)
-					}
-				}
-			}
+		CreateFunc:  func(ctx context.Context, e event.CreateEvent, q queue) { all(ctx, e.Object, q) },
+		DeleteFunc:  func(ctx context.Context, e event.DeleteEvent, q queue) { all(ctx, e.Object, q) },
+		GenericFunc: func(ctx context.Context, e event.GenericEvent, q queue) { all(ctx, e.Object, q) },
+		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q queue) {
+			now, later := r.settle(e.ObjectOld.(*bpfleetv1.NodeProgramSet), e.ObjectNew.(*bpfleetv1.NodeProgramSet))
+			add(q, now, later)
 		},
 	}
+}
+
+// settle splits the programs of this kind a set's spec change touches into
+// those to look at now (withheld by cur, or named by old only) and those
+// to look at after setSettle (named by cur's programs).
+func (r *ProgramReconciler) settle(old, cur *bpfleetv1.NodeProgramSet) (now, later []reconcile.Request) {
+	inCur := requests{kind: r.Kind.Name}
+	for _, np := range cur.Spec.Programs {
+		inCur.add(np.Kind, np.Name)
+	}
+	quick := requests{kind: r.Kind.Name, seen: map[string]bool{}}
+	for _, w := range cur.Spec.Withheld {
+		quick.add(w.Kind, w.Name)
+	}
+	for _, np := range old.Spec.Programs {
+		if !inCur.seen[np.Name] {
+			quick.add(np.Kind, np.Name)
+		}
+	}
+	for _, w := range old.Spec.Withheld {
+		if !inCur.seen[w.Name] {
+			quick.add(w.Kind, w.Name)
+		}
+	}
+	for _, req := range inCur.reqs {
+		if !quick.seen[req.Name] {
+			later = append(later, req)
+		}
+	}
+	return quick.reqs, later
 }
