@@ -185,7 +185,7 @@ func (r *ProgramReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// Every update of a set or a report is a change (the agents beat
 		// on Leases): no need to compare a hundred entries once per kind
 		// on every event (docs/benchmarks.md).
-		Watches(&bpfleetv1.NodeProgramSet{}, handler.EnqueueRequestsFromMapFunc(r.programsOnSet)).
+		Watches(&bpfleetv1.NodeProgramSet{}, r.onSet()).
 		Watches(&bpfleetv1.NodeProgramReport{}, handler.EnqueueRequestsFromMapFunc(r.programsOnReport)).
 		// An agent whose Lease had expired and is renewed again sends no
 		// other event when it has nothing new to report.

@@ -111,9 +111,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 		report.Status.MapPolicies, policyErr = r.MapPolicies.Apply(ctx, set.Spec.MapPolicies, objects)
 		applyErr = errors.Join(applyErr, policyErr)
 	}
+	writeErr := r.writeReport(ctx, base, report, set)
+	// Collecting the image cache reads every manifest it holds: the
+	// report does not wait for it.
 	r.collectImages(ctx, set)
-	if err := r.writeReport(ctx, base, report, set); err != nil {
-		return ctrl.Result{}, errors.Join(applyErr, pruneErr, err)
+	if writeErr != nil {
+		return ctrl.Result{}, errors.Join(applyErr, pruneErr, writeErr)
 	}
 	r.synced.Store(true)
 	if err := errors.Join(applyErr, pruneErr); err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"sync"
 	"testing"
@@ -131,18 +132,68 @@ func waitFor(t testing.TB, c client.Client, name, what string, ok func(*bpfleetv
 	return p
 }
 
-// waitProgram polls p (of any kind, by its name) until ok holds.
+// waitProgram waits until p (of any kind, by its name) is what ok says.
+// It watches p, as kubectl wait does, when c can; else it polls.
 func waitProgram(t testing.TB, c client.Client, p bpfleetv1.Program, what string, ok func(bpfleetv1.Program) bool) {
 	t.Helper()
-	err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 60*time.Second, true,
-		func(ctx context.Context) (bool, error) {
-			if err := c.Get(ctx, types.NamespacedName{Name: p.GetName()}, p); err != nil {
-				return false, nil
-			}
-			return ok(p), nil
-		})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	wc, canWatch := c.(client.WithWatch)
+	for ctx.Err() == nil {
+		if err := c.Get(ctx, types.NamespacedName{Name: p.GetName()}, p); err == nil && ok(p) {
+			return
+		}
+		if canWatch && watchUntil(ctx, wc, p, ok) {
+			return
+		}
+		sleep(ctx, 20*time.Millisecond) // a poll, or a watch that ended
+	}
+	t.Fatalf("%s never became %s; status: %+v", p.GetName(), what, *p.ProgramStatus())
+}
+
+// watchUntil watches p from the version it holds, copying each version
+// into p, until ok holds (true) or the watch ends.
+func watchUntil(ctx context.Context, c client.WithWatch, p bpfleetv1.Program, ok func(bpfleetv1.Program) bool) bool {
+	list, err := listOf(c, p)
 	if err != nil {
-		t.Fatalf("%s never became %s; status: %+v", p.GetName(), what, *p.ProgramStatus())
+		return false
+	}
+	w, err := c.Watch(ctx, list, client.MatchingFields{"metadata.name": p.GetName()},
+		&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: p.GetResourceVersion()}})
+	if err != nil {
+		return false
+	}
+	defer w.Stop()
+	for ev := range w.ResultChan() {
+		got := reflect.ValueOf(ev.Object)
+		if got.Type() != reflect.TypeOf(p) {
+			continue // a bookmark or an error: Get again
+		}
+		reflect.ValueOf(p).Elem().Set(got.Elem())
+		if ok(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// listOf is an empty list of p's kind.
+func listOf(c client.Client, p client.Object) (client.ObjectList, error) {
+	gvk, err := c.GroupVersionKindFor(p)
+	if err != nil {
+		return nil, err
+	}
+	o, err := c.Scheme().New(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	if err != nil {
+		return nil, err
+	}
+	return o.(client.ObjectList), nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
 	}
 }
 

@@ -53,7 +53,7 @@ type Options struct {
 // Stack is a running local system.
 type Stack struct {
 	Plane    *controlplane.Plane
-	Client   client.Client
+	Client   client.WithWatch
 	Registry string // host:port of the registry
 	Example  string // tag reference of the tracepoint example image
 	Digest   string // its manifest digest
@@ -101,7 +101,7 @@ func (s *Stack) start(ctx context.Context) (err error) {
 	if s.Plane, err = controlplane.Start(); err != nil {
 		return err
 	}
-	if s.Client, err = client.New(s.Plane.Config, client.Options{Scheme: scheme.New()}); err != nil {
+	if s.Client, err = client.NewWithWatch(s.Plane.Config, client.Options{Scheme: scheme.New()}); err != nil {
 		return err
 	}
 	if err = s.startRegistry(ctx); err != nil {
