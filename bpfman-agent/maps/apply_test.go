@@ -215,7 +215,7 @@ func TestAtomicRollback(t *testing.T) {
 	mustApply(t, m, spec, Merge, false, ipEntry(1, 1), ipEntry(2, 2))
 	p := plan(m, spec.Key, spec.Value, []Entry{ipEntry(2, 20), ipEntry(3, 30)})
 	w := &writer{m: m, atomic: true}
-	if applied, failed, err := w.apply(p, Options{Mode: Exact}, spec.Key); applied != 2 || len(failed) != 0 || err != nil {
+	if applied, failed, _, err := w.apply(p, Options{Mode: Exact}, spec.Key); applied != 2 || len(failed) != 0 || err != nil {
 		t.Fatalf("apply = %d, %v, %v", applied, failed, err)
 	}
 	wantContents(t, m, map[uint32]uint64{ip(2): 20, ip(3): 30})

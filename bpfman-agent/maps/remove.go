@@ -47,16 +47,16 @@ func remove(m *ebpf.Map, key []byte) error {
 // not encode: they can never have been written.
 func encodeKeys(keys []json.RawMessage, keyType btf.Type, size uint32) rows {
 	out := newRows(int(size), len(keys))
-	seen := make(map[string]bool, len(keys))
+	seen := newKeySet(out, len(keys))
+	enc := newEncoder(keyType, size)
 	n := 0
 	for _, raw := range keys {
-		k, err := Encode(raw, keyType, size)
-		if err != nil || seen[string(k)] {
+		if enc.into(out.at(n), raw) != nil {
 			continue
 		}
-		seen[string(k)] = true
-		copy(out.at(n), k)
-		n++
+		if _, added := seen.add(n); added {
+			n++
+		}
 	}
 	return out.truncate(n)
 }
