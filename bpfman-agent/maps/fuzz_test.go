@@ -86,3 +86,22 @@ func FuzzParseIPv4(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseDigits: the fast integer reader agrees with strconv wherever
+// it reads a number.
+func FuzzParseDigits(f *testing.F) {
+	for _, seed := range []string{"0", "80", "007", "255", "256", "65535", "18446744073709551615", "-1", "1e3", "999999999999999999"} {
+		f.Add(seed, uint8(0), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, s string, width, sg uint8) {
+		bits := 8 << (width % 4)
+		u, ok := parseDigits([]byte(s), bits, sign(sg%3))
+		if !ok {
+			return
+		}
+		want, err := parseInteger(s, bits, sign(sg%3))
+		if err != nil || want != u {
+			t.Fatalf("parseDigits(%q, %d bits, sign %d) = %d, strconv reads %d, %v", s, bits, sg%3, u, want, err)
+		}
+	})
+}

@@ -29,7 +29,14 @@ func encodeInt(dst []byte, v token, t *btf.Int) error {
 // encodeIntString reads an IPv4 address into a 4-byte integer, in network
 // byte order, or else a decimal integer.
 func encodeIntString(dst []byte, s []byte, sg sign) error {
-	if len(dst) == 4 && bytes.ContainsAny(s, ".:") {
+	if len(dst) != 4 {
+		return putInteger(dst, s, sg)
+	}
+	if a, ok := parseIPv4(s); ok {
+		copy(dst, a[:])
+		return nil
+	}
+	if bytes.ContainsAny(s, ".:") {
 		return putIPv4(dst, s)
 	}
 	return putInteger(dst, s, sg)
@@ -37,10 +44,6 @@ func encodeIntString(dst []byte, s []byte, sg sign) error {
 
 // putIPv4 writes the IPv4 address s into dst, in network byte order.
 func putIPv4(dst []byte, s []byte) error {
-	if a, ok := parseIPv4(s); ok {
-		copy(dst, a[:])
-		return nil
-	}
 	a, err := netip.ParseAddr(string(s))
 	if err != nil || !a.Is4() {
 		return fmt.Errorf("%q is not an IPv4 address", s)
@@ -52,7 +55,7 @@ func putIPv4(dst []byte, s []byte) error {
 
 // parseIPv4 reads a dotted quad as netip.ParseAddr does (four decimal
 // fields of at most 255, no leading zeros), without a string; ok is false
-// for anything else, which putIPv4 leaves to netip.
+// for anything else, which encodeIntString leaves to netip.
 func parseIPv4(s []byte) (a [4]byte, ok bool) {
 	field, digits := 0, 0
 	for i, c := range s {
@@ -109,12 +112,35 @@ func putInteger(dst []byte, s []byte, sg sign) error {
 	if bits != 8 && bits != 16 && bits != 32 && bits != 64 {
 		return fmt.Errorf("%s: a number encodes 1, 2, 4 or 8 bytes, want %d bytes; use \"0x…\" hex", s, len(dst))
 	}
-	u, err := parseInteger(string(s), bits, sg)
-	if err != nil {
-		return err
+	u, ok := parseDigits(s, bits, sg)
+	if !ok {
+		var err error
+		if u, err = parseInteger(string(s), bits, sg); err != nil {
+			return err
+		}
 	}
 	PutUint(dst, u)
 	return nil
+}
+
+// parseDigits reads the commonest integer, a few decimal digits that fit
+// the width, without a string; ok is false for anything else, which
+// putInteger leaves to strconv.
+func parseDigits(s []byte, bits int, sg sign) (u uint64, ok bool) {
+	if len(s) == 0 || len(s) > 18 {
+		return 0, false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		u = u*10 + uint64(c-'0')
+	}
+	hi := uint64(math.MaxUint64) >> (64 - bits)
+	if sg == signedInt {
+		hi >>= 1
+	}
+	return u, u <= hi
 }
 
 func parseInteger(s string, bits int, sg sign) (uint64, error) {
