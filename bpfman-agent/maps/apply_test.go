@@ -268,3 +268,32 @@ func TestApplyOneByOne(t *testing.T) {
 		t.Fatalf("failure = %v, want map full", res.Failed[0])
 	}
 }
+
+// TestRemove removes a deleted policy's keys: from a hash map (an absent
+// key and one that does not encode are skipped, another writer's key
+// stays), and from an array (zeroed).
+func TestRemove(t *testing.T) {
+	testkernel.Require(t)
+	spec := blocklistSpec(t)
+	m := newMap(t, spec)
+	mustApply(t, m, spec, Merge, false, ipEntry(1, 1), ipEntry(2, 2), ipEntry(9, 9))
+	keys := []json.RawMessage{[]byte(`{"addr": "10.0.0.1"}`), []byte(`{"addr": "10.0.0.2"}`),
+		[]byte(`{"addr": "10.0.0.3"}`), []byte(`{"addr": "no address"}`)}
+	if n, err := Remove(m, spec.Key, keys); n != 3 || err != nil {
+		t.Fatalf("Remove = %d, %v; want 3 keys", n, err)
+	}
+	wantContents(t, m, map[uint32]uint64{ip(9): 9})
+
+	array := arraySpec(t, 4)
+	a := newMap(t, array)
+	mustApply(t, a, array, Merge, false, entry(`1`, `{"drops": 5}`), entry(`2`, `{"drops": 6}`))
+	if n, err := Remove(a, array.Key, []json.RawMessage{[]byte(`1`)}); n != 1 || err != nil {
+		t.Fatalf("Remove from an array = %d, %v", n, err)
+	}
+	var v uint64
+	for i, want := range []uint64{0, 0, 6, 0} {
+		if err := a.Lookup(uint32(i), &v); err != nil || v != want {
+			t.Errorf("array[%d] = %d, %v; want %d", i, v, err, want)
+		}
+	}
+}

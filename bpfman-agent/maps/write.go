@@ -151,7 +151,7 @@ func (w *writer) remove(keys rows) error {
 		case errors.Is(err, ebpf.ErrNotSupported):
 			return w.deleteEach(keys, off)
 		case !errors.Is(err, ebpf.ErrKeyNotExist):
-			return fmt.Errorf("delete stale keys: %w", err)
+			return fmt.Errorf("delete keys: %w", err)
 		}
 		off += n + 1 // gone already: removed by someone else
 	}
@@ -161,7 +161,7 @@ func (w *writer) remove(keys rows) error {
 func (w *writer) deleteEach(keys rows, from int) error {
 	for i := from; i < keys.len(); i++ {
 		if err := w.m.Delete(keys.at(i)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			return fmt.Errorf("delete stale key %s: %w", Decode(keys.at(i), nil), err)
+			return fmt.Errorf("delete key %s: %w", Decode(keys.at(i), nil), err)
 		}
 	}
 	return nil
@@ -171,7 +171,7 @@ func (w *writer) zero(keys rows) error {
 	index := make([]int, keys.len())
 	bad := w.update(keys, newRows(int(w.m.ValueSize()), keys.len()), index)
 	if len(bad) > 0 {
-		return fmt.Errorf("zero stale array entries: %w", bad[0].Err)
+		return fmt.Errorf("zero array entries: %w", bad[0].Err)
 	}
 	return nil
 }
