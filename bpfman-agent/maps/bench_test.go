@@ -18,9 +18,9 @@ import (
 // Each iteration also times the kernel's write of the same entries,
 // encoded beforehand (the batch or per-entry calls alone, as
 // BenchmarkWrite does), and reports Apply's time as a multiple of it
-// (x-kernel), both measured in the same run; x-kernel-cpu is the same
-// ratio in the process's CPU time (user and system, GC included), which
-// other work on a shared machine does not inflate.
+// (apply/kernel), both measured in the same run; cpu-apply/cpu-kernel is
+// the same ratio in the process's CPU time (user and system, GC
+// included), which other work on a shared machine inflates less.
 func BenchmarkApply(b *testing.B) {
 	testkernel.Require(b)
 	spec := blocklistSpec(b).Copy()
@@ -37,10 +37,10 @@ func BenchmarkApply(b *testing.B) {
 					apply.add(b, func() error { return applyAll(w, spec, entries) })
 					kernel.add(b, func() error { return writeAll(w, p) })
 				}
-				b.ReportMetric(float64(apply.wall.Microseconds())/1000/float64(b.N), "apply-ms/op")
-				b.ReportMetric(float64(kernel.wall.Microseconds())/1000/float64(b.N), "kernel-ms/op")
-				b.ReportMetric(float64(apply.wall)/float64(kernel.wall), "x-kernel")
-				b.ReportMetric(float64(apply.cpu)/float64(kernel.cpu), "x-kernel-cpu")
+				apply.report(b, "apply")
+				kernel.report(b, "kernel")
+				b.ReportMetric(float64(apply.wall)/float64(kernel.wall), "apply/kernel")
+				b.ReportMetric(float64(apply.cpu)/float64(kernel.cpu), "cpu-apply/cpu-kernel")
 				b.ReportMetric(float64(n*b.N)/apply.wall.Seconds(), "entries/s")
 			})
 		}
@@ -57,6 +57,13 @@ func (c *clock) add(b *testing.B, fn func() error) {
 	}
 	c.wall += time.Since(start)
 	c.cpu += processCPU(b) - cpu
+}
+
+// report reports the mean wall and CPU times of a call, as name-ms/op
+// and cpu-name-ms/op.
+func (c *clock) report(b *testing.B, name string) {
+	b.ReportMetric(float64(c.wall.Microseconds())/1000/float64(b.N), name+"-ms/op")
+	b.ReportMetric(float64(c.cpu.Microseconds())/1000/float64(b.N), "cpu-"+name+"-ms/op")
 }
 
 func processCPU(b *testing.B) time.Duration {
