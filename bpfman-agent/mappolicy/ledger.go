@@ -166,7 +166,7 @@ func union(a, b []json.RawMessage) []json.RawMessage {
 	for _, k := range a {
 		seen[s[:len(k)]], s = struct{}{}, s[len(k):]
 	}
-	out := slices.Clip(a)
+	out := append(make([]json.RawMessage, 0, len(a)+len(b)), a...)
 	for _, k := range b {
 		if _, ok := seen[string(k)]; !ok {
 			out = append(out, k)

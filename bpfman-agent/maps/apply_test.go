@@ -271,7 +271,8 @@ func TestApplyOneByOne(t *testing.T) {
 
 // TestRemove removes a deleted policy's keys: from a hash map (an absent
 // key and one that does not encode are skipped, another writer's key
-// stays), and from an array (zeroed).
+// stays, keys gone already do not stop those after them), and from an
+// array (zeroed).
 func TestRemove(t *testing.T) {
 	testkernel.Require(t)
 	spec := blocklistSpec(t)
@@ -283,6 +284,12 @@ func TestRemove(t *testing.T) {
 		t.Fatalf("Remove = %d, %v; want 3 keys", n, err)
 	}
 	wantContents(t, m, map[uint32]uint64{ip(9): 9})
+	// Again, as a removal tried again: the keys are gone, but 10.0.0.9,
+	// listed after them, is not.
+	if n, err := Remove(m, spec.Key, append(keys, []byte(`{"addr": "10.0.0.9"}`))); n != 4 || err != nil {
+		t.Fatalf("Remove again = %d, %v; want 4 keys", n, err)
+	}
+	wantContents(t, m, map[uint32]uint64{})
 
 	array := arraySpec(t, 4)
 	a := newMap(t, array)

@@ -9,10 +9,11 @@ import (
 // jsonReader reads one JSON text value by value, without building it:
 // the encoder asks for the value its BTF type expects next and writes it
 // straight into the map's bytes, so that a key or value costs no
-// allocation beyond its strings and numbers. It accepts exactly what
-// encoding/json accepts (a string that needs unescaping, or that is not
-// ASCII, is unquoted by encoding/json itself); its errors are terse, and
-// Encode reports encoding/json's instead when the text is not JSON.
+// allocation (strings and numbers are slices of the input). It accepts
+// exactly what encoding/json accepts (a string that needs unescaping, or
+// that is not ASCII, is unquoted by encoding/json itself); its errors are
+// terse, and Encode reports encoding/json's instead when the text is not
+// JSON.
 type jsonReader struct {
 	b     []byte
 	pos   int

@@ -1,6 +1,8 @@
 package maps
 
 import (
+	"slices"
+
 	"github.com/cilium/ebpf"
 )
 
@@ -42,6 +44,32 @@ func staleKeys(m *ebpf.Map, p batch) (stale rows, others int, err error) {
 		}
 	}
 	return keys.pick(idx), others, nil
+}
+
+// held are the keys of keys that m holds, read in one scan of m.
+func held(m *ebpf.Map, keys rows) (rows, error) {
+	set := newKeySet(keys, keys.len())
+	for i := range keys.len() {
+		set.add(i)
+	}
+	s, err := newScanner(m, true)
+	if err != nil {
+		return rows{}, err
+	}
+	var idx []int
+	err = s.each(func(n int) error {
+		for i := range n {
+			if _, j := set.find(s.keys.at(i)); j >= 0 {
+				idx = append(idx, j)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return rows{}, err
+	}
+	slices.Sort(idx)
+	return keys.pick(idx), nil
 }
 
 // unlisted are the previous keys that p neither plans nor keeps.

@@ -143,6 +143,7 @@ func (w *writer) remove(keys rows) error {
 	if w.each {
 		return w.deleteEach(keys, 0)
 	}
+	filtered := false
 	for off := 0; off < keys.len(); {
 		n, err := w.m.BatchDelete(keys.from(off), nil)
 		switch {
@@ -154,6 +155,15 @@ func (w *writer) remove(keys rows) error {
 			return fmt.Errorf("delete keys: %w", err)
 		}
 		off += n + 1 // gone already: removed by someone else
+		if !filtered && off < keys.len() {
+			// A batch stops at a key that is gone, and all may be (a
+			// removal tried again): delete only those the map holds,
+			// rather than one call per key.
+			if keys, err = held(w.m, keys.tail(off)); err != nil {
+				return err
+			}
+			off, filtered = 0, true
+		}
 	}
 	return nil
 }
