@@ -11,8 +11,9 @@
 //     listing is removed, after an agent restart too. A missing or torn
 //     ledger means no key is known: nothing is removed that should stay.
 //     It is written durably (synced, renamed) with the old and new keys
-//     before a map is written, and narrowed to the new after: a crash
-//     between leaves no key in a map that the ledger does not know of.
+//     before a map is written, and narrowed to the new after (each only
+//     if it does not hold those keys already): a crash between leaves no
+//     key in a map that the ledger does not know of.
 //   - which policy generation was written into which kernel maps: a policy
 //     is written once per generation and set of maps, never on every pass,
 //     since a rewrite would reset the values programs keep in the entries

@@ -1,6 +1,7 @@
 package mappolicy
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,8 +50,8 @@ func (l ledger) keys(uid types.UID) ([]json.RawMessage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read written keys: %w", err)
 	}
-	var keys []json.RawMessage
-	if err := json.Unmarshal(b, &keys); err != nil {
+	keys, err := maps.ParseValues(b)
+	if err != nil {
 		// A torn or edited file: forget it rather than block the policy.
 		return nil, nil
 	}
@@ -74,10 +75,7 @@ func (l ledger) record(uid types.UID, keys []json.RawMessage) error {
 		}
 		return nil
 	}
-	b, err := json.Marshal(keys)
-	if err != nil {
-		return err
-	}
+	b := jsonArray(keys)
 	if err := os.MkdirAll(l.dir, 0o700); err != nil {
 		return fmt.Errorf("record written keys: %w", err)
 	}
@@ -116,6 +114,27 @@ func writeDurably(p string, b []byte) error {
 	return dir.Sync()
 }
 
+// jsonArray is the JSON array of keys, each one JSON value as the API or
+// an entries artifact gave it (an absent key is null).
+func jsonArray(keys []json.RawMessage) []byte {
+	n := 2
+	for _, k := range keys {
+		n += len(k) + 1
+	}
+	b := make([]byte, 0, n+4*len(keys))
+	b = append(b, '[')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if len(k) == 0 {
+			k = json.RawMessage("null")
+		}
+		b = append(b, k...)
+	}
+	return append(b, ']')
+}
+
 // keysOf lists the keys of entries, as the policy spelled them.
 func keysOf(entries []maps.Entry) []json.RawMessage {
 	keys := make([]json.RawMessage, len(entries))
@@ -125,20 +144,41 @@ func keysOf(entries []maps.Entry) []json.RawMessage {
 	return keys
 }
 
-// union is a then the keys of b not in a (as spelled).
+// union is a then the keys of b not in a (as spelled; b's own repeats are
+// kept, so that the union of a union and b is that union again).
 func union(a, b []json.RawMessage) []json.RawMessage {
-	out := slices.Clone(a)
-	seen := make(map[string]bool, len(a))
-	for _, k := range a {
-		seen[string(k)] = true
+	if len(a) == 0 {
+		return b
 	}
+	// The keys of a, as substrings of one string: a set with no string
+	// per key.
+	var all strings.Builder
+	n := 0
+	for _, k := range a {
+		n += len(k)
+	}
+	all.Grow(n)
+	for _, k := range a {
+		all.Write(k)
+	}
+	seen := make(map[string]struct{}, len(a))
+	s := all.String()
+	for _, k := range a {
+		seen[s[:len(k)]], s = struct{}{}, s[len(k):]
+	}
+	out := append(make([]json.RawMessage, 0, len(a)+len(b)), a...)
 	for _, k := range b {
-		if !seen[string(k)] {
-			seen[string(k)] = true
+		if _, ok := seen[string(k)]; !ok {
 			out = append(out, k)
 		}
 	}
 	return out
+}
+
+// sameKeys says whether a and b list the same keys, spelled the same, in
+// the same order.
+func sameKeys(a, b []json.RawMessage) bool {
+	return slices.EqualFunc(a, b, func(x, y json.RawMessage) bool { return bytes.Equal(x, y) })
 }
 
 // forget drops the ledger of every policy not in keep.

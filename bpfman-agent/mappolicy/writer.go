@@ -145,9 +145,11 @@ func (w *Writer) write(ctx context.Context, st bpfleetv1.NodeMapPolicyStatus, nm
 // know of, so a key the policy stops listing is still removed. done is as
 // for write.
 func (w *Writer) writeEntries(nmp *bpfleetv1.NodeMapPolicy, st bpfleetv1.NodeMapPolicyStatus, spec *ebpf.MapSpec, targets []*ebpf.Map, entries []maps.Entry) (_ bpfleetv1.NodeMapPolicyStatus, done bool, _ error) {
+	listed := keysOf(entries)
 	previous, err := w.written.keys(nmp.UID)
-	if err == nil {
-		err = w.written.record(nmp.UID, union(previous, keysOf(entries)))
+	widened := union(previous, listed)
+	if err == nil && len(widened) > len(previous) {
+		err = w.written.record(nmp.UID, widened)
 		faultpoint.Point("ledger-widened")
 	}
 	if err != nil {
@@ -161,8 +163,8 @@ func (w *Writer) writeEntries(nmp *bpfleetv1.NodeMapPolicy, st bpfleetv1.NodeMap
 	}
 	// An atomic write refused by one target may have gone into those
 	// before: the ledger keeps knowing both.
-	if refused == nil || !nmp.Atomic {
-		if err := w.written.record(nmp.UID, keysOf(entries)); err != nil {
+	if (refused == nil || !nmp.Atomic) && !sameKeys(widened, listed) {
+		if err := w.written.record(nmp.UID, listed); err != nil {
 			st, err = policyFailed(st, err)
 			return st, true, err
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -99,5 +100,41 @@ func TestAtomicWriteWithoutRoomIsRetried(t *testing.T) {
 	}
 	if got := addrsIn(t, m); len(got) != 0 {
 		t.Errorf("map holds %v after a refused atomic write", got)
+	}
+}
+
+// TestSameKeysLeaveTheLedgerAsItIs writes a policy, then the same keys
+// again (into a new map, or by an agent restarted): the ledger holds them
+// already, so it is neither rewritten nor synced again; a new list still
+// rewrites it.
+func TestSameKeysLeaveTheLedgerAsItIs(t *testing.T) {
+	testkernel.Require(t)
+	spec := testkernel.MapSpecOf(t, bpf.XDPFilter, "blocklist")
+	m := testkernel.NewMap(t, spec)
+	w := &Writer{written: ledger{dir: t.TempDir()}}
+	nmp := &bpfleetv1.NodeMapPolicy{UID: "policy", Name: "blocklist"}
+	p, _ := w.written.path(nmp.UID)
+	write := func(addrs ...string) string {
+		t.Helper()
+		if _, _, err := w.writeEntries(nmp, bpfleetv1.NodeMapPolicyStatus{}, spec, []*ebpf.Map{m}, blocked(addrs...)); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	write("10.0.0.1", "10.0.0.2")
+	// The same keys, laid out otherwise: a rewrite would show.
+	laidOut := "[\n" + `{"addr": "10.0.0.1"}` + ",\n" + `{"addr": "10.0.0.2"}` + "\n]"
+	if err := os.WriteFile(p, []byte(laidOut), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := write("10.0.0.1", "10.0.0.2"); got != laidOut {
+		t.Errorf("the ledger was rewritten for the keys it holds already: %q", got)
+	}
+	if got := write("10.0.0.3"); got != `[{"addr": "10.0.0.3"}]` {
+		t.Errorf("ledger after a new list = %q, want that list", got)
 	}
 }

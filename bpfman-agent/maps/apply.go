@@ -74,17 +74,23 @@ func apply(w *writer, keyType, valueType btf.Type, entries []Entry, opts Options
 	}
 	p := plan(w.m, keyType, valueType, entries)
 	res.Failed = p.failed
+	entriesAfter := -1
 	if !w.atomic || len(p.failed) == 0 {
 		var err error
-		if res.Applied, res.Failed, err = w.apply(p, opts, keyType); err != nil {
+		if res.Applied, res.Failed, entriesAfter, err = w.apply(p, opts, keyType); err != nil {
 			return res, err
 		}
 	}
 	slices.SortFunc(res.Failed, func(a, b EntryError) int { return a.Index - b.Index })
-	return finish(w.m, res)
+	return finish(w.m, res, entriesAfter)
 }
 
-func finish(m *ebpf.Map, res Result) (Result, error) {
+// finish counts the map's entries, unless the write told them (n >= 0).
+func finish(m *ebpf.Map, res Result, n int) (Result, error) {
+	if n >= 0 {
+		res.Entries = n
+		return res, nil
+	}
 	n, _, err := Usage(m)
 	res.Entries = n
 	return res, err

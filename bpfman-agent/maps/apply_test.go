@@ -215,7 +215,7 @@ func TestAtomicRollback(t *testing.T) {
 	mustApply(t, m, spec, Merge, false, ipEntry(1, 1), ipEntry(2, 2))
 	p := plan(m, spec.Key, spec.Value, []Entry{ipEntry(2, 20), ipEntry(3, 30)})
 	w := &writer{m: m, atomic: true}
-	if applied, failed, err := w.apply(p, Options{Mode: Exact}, spec.Key); applied != 2 || len(failed) != 0 || err != nil {
+	if applied, failed, _, err := w.apply(p, Options{Mode: Exact}, spec.Key); applied != 2 || len(failed) != 0 || err != nil {
 		t.Fatalf("apply = %d, %v, %v", applied, failed, err)
 	}
 	wantContents(t, m, map[uint32]uint64{ip(2): 20, ip(3): 30})
@@ -266,5 +266,41 @@ func TestApplyOneByOne(t *testing.T) {
 	want(t, res, 0, 1, 3)
 	if !errors.Is(res.Failed[0].Err, ErrMapFull) {
 		t.Fatalf("failure = %v, want map full", res.Failed[0])
+	}
+}
+
+// TestRemove removes a deleted policy's keys: from a hash map (an absent
+// key and one that does not encode are skipped, another writer's key
+// stays, keys gone already do not stop those after them), and from an
+// array (zeroed).
+func TestRemove(t *testing.T) {
+	testkernel.Require(t)
+	spec := blocklistSpec(t)
+	m := newMap(t, spec)
+	mustApply(t, m, spec, Merge, false, ipEntry(1, 1), ipEntry(2, 2), ipEntry(9, 9))
+	keys := []json.RawMessage{[]byte(`{"addr": "10.0.0.1"}`), []byte(`{"addr": "10.0.0.2"}`),
+		[]byte(`{"addr": "10.0.0.3"}`), []byte(`{"addr": "no address"}`)}
+	if n, err := Remove(m, spec.Key, keys); n != 3 || err != nil {
+		t.Fatalf("Remove = %d, %v; want 3 keys", n, err)
+	}
+	wantContents(t, m, map[uint32]uint64{ip(9): 9})
+	// Again, as a removal tried again: the keys are gone, but 10.0.0.9,
+	// listed after them, is not.
+	if n, err := Remove(m, spec.Key, append(keys, []byte(`{"addr": "10.0.0.9"}`))); n != 4 || err != nil {
+		t.Fatalf("Remove again = %d, %v; want 4 keys", n, err)
+	}
+	wantContents(t, m, map[uint32]uint64{})
+
+	array := arraySpec(t, 4)
+	a := newMap(t, array)
+	mustApply(t, a, array, Merge, false, entry(`1`, `{"drops": 5}`), entry(`2`, `{"drops": 6}`))
+	if n, err := Remove(a, array.Key, []json.RawMessage{[]byte(`1`)}); n != 1 || err != nil {
+		t.Fatalf("Remove from an array = %d, %v", n, err)
+	}
+	var v uint64
+	for i, want := range []uint64{0, 0, 6, 0} {
+		if err := a.Lookup(uint32(i), &v); err != nil || v != want {
+			t.Errorf("array[%d] = %d, %v; want %d", i, v, err, want)
+		}
 	}
 }

@@ -3,32 +3,37 @@ package maps
 import (
 	"fmt"
 	"net/netip"
-	"slices"
 	"strings"
 
 	"github.com/cilium/ebpf/btf"
 )
 
-// encodeMembers writes a JSON object into a struct or union by member
-// name. Missing members stay zero.
-func encodeMembers(dst []byte, v any, name string, members []btf.Member) error {
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return fmt.Errorf("%s is not an object of %s (fields: %s)", describe(v), name, fieldNames(members))
+// encodeMembers writes a JSON object, read from r, into a struct or union
+// typ by member name. Missing members stay zero.
+func encodeMembers(dst []byte, r *jsonReader, t token, typ btf.Type, members []btf.Member) error {
+	if t.kind != kindObject {
+		return fmt.Errorf("%s is not an object of %s (fields: %s)", describe(t), typeName(typ), fieldNames(members))
 	}
-	for _, key := range sortedKeys(obj) {
-		m := member(members, key)
+	for first := true; ; first = false {
+		name, ok, err := r.member(first)
+		if err != nil || !ok {
+			return err
+		}
+		m := member(members, name)
 		if m == nil {
-			return fmt.Errorf("unknown field %q (%s has: %s)", key, name, fieldNames(members))
+			return fmt.Errorf("unknown field %q (%s has: %s)", name, typeName(typ), fieldNames(members))
 		}
-		if err := encodeMember(dst, obj[key], m); err != nil {
-			return within(key, err)
+		v, err := r.value()
+		if err != nil {
+			return err
+		}
+		if err := encodeMember(dst, r, v, m); err != nil {
+			return within(string(name), err)
 		}
 	}
-	return nil
 }
 
-func encodeMember(dst []byte, v any, m *btf.Member) error {
+func encodeMember(dst []byte, r *jsonReader, v token, m *btf.Member) error {
 	if m.BitfieldSize > 0 || m.Offset%8 != 0 {
 		return fmt.Errorf("bitfields are not supported; write the whole value as \"0x…\" hex")
 	}
@@ -40,12 +45,12 @@ func encodeMember(dst []byte, v any, m *btf.Member) error {
 	if off+size > len(dst) {
 		return fmt.Errorf("BTF member out of bounds")
 	}
-	return encode(dst[off:off+size], v, m.Type)
+	return encode(dst[off:off+size], r, v, m.Type)
 }
 
-func member(members []btf.Member, name string) *btf.Member {
+func member(members []btf.Member, name []byte) *btf.Member {
 	for i := range members {
-		if members[i].Name == name {
+		if members[i].Name == string(name) {
 			return &members[i]
 		}
 	}
@@ -60,41 +65,56 @@ func fieldNames(members []btf.Member) string {
 	return strings.Join(names, ", ")
 }
 
-func sortedKeys(obj map[string]any) []string {
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 // encodeArray writes a JSON array element by element, or a string into an
 // array of bytes: an IPv6 address into 16 bytes, text into a char array.
-func encodeArray(dst []byte, v any, t *btf.Array) error {
-	switch v := v.(type) {
-	case []any:
-		return encodeElements(dst, v, t)
-	case string:
-		return encodeByteString(dst, v, t)
+func encodeArray(dst []byte, r *jsonReader, t token, typ *btf.Array) error {
+	switch t.kind {
+	case kindArray:
+		return encodeElements(dst, r, typ)
+	case kindString:
+		return encodeByteString(dst, t.text, typ)
 	}
-	return fmt.Errorf("%s is not a value of %s", describe(v), typeName(t))
+	return fmt.Errorf("%s is not a value of %s", describe(t), typeName(typ))
 }
 
-func encodeElements(dst []byte, elems []any, t *btf.Array) error {
-	if len(elems) > int(t.Nelems) {
-		return fmt.Errorf("%d elements, the array has %d", len(elems), t.Nelems)
-	}
+// encodeElements writes the elements of the array r is in.
+func encodeElements(dst []byte, r *jsonReader, t *btf.Array) error {
 	size := len(dst) / max(int(t.Nelems), 1)
-	for i, e := range elems {
-		if err := encode(dst[i*size:(i+1)*size], e, t.Type); err != nil {
+	for i := 0; ; i++ {
+		more, err := r.element(i == 0)
+		if err != nil || !more {
+			return err
+		}
+		if i == int(t.Nelems) {
+			return tooMany(r, i, t)
+		}
+		v, err := r.value()
+		if err != nil {
+			return err
+		}
+		if err := encode(dst[i*size:(i+1)*size], r, v, t.Type); err != nil {
 			return within(fmt.Sprintf("[%d]", i), err)
 		}
 	}
-	return nil
 }
 
-func encodeByteString(dst []byte, s string, t *btf.Array) error {
+// tooMany counts the elements of an array longer than t, from the
+// (n+1)th on, for the error.
+func tooMany(r *jsonReader, n int, t *btf.Array) error {
+	for ; ; n++ {
+		if err := r.skipValue(); err != nil {
+			return err
+		}
+		if more, err := r.element(false); err != nil || !more {
+			if err != nil {
+				return err
+			}
+			return fmt.Errorf("%d elements, the array has %d", n+1, t.Nelems)
+		}
+	}
+}
+
+func encodeByteString(dst []byte, s []byte, t *btf.Array) error {
 	elem, ok := btf.UnderlyingType(t.Type).(*btf.Int)
 	if !ok || elem.Size != 1 {
 		return fmt.Errorf("%q: a string fits only an array of bytes, not %s", s, typeName(t))
@@ -109,8 +129,8 @@ func encodeByteString(dst []byte, s string, t *btf.Array) error {
 	return nil
 }
 
-func encodeIPv6(dst []byte, s string) error {
-	a, err := netip.ParseAddr(s)
+func encodeIPv6(dst []byte, s []byte) error {
+	a, err := netip.ParseAddr(string(s))
 	if err != nil || !a.Is6() {
 		return fmt.Errorf("%q is not an IPv6 address", s)
 	}

@@ -4,7 +4,10 @@
 // Encode and Decode are the pure half: they turn an entry's key or value,
 // as JSON from the API, into the exact bytes of the map's key or value
 // type, through the map's BTF where it has one, and back. Encode checks
-// every width and range; it never pads or truncates a value silently.
+// every width and range; it never pads or truncates a value silently. It
+// reads the JSON as it writes the bytes, never building it (a list of
+// 100,000 entries costs Apply no allocation per entry), and reports
+// encoding/json's error for text that is not JSON.
 //
 // Apply is the kernel half. It encodes every entry before its first
 // kernel call, so a bad entry is reported (per index, in Result.Failed)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/cilium/ebpf/btf"
 )
@@ -29,35 +28,76 @@ import (
 //
 // With typ nil, only numbers and hex are accepted. Errors are *Error.
 func Encode(raw json.RawMessage, typ btf.Type, size uint32) ([]byte, error) {
-	v, err := parse(raw)
-	if err != nil {
-		return nil, &Error{Err: err}
-	}
-	if err := checkSize(typ, size); err != nil {
-		return nil, &Error{Err: err}
-	}
 	buf := make([]byte, size)
-	if err := encode(buf, v, typ); err != nil {
-		return nil, within("", err)
+	if err := newEncoder(typ, size).into(buf, raw); err != nil {
+		return nil, err
 	}
 	return buf, nil
 }
 
-// parse decodes one JSON value, keeping numbers exact.
-func parse(raw json.RawMessage) (any, error) {
+// encoder encodes the keys or the values of one map: its BTF type is
+// checked against the map's size once, not once per entry.
+type encoder struct {
+	typ     btf.Type
+	sizeErr error
+}
+
+func newEncoder(typ btf.Type, size uint32) encoder {
+	return encoder{typ: typ, sizeErr: checkSize(typ, size)}
+}
+
+// into encodes raw into dst, the map's key or value size, as Encode does.
+// The JSON is read as it is encoded, never built; if it turns out not to
+// be JSON, the error is encoding/json's, as it always was.
+func (e encoder) into(dst []byte, raw []byte) error {
+	clear(dst)
+	err := e.sizeErr
+	if err == nil {
+		err = encodeText(dst, raw, e.typ)
+	}
+	if err == nil {
+		return nil
+	}
+	if jerr := checkJSON(raw); jerr != nil {
+		return &Error{Err: jerr}
+	}
+	return within("", err)
+}
+
+// encodeText encodes the one JSON value of raw into dst.
+func encodeText(dst []byte, raw []byte, typ btf.Type) error {
+	r := jsonReader{b: raw}
+	t, err := r.value()
+	if err != nil {
+		return err
+	}
+	if t.kind == kindNull {
+		return errNull
+	}
+	if err := encode(dst, &r, t, typ); err != nil {
+		return err
+	}
+	return r.end()
+}
+
+var errNull = errors.New("null is not a key or value")
+
+// checkJSON says, as encoding/json does, why raw is not one JSON value
+// other than null; nil if it is.
+func checkJSON(raw []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("not JSON: %w", err)
+		return fmt.Errorf("not JSON: %w", err)
 	}
 	if dec.More() {
-		return nil, errors.New("not JSON: more than one value")
+		return errors.New("not JSON: more than one value")
 	}
 	if v == nil {
-		return nil, errors.New("null is not a key or value")
+		return errNull
 	}
-	return v, nil
+	return nil
 }
 
 func checkSize(typ btf.Type, size uint32) error {
@@ -74,69 +114,71 @@ func checkSize(typ btf.Type, size uint32) error {
 	return nil
 }
 
-// encode writes v, of type typ, into dst, which is exactly its size.
-func encode(dst []byte, v any, typ btf.Type) error {
-	if s, ok := v.(string); ok && isHex(s) {
-		return encodeHex(dst, s)
+// encode writes the value t (read from r, whose composite values it reads
+// on), of type typ, into dst, which is exactly its size.
+func encode(dst []byte, r *jsonReader, t token, typ btf.Type) error {
+	if t.kind == kindString && isHex(t.text) {
+		return encodeHex(dst, t.text)
 	}
 	if typ == nil {
-		return encodeUntyped(dst, v)
+		return encodeUntyped(dst, t)
 	}
-	switch t := btf.UnderlyingType(typ).(type) {
+	switch u := btf.UnderlyingType(typ).(type) {
 	case *btf.Int:
-		return encodeInt(dst, v, t)
+		return encodeInt(dst, t, u)
 	case *btf.Enum:
-		return encodeEnum(dst, v, t)
+		return encodeEnum(dst, t, u)
 	case *btf.Struct:
-		return encodeMembers(dst, v, "struct "+t.Name, t.Members)
+		return encodeMembers(dst, r, t, u, u.Members)
 	case *btf.Union:
-		return encodeMembers(dst, v, "union "+t.Name, t.Members)
+		return encodeMembers(dst, r, t, u, u.Members)
 	case *btf.Array:
-		return encodeArray(dst, v, t)
+		return encodeArray(dst, r, t, u)
 	}
 	return fmt.Errorf("cannot encode %s from JSON; use \"0x…\" hex (%d bytes)", typeName(typ), len(dst))
 }
 
-func isHex(s string) bool {
-	return strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X")
+func isHex[T string | []byte](s T) bool {
+	return len(s) >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')
 }
 
-func encodeHex(dst []byte, s string) error {
-	b, err := hex.DecodeString(s[2:])
+func encodeHex(dst []byte, s []byte) error {
+	digits := s[2:]
+	if len(digits) == 2*len(dst) {
+		if _, err := hex.Decode(dst, digits); err == nil {
+			return nil
+		}
+	}
+	b, err := hex.DecodeString(string(digits))
 	if err != nil {
 		return fmt.Errorf("%q is not hex bytes", s)
 	}
-	if len(b) != len(dst) {
-		return fmt.Errorf("want %d bytes, got %s (%d bytes)", len(dst), s, len(b))
-	}
-	copy(dst, b)
-	return nil
+	return fmt.Errorf("want %d bytes, got %s (%d bytes)", len(dst), s, len(b))
 }
 
 // encodeUntyped accepts what needs no BTF: an integer of the exact size.
-func encodeUntyped(dst []byte, v any) error {
-	n, ok := v.(json.Number)
-	if !ok {
-		return fmt.Errorf("%s needs the map's BTF, which it has none of; use a number or \"0x…\" hex (%d bytes)", describe(v), len(dst))
+func encodeUntyped(dst []byte, t token) error {
+	if t.kind != kindNumber {
+		return fmt.Errorf("%s needs the map's BTF, which it has none of; use a number or \"0x…\" hex (%d bytes)", describe(t), len(dst))
 	}
-	return putInteger(dst, string(n), eitherInt)
+	return putInteger(dst, t.text, eitherInt)
 }
 
 // describe names a JSON value for an error message.
-func describe(v any) string {
-	switch v := v.(type) {
-	case nil:
+func describe(t token) string {
+	switch t.kind {
+	case kindNull:
 		return "null"
-	case string:
-		return fmt.Sprintf("%q", v)
-	case bool:
-		return fmt.Sprint(v)
-	case map[string]any:
+	case kindString:
+		return fmt.Sprintf("%q", t.text)
+	case kindBool:
+		return fmt.Sprint(t.b)
+	case kindObject:
 		return "an object"
-	case []any:
+	case kindArray:
 		return "an array"
 	}
-	return fmt.Sprint(v)
+	return string(t.text)
 }
 
 // typeName names a BTF type as C does: "__u32", "struct rule", "char[16]".

@@ -17,21 +17,25 @@ type batch struct {
 	// keep holds the keys of failed entries whose key encoded: mode Exact
 	// leaves them as they are rather than remove them.
 	keep map[string]bool
+	// set holds keys, by their bytes.
+	set *keySet
 }
 
 // plan encodes every entry and checks it against m, without a kernel call.
+// Keys and values are encoded straight into the rows the kernel reads.
 func plan(m *ebpf.Map, keyType, valueType btf.Type, entries []Entry) batch {
 	b := batch{keys: newRows(int(m.KeySize()), len(entries)), values: newRows(int(m.ValueSize()), len(entries)),
-		keep: make(map[string]bool)}
-	seen := make(map[string]int, len(entries))
+		index: make([]int, 0, len(entries)), keep: make(map[string]bool)}
+	keys, values := newEncoder(keyType, m.KeySize()), newEncoder(valueType, m.ValueSize())
+	b.set = newKeySet(b.keys, len(entries))
 	n := 0
 	for i, e := range entries {
-		keyOK, err := encodeEntry(b.keys.at(n), b.values.at(n), e, keyType, valueType)
+		keyOK, err := encodeEntry(b.keys.at(n), b.values.at(n), e, keys, values)
 		if err == nil {
-			err = checkEntry(m, b.keys.at(n), i, len(entries), seen)
+			err = b.check(m, n, i, len(entries))
 		}
 		if err != nil {
-			b.fail(i, err, keyOK)
+			b.fail(i, err, keyOK, b.keys.at(n))
 			continue
 		}
 		b.index = append(b.index, i)
@@ -41,32 +45,30 @@ func plan(m *ebpf.Map, keyType, valueType btf.Type, entries []Entry) batch {
 	return b
 }
 
-func (b *batch) fail(i int, err error, key []byte) {
+func (b *batch) fail(i int, err error, keyOK bool, key []byte) {
 	b.failed = append(b.failed, EntryError{Index: i, Err: err})
-	if key != nil {
+	if keyOK {
 		b.keep[string(key)] = true
 	}
 }
 
-// encodeEntry encodes e into key and value; keyOK is the key when it
-// encoded, even if the value did not.
-func encodeEntry(key, value []byte, e Entry, keyType, valueType btf.Type) (keyOK []byte, err error) {
-	k, err := Encode(e.Key, keyType, uint32(len(key)))
-	if err != nil {
-		return nil, within("key", err)
+// encodeEntry encodes e into key and value; keyOK says the key encoded,
+// even if the value did not.
+func encodeEntry(key, value []byte, e Entry, keys, values encoder) (keyOK bool, err error) {
+	if err := keys.into(key, e.Key); err != nil {
+		return false, within("key", err)
 	}
-	copy(key, k)
-	v, err := Encode(e.Value, valueType, uint32(len(value)))
-	if err != nil {
-		return k, within("value", err)
+	if err := values.into(value, e.Value); err != nil {
+		return true, within("value", err)
 	}
-	copy(value, v)
-	return k, nil
+	return true, nil
 }
 
-// checkEntry checks what Encode cannot know: the map's capacity, array
-// indices, keys listed twice.
-func checkEntry(m *ebpf.Map, key []byte, i, total int, seen map[string]int) error {
+// check checks what Encode cannot know of entry i, encoded in row n: the
+// map's capacity, array indices, keys listed twice. b.set holds the rows
+// before n, and takes n if it passes.
+func (b *batch) check(m *ebpf.Map, n, i, total int) error {
+	key := b.keys.at(n)
 	if max := int(m.MaxEntries()); i >= max {
 		return fmt.Errorf("%w: the policy lists %d entries, the map holds at most %d", ErrMapFull, total, max)
 	}
@@ -75,9 +77,13 @@ func checkEntry(m *ebpf.Map, key []byte, i, total int, seen map[string]int) erro
 			return &Error{Field: "key", Err: fmt.Errorf("index %d is out of the array's range [0, %d]", idx, m.MaxEntries()-1)}
 		}
 	}
-	if first, dup := seen[string(key)]; dup {
-		return &Error{Field: "key", Err: fmt.Errorf("same key as entry %d", first)}
+	if first, added := b.set.add(n); !added {
+		return &Error{Field: "key", Err: fmt.Errorf("same key as entry %d", b.index[first])}
 	}
-	seen[string(key)] = i
 	return nil
+}
+
+// wants says whether the batch plans or keeps key.
+func (b *batch) wants(key []byte) bool {
+	return b.set.has(key) || b.keep[string(key)]
 }

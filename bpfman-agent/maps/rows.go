@@ -40,6 +40,11 @@ func (r rows) pick(idx []int) rows {
 	return out
 }
 
+// tail is the rows from i on.
+func (r rows) tail(i int) rows {
+	return rows{size: r.size, slice: r.slice.Slice(i, r.len()), buf: r.buf[i*r.size:]}
+}
+
 // truncate is the first n rows.
 func (r rows) truncate(n int) rows {
 	return rows{size: r.size, slice: r.slice.Slice(0, n), buf: r.buf[:n*r.size]}

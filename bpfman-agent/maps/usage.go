@@ -1,6 +1,8 @@
 package maps
 
 import (
+	"slices"
+
 	"github.com/cilium/ebpf"
 )
 
@@ -23,44 +25,62 @@ func Usage(m *ebpf.Map) (entries int, max uint32, err error) {
 	return entries, m.MaxEntries(), err
 }
 
-// staleKeys lists the keys of m that are neither planned nor kept: for
-// an array, such indices whose value is not zero.
-func staleKeys(m *ebpf.Map, planned rows, keep map[string]bool) (rows, error) {
+// staleKeys lists the keys of m that p neither plans nor keeps (for an
+// array, such indices whose value is not zero), and counts those it keeps
+// without planning them.
+func staleKeys(m *ebpf.Map, p batch) (stale rows, others int, err error) {
 	keys, values, err := dump(m)
 	if err != nil {
-		return rows{}, err
+		return rows{}, -1, err
 	}
-	want := wanted(planned, keep)
 	var idx []int
 	for i := range keys.len() {
-		if !want[string(keys.at(i))] && (!isArray(m) || !allZero(values.at(i))) {
+		switch key := keys.at(i); {
+		case p.set.has(key):
+		case p.keep[string(key)]:
+			others++
+		case !isArray(m) || !allZero(values.at(i)):
 			idx = append(idx, i)
 		}
 	}
+	return keys.pick(idx), others, nil
+}
+
+// held are the keys of keys that m holds, read in one scan of m.
+func held(m *ebpf.Map, keys rows) (rows, error) {
+	set := newKeySet(keys, keys.len())
+	for i := range keys.len() {
+		set.add(i)
+	}
+	s, err := newScanner(m, true)
+	if err != nil {
+		return rows{}, err
+	}
+	var idx []int
+	err = s.each(func(n int) error {
+		for i := range n {
+			if _, j := set.find(s.keys.at(i)); j >= 0 {
+				idx = append(idx, j)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return rows{}, err
+	}
+	slices.Sort(idx)
 	return keys.pick(idx), nil
 }
 
 // unlisted are the previous keys that p neither plans nor keeps.
 func unlisted(previous rows, p batch) rows {
-	want := wanted(p.keys, p.keep)
 	var idx []int
 	for i := range previous.len() {
-		if !want[string(previous.at(i))] {
+		if !p.wants(previous.at(i)) {
 			idx = append(idx, i)
 		}
 	}
 	return previous.pick(idx)
-}
-
-func wanted(planned rows, keep map[string]bool) map[string]bool {
-	want := make(map[string]bool, planned.len()+len(keep))
-	for k := range keep {
-		want[k] = true
-	}
-	for i := range planned.len() {
-		want[string(planned.at(i))] = true
-	}
-	return want
 }
 
 func allZero(b []byte) bool {

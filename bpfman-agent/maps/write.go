@@ -18,34 +18,51 @@ type writer struct {
 }
 
 // apply removes the stale keys and writes the planned entries. It returns
-// the number written and the failures, p's included.
-func (w *writer) apply(p batch, opts Options, keyType btf.Type) (int, []EntryError, error) {
-	stale, err := w.stale(p, opts, keyType)
+// the number written and the failures, p's included, and the number of
+// entries the map holds after, where the write tells it (-1 if not: see
+// entriesAfter).
+func (w *writer) apply(p batch, opts Options, keyType btf.Type) (int, []EntryError, int, error) {
+	stale, others, err := w.stale(p, opts, keyType)
 	if err != nil {
-		return 0, p.failed, err
+		return 0, p.failed, -1, err
 	}
 	if w.atomic {
 		if full, err := w.prepare(p, stale); err != nil || len(full) > 0 {
-			return 0, full, err
+			return 0, full, -1, err
 		}
 	}
 	if err := w.remove(stale); err != nil {
-		return 0, p.failed, w.rollback(err)
+		return 0, p.failed, -1, w.rollback(err)
 	}
 	bad := w.update(p.keys, p.values, p.index)
 	if w.atomic && len(bad) > 0 {
-		return 0, bad, w.rollback(nil)
+		return 0, bad, -1, w.rollback(nil)
 	}
-	return p.keys.len() - len(bad), append(p.failed, bad...), nil
+	return p.keys.len() - len(bad), append(p.failed, bad...), w.entriesAfter(p, others, bad), nil
+}
+
+// entriesAfter is how many entries an exact write left in a hash map or
+// LPM trie that took every planned entry: those and the others it kept
+// (keys whose entries failed), as the map held them when read for the
+// write. -1 where the write does not tell: mode Merge (the map may hold
+// any other key), an array (Usage reports it full without a scan), an
+// LRU hash (writing may evict), an entry the kernel refused.
+func (w *writer) entriesAfter(p batch, others int, bad []EntryError) int {
+	if others < 0 || len(bad) > 0 || isArray(w.m) || w.m.Type() == ebpf.LRUHash {
+		return -1
+	}
+	return p.keys.len() + others
 }
 
 // stale are the keys to remove: in mode Exact every key of the map that is
-// not planned, in mode Merge the previous keys that are not.
-func (w *writer) stale(p batch, opts Options, keyType btf.Type) (rows, error) {
+// not planned, in mode Merge the previous keys that are not. In mode
+// Exact, others counts the keys of the map kept without being planned
+// (-1 in mode Merge).
+func (w *writer) stale(p batch, opts Options, keyType btf.Type) (stale rows, others int, err error) {
 	if opts.Mode == Exact {
-		return staleKeys(w.m, p.keys, p.keep)
+		return staleKeys(w.m, p)
 	}
-	return unlisted(encodeKeys(opts.Previous, keyType, w.m.KeySize()), p), nil
+	return unlisted(encodeKeys(opts.Previous, keyType, w.m.KeySize()), p), -1, nil
 }
 
 // prepare snapshots what an atomic write touches and checks, for a hash
@@ -126,6 +143,7 @@ func (w *writer) remove(keys rows) error {
 	if w.each {
 		return w.deleteEach(keys, 0)
 	}
+	filtered := false
 	for off := 0; off < keys.len(); {
 		n, err := w.m.BatchDelete(keys.from(off), nil)
 		switch {
@@ -134,9 +152,18 @@ func (w *writer) remove(keys rows) error {
 		case errors.Is(err, ebpf.ErrNotSupported):
 			return w.deleteEach(keys, off)
 		case !errors.Is(err, ebpf.ErrKeyNotExist):
-			return fmt.Errorf("delete stale keys: %w", err)
+			return fmt.Errorf("delete keys: %w", err)
 		}
 		off += n + 1 // gone already: removed by someone else
+		if !filtered && off < keys.len() {
+			// A batch stops at a key that is gone, and all may be (a
+			// removal tried again): delete only those the map holds,
+			// rather than one call per key.
+			if keys, err = held(w.m, keys.tail(off)); err != nil {
+				return err
+			}
+			off, filtered = 0, true
+		}
 	}
 	return nil
 }
@@ -144,7 +171,7 @@ func (w *writer) remove(keys rows) error {
 func (w *writer) deleteEach(keys rows, from int) error {
 	for i := from; i < keys.len(); i++ {
 		if err := w.m.Delete(keys.at(i)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			return fmt.Errorf("delete stale key %s: %w", Decode(keys.at(i), nil), err)
+			return fmt.Errorf("delete key %s: %w", Decode(keys.at(i), nil), err)
 		}
 	}
 	return nil
@@ -154,7 +181,7 @@ func (w *writer) zero(keys rows) error {
 	index := make([]int, keys.len())
 	bad := w.update(keys, newRows(int(w.m.ValueSize()), keys.len()), index)
 	if len(bad) > 0 {
-		return fmt.Errorf("zero stale array entries: %w", bad[0].Err)
+		return fmt.Errorf("zero array entries: %w", bad[0].Err)
 	}
 	return nil
 }
