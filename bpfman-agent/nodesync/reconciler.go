@@ -165,6 +165,9 @@ func (r *Reconciler) applyAll(ctx context.Context, desired []bpfleetv1.NodeProgr
 // only for a transient failure.
 func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, facts *attach.Facts, objects map[types.UID][]byte) (bpfleetv1.NodeProgramStatus, error) {
 	st := bpfleetv1.NodeProgramStatus{UID: np.UID, Name: np.Name, Kind: np.Kind, Generation: np.Generation}
+	if np.Invalid != "" {
+		return r.failedStatus(st, "", &failure.Invalid{Err: errors.New(np.Invalid)})
+	}
 	p, pl, digest, err := r.program(ctx, np, facts)
 	st.Digest = digest
 	if err != nil {
@@ -332,10 +335,20 @@ func (r *Reconciler) pruneUnwanted(set *bpfleetv1.NodeProgramSet, desired []bpfl
 		return r.leftRunning(desired, bpfleetv1.StateReady, bpfleetv1.ReasonNotScheduled,
 			"kept running: the node's set has not been written by the operator since it was made anew"), nil
 	}
+	if unnamed(desired) {
+		return r.leftRunning(desired, bpfleetv1.StateReady, bpfleetv1.ReasonInvalidSpec,
+			"kept running: an entry of the node's set names no program UID (edited by hand?)"), nil
+	}
 	if err := r.prune(desired); err != nil {
 		return r.leftRunning(desired, bpfleetv1.StateUnloading, bpfleetv1.ReasonUnloadFailed, err.Error()), err
 	}
 	return nil, nil
+}
+
+// unnamed reports whether an entry of desired has no UID (an entry that
+// did not decode): the program it was may be one that runs.
+func unnamed(desired []bpfleetv1.NodeProgram) bool {
+	return slices.ContainsFunc(desired, func(np bpfleetv1.NodeProgram) bool { return np.UID == "" })
 }
 
 // leftRunning reports the programs still pinned that the spec does not
