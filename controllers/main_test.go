@@ -146,7 +146,7 @@ func reportAs(t *testing.T, node, kind string, p client.Object, st *bpfleetv1.No
 			}
 		}
 		if st != nil {
-			st.UID, st.Name, st.Kind, st.Generation = p.GetUID(), p.GetName(), kind, p.GetGeneration()
+			st.UID, st.Generation = p.GetUID(), p.GetGeneration()
 			out = append(out, *st)
 		}
 		rs.Programs = out

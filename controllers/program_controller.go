@@ -8,7 +8,9 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -20,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/internal/oci"
 )
 
 // programWorkers is how many programs of a kind are reconciled at once.
@@ -104,7 +107,8 @@ func (r *ProgramReconciler) rolloutNodes(ctx context.Context, obj bpfleetv1.Prog
 			if err != nil {
 				return nil, err
 			}
-			n.asked, n.report = askedGeneration(&set, obj.GetUID()), report(&set, lease, obj, r.Kind.Hook, now)
+			n.asked, n.askedDigest = asked(&set, obj.GetUID())
+			n.report = report(&set, lease, obj, r.Kind.Hook, now)
 		}
 		out = append(out, n)
 	}
@@ -113,15 +117,22 @@ func (r *ProgramReconciler) rolloutNodes(ctx context.Context, obj bpfleetv1.Prog
 
 // askedGeneration is the generation of the program a node's spec holds.
 func askedGeneration(set *nodeState, uid types.UID) int64 {
+	gen, _ := asked(set, uid)
+	return gen
+}
+
+// asked is the generation of the program a node's spec holds, and the
+// digest of its image (what a report no longer repeats).
+func asked(set *nodeState, uid types.UID) (int64, string) {
 	if set == nil {
-		return 0
+		return 0, ""
 	}
 	for _, np := range set.Spec.Programs {
 		if np.UID == uid {
-			return np.Generation
+			return np.Generation, oci.PinnedDigest(np.Image)
 		}
 	}
-	return 0
+	return 0, ""
 }
 
 // finalize waits until no node runs or is asked to run the program.
@@ -176,6 +187,12 @@ func (r *ProgramReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	r.view = view
+	err = mgr.GetFieldIndexer().IndexField(context.Background(), r.Kind.New(), uidField, func(o client.Object) []string {
+		return []string{string(o.GetUID())}
+	})
+	if err != nil {
+		return fmt.Errorf("index %s by uid: %w", r.Kind.Name, err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(r.Kind.Name).
 		// Programs are independent of each other; a new program's first
@@ -210,13 +227,45 @@ func (r *ProgramReconciler) programsOnSet(_ context.Context, o client.Object) []
 }
 
 // programsOnReport maps a node's report to the programs of this kind it
-// names.
-func (r *ProgramReconciler) programsOnReport(_ context.Context, o client.Object) []reconcile.Request {
+// names. A report names programs by UID only: the node's set says the
+// kind and name of those it asks for; a program it no longer asks for
+// (being removed) is found by UID.
+func (r *ProgramReconciler) programsOnReport(ctx context.Context, o client.Object) []reconcile.Request {
+	report := o.(*bpfleetv1.NodeProgramReport)
+	spec := map[types.UID]bpfleetv1.NodeProgram{}
+	var set bpfleetv1.NodeProgramSet
+	if err := r.Get(ctx, client.ObjectKeyFromObject(report), &set, client.UnsafeDisableDeepCopy); err == nil {
+		for _, np := range set.Spec.Programs {
+			spec[np.UID] = np
+		}
+	}
 	names := requests{kind: r.Kind.Name}
-	for _, ps := range o.(*bpfleetv1.NodeProgramReport).Status.Programs {
-		names.add(ps.Kind, ps.Name)
+	for _, ps := range report.Status.Programs {
+		if np, ok := spec[ps.UID]; ok {
+			names.add(np.Kind, np.Name)
+		} else if name := r.nameOf(ctx, ps.UID); name != "" {
+			names.add(r.Kind.Name, name)
+		}
 	}
 	return names.reqs
+}
+
+// uidField indexes the programs of each kind by UID.
+const uidField = "metadata.uid"
+
+// nameOf is the name of this kind's program uid, "" if there is none.
+func (r *ProgramReconciler) nameOf(ctx context.Context, uid types.UID) string {
+	list := r.Kind.NewList()
+	if err := r.List(ctx, list, client.MatchingFields{uidField: string(uid)}, client.UnsafeDisableDeepCopy); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "list programs by uid", "kind", r.Kind.Name)
+		return ""
+	}
+	var name string
+	_ = meta.EachListItem(list, func(o runtime.Object) error {
+		name = o.(client.Object).GetName()
+		return nil
+	})
+	return name
 }
 
 // programsOnLease maps an agent's Lease to the programs of this kind its

@@ -39,7 +39,7 @@ func TestStatusAggregatesNodeReports(t *testing.T) {
 		t.Fatalf("program scheduled on a node its selector does not match: %+v", s.Spec.Programs)
 	}
 
-	report(t, "agg-1", p, &bpfleetv1.NodeProgramStatus{State: bpfleetv1.StateReady, ProgramID: 7, Links: []bpfleetv1.LinkStatus{{Target: "main", LinkID: 8}}})
+	report(t, "agg-1", p, &bpfleetv1.NodeProgramStatus{State: bpfleetv1.StateReady, ProgramID: 7, Objects: bpfleetv1.KernelObjects{Links: []bpfleetv1.LinkStatus{{Target: "main", LinkID: 8}}}})
 	eventually(t, "nodes 1/2 while agg-2 is in progress", func() (bool, error) {
 		got := getProgram(t, p.Name)
 		c := meta.FindStatusCondition(got.Status.Conditions, bpfleetv1.ConditionReconciling)

@@ -68,8 +68,10 @@ type rolloutNode struct {
 	name   string
 	canary bool
 	rank   int64
-	// asked is the generation the node's spec holds (0: none).
-	asked int64
+	// asked is the generation the node's spec holds (0: none), and
+	// askedDigest the digest of its image ("" for a path).
+	asked       int64
+	askedDigest string
 	// report is the node's status entry (nil: none).
 	report *bpfleetv1.NodeProgramStatus
 }

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"regexp"
@@ -193,21 +194,21 @@ func report(set *nodeState, lease *coordinationv1.Lease, obj bpfleetv1.Program, 
 	}
 	if silent(set, lease, now) {
 		return &bpfleetv1.NodeProgramStatus{
-			UID: obj.GetUID(), Name: obj.GetName(), Generation: obj.GetGeneration(),
+			UID: obj.GetUID(), Generation: obj.GetGeneration(),
 			State: bpfleetv1.StatePending, Reason: bpfleetv1.ReasonAgentNotReporting,
 			Message: fmt.Sprintf("the node's agent has given no sign of life since %s", lastSeen(set, lease)),
 		}
 	}
 	if why := set.Report.Capabilities.Unsupported(hook); why != "" {
 		return &bpfleetv1.NodeProgramStatus{
-			UID: obj.GetUID(), Name: obj.GetName(), Generation: obj.GetGeneration(),
+			UID: obj.GetUID(), Generation: obj.GetGeneration(),
 			State: bpfleetv1.StateUnsupported, Reason: bpfleetv1.ReasonUnsupported, Terminal: true,
 			Message: fmt.Sprintf("%s programs cannot run on this node: %s", hook, why),
 		}
 	}
 	if gen := withheldGeneration(set.NodeProgramSet, obj.GetUID()); gen != 0 && gen == obj.GetGeneration() {
 		return &bpfleetv1.NodeProgramStatus{
-			UID: obj.GetUID(), Name: obj.GetName(), Generation: gen,
+			UID: obj.GetUID(), Generation: gen,
 			State: bpfleetv1.StateFailed, Reason: bpfleetv1.ReasonNodeSpecTooLarge,
 			Message: "the node's NodeProgramSet cannot hold this generation besides the programs the node runs: " +
 				"the object would be larger than the API server stores; the node keeps what it runs. " +
@@ -261,16 +262,13 @@ func generationCounts(nodes []rolloutNode) []bpfleetv1.GenerationNodes {
 		if n.asked != 0 {
 			c := get(n.asked)
 			c.Updated++
+			c.Digest = cmp.Or(c.Digest, n.askedDigest)
 			if st := n.report; st == nil || st.Generation != n.asked || st.State != bpfleetv1.StateReady {
 				c.Pending++
 			}
 		}
 		if st := n.report; st != nil && st.Generation != 0 && st.State == bpfleetv1.StateReady {
-			c := get(st.Generation)
-			c.Ready++
-			if c.Digest == "" {
-				c.Digest = st.Digest
-			}
+			get(st.Generation).Ready++
 		}
 	}
 	out := make([]bpfleetv1.GenerationNodes, 0, len(by))

@@ -18,6 +18,18 @@ type NodeProgramSetSpec struct {
 	// Programs to run on this node. The operator writes the list whole:
 	// atomic, so that the API server tracks one field, not every field of
 	// every entry, on each write (docs/benchmarks.md, "Scale").
+	//
+	// The entries are schemaless in the CRD (hack/schemaless): the API
+	// server checks that each is an object, not its fields. Checking the
+	// ten-odd values of each entry was half the API server's CPU per spec
+	// write (BenchmarkSetWrite, 100 programs), and the operator is their
+	// only writer (RBAC; the agent may create only an empty set, see
+	// config/rbac/agent). A hand edit that gives a field the wrong JSON
+	// type must not blind the informers that read every set (one object
+	// that does not decode fails the whole list): such an entry decodes,
+	// with Invalid saying why (NodeProgram.UnmarshalJSON); the agent
+	// reports it failed and unloads nothing, and the operator writes the
+	// entry anew.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=1024
@@ -103,6 +115,11 @@ type NodeEntriesSource struct {
 
 // NodeProgram is one program, as scheduled to one node.
 type NodeProgram struct {
+	// Invalid says why the entry as stored does not decode (a field of the
+	// wrong JSON type, from a hand edit: the entries are schemaless); empty
+	// for an entry the operator wrote. Never stored.
+	Invalid string `json:"-"`
+
 	// UID of the program resource; names its pin directory.
 	UID types.UID `json:"uid"`
 	// Kind of the program resource, e.g. TracepointProgram.

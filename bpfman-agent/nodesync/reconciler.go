@@ -170,9 +170,11 @@ func (r *Reconciler) applyAll(ctx context.Context, desired []bpfleetv1.NodeProgr
 // apply makes one program run and says how it went. It returns an error
 // only for a transient failure.
 func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, facts *attach.Facts, objects map[types.UID][]byte) (bpfleetv1.NodeProgramStatus, error) {
-	st := bpfleetv1.NodeProgramStatus{UID: np.UID, Name: np.Name, Kind: np.Kind, Generation: np.Generation}
-	p, pl, digest, err := r.program(ctx, np, facts)
-	st.Digest = digest
+	st := bpfleetv1.NodeProgramStatus{UID: np.UID, Generation: np.Generation}
+	if np.Invalid != "" {
+		return r.failedStatus(st, "", &failure.Invalid{Err: errors.New(np.Invalid)})
+	}
+	p, pl, err := r.program(ctx, np, facts)
 	if err != nil {
 		return r.failedStatus(st, "", err)
 	}
@@ -198,8 +200,7 @@ func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, facts
 	objects[np.UID] = p.Object
 	addLinks(facts, np, loaded.Links)
 	st.State, st.Message = bpfleetv1.StateReady, missingMessage(pl.Missing)
-	st.ProgramID, st.MapIDs, st.PinPath = loaded.ProgramID, loaded.Maps, loaded.PinDir
-	st.Links = linkStatuses(loaded.Links)
+	st.ProgramID, st.PinPath, st.Objects = loaded.ProgramID, loaded.PinDir, kernelObjects(loaded)
 	return st, nil
 }
 
@@ -211,37 +212,36 @@ func keptRunning(st bpfleetv1.NodeProgramStatus, running map[types.UID]programs.
 	if !ok {
 		return st
 	}
-	st.ProgramID, st.MapIDs, st.PinPath = ld.ProgramID, ld.Maps, ld.PinDir
-	st.Links = linkStatuses(ld.Links)
+	st.ProgramID, st.PinPath, st.Objects = ld.ProgramID, ld.PinDir, kernelObjects(ld)
 	return st
 }
 
-// linkStatuses reports links sorted by target.
-func linkStatuses(links map[string]programs.LinkInfo) []bpfleetv1.LinkStatus {
-	out := make([]bpfleetv1.LinkStatus, 0, len(links))
-	for _, target := range slices.Sorted(maps.Keys(links)) {
-		out = append(out, bpfleetv1.LinkStatus{Target: target, LinkID: links[target].ID, Detail: links[target].Detail})
+// kernelObjects reports the links of ld, sorted by target, and its maps.
+func kernelObjects(ld programs.Loaded) bpfleetv1.KernelObjects {
+	links := make([]bpfleetv1.LinkStatus, 0, len(ld.Links))
+	for _, target := range slices.Sorted(maps.Keys(ld.Links)) {
+		links = append(links, bpfleetv1.LinkStatus{Target: target, LinkID: ld.Links[target].ID, Detail: ld.Links[target].Detail})
 	}
-	return out
+	return bpfleetv1.KernelObjects{Links: links, MapIDs: ld.Maps}
 }
 
 // program fetches the object and plans what programs.Manager applies.
-func (r *Reconciler) program(ctx context.Context, np *bpfleetv1.NodeProgram, facts *attach.Facts) (programs.Program, attach.Plan, string, error) {
-	object, digest, err := r.fetch(ctx, np)
+func (r *Reconciler) program(ctx context.Context, np *bpfleetv1.NodeProgram, facts *attach.Facts) (programs.Program, attach.Plan, error) {
+	object, err := r.fetch(ctx, np)
 	if err != nil {
-		return programs.Program{}, attach.Plan{}, digest, err
+		return programs.Program{}, attach.Plan{}, err
 	}
 	hook, err := attach.Lookup(np.Attach.Hook)
 	if err != nil {
-		return programs.Program{}, attach.Plan{}, digest, err
+		return programs.Program{}, attach.Plan{}, err
 	}
 	pl, err := hook.Plan(np.Attach, facts)
 	if err != nil {
-		return programs.Program{}, pl, digest, err
+		return programs.Program{}, pl, err
 	}
 	rev, err := revision(np, object, hook)
 	if err != nil {
-		return programs.Program{}, pl, digest, err
+		return programs.Program{}, pl, err
 	}
 	globals := make(map[string]string, len(np.GlobalData))
 	for k, v := range np.GlobalData {
@@ -250,14 +250,16 @@ func (r *Reconciler) program(ctx context.Context, np *bpfleetv1.NodeProgram, fac
 	return programs.Program{
 		UID: string(np.UID), Revision: rev, Object: object,
 		ProgramName: np.ProgramName, GlobalData: globals, Attach: pl.Targets, Maps: mapConfigs(np.Maps),
-	}, pl, digest, nil
+	}, pl, nil
 }
 
-// fetch returns the object's bytes and, for an image, its digest.
-func (r *Reconciler) fetch(ctx context.Context, np *bpfleetv1.NodeProgram) ([]byte, string, error) {
-	return r.Images.Bytecode(ctx, image.Source{
+// fetch returns the object's bytes. (Its digest is in the spec's image
+// reference, which the report does not repeat.)
+func (r *Reconciler) fetch(ctx context.Context, np *bpfleetv1.NodeProgram) ([]byte, error) {
+	object, _, err := r.Images.Bytecode(ctx, image.Source{
 		Ref: np.Image, Path: np.Path, PullPolicy: image.PullPolicy(np.PullPolicy), PullSecret: np.PullSecret, Verify: np.Verify,
 	})
+	return object, err
 }
 
 // failedStatus records a failure; terminal ones are remembered at their
@@ -338,10 +340,20 @@ func (r *Reconciler) pruneUnwanted(set *bpfleetv1.NodeProgramSet, desired []bpfl
 		return r.leftRunning(desired, bpfleetv1.StateReady, bpfleetv1.ReasonNotScheduled,
 			"kept running: the node's set has not been written by the operator since it was made anew"), nil
 	}
+	if unnamed(desired) {
+		return r.leftRunning(desired, bpfleetv1.StateReady, bpfleetv1.ReasonInvalidSpec,
+			"kept running: an entry of the node's set names no program UID (edited by hand?)"), nil
+	}
 	if err := r.prune(desired); err != nil {
 		return r.leftRunning(desired, bpfleetv1.StateUnloading, bpfleetv1.ReasonUnloadFailed, err.Error()), err
 	}
 	return nil, nil
+}
+
+// unnamed reports whether an entry of desired has no UID (an entry that
+// did not decode): the program it was may be one that runs.
+func unnamed(desired []bpfleetv1.NodeProgram) bool {
+	return slices.ContainsFunc(desired, func(np bpfleetv1.NodeProgram) bool { return np.UID == "" })
 }
 
 // leftRunning reports the programs still pinned that the spec does not

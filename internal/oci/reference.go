@@ -54,6 +54,15 @@ func Pinned(ref, digest string) string {
 	return r.Registry + "/" + r.Repository + "@" + digest
 }
 
+// PinnedDigest is the digest of a reference made by Pinned ("" if it has
+// none).
+func PinnedDigest(pinned string) string {
+	if i := strings.LastIndex(pinned, "@"); i >= 0 {
+		return pinned[i+1:]
+	}
+	return ""
+}
+
 // IsLoopback reports whether a registry host ("host" or "host:port") is on
 // this machine, and so is spoken to over plain HTTP.
 func IsLoopback(hostport string) bool {

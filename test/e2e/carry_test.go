@@ -41,7 +41,7 @@ func TestMapEntriesCarriedAcrossUpdates(t *testing.T) {
 	waitPolicy(t, s.Client, mp, "MapPolicy Ready", policyReady)
 
 	flood := startFlood(t, ns, hostIP)
-	peerKey, first := netip.MustParseAddr(peer).As4(), openByID(t, before.MapIDs["blocklist"])
+	peerKey, first := netip.MustParseAddr(peer).As4(), openByID(t, before.Objects.MapIDs["blocklist"])
 	poll(t, "the flood dropped", func(context.Context) bool {
 		var drops uint64
 		return first.Lookup(peerKey, &drops) == nil && drops >= 100
@@ -62,7 +62,7 @@ func TestMapEntriesCarriedAcrossUpdates(t *testing.T) {
 
 	// Entries the policy never listed (written by another control plane)
 	// fill the map beyond the size the policy asks for next.
-	blocklistMap := openByID(t, running.MapIDs["blocklist"])
+	blocklistMap := openByID(t, running.Objects.MapIDs["blocklist"])
 	for i := range 20 {
 		if err := blocklistMap.Put([4]byte{10, 250, 0, byte(i)}, uint64(0)); err != nil {
 			t.Fatal(err)
@@ -85,7 +85,7 @@ func TestMapEntriesCarriedAcrossUpdates(t *testing.T) {
 	}
 	held := nodeEntry(t, s.Client, x.UID)
 	if held.State != bpfleetv1.StateFailed || held.Terminal || held.ProgramID != running.ProgramID ||
-		linkOn(t, held, host).LinkID != linkOn(t, running, host).LinkID || held.MapIDs["blocklist"] != running.MapIDs["blocklist"] {
+		linkOn(t, held, host).LinkID != linkOn(t, running, host).LinkID || held.Objects.MapIDs["blocklist"] != running.Objects.MapIDs["blocklist"] {
 		t.Errorf("node reports %+v while the update is held, want the running revision %+v", held, running)
 	}
 	if !bpftoolShows(t, running.ProgramID) {

@@ -42,7 +42,7 @@ func TestCgroupCountsEgress(t *testing.T) {
 	if out, err := exec.Command("bash", "-c", script).CombinedOutput(); err != nil {
 		t.Fatalf("sender: %v\n%s", err, out)
 	}
-	if n := testkernel.MapValue(t, st.MapIDs["packets"], uint32(0)); n < 5 {
+	if n := testkernel.MapValue(t, st.Objects.MapIDs["packets"], uint32(0)); n < 5 {
 		t.Errorf("counted %d packets sent from the cgroup, want at least 5", n)
 	}
 	deleteAndWait(t, s.Client, p)

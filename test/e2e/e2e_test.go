@@ -264,9 +264,9 @@ func TestTracepointEndToEnd(t *testing.T) {
 	if !bpftoolShows(t, first.ProgramID) {
 		t.Fatalf("bpftool does not show program %d", first.ProgramID)
 	}
-	before := countFor(t, first.MapIDs["counts"])
+	before := countFor(t, first.Objects.MapIDs["counts"])
 	testkernel.OpenFiles(t, 10)
-	if n := countFor(t, first.MapIDs["counts"]) - before; n < 10 {
+	if n := countFor(t, first.Objects.MapIDs["counts"]) - before; n < 10 {
 		t.Fatalf("counter rose by %d after 10 opens, want >= 10", n)
 	}
 
@@ -282,9 +282,9 @@ func TestTracepointEndToEnd(t *testing.T) {
 			t.Fatalf("program ID unchanged (%d) after globalData change", first.ProgramID)
 		}
 		assertGone(t, first.ProgramID)
-		before := countFor(t, second.MapIDs["counts"])
+		before := countFor(t, second.Objects.MapIDs["counts"])
 		testkernel.OpenFiles(t, 3)
-		if n := countFor(t, second.MapIDs["counts"]) - before; n < 3000 {
+		if n := countFor(t, second.Objects.MapIDs["counts"]) - before; n < 3000 {
 			t.Fatalf("counter rose by %d after 3 opens with increment 1000, want >= 3000", n)
 		}
 		first = second

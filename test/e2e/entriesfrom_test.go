@@ -75,11 +75,11 @@ func TestMapPolicyEntriesFromArtifact(t *testing.T) {
 	// policy filled is freed.
 	deletePolicy(t, s.Client, mp)
 	waitProgram(t, s.Client, x, "Ready=True", readyNow)
-	live := nodeEntry(t, s.Client, x.UID).MapIDs["blocklist"]
+	live := nodeEntry(t, s.Client, x.UID).Objects.MapIDs["blocklist"]
 	if got, _, err := maps.Usage(openMap(t, live)); err != nil || got != 0 {
 		t.Errorf("%d entries in the live map after the policy was deleted, want 0 (%v)", got, err)
 	}
-	old := after.MapIDs["blocklist"]
+	old := after.Objects.MapIDs["blocklist"]
 	poll(t, "the policy's map freed", func(context.Context) bool {
 		m, err := ebpf.NewMapFromID(ebpf.MapID(old))
 		if err == nil {

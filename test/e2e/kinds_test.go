@@ -56,12 +56,12 @@ func deleteAndWait(t testing.TB, c client.Client, p bpfleetv1.Program) {
 
 func linkOn(t testing.TB, st bpfleetv1.NodeProgramStatus, target string) bpfleetv1.LinkStatus {
 	t.Helper()
-	for _, l := range st.Links {
+	for _, l := range st.Objects.Links {
 		if l.Target == target {
 			return l
 		}
 	}
-	t.Fatalf("no link on %s in %+v", target, st.Links)
+	t.Fatalf("no link on %s in %+v", target, st.Objects.Links)
 	return bpfleetv1.LinkStatus{}
 }
 
@@ -83,7 +83,7 @@ func TestXDPCountsAndDropsWithoutAGap(t *testing.T) {
 	if got := testkernel.Ping(t, ns, hostIP, 3); got != 3 {
 		t.Fatalf("%d of 3 pings answered through the counting program", got)
 	}
-	if n := testkernel.MapValue(t, st.MapIDs["packets"], uint32(0)); n < 3 {
+	if n := testkernel.MapValue(t, st.Objects.MapIDs["packets"], uint32(0)); n < 3 {
 		t.Fatalf("packets counter = %d after 3 pings", n)
 	}
 
@@ -108,15 +108,15 @@ func TestInterfaceAppearingLaterIsAttached(t *testing.T) {
 	name := fmt.Sprintf("bpfl%d", os.Getpid()%100000)
 	x := xdpProgram(s, "xdp-later", "xdp-counter", "xdp_count", name)
 	st := apply(t, s, x)
-	if len(st.Links) != 0 || !strings.Contains(st.Message, name) {
-		t.Fatalf("before %s exists: links %+v, message %q; want none and a message naming it", name, st.Links, st.Message)
+	if len(st.Objects.Links) != 0 || !strings.Contains(st.Message, name) {
+		t.Fatalf("before %s exists: links %+v, message %q; want none and a message naming it", name, st.Objects.Links, st.Message)
 	}
 	if out, err := exec.Command("ip", "link", "add", name, "type", "veth", "peer", "name", name+"p").CombinedOutput(); err != nil {
 		t.Fatalf("ip link add: %v: %s", err, out)
 	}
 	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", name).Run() })
 	waitProgram(t, s.Client, x, "attached to "+name, func(bpfleetv1.Program) bool {
-		for _, l := range nodeEntry(t, s.Client, x.UID).Links {
+		for _, l := range nodeEntry(t, s.Client, x.UID).Objects.Links {
 			if l.Target == name && l.LinkID != 0 {
 				return true
 			}
@@ -157,8 +157,8 @@ func TestTCXOrderedOnOneHook(t *testing.T) {
 	}
 	testkernel.Ping(t, ns, hostIP, 2)
 	for _, st := range []bpfleetv1.NodeProgramStatus{first, second, egress} {
-		if n := testkernel.MapValue(t, st.MapIDs["packets"], uint32(0)); n == 0 {
-			t.Errorf("%s counted no packets", st.Name)
+		if n := testkernel.MapValue(t, st.Objects.MapIDs["packets"], uint32(0)); n == 0 {
+			t.Errorf("program %s counted no packets", st.UID)
 		}
 	}
 }
@@ -175,7 +175,7 @@ func TestUprobeCountsCalls(t *testing.T) {
 	}
 	st := apply(t, s, u)
 	run(7)
-	if n := testkernel.MapValue(t, st.MapIDs["calls"], uint32(0)); n != 7 {
+	if n := testkernel.MapValue(t, st.Objects.MapIDs["calls"], uint32(0)); n != 7 {
 		t.Fatalf("calls counter = %d after 7 calls", n)
 	}
 }

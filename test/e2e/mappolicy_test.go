@@ -254,13 +254,13 @@ func TestMapPolicySharesAMap(t *testing.T) {
 	sa, sb := apply(t, s, a), apply(t, s, b)
 	waitPolicy(t, s.Client, mp, "MapPolicy Ready", policyReady)
 	sa, sb = nodeEntry(t, s.Client, a.UID), nodeEntry(t, s.Client, b.UID)
-	if sa.MapIDs["counts"] == 0 || sa.MapIDs["counts"] != sb.MapIDs["counts"] {
-		t.Fatalf("counts map IDs %d and %d, want one shared map", sa.MapIDs["counts"], sb.MapIDs["counts"])
+	if sa.Objects.MapIDs["counts"] == 0 || sa.Objects.MapIDs["counts"] != sb.Objects.MapIDs["counts"] {
+		t.Fatalf("counts map IDs %d and %d, want one shared map", sa.Objects.MapIDs["counts"], sb.Objects.MapIDs["counts"])
 	}
-	if sa.MapIDs["total"] == sb.MapIDs["total"] {
-		t.Errorf("the unshared map total is shared too (%d)", sa.MapIDs["total"])
+	if sa.Objects.MapIDs["total"] == sb.Objects.MapIDs["total"] {
+		t.Errorf("the unshared map total is shared too (%d)", sa.Objects.MapIDs["total"])
 	}
-	shared := sa.MapIDs["counts"]
+	shared := sa.Objects.MapIDs["counts"]
 	before := countFor(t, shared)
 	testkernel.OpenFiles(t, 10)
 	if n := countFor(t, shared) - before; n < 20 {

@@ -32,9 +32,9 @@ func TestAgentRestartAdoptsPins(t *testing.T) {
 	waitReady(t, s.Client, probe.Name)
 	after := nodeEntry(t, s.Client, got.UID)
 	linkBefore, linkAfter := linkOn(t, before, "main").LinkID, linkOn(t, after, "main").LinkID
-	if after.ProgramID != before.ProgramID || linkAfter != linkBefore || after.MapIDs["counts"] != before.MapIDs["counts"] {
+	if after.ProgramID != before.ProgramID || linkAfter != linkBefore || after.Objects.MapIDs["counts"] != before.Objects.MapIDs["counts"] {
 		t.Fatalf("restart reloaded the program: before prog=%d link=%d map=%d, after prog=%d link=%d map=%d",
-			before.ProgramID, linkBefore, before.MapIDs["counts"], after.ProgramID, linkAfter, after.MapIDs["counts"])
+			before.ProgramID, linkBefore, before.Objects.MapIDs["counts"], after.ProgramID, linkAfter, after.Objects.MapIDs["counts"])
 	}
 	prog, err := ebpf.NewProgramFromID(ebpf.ProgramID(before.ProgramID))
 	if err != nil {

@@ -225,7 +225,7 @@ func TestEntriesArtifactSignaturePolicy(t *testing.T) {
 		c := meta.FindStatusCondition(mp.Status.Conditions, bpfleetv1.ConditionStalled)
 		return c != nil && c.Status == metav1.ConditionTrue && c.Reason == bpfleetv1.ReasonSignatureInvalid
 	})
-	live := nodeEntry(t, s.Client, x.UID).MapIDs["blocklist"]
+	live := nodeEntry(t, s.Client, x.UID).Objects.MapIDs["blocklist"]
 	if got, _, err := maps.Usage(openMap(t, live)); err != nil || got != 0 {
 		t.Errorf("%d entries written from an unsigned artifact (%v)", got, err)
 	}

@@ -39,7 +39,7 @@ func TestFiftyUpdatesMissNoPacket(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = s.Client.Delete(context.Background(), mp) })
 	st := apply(t, s, x)
-	shared := st.MapIDs["packets"]
+	shared := st.Objects.MapIDs["packets"]
 	start := testkernel.MapValue(t, shared, uint32(0))
 	rx0 := testkernel.RxPackets(t, host)
 
@@ -52,8 +52,8 @@ func TestFiftyUpdatesMissNoPacket(t *testing.T) {
 		began := time.Now()
 		st = update(t, s.Client, x, strconv.Itoa(i%2))
 		latency += time.Since(began)
-		if st.MapIDs["packets"] != shared {
-			t.Fatalf("update %d: counter map %d, want the shared map %d", i, st.MapIDs["packets"], shared)
+		if st.Objects.MapIDs["packets"] != shared {
+			t.Fatalf("update %d: counter map %d, want the shared map %d", i, st.Objects.MapIDs["packets"], shared)
 		}
 	}
 	_ = flood.Process.Kill()

@@ -76,7 +76,7 @@ func (g *guarded) check(maxEntries uint32) bpfleetv1.NodeProgramStatus {
 	st := nodeEntry(t, g.c, g.xdp.UID)
 	checkPins(t, st, g.net.host)
 	checkRoot(t, g.h.pinRoot, st)
-	checkBlocklist(t, st.MapIDs["blocklist"], g.net.peerIP, want{blocked: true, maxEntries: maxEntries})
+	checkBlocklist(t, st.Objects.MapIDs["blocklist"], g.net.peerIP, want{blocked: true, maxEntries: maxEntries})
 	eventually(t, "the XDP links on the veth are those reported", func() error {
 		return sameIDs("XDP links on "+g.net.host, xdpLinks(t, g.net.host), linkIDs(st))
 	})

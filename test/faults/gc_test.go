@@ -49,7 +49,7 @@ func TestImageCacheGC50Versions(t *testing.T) {
 		}
 		h.settle("version "+strconv.Itoa(i+1)+" Ready", func(ctx context.Context) bool {
 			st, ok := reported(ctx, c, tp.UID)
-			return ok && st.Digest == digests[i] && programReady(ctx, c, tp)
+			return ok && st.Generation == tp.Generation && specDigest(ctx, c, tp.UID) == digests[i] && programReady(ctx, c, tp)
 		})
 		held := readCache(t, dir)
 		if !held.holds(t, dir, digests[i]) {

@@ -165,7 +165,7 @@ func killMidUpdate(t *testing.T, s *suite, st step) bool {
 func (k *counted) updateUnderFlood(st step) (killed bool) {
 	t := k.h.t
 	before := k.check()
-	mapID := before.MapIDs["packets"]
+	mapID := before.Objects.MapIDs["packets"]
 	r0 := k.read(mapID)
 	f := startFlood(t, k.net)
 	time.Sleep(100 * time.Millisecond) // the flood runs before the update
@@ -188,8 +188,8 @@ func (k *counted) updateUnderFlood(st step) (killed bool) {
 	if received < 100 {
 		t.Errorf("only %d packets crossed the veth during the update: the test needs traffic", received)
 	}
-	if after.MapIDs["packets"] != mapID {
-		t.Errorf("counter map %d after the update, want the shared map %d", after.MapIDs["packets"], mapID)
+	if after.Objects.MapIDs["packets"] != mapID {
+		t.Errorf("counter map %d after the update, want the shared map %d", after.Objects.MapIDs["packets"], mapID)
 	}
 	if after.ProgramID == before.ProgramID {
 		t.Errorf("program %d still runs after the update", after.ProgramID)
@@ -211,7 +211,7 @@ func (k *counted) check() bpfleetv1.NodeProgramStatus {
 		return sameIDs("XDP links on "+k.net.host, xdpLinks(t, k.net.host), linkIDs(st))
 	})
 	eventually(t, "the programs using the shared counter are those reported", func() error {
-		return sameIDs("programs using map "+strconv.Itoa(int(st.MapIDs["packets"])), usersOf(t, st.MapIDs["packets"]), programIDs(st))
+		return sameIDs("programs using map "+strconv.Itoa(int(st.Objects.MapIDs["packets"])), usersOf(t, st.Objects.MapIDs["packets"]), programIDs(st))
 	})
 	return st
 }

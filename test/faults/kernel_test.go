@@ -37,7 +37,7 @@ func (sc *scenario) check(w want) {
 		tp, xdp = nodeEntry(t, sc.c, sc.tp.UID), nodeEntry(t, sc.c, sc.xdp.UID)
 		checkPins(t, tp, "main")
 		checkPins(t, xdp, sc.net.host)
-		checkBlocklist(t, xdp.MapIDs["blocklist"], sc.net.peerIP, w)
+		checkBlocklist(t, xdp.Objects.MapIDs["blocklist"], sc.net.peerIP, w)
 	}
 	checkRoot(t, sc.h.pinRoot, tp, xdp)
 	eventually(t, "the suite's counters in the kernel are those reported", func() error {
@@ -52,7 +52,7 @@ func (sc *scenario) check(w want) {
 	})
 	for _, st := range []bpfleetv1.NodeProgramStatus{tp, xdp} {
 		if st.ProgramID != 0 && !bpftoolShows(t, st.ProgramID) {
-			t.Errorf("bpftool does not show program %d of %s", st.ProgramID, st.Name)
+			t.Errorf("bpftool does not show program %d of %s", st.ProgramID, st.UID)
 		}
 	}
 }
@@ -88,40 +88,40 @@ func checkPins(t *testing.T, st bpfleetv1.NodeProgramStatus, targets ...string) 
 	dir := st.PinPath
 	prog, err := ebpf.LoadPinnedProgram(filepath.Join(dir, "prog"), nil)
 	if err != nil {
-		t.Fatalf("%s: pinned program: %v", st.Name, err)
+		t.Fatalf("%s: pinned program: %v", st.UID, err)
 	}
 	defer prog.Close()
 	if id := progID(t, prog); id != st.ProgramID {
-		t.Errorf("%s: pinned program %d, reported %d", st.Name, id, st.ProgramID)
+		t.Errorf("%s: pinned program %d, reported %d", st.UID, id, st.ProgramID)
 	}
 	checkPinnedMaps(t, st)
 	var got []string
-	for _, l := range st.Links {
+	for _, l := range st.Objects.Links {
 		got = append(got, l.Target)
 		checkLink(t, st, filepath.Join(dir, "links", l.Target), l.LinkID)
 	}
 	files, _ := os.ReadDir(filepath.Join(dir, "links"))
 	if !slices.Equal(got, targets) || len(files) != len(targets) {
-		t.Errorf("%s: links %v reported, %d pinned; want one on each of %v", st.Name, got, len(files), targets)
+		t.Errorf("%s: links %v reported, %d pinned; want one on each of %v", st.UID, got, len(files), targets)
 	}
 }
 
 func checkPinnedMaps(t *testing.T, st bpfleetv1.NodeProgramStatus) {
 	t.Helper()
 	files, _ := os.ReadDir(filepath.Join(st.PinPath, "maps"))
-	if len(files) != len(st.MapIDs) {
-		t.Errorf("%s: %d maps pinned, %d reported", st.Name, len(files), len(st.MapIDs))
+	if len(files) != len(st.Objects.MapIDs) {
+		t.Errorf("%s: %d maps pinned, %d reported", st.UID, len(files), len(st.Objects.MapIDs))
 	}
-	for name, id := range st.MapIDs {
+	for name, id := range st.Objects.MapIDs {
 		m, err := ebpf.LoadPinnedMap(filepath.Join(st.PinPath, "maps", strings.ReplaceAll(name, ".", "-")), nil)
 		if err != nil {
-			t.Errorf("%s: map %s: %v", st.Name, name, err)
+			t.Errorf("%s: map %s: %v", st.UID, name, err)
 			continue
 		}
 		if info, err := m.Info(); err != nil {
 			t.Error(err)
 		} else if got, _ := info.ID(); uint32(got) != id {
-			t.Errorf("%s: map %s pinned with ID %d, reported %d", st.Name, name, got, id)
+			t.Errorf("%s: map %s pinned with ID %d, reported %d", st.UID, name, got, id)
 		}
 		m.Close()
 	}
@@ -131,7 +131,7 @@ func checkLink(t *testing.T, st bpfleetv1.NodeProgramStatus, pin string, id uint
 	t.Helper()
 	l, err := link.LoadPinnedLink(pin, nil)
 	if err != nil {
-		t.Errorf("%s: link %s: %v", st.Name, pin, err)
+		t.Errorf("%s: link %s: %v", st.UID, pin, err)
 		return
 	}
 	defer l.Close()
@@ -141,7 +141,7 @@ func checkLink(t *testing.T, st bpfleetv1.NodeProgramStatus, pin string, id uint
 	}
 	if uint32(info.ID) != id || uint32(info.Program) != st.ProgramID {
 		t.Errorf("%s: link %s is %d running program %d, reported link %d of program %d",
-			st.Name, pin, info.ID, info.Program, id, st.ProgramID)
+			st.UID, pin, info.ID, info.Program, id, st.ProgramID)
 	}
 }
 
@@ -271,7 +271,7 @@ func programIDs(st bpfleetv1.NodeProgramStatus) []uint32 {
 
 func linkIDs(st bpfleetv1.NodeProgramStatus) []uint32 {
 	var out []uint32
-	for _, l := range st.Links {
+	for _, l := range st.Objects.Links {
 		out = append(out, l.LinkID)
 	}
 	return out

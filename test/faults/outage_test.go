@@ -41,7 +41,7 @@ func TestAPIServerOutage(t *testing.T) {
 		}
 	})
 	for end := time.Now().Add(outage); time.Now().Before(end); time.Sleep(10 * time.Second) {
-		assertCounting(t, h, before.ProgramID, before.MapIDs["counts"])
+		assertCounting(t, h, before.ProgramID, before.Objects.MapIDs["counts"])
 	}
 	if err := plane.StartAPIServer(context.Background()); err != nil {
 		t.Fatal(err)
@@ -58,9 +58,9 @@ func TestAPIServerOutage(t *testing.T) {
 	after := nodeEntry(t, s.stack.Client, tp.UID)
 	checkPins(t, after, "main")
 	checkRoot(t, h.pinRoot, after)
-	n0 := testkernel.MapValue(t, after.MapIDs["counts"], uint32(os.Getpid()))
+	n0 := testkernel.MapValue(t, after.Objects.MapIDs["counts"], uint32(os.Getpid()))
 	testkernel.OpenFiles(t, 3)
-	if n := testkernel.MapValue(t, after.MapIDs["counts"], uint32(os.Getpid())) - n0; n < 3000 {
+	if n := testkernel.MapValue(t, after.Objects.MapIDs["counts"], uint32(os.Getpid())) - n0; n < 3000 {
 		t.Errorf("the counter rose by %d after 3 opens with increment 1000: the change is not live", n)
 	}
 	t.Logf("API server down %v: program %d ran throughout; a change made after its return was live %v later (program %d)",

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/internal/oci"
 	"github.com/bpfleet/bpfleet/internal/testkernel"
 )
 
@@ -184,7 +185,7 @@ func (sc *scenario) sized(ctx context.Context, maxEntries uint32) bool {
 	}
 	for _, e := range report.Status.Programs {
 		if e.UID == sc.xdp.UID {
-			m, err := ebpf.NewMapFromID(ebpf.MapID(e.MapIDs["blocklist"]))
+			m, err := ebpf.NewMapFromID(ebpf.MapID(e.Objects.MapIDs["blocklist"]))
 			if err != nil {
 				return false
 			}
@@ -269,3 +270,18 @@ func nodeEntry(t *testing.T, c client.Client, uid types.UID) bpfleetv1.NodeProgr
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// specDigest is the digest of the image the node's set asks for program
+// uid (a report does not repeat it).
+func specDigest(ctx context.Context, c client.Client, uid types.UID) string {
+	var set bpfleetv1.NodeProgramSet
+	if err := c.Get(ctx, types.NamespacedName{Name: node}, &set); err != nil {
+		return ""
+	}
+	for _, np := range set.Spec.Programs {
+		if np.UID == uid {
+			return oci.PinnedDigest(np.Image)
+		}
+	}
+	return ""
+}

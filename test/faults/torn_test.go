@@ -71,14 +71,15 @@ func TestTornImageCache(t *testing.T) {
 	}
 	h.settle("the counter Ready", func(ctx context.Context) bool { return programReady(ctx, c, tp) })
 	before := nodeEntry(t, c, tp.UID)
-	if !readCache(t, dir).holdsOnly(t, dir, before.Digest) {
-		t.Fatalf("the cache does not hold the counter's image %s alone: %+v", before.Digest, readCache(t, dir))
+	digest := specDigest(context.Background(), c, tp.UID)
+	if !readCache(t, dir).holdsOnly(t, dir, digest) {
+		t.Fatalf("the cache does not hold the counter's image %s alone: %+v", digest, readCache(t, dir))
 	}
 	for _, tr := range tears {
 		h.kill()
-		tr.do(t, dir, before.Digest)
+		tr.do(t, dir, digest)
 		h.start("")
-		h.settleCache("the cache healed after "+tr.name, dir, []string{before.Digest}, func(ctx context.Context) bool {
+		h.settleCache("the cache healed after "+tr.name, dir, []string{digest}, func(ctx context.Context) bool {
 			return programReady(ctx, c, tp)
 		})
 		checkRunsOn(t, h, tp, before, tr.name)
@@ -151,10 +152,11 @@ func TestImageCacheFullDisk(t *testing.T) {
 	}
 	h.settle("the counter Ready", func(ctx context.Context) bool { return programReady(ctx, c, small) })
 	before := nodeEntry(t, c, small.UID)
+	digest := specDigest(context.Background(), c, small.UID)
 	h.kill()
 	h.ownImages(disk)
 	h.start("")
-	h.settleCache("the image pulled again onto the small disk", disk, []string{before.Digest}, func(ctx context.Context) bool {
+	h.settleCache("the image pulled again onto the small disk", disk, []string{digest}, func(ctx context.Context) bool {
 		return programReady(ctx, c, small)
 	})
 	checkRunsOn(t, h, small, before, "a restart on an empty cache")
@@ -183,7 +185,7 @@ func TestImageCacheFullDisk(t *testing.T) {
 	if err := c.Delete(context.Background(), big); client.IgnoreNotFound(err) != nil {
 		t.Fatal(err)
 	}
-	h.settleCache("the big program gone and its image collected", disk, []string{before.Digest}, func(ctx context.Context) bool {
+	h.settleCache("the big program gone and its image collected", disk, []string{digest}, func(ctx context.Context) bool {
 		return gone(ctx, c, big)
 	})
 	checkRunsOn(t, h, small, before, "the big program came and went")

@@ -378,10 +378,12 @@ func reports(set *bpfleetv1.NodeProgramSet) []bpfleetv1.NodeProgramStatus {
 	var out []bpfleetv1.NodeProgramStatus
 	for _, np := range set.Spec.Programs {
 		out = append(out, bpfleetv1.NodeProgramStatus{
-			UID: np.UID, Name: np.Name, Kind: np.Kind, Generation: np.Generation,
-			State: bpfleetv1.StateReady, ProgramID: 1000, MapIDs: map[string]uint32{"counts": 1001},
-			Links:   []bpfleetv1.LinkStatus{{Target: "main", LinkID: 1002}},
-			PinPath: "/sys/fs/bpf/bpfleet/" + string(np.UID),
+			UID: np.UID, Generation: np.Generation, State: bpfleetv1.StateReady, ProgramID: 1000,
+			PinPath: "/sys/fs/bpf/bpfleet/" + string(np.UID) + "/0f4e2a91-6c1d7b35",
+			Objects: bpfleetv1.KernelObjects{
+				Links:  []bpfleetv1.LinkStatus{{Target: "main", LinkID: 1002, Detail: "syscalls/sys_enter_openat"}},
+				MapIDs: map[string]uint32{"counts": 1001},
+			},
 		})
 	}
 	return out

@@ -1,0 +1,44 @@
+package controllers_test
+
+import (
+	"context"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+)
+
+// A set's entries are schemaless in the API server: a hand edit that gives
+// a field the wrong JSON type is stored. The informers that read every
+// set still decode it (the operator keeps working on every node), and the
+// operator writes the entry anew.
+func TestHandEditedSetEntryIsWrittenAnew(t *testing.T) {
+	ctx := context.Background()
+	sel := map[string]string{"test": "hand-edit"}
+	createNode(t, "edit-1", sel)
+	createNode(t, "edit-2", sel)
+	p := pathProgram("hand-edit", sel)
+	if err := k8s.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	waitScheduled(t, "edit-1", p)
+	waitScheduled(t, "edit-2", p)
+	set := &bpfleetv1.NodeProgramSet{}
+	set.Name = "edit-1"
+	edit := client.RawPatch(types.JSONPatchType, []byte(`[{"op":"replace","path":"/spec/programs/0/generation","value":"one"}]`))
+	if err := k8s.Patch(ctx, set, edit); err != nil {
+		t.Fatalf("hand edit of a set entry: %v", err)
+	}
+	// The operator reads sets through its informer: it sees the edit (the
+	// list still decodes) and writes the entry anew.
+	waitScheduled(t, "edit-1", p)
+	// The other nodes' sets are still followed.
+	p = getProgram(t, p.Name)
+	p.Spec.ProgramName = "count_openat_v2"
+	if err := k8s.Update(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	waitScheduled(t, "edit-2", p)
+}
