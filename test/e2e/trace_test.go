@@ -34,6 +34,9 @@ type tracer struct {
 	name  string
 	gen   int64
 	start time.Time
+	// uid is the traced program's, once an event of it was seen (a
+	// report names programs by UID only).
+	uid types.UID
 	// at holds when each step was first seen in this change, writes the
 	// writes of each watched object seen in it.
 	at     map[string]time.Duration
@@ -51,29 +54,29 @@ type tracer struct {
 type traceStep struct {
 	name   string
 	object string
-	ok     func(o client.Object, name string, gen int64) bool
+	ok     func(o client.Object, name string, uid types.UID, gen int64) bool
 }
 
 // The steps of a change, as watchers see them.
 var (
-	stepFinalizer = traceStep{"finalizer", "program", func(o client.Object, _ string, _ int64) bool {
+	stepFinalizer = traceStep{"finalizer", "program", func(o client.Object, _ string, _ types.UID, _ int64) bool {
 		return controllerutil.ContainsFinalizer(o, bpfleetv1.Finalizer)
 	}}
-	stepDigest = traceStep{"digest", "program", func(o client.Object, _ string, _ int64) bool {
+	stepDigest = traceStep{"digest", "program", func(o client.Object, _ string, _ types.UID, _ int64) bool {
 		st := o.(*bpfleetv1.TracepointProgram).Status
 		return st.Image != nil && st.Image.Digest != ""
 	}}
-	stepSet = traceStep{"set", "set", func(o client.Object, name string, gen int64) bool {
+	stepSet = traceStep{"set", "set", func(o client.Object, name string, _ types.UID, gen int64) bool {
 		return slices.ContainsFunc(o.(*bpfleetv1.NodeProgramSet).Spec.Programs, func(np bpfleetv1.NodeProgram) bool {
 			return np.Name == name && np.Generation == gen
 		})
 	}}
-	stepReport = traceStep{"report", "report", func(o client.Object, name string, gen int64) bool {
+	stepReport = traceStep{"report", "report", func(o client.Object, _ string, uid types.UID, gen int64) bool {
 		return slices.ContainsFunc(o.(*bpfleetv1.NodeProgramReport).Status.Programs, func(st bpfleetv1.NodeProgramStatus) bool {
-			return st.Name == name && st.Generation == gen && st.State == bpfleetv1.StateReady
+			return st.UID == uid && st.Generation == gen && st.State == bpfleetv1.StateReady
 		})
 	}}
-	stepReady = traceStep{"status", "program", func(o client.Object, _ string, gen int64) bool {
+	stepReady = traceStep{"status", "program", func(o client.Object, _ string, _ types.UID, gen int64) bool {
 		p := o.(*bpfleetv1.TracepointProgram)
 		return p.Status.ObservedGeneration == gen && meta.IsStatusConditionTrue(p.Status.Conditions, bpfleetv1.ConditionReady)
 	}}
@@ -134,8 +137,11 @@ func (t *tracer) observe(object string, o client.Object, now time.Time) {
 		return
 	}
 	t.writes[object]++
+	if object == "program" {
+		t.uid = o.GetUID()
+	}
 	for _, s := range t.steps {
-		if _, done := t.at[s.name]; !done && s.object == object && s.ok(o, t.name, t.gen) {
+		if _, done := t.at[s.name]; !done && s.object == object && s.ok(o, t.name, t.uid, t.gen) {
 			t.at[s.name] = now.Sub(t.start)
 		}
 	}
@@ -145,7 +151,7 @@ func (t *tracer) observe(object string, o client.Object, now time.Time) {
 func (t *tracer) begin(name string, gen int64, start time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.name, t.gen, t.start = name, gen, start
+	t.name, t.gen, t.start, t.uid = name, gen, start, ""
 	t.at, t.writes = map[string]time.Duration{}, map[string]int{}
 }
 
