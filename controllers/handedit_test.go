@@ -34,11 +34,12 @@ func TestHandEditedSetEntryIsWrittenAnew(t *testing.T) {
 	// The operator reads sets through its informer: it sees the edit (the
 	// list still decodes) and writes the entry anew.
 	waitScheduled(t, "edit-1", p)
-	// The other nodes' sets are still followed.
-	p = getProgram(t, p.Name)
-	p.Spec.ProgramName = "count_openat_v2"
-	if err := k8s.Update(ctx, p); err != nil {
+	// The other nodes' sets are still followed. (A new program: a new
+	// generation of p would roll out one node at a time, waiting for
+	// reports no agent writes here.)
+	q := pathProgram("hand-edit-2", sel)
+	if err := k8s.Create(ctx, q); err != nil {
 		t.Fatal(err)
 	}
-	waitScheduled(t, "edit-2", p)
+	waitScheduled(t, "edit-2", q)
 }
