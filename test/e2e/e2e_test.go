@@ -152,7 +152,9 @@ func waitProgram(t testing.TB, c client.Client, p bpfleetv1.Program, what string
 }
 
 // watchUntil watches p from the version it holds, copying each version
-// into p, until ok holds (true) or the watch ends.
+// into p, until ok holds (true) or the watch ends. ok is also asked every
+// recheck: a condition may read other objects (the node's report), whose
+// changes send p no event.
 func watchUntil(ctx context.Context, c client.WithWatch, p bpfleetv1.Program, ok func(bpfleetv1.Program) bool) bool {
 	list, err := listOf(c, p)
 	if err != nil {
@@ -164,18 +166,32 @@ func watchUntil(ctx context.Context, c client.WithWatch, p bpfleetv1.Program, ok
 		return false
 	}
 	defer w.Stop()
-	for ev := range w.ResultChan() {
-		got := reflect.ValueOf(ev.Object)
-		if got.Type() != reflect.TypeOf(p) {
-			continue // a bookmark or an error: Get again
-		}
-		reflect.ValueOf(p).Elem().Set(got.Elem())
-		if ok(p) {
-			return true
+	tick := time.NewTicker(recheck)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			if ok(p) {
+				return true
+			}
+		case ev, open := <-w.ResultChan():
+			if !open {
+				return false
+			}
+			got := reflect.ValueOf(ev.Object)
+			if got.Type() != reflect.TypeOf(p) {
+				continue // a bookmark or an error
+			}
+			reflect.ValueOf(p).Elem().Set(got.Elem())
+			if ok(p) {
+				return true
+			}
 		}
 	}
-	return false
 }
+
+// recheck is how often a wait asks its condition again without an event.
+const recheck = 100 * time.Millisecond
 
 // listOf is an empty list of p's kind.
 func listOf(c client.Client, p client.Object) (client.ObjectList, error) {
