@@ -72,6 +72,8 @@ type Reconciler struct {
 	waits waitBackoff
 	// memory returns what a pass freed to the kernel.
 	memory memoryRelease
+	// written is what the agent last wrote in the node's report.
+	written writtenReport
 }
 
 type terminalFailure struct {
@@ -92,11 +94,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	report, err := r.ownReport(ctx)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	base := report.DeepCopy()
+	report := r.newReport()
 	desired := unique(ctx, set.Spec.Programs)
 	lost := r.checkPinRoot(ctx)
 	statuses, objects, applyErr := r.applyAll(ctx, desired)
@@ -112,7 +110,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 		applyErr = errors.Join(applyErr, policyErr)
 	}
 	r.collectImages(ctx, set)
-	if err := r.writeReport(ctx, base, report, set); err != nil {
+	if err := r.writeReport(ctx, report, set); err != nil {
 		return ctrl.Result{}, errors.Join(applyErr, pruneErr, err)
 	}
 	r.synced.Store(true)
