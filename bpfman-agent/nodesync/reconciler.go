@@ -145,12 +145,13 @@ func (r *Reconciler) applyAll(ctx context.Context, desired []bpfleetv1.NodeProgr
 	installed, err := r.Programs.Installed()
 	errs := []error{err}
 	facts := gatherFacts(desired, installed)
+	fetched := newPassObjects(r.Images)
 	running := make(map[types.UID]programs.Loaded, len(installed))
 	for _, ld := range installed {
 		running[types.UID(ld.UID)] = ld
 	}
 	for i := range desired {
-		st, err := r.apply(ctx, &desired[i], facts, objects)
+		st, err := r.apply(ctx, &desired[i], facts, objects, fetched)
 		if st.State != bpfleetv1.StateReady {
 			st = keptRunning(st, running)
 		}
@@ -164,9 +165,9 @@ func (r *Reconciler) applyAll(ctx context.Context, desired []bpfleetv1.NodeProgr
 
 // apply makes one program run and says how it went. It returns an error
 // only for a transient failure.
-func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, facts *attach.Facts, objects map[types.UID][]byte) (bpfleetv1.NodeProgramStatus, error) {
+func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, facts *attach.Facts, objects map[types.UID][]byte, fetched *passObjects) (bpfleetv1.NodeProgramStatus, error) {
 	st := bpfleetv1.NodeProgramStatus{UID: np.UID, Name: np.Name, Kind: np.Kind, Generation: np.Generation}
-	p, pl, digest, err := r.program(ctx, np, facts)
+	p, pl, digest, err := r.program(ctx, np, facts, fetched)
 	st.Digest = digest
 	if err != nil {
 		return r.failedStatus(st, "", err)
@@ -220,9 +221,10 @@ func linkStatuses(links map[string]programs.LinkInfo) []bpfleetv1.LinkStatus {
 	return out
 }
 
-// program fetches the object and plans what programs.Manager applies.
-func (r *Reconciler) program(ctx context.Context, np *bpfleetv1.NodeProgram, facts *attach.Facts) (programs.Program, attach.Plan, string, error) {
-	object, digest, err := r.fetch(ctx, np)
+// program fetches the object (once per pass: see passObjects) and plans
+// what programs.Manager applies.
+func (r *Reconciler) program(ctx context.Context, np *bpfleetv1.NodeProgram, facts *attach.Facts, fetched *passObjects) (programs.Program, attach.Plan, string, error) {
+	object, digest, err := fetched.fetch(ctx, np)
 	if err != nil {
 		return programs.Program{}, attach.Plan{}, digest, err
 	}
@@ -246,13 +248,6 @@ func (r *Reconciler) program(ctx context.Context, np *bpfleetv1.NodeProgram, fac
 		UID: string(np.UID), Revision: rev, Object: object,
 		ProgramName: np.ProgramName, GlobalData: globals, Attach: pl.Targets, Maps: mapConfigs(np.Maps),
 	}, pl, digest, nil
-}
-
-// fetch returns the object's bytes and, for an image, its digest.
-func (r *Reconciler) fetch(ctx context.Context, np *bpfleetv1.NodeProgram) ([]byte, string, error) {
-	return r.Images.Bytecode(ctx, image.Source{
-		Ref: np.Image, Path: np.Path, PullPolicy: image.PullPolicy(np.PullPolicy), PullSecret: np.PullSecret, Verify: np.Verify,
-	})
 }
 
 // failedStatus records a failure; terminal ones are remembered at their
