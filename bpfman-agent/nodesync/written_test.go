@@ -172,6 +172,26 @@ func waitCached(t *testing.T, ctx context.Context, c client.Reader, node, rv str
 	}
 }
 
+// fullStatus is a report's status with every kind of field set, as the
+// agent builds it (empty lists and maps included), saying msg of program
+// a: unchanged, it must read back from the API as written.
+func fullStatus(msg string) bpfleetv1.NodeProgramReportStatus {
+	return bpfleetv1.NodeProgramReportStatus{
+		SetGeneration: 3,
+		Capabilities: &bpfleetv1.NodeCapabilities{KernelRelease: "6.18", BTF: true, Hooks: []bpfleetv1.HookSupport{
+			{Name: "Tracepoint", Supported: true}, {Name: "Kprobe", Reason: "no CONFIG_KPROBES"},
+		}},
+		Programs: []bpfleetv1.NodeProgramStatus{
+			{UID: "a", Name: "a", Kind: "TracepointProgram", Generation: 2, State: bpfleetv1.StateReady, Message: msg,
+				ProgramID: 7, Links: []bpfleetv1.LinkStatus{{Target: "main", LinkID: 9}}, MapIDs: map[string]uint32{"counts": 8, "b": 1},
+				PinPath: "/sys/fs/bpf/bpfleet/a/r1"},
+			{UID: "b", Name: "b", Kind: "XdpProgram", State: bpfleetv1.StateFailed, Reason: "VerifierRejected", Terminal: true,
+				VerifierLog: "R1 invalid mem access", Links: []bpfleetv1.LinkStatus{}, MapIDs: map[string]uint32{}},
+		},
+		MapPolicies: []bpfleetv1.NodeMapPolicyStatus{{UID: "p", Name: "p", State: bpfleetv1.StateReady, Entries: 2, MaxEntries: 10}},
+	}
+}
+
 // reportPass writes a report saying msg of program a, as a pass does,
 // and says whether it was written.
 type reportPass func(r *Reconciler, set *bpfleetv1.NodeProgramSet, msg string) bool
@@ -197,7 +217,7 @@ func TestReportWrittenOnlyWhenItDiffers(t *testing.T) {
 	pass := func(r *Reconciler, set *bpfleetv1.NodeProgramSet, msg string) bool {
 		t.Helper()
 		report := r.newReport()
-		report.Status.Programs = []bpfleetv1.NodeProgramStatus{{UID: "a", Name: "a", State: bpfleetv1.StateReady, Message: msg}}
+		report.Status = fullStatus(msg)
 		before := requests.writes()
 		if err := r.writeReport(ctx, report, set); err != nil {
 			t.Fatal(err)
