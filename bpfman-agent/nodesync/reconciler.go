@@ -72,8 +72,10 @@ type Reconciler struct {
 	waits waitBackoff
 	// memory returns what a pass freed to the kernel.
 	memory memoryRelease
-	// written is what the agent last wrote in the node's report.
+	// written is what the agent last wrote in the node's report, held
+	// the node's set as last read.
 	written writtenReport
+	held    heldSet
 }
 
 type terminalFailure struct {
@@ -123,7 +125,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 // ownSet gets this node's set, creating it empty when the operator has not
 // yet, and remembers its UID for the Lease.
 func (r *Reconciler) ownSet(ctx context.Context) (*bpfleetv1.NodeProgramSet, error) {
-	set, err := nodereport.OwnSet(ctx, r.Client, r.APIReader, r.NodeName)
+	set, err := r.held.get(ctx, r.Client, r.APIReader, r.NodeName)
 	if err != nil {
 		return nil, err
 	}

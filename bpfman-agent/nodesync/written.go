@@ -25,14 +25,6 @@ type writtenReport struct {
 	sum             [sha256.Size]byte
 }
 
-// reportMeta is the report's metadata as the agent's cache holds it.
-func reportMeta(name string) *metav1.PartialObjectMetadata {
-	m := &metav1.PartialObjectMetadata{}
-	m.SetGroupVersionKind(bpfleetv1.GroupVersion.WithKind("NodeProgramReport"))
-	m.Name = name
-	return m
-}
-
 // stale reports whether report must be written: the node's report is
 // missing, not controlled by set (the set was made anew), or says
 // something other than report (LastSync aside). It reads the report's
@@ -54,7 +46,7 @@ func (w *writtenReport) stale(ctx context.Context, c, reader client.Reader, repo
 // cached says whether cache c shows the report the agent last wrote or
 // read, controlled by set.
 func (w *writtenReport) cached(ctx context.Context, c client.Reader, name string, set *bpfleetv1.NodeProgramSet) (bool, error) {
-	meta := reportMeta(name)
+	meta := objectMeta("NodeProgramReport", name)
 	err := c.Get(ctx, types.NamespacedName{Name: name}, meta)
 	if apierrors.IsNotFound(err) {
 		return false, nil

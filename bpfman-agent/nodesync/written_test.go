@@ -23,7 +23,8 @@ import (
 	"github.com/bpfleet/bpfleet/internal/testkernel"
 )
 
-// apiRequests records the requests a client makes for NodeProgramReports.
+// apiRequests records the requests a client makes for NodeProgramSets and
+// NodeProgramReports.
 type apiRequests struct {
 	mu   sync.Mutex
 	seen []*http.Request
@@ -31,7 +32,7 @@ type apiRequests struct {
 }
 
 func (a *apiRequests) RoundTrip(req *http.Request) (*http.Response, error) {
-	if strings.Contains(req.URL.Path, "/nodeprogramreports") {
+	if strings.Contains(req.URL.Path, "/nodeprogramreports") || strings.Contains(req.URL.Path, "/nodeprogramsets") {
 		a.mu.Lock()
 		a.seen = append(a.seen, req.Clone(req.Context()))
 		a.mu.Unlock()
@@ -45,28 +46,28 @@ func (a *apiRequests) writes() int {
 	defer a.mu.Unlock()
 	n := 0
 	for _, req := range a.seen {
-		if req.Method != http.MethodGet {
+		if req.Method != http.MethodGet && strings.Contains(req.URL.Path, "/nodeprogramreports") {
 			n++
 		}
 	}
 	return n
 }
 
-// reads lists the reads recorded: "list", "watch" or "get", each with its
-// Accept header.
-func (a *apiRequests) reads() map[string][]string {
+// reads lists the reads recorded of resource: "list", "watch" or "get",
+// each with its Accept header.
+func (a *apiRequests) reads(resource string) map[string][]string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	out := map[string][]string{}
 	for _, req := range a.seen {
-		if req.Method != http.MethodGet {
+		if req.Method != http.MethodGet || !strings.Contains(req.URL.Path, "/"+resource) {
 			continue
 		}
 		verb := "get"
 		switch {
 		case req.URL.Query().Get("watch") == "true":
 			verb = "watch"
-		case strings.HasSuffix(req.URL.Path, "/nodeprogramreports"):
+		case strings.HasSuffix(req.URL.Path, "/"+resource):
 			verb = "list"
 		}
 		out[verb] = append(out[verb], req.Header.Get("Accept"))
@@ -107,10 +108,11 @@ func startManager(t *testing.T, mgr ctrl.Manager) context.Context {
 	return ctx
 }
 
-// The agent watches its report's metadata only: with a thousand programs
-// a decoded report held in its cache, and copied each pass, was megabytes
-// of the idle agent's memory.
-func TestAgentCachesNoDecodedReport(t *testing.T) {
+// The agent watches its set's and its report's metadata only: with a
+// thousand programs each decoded in its cache (and the watch's buffers
+// sized to them), and copied each pass, was megabytes of the idle agent's
+// memory.
+func TestAgentCachesMetadataOnly(t *testing.T) {
 	testkernel.Require(t)
 	plane := startPlane(t)
 	mnt := t.TempDir()
@@ -129,14 +131,16 @@ func TestAgentCachesNoDecodedReport(t *testing.T) {
 	}
 	ctx := startManager(t, mgr)
 	waitReport(t, ctx, mgr.GetAPIReader(), node)
-	reads := requests.reads()
-	if len(reads["watch"]) == 0 {
-		t.Fatalf("the agent does not watch its report (%v): it would not see it deleted", reads)
-	}
-	for _, verb := range []string{"list", "watch"} {
-		for _, accept := range reads[verb] {
-			if !strings.Contains(accept, "as=PartialObjectMetadata") {
-				t.Errorf("the agent's %s of its report decodes it whole (Accept %q); want its metadata only", verb, accept)
+	for _, resource := range []string{"nodeprogramsets", "nodeprogramreports"} {
+		reads := requests.reads(resource)
+		if len(reads["watch"]) == 0 {
+			t.Fatalf("the agent does not watch its %s (%v): it would not see it change", resource, reads)
+		}
+		for _, verb := range []string{"list", "watch"} {
+			for _, accept := range reads[verb] {
+				if !strings.Contains(accept, "as=PartialObjectMetadata") {
+					t.Errorf("the agent's %s of its %s decodes it whole (Accept %q); want its metadata only", verb, resource, accept)
+				}
 			}
 		}
 	}
@@ -154,13 +158,13 @@ func waitReport(t *testing.T, ctx context.Context, c client.Reader, node string)
 	return &report
 }
 
-// waitCached waits until the cache c shows node's report at
+// waitCached waits until the cache c shows node's object of kind at
 // resourceVersion rv, or gone with "", as it does when a pass starts after
 // the watch event of a change.
-func waitCached(t *testing.T, ctx context.Context, c client.Reader, node, rv string) {
+func waitCached(t *testing.T, ctx context.Context, c client.Reader, kind, node, rv string) {
 	t.Helper()
 	err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		meta := reportMeta(node)
+		meta := objectMeta(kind, node)
 		err := c.Get(ctx, types.NamespacedName{Name: node}, meta)
 		if rv == "" {
 			return apierrors.IsNotFound(err), nil
@@ -168,7 +172,7 @@ func waitCached(t *testing.T, ctx context.Context, c client.Reader, node, rv str
 		return err == nil && meta.ResourceVersion == rv, nil
 	})
 	if err != nil {
-		t.Fatalf("the agent's cache never showed the report of %s at %q", node, rv)
+		t.Fatalf("the agent's cache never showed the %s of %s at %q", kind, node, rv)
 	}
 }
 
@@ -250,7 +254,7 @@ func checkRewrites(t *testing.T, ctx context.Context, c client.Client, r *Reconc
 	if err := c.Update(ctx, edited); err != nil {
 		t.Fatal(err)
 	}
-	waitCached(t, ctx, c, r.NodeName, edited.ResourceVersion)
+	waitCached(t, ctx, c, "NodeProgramReport", r.NodeName, edited.ResourceVersion)
 	if !pass(r, set, "two") {
 		t.Error("a report someone else changed was not written again")
 	}
@@ -260,7 +264,7 @@ func checkRewrites(t *testing.T, ctx context.Context, c client.Client, r *Reconc
 	if err := c.Delete(ctx, edited); err != nil {
 		t.Fatal(err)
 	}
-	waitCached(t, ctx, c, r.NodeName, "")
+	waitCached(t, ctx, c, "NodeProgramReport", r.NodeName, "")
 	if !pass(r, set, "two") {
 		t.Error("a deleted report was not written again")
 	}
