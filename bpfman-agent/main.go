@@ -34,6 +34,7 @@ func main() {
 	zopts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zopts)))
+	nodesync.TuneGC()
 	log := ctrl.Log.WithName("setup")
 
 	mgr, err := nodesync.NewManager(ctrl.GetConfigOrDie(), nodesync.Scheme(), o)

@@ -60,9 +60,9 @@ func TestCacheStripsManagedFields(t *testing.T) {
 	if len(set.ManagedFields) == 0 {
 		t.Fatal("the API server wrote no managedFields: nothing to check")
 	}
-	var cached bpfleetv1.NodeProgramSet
+	cached := objectMeta("NodeProgramSet", node) // what the agent caches
 	err = wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		return mgr.GetCache().Get(ctx, types.NamespacedName{Name: node}, &cached) == nil, nil
+		return mgr.GetCache().Get(ctx, types.NamespacedName{Name: node}, cached) == nil, nil
 	})
 	if err != nil {
 		t.Fatal("the node's set never reached the agent's cache")

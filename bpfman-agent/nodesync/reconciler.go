@@ -72,6 +72,10 @@ type Reconciler struct {
 	waits waitBackoff
 	// memory returns what a pass freed to the kernel.
 	memory memoryRelease
+	// written is what the agent last wrote in the node's report, held
+	// the node's set as last read.
+	written writtenReport
+	held    heldSet
 }
 
 type terminalFailure struct {
@@ -92,11 +96,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	report, err := r.ownReport(ctx)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	base := report.DeepCopy()
+	report := r.newReport()
 	desired := unique(ctx, set.Spec.Programs)
 	lost := r.checkPinRoot(ctx)
 	statuses, objects, applyErr := r.applyAll(ctx, desired)
@@ -111,7 +111,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 		report.Status.MapPolicies, policyErr = r.MapPolicies.Apply(ctx, set.Spec.MapPolicies, objects)
 		applyErr = errors.Join(applyErr, policyErr)
 	}
-	writeErr := r.writeReport(ctx, base, report, set)
+	writeErr := r.writeReport(ctx, report, set)
 	// Collecting the image cache reads every manifest it holds: the
 	// report does not wait for it.
 	r.collectImages(ctx, set)
@@ -128,7 +128,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 // ownSet gets this node's set, creating it empty when the operator has not
 // yet, and remembers its UID for the Lease.
 func (r *Reconciler) ownSet(ctx context.Context) (*bpfleetv1.NodeProgramSet, error) {
-	set, err := nodereport.OwnSet(ctx, r.Client, r.APIReader, r.NodeName)
+	set, err := r.held.get(ctx, r.Client, r.APIReader, r.NodeName)
 	if err != nil {
 		return nil, err
 	}
@@ -150,12 +150,13 @@ func (r *Reconciler) applyAll(ctx context.Context, desired []bpfleetv1.NodeProgr
 	installed, err := r.Programs.Installed()
 	errs := []error{err}
 	facts := gatherFacts(desired, installed)
+	fetched := newPassObjects(r.Images)
 	running := make(map[types.UID]programs.Loaded, len(installed))
 	for _, ld := range installed {
 		running[types.UID(ld.UID)] = ld
 	}
 	for i := range desired {
-		st, err := r.apply(ctx, &desired[i], facts, objects)
+		st, err := r.apply(ctx, &desired[i], facts, objects, fetched)
 		if st.State != bpfleetv1.StateReady {
 			st = keptRunning(st, running)
 		}
@@ -169,12 +170,12 @@ func (r *Reconciler) applyAll(ctx context.Context, desired []bpfleetv1.NodeProgr
 
 // apply makes one program run and says how it went. It returns an error
 // only for a transient failure.
-func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, facts *attach.Facts, objects map[types.UID][]byte) (bpfleetv1.NodeProgramStatus, error) {
+func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, facts *attach.Facts, objects map[types.UID][]byte, fetched *passObjects) (bpfleetv1.NodeProgramStatus, error) {
 	st := bpfleetv1.NodeProgramStatus{UID: np.UID, Generation: np.Generation}
 	if np.Invalid != "" {
 		return r.failedStatus(st, "", &failure.Invalid{Err: errors.New(np.Invalid)})
 	}
-	p, pl, err := r.program(ctx, np, facts)
+	p, pl, err := r.program(ctx, np, facts, fetched)
 	if err != nil {
 		return r.failedStatus(st, "", err)
 	}
@@ -225,9 +226,10 @@ func kernelObjects(ld programs.Loaded) bpfleetv1.KernelObjects {
 	return bpfleetv1.KernelObjects{Links: links, MapIDs: ld.Maps}
 }
 
-// program fetches the object and plans what programs.Manager applies.
-func (r *Reconciler) program(ctx context.Context, np *bpfleetv1.NodeProgram, facts *attach.Facts) (programs.Program, attach.Plan, error) {
-	object, err := r.fetch(ctx, np)
+// program fetches the object (once per pass: see passObjects) and plans
+// what programs.Manager applies.
+func (r *Reconciler) program(ctx context.Context, np *bpfleetv1.NodeProgram, facts *attach.Facts, fetched *passObjects) (programs.Program, attach.Plan, error) {
+	object, err := fetched.fetch(ctx, np)
 	if err != nil {
 		return programs.Program{}, attach.Plan{}, err
 	}
@@ -251,15 +253,6 @@ func (r *Reconciler) program(ctx context.Context, np *bpfleetv1.NodeProgram, fac
 		UID: string(np.UID), Revision: rev, Object: object,
 		ProgramName: np.ProgramName, GlobalData: globals, Attach: pl.Targets, Maps: mapConfigs(np.Maps),
 	}, pl, nil
-}
-
-// fetch returns the object's bytes. (Its digest is in the spec's image
-// reference, which the report does not repeat.)
-func (r *Reconciler) fetch(ctx context.Context, np *bpfleetv1.NodeProgram) ([]byte, error) {
-	object, _, err := r.Images.Bytecode(ctx, image.Source{
-		Ref: np.Image, Path: np.Path, PullPolicy: image.PullPolicy(np.PullPolicy), PullSecret: np.PullSecret, Verify: np.Verify,
-	})
-	return object, err
 }
 
 // failedStatus records a failure; terminal ones are remembered at their

@@ -2,28 +2,16 @@ package nodesync
 
 import (
 	"context"
-	"fmt"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/internal/nodereport"
 )
 
-// ownReport gets this node's report from the cache, or an empty one (no
-// UID) when there is none yet.
-func (r *Reconciler) ownReport(ctx context.Context) (*bpfleetv1.NodeProgramReport, error) {
-	var report bpfleetv1.NodeProgramReport
-	err := r.Get(ctx, types.NamespacedName{Name: r.NodeName}, &report)
-	if apierrors.IsNotFound(err) {
-		return &bpfleetv1.NodeProgramReport{ObjectMeta: metav1.ObjectMeta{Name: r.NodeName}}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("node program report %s: %w", r.NodeName, err)
-	}
-	return &report, nil
+// newReport is an empty report of this node, for a pass to fill.
+func (r *Reconciler) newReport() *bpfleetv1.NodeProgramReport {
+	return &bpfleetv1.NodeProgramReport{ObjectMeta: metav1.ObjectMeta{Name: r.NodeName}}
 }
 
 // fill puts what the pass found into report, with the kernel's
@@ -38,13 +26,23 @@ func (r *Reconciler) fill(report *bpfleetv1.NodeProgramReport, set *bpfleetv1.No
 	report.Status.Capabilities = &caps
 }
 
-// writeReport writes report when the one written (base) is stale; LastSync
-// says when it was.
-func (r *Reconciler) writeReport(ctx context.Context, base, report *bpfleetv1.NodeProgramReport, set *bpfleetv1.NodeProgramSet) error {
-	if !nodereport.Stale(base, report, set) {
-		return nil
+// writeReport writes report when the one written is stale (see
+// writtenReport); LastSync says when it was.
+func (r *Reconciler) writeReport(ctx context.Context, report *bpfleetv1.NodeProgramReport, set *bpfleetv1.NodeProgramSet) error {
+	stale, err := r.written.stale(ctx, r.Client, r.APIReader, report, set)
+	if err != nil || !stale {
+		return err
 	}
 	now := metav1.Now()
 	report.Status.LastSync = &now
-	return nodereport.WriteReport(ctx, r.Client, set, report)
+	if err := nodereport.WriteReport(ctx, r.Client, set, report); err != nil {
+		r.written.forget()
+		return err
+	}
+	if report.ResourceVersion == "" { // created: the next pass reads it
+		r.written.forget()
+		return nil
+	}
+	r.written.remember(report)
+	return nil
 }

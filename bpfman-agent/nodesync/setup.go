@@ -64,8 +64,8 @@ type Options struct {
 	InProcess bool
 }
 
-// NewManager builds an agent: a manager whose cache holds only this node's
-// NodeProgramSet and NodeProgramReport, and the reconciler syncing the
+// NewManager builds an agent: a manager whose cache holds only the
+// metadata of this node's NodeProgramSet and NodeProgramReport, and the reconciler syncing the
 // kernel with the one and writing the other; beside it the agent's metrics,
 // readiness, interface watch and Lease.
 func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manager, error) {
@@ -132,7 +132,8 @@ func (o Options) mountAt() string {
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
 // newManager makes a manager whose cache holds only this node's set and
-// report, without their managedFields (which the agent never reads).
+// report (their metadata: see heldSet and writtenReport), without their
+// managedFields (which the agent never reads).
 func newManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manager, error) {
 	own := cache.ByObject{Field: fields.OneTermEqualSelector("metadata.name", o.NodeName)}
 	return ctrl.NewManager(cfg, ctrl.Options{

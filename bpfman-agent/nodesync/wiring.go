@@ -59,11 +59,13 @@ func addStatsOff(mgr ctrl.Manager, r *Reconciler, _ Options) error {
 // addController starts a pass on spec changes, on a report that
 // disappeared (its set was made anew, or someone deleted it) and on
 // interfaces that appear or vanish; the agent's own report writes do not.
+// It watches the set's and the report's metadata only (see heldSet and
+// writtenReport).
 func addController(mgr ctrl.Manager, r *Reconciler, o Options) error {
 	changes := make(chan event.TypedGenericEvent[*bpfleetv1.NodeProgramSet])
 	err := ctrl.NewControllerManagedBy(mgr).Named("nodesync").
-		For(&bpfleetv1.NodeProgramSet{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&bpfleetv1.NodeProgramReport{}, &handler.EnqueueRequestForObject{}, builder.WithPredicates(deleted())).
+		For(&bpfleetv1.NodeProgramSet{}, builder.OnlyMetadata, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WatchesMetadata(&bpfleetv1.NodeProgramReport{}, &handler.EnqueueRequestForObject{}, builder.WithPredicates(deleted())).
 		WatchesRawSource(source.Channel(changes, &handler.TypedEnqueueRequestForObject[*bpfleetv1.NodeProgramSet]{})).
 		Complete(r)
 	if err != nil {

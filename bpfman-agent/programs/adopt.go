@@ -155,29 +155,17 @@ func pinnedMapIDs(dir pins.Dir) (map[string]uint32, error) {
 	}
 	ids := make(map[string]uint32, len(names))
 	for _, name := range names {
-		m, err := ebpf.LoadPinnedMap(dir.Map(name), nil)
-		if err != nil {
-			return nil, fmt.Errorf("load pinned map %s: %w", name, err)
-		}
-		ids[name], err = mapID(m)
-		m.Close()
-		if err != nil {
-			return nil, err
+		if ids[name], err = pinnedID(dir.Map(name)); err != nil {
+			return nil, fmt.Errorf("pinned map %s: %w", name, err)
 		}
 	}
 	return ids, nil
 }
 
+// programID is prog's kernel ID (see objectID: Program.Info also reads
+// the program's /proc fdinfo).
 func programID(prog *ebpf.Program) (uint32, error) {
-	info, err := prog.Info()
-	if err != nil {
-		return 0, fmt.Errorf("program info: %w", err)
-	}
-	id, ok := info.ID()
-	if !ok {
-		return 0, errors.New("program info: no ID")
-	}
-	return uint32(id), nil
+	return objectID(prog.FD())
 }
 
 func mapID(m *ebpf.Map) (uint32, error) {
