@@ -44,7 +44,8 @@ func rows(ms []Metric) []Row {
 		}
 		for f := range ms {
 			if f != b && out[f].Base == nil && !used[f] && !isBaseline(ms[f].Unit) &&
-				unitOf(ms[f].Unit) == unitOf(m.Unit) && nameOf(ms[f].Unit) != "" && m.Value != 0 {
+				unitOf(ms[f].Unit) == unitOf(m.Unit) && nameOf(ms[f].Unit) != "" && m.Value != 0 &&
+				measures(nameOf(m.Unit), baselinePrefix(m.Unit), nameOf(ms[f].Unit)) {
 				out[f].Base, out[f].Ratio = &ms[b], ms[f].Value/m.Value
 				used[b] = true
 			}
@@ -72,10 +73,22 @@ func ratioPair(ms []Metric, ratio string) (figure, base int, ok bool) {
 	}
 	unit := unitOf(ms[figure].Unit)
 	base = find(ms, func(m Metric) bool {
-		n := nameOf(m.Unit)
-		return m.Unit != ms[figure].Unit && unitOf(m.Unit) == unit && (n == b || strings.HasPrefix(n, b+"-"))
+		return m.Unit != ms[figure].Unit && unitOf(m.Unit) == unit && measures(nameOf(m.Unit), b, a)
 	})
 	return figure, base, base >= 0
+}
+
+// measures reports whether the baseline named name (prefix, or
+// prefix-<what>) measures what figure does: a baseline that says what it
+// measures ("baseline-rss") is the baseline of figures of that measure
+// only ("agent-0-rss"), not of another of the same unit
+// ("agent-binary").
+func measures(name, prefix, figure string) bool {
+	if name == prefix {
+		return true
+	}
+	what, ok := strings.CutPrefix(name, prefix+"-")
+	return ok && (figure == what || strings.HasSuffix(figure, "-"+what))
 }
 
 // find returns the index of the one metric that matches, or -1 when none
@@ -110,11 +123,17 @@ func unitOf(unit string) string {
 
 // isBaseline says whether a unit names a baseline (see baselineNames).
 func isBaseline(unit string) bool {
+	return baselinePrefix(unit) != ""
+}
+
+// baselinePrefix is the name of baselineNames a unit's name starts with,
+// or "".
+func baselinePrefix(unit string) string {
 	n := nameOf(unit)
 	for _, b := range baselineNames {
 		if n == b || strings.HasPrefix(n, b+"-") {
-			return true
+			return b
 		}
 	}
-	return false
+	return ""
 }

@@ -33,6 +33,11 @@ func TestRows(t *testing.T) {
 		metrics: "70.1 signed-ms/op 1.19 signed/plain",
 		want:    []string{"signed-ms/op", "signed/plain"},
 	}, {
+		name:    "baselines that say what they measure pair only with figures of that measure",
+		metrics: "43.3 baseline-binary-MiB 32.2 baseline-rss-MiB 36.7 agent-0-rss-MiB 1.14 agent-0-rss/baseline 50.1 agent-binary-MiB",
+		want: []string{"agent-0-rss-MiB vs baseline-rss-MiB = 1.14 by agent-0-rss/baseline",
+			"agent-binary-MiB vs baseline-binary-MiB = 1.157"},
+	}, {
 		name:    "a ratio with two candidate baselines pairs nothing",
 		metrics: "5 a-ms 1 b-x-ms 2 b-y-ms 5 a/b",
 		want:    []string{"a-ms", "b-x-ms", "b-y-ms", "a/b"},
