@@ -203,7 +203,7 @@ func (r *ProgramReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// on Leases): no need to compare a hundred entries once per kind
 		// on every event (docs/benchmarks.md).
 		Watches(&bpfleetv1.NodeProgramSet{}, r.onSet()).
-		Watches(&bpfleetv1.NodeProgramReport{}, handler.EnqueueRequestsFromMapFunc(r.programsOnReport)).
+		Watches(&bpfleetv1.NodeProgramReport{}, r.onReport()).
 		// An agent whose Lease had expired and is renewed again sends no
 		// other event when it has nothing new to report.
 		Watches(&coordinationv1.Lease{}, handler.EnqueueRequestsFromMapFunc(r.programsOnLease), builder.WithPredicates(agentReturned())).
@@ -232,18 +232,28 @@ func (r *ProgramReconciler) programsOnSet(_ context.Context, o client.Object) []
 // (being removed) is found by UID.
 func (r *ProgramReconciler) programsOnReport(ctx context.Context, o client.Object) []reconcile.Request {
 	report := o.(*bpfleetv1.NodeProgramReport)
+	uids := make([]types.UID, 0, len(report.Status.Programs))
+	for _, ps := range report.Status.Programs {
+		uids = append(uids, ps.UID)
+	}
+	return r.programsOf(ctx, report.Name, uids)
+}
+
+// programsOf maps the program UIDs a node's report names to the programs
+// of this kind: through the node's set, which names them, else by UID.
+func (r *ProgramReconciler) programsOf(ctx context.Context, node string, uids []types.UID) []reconcile.Request {
 	spec := map[types.UID]bpfleetv1.NodeProgram{}
 	var set bpfleetv1.NodeProgramSet
-	if err := r.Get(ctx, client.ObjectKeyFromObject(report), &set, client.UnsafeDisableDeepCopy); err == nil {
+	if err := r.Get(ctx, types.NamespacedName{Name: node}, &set, client.UnsafeDisableDeepCopy); err == nil {
 		for _, np := range set.Spec.Programs {
 			spec[np.UID] = np
 		}
 	}
 	names := requests{kind: r.Kind.Name}
-	for _, ps := range report.Status.Programs {
-		if np, ok := spec[ps.UID]; ok {
+	for _, uid := range uids {
+		if np, ok := spec[uid]; ok {
 			names.add(np.Kind, np.Name)
-		} else if name := r.nameOf(ctx, ps.UID); name != "" {
+		} else if name := r.nameOf(ctx, uid); name != "" {
 			names.add(r.Kind.Name, name)
 		}
 	}
