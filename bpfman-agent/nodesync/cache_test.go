@@ -14,7 +14,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
-	"github.com/bpfleet/bpfleet/internal/controlplane"
 )
 
 // The agent's scheme knows what it reads and writes, and no other group:
@@ -37,14 +36,7 @@ func TestSchemeHoldsOnlyWhatTheAgentReads(t *testing.T) {
 // The agent's cache holds its node's set without managedFields, which it
 // never reads (one entry per writer, kept for every object it caches).
 func TestCacheStripsManagedFields(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: needs a kube-apiserver")
-	}
-	plane, err := controlplane.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = plane.Stop() })
+	plane := startPlane(t)
 	const node = "strip-node"
 	mgr, err := newManager(plane.Config, Scheme(), Options{NodeName: node, MetricsAddr: "0", InProcess: true})
 	if err != nil {

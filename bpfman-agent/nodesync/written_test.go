@@ -88,9 +88,6 @@ func recorded(cfg *rest.Config) (*rest.Config, *apiRequests) {
 
 func startPlane(t *testing.T) *controlplane.Plane {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("-short: needs a kube-apiserver")
-	}
 	plane, err := controlplane.Start()
 	if err != nil {
 		t.Fatal(err)

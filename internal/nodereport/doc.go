@@ -6,8 +6,8 @@
 //   - OwnSet makes the node's NodeProgramSet, empty, when the operator has
 //     not yet (the agent may create only its own, only empty), or reads it.
 //   - WriteReport writes the node's NodeProgramReport, whole and controlled
-//     by the set, so that it goes with the set; Stale says whether a report
-//     as written must be written again.
+//     by the set, so that it goes with the set (the agent decides when:
+//     bpfman-agent/nodesync's writtenReport).
 //   - Heartbeat renews the node's Lease, owned by the set, every
 //     LeaseDuration/4; the operator counts the agent silent after
 //     LeaseDuration without a renewal.

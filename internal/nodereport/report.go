@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -12,14 +11,6 @@ import (
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/internal/jsonpatch"
 )
-
-// Stale reports whether the report as written (base; without a UID: none
-// is) must be written again: it is missing, not controlled by the set as
-// it is now (the set was made anew), or says something other than report.
-// Pure.
-func Stale(base, report *bpfleetv1.NodeProgramReport, set *bpfleetv1.NodeProgramSet) bool {
-	return base.UID == "" || !metav1.IsControlledBy(base, set) || !equality.Semantic.DeepEqual(base.Status, report.Status)
-}
 
 // WriteReport replaces the whole report of set's node with report.Status,
 // controlled by set (so that it goes with the set): one JSON patch when the
