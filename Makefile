@@ -27,6 +27,7 @@ generate: ## Generate the kinds' enum and RBAC markers, deepcopy code, and compi
 manifests: ## Generate CRDs and RBAC roles from the kubebuilder markers, and the Argo CD health config.
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
 	go run ./hack/schemaless config/crd/bases/bpfleet.io_nodeprogramsets.yaml spec.programs
+	go run ./hack/schemaless config/crd/bases/bpfleet.io_nodeprogramreports.yaml status.programs
 	$(CONTROLLER_GEN) rbac:roleName=bpfleet-operator paths=./controllers/... output:rbac:artifacts:config=config/rbac/operator
 	$(CONTROLLER_GEN) rbac:roleName=bpfleet-agent paths=./bpfman-agent/... output:rbac:artifacts:config=config/rbac/agent
 	hack/argocd-cm.sh

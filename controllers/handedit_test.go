@@ -2,6 +2,8 @@ package controllers_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -10,8 +12,8 @@ import (
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 )
 
-// A set's entries are schemaless in the API server: a hand edit that gives
-// a field the wrong JSON type is stored. The informers that read every
+// A set's entries are schemaless in the API server (each one JSON string):
+// a hand edit that gives a field the wrong JSON type is stored. The informers that read every
 // set still decode it (the operator keeps working on every node), and the
 // operator writes the entry anew.
 func TestHandEditedSetEntryIsWrittenAnew(t *testing.T) {
@@ -27,7 +29,8 @@ func TestHandEditedSetEntryIsWrittenAnew(t *testing.T) {
 	waitScheduled(t, "edit-2", p)
 	set := &bpfleetv1.NodeProgramSet{}
 	set.Name = "edit-1"
-	edit := client.RawPatch(types.JSONPatchType, []byte(`[{"op":"replace","path":"/spec/programs/0/generation","value":"one"}]`))
+	broken, _ := json.Marshal(fmt.Sprintf(`{"uid":%q,"generation":"one"}`, p.UID))
+	edit := client.RawPatch(types.JSONPatchType, []byte(`[{"op":"replace","path":"/spec/programs/0","value":`+string(broken)+`}]`))
 	if err := k8s.Patch(ctx, set, edit); err != nil {
 		t.Fatalf("hand edit of a set entry: %v", err)
 	}

@@ -155,9 +155,9 @@ func (r *NodeReconciler) patchSpec(ctx context.Context, set *bpfleetv1.NodeProgr
 }
 
 // emptyNotNull makes an empty list [] in JSON, not null.
-func emptyNotNull[T any](list []T) []T {
+func emptyNotNull[S ~[]E, E any](list S) S {
 	if list == nil {
-		return []T{}
+		return S{}
 	}
 	return list
 }

@@ -2,6 +2,8 @@ package controllers_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpf"
@@ -359,4 +362,39 @@ func TestSetWithoutSpecScheduled(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitScheduled(t, "bare-1", p)
+}
+
+// A report's entries are not checked by the API server (each is one JSON
+// string): an agent's entry that does not decode shows on the program as
+// a failure on that node, saying why, and the other reports are still
+// read.
+func TestBrokenReportEntryIsANodeFailure(t *testing.T) {
+	ctx := context.Background()
+	sel := map[string]string{"test": "broken-report"}
+	createNode(t, "broken-1", sel)
+	createNode(t, "broken-2", sel)
+	p := pathProgram("broken-report", sel)
+	if err := k8s.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	waitScheduled(t, "broken-1", p)
+	waitScheduled(t, "broken-2", p)
+	report(t, "broken-1", p, &bpfleetv1.NodeProgramStatus{State: bpfleetv1.StateReady})
+	report(t, "broken-2", p, &bpfleetv1.NodeProgramStatus{State: bpfleetv1.StatePending})
+	broken, _ := json.Marshal(fmt.Sprintf(`{"uid":%q,"generation":%d,"state":7}`, p.UID, p.Generation))
+	edit := client.RawPatch(types.JSONPatchType, []byte(`[{"op":"replace","path":"/status/programs/0","value":`+string(broken)+`}]`))
+	r := &bpfleetv1.NodeProgramReport{}
+	r.Name = "broken-2"
+	if err := k8s.Patch(ctx, r, edit); err != nil {
+		t.Fatalf("write a broken report entry: %v", err)
+	}
+	eventually(t, "broken-2 failed with InvalidReport, broken-1 ready", func() (bool, error) {
+		got := getProgram(t, p.Name)
+		for _, f := range got.Status.Failures {
+			if f.Node == "broken-2" && f.Reason == bpfleetv1.ReasonInvalidReport && strings.Contains(f.Message, "does not decode") {
+				return got.Status.Nodes.Ready == 1, nil
+			}
+		}
+		return false, nil
+	})
 }

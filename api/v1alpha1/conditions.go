@@ -74,6 +74,9 @@ const (
 	// what it runs; removing programs from it, or making globalData
 	// smaller, makes room.
 	ReasonNodeSpecTooLarge = "NodeSpecTooLarge"
+	// ReasonInvalidReport: the node's agent reported the program in an
+	// entry that does not decode; the message says why.
+	ReasonInvalidReport = "InvalidReport"
 )
 
 // AgentLeaseLabel marks the coordination.k8s.io Lease by which a node's

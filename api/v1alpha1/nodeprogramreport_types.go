@@ -61,7 +61,7 @@ type NodeProgramReportStatus struct {
 	// runs. The agent writes the list whole (atomic, as the spec's).
 	// +optional
 	// +listType=atomic
-	Programs []NodeProgramStatus `json:"programs,omitempty"`
+	Programs NodeProgramStatusEntries `json:"programs,omitempty"`
 
 	// MapPolicies reports each policy's entries on this node.
 	// +optional
@@ -127,15 +127,14 @@ const (
 //
 // An entry says only what the node's set does not: the program's name,
 // kind and image digest are in its set's entry of the same UID (uid →
-// name is one lookup away in the set). Each JSON value of a report costs
-// the API server on every write of it, about 0.25 ms per value of every
-// entry at 100 programs: a Ready entry is six values (BenchmarkSetWrite;
-// with name, kind, digest, and links and map IDs as objects, it was
-// fourteen).
-// Its fields are typed, so that the API server refuses a report whose
-// values have the wrong JSON types: the operator decodes reports with
-// typed informers, and one report that does not decode would fail the
-// whole list.
+// name is one lookup away in the set). Each entry is one JSON string
+// holding its fields as a JSON object (NodeProgramStatusEntries):
+// the API server decodes and checks every value of an object on each
+// write of it (BenchmarkSetWrite), and a string is one value. The API
+// server does not check the fields inside; the operator decodes them
+// leniently (an entry that does not decode reads as Failed,
+// ReasonInvalidReport), so that one agent's bad report cannot blind the
+// informer that reads every report.
 type NodeProgramStatus struct {
 	UID types.UID `json:"uid"`
 	// Generation of the program resource the node applied.

@@ -19,21 +19,21 @@ type NodeProgramSetSpec struct {
 	// atomic, so that the API server tracks one field, not every field of
 	// every entry, on each write (docs/benchmarks.md, "Scale").
 	//
-	// The entries are schemaless in the CRD (hack/schemaless): the API
-	// server checks that each is an object, not its fields. Checking the
-	// ten-odd values of each entry was half the API server's CPU per spec
-	// write (BenchmarkSetWrite, 100 programs), and the operator is their
-	// only writer (RBAC; the agent may create only an empty set, see
-	// config/rbac/agent). A hand edit that gives a field the wrong JSON
-	// type must not blind the informers that read every set (one object
-	// that does not decode fails the whole list): such an entry decodes,
-	// with Invalid saying why (NodeProgram.UnmarshalJSON); the agent
-	// reports it failed and unloads nothing, and the operator writes the
-	// entry anew.
+	// Each entry is one JSON string holding the entry's fields as a JSON
+	// object (NodeProgramEntries), and schemaless in the CRD
+	// (hack/schemaless): the API server checks none of its fields. Decoding
+	// and checking the ten-odd values of each entry was most of the API
+	// server's CPU per spec write (BenchmarkSetWrite, 100 programs), and
+	// the operator is their only writer (RBAC; the agent may create only an
+	// empty set, see config/rbac/agent). A hand edit that breaks an entry
+	// must not blind the informers that read every set (one object that
+	// does not decode fails the whole list): such an entry decodes, with
+	// Invalid saying why (NodeProgram.UnmarshalJSON); the agent reports it
+	// failed and unloads nothing, and the operator writes the entry anew.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=1024
-	Programs []NodeProgram `json:"programs,omitempty"`
+	Programs NodeProgramEntries `json:"programs,omitempty"`
 
 	// MapPolicies whose entries this node writes into its programs' maps.
 	// +optional

@@ -1,8 +1,11 @@
-// Command schemaless makes the items of a list in a CRD schemaless: each
-// item must be an object; its fields are neither checked nor pruned by the
-// API server. controller-gen cannot say this of a list of a struct type
-// (its markers give the items the struct's properties), so `make
-// manifests` runs this after it, with the CRD file and the list's path:
+// Command schemaless makes the items of a list in a CRD schemaless: the
+// API server neither checks nor prunes them. The lists it is run on hold
+// entries that are each one JSON string (their Go type's MarshalJSON; see
+// api/v1alpha1/nodeprogram_json.go), and entries stored as objects before
+// that still validate. controller-gen cannot say this of a list of a
+// struct type (its markers give the items the struct's properties), so
+// `make manifests` runs this after it, with the CRD file and the list's
+// path:
 //
 //	go run ./hack/schemaless config/crd/bases/bpfleet.io_nodeprogramsets.yaml spec.programs
 //
@@ -59,7 +62,7 @@ func rewrite(file string, paths []string) error {
 }
 
 // itemsSchemaless replaces the items' schema of the list at path (dotted
-// property names) in version v by a schemaless object's.
+// property names) in version v by one that takes any JSON value.
 func itemsSchemaless(v any, path string) error {
 	keys := []string{"schema", "openAPIV3Schema"}
 	for _, name := range strings.Split(path, ".") {
@@ -72,7 +75,6 @@ func itemsSchemaless(v any, path string) error {
 	items, _ := list["items"].(map[string]any)
 	list["items"] = map[string]any{
 		"description":                          items["description"],
-		"type":                                 "object",
 		"x-kubernetes-preserve-unknown-fields": true,
 	}
 	return nil
