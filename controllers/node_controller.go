@@ -148,7 +148,8 @@ func (r *NodeReconciler) patchSpec(ctx context.Context, set *bpfleetv1.NodeProgr
 	if err != nil {
 		return fmt.Errorf("spec of %s: %w", set.Name, err)
 	}
-	if err := r.Patch(ctx, set, patch); err != nil {
+	gvk := bpfleetv1.GroupVersion.WithKind("NodeProgramSet")
+	if _, err := jsonpatch.Send(ctx, r.Client, gvk, client.ObjectKeyFromObject(set), patch); err != nil {
 		return fmt.Errorf("patch node program set %s: %w", set.Name, err)
 	}
 	return nil

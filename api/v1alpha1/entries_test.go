@@ -142,3 +142,25 @@ func getRaw(t *testing.T, kind, name string) *unstructured.Unstructured {
 	}
 	return u
 }
+
+// Entries round-trip whatever their strings hold: a verifier log's lines,
+// quotes, backslashes, non-ASCII and control characters.
+func TestNodeEntriesRoundTripAnyText(t *testing.T) {
+	want := bpfleetv1.NodeProgramStatusEntries{
+		{UID: "u-1", Generation: 1, State: bpfleetv1.StateFailed, Reason: bpfleetv1.ReasonVerifierRejected,
+			Message:     `load "count": invalid argument \ <&> é ✓ ` + "\u2028\x01",
+			VerifierLog: "0: (b7) r0 = 0\n1: (95) exit\tR0=0\r\n\"quoted\" \\path\\ \b\f /slash/"},
+		{UID: "u-2", Generation: 2, State: bpfleetv1.StateReady},
+	}
+	raw, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bpfleetv1.NodeProgramStatusEntries
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("round trip of %s:\n got %+v\nwant %+v", raw, got, want)
+	}
+}

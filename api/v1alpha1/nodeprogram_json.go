@@ -33,7 +33,7 @@ func (l NodeProgramEntries) MarshalJSON() ([]byte, error) { return marshalEntrie
 // UnmarshalJSON decodes the entries, strings or objects; an entry that
 // does not decode says why in its Invalid (NodeProgram.UnmarshalJSON).
 func (l *NodeProgramEntries) UnmarshalJSON(data []byte) error {
-	return unmarshalEntries(data, (*[]NodeProgram)(l), (*NodeProgram).invalid)
+	return unmarshalEntries(data, (*[]NodeProgram)(l), (*NodeProgram).UnmarshalJSON)
 }
 
 // NodeProgramStatusEntries are the programs of a NodeProgramReport, stored
@@ -46,7 +46,7 @@ func (l NodeProgramStatusEntries) MarshalJSON() ([]byte, error) { return marshal
 // UnmarshalJSON decodes the entries, strings or objects; an entry that
 // does not decode reads as Failed (NodeProgramStatus.UnmarshalJSON).
 func (l *NodeProgramStatusEntries) UnmarshalJSON(data []byte) error {
-	return unmarshalEntries(data, (*[]NodeProgramStatus)(l), (*NodeProgramStatus).invalid)
+	return unmarshalEntries(data, (*[]NodeProgramStatus)(l), (*NodeProgramStatus).UnmarshalJSON)
 }
 
 // UnmarshalJSON decodes a set's entry as every client of the API does
@@ -59,14 +59,9 @@ func (p *NodeProgram) UnmarshalJSON(data []byte) error {
 	type plain NodeProgram // without this method
 	*p = NodeProgram{}
 	if err := json.UnmarshalCaseSensitivePreserveInts(data, (*plain)(p)); err != nil {
-		p.invalid(err)
+		p.Invalid = fmt.Sprintf("the entry does not decode: %v", err)
 	}
 	return nil
-}
-
-// invalid marks the entry as one that does not decode, for err.
-func (p *NodeProgram) invalid(err error) {
-	p.Invalid = fmt.Sprintf("the entry does not decode: %v", err)
 }
 
 // UnmarshalJSON decodes a report's entry, and never fails on what it
@@ -78,15 +73,10 @@ func (s *NodeProgramStatus) UnmarshalJSON(data []byte) error {
 	type plain NodeProgramStatus // without this method
 	*s = NodeProgramStatus{}
 	if err := json.UnmarshalCaseSensitivePreserveInts(data, (*plain)(s)); err != nil {
-		s.invalid(err)
+		s.State, s.Reason, s.Terminal = StateFailed, ReasonInvalidReport, false
+		s.Message = fmt.Sprintf("the node's agent reported an entry that does not decode: %v", err)
 	}
 	return nil
-}
-
-// invalid marks the entry as one that does not decode, for err.
-func (s *NodeProgramStatus) invalid(err error) {
-	s.State, s.Reason, s.Terminal = StateFailed, ReasonInvalidReport, false
-	s.Message = fmt.Sprintf("the node's agent reported an entry that does not decode: %v", err)
 }
 
 // marshalEntries encodes entries as a JSON list of strings, each holding
@@ -118,10 +108,9 @@ func marshalEntries[E any](entries []E) ([]byte, error) {
 }
 
 // unmarshalEntries decodes a JSON list of entries, each a JSON string
-// holding an object or (as stored before) the object itself, into out.
-// An entry that is not JSON is marked by invalid; the entries' own
-// UnmarshalJSON marks those that do not decode.
-func unmarshalEntries[E any](data []byte, out *[]E, invalid func(*E, error)) error {
+// holding an object or (as stored before) the object itself, into out,
+// each by decode (the entry's lenient UnmarshalJSON, which never fails).
+func unmarshalEntries[E any](data []byte, out *[]E, decode func(*E, []byte) error) error {
 	var raw []stdjson.RawMessage
 	if err := json.UnmarshalCaseSensitivePreserveInts(data, &raw); err != nil {
 		return err
@@ -133,16 +122,54 @@ func unmarshalEntries[E any](data []byte, out *[]E, invalid func(*E, error)) err
 	entries := make([]E, len(raw))
 	for i, r := range raw {
 		if len(r) > 0 && r[0] == '"' {
-			var object string
-			if err := json.UnmarshalCaseSensitivePreserveInts(r, &object); err != nil {
+			var err error
+			if r, err = unquote(r); err != nil {
 				return err
 			}
-			r = stdjson.RawMessage(object)
 		}
-		if err := json.UnmarshalCaseSensitivePreserveInts(r, &entries[i]); err != nil {
-			invalid(&entries[i], err)
+		if err := decode(&entries[i], r); err != nil {
+			return err
 		}
 	}
 	*out = entries
 	return nil
+}
+
+// unquote is the content of the JSON string s (valid JSON: the list was
+// checked as a whole). The common escapes are undone here, in one pass,
+// for the entries of every set and report each informer reads; a string
+// with \u escapes goes through the JSON decoder.
+func unquote(s []byte) ([]byte, error) {
+	s = s[1 : len(s)-1]
+	if bytes.IndexByte(s, '\\') < 0 {
+		return s, nil
+	}
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' {
+			out = append(out, c)
+			continue
+		}
+		i++
+		switch s[i] {
+		case '"', '\\', '/':
+			out = append(out, s[i])
+		case 'n':
+			out = append(out, '\n')
+		case 't':
+			out = append(out, '\t')
+		case 'r':
+			out = append(out, '\r')
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		default: // \uXXXX
+			var str string
+			err := json.UnmarshalCaseSensitivePreserveInts(append(append([]byte{'"'}, s...), '"'), &str)
+			return []byte(str), err
+		}
+	}
+	return out, nil
 }

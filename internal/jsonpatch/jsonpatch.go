@@ -5,9 +5,12 @@
 package jsonpatch
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -30,4 +33,20 @@ func Patch(ops ...Op) (client.Patch, error) {
 		return nil, fmt.Errorf("json patch: %w", err)
 	}
 	return client.RawPatch(types.JSONPatchType, data), nil
+}
+
+// Send applies patch to the object of kind gvk named by key and returns
+// the patched object's metadata only: the API server sends, and the
+// client decodes, neither spec nor status (for a node's set or report,
+// every entry of every program, which the writer already has and its
+// informers receive anyway).
+func Send(ctx context.Context, c client.Client, gvk schema.GroupVersionKind, key client.ObjectKey, patch client.Patch) (*metav1.ObjectMeta, error) {
+	meta := &metav1.PartialObjectMetadata{}
+	meta.SetGroupVersionKind(gvk)
+	meta.Name, meta.Namespace = key.Name, key.Namespace
+	if err := c.Patch(ctx, meta, patch); err != nil {
+		return nil, err
+	}
+	meta.ManagedFields = nil
+	return &meta.ObjectMeta, nil
 }

@@ -14,8 +14,9 @@ import (
 
 // WriteReport replaces the whole report of set's node with report.Status,
 // controlled by set (so that it goes with the set): one JSON patch when the
-// report exists, a create when it does not. The agent is the report's only
-// writer, so nothing is merged: what it no longer reports is gone.
+// report exists (reading back the report's metadata only), a create when
+// it does not. The agent is the report's only writer, so nothing is
+// merged: what it no longer reports is gone.
 func WriteReport(ctx context.Context, c client.Client, set *bpfleetv1.NodeProgramSet, report *bpfleetv1.NodeProgramReport) error {
 	controller := true // not blockOwnerDeletion: that would need update on the sets' finalizers
 	owner := []metav1.OwnerReference{{
@@ -26,7 +27,10 @@ func WriteReport(ctx context.Context, c client.Client, set *bpfleetv1.NodeProgra
 		return fmt.Errorf("report of %s: %w", set.Name, err)
 	}
 	report.Name = set.Name
-	err = c.Patch(ctx, report, patch)
+	meta, err := jsonpatch.Send(ctx, c, bpfleetv1.GroupVersion.WithKind("NodeProgramReport"), client.ObjectKeyFromObject(report), patch)
+	if err == nil {
+		report.ObjectMeta = *meta
+	}
 	if apierrors.IsNotFound(err) {
 		fresh := &bpfleetv1.NodeProgramReport{
 			ObjectMeta: metav1.ObjectMeta{Name: set.Name, OwnerReferences: owner},

@@ -304,11 +304,14 @@ func simulatedAgent(ctx context.Context, c client.WithWatch, cs kubernetes.Inter
 	}
 }
 
-// watchReport holds the watch a real agent's cache has on its own report;
-// the events are dropped (a real agent acts only on a deletion).
+// watchReport holds the watch a real agent's cache has on its own report,
+// of its metadata only (nodesync/written.go); the events are dropped (a
+// real agent acts only on a deletion).
 func watchReport(ctx context.Context, c client.WithWatch, node string) {
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(bpfleetv1.GroupVersion.WithKind("NodeProgramReportList"))
 	for ctx.Err() == nil {
-		w, err := c.Watch(ctx, &bpfleetv1.NodeProgramReportList{}, client.MatchingFields{"metadata.name": node})
+		w, err := c.Watch(ctx, list, client.MatchingFields{"metadata.name": node})
 		if err != nil {
 			time.Sleep(time.Second)
 			continue
