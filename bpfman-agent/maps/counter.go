@@ -53,14 +53,17 @@ func (c *Counter) Close() error {
 }
 
 // Usage is as the package's Usage, from the kernel's count for a hash map
-// of any kind (LRU and per-CPU included). A nil Counter, or another map
-// type, counts as Usage does.
+// of any kind (LRU and per-CPU included). A nil Counter, another map
+// type, or a count the iterator fails to read counts as Usage does.
 func (c *Counter) Usage(m *ebpf.Map) (entries int, max uint32, err error) {
 	if c == nil || !counted(m.Type()) {
 		return Usage(m)
 	}
 	n, err := c.count(m)
-	return n, m.MaxEntries(), err
+	if err != nil {
+		return Usage(m)
+	}
+	return n, m.MaxEntries(), nil
 }
 
 // counted says whether the kernel keeps a count of the map type's
