@@ -135,3 +135,21 @@ func BenchmarkWrite(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPlan is Apply's work before its first kernel call: encoding
+// and checking 100,000 blocklist entries.
+func BenchmarkPlan(b *testing.B) {
+	testkernel.Require(b)
+	spec := blocklistSpec(b).Copy()
+	spec.MaxEntries = 131072
+	m := newMap(b, spec)
+	entries := blocklistEntries(100000)
+	b.ReportAllocs()
+	for b.Loop() {
+		p := plan(m, spec.Key, spec.Value, entries)
+		if len(p.failed) > 0 {
+			b.Fatal(p.failed)
+		}
+		p.set.release()
+	}
+}

@@ -22,12 +22,12 @@ type batch struct {
 }
 
 // plan encodes every entry and checks it against m, without a kernel call.
-// Keys and values are encoded straight into the rows the kernel reads.
+// Keys and values are encoded straight into the rows the kernel reads;
+// keys listed twice are found after, in one pass over the encoded keys.
 func plan(m *ebpf.Map, keyType, valueType btf.Type, entries []Entry) batch {
 	b := batch{keys: newRows(int(m.KeySize()), len(entries)), values: newRows(int(m.ValueSize()), len(entries)),
 		index: make([]int, 0, len(entries)), keep: make(map[string]bool)}
 	keys, values := newEncoder(keyType, m.KeySize()), newEncoder(valueType, m.ValueSize())
-	b.set = newKeySet(b.keys, len(entries))
 	n := 0
 	for i, e := range entries {
 		keyOK, err := encodeEntry(b.keys.at(n), b.values.at(n), e, keys, values)
@@ -42,6 +42,7 @@ func plan(m *ebpf.Map, keyType, valueType btf.Type, entries []Entry) batch {
 		n++
 	}
 	b.keys, b.values = b.keys.truncate(n), b.values.truncate(n)
+	b.dedup()
 	return b
 }
 
@@ -65,22 +66,46 @@ func encodeEntry(key, value []byte, e Entry, keys, values encoder) (keyOK bool, 
 }
 
 // check checks what Encode cannot know of entry i, encoded in row n: the
-// map's capacity, array indices, keys listed twice. b.set holds the rows
-// before n, and takes n if it passes.
+// map's capacity and array indices.
 func (b *batch) check(m *ebpf.Map, n, i, total int) error {
-	key := b.keys.at(n)
 	if max := int(m.MaxEntries()); i >= max {
 		return fmt.Errorf("%w: the policy lists %d entries, the map holds at most %d", ErrMapFull, total, max)
 	}
 	if isArray(m) {
-		if idx := binary.NativeEndian.Uint32(key); idx >= m.MaxEntries() {
+		if idx := binary.NativeEndian.Uint32(b.keys.at(n)); idx >= m.MaxEntries() {
 			return &Error{Field: "key", Err: fmt.Errorf("index %d is out of the array's range [0, %d]", idx, m.MaxEntries()-1)}
 		}
 	}
-	if first, added := b.set.add(n); !added {
-		return &Error{Field: "key", Err: fmt.Errorf("same key as entry %d", b.index[first])}
-	}
 	return nil
+}
+
+// dedup puts the rows in b.set, failing each whose key an earlier row
+// holds, and moves the rows after it down. It is a pass of its own, with
+// no encoding in between, so that the processor looks up several keys'
+// slots at once.
+func (b *batch) dedup() {
+	b.set = newKeySet(b.keys, b.keys.len())
+	w := 0
+	for r := range b.keys.len() {
+		slot, tag, first := b.set.find(b.keys.at(r))
+		if first >= 0 {
+			b.fail(b.index[r], &Error{Field: "key", Err: fmt.Errorf("same key as entry %d", b.index[first])}, true, b.keys.at(r))
+			continue
+		}
+		if w != r {
+			b.move(w, r)
+		}
+		b.set.put(slot, tag, w)
+		w++
+	}
+	b.keys, b.values, b.index = b.keys.truncate(w), b.values.truncate(w), b.index[:w]
+}
+
+// move copies row r (key, value and index) to row w.
+func (b *batch) move(w, r int) {
+	copy(b.keys.at(w), b.keys.at(r))
+	copy(b.values.at(w), b.values.at(r))
+	b.index[w] = b.index[r]
 }
 
 // wants says whether the batch plans or keeps key.

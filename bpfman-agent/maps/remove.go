@@ -28,13 +28,14 @@ func Remove(m *ebpf.Map, keyType btf.Type, keys []json.RawMessage) (int, error) 
 func encodeKeys(keys []json.RawMessage, keyType btf.Type, size uint32) rows {
 	out := newRows(int(size), len(keys))
 	seen := newKeySet(out, len(keys))
+	defer seen.release()
 	enc := newEncoder(keyType, size)
 	n := 0
 	for _, raw := range keys {
 		if enc.into(out.at(n), raw) != nil {
 			continue
 		}
-		if _, added := seen.add(n); added {
+		if seen.add(n) {
 			n++
 		}
 	}

@@ -49,6 +49,7 @@ func staleKeys(m *ebpf.Map, p batch) (stale rows, others int, err error) {
 // held are the keys of keys that m holds, read in one scan of m.
 func held(m *ebpf.Map, keys rows) (rows, error) {
 	set := newKeySet(keys, keys.len())
+	defer set.release()
 	for i := range keys.len() {
 		set.add(i)
 	}
@@ -59,7 +60,7 @@ func held(m *ebpf.Map, keys rows) (rows, error) {
 	var idx []int
 	err = s.each(func(n int) error {
 		for i := range n {
-			if _, j := set.find(s.keys.at(i)); j >= 0 {
+			if _, _, j := set.find(s.keys.at(i)); j >= 0 {
 				idx = append(idx, j)
 			}
 		}
