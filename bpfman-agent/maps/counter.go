@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
 
 	"github.com/bpfleet/bpfleet/bpf"
 )
@@ -85,7 +88,7 @@ func (c *Counter) count(m *ebpf.Map) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	entries := c.coll.Variables["entries"]
-	if err := errors.Join(c.coll.Variables["map_id"].Set(uint32(id)), entries.Set(int64(-1))); err != nil {
+	if err := errors.Join(c.coll.Variables["map_id"].Set(id), entries.Set(int64(-1))); err != nil {
 		return 0, fmt.Errorf("count entries: %w", err)
 	}
 	if err := c.run(); err != nil {
@@ -111,14 +114,19 @@ func (c *Counter) run() error {
 	return errors.Join(err, r.Close())
 }
 
-func mapID(m *ebpf.Map) (ebpf.MapID, error) {
-	info, err := m.Info()
-	if err != nil {
-		return 0, fmt.Errorf("count entries: %w", err)
+// mapID asks the kernel for m's ID: the first two fields of its
+// bpf_map_info (type and ID), in one bpf() call, where ebpf.Map.Info
+// reads the whole and parses /proc's fdinfo besides.
+func mapID(m *ebpf.Map) (uint32, error) {
+	var info struct{ typ, id uint32 }
+	attr := struct {
+		fd, infoLen uint32
+		info        uint64
+	}{uint32(m.FD()), uint32(unsafe.Sizeof(info)), uint64(uintptr(unsafe.Pointer(&info)))}
+	_, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_OBJ_GET_INFO_BY_FD, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	runtime.KeepAlive(m)
+	if errno != 0 {
+		return 0, fmt.Errorf("count entries: map info: %w", errno)
 	}
-	id, ok := info.ID()
-	if !ok {
-		return 0, errors.New("count entries: the kernel tells no map ID")
-	}
-	return id, nil
+	return info.id, nil
 }
