@@ -304,3 +304,40 @@ func TestRemove(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyLongList writes a list long enough to be encoded in parts (on
+// every processor): bad entries in each part and a key repeated across
+// parts are each reported, in order and by their index in the list, and
+// every other entry is written, its value where its key says.
+func TestApplyLongList(t *testing.T) {
+	testkernel.Require(t)
+	spec := blocklistSpec(t).Copy()
+	spec.MaxEntries = 8192
+	m := newMap(t, spec)
+	entries := blocklistEntries(4 * perWorker)
+	for i := range entries {
+		entries[i].Value = json.RawMessage(fmt.Sprintf(`{"drops": %d}`, i))
+	}
+	entries[3].Value = json.RawMessage(`{"drops": -1}`)
+	entries[len(entries)-1].Key = json.RawMessage(`{"addr": "10.0.0.300"}`)
+	entries[3*perWorker].Key = entries[5].Key
+	entries[2*perWorker+1].Value = json.RawMessage(`{"hits": 1}`)
+	res, err := Apply(m, spec.Key, spec.Value, entries, Options{Mode: Merge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, res, len(entries)-4, 4, len(entries)-4)
+	var got []int
+	for _, f := range res.Failed {
+		got = append(got, f.Index)
+	}
+	if wantIdx := []int{3, 2*perWorker + 1, 3 * perWorker, len(entries) - 1}; fmt.Sprint(got) != fmt.Sprint(wantIdx) {
+		t.Fatalf("failed entries %v, want %v", got, wantIdx)
+	}
+	wantFailure(t, res, 3*perWorker, "key: same key as entry 5")
+	for addr, drops := range contents(t, m) {
+		if i := int(addr - 10<<24); int(drops) != i {
+			t.Fatalf("entry %d holds drops %d", i, drops)
+		}
+	}
+}

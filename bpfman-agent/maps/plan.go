@@ -22,28 +22,44 @@ type batch struct {
 }
 
 // plan encodes every entry and checks it against m, without a kernel call.
-// Keys and values are encoded straight into the rows the kernel reads;
-// keys listed twice are found after, in one pass over the encoded keys.
+// Keys and values are encoded straight into the rows the kernel reads, a
+// row per entry (see encodeAll); one pass then checks each encoded entry,
+// finds keys listed twice, and moves the rows that pass together.
 func plan(m *ebpf.Map, keyType, valueType btf.Type, entries []Entry) batch {
 	b := batch{keys: newRows(int(m.KeySize()), len(entries)), values: newRows(int(m.ValueSize()), len(entries)),
-		index: make([]int, 0, len(entries)), keep: make(map[string]bool)}
-	keys, values := newEncoder(keyType, m.KeySize()), newEncoder(valueType, m.ValueSize())
-	n := 0
-	for i, e := range entries {
-		keyOK, err := encodeEntry(b.keys.at(n), b.values.at(n), e, keys, values)
-		if err == nil {
-			err = b.check(m, n, i, len(entries))
-		}
-		if err != nil {
-			b.fail(i, err, keyOK, b.keys.at(n))
+		index: make([]int, len(entries)), keep: make(map[string]bool)}
+	bad := encodeAll(b.keys, b.values, entries, newEncoder(keyType, m.KeySize()), newEncoder(valueType, m.ValueSize()))
+	b.set = newKeySet(b.keys, len(entries))
+	w := 0
+	for i := range entries {
+		if len(bad) > 0 && bad[0].index == i {
+			b.fail(i, bad[0].err, bad[0].keyOK, b.keys.at(i))
+			bad = bad[1:]
 			continue
 		}
-		b.index = append(b.index, i)
-		n++
+		if b.pass(m, i, w, len(entries)) {
+			w++
+		}
 	}
-	b.keys, b.values = b.keys.truncate(n), b.values.truncate(n)
-	b.dedup()
+	b.keys, b.values, b.index = b.keys.truncate(w), b.values.truncate(w), b.index[:w]
 	return b
+}
+
+// pass checks entry i, encoded in row i, and moves it to row w if it
+// passes, putting it in b.set.
+func (b *batch) pass(m *ebpf.Map, i, w, total int) bool {
+	slot, tag, first := b.set.find(b.keys.at(i))
+	err := b.check(m, i, total)
+	if err == nil && first >= 0 {
+		err = &Error{Field: "key", Err: fmt.Errorf("same key as entry %d", b.index[first])}
+	}
+	if err != nil {
+		b.fail(i, err, true, b.keys.at(i))
+		return false
+	}
+	b.move(w, i)
+	b.set.put(slot, tag, w)
+	return true
 }
 
 func (b *batch) fail(i int, err error, keyOK bool, key []byte) {
@@ -53,59 +69,27 @@ func (b *batch) fail(i int, err error, keyOK bool, key []byte) {
 	}
 }
 
-// encodeEntry encodes e into key and value; keyOK says the key encoded,
-// even if the value did not.
-func encodeEntry(key, value []byte, e Entry, keys, values encoder) (keyOK bool, err error) {
-	if err := keys.into(key, e.Key); err != nil {
-		return false, within("key", err)
-	}
-	if err := values.into(value, e.Value); err != nil {
-		return true, within("value", err)
-	}
-	return true, nil
-}
-
-// check checks what Encode cannot know of entry i, encoded in row n: the
+// check checks what Encode cannot know of entry i, encoded in row i: the
 // map's capacity and array indices.
-func (b *batch) check(m *ebpf.Map, n, i, total int) error {
+func (b *batch) check(m *ebpf.Map, i, total int) error {
 	if max := int(m.MaxEntries()); i >= max {
 		return fmt.Errorf("%w: the policy lists %d entries, the map holds at most %d", ErrMapFull, total, max)
 	}
 	if isArray(m) {
-		if idx := binary.NativeEndian.Uint32(b.keys.at(n)); idx >= m.MaxEntries() {
+		if idx := binary.NativeEndian.Uint32(b.keys.at(i)); idx >= m.MaxEntries() {
 			return &Error{Field: "key", Err: fmt.Errorf("index %d is out of the array's range [0, %d]", idx, m.MaxEntries()-1)}
 		}
 	}
 	return nil
 }
 
-// dedup puts the rows in b.set, failing each whose key an earlier row
-// holds, and moves the rows after it down. It is a pass of its own, with
-// no encoding in between, so that the processor looks up several keys'
-// slots at once.
-func (b *batch) dedup() {
-	b.set = newKeySet(b.keys, b.keys.len())
-	w := 0
-	for r := range b.keys.len() {
-		slot, tag, first := b.set.find(b.keys.at(r))
-		if first >= 0 {
-			b.fail(b.index[r], &Error{Field: "key", Err: fmt.Errorf("same key as entry %d", b.index[first])}, true, b.keys.at(r))
-			continue
-		}
-		if w != r {
-			b.move(w, r)
-		}
-		b.set.put(slot, tag, w)
-		w++
+// move moves entry i, encoded in row i, to row w.
+func (b *batch) move(w, i int) {
+	if w != i {
+		copy(b.keys.at(w), b.keys.at(i))
+		copy(b.values.at(w), b.values.at(i))
 	}
-	b.keys, b.values, b.index = b.keys.truncate(w), b.values.truncate(w), b.index[:w]
-}
-
-// move copies row r (key, value and index) to row w.
-func (b *batch) move(w, r int) {
-	copy(b.keys.at(w), b.keys.at(r))
-	copy(b.values.at(w), b.values.at(r))
-	b.index[w] = b.index[r]
+	b.index[w] = i
 }
 
 // wants says whether the batch plans or keeps key.
