@@ -76,7 +76,7 @@ func apply(w *writer, keyType, valueType btf.Type, entries []Entry, opts Options
 		return res, err
 	}
 	p := plan(w.m, keyType, valueType, entries)
-	defer p.set.release()
+	defer p.release()
 	res.Failed = p.failed
 	entriesAfter := -1
 	if !w.atomic || len(p.failed) == 0 {

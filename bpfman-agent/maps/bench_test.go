@@ -150,6 +150,6 @@ func BenchmarkPlan(b *testing.B) {
 		if len(p.failed) > 0 {
 			b.Fatal(p.failed)
 		}
-		p.set.release()
+		p.release()
 	}
 }

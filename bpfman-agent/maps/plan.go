@@ -26,7 +26,7 @@ type batch struct {
 // row per entry (see encodeAll); one pass then checks each encoded entry,
 // finds keys listed twice, and moves the rows that pass together.
 func plan(m *ebpf.Map, keyType, valueType btf.Type, entries []Entry) batch {
-	b := batch{keys: newRows(int(m.KeySize()), len(entries)), values: newRows(int(m.ValueSize()), len(entries)),
+	b := batch{keys: reusedRows(int(m.KeySize()), len(entries)), values: reusedRows(int(m.ValueSize()), len(entries)),
 		index: make([]int, len(entries)), keep: make(map[string]bool)}
 	bad := encodeAll(b.keys, b.values, entries, newEncoder(keyType, m.KeySize()), newEncoder(valueType, m.ValueSize()))
 	b.set = newKeySet(b.keys, len(entries))
@@ -90,6 +90,14 @@ func (b *batch) move(w, i int) {
 		copy(b.values.at(w), b.values.at(i))
 	}
 	b.index[w] = i
+}
+
+// release gives the batch's memory back for later batches; b is not used
+// after.
+func (b *batch) release() {
+	b.keys.release()
+	b.values.release()
+	b.set.release()
 }
 
 // wants says whether the batch plans or keeps key.
