@@ -341,3 +341,16 @@ func TestApplyLongList(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyRepeatedValues writes entries whose values repeat, run after
+// run and apart, and a bad value repeated: each key holds its own value.
+func TestApplyRepeatedValues(t *testing.T) {
+	testkernel.Require(t)
+	spec := blocklistSpec(t)
+	m := newMap(t, spec)
+	res := mustApply(t, m, spec, Merge, false, ipEntry(1, 7), ipEntry(2, 7), ipEntry(3, 9), ipEntry(4, 7),
+		entry(`{"addr": "10.0.0.5"}`, `{"drops": -1}`), entry(`{"addr": "10.0.0.6"}`, `{"drops": -1}`), ipEntry(7, 9))
+	want(t, res, 5, 2, 5)
+	wantFailure(t, res, 5, "value.drops: -1 is negative, the type is unsigned")
+	wantContents(t, m, map[uint32]uint64{10<<24 | 1: 7, 10<<24 | 2: 7, 10<<24 | 3: 9, 10<<24 | 4: 7, 10<<24 | 7: 9})
+}

@@ -1,6 +1,7 @@
 package maps
 
 import (
+	"bytes"
 	"runtime"
 	"sync"
 )
@@ -40,22 +41,35 @@ func encodeAll(keys, values rows, entries []Entry, k, v encoder) []badEntry {
 // encodePart encodes the entries lo to hi-1.
 func encodePart(keys, values rows, entries []Entry, lo, hi int, k, v encoder) []badEntry {
 	var bad []badEntry
+	var last lastValue
 	for i := lo; i < hi; i++ {
-		if keyOK, err := encodeEntry(keys.at(i), values.at(i), entries[i], k, v); err != nil {
-			bad = append(bad, badEntry{index: i, err: err, keyOK: keyOK})
+		e := entries[i]
+		if err := k.into(keys.at(i), e.Key); err != nil {
+			bad = append(bad, badEntry{index: i, err: within("key", err)})
+			continue
+		}
+		if err := last.into(values.at(i), e.Value, v); err != nil {
+			bad = append(bad, badEntry{index: i, err: within("value", err), keyOK: true})
 		}
 	}
 	return bad
 }
 
-// encodeEntry encodes e into key and value; keyOK says the key encoded,
-// even if the value did not.
-func encodeEntry(key, value []byte, e Entry, keys, values encoder) (keyOK bool, err error) {
-	if err := keys.into(key, e.Key); err != nil {
-		return false, within("key", err)
+// lastValue is the last value that encoded, as JSON and as bytes: lists
+// often give every key the same value (a blocklist's verdict, a zero
+// counter), which is then encoded once and copied.
+type lastValue struct{ raw, bytes []byte }
+
+// into encodes raw into dst as v does, or copies the last value if raw
+// is the same text.
+func (l *lastValue) into(dst, raw []byte, v encoder) error {
+	if l.bytes != nil && bytes.Equal(raw, l.raw) {
+		copy(dst, l.bytes)
+		return nil
 	}
-	if err := values.into(value, e.Value); err != nil {
-		return true, within("value", err)
+	if err := v.into(dst, raw); err != nil {
+		return err
 	}
-	return true, nil
+	l.raw, l.bytes = raw, dst
+	return nil
 }
