@@ -3,6 +3,7 @@ package maps
 import (
 	"encoding/binary"
 	"fmt"
+	"sync"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
@@ -27,7 +28,7 @@ type batch struct {
 // finds keys listed twice, and moves the rows that pass together.
 func plan(m *ebpf.Map, keyType, valueType btf.Type, entries []Entry) batch {
 	b := batch{keys: reusedRows(int(m.KeySize()), len(entries)), values: reusedRows(int(m.ValueSize()), len(entries)),
-		index: make([]int, len(entries)), keep: make(map[string]bool)}
+		index: reusedIndex(len(entries)), keep: make(map[string]bool)}
 	bad := encodeAll(b.keys, b.values, entries, newEncoder(keyType, m.KeySize()), newEncoder(valueType, m.ValueSize()))
 	b.set = newKeySet(b.keys, len(entries))
 	w := 0
@@ -98,6 +99,20 @@ func (b *batch) release() {
 	b.keys.release()
 	b.values.release()
 	b.set.release()
+	index := b.index[:cap(b.index)]
+	indexes.Put(&index)
+}
+
+// indexes holds the index slices of released batches (*[]int).
+var indexes sync.Pool
+
+// reusedIndex is an index slice of n, from a released batch if one is
+// large enough; its contents are left as they were.
+func reusedIndex(n int) []int {
+	if s, ok := indexes.Get().(*[]int); ok && cap(*s) >= n {
+		return (*s)[:n]
+	}
+	return make([]int, n)
 }
 
 // wants says whether the batch plans or keeps key.
