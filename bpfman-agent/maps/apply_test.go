@@ -340,6 +340,15 @@ func TestApplyLongList(t *testing.T) {
 			t.Fatalf("entry %d holds drops %d", i, drops)
 		}
 	}
+
+	// A map too small: the entries past its max_entries are refused too.
+	spec.MaxEntries = uint32(len(entries) - 10)
+	res, err = Apply(newMap(t, spec), spec.Key, spec.Value, entries, Options{Mode: Merge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, res, len(entries)-13, 13, len(entries)-13)
+	wantFailure(t, res, len(entries)-2, fmt.Sprintf("map full: the policy lists %d entries, the map holds at most %d", len(entries), spec.MaxEntries))
 }
 
 // TestApplyRepeatedValues writes entries whose values repeat, run after

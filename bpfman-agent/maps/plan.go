@@ -3,6 +3,7 @@ package maps
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/cilium/ebpf"
@@ -18,49 +19,60 @@ type batch struct {
 	// keep holds the keys of failed entries whose key encoded: mode Exact
 	// leaves them as they are rather than remove them.
 	keep map[string]bool
-	// set holds keys, by their bytes.
+	// set holds keys, by their bytes: the rows of every entry, as encoded
+	// (see plan).
 	set *keySet
+	// own are the rows the batch's memory is in, for release.
+	own []rows
 }
 
 // plan encodes every entry and checks it against m, without a kernel call.
 // Keys and values are encoded straight into the rows the kernel reads, a
-// row per entry (see encodeAll); one pass then checks each encoded entry,
-// finds keys listed twice, and moves the rows that pass together.
+// row per entry (see encodeAll); the keys are then checked and put in a
+// set, which finds keys listed twice (see keySet.addAll); the rows of
+// the entries that failed, if any, are left out of a copy.
 func plan(m *ebpf.Map, keyType, valueType btf.Type, entries []Entry) batch {
-	b := batch{keys: reusedRows(int(m.KeySize()), len(entries)), values: reusedRows(int(m.ValueSize()), len(entries)),
-		index: reusedIndex(len(entries)), keep: make(map[string]bool)}
-	bad := encodeAll(b.keys, b.values, entries, newEncoder(keyType, m.KeySize()), newEncoder(valueType, m.ValueSize()))
-	b.set = newKeySet(b.keys, len(entries))
-	w := 0
-	for i := range entries {
-		if len(bad) > 0 && bad[0].index == i {
-			b.fail(i, bad[0].err, bad[0].keyOK, b.keys.at(i))
-			bad = bad[1:]
-			continue
-		}
-		if b.pass(m, i, w, len(entries)) {
-			w++
-		}
+	n := len(entries)
+	keys, values := reusedRows(int(m.KeySize()), n), reusedRows(int(m.ValueSize()), n)
+	bad := encodeAll(keys, values, entries, newEncoder(keyType, m.KeySize()), newEncoder(valueType, m.ValueSize()))
+	set := newKeySet(keys, n, setParts(n))
+	bad = append(bad, set.addAll(bad, func(i int) error { return check(m, keys.at(i), i, n) })...)
+	slices.SortFunc(bad, func(a, b badEntry) int { return a.index - b.index })
+	b := batch{set: set, keep: make(map[string]bool), own: []rows{keys, values}}
+	for _, e := range bad {
+		b.fail(e.index, e.err, e.keyOK, keys.at(e.index))
 	}
-	b.keys, b.values, b.index = b.keys.truncate(w), b.values.truncate(w), b.index[:w]
+	b.keys, b.values, b.index = compact(keys, values, bad)
+	if len(bad) > 0 {
+		b.own = append(b.own, b.keys, b.values)
+	}
 	return b
 }
 
-// pass checks entry i, encoded in row i, and moves it to row w if it
-// passes, putting it in b.set.
-func (b *batch) pass(m *ebpf.Map, i, w, total int) bool {
-	slot, tag, first := b.set.find(b.keys.at(i))
-	err := b.check(m, i, total)
-	if err == nil && first >= 0 {
-		err = &Error{Field: "key", Err: fmt.Errorf("same key as entry %d", b.index[first])}
+// compact is the rows of the entries not in bad (in order of index), and
+// the index of each: keys and values themselves when bad is empty, else
+// copies.
+func compact(keys, values rows, bad []badEntry) (rows, rows, []int) {
+	index := reusedIndex(keys.len() - len(bad))
+	if len(bad) == 0 {
+		for i := range index {
+			index[i] = i
+		}
+		return keys, values, index
 	}
-	if err != nil {
-		b.fail(i, err, true, b.keys.at(i))
-		return false
+	k, v := reusedRows(keys.size, len(index)), reusedRows(values.size, len(index))
+	w := 0
+	for i := range keys.len() {
+		if len(bad) > 0 && bad[0].index == i {
+			bad = bad[1:]
+			continue
+		}
+		copy(k.at(w), keys.at(i))
+		copy(v.at(w), values.at(i))
+		index[w] = i
+		w++
 	}
-	b.move(w, i)
-	b.set.put(slot, tag, w)
-	return true
+	return k, v, index
 }
 
 func (b *batch) fail(i int, err error, keyOK bool, key []byte) {
@@ -70,34 +82,26 @@ func (b *batch) fail(i int, err error, keyOK bool, key []byte) {
 	}
 }
 
-// check checks what Encode cannot know of entry i, encoded in row i: the
-// map's capacity and array indices.
-func (b *batch) check(m *ebpf.Map, i, total int) error {
+// check checks what Encode cannot know of entry i of total, whose key
+// is key: the map's capacity and array indices.
+func check(m *ebpf.Map, key []byte, i, total int) error {
 	if max := int(m.MaxEntries()); i >= max {
 		return fmt.Errorf("%w: the policy lists %d entries, the map holds at most %d", ErrMapFull, total, max)
 	}
 	if isArray(m) {
-		if idx := binary.NativeEndian.Uint32(b.keys.at(i)); idx >= m.MaxEntries() {
+		if idx := binary.NativeEndian.Uint32(key); idx >= m.MaxEntries() {
 			return &Error{Field: "key", Err: fmt.Errorf("index %d is out of the array's range [0, %d]", idx, m.MaxEntries()-1)}
 		}
 	}
 	return nil
 }
 
-// move moves entry i, encoded in row i, to row w.
-func (b *batch) move(w, i int) {
-	if w != i {
-		copy(b.keys.at(w), b.keys.at(i))
-		copy(b.values.at(w), b.values.at(i))
-	}
-	b.index[w] = i
-}
-
 // release gives the batch's memory back for later batches; b is not used
 // after.
 func (b *batch) release() {
-	b.keys.release()
-	b.values.release()
+	for _, r := range b.own {
+		r.release()
+	}
 	b.set.release()
 	index := b.index[:cap(b.index)]
 	indexes.Put(&index)

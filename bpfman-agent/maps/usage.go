@@ -48,7 +48,7 @@ func staleKeys(m *ebpf.Map, p batch) (stale rows, others int, err error) {
 
 // held are the keys of keys that m holds, read in one scan of m.
 func held(m *ebpf.Map, keys rows) (rows, error) {
-	set := newKeySet(keys, keys.len())
+	set := newKeySet(keys, keys.len(), 1)
 	defer set.release()
 	for i := range keys.len() {
 		set.add(i)
