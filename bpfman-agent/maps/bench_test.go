@@ -2,6 +2,7 @@ package maps
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"testing"
@@ -47,6 +48,34 @@ func BenchmarkApply(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkApplyRewrite writes 100,000 blocklist entries over the same
+// ones, with the keys written before as Previous, as the agent writes a
+// policy's new generation (Previous is its ledger), against the kernel's
+// write of the same entries, in the same run.
+func BenchmarkApplyRewrite(b *testing.B) {
+	testkernel.Require(b)
+	spec := blocklistSpec(b).Copy()
+	spec.MaxEntries = 131072
+	entries := blocklistEntries(100000)
+	previous := make([]json.RawMessage, len(entries))
+	for i, e := range entries {
+		previous[i] = e.Key
+	}
+	m := newMap(b, spec)
+	w := &writer{m: m, counter: benchCounter(b)}
+	p := plan(m, spec.Key, spec.Value, entries)
+	var rewrite, kernel clock
+	for b.Loop() {
+		rewrite.add(b, func() error {
+			_, err := apply(w, spec.Key, spec.Value, entries, Options{Mode: Merge, Previous: previous})
+			return err
+		})
+		kernel.add(b, func() error { return writeAll(w, p) })
+	}
+	b.ReportMetric(float64(rewrite.wall)/float64(kernel.wall), "apply/kernel")
+	b.ReportMetric(float64(rewrite.cpu)/float64(kernel.cpu), "cpu-apply/cpu-kernel")
 }
 
 // benchCounter is a Counter closed after the benchmark, or nil where the
