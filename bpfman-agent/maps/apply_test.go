@@ -363,3 +363,27 @@ func TestApplyRepeatedValues(t *testing.T) {
 	wantFailure(t, res, 5, "value.drops: -1 is negative, the type is unsigned")
 	wantContents(t, m, map[uint32]uint64{10<<24 | 1: 7, 10<<24 | 2: 7, 10<<24 | 3: 9, 10<<24 | 4: 7, 10<<24 | 7: 9})
 }
+
+// TestApplyMergePreviousAnywhere lists, in mode Merge, the keys written
+// before at other places and spelled otherwise: only the key no longer
+// listed at all is removed, wherever and however the others are listed.
+func TestApplyMergePreviousAnywhere(t *testing.T) {
+	testkernel.Require(t)
+	spec := blocklistSpec(t)
+	m := newMap(t, spec)
+	var previous []json.RawMessage
+	for n := 1; n <= 4; n++ {
+		previous = append(previous, json.RawMessage(fmt.Sprintf(`{"addr": "10.0.0.%d"}`, n)))
+	}
+	mustApply(t, m, spec, Merge, false, ipEntry(1, 1), ipEntry(2, 2), ipEntry(3, 3), ipEntry(4, 4))
+	res, err := Apply(m, spec.Key, spec.Value, []Entry{
+		entry(`{"addr":"10.0.0.2"}`, `{"drops": 5}`), // spelled otherwise, at the place of 10.0.0.1
+		ipEntry(1, 5), // the same text, at another place
+		ipEntry(5, 5), // new, at the place of 10.0.0.3, which goes
+		ipEntry(4, 5), // the same text at the same place
+	}, Options{Mode: Merge, Previous: previous})
+	if err != nil || len(res.Failed) > 0 {
+		t.Fatal(err, res.Failed)
+	}
+	wantContents(t, m, map[uint32]uint64{ip(1): 5, ip(2): 5, ip(4): 5, ip(5): 5})
+}

@@ -3,6 +3,7 @@ package maps
 import (
 	"bytes"
 	"runtime"
+	"slices"
 	"sync"
 )
 
@@ -17,25 +18,27 @@ type badEntry struct {
 const perWorker = 512
 
 // encodeAll encodes entry i into keys.at(i) and values.at(i), for every
-// i, and returns the entries that do not encode, in order. A long list is
-// split between the processors: each part is encoded into its own rows.
+// i, and returns the entries that do not encode, in order.
 func encodeAll(keys, values rows, entries []Entry, k, v encoder) []badEntry {
-	parts := min(runtime.GOMAXPROCS(0), len(entries)/perWorker)
+	return inParts(len(entries), func(lo, hi int) []badEntry { return encodePart(keys, values, entries, lo, hi, k, v) })
+}
+
+// inParts calls fn for the items lo to hi-1 of n, and returns what the
+// calls return, in order of lo. A long list is split between the
+// processors, a goroutine per part.
+func inParts[T any](n int, fn func(lo, hi int) []T) []T {
+	parts := min(runtime.GOMAXPROCS(0), n/perWorker)
 	if parts <= 1 {
-		return encodePart(keys, values, entries, 0, len(entries), k, v)
+		return fn(0, n)
 	}
-	bad := make([][]badEntry, parts)
+	out := make([][]T, parts)
 	var wg sync.WaitGroup
 	for p := range parts {
-		lo, hi := p*len(entries)/parts, (p+1)*len(entries)/parts
-		wg.Go(func() { bad[p] = encodePart(keys, values, entries, lo, hi, k, v) })
+		lo, hi := p*n/parts, (p+1)*n/parts
+		wg.Go(func() { out[p] = fn(lo, hi) })
 	}
 	wg.Wait()
-	var out []badEntry
-	for _, b := range bad {
-		out = append(out, b...)
-	}
-	return out
+	return slices.Concat(out...)
 }
 
 // encodePart encodes the entries lo to hi-1.

@@ -1,6 +1,7 @@
 package maps
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -24,6 +25,8 @@ type batch struct {
 	set *keySet
 	// own are the rows the batch's memory is in, for release.
 	own []rows
+	// entries are the entries planned, as the policy lists them.
+	entries []Entry
 }
 
 // plan encodes every entry and checks it against m, without a kernel call.
@@ -38,7 +41,7 @@ func plan(m *ebpf.Map, keyType, valueType btf.Type, entries []Entry) batch {
 	set := newKeySet(keys, n, setParts(n))
 	bad = append(bad, set.addAll(bad, func(i int) error { return check(m, keys.at(i), i, n) })...)
 	slices.SortFunc(bad, func(a, b badEntry) int { return a.index - b.index })
-	b := batch{set: set, keep: make(map[string]bool), own: []rows{keys, values}}
+	b := batch{set: set, keep: make(map[string]bool), own: []rows{keys, values}, entries: entries}
 	for _, e := range bad {
 		b.fail(e.index, e.err, e.keyOK, keys.at(e.index))
 	}
@@ -117,6 +120,12 @@ func reusedIndex(n int) []int {
 		return (*s)[:n]
 	}
 	return make([]int, n)
+}
+
+// listed says whether entry i lists raw as its key, the same text: the
+// batch then plans or keeps that key, if it encodes (see wants).
+func (b *batch) listed(i int, raw []byte) bool {
+	return i < len(b.entries) && bytes.Equal(b.entries[i].Key, raw)
 }
 
 // wants says whether the batch plans or keeps key.

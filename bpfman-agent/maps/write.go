@@ -64,7 +64,7 @@ func (w *writer) stale(p batch, opts Options, keyType btf.Type) (stale rows, oth
 	if opts.Mode == Exact {
 		return staleKeys(w.m, p)
 	}
-	return unlisted(encodeKeys(opts.Previous, keyType, w.m.KeySize()), p), -1, nil
+	return unlisted(opts.Previous, keyType, w.m.KeySize(), p), -1, nil
 }
 
 // prepare snapshots what an atomic write touches and checks, for a hash
