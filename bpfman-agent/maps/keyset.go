@@ -25,7 +25,7 @@ type keySet struct {
 	slots []uint64 // hash>>32<<32 | a row's index + 1; 0 is an empty slot
 	parts int      // 1 or 2
 	seed  maphash.Seed
-	mix   uint64 // an odd multiplier, per set, for keys of 8 bytes or less
+	mix   uint64 // a random multiplier, per set, for keys of 8 bytes or less
 }
 
 // newKeySet makes an empty set of rows of r, room for n of them, in 1 or
@@ -33,7 +33,7 @@ type keySet struct {
 func newKeySet(r rows, n, parts int) *keySet {
 	size := 1 << bits.Len(uint(2*n)) // at most half full, a part more than n
 	seed := maphash.MakeSeed()
-	return &keySet{rows: r, slots: slotTable(size), parts: parts, seed: seed, mix: maphash.Comparable(seed, 0) | 1}
+	return &keySet{rows: r, slots: slotTable(size), parts: parts, seed: seed, mix: maphash.Comparable(seed, 0)}
 }
 
 // setParts is how many parts a set of n rows is split in.
@@ -108,8 +108,9 @@ func (s *keySet) findHash(key []byte, h uint64) (slot int, tag uint64, row int) 
 	}
 }
 
-// part is the part of the table a key of hash h is in.
-func (s *keySet) part(h uint64) int { return int(h>>32) & (s.parts - 1) }
+// part is the part of the table a key of hash h is in: bit 31 of h,
+// which picks no slot in a table of less than 2^31 slots.
+func (s *keySet) part(h uint64) int { return int(h>>31) & (s.parts - 1) }
 
 // addAll puts the rows of the set, but those of bad (in order of index),
 // in the set in order, except those check refuses and those whose key an
@@ -155,14 +156,15 @@ func (s *keySet) addPart(p int, bad []badEntry, check func(i int) error) []badEn
 	return refused
 }
 
-// hash mixes a key of at most 8 bytes by multiplication (the high bits
-// pick the slot: see find), a longer one with maphash.
+// hash mixes a key of at most 8 bytes as wyhash does (the two halves of
+// a 128-bit product, xored), a longer one with maphash. The low bits pick
+// the slot and the part, the high half is the tag.
 func (s *keySet) hash(key []byte) uint64 {
 	if len(key) > 8 {
 		return maphash.Bytes(s.seed, key)
 	}
 	var b [8]byte
 	copy(b[:], key)
-	h := (binary.LittleEndian.Uint64(b[:]) ^ s.mix) * s.mix
-	return bits.RotateLeft64(h, 32) ^ h>>29
+	hi, lo := bits.Mul64(binary.LittleEndian.Uint64(b[:])^s.mix, s.mix^0x9e3779b97f4a7c15)
+	return hi ^ lo
 }
