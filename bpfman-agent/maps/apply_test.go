@@ -341,6 +341,23 @@ func TestApplyLongList(t *testing.T) {
 		}
 	}
 
+	// The list again without its first entry, every key one place
+	// earlier, and the keys written before as Previous: only the first
+	// key goes.
+	var previous []json.RawMessage
+	for _, e := range entries {
+		previous = append(previous, e.Key)
+	}
+	if _, err := Apply(m, spec.Key, spec.Value, entries[1:], Options{Mode: Merge, Previous: previous}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := Usage(m); err != nil || got != len(entries)-5 {
+		t.Fatalf("map holds %d entries (%v) after the first key was dropped, want %d", got, err, len(entries)-5)
+	}
+	if _, ok := contents(t, m)[10<<24]; ok {
+		t.Fatal("the key no longer listed is still in the map")
+	}
+
 	// A map too small: the entries past its max_entries are refused too.
 	spec.MaxEntries = uint32(len(entries) - 10)
 	res, err = Apply(newMap(t, spec), spec.Key, spec.Value, entries, Options{Mode: Merge})
