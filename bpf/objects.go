@@ -42,3 +42,11 @@ var TCCounter []byte
 //
 //go:embed cgroup_counter.o
 var CgroupCounter []byte
+
+// MapCount is map_count.o: program count_entries (iter/bpf_map), which
+// sets the global entries (__s64) to the kernel's own entry count of the
+// map whose ID is the global map_id (__u32), through the kfunc
+// bpf_map_sum_elem_count (kernel 6.6+, kept for hash maps).
+//
+//go:embed map_count.o
+var MapCount []byte

@@ -37,6 +37,8 @@ type Config struct {
 
 // Writer writes the node's MapPolicies into its maps, one pass after
 // another, and remembers what it wrote. It is used by one pass at a time.
+// From its first count on, it holds a maps.Counter (a loaded program) for
+// its lifetime, the agent's.
 type Writer struct {
 	programs *programs.Manager
 	images   *image.Fetcher
@@ -50,6 +52,10 @@ type Writer struct {
 	applied map[types.UID]appliedPolicy
 	// metered maps the policies whose map usage is recorded to their map.
 	metered map[string]string
+	// counter counts the maps' entries from the kernel's count; noCounter
+	// says the kernel keeps none (the maps are read to count them).
+	counter   *maps.Counter
+	noCounter bool
 	// afterMapWrite, if set, runs after the maps are written and before
 	// the ledger is narrowed: tests fail there, as a crash would.
 	afterMapWrite func() error
@@ -112,7 +118,7 @@ func (w *Writer) applyPolicy(ctx context.Context, nmp *bpfleetv1.NodeMapPolicy, 
 	}
 	key := appliedKey(nmp, targets)
 	if prev, ok := w.applied[nmp.UID]; ok && prev.key == key {
-		return usage(prev.status, targets), nil
+		return w.usage(prev.status, targets), nil
 	}
 	st, done, err := w.write(ctx, st, nmp, spec, targets)
 	if err == nil && done {
@@ -180,7 +186,7 @@ func (w *Writer) writeEntries(nmp *bpfleetv1.NodeMapPolicy, st bpfleetv1.NodeMap
 // writeMaps applies entries to each target in turn, stopping at the first
 // that refuses some (refused).
 func (w *Writer) writeMaps(nmp *bpfleetv1.NodeMapPolicy, st bpfleetv1.NodeMapPolicyStatus, spec *ebpf.MapSpec, targets []*ebpf.Map, entries []maps.Entry, previous []json.RawMessage) (*maps.Result, bpfleetv1.NodeMapPolicyStatus, error) {
-	opts := maps.Options{Mode: maps.Mode(nmp.Mode), Atomic: nmp.Atomic, Previous: previous}
+	opts := maps.Options{Mode: maps.Mode(nmp.Mode), Atomic: nmp.Atomic, Previous: previous, Counter: w.mapCounter()}
 	for _, m := range targets {
 		faultpoint.Point("map-write")
 		res, err := maps.Apply(m, spec.Key, spec.Value, entries, opts)
@@ -229,11 +235,22 @@ func appliedKey(nmp *bpfleetv1.NodeMapPolicy, targets []*ebpf.Map) string {
 }
 
 // usage refreshes the entry count of an already written policy.
-func usage(st bpfleetv1.NodeMapPolicyStatus, targets []*ebpf.Map) bpfleetv1.NodeMapPolicyStatus {
+func (w *Writer) usage(st bpfleetv1.NodeMapPolicyStatus, targets []*ebpf.Map) bpfleetv1.NodeMapPolicyStatus {
 	for _, m := range targets {
-		if n, max, err := maps.Usage(m); err == nil {
+		if n, max, err := w.mapCounter().Usage(m); err == nil {
 			st.Entries, st.MaxEntries = int32(n), int32(max)
 		}
 	}
 	return st
+}
+
+// mapCounter is the Writer's maps.Counter, loaded at its first use; nil
+// where the kernel keeps no count, so that the maps are read to count
+// them.
+func (w *Writer) mapCounter() *maps.Counter {
+	if w.counter == nil && !w.noCounter {
+		c, err := maps.NewCounter()
+		w.counter, w.noCounter = c, err != nil
+	}
+	return w.counter
 }

@@ -138,3 +138,39 @@ func TestSameKeysLeaveTheLedgerAsItIs(t *testing.T) {
 		t.Errorf("ledger after a new list = %q, want that list", got)
 	}
 }
+
+// TestStatusCountsTheMapsEntries writes a merge policy again and again:
+// new keys, keys listed again (overwritten), keys no longer listed
+// (removed), then a key a program adds. After each, the entries its
+// status reports (and the fill-ratio metric records) must be the number
+// of keys iterating the map finds.
+func TestStatusCountsTheMapsEntries(t *testing.T) {
+	testkernel.Require(t)
+	spec := testkernel.MapSpecOf(t, bpf.XDPFilter, "blocklist")
+	m := testkernel.NewMap(t, spec)
+	w := &Writer{written: ledger{dir: t.TempDir()}}
+	nmp := &bpfleetv1.NodeMapPolicy{UID: "policy", Name: "blocklist"}
+	check := func(step string, st bpfleetv1.NodeMapPolicyStatus) {
+		t.Helper()
+		if want := len(addrsIn(t, m)); int(st.Entries) != want || st.MaxEntries != int32(spec.MaxEntries) {
+			t.Errorf("%s: status reports %d of %d entries, the map holds %d of %d", step, st.Entries, st.MaxEntries, want, spec.MaxEntries)
+		}
+	}
+	write := func(step string, addrs ...string) bpfleetv1.NodeMapPolicyStatus {
+		t.Helper()
+		st, _, err := w.writeEntries(nmp, bpfleetv1.NodeMapPolicyStatus{}, spec, []*ebpf.Map{m}, blocked(addrs...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(step, st)
+		return st
+	}
+	write("new keys", "10.0.0.1", "10.0.0.2", "10.0.0.3")
+	write("the same keys", "10.0.0.1", "10.0.0.2", "10.0.0.3")
+	write("one kept, one new, two no longer listed", "10.0.0.3", "10.0.0.4")
+	st := write("keys removed", "10.0.0.4")
+	if err := m.Put(netip.MustParseAddr("192.0.2.1").As4(), uint64(1)); err != nil {
+		t.Fatal(err)
+	}
+	check("a key a program added, on the next pass", w.usage(st, []*ebpf.Map{m}))
+}

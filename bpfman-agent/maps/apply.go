@@ -45,6 +45,9 @@ type Options struct {
 	// those it no longer lists are removed (the policy managed them); other
 	// keys are left alone.
 	Previous []json.RawMessage
+	// Counter counts the map's entries after the write (Result.Entries)
+	// from the kernel's count; nil reads the map to count them.
+	Counter *Counter
 }
 
 // Apply writes entries into m, whose key and value BTF types are keyType
@@ -61,7 +64,7 @@ type Options struct {
 // mode, an unsupported map type, a kernel error outside any one entry, a
 // rollback that failed.
 func Apply(m *ebpf.Map, keyType, valueType btf.Type, entries []Entry, opts Options) (Result, error) {
-	return apply(&writer{m: m, atomic: opts.Atomic}, keyType, valueType, entries, opts)
+	return apply(&writer{m: m, atomic: opts.Atomic, counter: opts.Counter}, keyType, valueType, entries, opts)
 }
 
 func apply(w *writer, keyType, valueType btf.Type, entries []Entry, opts Options) (Result, error) {
@@ -73,6 +76,7 @@ func apply(w *writer, keyType, valueType btf.Type, entries []Entry, opts Options
 		return res, err
 	}
 	p := plan(w.m, keyType, valueType, entries)
+	defer p.release()
 	res.Failed = p.failed
 	entriesAfter := -1
 	if !w.atomic || len(p.failed) == 0 {
@@ -82,16 +86,16 @@ func apply(w *writer, keyType, valueType btf.Type, entries []Entry, opts Options
 		}
 	}
 	slices.SortFunc(res.Failed, func(a, b EntryError) int { return a.Index - b.Index })
-	return finish(w.m, res, entriesAfter)
+	return w.finish(res, entriesAfter)
 }
 
 // finish counts the map's entries, unless the write told them (n >= 0).
-func finish(m *ebpf.Map, res Result, n int) (Result, error) {
+func (w *writer) finish(res Result, n int) (Result, error) {
 	if n >= 0 {
 		res.Entries = n
 		return res, nil
 	}
-	n, _, err := Usage(m)
+	n, _, err := w.counter.Usage(w.m)
 	res.Entries = n
 	return res, err
 }

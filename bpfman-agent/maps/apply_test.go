@@ -304,3 +304,103 @@ func TestRemove(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyLongList writes a list long enough to be encoded in parts (on
+// every processor): bad entries in each part and a key repeated across
+// parts are each reported, in order and by their index in the list, and
+// every other entry is written, its value where its key says.
+func TestApplyLongList(t *testing.T) {
+	testkernel.Require(t)
+	spec := blocklistSpec(t).Copy()
+	spec.MaxEntries = 8192
+	m := newMap(t, spec)
+	entries := blocklistEntries(4 * perWorker)
+	for i := range entries {
+		entries[i].Value = json.RawMessage(fmt.Sprintf(`{"drops": %d}`, i))
+	}
+	entries[3].Value = json.RawMessage(`{"drops": -1}`)
+	entries[len(entries)-1].Key = json.RawMessage(`{"addr": "10.0.0.300"}`)
+	entries[3*perWorker].Key = entries[5].Key
+	entries[2*perWorker+1].Value = json.RawMessage(`{"hits": 1}`)
+	res, err := Apply(m, spec.Key, spec.Value, entries, Options{Mode: Merge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, res, len(entries)-4, 4, len(entries)-4)
+	var got []int
+	for _, f := range res.Failed {
+		got = append(got, f.Index)
+	}
+	if wantIdx := []int{3, 2*perWorker + 1, 3 * perWorker, len(entries) - 1}; fmt.Sprint(got) != fmt.Sprint(wantIdx) {
+		t.Fatalf("failed entries %v, want %v", got, wantIdx)
+	}
+	wantFailure(t, res, 3*perWorker, "key: same key as entry 5")
+	for addr, drops := range contents(t, m) {
+		if i := int(addr - 10<<24); int(drops) != i {
+			t.Fatalf("entry %d holds drops %d", i, drops)
+		}
+	}
+
+	// The list again without its first entry, every key one place
+	// earlier, and the keys written before as Previous: only the first
+	// key goes.
+	var previous []json.RawMessage
+	for _, e := range entries {
+		previous = append(previous, e.Key)
+	}
+	if _, err := Apply(m, spec.Key, spec.Value, entries[1:], Options{Mode: Merge, Previous: previous}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := Usage(m); err != nil || got != len(entries)-5 {
+		t.Fatalf("map holds %d entries (%v) after the first key was dropped, want %d", got, err, len(entries)-5)
+	}
+	if _, ok := contents(t, m)[10<<24]; ok {
+		t.Fatal("the key no longer listed is still in the map")
+	}
+
+	// A map too small: the entries past its max_entries are refused too.
+	spec.MaxEntries = uint32(len(entries) - 10)
+	res, err = Apply(newMap(t, spec), spec.Key, spec.Value, entries, Options{Mode: Merge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, res, len(entries)-13, 13, len(entries)-13)
+	wantFailure(t, res, len(entries)-2, fmt.Sprintf("map full: the policy lists %d entries, the map holds at most %d", len(entries), spec.MaxEntries))
+}
+
+// TestApplyRepeatedValues writes entries whose values repeat, run after
+// run and apart, and a bad value repeated: each key holds its own value.
+func TestApplyRepeatedValues(t *testing.T) {
+	testkernel.Require(t)
+	spec := blocklistSpec(t)
+	m := newMap(t, spec)
+	res := mustApply(t, m, spec, Merge, false, ipEntry(1, 7), ipEntry(2, 7), ipEntry(3, 9), ipEntry(4, 7),
+		entry(`{"addr": "10.0.0.5"}`, `{"drops": -1}`), entry(`{"addr": "10.0.0.6"}`, `{"drops": -1}`), ipEntry(7, 9))
+	want(t, res, 5, 2, 5)
+	wantFailure(t, res, 5, "value.drops: -1 is negative, the type is unsigned")
+	wantContents(t, m, map[uint32]uint64{10<<24 | 1: 7, 10<<24 | 2: 7, 10<<24 | 3: 9, 10<<24 | 4: 7, 10<<24 | 7: 9})
+}
+
+// TestApplyMergePreviousAnywhere lists, in mode Merge, the keys written
+// before at other places and spelled otherwise: only the key no longer
+// listed at all is removed, wherever and however the others are listed.
+func TestApplyMergePreviousAnywhere(t *testing.T) {
+	testkernel.Require(t)
+	spec := blocklistSpec(t)
+	m := newMap(t, spec)
+	var previous []json.RawMessage
+	for n := 1; n <= 4; n++ {
+		previous = append(previous, json.RawMessage(fmt.Sprintf(`{"addr": "10.0.0.%d"}`, n)))
+	}
+	mustApply(t, m, spec, Merge, false, ipEntry(1, 1), ipEntry(2, 2), ipEntry(3, 3), ipEntry(4, 4))
+	res, err := Apply(m, spec.Key, spec.Value, []Entry{
+		entry(`{"addr":"10.0.0.2"}`, `{"drops": 5}`), // spelled otherwise, at the place of 10.0.0.1
+		ipEntry(1, 5), // the same text, at another place
+		ipEntry(5, 5), // new, at the place of 10.0.0.3, which goes
+		ipEntry(4, 5), // the same text at the same place
+	}, Options{Mode: Merge, Previous: previous})
+	if err != nil || len(res.Failed) > 0 {
+		t.Fatal(err, res.Failed)
+	}
+	wantContents(t, m, map[uint32]uint64{ip(1): 5, ip(2): 5, ip(4): 5, ip(5): 5})
+}

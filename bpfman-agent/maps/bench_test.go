@@ -2,6 +2,7 @@ package maps
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"testing"
@@ -20,17 +21,19 @@ import (
 // BenchmarkWrite does), and reports Apply's time as a multiple of it
 // (apply/kernel), both measured in the same run; cpu-apply/cpu-kernel is
 // the same ratio in the process's CPU time (user and system, GC
-// included), which other work on a shared machine inflates less.
+// included), which other work on a shared machine inflates less. Apply
+// counts the map after the write with a Counter, as the agent does.
 func BenchmarkApply(b *testing.B) {
 	testkernel.Require(b)
 	spec := blocklistSpec(b).Copy()
 	spec.MaxEntries = 131072
+	counter := benchCounter(b)
 	for _, n := range []int{1, 1000, 100000} {
 		entries := blocklistEntries(n)
 		for _, mode := range []string{"batch", "per-entry"} {
 			b.Run(fmt.Sprintf("%s/%d", mode, n), func(b *testing.B) {
 				m := newMap(b, spec)
-				w := &writer{m: m, each: mode == "per-entry"}
+				w := &writer{m: m, each: mode == "per-entry", counter: counter}
 				p := plan(m, spec.Key, spec.Value, entries)
 				var apply, kernel clock
 				for b.Loop() {
@@ -45,6 +48,46 @@ func BenchmarkApply(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkApplyRewrite writes 100,000 blocklist entries over the same
+// ones, with the keys written before as Previous, as the agent writes a
+// policy's new generation (Previous is its ledger), against the kernel's
+// write of the same entries, in the same run.
+func BenchmarkApplyRewrite(b *testing.B) {
+	testkernel.Require(b)
+	spec := blocklistSpec(b).Copy()
+	spec.MaxEntries = 131072
+	entries := blocklistEntries(100000)
+	previous := make([]json.RawMessage, len(entries))
+	for i, e := range entries {
+		previous[i] = e.Key
+	}
+	m := newMap(b, spec)
+	w := &writer{m: m, counter: benchCounter(b)}
+	p := plan(m, spec.Key, spec.Value, entries)
+	var rewrite, kernel clock
+	for b.Loop() {
+		rewrite.add(b, func() error {
+			_, err := apply(w, spec.Key, spec.Value, entries, Options{Mode: Merge, Previous: previous})
+			return err
+		})
+		kernel.add(b, func() error { return writeAll(w, p) })
+	}
+	b.ReportMetric(float64(rewrite.wall)/float64(kernel.wall), "apply/kernel")
+	b.ReportMetric(float64(rewrite.cpu)/float64(kernel.cpu), "cpu-apply/cpu-kernel")
+}
+
+// benchCounter is a Counter closed after the benchmark, or nil where the
+// kernel keeps no count (Apply then reads the map to count it).
+func benchCounter(b *testing.B) *Counter {
+	c, err := NewCounter()
+	if err != nil {
+		b.Logf("%v: Apply reads the map to count its entries", err)
+		return nil
+	}
+	b.Cleanup(func() { _ = c.Close() })
+	return c
 }
 
 // clock adds up the wall and process CPU time of calls.
@@ -119,5 +162,23 @@ func BenchmarkWrite(b *testing.B) {
 				b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "entries/s")
 			})
 		}
+	}
+}
+
+// BenchmarkPlan is Apply's work before its first kernel call: encoding
+// and checking 100,000 blocklist entries.
+func BenchmarkPlan(b *testing.B) {
+	testkernel.Require(b)
+	spec := blocklistSpec(b).Copy()
+	spec.MaxEntries = 131072
+	m := newMap(b, spec)
+	entries := blocklistEntries(100000)
+	b.ReportAllocs()
+	for b.Loop() {
+		p := plan(m, spec.Key, spec.Value, entries)
+		if len(p.failed) > 0 {
+			b.Fatal(p.failed)
+		}
+		p.release()
 	}
 }

@@ -19,8 +19,18 @@
 // back to one call per entry where it does not. In mode Exact, a key
 // whose entry failed (say, a bad value) is left as it is, not removed.
 //
+// A long list is encoded on every processor, each entry into its own row,
+// and its keys put in a set by two goroutines, each the keys of half the
+// table: the entries that fail, and the errors, are those of one pass in
+// list order.
+//
 // Array maps have no absent keys: "deleting" an array entry sets its value
 // to zeros, and Usage reports an array as full (entries = max_entries).
+//
+// Usage counts a hash map's entries by reading the map, in time and reads
+// that grow with max_entries. A Counter (kernel 6.6+) reads the count the
+// kernel keeps instead, through a BPF map iterator, in microseconds; the
+// agent holds one, and Apply counts with it (Options.Counter).
 //
 // The package never closes or pins the maps it is given: the caller owns
 // their file descriptors.

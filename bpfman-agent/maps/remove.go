@@ -27,16 +27,12 @@ func Remove(m *ebpf.Map, keyType btf.Type, keys []json.RawMessage) (int, error) 
 // not encode: they can never have been written.
 func encodeKeys(keys []json.RawMessage, keyType btf.Type, size uint32) rows {
 	out := newRows(int(size), len(keys))
-	seen := newKeySet(out, len(keys))
 	enc := newEncoder(keyType, size)
 	n := 0
 	for _, raw := range keys {
-		if enc.into(out.at(n), raw) != nil {
-			continue
-		}
-		if _, added := seen.add(n); added {
+		if enc.into(out.at(n), raw) == nil {
 			n++
 		}
 	}
-	return out.truncate(n)
+	return distinct(out.truncate(n))
 }

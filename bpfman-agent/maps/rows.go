@@ -2,6 +2,7 @@ package maps
 
 import (
 	"reflect"
+	"sync"
 	"unsafe"
 )
 
@@ -22,6 +23,35 @@ func newRows(size, n int) rows {
 		r.buf = unsafe.Slice((*byte)(r.slice.UnsafePointer()), n*size)
 	}
 	return r
+}
+
+// spare holds the memory of released rows (*[]byte), for rows of any size.
+var spare sync.Pool
+
+// reusedRows is as newRows, in the memory of rows released before, not
+// zeroed: each row must be written whole before it is read. release gives
+// the memory back.
+func reusedRows(size, n int) rows {
+	if n == 0 || size == 0 {
+		return newRows(size, n)
+	}
+	var buf []byte
+	if b, ok := spare.Get().(*[]byte); ok && cap(*b) >= n*size {
+		buf = (*b)[:n*size]
+	} else {
+		buf = make([]byte, n*size)
+	}
+	elem := reflect.ArrayOf(size, reflect.TypeFor[byte]())
+	return rows{size: size, slice: reflect.SliceAt(elem, unsafe.Pointer(&buf[0]), n), buf: buf}
+}
+
+// release gives the memory of rows from reusedRows (or of rows cut from
+// them) back for later rows; r is not used after.
+func (r rows) release() {
+	if cap(r.buf) > 0 {
+		b := r.buf[:cap(r.buf)]
+		spare.Put(&b)
+	}
 }
 
 func (r rows) len() int { return r.slice.Len() }

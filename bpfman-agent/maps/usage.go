@@ -1,9 +1,11 @@
 package maps
 
 import (
+	"encoding/json"
 	"slices"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 )
 
 // chunk is how many entries one batch lookup reads.
@@ -48,7 +50,8 @@ func staleKeys(m *ebpf.Map, p batch) (stale rows, others int, err error) {
 
 // held are the keys of keys that m holds, read in one scan of m.
 func held(m *ebpf.Map, keys rows) (rows, error) {
-	set := newKeySet(keys, keys.len())
+	set := newKeySet(keys, keys.len(), 1)
+	defer set.release()
 	for i := range keys.len() {
 		set.add(i)
 	}
@@ -59,7 +62,7 @@ func held(m *ebpf.Map, keys rows) (rows, error) {
 	var idx []int
 	err = s.each(func(n int) error {
 		for i := range n {
-			if _, j := set.find(s.keys.at(i)); j >= 0 {
+			if _, _, j := set.find(s.keys.at(i)); j >= 0 {
 				idx = append(idx, j)
 			}
 		}
@@ -72,15 +75,42 @@ func held(m *ebpf.Map, keys rows) (rows, error) {
 	return keys.pick(idx), nil
 }
 
-// unlisted are the previous keys that p neither plans nor keeps.
-func unlisted(previous rows, p batch) rows {
+// unlisted are the previous keys that p neither plans nor keeps, each
+// once, of type keyType and size bytes. A key that does not encode is
+// left out: it can never have been written. A previous key that the
+// entry at its place lists in the same text (a policy listing its keys as
+// before) is kept without being encoded; the others are encoded and
+// looked up, in parts (see inParts).
+func unlisted(previous []json.RawMessage, keyType btf.Type, size uint32, p batch) rows {
+	keys := reusedRows(int(size), len(previous))
+	defer keys.release()
+	enc := newEncoder(keyType, size)
+	idx := inParts(len(previous), func(lo, hi int) []int {
+		var idx []int
+		for i := lo; i < hi; i++ {
+			if !p.listed(i, previous[i]) && enc.into(keys.at(i), previous[i]) == nil && !p.wants(keys.at(i)) {
+				idx = append(idx, i)
+			}
+		}
+		return idx
+	})
+	return distinct(keys.pick(idx))
+}
+
+// distinct is r without the rows that repeat an earlier one.
+func distinct(r rows) rows {
+	set := newKeySet(r, r.len(), 1)
+	defer set.release()
 	var idx []int
-	for i := range previous.len() {
-		if !p.wants(previous.at(i)) {
+	for i := range r.len() {
+		if set.add(i) {
 			idx = append(idx, i)
 		}
 	}
-	return previous.pick(idx)
+	if len(idx) == r.len() {
+		return r
+	}
+	return r.pick(idx)
 }
 
 func allZero(b []byte) bool {

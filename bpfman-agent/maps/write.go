@@ -15,6 +15,8 @@ type writer struct {
 	atomic bool
 	each   bool      // one call per entry, as if the map had no batch ops
 	undo   *snapshot // what to restore if an atomic write fails
+	// counter counts the map's entries; nil reads the map to count them.
+	counter *Counter
 }
 
 // apply removes the stale keys and writes the planned entries. It returns
@@ -62,7 +64,7 @@ func (w *writer) stale(p batch, opts Options, keyType btf.Type) (stale rows, oth
 	if opts.Mode == Exact {
 		return staleKeys(w.m, p)
 	}
-	return unlisted(encodeKeys(opts.Previous, keyType, w.m.KeySize()), p), -1, nil
+	return unlisted(opts.Previous, keyType, w.m.KeySize(), p), -1, nil
 }
 
 // prepare snapshots what an atomic write touches and checks, for a hash
@@ -74,7 +76,7 @@ func (w *writer) prepare(p batch, stale rows) (full []EntryError, err error) {
 	if isArray(w.m) || w.m.Type() == ebpf.LRUHash {
 		return nil, nil
 	}
-	present, _, err := Usage(w.m)
+	present, _, err := w.counter.Usage(w.m)
 	if err != nil {
 		return nil, err
 	}
