@@ -120,11 +120,15 @@ func writeSpec(c client.Client, set *bpfleetv1.NodeProgramSet, i int, how func(s
 	if err != nil {
 		return err
 	}
+	if patch.Type() == types.JSONPatchType { // as the operator sends it
+		_, err := jsonpatch.Send(context.Background(), c, bpfleetv1.GroupVersion.WithKind("NodeProgramSet"), client.ObjectKeyFromObject(set), patch)
+		return err
+	}
 	return c.Patch(context.Background(), set, patch)
 }
 
 // jsonPatch replaces the programs of the set's spec by a JSON patch, as the
-// operator does.
+// operator does (reading back the set's metadata only).
 func jsonPatch(set, _ *bpfleetv1.NodeProgramSet) (client.Patch, error) {
 	return jsonpatch.Patch(jsonpatch.Add("/spec/programs", set.Spec.Programs))
 }
