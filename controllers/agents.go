@@ -114,6 +114,22 @@ func leaseCache(namespace string) cache.ByObject {
 	}
 }
 
+// trimReport is how the operator's cache holds a report: without the
+// managed fields, and without what each entry says for the node's users
+// only (program ID, pin path, links and maps), which the operator never
+// reads. At 5,000 nodes × 100 programs those were most of what the
+// cache held.
+func trimReport(o any) (any, error) {
+	o, err := cache.TransformStripManagedFields()(o)
+	if report, ok := o.(*bpfleetv1.NodeProgramReport); ok {
+		for i := range report.Status.Programs {
+			e := &report.Status.Programs[i]
+			e.ProgramID, e.PinPath, e.Objects = 0, "", bpfleetv1.KernelObjects{}
+		}
+	}
+	return o, err
+}
+
 // changed passes the updates of an object in which the part a reconciler
 // reads changed (the map policies, say, when only the programs' reports
 // changed).

@@ -27,6 +27,8 @@ import (
 var (
 	k8s   client.Client
 	plane *controlplane.Plane
+	// mgr is the operator under test.
+	mgr ctrl.Manager
 )
 
 func TestMain(m *testing.M) {
@@ -38,7 +40,7 @@ func TestMain(m *testing.M) {
 	}
 	// A resource stalled on its registry is tried again within a test's
 	// patience.
-	mgr, err := controllers.NewManager(plane.Config, scheme.New(), controllers.Options{MetricsAddr: "0", StalledRetry: time.Second})
+	mgr, err = controllers.NewManager(plane.Config, scheme.New(), controllers.Options{MetricsAddr: "0", StalledRetry: time.Second})
 	if err != nil {
 		panic(err)
 	}

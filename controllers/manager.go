@@ -91,9 +91,13 @@ func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        "bpfleet-operator.bpfleet.io",
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&coordinationv1.Lease{}: leaseCache(o.agentAccount().Namespace),
-		}},
+		Cache: cache.Options{
+			DefaultTransform: cache.TransformStripManagedFields(),
+			ByObject: map[client.Object]cache.ByObject{
+				&coordinationv1.Lease{}:        leaseCache(o.agentAccount().Namespace),
+				&bpfleetv1.NodeProgramReport{}: {Transform: trimReport},
+			},
+		},
 	})
 	if err != nil {
 		return nil, err
