@@ -127,10 +127,8 @@ func asked(set *nodeState, uid types.UID) (int64, string) {
 	if set == nil {
 		return 0, ""
 	}
-	for _, np := range set.Spec.Programs {
-		if np.UID == uid {
-			return np.Generation, oci.PinnedDigest(np.Image)
-		}
+	if np := entryOf(set.Spec.Programs, uid, specUID); np != nil {
+		return np.Generation, oci.PinnedDigest(np.Image)
 	}
 	return 0, ""
 }

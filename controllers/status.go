@@ -240,12 +240,7 @@ func statusEntry(set *nodeState, uid types.UID) *bpfleetv1.NodeProgramStatus {
 	if set == nil {
 		return nil
 	}
-	for i := range set.Report.Programs {
-		if set.Report.Programs[i].UID == uid {
-			return &set.Report.Programs[i]
-		}
-	}
-	return nil
+	return entryOf(set.Report.Programs, uid, reportUID)
 }
 
 // generationCounts counts, per generation asked or reported, the nodes
