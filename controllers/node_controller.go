@@ -42,7 +42,9 @@ type NodeReconciler struct {
 
 	// burst holds node passes while program changes keep coming.
 	burst burst
-	view  *nodeView
+	// sent holds what each node's last pass wrote until the cache has it.
+	sent sentSpecs
+	view *nodeView
 	// ahead holds the programs handed over by program reconciles whose
 	// writes are not in the cache yet, and starts their node passes (nil:
 	// none).
@@ -99,12 +101,18 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	return ctrl.Result{}, r.writeFitted(ctx, &set, in)
 }
 
-// writeSpec patches set's spec to desired, if it differs.
+// writeSpec patches set's spec to desired, if it differs and was not
+// written over this version of set already (sentSpecs).
 func (r *NodeReconciler) writeSpec(ctx context.Context, set *bpfleetv1.NodeProgramSet, desired bpfleetv1.NodeProgramSetSpec) error {
-	if equality.Semantic.DeepEqual(desired, set.Spec) && !ownedByNode(set) {
+	if equality.Semantic.DeepEqual(desired, set.Spec) && !ownedByNode(set) || r.sent.already(set, desired) {
 		return nil
 	}
-	return r.patchSpec(ctx, set, desired)
+	over := set.ResourceVersion
+	if err := r.patchSpec(ctx, set, desired); err != nil {
+		return err
+	}
+	r.sent.remember(set.Name, over, desired)
+	return nil
 }
 
 // writeFitted writes set's spec without the changes that do not fit
