@@ -87,7 +87,8 @@ func (h *heldSet) watch(ctx context.Context, c client.WithWatch, node string, ch
 }
 
 // list reads node's set, if there is one, and returns the version to
-// watch from.
+// watch from. A pass follows, as after an informer's first list: the
+// agent's first pass, or one after the watch lost track.
 func (h *heldSet) list(ctx context.Context, c client.WithWatch, node string, changed func()) (string, error) {
 	var list bpfleetv1.NodeProgramSetList
 	if err := c.List(ctx, &list, ownObject(node)); err != nil {
@@ -97,7 +98,8 @@ func (h *heldSet) list(ctx context.Context, c client.WithWatch, node string, cha
 	if len(list.Items) > 0 {
 		set = &list.Items[0]
 	}
-	h.offer(set, changed)
+	h.offer(set)
+	changed()
 	return list.ResourceVersion, nil
 }
 
@@ -127,9 +129,13 @@ func (h *heldSet) next(ctx context.Context, c client.WithWatch, node, version st
 	case set == nil:
 		return version, fmt.Errorf("watch: unexpected %T", ev.Object)
 	case ev.Type == watch.Added || ev.Type == watch.Modified:
-		h.offer(set, changed)
+		if h.offer(set) {
+			changed()
+		}
 	case ev.Type == watch.Deleted:
-		h.offer(nil, changed)
+		if h.offer(nil) {
+			changed()
+		}
 	}
 	return set.ResourceVersion, nil
 }
@@ -139,16 +145,14 @@ func ownObject(node string) client.ListOption {
 	return client.MatchingFields{"metadata.name": node}
 }
 
-// offer holds set (nil: there is none), and calls changed if a pass must
+// offer holds set (nil: there is none), and reports whether a pass must
 // look at it.
-func (h *heldSet) offer(set *bpfleetv1.NodeProgramSet, changed func()) {
+func (h *heldSet) offer(set *bpfleetv1.NodeProgramSet) bool {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	old := h.set
 	h.set = withoutManagedFields(set)
-	h.mu.Unlock()
-	if passNeeded(old, set) {
-		changed()
-	}
+	return passNeeded(old, set)
 }
 
 // passNeeded reports whether the set went from old to cur in a way a pass

@@ -11,9 +11,10 @@ import (
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 )
 
-// The agent's set comes whole with its watch's events: a change of spec
-// costs no read of the set, a change starts a pass, and a deleted set is
-// made anew. Each watch ends after one event (no decode buffers sized to
+// The agent's set comes whole with its watch's events: the watch starts a
+// first pass (also when the set was read before it started, as the Lease
+// does), a change of spec costs no read of the set and starts a pass, and
+// a deleted set is made anew. Each watch ends after one event (no decode buffers sized to
 // the set are held between changes).
 func TestHeldSetFollowsItsWatch(t *testing.T) {
 	plane := startPlane(t)
@@ -31,7 +32,6 @@ func TestHeldSetFollowsItsWatch(t *testing.T) {
 	t.Cleanup(cancel)
 	var h heldSet
 	passes := make(chan struct{}, 100)
-	go h.watch(ctx, c, node, func() { passes <- struct{}{} })
 	get := func() *bpfleetv1.NodeProgramSet {
 		t.Helper()
 		set, err := h.get(ctx, c, c, node)
@@ -44,6 +44,8 @@ func TestHeldSetFollowsItsWatch(t *testing.T) {
 	if made.UID == "" {
 		t.Fatal("no set made")
 	}
+	go h.watch(ctx, c, node, func() { passes <- struct{}{} })
+	waitPass(t, passes, "the watch started", func() bool { return true })
 	gets := func() int { return len(requests.reads("nodeprogramsets")["get"]) }
 	before := gets()
 	update := made.DeepCopy()
