@@ -78,7 +78,7 @@ func (a *ahead) current(p bpfleetv1.Program) bpfleetv1.Program {
 	a.mu.Lock()
 	h, ok := a.programs[p.GetUID()]
 	a.mu.Unlock()
-	if !ok || h.from.GetGeneration() != p.GetGeneration() || scheduleDiffers(h.from, p) {
+	if !ok || scheduleDiffers(h.from, p) {
 		return p
 	}
 	return h.program
