@@ -25,9 +25,10 @@
 // message a status holds is bounded (internal/statusmsg).
 //
 // The program and MapPolicy reconcilers follow one skeleton (skeleton.go):
-// fetch, finalizer, named steps that each return an error, and one
-// deferred place that writes conditions, patches the status and emits
-// Events. What an error means is decided once (errors.go): terminal
+// fetch, named steps that each return an error, and one deferred place
+// that writes conditions, hands what changed for the nodes to the node
+// passes before anything is written (ahead.go), adds the finalizer,
+// patches the status and emits Events. What an error means is decided once (errors.go): terminal
 // (Stalled, a reconcile.TerminalError tried again every few minutes, since
 // a push to a registry sends no event), waiting on nodes (Reconciling,
 // looked at again later) or transient (returned, for backoff). Where each

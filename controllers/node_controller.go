@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/internal/jsonpatch"
@@ -41,7 +42,13 @@ type NodeReconciler struct {
 
 	// burst holds node passes while program changes keep coming.
 	burst burst
-	view  *nodeView
+	// sent holds what each node's last pass wrote until the cache has it.
+	sent sentSpecs
+	view *nodeView
+	// ahead holds the programs handed over by program reconciles whose
+	// writes are not in the cache yet, and starts their node passes (nil:
+	// none).
+	ahead *ahead
 }
 
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
@@ -94,12 +101,18 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	return ctrl.Result{}, r.writeFitted(ctx, &set, in)
 }
 
-// writeSpec patches set's spec to desired, if it differs.
+// writeSpec patches set's spec to desired, if it differs and was not
+// written over this version of set already (sentSpecs).
 func (r *NodeReconciler) writeSpec(ctx context.Context, set *bpfleetv1.NodeProgramSet, desired bpfleetv1.NodeProgramSetSpec) error {
-	if equality.Semantic.DeepEqual(desired, set.Spec) && !ownedByNode(set) {
+	if equality.Semantic.DeepEqual(desired, set.Spec) && !ownedByNode(set) || r.sent.already(set, desired) {
 		return nil
 	}
-	return r.patchSpec(ctx, set, desired)
+	over := set.ResourceVersion
+	if err := r.patchSpec(ctx, set, desired); err != nil {
+		return err
+	}
+	r.sent.remember(set.Name, over, desired)
+	return nil
 }
 
 // writeFitted writes set's spec without the changes that do not fit
@@ -303,7 +316,7 @@ func (r *NodeReconciler) listPrograms(ctx context.Context) ([]KindedProgram, err
 			return nil, fmt.Errorf("list %s: %w", k.Name, err)
 		}
 		for _, p := range k.Items(list) {
-			out = append(out, KindedProgram{Kind: k.Name, Program: p})
+			out = append(out, KindedProgram{Kind: k.Name, Program: r.ahead.current(p)})
 		}
 	}
 	return out, nil
@@ -333,6 +346,9 @@ func (r *NodeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		b = b.Watches(k.New(), r.burst.enqueue(r.allNodes), builder.WithPredicates(scheduleChanged()))
 	}
 	b = b.Watches(&bpfleetv1.MapPolicy{}, r.burst.enqueue(r.allNodes), builder.WithPredicates(policyScheduleChanged()))
+	if r.ahead != nil {
+		b = b.WatchesRawSource(source.Channel(r.ahead.passes, r.burst.enqueue(r.allNodes)))
+	}
 	// A released Lease (an agent stopping) ends the wait on a gone Node.
 	b = b.Watches(&coordinationv1.Lease{}, handler.EnqueueRequestsFromMapFunc(nodeOfLease), builder.WithPredicates(leaseDeleted()))
 	return b.Complete(r)
@@ -347,8 +363,7 @@ func capabilitiesPart(r *bpfleetv1.NodeProgramReport) any {
 }
 
 // scheduleChanged passes the program changes that can change what a node
-// runs: its spec, its deletion, its resolved digest or its rollout, not
-// the node counts every agent's report moves.
+// runs (scheduleDiffers).
 func scheduleChanged() predicate.Funcs {
 	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		old, oldOK := e.ObjectOld.(bpfleetv1.Program)
@@ -356,10 +371,7 @@ func scheduleChanged() predicate.Funcs {
 		if !oldOK || !curOK {
 			return true
 		}
-		return old.GetGeneration() != cur.GetGeneration() ||
-			!old.GetDeletionTimestamp().Equal(cur.GetDeletionTimestamp()) ||
-			!equality.Semantic.DeepEqual(old.ProgramStatus().Image, cur.ProgramStatus().Image) ||
-			!equality.Semantic.DeepEqual(rolloutDecision(old), rolloutDecision(cur))
+		return scheduleDiffers(old, cur)
 	}}
 }
 
@@ -420,7 +432,8 @@ func SetupAll(mgr ctrl.Manager, resolver Resolver, o Options) error {
 	if err := indexNodeObjects(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
-	nodes := &NodeReconciler{Client: mgr.GetClient(), Verify: o.Verify, AgentNamespace: o.agentAccount().Namespace}
+	handed := newAhead()
+	nodes := &NodeReconciler{Client: mgr.GetClient(), Verify: o.Verify, AgentNamespace: o.agentAccount().Namespace, ahead: handed}
 	if err := nodes.SetupWithManager(mgr); err != nil {
 		return err
 	}
@@ -440,6 +453,7 @@ func SetupAll(mgr ctrl.Manager, resolver Resolver, o Options) error {
 		r := &ProgramReconciler{
 			Client: mgr.GetClient(), Kind: k, Resolver: resolver, Recorder: mgr.GetEventRecorder("bpfleet-operator"),
 			AgentNamespace: o.agentAccount().Namespace, StalledRetry: o.StalledRetry, SecretNamespaces: served,
+			ahead: handed,
 		}
 		if err := r.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setup %s: %w", k.Name, err)

@@ -50,6 +50,9 @@ type ProgramReconciler struct {
 
 	skeleton *skeleton[bpfleetv1.Program]
 	view     *nodeView
+	// ahead hands what a reconcile changed to the node passes before it
+	// is written (nil: nothing is).
+	ahead *ahead
 }
 
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -70,8 +73,9 @@ func (r *ProgramReconciler) newSkeleton() *skeleton[bpfleetv1.Program] {
 		announce: []string{bpfleetv1.ConditionReady, bpfleetv1.ConditionStalled},
 		// A silent agent sends no event: look again once one would count
 		// as silent.
-		resync: agentSilentAfter,
-		retry:  stalledRetry{after: cmp.Or(r.StalledRetry, defaultStalledRetry)},
+		resync:   agentSilentAfter,
+		retry:    stalledRetry{after: cmp.Or(r.StalledRetry, defaultStalledRetry)},
+		handOver: r.ahead.handOver,
 	}
 }
 

@@ -24,10 +24,11 @@ const defaultStalledRetry = 5 * time.Minute
 
 // skeleton is the one reconcile path of the resources the operator
 // reports on (programs of every kind, MapPolicies), in the shape of
-// fluxcd/source-controller's: fetch → finalizer → snapshot → the named
-// steps, each returning an error, or the deletion step → one deferred
-// place that summarizes the error into conditions, patches the status and
-// says what next (errors.go). It holds no state of a request.
+// fluxcd/source-controller's: fetch → snapshot → the named steps, each
+// returning an error, or the deletion step → one deferred place that
+// summarizes the error into conditions, hands what changed to the node
+// passes (see ahead), adds the finalizer, patches the status and says
+// what next (errors.go). It holds no state of a request.
 type skeleton[T client.Object] struct {
 	client    client.Client
 	recorder  recorder.EventRecorder
@@ -40,6 +41,10 @@ type skeleton[T client.Object] struct {
 	// again (0: on its events only).
 	resync time.Duration
 	retry  stalledRetry
+	// handOver gives node passes what a reconcile changed before it is
+	// written, and returns what withdraws it (see ahead); nil: nothing is
+	// handed over.
+	handOver func(from, cur T) (withdraw func())
 }
 
 // statusView is what the skeleton reads and writes of a status.
@@ -57,7 +62,11 @@ type step[T client.Object] func(ctx context.Context, obj T) error
 
 // reconcile runs the steps on the live object req names, or finalize on a
 // deleted one that still holds the finalizer; once finalize returns nil,
-// nothing holds the object any more and the finalizer goes.
+// nothing holds the object any more and the finalizer goes. A live
+// object's finalizer is added after its steps ran, with their result
+// handed over already: nothing a node runs waits on that write, and a
+// program deleted before it lands is taken off every node all the same
+// (ahead).
 func (s *skeleton[T]) reconcile(ctx context.Context, req ctrl.Request, finalize step[T], steps ...step[T]) (res ctrl.Result, err error) {
 	obj, ok, err := s.fetch(ctx, req)
 	if !ok || err != nil {
@@ -76,9 +85,8 @@ func (s *skeleton[T]) reconcile(ctx context.Context, req ctrl.Request, finalize 
 	return ctrl.Result{}, nil
 }
 
-// fetch reads the object req names and adds the finalizer to a live one.
-// ok is false when there is nothing to do: the object is gone, or deleted
-// and released.
+// fetch reads the object req names. ok is false when there is nothing to
+// do: the object is gone, or deleted and released.
 func (s *skeleton[T]) fetch(ctx context.Context, req ctrl.Request) (obj T, ok bool, err error) {
 	obj = s.newObject()
 	if err := s.client.Get(ctx, req.NamespacedName, obj); err != nil {
@@ -87,14 +95,27 @@ func (s *skeleton[T]) fetch(ctx context.Context, req ctrl.Request) (obj T, ok bo
 	if !obj.GetDeletionTimestamp().IsZero() {
 		return obj, controllerutil.ContainsFinalizer(obj, bpfleetv1.Finalizer), nil
 	}
-	base := obj.DeepCopyObject().(T)
-	if !controllerutil.AddFinalizer(obj, bpfleetv1.Finalizer) {
-		return obj, true, nil
-	}
-	if err := s.client.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		return obj, false, fmt.Errorf("add finalizer: %w", err)
-	}
 	return obj, true, nil
+}
+
+// addFinalizer adds the finalizer to base, the live object as fetched,
+// if it lacks it, and moves base and obj, its changed copy, to the
+// version written.
+func (s *skeleton[T]) addFinalizer(ctx context.Context, base, obj T) error {
+	written := base.DeepCopyObject().(T)
+	if !controllerutil.AddFinalizer(written, bpfleetv1.Finalizer) {
+		return nil
+	}
+	if err := s.client.Patch(ctx, written, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("add finalizer: %w", err)
+	}
+	// The lock made the write apply to base as it was: base plus the
+	// finalizer is what is stored now.
+	for _, o := range []T{base, obj} {
+		o.SetFinalizers(written.GetFinalizers())
+		o.SetResourceVersion(written.GetResourceVersion())
+	}
+	return nil
 }
 
 // release removes the finalizer of a deleted object once finalize says
@@ -116,11 +137,20 @@ func (s *skeleton[T]) release(ctx context.Context, obj T, finalize step[T]) erro
 }
 
 // summarizeAndPatch is where every reconcile ends: the conditions of err's
-// class and the observed generation go into the status, the status is
-// patched if it changed, and err becomes what controller-runtime does
+// class and the observed generation go into the status, what changed is
+// handed to the node passes, a live object gets the finalizer, the status
+// is patched if it changed, and err becomes what controller-runtime does
 // next.
 func (s *skeleton[T]) summarizeAndPatch(ctx context.Context, req ctrl.Request, base, obj T, err error) (ctrl.Result, error) {
 	s.summarize(obj, err)
+	if obj.GetDeletionTimestamp().IsZero() {
+		if s.handOver != nil {
+			defer s.handOver(base, obj)()
+		}
+		if ferr := s.addFinalizer(ctx, base, obj); ferr != nil {
+			return ctrl.Result{}, errors.Join(err, ferr)
+		}
+	}
 	if perr := s.patchStatus(ctx, base, obj); perr != nil {
 		return ctrl.Result{}, errors.Join(err, perr)
 	}

@@ -19,9 +19,9 @@
 // (internal/nodereport). The pins and the kernel are the truth: the report
 // is never read back to decide what the kernel runs, only whether it must
 // be written again (it changed, is gone, or belongs to an earlier set).
-// The agent's cache holds the metadata of the set and the report only: it
-// keeps the set as last read and reads it again when its resourceVersion
-// moves (heldSet), and remembers the resourceVersion and a hash of the
+// The agent watches its set itself and keeps the version its watch last
+// brought, a watch per event (heldSet); its cache holds the report's
+// metadata only: it remembers the resourceVersion and a hash of the
 // report it last wrote, reading the report itself only when someone else
 // may have changed it (writtenReport).
 // Errors are classified by package failure: terminal ones are reported and

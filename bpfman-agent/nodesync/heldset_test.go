@@ -1,29 +1,40 @@
 package nodesync
 
 import (
+	"context"
 	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 )
 
-// The agent reads its set when the set changed, and not on every pass; it
-// makes the set when there is none.
-func TestHeldSetReadOnlyWhenChanged(t *testing.T) {
+// The agent's set comes whole with its watch's events: the watch starts a
+// first pass (also when the set was read before it started, as the Lease
+// does), a change of spec costs no read of the set and starts a pass, and
+// a deleted set is made anew. Each watch ends after one event (no decode buffers sized to
+// the set are held between changes).
+func TestHeldSetFollowsItsWatch(t *testing.T) {
 	plane := startPlane(t)
 	cfg, requests := recorded(plane.Config)
 	const node = "held-node"
-	mgr, err := newManager(cfg, Scheme(), Options{NodeName: node, MetricsAddr: "0", InProcess: true})
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: Scheme()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := startManager(t, mgr)
-	if !mgr.GetCache().WaitForCacheSync(ctx) {
-		t.Fatal("the cache never started")
+	other, err := client.New(plane.Config, client.Options{Scheme: Scheme()})
+	if err != nil {
+		t.Fatal(err)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
 	var h heldSet
+	passes := make(chan struct{}, 100)
 	get := func() *bpfleetv1.NodeProgramSet {
 		t.Helper()
-		set, err := h.get(ctx, mgr.GetClient(), mgr.GetAPIReader(), node)
+		set, err := h.get(ctx, c, c, node)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -33,18 +44,43 @@ func TestHeldSetReadOnlyWhenChanged(t *testing.T) {
 	if made.UID == "" {
 		t.Fatal("no set made")
 	}
+	go h.watch(ctx, c, node, func() { passes <- struct{}{} })
+	waitPass(t, passes, "the watch started", func() bool { return true })
 	gets := func() int { return len(requests.reads("nodeprogramsets")["get"]) }
-	waitCached(t, ctx, mgr.GetCache(), "NodeProgramSet", node, made.ResourceVersion)
 	before := gets()
-	if again := get(); again.UID != made.UID || gets() != before {
-		t.Errorf("an unchanged set was read again (%d reads)", gets()-before)
-	}
-	made.Spec.Scheduled = true
-	if err := mgr.GetClient().Update(ctx, made); err != nil {
+	update := made.DeepCopy()
+	update.Spec.Scheduled = true
+	if err := other.Update(ctx, update); err != nil {
 		t.Fatal(err)
 	}
-	waitCached(t, ctx, mgr.GetCache(), "NodeProgramSet", node, made.ResourceVersion)
-	if got := get(); !got.Spec.Scheduled || got.ResourceVersion != made.ResourceVersion {
-		t.Errorf("after a change the agent holds %+v at %s, want the new spec at %s", got.Spec, got.ResourceVersion, made.ResourceVersion)
+	waitPass(t, passes, "a change of spec", func() bool { return get().ResourceVersion == update.ResourceVersion })
+	if got := get(); !got.Spec.Scheduled {
+		t.Errorf("after a change the agent holds %+v, want the new spec", got.Spec)
+	}
+	if gets() != before {
+		t.Errorf("the set was read %d times after a change, want 0: its watch brings it", gets()-before)
+	}
+	if err := other.Delete(ctx, update); err != nil {
+		t.Fatal(err)
+	}
+	waitPass(t, passes, "the set's deletion", func() bool { return get().UID != made.UID })
+	if watches := len(requests.reads("nodeprogramsets")["watch"]); watches < 3 {
+		t.Errorf("%d watches of the set for 2 changes: a watch that outlives its event holds buffers sized to the set", watches)
+	}
+}
+
+// waitPass waits until a pass is started and ok holds.
+func waitPass(t *testing.T, passes <-chan struct{}, what string, ok func() bool) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		select {
+		case <-passes:
+			return ok(), nil
+		default:
+			return false, nil
+		}
+	})
+	if err != nil {
+		t.Fatalf("no pass after %s", what)
 	}
 }

@@ -65,9 +65,10 @@ type Options struct {
 }
 
 // NewManager builds an agent: a manager whose cache holds only the
-// metadata of this node's NodeProgramSet and NodeProgramReport, and the reconciler syncing the
-// kernel with the one and writing the other; beside it the agent's metrics,
-// readiness, interface watch and Lease.
+// metadata of this node's NodeProgramReport, the watch of this node's
+// NodeProgramSet (heldSet), and the reconciler syncing the kernel with the
+// one and writing the other; beside it the agent's metrics, readiness,
+// interface watch and Lease.
 func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manager, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
@@ -131,9 +132,10 @@ func (o Options) mountAt() string {
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
-// newManager makes a manager whose cache holds only this node's set and
-// report (their metadata: see heldSet and writtenReport), without their
-// managedFields (which the agent never reads).
+// newManager makes a manager whose cache may hold only this node's set
+// and report (the report's metadata, see writtenReport; the set is
+// watched by heldSet, not cached), without their managedFields (which the
+// agent never reads).
 func newManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manager, error) {
 	own := cache.ByObject{Field: fields.OneTermEqualSelector("metadata.name", o.NodeName)}
 	return ctrl.NewManager(cfg, ctrl.Options{

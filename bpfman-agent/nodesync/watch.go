@@ -33,12 +33,6 @@ func watchInterfaces(ctx context.Context, node string, out chan<- event.TypedGen
 			continue
 		}
 		last = now
-		set := &bpfleetv1.NodeProgramSet{}
-		set.Name = node
-		select {
-		case out <- event.TypedGenericEvent[*bpfleetv1.NodeProgramSet]{Object: set}:
-		case <-ctx.Done():
-			return
-		}
+		sendChange(ctx, node, out)
 	}
 }

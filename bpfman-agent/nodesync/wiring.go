@@ -7,6 +7,7 @@ import (
 	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -56,25 +57,41 @@ func addStatsOff(mgr ctrl.Manager, r *Reconciler, _ Options) error {
 	}))
 }
 
-// addController starts a pass on spec changes, on a report that
-// disappeared (its set was made anew, or someone deleted it) and on
-// interfaces that appear or vanish; the agent's own report writes do not.
-// It watches the set's and the report's metadata only (see heldSet and
-// writtenReport).
+// addController starts a pass on spec changes (the held set's own watch,
+// see heldSet), on a report that disappeared (its set was made anew, or
+// someone deleted it) and on interfaces that appear or vanish; the
+// agent's own report writes do not. It watches the report's metadata
+// only (see writtenReport).
 func addController(mgr ctrl.Manager, r *Reconciler, o Options) error {
 	changes := make(chan event.TypedGenericEvent[*bpfleetv1.NodeProgramSet])
 	err := ctrl.NewControllerManagedBy(mgr).Named("nodesync").
-		For(&bpfleetv1.NodeProgramSet{}, builder.OnlyMetadata, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesMetadata(&bpfleetv1.NodeProgramReport{}, &handler.EnqueueRequestForObject{}, builder.WithPredicates(deleted())).
 		WatchesRawSource(source.Channel(changes, &handler.TypedEnqueueRequestForObject[*bpfleetv1.NodeProgramSet]{})).
 		Complete(r)
 	if err != nil {
 		return err
 	}
+	watcher, err := client.NewWithWatch(mgr.GetConfig(), client.Options{
+		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(), HTTPClient: mgr.GetHTTPClient(),
+	})
+	if err != nil {
+		return err
+	}
 	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		go r.held.watch(ctx, watcher, o.NodeName, func() { sendChange(ctx, o.NodeName, changes) })
 		watchInterfaces(ctx, o.NodeName, changes)
 		return nil
 	}))
+}
+
+// sendChange starts a pass of node's set, unless ctx ended.
+func sendChange(ctx context.Context, node string, out chan<- event.TypedGenericEvent[*bpfleetv1.NodeProgramSet]) {
+	set := &bpfleetv1.NodeProgramSet{}
+	set.Name = node
+	select {
+	case out <- event.TypedGenericEvent[*bpfleetv1.NodeProgramSet]{Object: set}:
+	case <-ctx.Done():
+	}
 }
 
 // deleted passes only deletions.
