@@ -49,6 +49,22 @@ func BenchmarkSetWrite(b *testing.B) {
 			return c.Update(context.Background(), lease)
 		})
 	})
+	b.Run("program-status", func(b *testing.B) {
+		p := program(0)
+		p.Name = "status-write"
+		if err := c.Create(context.Background(), p); err != nil {
+			b.Fatal(err)
+		}
+		readyStatus(p)
+		if err := c.Status().Update(context.Background(), p); err != nil {
+			b.Fatal(err)
+		}
+		perWrite(b, apiserver, func(i int) error {
+			base := p.DeepCopy()
+			p.Status.Conditions[0].Message = fmt.Sprintf("running on %d of 1 nodes", i%2)
+			return c.Status().Patch(context.Background(), p, client.MergeFrom(base))
+		})
+	})
 	for _, entries := range []int{0, 100} {
 		set := fullSet(fmt.Sprintf("set-%d", entries), entries)
 		if err := c.Create(context.Background(), set); err != nil {
@@ -136,4 +152,24 @@ func jsonPatch(set, _ *bpfleetv1.NodeProgramSet) (client.Patch, error) {
 // mergePatch is the merge patch from base to set.
 func mergePatch(_, base *bpfleetv1.NodeProgramSet) (client.Patch, error) {
 	return client.MergeFrom(base), nil
+}
+
+// readyStatus gives p the status the operator writes once p runs on its
+// one node: conditions, digest, node counts, the rollout's stable entry.
+func readyStatus(p *bpfleetv1.TracepointProgram) {
+	now := metav1.Now()
+	cond := func(typ string, status metav1.ConditionStatus, reason string) metav1.Condition {
+		return metav1.Condition{Type: typ, Status: status, Reason: reason, Message: "running on 1 of 1 nodes",
+			ObservedGeneration: p.Generation, LastTransitionTime: now}
+	}
+	stable := fullSet("", 1).Spec.Programs[0]
+	p.Status = bpfleetv1.ProgramStatus{
+		ObservedGeneration: p.Generation,
+		Conditions: []metav1.Condition{cond(bpfleetv1.ConditionReady, metav1.ConditionTrue, bpfleetv1.ReasonReady),
+			cond(bpfleetv1.ConditionReconciling, metav1.ConditionFalse, bpfleetv1.ReasonReady),
+			cond(bpfleetv1.ConditionStalled, metav1.ConditionFalse, bpfleetv1.ReasonReady)},
+		Nodes:   bpfleetv1.NodeCounts{Selected: 1, Ready: 1, Summary: "1/1"},
+		Rollout: &bpfleetv1.RolloutStatus{Generation: p.Generation, Stable: &stable,
+			Generations: []bpfleetv1.GenerationNodes{{Generation: p.Generation, Updated: 1, Ready: 1}}},
+	}
 }
