@@ -18,15 +18,7 @@ import (
 // operator writes the entry anew.
 func TestHandEditedSetEntryIsWrittenAnew(t *testing.T) {
 	ctx := context.Background()
-	sel := map[string]string{"test": "hand-edit"}
-	createNode(t, "edit-1", sel)
-	createNode(t, "edit-2", sel)
-	p := pathProgram("hand-edit", sel)
-	if err := k8s.Create(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	waitScheduled(t, "edit-1", p)
-	waitScheduled(t, "edit-2", p)
+	p := scheduledOn(t, "hand-edit", "edit-1", "edit-2")
 	set := &bpfleetv1.NodeProgramSet{}
 	set.Name = "edit-1"
 	broken, _ := json.Marshal(fmt.Sprintf(`{"uid":%q,"generation":"one"}`, p.UID))
@@ -40,7 +32,7 @@ func TestHandEditedSetEntryIsWrittenAnew(t *testing.T) {
 	// The other nodes' sets are still followed. (A new program: a new
 	// generation of p would roll out one node at a time, waiting for
 	// reports no agent writes here.)
-	q := pathProgram("hand-edit-2", sel)
+	q := pathProgram("hand-edit-2", map[string]string{"test": "hand-edit"})
 	if err := k8s.Create(ctx, q); err != nil {
 		t.Fatal(err)
 	}

@@ -131,6 +131,24 @@ func waitScheduled(t *testing.T, node string, p *bpfleetv1.TracepointProgram) bp
 	return got
 }
 
+// scheduledOn creates nodes and a program name that selects them (by the
+// label test=name), and waits until each node's set asks for it.
+func scheduledOn(t *testing.T, name string, nodes ...string) *bpfleetv1.TracepointProgram {
+	t.Helper()
+	sel := map[string]string{"test": name}
+	for _, node := range nodes {
+		createNode(t, node, sel)
+	}
+	p := pathProgram(name, sel)
+	if err := k8s.Create(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	for _, node := range nodes {
+		waitScheduled(t, node, p)
+	}
+	return p
+}
+
 // report plays node's agent: it sets node's status entry for p (nil removes it).
 func report(t *testing.T, node string, p *bpfleetv1.TracepointProgram, st *bpfleetv1.NodeProgramStatus) {
 	t.Helper()

@@ -370,15 +370,7 @@ func TestSetWithoutSpecScheduled(t *testing.T) {
 // read.
 func TestBrokenReportEntryIsANodeFailure(t *testing.T) {
 	ctx := context.Background()
-	sel := map[string]string{"test": "broken-report"}
-	createNode(t, "broken-1", sel)
-	createNode(t, "broken-2", sel)
-	p := pathProgram("broken-report", sel)
-	if err := k8s.Create(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	waitScheduled(t, "broken-1", p)
-	waitScheduled(t, "broken-2", p)
+	p := scheduledOn(t, "broken-report", "broken-1", "broken-2")
 	report(t, "broken-1", p, &bpfleetv1.NodeProgramStatus{State: bpfleetv1.StateReady})
 	report(t, "broken-2", p, &bpfleetv1.NodeProgramStatus{State: bpfleetv1.StatePending})
 	broken, _ := json.Marshal(fmt.Sprintf(`{"uid":%q,"generation":%d,"state":7}`, p.UID, p.Generation))
@@ -404,13 +396,7 @@ func TestBrokenReportEntryIsANodeFailure(t *testing.T) {
 // at 5,000 nodes × 100 programs those were most of its memory.
 func TestCacheHoldsReportsTrimmed(t *testing.T) {
 	ctx := context.Background()
-	sel := map[string]string{"test": "trimmed"}
-	createNode(t, "trim-1", sel)
-	p := pathProgram("trimmed", sel)
-	if err := k8s.Create(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	waitScheduled(t, "trim-1", p)
+	p := scheduledOn(t, "trimmed", "trim-1")
 	report(t, "trim-1", p, &bpfleetv1.NodeProgramStatus{State: bpfleetv1.StateReady, ProgramID: 7, PinPath: "/sys/fs/bpf/bpfleet/x",
 		Objects: bpfleetv1.KernelObjects{Links: []bpfleetv1.LinkStatus{{Target: "main", LinkID: 8}}}})
 	var cached bpfleetv1.NodeProgramReport

@@ -108,11 +108,7 @@ func TestAtomicWriteWithoutRoomIsRetried(t *testing.T) {
 // already, so it is neither rewritten nor synced again; a new list still
 // rewrites it.
 func TestSameKeysLeaveTheLedgerAsItIs(t *testing.T) {
-	testkernel.Require(t)
-	spec := testkernel.MapSpecOf(t, bpf.XDPFilter, "blocklist")
-	m := testkernel.NewMap(t, spec)
-	w := &Writer{written: ledger{dir: t.TempDir()}}
-	nmp := &bpfleetv1.NodeMapPolicy{UID: "policy", Name: "blocklist"}
+	spec, m, w, nmp := blocklistWriter(t)
 	p, _ := w.written.path(nmp.UID)
 	write := func(addrs ...string) string {
 		t.Helper()
@@ -145,11 +141,7 @@ func TestSameKeysLeaveTheLedgerAsItIs(t *testing.T) {
 // status reports (and the fill-ratio metric records) must be the number
 // of keys iterating the map finds.
 func TestStatusCountsTheMapsEntries(t *testing.T) {
-	testkernel.Require(t)
-	spec := testkernel.MapSpecOf(t, bpf.XDPFilter, "blocklist")
-	m := testkernel.NewMap(t, spec)
-	w := &Writer{written: ledger{dir: t.TempDir()}}
-	nmp := &bpfleetv1.NodeMapPolicy{UID: "policy", Name: "blocklist"}
+	spec, m, w, nmp := blocklistWriter(t)
 	check := func(step string, st bpfleetv1.NodeMapPolicyStatus) {
 		t.Helper()
 		if want := len(addrsIn(t, m)); int(st.Entries) != want || st.MaxEntries != int32(spec.MaxEntries) {
@@ -173,4 +165,14 @@ func TestStatusCountsTheMapsEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("a key a program added, on the next pass", w.usage(st, []*ebpf.Map{m}))
+}
+
+// blocklistWriter is a Writer with its own ledger directory, a blocklist
+// map and a policy for it.
+func blocklistWriter(t *testing.T) (*ebpf.MapSpec, *ebpf.Map, *Writer, *bpfleetv1.NodeMapPolicy) {
+	t.Helper()
+	testkernel.Require(t)
+	spec := testkernel.MapSpecOf(t, bpf.XDPFilter, "blocklist")
+	return spec, testkernel.NewMap(t, spec), &Writer{written: ledger{dir: t.TempDir()}},
+		&bpfleetv1.NodeMapPolicy{UID: "policy", Name: "blocklist"}
 }
