@@ -168,7 +168,7 @@ func readyStatus(p *bpfleetv1.TracepointProgram) {
 		Conditions: []metav1.Condition{cond(bpfleetv1.ConditionReady, metav1.ConditionTrue, bpfleetv1.ReasonReady),
 			cond(bpfleetv1.ConditionReconciling, metav1.ConditionFalse, bpfleetv1.ReasonReady),
 			cond(bpfleetv1.ConditionStalled, metav1.ConditionFalse, bpfleetv1.ReasonReady)},
-		Nodes:   bpfleetv1.NodeCounts{Selected: 1, Ready: 1, Summary: "1/1"},
+		Nodes: bpfleetv1.NodeCounts{Selected: 1, Ready: 1, Summary: "1/1"},
 		Rollout: &bpfleetv1.RolloutStatus{Generation: p.Generation, Stable: &stable,
 			Generations: []bpfleetv1.GenerationNodes{{Generation: p.Generation, Updated: 1, Ready: 1}}},
 	}
