@@ -42,9 +42,10 @@ type skeleton[T client.Object] struct {
 	resync time.Duration
 	retry  stalledRetry
 	// handOver gives node passes what a reconcile changed before it is
-	// written, and returns what withdraws it (see ahead); nil: nothing is
-	// handed over.
-	handOver func(from, cur T) (withdraw func())
+	// written, and returns what withdraws it, and whether its writes may
+	// wait for the nodes' reports (see ahead); nil: nothing is handed
+	// over.
+	handOver func(from, cur T) (hold bool, withdraw func())
 }
 
 // statusView is what the skeleton reads and writes of a status.
@@ -138,21 +139,32 @@ func (s *skeleton[T]) release(ctx context.Context, obj T, finalize step[T]) erro
 
 // summarizeAndPatch is where every reconcile ends: the conditions of err's
 // class and the observed generation go into the status, what changed is
-// handed to the node passes, a live object gets the finalizer, the status
-// is patched if it changed, and err becomes what controller-runtime does
+// handed to the node passes (the writes below may then wait for the next
+// reconcile, see ahead), the status is patched if it changed, a live
+// object gets the finalizer, and err becomes what controller-runtime does
 // next.
 func (s *skeleton[T]) summarizeAndPatch(ctx context.Context, req ctrl.Request, base, obj T, err error) (ctrl.Result, error) {
 	s.summarize(obj, err)
-	if obj.GetDeletionTimestamp().IsZero() {
-		if s.handOver != nil {
-			defer s.handOver(base, obj)()
+	live := obj.GetDeletionTimestamp().IsZero()
+	if live && s.handOver != nil {
+		hold, withdraw := s.handOver(base, obj)
+		if hold && err == nil {
+			// The reconcile the nodes' reports start (or this one
+			// again) writes the status and the finalizer.
+			return ctrl.Result{RequeueAfter: holdWrites}, nil
 		}
+		defer withdraw()
+	}
+	// The status first: what a user waits for (Ready) does not wait for
+	// the finalizer's write.
+	if perr := s.patchStatus(ctx, base, obj); perr != nil {
+		return ctrl.Result{}, errors.Join(err, perr)
+	}
+	if live {
+		base.SetResourceVersion(obj.GetResourceVersion()) // as the status write left it
 		if ferr := s.addFinalizer(ctx, base, obj); ferr != nil {
 			return ctrl.Result{}, errors.Join(err, ferr)
 		}
-	}
-	if perr := s.patchStatus(ctx, base, obj); perr != nil {
-		return ctrl.Result{}, errors.Join(err, perr)
 	}
 	return result(err, s.resync, func() { s.retry.schedule(req) })
 }
