@@ -207,10 +207,12 @@ func TestTagResolvedOnceToDigest(t *testing.T) {
 	if want := host + "/bpfleet/counter@" + digest; np.Image != want {
 		t.Errorf("node spec image = %q, want %q", np.Image, want)
 	}
-	got := getProgram(t, p.Name)
-	if got.Status.Image == nil || got.Status.Image.Digest != digest {
-		t.Errorf("status image = %+v, want digest %s", got.Status.Image, digest)
-	}
+	// The status says it too, once written: a reconcile that asks the
+	// nodes leaves its status write to the next one (ahead.go).
+	eventually(t, "status image digest "+digest, func() (bool, error) {
+		got := getProgram(t, p.Name)
+		return got.Status.Image != nil && got.Status.Image.Digest == digest, nil
+	})
 }
 
 func TestUnresolvableImageReportsAndRetries(t *testing.T) {
