@@ -27,14 +27,7 @@ func TestNodeAskedBeforeOperatorWrites(t *testing.T) {
 	ref := host + "/bpfleet/ahead:v1"
 	digest := pushCounter(t, ref)
 	refuseUpdates(t, "ahead")
-	sel := map[string]string{"test": "ahead"}
-	createNode(t, "ahead-1", sel)
-	p := pathProgram("ahead", sel)
-	p.Spec.ByteCode = bpfleetv1.ByteCodeSource{Image: &bpfleetv1.ImageSource{Ref: ref}}
-	if err := k8s.Create(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	np := waitScheduled(t, "ahead-1", p)
+	p, np := imageScheduledOn(t, "ahead", ref, "ahead-1")
 	if want := host + "/bpfleet/ahead@" + digest; np.Image != want {
 		t.Errorf("node spec image = %q, want %q", np.Image, want)
 	}

@@ -135,18 +135,35 @@ func waitScheduled(t *testing.T, node string, p *bpfleetv1.TracepointProgram) bp
 // label test=name), and waits until each node's set asks for it.
 func scheduledOn(t *testing.T, name string, nodes ...string) *bpfleetv1.TracepointProgram {
 	t.Helper()
-	sel := map[string]string{"test": name}
+	p := pathProgram(name, map[string]string{"test": name})
+	schedule(t, p, nodes...)
+	return p
+}
+
+// imageScheduledOn is scheduledOn for a program of image ref, on one
+// node; it returns the node's entry for it.
+func imageScheduledOn(t *testing.T, name, ref, node string) (*bpfleetv1.TracepointProgram, bpfleetv1.NodeProgram) {
+	t.Helper()
+	p := pathProgram(name, map[string]string{"test": name})
+	p.Spec.ByteCode = bpfleetv1.ByteCodeSource{Image: &bpfleetv1.ImageSource{Ref: ref}}
+	return p, schedule(t, p, node)[0]
+}
+
+// schedule creates nodes with the labels p selects and p, and waits
+// until each node's set asks for it; it returns each node's entry.
+func schedule(t *testing.T, p *bpfleetv1.TracepointProgram, nodes ...string) []bpfleetv1.NodeProgram {
+	t.Helper()
 	for _, node := range nodes {
-		createNode(t, node, sel)
+		createNode(t, node, p.Spec.NodeSelector.MatchLabels)
 	}
-	p := pathProgram(name, sel)
 	if err := k8s.Create(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
-	for _, node := range nodes {
-		waitScheduled(t, node, p)
+	entries := make([]bpfleetv1.NodeProgram, len(nodes))
+	for i, node := range nodes {
+		entries[i] = waitScheduled(t, node, p)
 	}
-	return p
+	return entries
 }
 
 // report plays node's agent: it sets node's status entry for p (nil removes it).

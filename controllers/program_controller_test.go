@@ -192,18 +192,10 @@ func liveLease(t *testing.T, node string) *coordinationv1.Lease {
 }
 
 func TestTagResolvedOnceToDigest(t *testing.T) {
-	ctx := context.Background()
 	host := ocitest.Serve(t, nil)
 	ref := host + "/bpfleet/counter:v1"
 	digest := pushCounter(t, ref)
-	sel := map[string]string{"test": "digest"}
-	createNode(t, "digest-1", sel)
-	p := pathProgram("digest", sel)
-	p.Spec.ByteCode = bpfleetv1.ByteCodeSource{Image: &bpfleetv1.ImageSource{Ref: ref}}
-	if err := k8s.Create(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	np := waitScheduled(t, "digest-1", p)
+	p, np := imageScheduledOn(t, "digest", ref, "digest-1")
 	if want := host + "/bpfleet/counter@" + digest; np.Image != want {
 		t.Errorf("node spec image = %q, want %q", np.Image, want)
 	}

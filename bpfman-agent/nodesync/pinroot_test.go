@@ -22,11 +22,7 @@ import (
 // reloaded and why.
 func TestPassAfterUnmountSaysReloaded(t *testing.T) {
 	testkernel.Require(t)
-	mnt := t.TempDir()
-	if err := unix.Mount("bpffs", mnt, "bpf", 0, ""); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(mnt, unix.MNT_DETACH) })
+	mnt := testkernel.TempBPFFS(t)
 	m, err := programs.New(filepath.Join(mnt, "bpfleet"), programs.MountBPFFSAt(mnt))
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -112,11 +111,7 @@ func startManager(t *testing.T, mgr ctrl.Manager) context.Context {
 func TestAgentCachesMetadataOnly(t *testing.T) {
 	testkernel.Require(t)
 	plane := startPlane(t)
-	mnt := t.TempDir()
-	if err := unix.Mount("bpffs", mnt, "bpf", 0, ""); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(mnt, unix.MNT_DETACH) })
+	mnt := testkernel.TempBPFFS(t)
 	cfg, requests := recorded(plane.Config)
 	const node = "metadata-node"
 	mgr, err := NewManager(cfg, Scheme(), Options{
