@@ -171,7 +171,7 @@ func releaseNext(ro *bpfleetv1.RolloutStatus, spec *bpfleetv1.RolloutSpec, nodes
 // every node at once as soon as its spec lets any node have it: at once
 // without canaries or a pause, with the canaries' batch once they run it
 // (canariesDone), never while paused.
-func goesEverywhere(spec *bpfleetv1.RolloutSpec, stable *bpfleetv1.NodeProgram, olderRuns, canariesDone bool) bool {
+func goesEverywhere(spec *bpfleetv1.RolloutSpec, stable *bpfleetv1.NodeProgramJSON, olderRuns, canariesDone bool) bool {
 	if stable != nil || olderRuns || spec != nil && spec.Paused {
 		return false
 	}
@@ -221,7 +221,7 @@ func nextRollout(kind string, obj bpfleetv1.Program, nodes []rolloutNode) *bpfle
 	}
 	next, complete := planRollout(obj.Common().Rollout, obj.GetGeneration(), obj.ProgramStatus().Rollout, nodes)
 	if complete {
-		stable := nodeProgram(kind, obj, nil) // the node's entry adds the cluster's policy
+		stable := bpfleetv1.NodeProgramJSON(nodeProgram(kind, obj, nil)) // the node's entry adds the cluster's policy
 		next.Stable = &stable
 	}
 	return &next

@@ -51,7 +51,7 @@ func updated(nodes []rolloutNode, gen int64) (names []string) {
 	return names
 }
 
-var stable = &bpfleetv1.RolloutStatus{Generation: 1, CanaryRank: noneReleased, Rank: 1 << 32, Stable: &bpfleetv1.NodeProgram{Generation: 1}}
+var stable = &bpfleetv1.RolloutStatus{Generation: 1, CanaryRank: noneReleased, Rank: 1 << 32, Stable: &bpfleetv1.NodeProgramJSON{Generation: 1}}
 
 func TestGoodUpdateWalksBatchesInOrder(t *testing.T) {
 	nodes := fleet(8, 0)
@@ -155,7 +155,7 @@ func TestNewNodeGetsTheLastGoodGeneration(t *testing.T) {
 	kp := program("p", "r.io/p:v2", &bpfleetv1.ResolvedImage{Ref: "r.io/p:v2", Digest: "sha256:new"}, nil)
 	kp.Program.ProgramStatus().Rollout = &bpfleetv1.RolloutStatus{
 		Generation: 3, CanaryRank: noneReleased, Rank: 1 << 32, Halted: true,
-		Stable: &bpfleetv1.NodeProgram{UID: "p", Generation: 2, Image: "r.io/p@sha256:old"},
+		Stable: &bpfleetv1.NodeProgramJSON{UID: "p", Generation: 2, Image: "r.io/p@sha256:old"},
 	}
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "joined"}}
 	np, ok := nodeEntry(kp, node, nil, nil)
@@ -206,11 +206,11 @@ func TestFirstGenerationBeforeThePlan(t *testing.T) {
 func TestGoesEverywhere(t *testing.T) {
 	canary := &bpfleetv1.RolloutSpec{Canary: &bpfleetv1.RolloutCanary{}}
 	paused := &bpfleetv1.RolloutSpec{Paused: true}
-	stable := &bpfleetv1.NodeProgram{UID: "p", Generation: 1}
+	stable := &bpfleetv1.NodeProgramJSON{UID: "p", Generation: 1}
 	for _, tc := range []struct {
 		name                    string
 		spec                    *bpfleetv1.RolloutSpec
-		stable                  *bpfleetv1.NodeProgram
+		stable                  *bpfleetv1.NodeProgramJSON
 		olderRuns, canariesDone bool
 		want                    bool
 	}{

@@ -120,7 +120,7 @@ func nodeEntry(kp KindedProgram, node *corev1.Node, old *bpfleetv1.NodeProgram, 
 	case old != nil:
 		return *old, true
 	case ro != nil && ro.Stable != nil:
-		np := *ro.Stable.DeepCopy()
+		np := bpfleetv1.NodeProgram(*ro.Stable.DeepCopy())
 		np.Verify = append(signaturePolicies(cluster, nil), np.Verify...)
 		return np, true
 	}

@@ -50,6 +50,26 @@ func (l *NodeProgramStatusEntries) UnmarshalJSON(data []byte) error {
 	return unmarshalEntries(data, (*[]NodeProgramStatus)(l), (*NodeProgramStatus).UnmarshalJSON)
 }
 
+// NodeProgramJSON is one NodeProgram stored as one JSON string, as each
+// entry of a set is: a program's status holds its rollout's stable entry
+// so (RolloutStatus.Stable). As an object it was a quarter of the API
+// server's cost of every write of the program, the user's spec changes
+// and the operator's status writes alike (docs/benchmarks.md).
+type NodeProgramJSON NodeProgram
+
+// MarshalJSON encodes the entry as one JSON string.
+func (p NodeProgramJSON) MarshalJSON() ([]byte, error) {
+	var out bytes.Buffer
+	err := appendEntry(&out, (*NodeProgram)(&p))
+	return out.Bytes(), err
+}
+
+// UnmarshalJSON decodes the entry, a string or (as stored before) an
+// object, leniently (NodeProgram.UnmarshalJSON).
+func (p *NodeProgramJSON) UnmarshalJSON(data []byte) error {
+	return unmarshalEntry(data, (*NodeProgram)(p), (*NodeProgram).UnmarshalJSON)
+}
+
 // UnmarshalJSON decodes a set's entry as every client of the API does
 // (case-sensitive keys, integers kept), but never fails on what the entry
 // holds: the fields that decode are kept, and Invalid says what did not.
@@ -106,26 +126,41 @@ func marshalEntries[E any](entries []E) ([]byte, error) {
 	if entries == nil {
 		return []byte("null"), nil
 	}
-	var object, out bytes.Buffer
-	objects, strings := stdjson.NewEncoder(&object), stdjson.NewEncoder(&out)
-	objects.SetEscapeHTML(false)
-	strings.SetEscapeHTML(false)
+	var out bytes.Buffer
 	out.WriteByte('[')
 	for i := range entries {
-		object.Reset()
-		if err := objects.Encode(&entries[i]); err != nil {
-			return nil, err
-		}
 		if i > 0 {
 			out.WriteByte(',')
 		}
-		if err := strings.Encode(string(bytes.TrimSpace(object.Bytes()))); err != nil {
+		if err := appendEntry(&out, &entries[i]); err != nil {
 			return nil, err
 		}
-		out.Truncate(out.Len() - 1) // Encode's newline
 	}
 	out.WriteByte(']')
 	return out.Bytes(), nil
+}
+
+// appendEntry appends entry to out as one JSON string holding its JSON
+// object.
+func appendEntry[E any](out *bytes.Buffer, entry *E) error {
+	object, err := encode(entry)
+	if err != nil {
+		return err
+	}
+	str, err := encode(string(object))
+	out.Write(str)
+	return err
+}
+
+// encode is v's JSON, HTML characters unescaped (they are not HTML).
+func encode(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := stdjson.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // unmarshalEntries decodes a JSON list of entries, each a JSON string
@@ -142,18 +177,24 @@ func unmarshalEntries[E any](data []byte, out *[]E, decode func(*E, []byte) erro
 	}
 	entries := make([]E, len(raw))
 	for i, r := range raw {
-		if len(r) > 0 && r[0] == '"' {
-			var err error
-			if r, err = unquote(r); err != nil {
-				return err
-			}
-		}
-		if err := decode(&entries[i], r); err != nil {
+		if err := unmarshalEntry(r, &entries[i], decode); err != nil {
 			return err
 		}
 	}
 	*out = entries
 	return nil
+}
+
+// unmarshalEntry decodes one entry, a JSON string holding an object or
+// the object itself, into out by decode.
+func unmarshalEntry[E any](data []byte, out *E, decode func(*E, []byte) error) error {
+	if len(data) > 0 && data[0] == '"' {
+		var err error
+		if data, err = unquote(data); err != nil {
+			return err
+		}
+	}
+	return decode(out, data)
 }
 
 // unquote is the content of the JSON string s (valid JSON: the list was

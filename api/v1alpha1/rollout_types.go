@@ -59,9 +59,10 @@ type RolloutStatus struct {
 
 	// Stable is the node entry of the last generation that reached every
 	// node: a node that joins while a change is under way, or halted, gets
-	// it.
+	// it. It is stored as one JSON string, as a set's entries are
+	// (NodeProgramJSON).
 	// +optional
-	Stable *NodeProgram `json:"stable,omitempty"`
+	Stable *NodeProgramJSON `json:"stable,omitempty"`
 }
 
 // GenerationNodes counts the nodes of one generation.

@@ -1,16 +1,16 @@
-// Command schemaless makes the items of a list in a CRD schemaless: the
-// API server neither checks nor prunes them. The lists it is run on hold
-// entries that are each one JSON string (their Go type's MarshalJSON; see
-// api/v1alpha1/nodeprogram_json.go), and entries stored as objects before
-// that still validate. controller-gen cannot say this of a list of a
-// struct type (its markers give the items the struct's properties), so
-// `make manifests` runs this after it, with the CRD file and the list's
-// path:
+// Command schemaless makes a field of a CRD, or the items of a list,
+// schemaless: the API server neither checks nor prunes them. The fields it
+// is run on hold entries that are each one JSON string (their Go type's
+// MarshalJSON; see api/v1alpha1/nodeprogram_json.go), and entries stored
+// as objects before that still validate. controller-gen cannot say this of
+// a field of a struct type (its markers give it the struct's properties),
+// so `make manifests` runs this after it, with the field's path and the
+// CRD files:
 //
-//	go run ./hack/schemaless config/crd/bases/bpfleet.io_nodeprogramsets.yaml spec.programs
+//	go run ./hack/schemaless spec.programs config/crd/bases/bpfleet.io_nodeprogramsets.yaml
 //
-// The items keep their description (the struct's doc comment). Why a list
-// is schemaless is said on its field in api/.
+// The field (or the items) keep their description. Why a field is
+// schemaless is said on it in api/.
 package main
 
 import (
@@ -23,18 +23,20 @@ import (
 
 func main() {
 	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: schemaless CRD-FILE PATH...")
+		fmt.Fprintln(os.Stderr, "usage: schemaless PATH CRD-FILE...")
 		os.Exit(2)
 	}
-	if err := rewrite(os.Args[1], os.Args[2:]); err != nil {
-		fmt.Fprintln(os.Stderr, "schemaless:", err)
-		os.Exit(1)
+	for _, file := range os.Args[2:] {
+		if err := rewrite(file, os.Args[1]); err != nil {
+			fmt.Fprintln(os.Stderr, "schemaless:", err)
+			os.Exit(1)
+		}
 	}
 }
 
-// rewrite makes the items of the list at each path schemaless, in every
-// version of the CRD in file.
-func rewrite(file string, paths []string) error {
+// rewrite makes the field at path (or its items, if it is a list)
+// schemaless, in every version of the CRD in file.
+func rewrite(file, path string) error {
 	raw, err := os.ReadFile(file)
 	if err != nil {
 		return err
@@ -48,10 +50,8 @@ func rewrite(file string, paths []string) error {
 		return fmt.Errorf("%s: no versions", file)
 	}
 	for _, v := range versions {
-		for _, path := range paths {
-			if err := itemsSchemaless(v, path); err != nil {
-				return fmt.Errorf("%s: %w", file, err)
-			}
+		if err := schemaless(v, path); err != nil {
+			return fmt.Errorf("%s: %w", file, err)
 		}
 	}
 	out, err := yaml.Marshal(crd)
@@ -61,20 +61,25 @@ func rewrite(file string, paths []string) error {
 	return os.WriteFile(file, append([]byte("---\n"), out...), 0o644)
 }
 
-// itemsSchemaless replaces the items' schema of the list at path (dotted
-// property names) in version v by one that takes any JSON value.
-func itemsSchemaless(v any, path string) error {
+// schemaless replaces the schema of the field at path (dotted property
+// names) in version v, or of its items if it is a list, by one that takes
+// any JSON value.
+func schemaless(v any, path string) error {
 	keys := []string{"schema", "openAPIV3Schema"}
 	for _, name := range strings.Split(path, ".") {
 		keys = append(keys, "properties", name)
 	}
-	list, ok := at(v, keys...).(map[string]any)
-	if !ok || list["type"] != "array" {
-		return fmt.Errorf("%s is not a list", path)
+	last := len(keys) - 1
+	parent, ok := at(v, keys[:last]...).(map[string]any)
+	field, _ := parent[keys[last]].(map[string]any)
+	if !ok || field == nil {
+		return fmt.Errorf("no field %s", path)
 	}
-	items, _ := list["items"].(map[string]any)
-	list["items"] = map[string]any{
-		"description":                          items["description"],
+	if field["type"] == "array" {
+		parent, keys[last], field = field, "items", field["items"].(map[string]any)
+	}
+	parent[keys[last]] = map[string]any{
+		"description":                          field["description"],
 		"x-kubernetes-preserve-unknown-fields": true,
 	}
 	return nil

@@ -162,7 +162,7 @@ func readyStatus(p *bpfleetv1.TracepointProgram) {
 		return metav1.Condition{Type: typ, Status: status, Reason: reason, Message: "running on 1 of 1 nodes",
 			ObservedGeneration: p.Generation, LastTransitionTime: now}
 	}
-	stable := fullSet("", 1).Spec.Programs[0]
+	stable := bpfleetv1.NodeProgramJSON(fullSet("", 1).Spec.Programs[0])
 	p.Status = bpfleetv1.ProgramStatus{
 		ObservedGeneration: p.Generation,
 		Conditions: []metav1.Condition{cond(bpfleetv1.ConditionReady, metav1.ConditionTrue, bpfleetv1.ReasonReady),
