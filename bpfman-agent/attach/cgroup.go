@@ -26,7 +26,7 @@ var _ = register(hook[bpfleetv1.CgroupAttach]{
 	name:  bpfleetv1.HookCgroup,
 	probe: probeCgroup,
 	plan: func(s bpfleetv1.CgroupAttach, facts *Facts) (Plan, error) {
-		if facts.Cgroup2 == "" {
+		if facts.node().Cgroup2 == "" {
 			return Plan{}, &failure.Unsupported{Missing: "no cgroup v2 hierarchy is mounted on the node"}
 		}
 		// Checked before the join, which would resolve "..".

@@ -18,7 +18,8 @@ import (
 
 // Facts is what hooks plan from: the node's interfaces now, and the links
 // the programs installed so far hold. Planning reads Facts only; ReadFacts
-// and the caller's AddLinks touch the node.
+// (or the first hook that plans from a LazyFacts) and the caller's
+// AddLinks touch the node.
 type Facts struct {
 	Interfaces []string
 	IfErr      error // the interfaces could not be listed
@@ -27,15 +28,31 @@ type Facts struct {
 	Cgroup2 string
 	// links maps "<kind>/<name>" to the program's links, by target key.
 	links map[string]map[string]uint32
+	// unread says that the node's part has not been read yet (LazyFacts).
+	unread bool
 }
 
-// ReadFacts reads the node's interfaces and default-route interface.
+// ReadFacts reads the node's interfaces, default-route interface and
+// cgroup v2 root.
 func ReadFacts() *Facts {
-	ifs, err := Interfaces()
-	return &Facts{
-		Interfaces: slices.Sorted(maps.Keys(ifs)), IfErr: err,
-		Primary: primaryInterface(), Cgroup2: cgroup2Root(),
+	f := LazyFacts()
+	return f.node()
+}
+
+// LazyFacts are the node's facts, read when a hook first plans from them:
+// a pass whose programs attach where their settings alone say
+// (tracepoints, probes) reads no interface, route or mount.
+func LazyFacts() *Facts { return &Facts{unread: true} }
+
+// node reads the node's part of f if it has not been read; every hook
+// that plans from it reads it through node.
+func (f *Facts) node() *Facts {
+	if f.unread {
+		ifs, err := Interfaces()
+		f.Interfaces, f.IfErr = slices.Sorted(maps.Keys(ifs)), err
+		f.Primary, f.Cgroup2, f.unread = primaryInterface(), cgroup2Root(), false
 	}
+	return f
 }
 
 // AddLinks records the links of program kind/name, by target key.
@@ -98,6 +115,7 @@ func perInterface(sel bpfleetv1.InterfaceSelector, facts *Facts, mk func(string)
 // Without an interface list or a default route, it waits: planning with
 // none would detach the program from interfaces it runs on.
 func selectInterfaces(sel bpfleetv1.InterfaceSelector, facts *Facts) (present, missing []string, err error) {
+	facts = facts.node()
 	switch {
 	case facts.IfErr != nil:
 		return nil, nil, facts.IfErr

@@ -8,11 +8,12 @@ import (
 	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
 )
 
-// gatherFacts reads what hooks plan from: the node's interfaces and the
-// links the desired programs already hold (a TCX order names another
-// program's link). The pass adds the links of each program it applies.
+// gatherFacts is what hooks plan from: the node's interfaces (read when a
+// hook first needs them) and the links the desired programs already hold
+// (a TCX order names another program's link). The pass adds the links of
+// each program it applies.
 func gatherFacts(desired []bpfleetv1.NodeProgram, installed []programs.Loaded) *attach.Facts {
-	facts := attach.ReadFacts()
+	facts := attach.LazyFacts()
 	byUID := make(map[string]*bpfleetv1.NodeProgram, len(desired))
 	for i := range desired {
 		byUID[string(desired[i].UID)] = &desired[i]
