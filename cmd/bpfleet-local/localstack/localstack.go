@@ -11,11 +11,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -155,7 +157,7 @@ func (s *Stack) registerNode(ctx context.Context) error {
 // in this process.
 func (s *Stack) startManagers() error {
 	// Programs run on this machine name Secrets in "default" too.
-	op, err := controllers.NewManager(s.Plane.Config, scheme.New(), controllers.Options{
+	op, err := controllers.NewManager(ownConnection(s.Plane.Config), scheme.New(), controllers.Options{
 		MetricsAddr: s.opts.OperatorAddr, SecretNamespaces: []string{controlplane.Namespace, "default"},
 	})
 	if err != nil {
@@ -169,7 +171,7 @@ func (s *Stack) startManagers() error {
 }
 
 func (s *Stack) startAgent() error {
-	agent, err := nodesync.NewManager(s.Plane.Config, nodesync.Scheme(), nodesync.Options{
+	agent, err := nodesync.NewManager(ownConnection(s.Plane.Config), nodesync.Scheme(), nodesync.Options{
 		NodeName: s.opts.NodeName, PinRoot: s.opts.PinRoot, ImageDir: s.opts.ImageDir, StateDir: s.opts.StateDir,
 		MetricsAddr: s.opts.AgentAddr, LeaseNamespace: controlplane.Namespace, InProcess: true,
 		RegistryTimeout: s.opts.RegistryTimeout,
@@ -179,6 +181,18 @@ func (s *Stack) startAgent() error {
 	}
 	s.agent = start(agent)
 	return nil
+}
+
+// ownConnection is cfg for a component that runs in its own process on a
+// real cluster (the operator, an agent): with its own connections to the
+// API server. client-go shares one transport, and so one HTTP/2
+// connection, between configs that do not differ but in identity; the
+// operator's, the agent's and the user's requests and watches then
+// queued behind one another on it.
+func ownConnection(cfg *rest.Config) *rest.Config {
+	cfg = rest.CopyConfig(cfg)
+	cfg.Dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	return cfg
 }
 
 // RestartAgent stops the node agent and starts a new one, as an agent
