@@ -23,8 +23,8 @@ generate: ## Generate the kinds' enum and RBAC markers, deepcopy code, and compi
 	$(CONTROLLER_GEN) object paths=./api/...
 	hack/gen-bpf.sh
 
-# The program kinds' CRDs.
-PROGRAM_CRDS = $(filter-out %/bpfleet.io_nodeprogramsets.yaml %/bpfleet.io_nodeprogramreports.yaml,$(wildcard config/crd/bases/bpfleet.io_*programs.yaml))
+# The program kinds' CRDs (hack/kinds lists the kinds).
+PROGRAM_CRDS = $(shell go run ./hack/kinds -list | tr A-Z a-z | sed 's|.*|config/crd/bases/bpfleet.io_&s.yaml|')
 
 .PHONY: manifests
 manifests: ## Generate CRDs and RBAC roles from the kubebuilder markers, and the Argo CD health config.

@@ -125,6 +125,9 @@ func trimReport(o any) (any, error) {
 		for i := range report.Status.Programs {
 			e := &report.Status.Programs[i]
 			e.ProgramID, e.PinPath, e.Objects = 0, "", bpfleetv1.KernelObjects{}
+			for j := range e.Programs {
+				e.Programs[j].ProgramID, e.Programs[j].Links = 0, nil
+			}
 		}
 	}
 	return o, err

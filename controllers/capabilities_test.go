@@ -36,9 +36,11 @@ func TestUnsupportedNodesAreReportedNotFailed(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "caps"},
 		Spec: bpfleetv1.KprobeProgramSpec{
 			ProgramCommon: bpfleetv1.ProgramCommon{
-				ByteCode:     bpfleetv1.ByteCodeSource{Path: "/opt/bpf/kprobe.o"},
-				ProgramName:  "kprobe_openat",
-				NodeSelector: metav1.LabelSelector{MatchLabels: sel},
+				ProgramSource: bpfleetv1.ProgramSource{
+					ByteCode:     bpfleetv1.ByteCodeSource{Path: "/opt/bpf/kprobe.o"},
+					NodeSelector: metav1.LabelSelector{MatchLabels: sel},
+				},
+				ProgramName: "kprobe_openat",
 			},
 			Kprobe: bpfleetv1.KprobeAttach{Function: "do_sys_openat2"},
 		},

@@ -38,6 +38,21 @@ func hookOf(kind string) string {
 	return k.Hook
 }
 
+// unsupportedHook is a hook program p (of kind) needs that the node lacks,
+// by caps (nil: not known yet), and why; "" if p runs there: the kind's
+// hook, or an application's hooks but those of its optional programs.
+func unsupportedHook(caps *bpfleetv1.NodeCapabilities, kind string, p bpfleetv1.Program) (hook, why string) {
+	if h := hookOf(kind); h != "" || caps == nil {
+		return h, caps.Unsupported(h)
+	}
+	for _, a := range p.Attachments() {
+		if why := caps.Unsupported(a.Attach.Hook); why != "" && !a.Optional {
+			return a.Attach.Hook, why
+		}
+	}
+	return "", ""
+}
+
 // Items returns the programs of list, one of k's lists. They point into
 // the list, not copies: lists taken with client.UnsafeDisableDeepCopy
 // share the cache's objects, which must not be written.

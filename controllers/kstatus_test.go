@@ -63,7 +63,7 @@ func samplePrograms(t *testing.T) []*unstructured.Unstructured {
 			if err := dec.Decode(&u.Object); err != nil {
 				break
 			}
-			if !strings.HasSuffix(u.GetKind(), "Program") {
+			if _, ok := bpfleetv1.ProgramKindOf(u.GetKind()); !ok {
 				continue
 			}
 			u.SetName("kstatus-" + strings.ToLower(u.GetKind()))

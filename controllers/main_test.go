@@ -87,9 +87,11 @@ func pathProgram(name string, selector map[string]string) *bpfleetv1.TracepointP
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: bpfleetv1.TracepointProgramSpec{
 			ProgramCommon: bpfleetv1.ProgramCommon{
-				ByteCode:     bpfleetv1.ByteCodeSource{Path: "/opt/bpf/counter.o"},
-				ProgramName:  "count_openat",
-				NodeSelector: metav1.LabelSelector{MatchLabels: selector},
+				ProgramSource: bpfleetv1.ProgramSource{
+					ByteCode:     bpfleetv1.ByteCodeSource{Path: "/opt/bpf/counter.o"},
+					NodeSelector: metav1.LabelSelector{MatchLabels: selector},
+				},
+				ProgramName: "count_openat",
 			},
 			Tracepoint: bpfleetv1.TracepointAttach{Name: "syscalls/sys_enter_openat"},
 		},

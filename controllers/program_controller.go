@@ -81,7 +81,7 @@ func (r *ProgramReconciler) newSkeleton() *skeleton[bpfleetv1.Program] {
 
 // resolveImage resolves a new image reference once and records the digest.
 func (r *ProgramReconciler) resolveImage(ctx context.Context, obj bpfleetv1.Program) error {
-	return resolveOnce(ctx, r.Resolver, r.SecretNamespaces, obj.Common().ByteCode.Image, &obj.ProgramStatus().Image)
+	return resolveOnce(ctx, r.Resolver, r.SecretNamespaces, obj.Source().ByteCode.Image, &obj.ProgramStatus().Image)
 }
 
 // aggregate sums the selected nodes' reports into the program's status,
@@ -98,7 +98,7 @@ func (r *ProgramReconciler) aggregate(ctx context.Context, obj bpfleetv1.Program
 // rolloutNodes lists every selected node with its spec and report for the
 // program.
 func (r *ProgramReconciler) rolloutNodes(ctx context.Context, obj bpfleetv1.Program) ([]rolloutNode, error) {
-	selected, canary := nodeSelector(obj), canarySelector(obj.Common().Rollout)
+	selected, canary := nodeSelector(obj), canarySelector(obj.Source().Rollout)
 	now := time.Now()
 	var out []rolloutNode
 	for _, node := range r.view.allNodes() {
@@ -112,7 +112,7 @@ func (r *ProgramReconciler) rolloutNodes(ctx context.Context, obj bpfleetv1.Prog
 				return nil, err
 			}
 			n.asked, n.askedDigest = asked(&set, obj.GetUID())
-			n.report = report(&set, lease, obj, r.Kind.Hook, now)
+			n.report = report(&set, lease, obj, r.Kind.Name, now)
 		}
 		out = append(out, n)
 	}

@@ -184,7 +184,7 @@ func goesEverywhere(spec *bpfleetv1.RolloutSpec, stable *bpfleetv1.NodeProgramJS
 // go before the plan is written, which saves each node a second write of
 // its set when many programs come at once.
 func goesEverywhereUnplanned(p bpfleetv1.Program, old *bpfleetv1.NodeProgram) bool {
-	return p.ProgramStatus().Rollout == nil && imageResolved(p) && goesEverywhere(p.Common().Rollout, nil, old != nil, false)
+	return p.ProgramStatus().Rollout == nil && imageResolved(p) && goesEverywhere(p.Source().Rollout, nil, old != nil, false)
 }
 
 // anyAsked reports whether some node's spec holds a generation other than
@@ -219,7 +219,7 @@ func nextRollout(kind string, obj bpfleetv1.Program, nodes []rolloutNode) *bpfle
 	if !imageResolved(obj) {
 		return nil
 	}
-	next, complete := planRollout(obj.Common().Rollout, obj.GetGeneration(), obj.ProgramStatus().Rollout, nodes)
+	next, complete := planRollout(obj.Source().Rollout, obj.GetGeneration(), obj.ProgramStatus().Rollout, nodes)
 	if complete {
 		stable := bpfleetv1.NodeProgramJSON(nodeProgram(kind, obj, nil)) // the node's entry adds the cluster's policy
 		next.Stable = &stable

@@ -190,7 +190,7 @@ func TestFirstGenerationBeforeThePlan(t *testing.T) {
 		{"unresolved tag", program("p", "r.io/p:v3", resolved, nil), nil, nil, 0},
 		{"node runs an older generation", program("p", "r.io/p:v2", resolved, nil), nil, older, 2},
 	} {
-		tc.kp.Program.Common().Rollout = tc.rollout
+		tc.kp.Program.Source().Rollout = tc.rollout
 		tc.kp.Program.ProgramStatus().Rollout = nil // not planned yet
 		np, ok := nodeEntry(tc.kp, node, tc.old, nil)
 		if got := map[bool]int64{true: np.Generation}[ok]; got != tc.wantGen {

@@ -20,7 +20,7 @@ func selects(p bpfleetv1.Program, node *corev1.Node) bool {
 // nodeSelector is a program's nodeSelector; an invalid one selects
 // nothing.
 func nodeSelector(p bpfleetv1.Program) labels.Selector {
-	sel, err := metav1.LabelSelectorAsSelector(&p.Common().NodeSelector)
+	sel, err := metav1.LabelSelectorAsSelector(&p.Source().NodeSelector)
 	if err != nil {
 		return labels.Nothing()
 	}
@@ -30,24 +30,23 @@ func nodeSelector(p bpfleetv1.Program) labels.Selector {
 // imageResolved reports whether the program's status holds the digest of its
 // current image reference (always true for a path).
 func imageResolved(p bpfleetv1.Program) bool {
-	return resolved(p.Common().ByteCode.Image, p.ProgramStatus().Image)
+	return resolved(p.Source().ByteCode.Image, p.ProgramStatus().Image)
 }
 
 // nodeProgram is the entry a program contributes to a node's spec; cluster
 // is the operator's signature policy (may be nil).
 func nodeProgram(kind string, p bpfleetv1.Program, cluster *bpfleetv1.ImageVerification) bpfleetv1.NodeProgram {
-	c := p.Common()
+	c := p.Source()
 	np := bpfleetv1.NodeProgram{
-		UID:         p.GetUID(),
-		Kind:        kind,
-		Name:        p.GetName(),
-		Generation:  p.GetGeneration(),
-		Path:        c.ByteCode.Path,
-		ProgramName: c.ProgramName,
-		GlobalData:  c.GlobalData,
-		RunStats:    c.RunStats,
-		Attach:      p.AttachPoint(),
+		UID:        p.GetUID(),
+		Kind:       kind,
+		Name:       p.GetName(),
+		Generation: p.GetGeneration(),
+		Path:       c.ByteCode.Path,
+		GlobalData: c.GlobalData,
+		RunStats:   c.RunStats,
 	}
+	np.ProgramName, np.Attach, np.Programs = attachments(kind, p.Attachments())
 	if img := c.ByteCode.Image; img != nil {
 		np.Image = pinnedRef(img.Ref, p.ProgramStatus().Image.Digest)
 		np.PullPolicy = img.PullPolicy
@@ -57,6 +56,16 @@ func nodeProgram(kind string, p bpfleetv1.Program, cluster *bpfleetv1.ImageVerif
 		np.Verify = signaturePolicies(cluster, nil) // the node refuses a path under a required policy
 	}
 	return np
+}
+
+// attachments says a program's attachments as its node entry does: a
+// single program kind's one program by name and hook (as agents before
+// applications read them), an application's as its list.
+func attachments(kind string, of []bpfleetv1.ProgramAttachment) (string, bpfleetv1.AttachPoint, []bpfleetv1.ProgramAttachment) {
+	if k, ok := bpfleetv1.ProgramKindOf(kind); ok && k.Hook != "" && len(of) == 1 {
+		return of[0].Name, of[0].Attach, nil
+	}
+	return "", bpfleetv1.AttachPoint{}, of
 }
 
 // signaturePolicies are the policies an image must meet, every one: the
@@ -89,7 +98,7 @@ func desiredPrograms(node *corev1.Node, caps *bpfleetv1.NodeCapabilities, progra
 	var out []bpfleetv1.NodeProgram
 	for _, kp := range programs {
 		p := kp.Program
-		if !p.GetDeletionTimestamp().IsZero() || !selects(p, node) || caps.Unsupported(hookOf(kp.Kind)) != "" {
+		if !p.GetDeletionTimestamp().IsZero() || !selects(p, node) || unsupported(caps, kp) {
 			continue
 		}
 		if np, ok := nodeEntry(kp, node, have[p.GetUID()], cluster); ok {
@@ -99,6 +108,12 @@ func desiredPrograms(node *corev1.Node, caps *bpfleetv1.NodeCapabilities, progra
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].UID < out[j].UID })
 	return out
+}
+
+// unsupported reports whether the node lacks a hook kp needs.
+func unsupported(caps *bpfleetv1.NodeCapabilities, kp KindedProgram) bool {
+	_, why := unsupportedHook(caps, kp.Kind, kp.Program)
+	return why != ""
 }
 
 // nodeEntry is the generation of a program a node runs: the latest where
@@ -114,7 +129,7 @@ func nodeEntry(kp KindedProgram, node *corev1.Node, old *bpfleetv1.NodeProgram, 
 	latest := imageResolved(p) && ro != nil && ro.Generation == p.GetGeneration()
 	switch {
 	case latest && old != nil && old.Generation == ro.Generation,
-		latest && !ro.Halted && released(ro, isCanary(p.Common().Rollout, node), rank(p.GetUID(), node.Name)),
+		latest && !ro.Halted && released(ro, isCanary(p.Source().Rollout, node), rank(p.GetUID(), node.Name)),
 		goesEverywhereUnplanned(p, old):
 		return nodeProgram(kp.Kind, p, cluster), true
 	case old != nil:

@@ -20,9 +20,11 @@ func program(uid string, ref string, resolved *bpfleetv1.ResolvedImage, sel map[
 		ObjectMeta: metav1.ObjectMeta{Name: uid, UID: types.UID(uid), Generation: 3},
 		Spec: bpfleetv1.TracepointProgramSpec{
 			ProgramCommon: bpfleetv1.ProgramCommon{
-				ByteCode:     bpfleetv1.ByteCodeSource{Image: &bpfleetv1.ImageSource{Ref: ref}},
-				ProgramName:  "count_openat",
-				NodeSelector: metav1.LabelSelector{MatchLabels: sel},
+				ProgramSource: bpfleetv1.ProgramSource{
+					ByteCode:     bpfleetv1.ByteCodeSource{Image: &bpfleetv1.ImageSource{Ref: ref}},
+					NodeSelector: metav1.LabelSelector{MatchLabels: sel},
+				},
+				ProgramName: "count_openat",
 			},
 			Tracepoint: bpfleetv1.TracepointAttach{Name: "syscalls/sys_enter_openat"},
 		},
@@ -81,7 +83,7 @@ func TestSignaturePoliciesAddUp(t *testing.T) {
 	cluster := &bpfleetv1.ImageVerification{Keys: []bpfleetv1.KeyReference{{SecretReference: bpfleetv1.SecretReference{Name: "org", Namespace: "bpfleet-system"}}}}
 	own := program("own", "r.io/p:v2", resolved, nil)
 	ownPolicy := &bpfleetv1.ImageVerification{Keys: []bpfleetv1.KeyReference{{SecretReference: bpfleetv1.SecretReference{Name: "team", Namespace: "t"}}}, Required: &no}
-	own.Program.Common().ByteCode.Image.Verify = ownPolicy
+	own.Program.Source().ByteCode.Image.Verify = ownPolicy
 
 	for _, tc := range []struct {
 		name    string
@@ -93,7 +95,7 @@ func TestSignaturePoliciesAddUp(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := program("path", "", nil, nil)
-			path.Program.Common().ByteCode = bpfleetv1.ByteCodeSource{Path: "/opt/bpf/x.o"}
+			path.Program.Source().ByteCode = bpfleetv1.ByteCodeSource{Path: "/opt/bpf/x.o"}
 			path.Program.ProgramStatus().Rollout = &bpfleetv1.RolloutStatus{Generation: 3, CanaryRank: noneReleased, Rank: math.MaxUint32}
 			got := desiredPrograms(node, nil, []KindedProgram{own, program("plain", "r.io/p:v2", resolved, nil), path}, nil, nil, tc.cluster)
 			if len(got) != 3 {

@@ -173,8 +173,45 @@ func aggregateProgram(kind string, obj bpfleetv1.Program, nodes []rolloutNode) {
 	sum := summarize(obj.GetGeneration(), reportsOf(nodes))
 	st.Nodes, st.Failures = sum.counts, sum.failures
 	ready, reconciling, stalled := sum.conditions()
-	ready, reconciling, stalled = rolloutConditions(obj.Common().Rollout, ro, nodes, ready, reconciling, stalled)
+	ready, reconciling, stalled = rolloutConditions(obj.Source().Rollout, ro, nodes, ready, reconciling, stalled)
 	setConditions(&st.Conditions, obj.GetGeneration(), ready, reconciling, stalled)
+	if app, ok := obj.(perProgram); ok {
+		*app.PerProgramStatus() = programCounts(obj, reportsOf(nodes))
+	}
+}
+
+// perProgram is a kind whose status says where each of its programs runs
+// (an application).
+type perProgram interface {
+	PerProgramStatus() *[]bpfleetv1.ApplicationProgramStatus
+}
+
+// programCounts counts, per program of obj, the nodes whose report at
+// obj's generation says it runs, or cannot (an optional program whose hook
+// the node lacks). Pure.
+func programCounts(obj bpfleetv1.Program, reports map[string]*bpfleetv1.NodeProgramStatus) []bpfleetv1.ApplicationProgramStatus {
+	attachments := obj.Attachments()
+	out := make([]bpfleetv1.ApplicationProgramStatus, len(attachments))
+	at := make(map[string]*bpfleetv1.ApplicationProgramStatus, len(attachments))
+	for i, a := range attachments {
+		out[i].Name = a.Name
+		at[a.Name] = &out[i]
+	}
+	for _, r := range reports {
+		if r == nil || r.Generation != obj.GetGeneration() {
+			continue
+		}
+		for _, p := range r.Programs {
+			switch c := at[p.Name]; {
+			case c == nil:
+			case p.State == bpfleetv1.StateReady:
+				c.Ready++
+			case p.State == bpfleetv1.StateUnsupported:
+				c.Unsupported++
+			}
+		}
+	}
+	return out
 }
 
 func reportsOf(nodes []rolloutNode) map[string]*bpfleetv1.NodeProgramStatus {
@@ -188,7 +225,7 @@ func reportsOf(nodes []rolloutNode) map[string]*bpfleetv1.NodeProgramStatus {
 // report is a node's entry for the program at now; for a node whose
 // kernel lacks the program's hook, an Unsupported entry saying what is
 // missing.
-func report(set *nodeState, lease *coordinationv1.Lease, obj bpfleetv1.Program, hook string, now time.Time) *bpfleetv1.NodeProgramStatus {
+func report(set *nodeState, lease *coordinationv1.Lease, obj bpfleetv1.Program, kind string, now time.Time) *bpfleetv1.NodeProgramStatus {
 	if set == nil {
 		return nil
 	}
@@ -199,7 +236,7 @@ func report(set *nodeState, lease *coordinationv1.Lease, obj bpfleetv1.Program, 
 			Message: fmt.Sprintf("the node's agent has given no sign of life since %s", lastSeen(set, lease)),
 		}
 	}
-	if why := set.Report.Capabilities.Unsupported(hook); why != "" {
+	if hook, why := unsupportedHook(set.Report.Capabilities, kind, obj); why != "" {
 		return &bpfleetv1.NodeProgramStatus{
 			UID: obj.GetUID(), Generation: obj.GetGeneration(),
 			State: bpfleetv1.StateUnsupported, Reason: bpfleetv1.ReasonUnsupported, Terminal: true,

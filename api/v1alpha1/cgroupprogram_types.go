@@ -97,8 +97,11 @@ type CgroupProgramList struct {
 
 func init() { registerProgram[CgroupProgram, CgroupProgramList]() }
 
-// Common returns the spec every kind shares.
-func (p *CgroupProgram) Common() *ProgramCommon { return &p.Spec.ProgramCommon }
+// Source returns where the program comes from and where it runs.
+func (p *CgroupProgram) Source() *ProgramSource { return &p.Spec.ProgramSource }
+
+// Attachments returns the program and where it attaches.
+func (p *CgroupProgram) Attachments() []ProgramAttachment { return p.Spec.attachment(p.AttachPoint()) }
 
 // ProgramStatus returns the status.
 func (p *CgroupProgram) ProgramStatus() *ProgramStatus { return &p.Status }

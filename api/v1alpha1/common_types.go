@@ -4,20 +4,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// ProgramCommon is embedded by every program kind: where the bytecode comes
-// from, which program in it to run, on which nodes, with which constants.
+// ProgramSource is what every program kind and application shares: where
+// the object comes from, which nodes run it, its globals, its statistics
+// and how a change rolls out.
 // +kubebuilder:validation:XValidation:rule="!has(self.globalData) || self.globalData.all(k, size(k) <= 256)",message="globalData names must be at most 256 characters",fieldPath=".globalData"
 // +kubebuilder:validation:XValidation:rule="!has(self.globalData) || self.globalData.all(k, k.matches('^[A-Za-z_][A-Za-z0-9_]*$'))",message="globalData keys must be C identifiers (letters, digits, underscore; not starting with a digit)"
 // +kubebuilder:validation:XValidation:rule="!has(self.globalData) || self.globalData.all(k, self.globalData[k].matches('^(-?[0-9]+|0x([0-9a-fA-F]{2})+|true|false)$'))",message="globalData values must be a decimal integer (\"42\", \"-1\"), true/false, or hex bytes of the variable's exact width (\"0x0a000001\")"
-type ProgramCommon struct {
+type ProgramSource struct {
 	// ByteCode says where the eBPF object comes from.
 	ByteCode ByteCodeSource `json:"byteCode"`
-
-	// ProgramName is the name of the program (its C function) in the object.
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=128
-	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
-	ProgramName string `json:"programName"`
 
 	// NodeSelector selects the nodes to run on. Empty selects every node.
 	// +optional
@@ -44,6 +39,23 @@ type ProgramCommon struct {
 	// batches; it halts on a failure.
 	// +optional
 	Rollout *RolloutSpec `json:"rollout,omitempty"`
+}
+
+// ProgramCommon is embedded by every single-program kind: the source and
+// the program's name in the object.
+type ProgramCommon struct {
+	ProgramSource `json:",inline"`
+
+	// ProgramName is the name of the program (its C function) in the object.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+	ProgramName string `json:"programName"`
+}
+
+// attachment is the kind's one program, attached at a.
+func (c *ProgramCommon) attachment(a AttachPoint) []ProgramAttachment {
+	return []ProgramAttachment{{Name: c.ProgramName, Attach: a}}
 }
 
 // GlobalValue is the value of one global variable.

@@ -173,7 +173,7 @@ func TestStableEntryIsOneString(t *testing.T) {
 	p := &bpfleetv1.TracepointProgram{
 		ObjectMeta: metav1.ObjectMeta{Name: "stable-string"},
 		Spec: bpfleetv1.TracepointProgramSpec{
-			ProgramCommon: bpfleetv1.ProgramCommon{ByteCode: bpfleetv1.ByteCodeSource{Path: "/opt/bpf/counter.o"}, ProgramName: "count_openat"},
+			ProgramCommon: bpfleetv1.ProgramCommon{ProgramSource: bpfleetv1.ProgramSource{ByteCode: bpfleetv1.ByteCodeSource{Path: "/opt/bpf/counter.o"}}, ProgramName: "count_openat"},
 			Tracepoint:    bpfleetv1.TracepointAttach{Name: "syscalls/sys_enter_openat"},
 		},
 	}

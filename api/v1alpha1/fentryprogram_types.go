@@ -53,8 +53,11 @@ type FentryProgramList struct {
 
 func init() { registerProgram[FentryProgram, FentryProgramList]() }
 
-// Common returns the spec every kind shares.
-func (p *FentryProgram) Common() *ProgramCommon { return &p.Spec.ProgramCommon }
+// Source returns where the program comes from and where it runs.
+func (p *FentryProgram) Source() *ProgramSource { return &p.Spec.ProgramSource }
+
+// Attachments returns the program and where it attaches.
+func (p *FentryProgram) Attachments() []ProgramAttachment { return p.Spec.attachment(p.AttachPoint()) }
 
 // ProgramStatus returns the status.
 func (p *FentryProgram) ProgramStatus() *ProgramStatus { return &p.Status }

@@ -45,8 +45,11 @@ type FexitProgramList struct {
 
 func init() { registerProgram[FexitProgram, FexitProgramList]() }
 
-// Common returns the spec every kind shares.
-func (p *FexitProgram) Common() *ProgramCommon { return &p.Spec.ProgramCommon }
+// Source returns where the program comes from and where it runs.
+func (p *FexitProgram) Source() *ProgramSource { return &p.Spec.ProgramSource }
+
+// Attachments returns the program and where it attaches.
+func (p *FexitProgram) Attachments() []ProgramAttachment { return p.Spec.attachment(p.AttachPoint()) }
 
 // ProgramStatus returns the status.
 func (p *FexitProgram) ProgramStatus() *ProgramStatus { return &p.Status }

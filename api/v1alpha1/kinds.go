@@ -14,7 +14,8 @@ import (
 type ProgramKind struct {
 	// Kind is the resource's kind, e.g. TracepointProgram.
 	Kind string
-	// Hook is the hook its programs attach to, e.g. Tracepoint.
+	// Hook is the hook its programs attach to, e.g. Tracepoint; "" for
+	// an application, whose programs name theirs.
 	Hook string
 	// New returns an empty object of the kind; NewList an empty list.
 	New     func() Program
@@ -40,12 +41,21 @@ func registerProgram[T, L any, PT interface {
 	SchemeBuilder.Register(PT(new(T)), PL(new(L)))
 	k := ProgramKind{
 		Kind:    reflect.TypeFor[T]().Name(),
-		Hook:    PT(new(T)).AttachPoint().Hook,
+		Hook:    kindHook(PT(new(T)).Attachments()),
 		New:     func() Program { return PT(new(T)) },
 		NewList: func() client.ObjectList { return PL(new(L)) },
 	}
 	i := sort.Search(len(ProgramKinds), func(i int) bool { return ProgramKinds[i].Kind >= k.Kind })
 	ProgramKinds = append(ProgramKinds[:i], append([]ProgramKind{k}, ProgramKinds[i:]...)...)
+}
+
+// kindHook is the hook of a kind whose empty object attaches one program,
+// "" for an application.
+func kindHook(of []ProgramAttachment) string {
+	if len(of) != 1 {
+		return ""
+	}
+	return of[0].Attach.Hook
 }
 
 // ProgramKindOf returns the registered kind called name.

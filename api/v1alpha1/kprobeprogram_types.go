@@ -58,8 +58,11 @@ type KprobeProgramList struct {
 
 func init() { registerProgram[KprobeProgram, KprobeProgramList]() }
 
-// Common returns the spec every kind shares.
-func (p *KprobeProgram) Common() *ProgramCommon { return &p.Spec.ProgramCommon }
+// Source returns where the program comes from and where it runs.
+func (p *KprobeProgram) Source() *ProgramSource { return &p.Spec.ProgramSource }
+
+// Attachments returns the program and where it attaches.
+func (p *KprobeProgram) Attachments() []ProgramAttachment { return p.Spec.attachment(p.AttachPoint()) }
 
 // ProgramStatus returns the status.
 func (p *KprobeProgram) ProgramStatus() *ProgramStatus { return &p.Status }

@@ -161,6 +161,28 @@ type NodeProgramStatus struct {
 	// "link main 1002 syscalls/sys_enter_openat; map counts 1001".
 	// +optional
 	Objects KernelObjects `json:"objects,omitzero"`
+	// Programs are, for an application, each of its programs on the node:
+	// whether it runs (an optional program whose hook the node lacks does
+	// not), its kernel ID and its links. ProgramID and Objects' links are
+	// then empty; Objects' maps are the application's, which all its
+	// programs share.
+	// +optional
+	Programs []ProgramAttachmentStatus `json:"programs,omitempty"`
+}
+
+// ProgramAttachmentStatus is one program of an application on one node.
+type ProgramAttachmentStatus struct {
+	Name string `json:"name"`
+	// State is Ready, or Unsupported for an optional program whose hook
+	// the node lacks.
+	State ProgramState `json:"state"`
+	// +optional
+	Message string `json:"message,omitempty"`
+	// +optional
+	ProgramID uint32 `json:"programID,omitempty"`
+	// Links of the program, one per attach target.
+	// +optional
+	Links []LinkStatus `json:"links,omitempty"`
 }
 
 // NodeMapPolicyStatus is one MapPolicy on one node.

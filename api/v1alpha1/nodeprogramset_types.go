@@ -113,7 +113,30 @@ type NodeEntriesSource struct {
 	Verify []ImageVerification `json:"verify,omitempty"`
 }
 
-// NodeProgram is one program, as scheduled to one node.
+// ProgramAttachment is one program of an object and where it attaches.
+type ProgramAttachment struct {
+	// Name is the program's function in the object.
+	Name string `json:"name"`
+	// Attach says where it attaches.
+	Attach AttachPoint `json:"attach"`
+	// Optional lets the node run the object's other programs when it lacks
+	// this program's hook.
+	// +optional
+	Optional bool `json:"optional,omitempty"`
+}
+
+// Attachments are the entry's programs with their hooks: an
+// application's Programs, or a single program kind's ProgramName on
+// Attach.
+func (np *NodeProgram) Attachments() []ProgramAttachment {
+	if len(np.Programs) > 0 {
+		return np.Programs
+	}
+	return []ProgramAttachment{{Name: np.ProgramName, Attach: np.Attach}}
+}
+
+// NodeProgram is one program, or one application of several programs,
+// as scheduled to one node.
 type NodeProgram struct {
 	// Invalid says why the entry as stored does not decode (a field of the
 	// wrong JSON type, from a hand edit: the entries are schemaless); empty
@@ -147,16 +170,26 @@ type NodeProgram struct {
 	// +optional
 	Path string `json:"path,omitempty"`
 
-	// ProgramName is the function in the object.
-	ProgramName string `json:"programName"`
+	// ProgramName is the function in the object, for a single program
+	// kind's entry (see Programs).
+	// +optional
+	ProgramName string `json:"programName,omitempty"`
 	// GlobalData as in the program resource.
 	// +optional
 	GlobalData map[string]GlobalValue `json:"globalData,omitempty"`
 	// RunStats as in the program resource.
 	// +optional
 	RunStats bool `json:"runStats,omitempty"`
-	// Attach says where the program attaches.
-	Attach AttachPoint `json:"attach"`
+	// Attach says where the program attaches, for a single program kind's
+	// entry (see Programs).
+	// +optional
+	Attach AttachPoint `json:"attach,omitzero"`
+	// Programs are an application's programs (ClusterBpfApplication),
+	// each with its hook: one load of the object for all of them. A single
+	// program kind's entry has none, and says ProgramName and Attach (what
+	// agents before applications read); Attachments reads either.
+	// +optional
+	Programs []ProgramAttachment `json:"programs,omitempty"`
 	// Maps configured by MapPolicies.
 	// +optional
 	// +listType=map

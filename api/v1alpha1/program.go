@@ -9,7 +9,10 @@ import (
 // +kubebuilder:object:generate=false
 type Program interface {
 	client.Object
-	Common() *ProgramCommon
+	// Source is where the object comes from and where it runs.
+	Source() *ProgramSource
 	ProgramStatus() *ProgramStatus
-	AttachPoint() AttachPoint
+	// Attachments are the object's programs to run, each with its hook:
+	// one for the single-program kinds.
+	Attachments() []ProgramAttachment
 }

@@ -83,8 +83,11 @@ type TcxProgramList struct {
 
 func init() { registerProgram[TcxProgram, TcxProgramList]() }
 
-// Common returns the spec every kind shares.
-func (p *TcxProgram) Common() *ProgramCommon { return &p.Spec.ProgramCommon }
+// Source returns where the program comes from and where it runs.
+func (p *TcxProgram) Source() *ProgramSource { return &p.Spec.ProgramSource }
+
+// Attachments returns the program and where it attaches.
+func (p *TcxProgram) Attachments() []ProgramAttachment { return p.Spec.attachment(p.AttachPoint()) }
 
 // ProgramStatus returns the status.
 func (p *TcxProgram) ProgramStatus() *ProgramStatus { return &p.Status }

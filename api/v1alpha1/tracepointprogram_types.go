@@ -57,8 +57,13 @@ type TracepointProgramList struct {
 
 func init() { registerProgram[TracepointProgram, TracepointProgramList]() }
 
-// Common returns the spec every kind shares.
-func (p *TracepointProgram) Common() *ProgramCommon { return &p.Spec.ProgramCommon }
+// Source returns where the program comes from and where it runs.
+func (p *TracepointProgram) Source() *ProgramSource { return &p.Spec.ProgramSource }
+
+// Attachments returns the program and where it attaches.
+func (p *TracepointProgram) Attachments() []ProgramAttachment {
+	return p.Spec.attachment(p.AttachPoint())
+}
 
 // ProgramStatus returns the status.
 func (p *TracepointProgram) ProgramStatus() *ProgramStatus { return &p.Status }

@@ -78,8 +78,11 @@ type UprobeProgramList struct {
 
 func init() { registerProgram[UprobeProgram, UprobeProgramList]() }
 
-// Common returns the spec every kind shares.
-func (p *UprobeProgram) Common() *ProgramCommon { return &p.Spec.ProgramCommon }
+// Source returns where the program comes from and where it runs.
+func (p *UprobeProgram) Source() *ProgramSource { return &p.Spec.ProgramSource }
+
+// Attachments returns the program and where it attaches.
+func (p *UprobeProgram) Attachments() []ProgramAttachment { return p.Spec.attachment(p.AttachPoint()) }
 
 // ProgramStatus returns the status.
 func (p *UprobeProgram) ProgramStatus() *ProgramStatus { return &p.Status }

@@ -41,9 +41,11 @@ func goodProgram(name string) *bpfleetv1.TracepointProgram {
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: bpfleetv1.TracepointProgramSpec{
 			ProgramCommon: bpfleetv1.ProgramCommon{
-				ByteCode:    bpfleetv1.ByteCodeSource{Image: &bpfleetv1.ImageSource{Ref: "127.0.0.1:5000/bpfleet/counter:v1"}},
+				ProgramSource: bpfleetv1.ProgramSource{
+					ByteCode:   bpfleetv1.ByteCodeSource{Image: &bpfleetv1.ImageSource{Ref: "127.0.0.1:5000/bpfleet/counter:v1"}},
+					GlobalData: map[string]bpfleetv1.GlobalValue{"filter_pid": "42", "key": "0x0a000001", "on": "true"},
+				},
 				ProgramName: "count_openat",
-				GlobalData:  map[string]bpfleetv1.GlobalValue{"filter_pid": "42", "key": "0x0a000001", "on": "true"},
 			},
 			Tracepoint: bpfleetv1.TracepointAttach{Name: "syscalls/sys_enter_openat"},
 		},
@@ -235,6 +237,19 @@ func TestRejectsBadAttachPoints(t *testing.T) {
 			"set exactly one of order.first"},
 		{"cgroup bad type", &bpfleetv1.CgroupProgram{Spec: bpfleetv1.CgroupProgramSpec{ProgramCommon: common,
 			Cgroup: bpfleetv1.CgroupAttach{Path: "/", Type: "teleport"}}}, "spec.cgroup.type"},
+		{"application program without a hook", application(bpfleetv1.ApplicationProgram{Name: "a"}),
+			"set exactly one hook per program"},
+		{"application program with two hooks", application(bpfleetv1.ApplicationProgram{Name: "a",
+			Tracepoint: &bpfleetv1.TracepointAttach{Name: "syscalls/sys_enter_openat"}, Kprobe: &bpfleetv1.KprobeAttach{Function: "f"}}),
+			"set exactly one hook per program"},
+		{"application program twice", application(
+			bpfleetv1.ApplicationProgram{Name: "a", Kprobe: &bpfleetv1.KprobeAttach{Function: "f"}},
+			bpfleetv1.ApplicationProgram{Name: "a", Kprobe: &bpfleetv1.KprobeAttach{Function: "g"}}), "Duplicate value"},
+		{"application without programs", application(), "spec.programs"},
+		{"application program not a C name", application(bpfleetv1.ApplicationProgram{Name: "a-b",
+			Kprobe: &bpfleetv1.KprobeAttach{Function: "f"}}), "spec.programs[0].name"},
+		{"application program's hook invalid", application(bpfleetv1.ApplicationProgram{Name: "a",
+			XDP: &bpfleetv1.XDPAttach{}}), "set exactly one of interfaces.names, interfaces.regex or interfaces.primary"},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -247,6 +262,13 @@ func TestRejectsBadAttachPoints(t *testing.T) {
 			}
 		})
 	}
+}
+
+// application is a ClusterBpfApplication of programs.
+func application(programs ...bpfleetv1.ApplicationProgram) *bpfleetv1.ClusterBpfApplication {
+	return &bpfleetv1.ClusterBpfApplication{Spec: bpfleetv1.ClusterBpfApplicationSpec{
+		ProgramSource: goodProgram("x").Spec.ProgramSource, Programs: programs,
+	}}
 }
 
 func TestMapPolicyValidation(t *testing.T) {

@@ -66,8 +66,11 @@ type XdpProgramList struct {
 
 func init() { registerProgram[XdpProgram, XdpProgramList]() }
 
-// Common returns the spec every kind shares.
-func (p *XdpProgram) Common() *ProgramCommon { return &p.Spec.ProgramCommon }
+// Source returns where the program comes from and where it runs.
+func (p *XdpProgram) Source() *ProgramSource { return &p.Spec.ProgramSource }
+
+// Attachments returns the program and where it attaches.
+func (p *XdpProgram) Attachments() []ProgramAttachment { return p.Spec.attachment(p.AttachPoint()) }
 
 // ProgramStatus returns the status.
 func (p *XdpProgram) ProgramStatus() *ProgramStatus { return &p.Status }

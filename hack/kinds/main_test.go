@@ -15,12 +15,20 @@ import (
 const root = "../.."
 
 // TestEveryKindHasACRD checks that controller-gen names each kind's CRD
-// with the plural the RBAC rules use.
+// with the plural the RBAC rules use, and that the install lists every
+// CRD.
 func TestEveryKindHasACRD(t *testing.T) {
 	for _, k := range names() {
 		crd := filepath.Join(root, "config/crd/bases", "bpfleet.io_"+plural(k)+".yaml")
 		if _, err := os.Stat(crd); err != nil {
 			t.Errorf("%s: no CRD under its plural %s (make manifests): %v", k, plural(k), err)
+		}
+	}
+	installed := kustomized(t, filepath.Join(root, "config/crd"))
+	crds, _ := filepath.Glob(filepath.Join(root, "config/crd/bases/*.yaml"))
+	for _, crd := range crds {
+		if name := "bases/" + filepath.Base(crd); !slices.Contains(installed, name) {
+			t.Errorf("%s is missing from the resources of config/crd/kustomization.yaml: the cluster install lacks it", name)
 		}
 	}
 }

@@ -189,7 +189,9 @@ func tracepointProgram(name, ref string, pullSecret bpfleetv1.SecretReference) *
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: bpfleetv1.TracepointProgramSpec{
 			ProgramCommon: bpfleetv1.ProgramCommon{
-				ByteCode:    bpfleetv1.ByteCodeSource{Image: &bpfleetv1.ImageSource{Ref: ref, PullSecret: &pullSecret}},
+				ProgramSource: bpfleetv1.ProgramSource{
+					ByteCode: bpfleetv1.ByteCodeSource{Image: &bpfleetv1.ImageSource{Ref: ref, PullSecret: &pullSecret}},
+				},
 				ProgramName: "count_openat",
 			},
 			Tracepoint: bpfleetv1.TracepointAttach{Name: "syscalls/sys_enter_openat"},

@@ -103,9 +103,11 @@ func counter(name, ref string, globals map[string]bpfleetv1.GlobalValue) *bpflee
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: bpfleetv1.TracepointProgramSpec{
 			ProgramCommon: bpfleetv1.ProgramCommon{
-				ByteCode:    bpfleetv1.ByteCodeSource{Image: &bpfleetv1.ImageSource{Ref: ref}},
+				ProgramSource: bpfleetv1.ProgramSource{
+					ByteCode:   bpfleetv1.ByteCodeSource{Image: &bpfleetv1.ImageSource{Ref: ref}},
+					GlobalData: globals,
+				},
 				ProgramName: "count_openat",
-				GlobalData:  globals,
 			},
 			Tracepoint: bpfleetv1.TracepointAttach{Name: "syscalls/sys_enter_openat"},
 		},

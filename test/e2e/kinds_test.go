@@ -22,7 +22,9 @@ import (
 
 func common(s *localstack.Stack, example, program string) bpfleetv1.ProgramCommon {
 	return bpfleetv1.ProgramCommon{
-		ByteCode:    bpfleetv1.ByteCodeSource{Image: &bpfleetv1.ImageSource{Ref: s.Images[example]}},
+		ProgramSource: bpfleetv1.ProgramSource{
+			ByteCode: bpfleetv1.ByteCodeSource{Image: &bpfleetv1.ImageSource{Ref: s.Images[example]}},
+		},
 		ProgramName: program,
 	}
 }

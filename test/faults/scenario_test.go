@@ -63,11 +63,13 @@ func tracepointCounter(s *suite, name string) *bpfleetv1.TracepointProgram {
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: bpfleetv1.TracepointProgramSpec{
 			ProgramCommon: bpfleetv1.ProgramCommon{
-				ByteCode:    bpfleetv1.ByteCodeSource{Image: &bpfleetv1.ImageSource{Ref: s.stack.Images["tracepoint-counter"]}},
-				ProgramName: "count_openat",
-				GlobalData: map[string]bpfleetv1.GlobalValue{
-					"filter_pid": bpfleetv1.GlobalValue(strconv.Itoa(int(marker))), "increment": "1",
+				ProgramSource: bpfleetv1.ProgramSource{
+					ByteCode: bpfleetv1.ByteCodeSource{Image: &bpfleetv1.ImageSource{Ref: s.stack.Images["tracepoint-counter"]}},
+					GlobalData: map[string]bpfleetv1.GlobalValue{
+						"filter_pid": bpfleetv1.GlobalValue(strconv.Itoa(int(marker))), "increment": "1",
+					},
 				},
+				ProgramName: "count_openat",
 			},
 			Tracepoint: bpfleetv1.TracepointAttach{Name: "syscalls/sys_enter_openat"},
 		},
@@ -79,7 +81,9 @@ func xdpProgram(s *suite, name, example, program, iface string) *bpfleetv1.XdpPr
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: bpfleetv1.XdpProgramSpec{
 			ProgramCommon: bpfleetv1.ProgramCommon{
-				ByteCode:    bpfleetv1.ByteCodeSource{Image: &bpfleetv1.ImageSource{Ref: s.stack.Images[example]}},
+				ProgramSource: bpfleetv1.ProgramSource{
+					ByteCode: bpfleetv1.ByteCodeSource{Image: &bpfleetv1.ImageSource{Ref: s.stack.Images[example]}},
+				},
 				ProgramName: program,
 			},
 			XDP: bpfleetv1.XDPAttach{

@@ -254,7 +254,9 @@ func program(i int) *bpfleetv1.TracepointProgram {
 		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("scale-%03d", i)},
 		Spec: bpfleetv1.TracepointProgramSpec{
 			ProgramCommon: bpfleetv1.ProgramCommon{
-				ByteCode:    bpfleetv1.ByteCodeSource{Path: "/opt/bpf/counter.o"},
+				ProgramSource: bpfleetv1.ProgramSource{
+					ByteCode: bpfleetv1.ByteCodeSource{Path: "/opt/bpf/counter.o"},
+				},
 				ProgramName: "count_openat",
 			},
 			Tracepoint: bpfleetv1.TracepointAttach{Name: "syscalls/sys_enter_openat"},

@@ -1,0 +1,155 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ClusterBpfApplicationSpec says which programs of one object run where.
+// The programs share the object's maps and globals: a node loads the
+// object once for all of them.
+type ClusterBpfApplicationSpec struct {
+	ProgramSource `json:",inline"`
+
+	// Programs are the object's programs to run, each on one hook. Adding,
+	// removing or changing one is a new revision of the application, which
+	// nodes apply without a gap (its maps keep their contents).
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=map
+	// +listMapKey=name
+	Programs []ApplicationProgram `json:"programs"`
+}
+
+// ApplicationProgram is one program of an application and the hook it
+// attaches to: exactly one of tracepoint, xdp, tcx, uprobe, kprobe,
+// fentry, fexit or cgroup, with the settings of the program kind of that
+// hook.
+// +kubebuilder:validation:XValidation:rule="[has(self.tracepoint), has(self.xdp), has(self.tcx), has(self.uprobe), has(self.kprobe), has(self.fentry), has(self.fexit), has(self.cgroup)].exists_one(x, x)",message="set exactly one hook per program: tracepoint, xdp, tcx, uprobe, kprobe, fentry, fexit or cgroup"
+type ApplicationProgram struct {
+	// Name is the program's name (its C function) in the object.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+	Name string `json:"name"`
+
+	// Optional lets a node whose kernel lacks this program's hook run the
+	// application's other programs; status says where it runs. Without
+	// it, such a node is Unsupported for the whole application.
+	// +optional
+	Optional bool `json:"optional,omitempty"`
+
+	// +optional
+	Tracepoint *TracepointAttach `json:"tracepoint,omitempty"`
+	// +optional
+	XDP *XDPAttach `json:"xdp,omitempty"`
+	// +optional
+	TCX *TCXAttach `json:"tcx,omitempty"`
+	// +optional
+	Uprobe *UprobeAttach `json:"uprobe,omitempty"`
+	// +optional
+	Kprobe *KprobeAttach `json:"kprobe,omitempty"`
+	// +optional
+	Fentry *FentryAttach `json:"fentry,omitempty"`
+	// +optional
+	Fexit *FentryAttach `json:"fexit,omitempty"`
+	// +optional
+	Cgroup *CgroupAttach `json:"cgroup,omitempty"`
+}
+
+// AttachPoint is where the program attaches (the one hook set).
+func (p *ApplicationProgram) AttachPoint() AttachPoint {
+	for _, h := range []struct {
+		hook     string
+		settings any
+		set      bool
+	}{
+		{HookTracepoint, p.Tracepoint, p.Tracepoint != nil},
+		{HookXDP, p.XDP, p.XDP != nil},
+		{HookTCX, p.TCX, p.TCX != nil},
+		{HookUprobe, p.Uprobe, p.Uprobe != nil},
+		{HookKprobe, p.Kprobe, p.Kprobe != nil},
+		{HookFentry, p.Fentry, p.Fentry != nil},
+		{HookFexit, p.Fexit, p.Fexit != nil},
+		{HookCgroup, p.Cgroup, p.Cgroup != nil},
+	} {
+		if h.set {
+			return NewAttachPoint(h.hook, h.settings)
+		}
+	}
+	return AttachPoint{} // refused at admission
+}
+
+// ClusterBpfApplicationStatus is a program kind's status, and where each
+// of the application's programs runs.
+type ClusterBpfApplicationStatus struct {
+	ProgramStatus `json:",inline"`
+
+	// Programs counts, per program of the application, the selected
+	// nodes where it runs and those where it cannot (an optional
+	// program's hook missing).
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Programs []ApplicationProgramStatus `json:"programs,omitempty"`
+}
+
+// ApplicationProgramStatus is where one program of an application runs.
+type ApplicationProgramStatus struct {
+	Name string `json:"name"`
+	// Ready nodes run it.
+	Ready int32 `json:"ready"`
+	// Unsupported nodes lack its hook (an optional program).
+	// +optional
+	Unsupported int32 `json:"unsupported,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=cba,categories=bpfleet
+// +kubebuilder:printcolumn:name="Programs",type=string,JSONPath=`.spec.programs[*].name`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Nodes",type=string,JSONPath=`.status.nodes.summary`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// ClusterBpfApplication runs several programs of one eBPF object on the
+// selected nodes, sharing its maps and globals: one load per node.
+type ClusterBpfApplication struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   ClusterBpfApplicationSpec   `json:"spec"`
+	Status ClusterBpfApplicationStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// ClusterBpfApplicationList is a list of ClusterBpfApplications.
+type ClusterBpfApplicationList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ClusterBpfApplication `json:"items"`
+}
+
+func init() { registerProgram[ClusterBpfApplication, ClusterBpfApplicationList]() }
+
+// Source returns where the object comes from and where it runs.
+func (a *ClusterBpfApplication) Source() *ProgramSource { return &a.Spec.ProgramSource }
+
+// ProgramStatus returns the status every kind shares.
+func (a *ClusterBpfApplication) ProgramStatus() *ProgramStatus { return &a.Status.ProgramStatus }
+
+// PerProgramStatus returns where each program of the application runs.
+func (a *ClusterBpfApplication) PerProgramStatus() *[]ApplicationProgramStatus {
+	return &a.Status.Programs
+}
+
+// Attachments returns the application's programs, each with its hook.
+func (a *ClusterBpfApplication) Attachments() []ProgramAttachment {
+	out := make([]ProgramAttachment, len(a.Spec.Programs))
+	for i := range a.Spec.Programs {
+		p := &a.Spec.Programs[i]
+		out[i] = ProgramAttachment{Name: p.Name, Attach: p.AttachPoint(), Optional: p.Optional}
+	}
+	return out
+}
