@@ -33,7 +33,8 @@ func BenchmarkApply(b *testing.B) {
 		for _, mode := range []string{"batch", "per-entry"} {
 			b.Run(fmt.Sprintf("%s/%d", mode, n), func(b *testing.B) {
 				m := newMap(b, spec)
-				w := &writer{m: m, each: mode == "per-entry", counter: counter}
+				w := testWriter(b, m)
+				w.each, w.counter = mode == "per-entry", counter
 				p := plan(m, spec.Key, spec.Value, entries)
 				var apply, kernel clock
 				for b.Loop() {
@@ -64,7 +65,8 @@ func BenchmarkApplyRewrite(b *testing.B) {
 		previous[i] = e.Key
 	}
 	m := newMap(b, spec)
-	w := &writer{m: m, counter: benchCounter(b)}
+	w := testWriter(b, m)
+	w.counter = benchCounter(b)
 	p := plan(m, spec.Key, spec.Value, entries)
 	var rewrite, kernel clock
 	for b.Loop() {
@@ -153,7 +155,8 @@ func BenchmarkWrite(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/%d", mode, n), func(b *testing.B) {
 				m := newMap(b, spec)
 				p := plan(m, spec.Key, spec.Value, blocklistEntries(n))
-				w := &writer{m: m, each: mode == "per-entry"}
+				w := testWriter(b, m)
+				w.each = mode == "per-entry"
 				for b.Loop() {
 					if err := writeAll(w, p); err != nil {
 						b.Fatal(err)
