@@ -4,12 +4,6 @@ import (
 	"github.com/cilium/ebpf"
 )
 
-// A per-CPU map (hash, array, LRU hash) holds a copy of each key's value
-// per possible CPU. A policy writes one CPU's value, checked against the
-// map's value size and BTF as for any map; the writer gives that value to
-// every CPU, in the kernel's per-CPU layout, which cilium/ebpf lays out
-// from a value per CPU. Reads (a scan, a snapshot) take every CPU's copy.
-
 // perCPU says whether a key of a map of type t has a value per CPU.
 func perCPU(t ebpf.MapType) bool {
 	switch t {
