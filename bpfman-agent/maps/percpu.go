@@ -46,7 +46,7 @@ func (s *spreader) batch(size, total int) int {
 // the rows themselves, or cpus slices of each for a per-CPU map.
 func (s *spreader) values(values rows, lo, hi int) any {
 	if s.cpus <= 1 {
-		return values.slice.Slice(lo, hi).Interface()
+		return values.span(lo, hi)
 	}
 	s.out = s.out[:0]
 	for i := lo; i < hi; i++ {
