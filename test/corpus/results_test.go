@@ -168,27 +168,51 @@ func literal(e entry, got observed) string {
 	return b.String()
 }
 
-const markdownHeader = "| package | object | program | type (label) | kind | result |\n| --- | --- | --- | --- | --- | --- |"
+// The tables of docs/compatibility.md: the objects, and each program's
+// result.
+const (
+	objectHeader = "| package | object | programs (ELF section) | maps (type) | pinned by name | globals |\n| --- | --- | --- | --- | --- | --- |"
+	resultHeader = "| package | object | program | type (label) | kind | result |\n| --- | --- | --- | --- | --- | --- |"
+)
 
-// markdownRows are got's rows of docs/compatibility.md's table.
-func markdownRows(e entry, got observed) []string {
+// objectRow is got's row of the objects table.
+func objectRow(e entry, got observed) string {
+	var progs []string
+	for _, p := range got.Programs {
+		progs = append(progs, fmt.Sprintf("`%s` (`%s`)", p.Name, p.Section))
+	}
+	maps := strings.ReplaceAll(got.Maps, " ", ", ")
+	if got.Build != "" {
+		maps = "(not built)"
+	}
+	return fmt.Sprintf("| %s %s | `%s` | %s | %s | %s | %s |", e.Package, e.Version, e.Object, strings.Join(progs, ", "), maps,
+		strings.Join(got.PinnedByName, ", "), strings.Join(got.Globals, ", "))
+}
+
+// resultRows are got's rows of the results table.
+func resultRows(e entry, got observed) []string {
 	prefix := fmt.Sprintf("| %s %s | `%s` |", e.Package, e.Version, e.Object)
 	if got.Build != "" {
-		return []string{fmt.Sprintf("%s | | | | build refused: %s |", prefix, got.Build)}
+		return []string{fmt.Sprintf("%s | | | build refused: %s |", prefix, got.Build)}
 	}
 	var rows []string
 	for _, p := range got.Programs {
-		res := p.Outcome
-		if p.Reason != "" && p.Reason != p.Outcome {
-			res += " (" + p.Reason + ")"
-		}
-		if p.Traffic != "" {
-			res += ", pings " + p.Traffic
-		}
-		if p.Message != "" {
-			res += ": " + strings.ReplaceAll(p.Message, "|", `\|`)
-		}
-		rows = append(rows, fmt.Sprintf("%s `%s` | %s | %s | %s |", prefix, p.Name, p.Type, p.Kind, res))
+		rows = append(rows, fmt.Sprintf("%s `%s` | %s | %s | %s |", prefix, p.Name, p.Type, p.Kind, describe(p.result)))
 	}
 	return rows
+}
+
+// describe says a result in words, for the results table.
+func describe(r result) string {
+	s := r.Outcome
+	if r.Reason != "" && r.Reason != r.Outcome {
+		s += " (" + r.Reason + ")"
+	}
+	if r.Traffic != "" {
+		s += ", pings " + r.Traffic
+	}
+	if r.Message != "" {
+		s += ": " + strings.ReplaceAll(r.Message, "|", `\|`)
+	}
+	return s
 }

@@ -18,11 +18,16 @@ type observed struct {
 	Build    string // the refusal of `bpfleet image build`; "" if it built
 	Maps     string // as inspect shows them: name:type, sorted
 	Programs []programResult
+	// PinnedByName and Globals are what the ELF declares, for the
+	// documentation: maps declared LIBBPF_PIN_BY_NAME, and the variables
+	// of its data sections.
+	PinnedByName, Globals []string
 }
 
 // programResult is one program's label type and result.
 type programResult struct {
 	Name, Type string
+	Section    string // its ELF section, for the documentation
 	result
 }
 
@@ -39,16 +44,18 @@ func TestCorpus(t *testing.T) {
 	c := buildCLI(t)
 	iface, ns, addr, _ := testkernel.VethPair(t)
 	h := hooks{iface: iface, ns: ns, addr: addr}
-	var table []string
+	var objects, results []string
 	n := 0
 	for _, e := range list {
 		t.Run(e.ID(), func(t *testing.T) {
 			got := packageAndRun(t, c, s.Registry, h, e, &n)
 			compare(t, e, got)
-			table = append(table, markdownRows(e, got)...)
+			objects = append(objects, objectRow(e, got))
+			results = append(results, resultRows(e, got)...)
 		})
 	}
-	t.Logf("results:\n%s\n%s", markdownHeader, strings.Join(table, "\n"))
+	t.Logf("objects:\n%s\n%s\n\nresults:\n%s\n%s", objectHeader, strings.Join(objects, "\n"),
+		resultHeader, strings.Join(results, "\n"))
 }
 
 // packageAndRun packages e and runs each of its programs; n numbers the
@@ -63,19 +70,27 @@ func packageAndRun(t *testing.T, c cli, registry string, h hooks, e entry, n *in
 	if err != nil {
 		t.Fatalf("the image built, but cilium/ebpf cannot read %s: %v", e.Path(), err)
 	}
-	got := observed{Maps: img.mapList()}
+	got := observed{Maps: img.mapList(), Globals: slices.Sorted(maps.Keys(spec.Variables))}
+	for _, name := range slices.Sorted(maps.Keys(spec.Maps)) {
+		if spec.Maps[name].Pinning == ebpf.PinByName {
+			got.PinnedByName = append(got.PinnedByName, name)
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(img.Programs)) {
 		typ := img.Programs[name]
 		*n++
 		common := bpfleetv1.ProgramCommon{ProgramSource: bpfleetv1.ProgramSource{
 			ByteCode: bpfleetv1.ByteCodeSource{Image: &bpfleetv1.ImageSource{Ref: ref}}}, ProgramName: name}
+		if spec.Programs[name] == nil {
+			t.Fatalf("the image names program %s, which %s lacks", name, e.Object)
+		}
 		r := result{Outcome: NoKind}
 		if p := h.resource(typ, spec.Programs[name], common); p != nil {
 			p.SetName(resourceName(*n, name))
 			r = h.run(t, stack.Client, p)
 			r.Message = strings.ReplaceAll(r.Message, registry, "REGISTRY")
 		}
-		got.Programs = append(got.Programs, programResult{Name: name, Type: typ, result: r})
+		got.Programs = append(got.Programs, programResult{Name: name, Type: typ, Section: spec.Programs[name].SectionName, result: r})
 	}
 	return got
 }
