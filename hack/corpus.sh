@@ -43,7 +43,7 @@ download() {
 		updated=1
 		apt-get -qq -o APT::Sandbox::User=root download "$spec" && return
 	fi
-	echo "corpus: cannot download $spec: is the version still on the mirror? (update $list and the expected results in test/corpus)" >&2
+	echo "corpus: cannot download $spec; the mirror has $1 $(apt-cache madison "$1" | awk '{print $3}' | xargs) (update $list and the expected results in test/corpus/results_test.go)" >&2
 	return 1
 }
 
