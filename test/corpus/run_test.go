@@ -77,20 +77,20 @@ func packageAndRun(t *testing.T, c cli, registry string, h hooks, e entry, n *in
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(img.Programs)) {
-		typ := img.Programs[name]
+		typ, prog := img.Programs[name], spec.Programs[name]
+		if prog == nil {
+			t.Fatalf("the image names program %s, which %s lacks", name, e.Object)
+		}
 		*n++
 		common := bpfleetv1.ProgramCommon{ProgramSource: bpfleetv1.ProgramSource{
 			ByteCode: bpfleetv1.ByteCodeSource{Image: &bpfleetv1.ImageSource{Ref: ref}}}, ProgramName: name}
-		if spec.Programs[name] == nil {
-			t.Fatalf("the image names program %s, which %s lacks", name, e.Object)
-		}
 		r := result{Outcome: NoKind}
-		if p := h.resource(typ, spec.Programs[name], common); p != nil {
+		if p := h.resource(typ, prog, common); p != nil {
 			p.SetName(resourceName(*n, name))
 			r = h.run(t, stack.Client, p)
 			r.Message = strings.ReplaceAll(r.Message, registry, "REGISTRY")
 		}
-		got.Programs = append(got.Programs, programResult{Name: name, Type: typ, Section: spec.Programs[name].SectionName, result: r})
+		got.Programs = append(got.Programs, programResult{Name: name, Type: typ, Section: prog.SectionName, result: r})
 	}
 	return got
 }
