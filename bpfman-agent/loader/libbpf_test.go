@@ -1,6 +1,10 @@
 package loader_test
 
 import (
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -59,3 +63,61 @@ func runAndRead(t *testing.T, objs *loader.Objects, name string, n int) []uint64
 	}
 	return out
 }
+
+// TestKconfigExterns loads an object reading .kconfig externs as libbpf
+// objects declare them (a u32 typedef, __weak ones, a tristate, one no
+// kernel has): each reads what this kernel and its config say.
+func TestKconfigExterns(t *testing.T) {
+	testkernel.Require(t)
+	objs := load(t, bpf.LibbpfKconfig, "read_kconfig", nil)
+	defer objs.Close()
+	config := kernelConfig(t)
+	want := []uint64{kernelVersion(t), yes(config["CONFIG_BPF_SYSCALL"]), 0, 0, tristate(config["CONFIG_BPF_JIT"])}
+	if hz, err := strconv.ParseUint(config["CONFIG_HZ"], 10, 64); err == nil {
+		want[3] = hz
+	}
+	got := runAndRead(t, objs, "seen", 5)
+	for i, name := range []string{"LINUX_KERNEL_VERSION", "CONFIG_BPF_SYSCALL", "CONFIG_BPFLEET_NOT_AN_OPTION", "CONFIG_HZ", "CONFIG_BPF_JIT"} {
+		if got[i] != want[i] {
+			t.Errorf("%s = %d, want %d", name, got[i], want[i])
+		}
+	}
+	if objs.Maps[".kconfig"] == nil {
+		t.Errorf("maps %v: no .kconfig", objs.Maps)
+	}
+}
+
+// kernelConfig reads this kernel's config as a test sees it.
+func kernelConfig(t *testing.T) map[string]string {
+	t.Helper()
+	out, err := exec.Command("sh", "-c", "cat /boot/config-$(uname -r) 2>/dev/null || zcat /proc/config.gz").Output()
+	if err != nil {
+		t.Fatalf("this test needs the kernel config (/boot or /proc/config.gz): %v", err)
+	}
+	config := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			config[k] = v
+		}
+	}
+	return config
+}
+
+func kernelVersion(t *testing.T) uint64 {
+	out, err := exec.Command("uname", "-r").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b, c uint64
+	fmt.Sscanf(string(out), "%d.%d.%d", &a, &b, &c)
+	return a<<16 | b<<8 | min(c, 255)
+}
+
+func yes(v string) uint64 {
+	if v == "y" {
+		return 1
+	}
+	return 0
+}
+
+func tristate(v string) uint64 { return map[string]uint64{"y": 1, "m": 2}[v] }

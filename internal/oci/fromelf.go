@@ -1,11 +1,10 @@
 package oci
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 
-	"github.com/cilium/ebpf"
+	"github.com/bpfleet/bpfleet/internal/kconfig"
 )
 
 // BytecodeFromELF describes an object for an image: its programs (name →
@@ -13,7 +12,7 @@ import (
 // read from the ELF itself rather than typed by hand. platform is as in
 // Bytecode; the object must be of its byte order.
 func BytecodeFromELF(fileName, platform string, object []byte) (Bytecode, error) {
-	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(object))
+	spec, _, err := kconfig.ParseSpec(object)
 	if err != nil {
 		return Bytecode{}, fmt.Errorf("read %s: %w", fileName, err)
 	}
