@@ -18,7 +18,9 @@ func TestObjectsUpToDate(t *testing.T) {
 		t.Fatalf("hack/gen-bpf.sh: %v\n%s", err, msg)
 	}
 	committed := map[string][]byte{"reject.o": Reject, "tracepoint_counter_bpfeb.o": TracepointCounterBigEndian, "map_count.o": MapCount,
-		"percpu_counter.o": PerCPUCounter}
+		"percpu_counter.o": PerCPUCounter,
+		"libbpf_pinned.o": LibbpfPinned, "libbpf_globals.o": LibbpfGlobals, "libbpf_kconfig.o": LibbpfKconfig,
+		"libbpf_sections.o": LibbpfSections}
 	for _, ex := range Examples {
 		committed[ex.File] = ex.Object
 	}

@@ -64,16 +64,24 @@ func (l *Loader) Load(obj []byte, program string, globals map[string]string) (*O
 
 // LoadSpec loads program from a spec made by Spec, and the maps it uses.
 func (l *Loader) LoadSpec(spec *ebpf.CollectionSpec, program string) (*Objects, error) {
-	return l.LoadSpecWith(spec, program, nil)
+	return l.LoadSpecWith(spec, program, nil, "")
 }
 
 // LoadSpecWith is LoadSpec using the maps in replace, by name, instead of
 // creating them (cilium/ebpf's MapReplacements; see CheckCompatible).
 // Objects.Maps holds clones of them; replace stays the caller's to close.
-func (l *Loader) LoadSpecWith(spec *ebpf.CollectionSpec, program string, replace map[string]*ebpf.Map) (*Objects, error) {
+// A map the object pins by name (LIBBPF_PIN_BY_NAME) is the one pinned
+// at byName/<map name> if there is one (it must match the object's
+// definition: see checkByName), else it is created and pinned there (a
+// failed load may leave it pinned); with byName "", such a map is
+// refused.
+func (l *Loader) LoadSpecWith(spec *ebpf.CollectionSpec, program string, replace map[string]*ebpf.Map, byName string) (*Objects, error) {
 	names := MapsOf(spec, program)
+	if err := checkByName(spec, names, byName); err != nil {
+		return nil, err
+	}
 	dst := reflect.New(assignType(program, names)).Elem()
-	opts := &ebpf.CollectionOptions{Cache: l.cache, MapReplacements: replace}
+	opts := &ebpf.CollectionOptions{Cache: l.cache, MapReplacements: replace, Maps: ebpf.MapOptions{PinPath: byName}}
 	if err := spec.LoadAndAssign(dst.Addr().Interface(), opts); err != nil {
 		return nil, classify(program, err)
 	}

@@ -26,9 +26,11 @@ func SetMaxEntries(spec *ebpf.CollectionSpec, program string, sizes map[string]u
 }
 
 // ConfigurableMap returns the spec of the map name that program uses. It
-// refuses a map the program does not use, and the data sections (.rodata,
+// refuses a map the program does not use, the data sections (.rodata,
 // .bss...), which hold its global variables: their size is the object's
-// and no other program may share them.
+// and no other program may share them, and the maps the object pins by
+// name, which the program's revisions share as they are (see
+// LoadSpecWith).
 func ConfigurableMap(spec *ebpf.CollectionSpec, program, name string) (*ebpf.MapSpec, error) {
 	used := MapsOf(spec, program)
 	if !slices.Contains(used, name) {
@@ -38,6 +40,10 @@ func ConfigurableMap(spec *ebpf.CollectionSpec, program, name string) (*ebpf.Map
 	if strings.HasPrefix(name, ".") {
 		return nil, Errorf(ReasonMapIncompatible, "map %q holds the global variables of program %q: it cannot be resized or shared",
 			name, program)
+	}
+	if PinnedByName(spec.Maps[name]) {
+		return nil, Errorf(ReasonMapIncompatible, "map %q is pinned by name by the object (LIBBPF_PIN_BY_NAME): it keeps the object's definition and is the program's own, shared by its revisions; a MapPolicy cannot resize or share it (remove maxEntries and shared for it from the policy)",
+			name)
 	}
 	return spec.Maps[name], nil
 }

@@ -1,12 +1,13 @@
 package loader
 
 import (
-	"bytes"
+	"errors"
 	"maps"
 	"slices"
 	"strings"
 
 	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
+	"github.com/bpfleet/bpfleet/internal/kconfig"
 	"github.com/cilium/ebpf"
 )
 
@@ -14,9 +15,9 @@ import (
 // that the maps it uses have usable names, and applies globals to the
 // object's variables. It does not touch the kernel.
 func Spec(obj []byte, program string, globals map[string]string) (*ebpf.CollectionSpec, error) {
-	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(obj))
+	spec, err := parse(obj)
 	if err != nil {
-		return nil, Errorf(ReasonInvalidObject, "parse ELF: %w", err)
+		return nil, err
 	}
 	if err := checkProgram(spec, program); err != nil {
 		return nil, err
@@ -28,6 +29,24 @@ func Spec(obj []byte, program string, globals map[string]string) (*ebpf.Collecti
 	}
 	if err := SetGlobals(spec, globals); err != nil {
 		return nil, err
+	}
+	return spec, nil
+}
+
+// parse parses obj and sets its .kconfig externs from this node's kernel
+// as libbpf does (see package kconfig): a kernel lacking what they need
+// is Unsupported.
+func parse(obj []byte) (*ebpf.CollectionSpec, error) {
+	spec, weak, err := kconfig.ParseSpec(obj)
+	if err != nil {
+		return nil, Errorf(ReasonInvalidObject, "parse ELF: %w", err)
+	}
+	err = kconfig.Resolve(spec, weak)
+	switch {
+	case errors.Is(err, kconfig.ErrNoConfig) || errors.Is(err, kconfig.ErrNoOption):
+		return nil, Errorf(ReasonUnsupported, "%w", err)
+	case err != nil:
+		return nil, Errorf(ReasonInvalidObject, "%w", err)
 	}
 	return spec, nil
 }

@@ -9,7 +9,9 @@ import (
 
 // load loads p's program and maps, after checking that the program can
 // attach to every target, letting targets that fix it at load time
-// (attach.Preparer) prepare it, and configuring its maps (p.Maps). made
+// (attach.Preparer) prepare it, and configuring its maps (p.Maps); maps
+// the object pins by name are pinned under the uid's by-name directory
+// (see pins.Layout.ByName). made
 // lists the shared maps it created, which the caller unpins if the
 // install fails, even when load itself does.
 func (m *Manager) load(p Program) (objs *loader.Objects, made []string, err error) {
@@ -26,7 +28,10 @@ func (m *Manager) load(p Program) (objs *loader.Objects, made []string, err erro
 	if err != nil {
 		return nil, shared.made, err
 	}
-	objs, err = m.loader.LoadSpecWith(spec, p.ProgramName, shared.replace)
+	if err := m.initByName(p, spec); err != nil {
+		return nil, shared.made, err
+	}
+	objs, err = m.loader.LoadSpecWith(spec, p.ProgramName, shared.replace, m.layout.ByName(p.UID))
 	return objs, shared.made, err
 }
 
