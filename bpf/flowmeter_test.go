@@ -111,7 +111,7 @@ func TestFlowmeter(t *testing.T) {
 	} {
 		known = append(known, k)
 		if s := flowOf(t, fm, k); s.Packets < 3 || s.Bytes < 3*(ethIP+20) {
-			t.Errorf("TCP flow %+v: %d packets, %d bytes; want the handshake and the data at least", k, s.Packets, s.Bytes)
+			t.Errorf("TCP flow %s: %d packets, %d bytes; want the handshake and the data at least", describe(k), s.Packets, s.Bytes)
 		}
 	}
 	if mapValue(t, fm.Maps["stats"], statConsumed) <= consumed {
