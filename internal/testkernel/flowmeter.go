@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -101,4 +102,24 @@ func AttachFlowmeter(tb testing.TB, iface string, programs ...string) *Flowmeter
 	}
 	tb.Cleanup(fm.Close)
 	return fm
+}
+
+// TimeFlowmeter parses, loads and attaches bpf.Flowmeter's programs named
+// (the TCX ones to iface) with cilium/ebpf alone, as the baseline of an
+// application's create → Ready, and returns how long that took; it then
+// detaches and unloads them.
+func TimeFlowmeter(tb testing.TB, iface string, programs ...string) time.Duration {
+	tb.Helper()
+	start := time.Now()
+	spec, err := FlowmeterSpec(programs...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fm, err := LoadFlowmeter(spec, iface)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	fm.Close()
+	return elapsed
 }
