@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"slices"
 	"testing"
 	"time"
@@ -64,6 +65,9 @@ const (
 func TestFlowmeter(t *testing.T) {
 	testkernel.Require(t)
 	host, ns, hostIP, peerIP := testkernel.VethPair(t)
+	// No IPv6 on the host's end either: no router solicitations or
+	// multicast reports leaving at random times, so every flow is the test's.
+	sysctl(t, "net.ipv6.conf."+host+".disable_ipv6=1")
 	fm := testkernel.AttachFlowmeter(t, host, "flow_ingress", "flow_egress", "count_drops", "count_consumed")
 	ring, err := ringbuf.NewReader(fm.Maps["new_flows"])
 	if err != nil {
@@ -102,6 +106,10 @@ func TestFlowmeter(t *testing.T) {
 	eventually(t, "5 packets to the closed port counted", func() bool { return flowOf(t, fm, closed).Packets >= 5 })
 	wantFlow(t, fm, closed, 5, 5*(ethIPv4UDP+10))
 	eventually(t, "5 NO_SOCKET drops counted", func() bool { return mapValue(t, fm.Maps["drops"], noSocket)-before >= 5 })
+	unreachable := flow(hostIP, peerIP, 0, icmpPortUnreach, 1, egress)
+	if s := flowOf(t, fm, unreachable); s.Packets < 1 || s.Packets > 5 {
+		t.Errorf("flow %s: %d packets, want 1 to 5 (the kernel limits their rate)", describe(unreachable), s.Packets)
+	}
 
 	consumed := mapValue(t, fm.Maps["stats"], statConsumed)
 	tcpClient, tcpServer := tcpExchange(t, ns, hostIP)
@@ -135,30 +143,35 @@ func wantFlow(t *testing.T, fm *testkernel.Flowmeter, k flowKey, packets, bytes 
 }
 
 // wantOneEventPerFlow drains the ring buffer and checks it announced each
-// flow once: no flow twice, none the hash lacks, each of known. Flows the
-// test did not make (the host's own IPv6 on the veth) count too.
+// flow of the hash once, and no other, with its first packet's size; and
+// that the hash holds the known flows.
 func wantOneEventPerFlow(t *testing.T, fm *testkernel.Flowmeter, ring *ringbuf.Reader, known []flowKey) {
 	t.Helper()
-	events := drain(t, ring)
-	var keys []flowKey
+	flows := map[flowKey]flowStats{}
 	var k flowKey
 	var s flowStats
 	for it := fm.Maps["flows"].Iterate(); it.Next(&k, &s); {
-		keys = append(keys, k)
+		flows[k] = s
 	}
-	seen := map[flowKey]bool{}
+	events := drain(t, ring)
+	announced := map[flowKey]int{}
 	for _, ev := range events {
-		if seen[ev.Key] {
-			t.Errorf("flow %s announced twice", describe(ev.Key))
-		}
-		seen[ev.Key] = true
-		if !slices.Contains(keys, ev.Key) {
+		announced[ev.Key]++
+		if s, ok := flows[ev.Key]; !ok {
 			t.Errorf("flow %s announced but not in the hash", describe(ev.Key))
+		} else if ev.FirstNs != s.FirstNs || ev.Bytes == 0 || uint64(ev.Bytes) > s.Bytes {
+			t.Errorf("flow %s announced first seen %d ns, %d bytes; the hash says %d ns, %d bytes in all",
+				describe(ev.Key), ev.FirstNs, ev.Bytes, s.FirstNs, s.Bytes)
+		}
+	}
+	for k := range flows {
+		if announced[k] != 1 {
+			t.Errorf("flow %s announced %d times, want once", describe(k), announced[k])
 		}
 	}
 	for _, k := range known {
-		if !seen[k] {
-			t.Errorf("flow %s never announced", describe(k))
+		if _, ok := flows[k]; !ok {
+			t.Errorf("flow %s not in the hash", describe(k))
 		}
 	}
 	if n := mapValue(t, fm.Maps["stats"], statNewFlows); n != uint64(len(events)) {
@@ -338,6 +351,14 @@ func tcpExchange(t *testing.T, ns, hostIP string) (client, server *net.TCPAddr) 
 		t.Fatalf("TCP answer: %v", err)
 	}
 	return c.LocalAddr().(*net.TCPAddr), l.Addr().(*net.TCPAddr)
+}
+
+// sysctl sets a kernel parameter (name=value) of this network namespace.
+func sysctl(t *testing.T, setting string) {
+	t.Helper()
+	if out, err := exec.Command("sysctl", "-qw", setting).CombinedOutput(); err != nil {
+		t.Fatalf("sysctl %s: %v\n%s", setting, err, out)
+	}
 }
 
 // deadline keeps a lost packet from hanging the test: it is no timing
