@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 
 	"github.com/bpfleet/bpfleet/bpf"
@@ -22,7 +23,8 @@ type Flowmeter struct {
 }
 
 // FlowmeterSpec parses bpf.Flowmeter, keeping only the programs named
-// (every program if none is).
+// (every program if none is: tcp_rcv among them, which needs a kernel
+// that loads fentry programs).
 func FlowmeterSpec(programs ...string) (*ebpf.CollectionSpec, error) {
 	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(bpf.Flowmeter))
 	if err != nil {
@@ -41,6 +43,10 @@ func FlowmeterSpec(programs ...string) (*ebpf.CollectionSpec, error) {
 	return spec, nil
 }
 
+// kernelTypes keeps the kernel's BTF parsed across loads, as the agent's
+// loader does: CO-RE relocations (count_drops') need it.
+var kernelTypes = btf.NewCache()
+
 // LoadFlowmeter loads spec as one collection and attaches each of its
 // programs to its hook: the TCX programs to the interface iface. Close
 // detaches and unloads everything.
@@ -49,7 +55,7 @@ func LoadFlowmeter(spec *ebpf.CollectionSpec, iface string) (*Flowmeter, error) 
 	if err != nil {
 		return nil, err
 	}
-	coll, err := ebpf.NewCollection(spec)
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{Cache: kernelTypes})
 	if err != nil {
 		return nil, fmt.Errorf("load flowmeter: %w", err)
 	}
@@ -107,7 +113,8 @@ func AttachFlowmeter(tb testing.TB, iface string, programs ...string) *Flowmeter
 // TimeFlowmeter parses, loads and attaches bpf.Flowmeter's programs named
 // (the TCX ones to iface) with cilium/ebpf alone, as the baseline of an
 // application's create → Ready, and returns how long that took; it then
-// detaches and unloads them.
+// detaches and unloads them. The kernel's BTF is parsed once per process
+// (the first call pays it), as in the agent.
 func TimeFlowmeter(tb testing.TB, iface string, programs ...string) time.Duration {
 	tb.Helper()
 	start := time.Now()
