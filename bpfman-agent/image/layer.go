@@ -41,7 +41,8 @@ func decompress(layer []byte) (io.Reader, error) {
 	return zr, nil
 }
 
-// objectFromTar returns the content of the only .o file in a tar stream.
+// objectFromTar returns the content of the only object file (objectSuffixes)
+// in a tar stream.
 func objectFromTar(r io.Reader, maxObject int64) ([]byte, error) {
 	tr := tar.NewReader(r)
 	var obj []byte
@@ -61,7 +62,7 @@ func objectFromTar(r io.Reader, maxObject int64) ([]byte, error) {
 			continue
 		}
 		if name != "" {
-			return nil, newError(ReasonInvalid, "layer holds more than one .o file: %q and %q", name, hdr.Name)
+			return nil, newError(ReasonInvalid, "layer holds more than one object file (.o, .bpf, .elf): %q and %q", name, hdr.Name)
 		}
 		name = hdr.Name
 		if obj, err = readObject(tr, name, maxObject); err != nil {
@@ -69,7 +70,7 @@ func objectFromTar(r io.Reader, maxObject int64) ([]byte, error) {
 		}
 	}
 	if name == "" {
-		return nil, newError(ReasonInvalid, "layer holds no .o file")
+		return nil, newError(ReasonInvalid, "layer holds no object file (.o, .bpf, .elf)")
 	}
 	return obj, nil
 }
@@ -99,11 +100,24 @@ func isObject(hdr *tar.Header) bool {
 	return hdr.Typeflag == tar.TypeReg && isObjectName(hdr.Name)
 }
 
+// objectSuffixes are the names BPF objects go by: ".o" (bpfman, clang),
+// ".bpf" (Suricata) and ".elf" (cilium/ebpf's test objects), which
+// `bpfleet image build` packages under the name it is given.
+var objectSuffixes = []string{".o", ".bpf", ".elf"}
+
 // isObjectName reports whether name is that of an object file (whiteout
 // markers, ".wh.*", are not).
 func isObjectName(name string) bool {
 	base := path.Base(name)
-	return strings.HasSuffix(base, ".o") && !strings.HasPrefix(base, ".wh.")
+	if strings.HasPrefix(base, ".wh.") {
+		return false
+	}
+	for _, suffix := range objectSuffixes {
+		if strings.HasSuffix(base, suffix) {
+			return true
+		}
+	}
+	return false
 }
 
 func readObject(r io.Reader, name string, maxObject int64) ([]byte, error) {
