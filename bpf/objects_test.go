@@ -17,7 +17,7 @@ func TestObjectsUpToDate(t *testing.T) {
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("hack/gen-bpf.sh: %v\n%s", err, msg)
 	}
-	committed := map[string][]byte{"reject.o": Reject, "tracepoint_counter_bpfeb.o": TracepointCounterBigEndian, "map_count.o": MapCount}
+	committed := map[string][]byte{"reject.o": Reject, "tracepoint_counter_bpfeb.o": TracepointCounterBigEndian, "map_count.o": MapCount, "app_counter.o": AppCounter}
 	for _, ex := range Examples {
 		committed[ex.File] = ex.Object
 	}
