@@ -120,8 +120,18 @@ func linkStatuses(links map[string]programs.LinkInfo) []bpfleetv1.LinkStatus {
 	return out
 }
 
-// sole is the one program of ld, as a single kind's status reports it;
-// none (the zero LoadedProgram) for an application of several.
+// single is the program of ld, the revision of np, as a single program
+// kind's status reports it; none (the zero LoadedProgram) for an
+// application, whose programs report each their own.
+func single(np *bpfleetv1.NodeProgram, ld programs.Loaded) programs.LoadedProgram {
+	if len(np.Programs) > 0 {
+		return programs.LoadedProgram{}
+	}
+	return sole(ld)
+}
+
+// sole is the one program of ld; none (the zero LoadedProgram) for an
+// application of several.
 func sole(ld programs.Loaded) programs.LoadedProgram {
 	if len(ld.Programs) != 1 {
 		return programs.LoadedProgram{}

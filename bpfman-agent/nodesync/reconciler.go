@@ -201,7 +201,7 @@ func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, facts
 	objects[np.UID] = p.Object
 	addLinks(facts, np, loaded)
 	st.State, st.Message = bpfleetv1.StateReady, missingMessage(pl.missing)
-	st.ProgramID, st.PinPath, st.Objects = sole(loaded).ID, loaded.PinDir, kernelObjects(loaded)
+	st.ProgramID, st.PinPath, st.Objects = single(np, loaded).ID, loaded.PinDir, kernelObjects(np, loaded)
 	st.Programs = programStatuses(np, loaded, pl.skipped)
 	return st, nil
 }
@@ -214,22 +214,18 @@ func keptRunning(np *bpfleetv1.NodeProgram, st bpfleetv1.NodeProgramStatus, runn
 	if !ok {
 		return st
 	}
-	st.ProgramID, st.PinPath, st.Objects = sole(ld).ID, ld.PinDir, kernelObjects(ld)
+	st.ProgramID, st.PinPath, st.Objects = single(np, ld).ID, ld.PinDir, kernelObjects(np, ld)
 	if len(np.Programs) > 0 {
 		st.Programs = keptPrograms(np, ld, st.State)
 	}
 	return st
 }
 
-// kernelObjects reports the links of ld's program, sorted by target, and
-// its maps; for an application of several programs, its maps only (each
-// program reports its links: see programStatuses).
-func kernelObjects(ld programs.Loaded) bpfleetv1.KernelObjects {
-	var links []bpfleetv1.LinkStatus
-	if len(ld.Programs) == 1 {
-		links = linkStatuses(sole(ld).Links)
-	}
-	return bpfleetv1.KernelObjects{Links: links, MapIDs: ld.Maps}
+// kernelObjects reports the links of ld, the revision of np, sorted by
+// target, and its maps; for an application, its maps only (each program
+// reports its links: see programStatuses).
+func kernelObjects(np *bpfleetv1.NodeProgram, ld programs.Loaded) bpfleetv1.KernelObjects {
+	return bpfleetv1.KernelObjects{Links: linkStatuses(single(np, ld).Links), MapIDs: ld.Maps}
 }
 
 // program fetches the object (once per pass: see passObjects) and plans

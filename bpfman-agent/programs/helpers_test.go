@@ -43,11 +43,11 @@ func newManager(t *testing.T, root string) *programs.Manager {
 // counter is the counter program counting this process's openat calls.
 func counter(uid, rev string) programs.Program {
 	return programs.Program{
-		UID:         uid,
-		Revision:    programs.ParseRevision(rev),
-		Object:      bpf.TracepointCounter,
-		GlobalData:  map[string]string{"filter_pid": strconv.Itoa(os.Getpid())},
-		Programs:    one("count_openat", rev, map[string]attach.Spec{"main": openat}),
+		UID:        uid,
+		Revision:   programs.ParseRevision(rev),
+		Object:     bpf.TracepointCounter,
+		GlobalData: map[string]string{"filter_pid": strconv.Itoa(os.Getpid())},
+		Programs:   one("count_openat", rev, map[string]attach.Spec{"main": openat}),
 	}
 }
 
