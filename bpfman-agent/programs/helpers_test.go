@@ -24,14 +24,14 @@ func TestMain(m *testing.M) { testkernel.Main(m) }
 var openat = attach.Tracepoint{Group: "syscalls", Name: "sys_enter_openat"}
 
 // setup returns a Manager on a private bpffs, and its root.
-func setup(t *testing.T) (*programs.Manager, string) {
+func setup(t testing.TB) (*programs.Manager, string) {
 	t.Helper()
 	testkernel.Require(t)
 	root := filepath.Join(testkernel.TempBPFFS(t), "bpfleet")
 	return newManager(t, root), root
 }
 
-func newManager(t *testing.T, root string) *programs.Manager {
+func newManager(t testing.TB, root string) *programs.Manager {
 	t.Helper()
 	m, err := programs.New(root)
 	if err != nil {
@@ -68,7 +68,7 @@ func sole(ld programs.Loaded) programs.LoadedProgram {
 	return programs.LoadedProgram{}
 }
 
-func apply(t *testing.T, m *programs.Manager, p programs.Program) programs.Loaded {
+func apply(t testing.TB, m *programs.Manager, p programs.Program) programs.Loaded {
 	t.Helper()
 	ld, err := m.Apply(context.Background(), p)
 	if err != nil {
