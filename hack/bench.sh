@@ -15,6 +15,7 @@ commands=(
   "go test -run '^\$' -bench SetWrite -benchtime 100x ./test/scale/"
   "go test -run '^\$' -bench . -benchtime 2s -timeout 30m ./bpfman-agent/maps/"
   "go test -run '^\$' -bench . -benchtime 2s ./internal/cosign/"
+  "go test -run '^\$' -bench FlowmeterLoadAttach -benchtime 30x ./bpf/"
 )
 if [ $# -gt 0 ]; then commands=("$@"); fi
 

@@ -64,14 +64,19 @@ func (l *Loader) Load(obj []byte, program string, globals map[string]string) (*O
 
 // LoadSpec loads program from a spec made by Spec, and the maps it uses.
 func (l *Loader) LoadSpec(spec *ebpf.CollectionSpec, program string) (*Objects, error) {
-	return l.LoadSpecWith(spec, program, nil)
+	return l.LoadSpecWith(spec, program, nil, "")
 }
 
 // LoadSpecWith is LoadSpec using the maps in replace, by name, instead of
 // creating them (cilium/ebpf's MapReplacements; see CheckCompatible).
 // Objects.Maps holds clones of them; replace stays the caller's to close.
-func (l *Loader) LoadSpecWith(spec *ebpf.CollectionSpec, program string, replace map[string]*ebpf.Map) (*Objects, error) {
-	c, err := l.LoadPrograms(spec, []string{program}, replace)
+// A map the object pins by name (LIBBPF_PIN_BY_NAME) is the one pinned
+// at byName/<map name> if there is one (it must match the object's
+// definition: see checkByName), else it is created and pinned there (a
+// failed load may leave it pinned); with byName "", such a map is
+// refused.
+func (l *Loader) LoadSpecWith(spec *ebpf.CollectionSpec, program string, replace map[string]*ebpf.Map, byName string) (*Objects, error) {
+	c, err := l.LoadPrograms(spec, []string{program}, replace, byName)
 	if err != nil {
 		return nil, err
 	}
@@ -100,11 +105,15 @@ func (c *Collection) Close() error {
 
 // LoadPrograms loads programs from a spec made by SpecOf in one load, and
 // the maps any of them uses (only those), using the maps in replace
-// instead of creating them as LoadSpecWith does.
-func (l *Loader) LoadPrograms(spec *ebpf.CollectionSpec, programs []string, replace map[string]*ebpf.Map) (*Collection, error) {
+// instead of creating them, and those pinned by name at byName, as
+// LoadSpecWith does.
+func (l *Loader) LoadPrograms(spec *ebpf.CollectionSpec, programs []string, replace map[string]*ebpf.Map, byName string) (*Collection, error) {
 	names := MapsOf(spec, programs...)
+	if err := checkByName(spec, names, byName); err != nil {
+		return nil, err
+	}
 	dst := reflect.New(assignType(programs, names)).Elem()
-	opts := &ebpf.CollectionOptions{Cache: l.cache, MapReplacements: replace}
+	opts := &ebpf.CollectionOptions{Cache: l.cache, MapReplacements: replace, Maps: ebpf.MapOptions{PinPath: byName}}
 	if err := spec.LoadAndAssign(dst.Addr().Interface(), opts); err != nil {
 		return nil, classify(quoted(programs), err)
 	}

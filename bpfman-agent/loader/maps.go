@@ -26,9 +26,11 @@ func SetMaxEntries(spec *ebpf.CollectionSpec, programs []string, sizes map[strin
 }
 
 // ConfigurableMap returns the spec of the map name that one of programs
-// uses. It refuses a map none of them uses, and the data sections (.rodata,
+// uses. It refuses a map none of them uses, the data sections (.rodata,
 // .bss...), which hold its global variables: their size is the object's
-// and no other program may share them.
+// and no other program may share them, and the maps the object pins by
+// name, which the program's revisions share as they are (see
+// LoadSpecWith).
 func ConfigurableMap(spec *ebpf.CollectionSpec, programs []string, name string) (*ebpf.MapSpec, error) {
 	used := MapsOf(spec, programs...)
 	program := quoted(programs)
@@ -39,6 +41,10 @@ func ConfigurableMap(spec *ebpf.CollectionSpec, programs []string, name string) 
 	if strings.HasPrefix(name, ".") {
 		return nil, Errorf(ReasonMapIncompatible, "map %q holds the global variables of program %s: it cannot be resized or shared",
 			name, program)
+	}
+	if PinnedByName(spec.Maps[name]) {
+		return nil, Errorf(ReasonMapIncompatible, "map %q is pinned by name by the object (LIBBPF_PIN_BY_NAME): it keeps the object's definition and is the program's own, shared by its revisions; a MapPolicy cannot resize or share it (remove maxEntries and shared for it from the policy)",
+			name)
 	}
 	return spec.Maps[name], nil
 }

@@ -1,13 +1,14 @@
 package loader
 
 import (
-	"bytes"
+	"errors"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
+	"github.com/bpfleet/bpfleet/internal/kconfig"
 	"github.com/cilium/ebpf"
 )
 
@@ -20,9 +21,9 @@ func Spec(obj []byte, program string, globals map[string]string) (*ebpf.Collecti
 
 // SpecOf is Spec for several programs of one object (an application's).
 func SpecOf(obj []byte, programs []string, globals map[string]string) (*ebpf.CollectionSpec, error) {
-	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(obj))
+	spec, err := parse(obj)
 	if err != nil {
-		return nil, Errorf(ReasonInvalidObject, "parse ELF: %w", err)
+		return nil, err
 	}
 	for _, program := range programs {
 		if err := checkProgram(spec, program); err != nil {
@@ -47,6 +48,24 @@ func quoted(programs []string) string {
 		q[i] = strconv.Quote(p)
 	}
 	return strings.Join(q, ", ")
+}
+
+// parse parses obj and sets its .kconfig externs from this node's kernel
+// as libbpf does (see package kconfig): a kernel lacking what they need
+// is Unsupported.
+func parse(obj []byte) (*ebpf.CollectionSpec, error) {
+	spec, weak, err := kconfig.ParseSpec(obj)
+	if err != nil {
+		return nil, Errorf(ReasonInvalidObject, "parse ELF: %w", err)
+	}
+	err = kconfig.Resolve(spec, weak)
+	switch {
+	case errors.Is(err, kconfig.ErrNoConfig) || errors.Is(err, kconfig.ErrNoOption):
+		return nil, Errorf(ReasonUnsupported, "%w", err)
+	case err != nil:
+		return nil, Errorf(ReasonInvalidObject, "%w", err)
+	}
+	return spec, nil
 }
 
 func checkProgram(spec *ebpf.CollectionSpec, program string) error {

@@ -6,6 +6,7 @@
 //	<root>/<uid>/<revision>/progs/<program>                each program of the object
 //	<root>/<uid>/<revision>/links/<program>[-<key>]/<target> a link attaching it, per target
 //	<root>/<uid>/<revision>/maps/<name>                    each map its programs use
+//	<root>/<uid>/by-name/<name>                            a map the object pins by name
 //	<root>/shared/<name>                                   a map several applications share
 //
 // A revision is one load of an object: an application's programs (one for
@@ -18,7 +19,14 @@
 // never written.
 //
 // The directory "shared" is reserved (ValidateUID refuses it as a uid):
-// List skips it and Prune keeps it. A revision using a shared map pins it
+// List skips it and Prune keeps it. So is "by-name" inside a uid's
+// directory (ValidateRevision refuses it as a revision): it holds the maps
+// the object declares with libbpf's LIBBPF_PIN_BY_NAME, one per uid and
+// map name, outside the revisions, so that every revision of the uid uses
+// the same map. List and RemoveOtherRevisions leave it while the uid is
+// kept; RemoveUID, and Prune of a uid no longer kept, remove it. Two uids
+// never share such a map: the scope is the uid, not the host-wide
+// /sys/fs/bpf/<name> where libbpf pins by default. A revision using a shared map pins it
 // under its maps/ too, like its own maps; the package does not count
 // users (that needs kernel IDs, see package programs): RemoveShared
 // unpins a shared map when its caller knows that none is left.

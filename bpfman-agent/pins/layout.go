@@ -175,7 +175,7 @@ func validateIDs(uid, rev string) error {
 	if err := ValidateUID(uid); err != nil {
 		return err
 	}
-	return ValidateName("revision", rev)
+	return ValidateRevision(rev)
 }
 
 func isStaging(name string) bool { return strings.HasPrefix(name, stagingPrefix) }

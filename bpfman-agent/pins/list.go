@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 )
 
 // Entry is one published revision found under the root.
@@ -42,7 +43,8 @@ func (l Layout) Revisions(uid string) ([]string, error) {
 	if err := ValidateUID(uid); err != nil {
 		return nil, err
 	}
-	return validEntries(l.UIDDir(uid), "revision")
+	revs, err := validEntries(l.UIDDir(uid), "revision")
+	return slices.DeleteFunc(revs, func(r string) bool { return r == byNameDirName }), err
 }
 
 // MapNames returns the names of the maps pinned in d.

@@ -46,6 +46,18 @@
 // unpins the shared maps it created. Map and SharedMap open maps by name
 // for the caller to read or write.
 //
+// Maps the object declares pinned by name (libbpf's LIBBPF_PIN_BY_NAME)
+// are pinned at <root>/<uid>/by-name/<map>, outside the revisions: a new
+// revision uses the map pinned there (its contents survive by
+// construction, so carry leaves it alone) if it matches the object's
+// definition, and fails with MapIncompatible otherwise (the map keeps its
+// definition while the uid exists). The scope is the uid: two programs
+// never share such a map, unlike libbpf's host-wide /sys/fs/bpf/<map>.
+// MapConfig cannot resize or share such a map (MapIncompatible). An
+// install that fails unpins the maps it pinned by name, a new revision
+// unpins those it no longer uses, and Remove and Prune remove them with
+// their uid.
+//
 // A pinned revision is adopted only if its programs are the revision's:
 // type, name and (where cilium/ebpf rewrites nothing at load) kernel tag
 // are checked against the object once per revision and Manager. Another

@@ -15,17 +15,22 @@ import (
 // install loads p as a new revision, moves every target of its programs
 // to it from the running revision (see swap) and publishes its pins. On
 // failure it rolls the moves back and removes what it made: closing the
-// fds of what is not pinned unloads and detaches it.
+// fds of what is not pinned unloads and detaches it; the maps it pinned
+// by name are unpinned.
 func (m *Manager) install(p Program) (Loaded, error) {
+	byName, err := m.layout.ByNameMaps(p.UID)
+	if err != nil {
+		return Loaded{}, err
+	}
 	objs, made, err := m.load(p)
 	if err != nil {
-		return Loaded{}, m.unpinShared(err, made)
+		return Loaded{}, m.unpinByName(m.unpinShared(err, made), p.UID, byName)
 	}
 	faultpoint.Point("load")
 	defer objs.Close()
 	links, err := m.publish(p, objs)
 	if err != nil {
-		return Loaded{}, m.unpinShared(err, made)
+		return Loaded{}, m.unpinByName(m.unpinShared(err, made), p.UID, byName)
 	}
 	return loaded(p, m.layout.Revision(p.UID, p.Revision.String()), objs, links)
 }
@@ -74,7 +79,7 @@ func (m *Manager) stage(p Program, dir pins.Dir, objs *loader.Collection) error 
 		}
 	}
 	for name, mp := range objs.Maps {
-		if err := mp.Pin(dir.Map(name)); err != nil {
+		if err := pinAlso(mp, dir.Map(name)); err != nil {
 			return fmt.Errorf("pin map %s: %w", name, err)
 		}
 	}

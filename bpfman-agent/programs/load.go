@@ -10,8 +10,10 @@ import (
 // load loads p's programs and the maps they use, in one load, after
 // checking that each program can attach to its targets, letting targets
 // that fix it at load time (attach.Preparer) prepare it, and configuring
-// its maps (p.Maps). made lists the shared maps it created, which the
-// caller unpins if the install fails, even when load itself does.
+// its maps (p.Maps); maps the object pins by name are pinned under the
+// uid's by-name directory (see pins.Layout.ByName). made lists the shared
+// maps it created, which the caller unpins if the install fails, even
+// when load itself does.
 func (m *Manager) load(p Program) (objs *loader.Collection, made []string, err error) {
 	spec, err := loader.SpecOf(p.Object, p.names(), p.GlobalData)
 	if err != nil {
@@ -27,7 +29,10 @@ func (m *Manager) load(p Program) (objs *loader.Collection, made []string, err e
 	if err != nil {
 		return nil, shared.made, err
 	}
-	objs, err = m.loader.LoadPrograms(spec, p.names(), shared.replace)
+	if err := m.initByName(p, spec); err != nil {
+		return nil, shared.made, err
+	}
+	objs, err = m.loader.LoadPrograms(spec, p.names(), shared.replace, m.layout.ByName(p.UID))
 	return objs, shared.made, err
 }
 

@@ -170,6 +170,9 @@ func (m *Manager) Apply(ctx context.Context, p Program) (Loaded, error) {
 	if err := m.layout.RemoveOtherRevisions(p.UID, p.Revision.String()); err != nil {
 		return ld, fmt.Errorf("remove old revisions of %s: %w", p.UID, err)
 	}
+	if !ld.Adopted {
+		return ld, m.pruneByName(p.UID, pins.Dir(ld.PinDir))
+	}
 	return ld, nil
 }
 

@@ -1,19 +1,18 @@
 package oci
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 
-	"github.com/cilium/ebpf"
+	"github.com/bpfleet/bpfleet/internal/kconfig"
 )
 
 // BytecodeFromELF describes an object for an image: its programs (name →
-// bpfman program type, from the ELF section) and maps (name → map type),
+// bpfman program type, from the ELF section: see ProgramType) and maps (name → map type),
 // read from the ELF itself rather than typed by hand. platform is as in
 // Bytecode; the object must be of its byte order.
 func BytecodeFromELF(fileName, platform string, object []byte) (Bytecode, error) {
-	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(object))
+	spec, _, err := kconfig.ParseSpec(object)
 	if err != nil {
 		return Bytecode{}, fmt.Errorf("read %s: %w", fileName, err)
 	}
@@ -27,7 +26,7 @@ func BytecodeFromELF(fileName, platform string, object []byte) (Bytecode, error)
 			fileName, OrderName(spec.ByteOrder), platformString(p), OrderName(want), ClangTarget(want))
 	}
 	for name, p := range spec.Programs {
-		b.Programs[name] = programType(p.SectionName)
+		b.Programs[name] = ProgramType(p)
 	}
 	for name, m := range spec.Maps {
 		if !strings.HasPrefix(name, ".") {
@@ -35,17 +34,4 @@ func BytecodeFromELF(fileName, platform string, object []byte) (Bytecode, error)
 		}
 	}
 	return b, nil
-}
-
-// programType names a program's type as bpfman's labels do, from the
-// first element of its ELF section ("tracepoint/syscalls/…" → tracepoint).
-func programType(section string) string {
-	kind, _, _ := strings.Cut(section, "/")
-	switch kind {
-	case "tp":
-		return "tracepoint"
-	case "classifier":
-		return "tc"
-	}
-	return kind
 }
