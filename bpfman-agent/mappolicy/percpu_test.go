@@ -38,9 +38,10 @@ func runPerCPUCounter(t *testing.T) (*programs.Manager, map[types.UID][]byte) {
 	}
 	t.Cleanup(func() { _ = m.Prune(nil) })
 	_, err = m.Apply(context.Background(), programs.Program{
-		UID: perCPUUID, Revision: programs.ParseRevision("1"), Object: bpf.PerCPUCounter, ProgramName: "count_getppid",
+		UID: perCPUUID, Revision: programs.ParseRevision("1"), Object: bpf.PerCPUCounter,
 		GlobalData: map[string]string{"filter_pid": strconv.Itoa(os.Getpid())},
-		Attach:     map[string]attach.Spec{"main": attach.Tracepoint{Group: "syscalls", Name: "sys_enter_getppid"}},
+		Programs: []programs.Attachment{{Name: "count_getppid",
+			Attach: map[string]attach.Spec{"main": attach.Tracepoint{Group: "syscalls", Name: "sys_enter_getppid"}}}},
 	})
 	if err != nil {
 		t.Fatal(err)

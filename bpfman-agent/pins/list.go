@@ -70,6 +70,25 @@ func validEntries(dir, what string) ([]string, error) {
 	return out, nil
 }
 
+// subdirs lists the directories (dirs) or the other entries (!dirs) of
+// dir, treating a missing dir as empty.
+func subdirs(dir string, dirs bool) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list pins: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() == dirs {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
+}
+
 // dirNames lists dir, treating a missing dir as empty.
 func dirNames(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)

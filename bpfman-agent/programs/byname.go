@@ -12,9 +12,9 @@ import (
 )
 
 // initByName creates the directory of p's maps pinned by name if the
-// object pins any of the maps its program uses by name.
+// object pins any of the maps its programs use by name.
 func (m *Manager) initByName(p Program, spec *ebpf.CollectionSpec) error {
-	for _, name := range loader.MapsOf(spec, p.ProgramName) {
+	for _, name := range loader.MapsOf(spec, p.names()...) {
 		if loader.PinnedByName(spec.Maps[name]) {
 			return m.layout.InitByName(p.UID)
 		}

@@ -18,12 +18,11 @@ import (
 // pins by name (LIBBPF_PIN_BY_NAME).
 func pinnedCounter(uid, rev string) programs.Program {
 	return programs.Program{
-		UID:         uid,
-		Revision:    programs.ParseRevision(rev),
-		Object:      bpf.LibbpfPinned,
-		ProgramName: "count_pinned",
-		GlobalData:  map[string]string{"filter_pid": strconv.Itoa(os.Getpid())},
-		Attach:      map[string]attach.Spec{"main": openat},
+		UID:        uid,
+		Revision:   programs.ParseRevision(rev),
+		Object:     bpf.LibbpfPinned,
+		GlobalData: map[string]string{"filter_pid": strconv.Itoa(os.Getpid())},
+		Programs:   one("count_pinned", rev, map[string]attach.Spec{"main": openat}),
 	}
 }
 
@@ -46,14 +45,14 @@ func TestPinByName(t *testing.T) {
 		p := pinnedCounter("uid-a", "r2")
 		p.GlobalData["filter_pid"] = "1"
 		second := apply(t, m, p)
-		if second.ProgramID == first.ProgramID || second.Maps["pinned_calls"] != first.Maps["pinned_calls"] {
-			t.Fatalf("revision r2: program %d map %d; want a new program using map %d", second.ProgramID, second.Maps["pinned_calls"], first.Maps["pinned_calls"])
+		if sole(second).ID == sole(first).ID || second.Maps["pinned_calls"] != first.Maps["pinned_calls"] {
+			t.Fatalf("revision r2: program %d map %d; want a new program using map %d", sole(second).ID, second.Maps["pinned_calls"], first.Maps["pinned_calls"])
 		}
 		if second.Maps["local_calls"] == first.Maps["local_calls"] {
 			t.Error("the map not pinned by name is the same map in both revisions")
 		}
 		var v uint64
-		if err := linkedMap(t, second.Links["main"].ID, "pinned_calls").Lookup(uint32(1_000_000), &v); err != nil || v != 7 {
+		if err := linkedMap(t, sole(second).Links["main"].ID, "pinned_calls").Lookup(uint32(1_000_000), &v); err != nil || v != 7 {
 			t.Fatalf("entry in the new revision's map: %d, %v; want 7", v, err)
 		}
 	})
@@ -94,7 +93,7 @@ func TestPinByNameMapPolicyRefused(t *testing.T) {
 func TestPinByNameFailedInstallUnpins(t *testing.T) {
 	m, root := setup(t)
 	p := pinnedCounter("uid-fail", "r1")
-	p.Attach = map[string]attach.Spec{"main": attach.Tracepoint{Group: "syscalls", Name: "sys_enter_bpfleet_none"}}
+	p.Programs[0].Attach = map[string]attach.Spec{"main": attach.Tracepoint{Group: "syscalls", Name: "sys_enter_bpfleet_none"}}
 	if _, err := m.Apply(t.Context(), p); err == nil {
 		t.Fatal("attaching to a tracepoint that does not exist succeeded")
 	}

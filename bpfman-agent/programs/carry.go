@@ -25,7 +25,7 @@ import (
 // shared map or a map the object pins by name (the same map in both). If the entries do not fit (a
 // smaller maxEntries), the update is held: an *Error with ReasonMapFull,
 // and the running revision keeps running.
-func (m *Manager) carry(p Program, objs *loader.Objects) error {
+func (m *Manager) carry(p Program, objs *loader.Collection) error {
 	dir, ok, err := m.previous(p)
 	if err != nil || !ok {
 		return err
