@@ -102,7 +102,7 @@ func TestApplicationIsOneEntryOfItsPrograms(t *testing.T) {
 			{Name: "fentry_openat", Ready: 2}, {Name: "fexit_openat", Ready: 1, Unsupported: 1}, {Name: "count_openat", Ready: 2},
 		}
 		return c != nil && c.Status == metav1.ConditionTrue && got.Status.Nodes.Summary == "2/3" &&
-			got.Status.Nodes.Unsupported == 1 && equalCounts(got.Status.Programs, want) &&
+			got.Status.Nodes.Unsupported == 1 && equalCounts(got.Status.Programs, want) && got.Status.ProgramsSummary == "3/3" &&
 			c.Message == "running on 2 of 3 nodes, 1 cannot run it (program fentry_openat needs the Fentry hook, which this node lacks: kernel lacks fentry)", nil
 	})
 }

@@ -178,14 +178,14 @@ func aggregateProgram(kind string, obj bpfleetv1.Program, nodes []rolloutNode) {
 	ready, reconciling, stalled = rolloutConditions(obj.Source().Rollout, ro, nodes, ready, reconciling, stalled)
 	setConditions(&st.Conditions, obj.GetGeneration(), ready, reconciling, stalled)
 	if app, ok := obj.(perProgram); ok {
-		*app.PerProgramStatus() = programCounts(obj, reportsOf(nodes))
+		app.SetProgramsStatus(programCounts(obj, reportsOf(nodes)))
 	}
 }
 
 // perProgram is a kind whose status says where each of its programs runs
 // (an application).
 type perProgram interface {
-	PerProgramStatus() *[]bpfleetv1.ApplicationProgramStatus
+	SetProgramsStatus([]bpfleetv1.ApplicationProgramStatus)
 }
 
 // programCounts counts, per program of obj, the nodes whose report at

@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"fmt"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -91,6 +93,10 @@ type ClusterBpfApplicationStatus struct {
 	// +listType=map
 	// +listMapKey=name
 	Programs []ApplicationProgramStatus `json:"programs,omitempty"`
+	// ProgramsSummary is "running/programs": how many of its programs run
+	// on some node, for kubectl get.
+	// +optional
+	ProgramsSummary string `json:"programsSummary,omitempty"`
 }
 
 // ApplicationProgramStatus is where one program of an application runs.
@@ -106,7 +112,7 @@ type ApplicationProgramStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=cba,categories=bpfleet
-// +kubebuilder:printcolumn:name="Programs",type=string,JSONPath=`.spec.programs[*].name`
+// +kubebuilder:printcolumn:name="Programs",type=string,JSONPath=`.status.programsSummary`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Nodes",type=string,JSONPath=`.status.nodes.summary`
@@ -139,9 +145,16 @@ func (a *ClusterBpfApplication) Source() *ProgramSource { return &a.Spec.Program
 // ProgramStatus returns the status every kind shares.
 func (a *ClusterBpfApplication) ProgramStatus() *ProgramStatus { return &a.Status.ProgramStatus }
 
-// PerProgramStatus returns where each program of the application runs.
-func (a *ClusterBpfApplication) PerProgramStatus() *[]ApplicationProgramStatus {
-	return &a.Status.Programs
+// SetProgramsStatus records where each program of the application runs.
+func (a *ClusterBpfApplication) SetProgramsStatus(programs []ApplicationProgramStatus) {
+	running := 0
+	for _, p := range programs {
+		if p.Ready > 0 {
+			running++
+		}
+	}
+	a.Status.Programs = programs
+	a.Status.ProgramsSummary = fmt.Sprintf("%d/%d", running, len(programs))
 }
 
 // Attachments returns the application's programs, each with its hook.
