@@ -19,7 +19,7 @@ func TestObjectsUpToDate(t *testing.T) {
 	}
 	committed := map[string][]byte{"reject.o": Reject, "tracepoint_counter_bpfeb.o": TracepointCounterBigEndian, "map_count.o": MapCount,
 		"percpu_counter.o": PerCPUCounter,
-		"libbpf_pinned.o": LibbpfPinned, "libbpf_globals.o": LibbpfGlobals, "libbpf_kconfig.o": LibbpfKconfig,
+		"libbpf_pinned.o":  LibbpfPinned, "libbpf_globals.o": LibbpfGlobals, "libbpf_kconfig.o": LibbpfKconfig,
 		"libbpf_sections.o": LibbpfSections, "app_counter.o": AppCounter}
 	for _, ex := range Examples {
 		committed[ex.File] = ex.Object
