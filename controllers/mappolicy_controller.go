@@ -42,7 +42,7 @@ type MapPolicyReconciler struct {
 // Reconcile resolves the policy's entries artifact and aggregates the
 // nodes' reports into its status.
 func (r *MapPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	return r.skeleton.reconcile(ctx, req, r.finalize, r.resolveEntries, r.aggregate)
+	return r.skeleton.reconcile(ctx, req, r.finalize, r.resolveEntries, r.checkMaps, r.aggregate)
 }
 
 // newSkeleton is the reconcile path of MapPolicies.
@@ -64,6 +64,16 @@ func (r *MapPolicyReconciler) resolveEntries(ctx context.Context, mp *bpfleetv1.
 		return fmt.Errorf("entriesFrom: %w", err)
 	}
 	return nil
+}
+
+// checkMaps refuses a policy whose map the image of a program it selects
+// lacks (checkPolicyMaps).
+func (r *MapPolicyReconciler) checkMaps(ctx context.Context, mp *bpfleetv1.MapPolicy) error {
+	programs, err := allPrograms(ctx, r)
+	if err != nil {
+		return err
+	}
+	return checkPolicyMaps(ctx, r.Resolver, mp, programs)
 }
 
 // aggregate sums the nodes' reports into the policy's status.
