@@ -59,6 +59,9 @@ func checkPolicyMaps(ctx context.Context, r Resolver, mp *bpfleetv1.MapPolicy, p
 			continue
 		}
 		c, err := cr.contents(ctx, img, st.Digest, false)
+		if err == nil && c.mapsUnknown() {
+			c, err = cr.contents(ctx, img, st.Digest, true)
+		}
 		if err != nil {
 			ctrl.LoggerFrom(ctx).V(1).Info("image not checked", "program", p.GetName(), "kind", kp.Kind, "reason", err.Error())
 			continue

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -128,16 +129,16 @@ func (r *RegistryResolver) contents(ctx context.Context, img *bpfleetv1.ImageSou
 	if c != nil && (!object || c.objectsRead()) {
 		return c, nil
 	}
-	repo, root, err := r.manifest(ctx, img, digest)
+	repo, err := r.repository(ctx, img, digest)
 	if err != nil {
 		return nil, err
 	}
 	if c == nil {
-		if c, err = describe(ctx, repo, root); err != nil {
+		if c, err = r.describe(ctx, repo, digest); err != nil {
 			return nil, err
 		}
 	}
-	if object || c.needsObject() {
+	if object || c.unlabeled() {
 		if c, err = c.withObjects(ctx, repo); err != nil {
 			return nil, err
 		}
@@ -146,24 +147,27 @@ func (r *RegistryResolver) contents(ctx context.Context, img *bpfleetv1.ImageSou
 	return c, nil
 }
 
-// manifest is the repository of img and the root manifest of digest:
-// the one Resolve read, else fetched by digest.
-func (r *RegistryResolver) manifest(ctx context.Context, img *bpfleetv1.ImageSource, digest string) (*remote.Repository, fetchedRoot, error) {
+// repository is the repository of img, at digest, with img's pull
+// secret's credentials.
+func (r *RegistryResolver) repository(ctx context.Context, img *bpfleetv1.ImageSource, digest string) (*remote.Repository, error) {
 	creds, err := pullsecret.Credentials(ctx, r.Reader, img.PullSecret, img.Ref)
 	if err != nil {
-		return nil, fetchedRoot{}, err
+		return nil, err
 	}
-	pinned := pinnedRef(img.Ref, digest)
-	if root, ok := r.cache.root(digest); ok {
-		repo, err := oci.NewRepository(pinned, creds)
-		return repo, root, err
-	}
-	repo, desc, raw, err := oci.ResolveManifest(ctx, pinned, creds)
-	return repo, fetchedRoot{desc: desc, raw: raw}, err
+	return oci.NewRepository(pinnedRef(img.Ref, digest), creds)
 }
 
-// describe reads the configs of the image of root.
-func describe(ctx context.Context, repo *remote.Repository, root fetchedRoot) (*imageContents, error) {
+// describe reads the configs of the image of digest, from its root
+// manifest: the one Resolve read, else fetched.
+func (r *RegistryResolver) describe(ctx context.Context, repo *remote.Repository, digest string) (*imageContents, error) {
+	root, ok := r.cache.root(digest)
+	if !ok {
+		desc, raw, err := oci.FetchManifest(ctx, repo, digest)
+		if err != nil {
+			return nil, err
+		}
+		root = fetchedRoot{desc: desc, raw: raw}
+	}
 	d, err := oci.DescribeFetched(ctx, repo, root.desc, root.raw)
 	if err != nil {
 		return nil, err
@@ -175,6 +179,8 @@ func describe(ctx context.Context, repo *remote.Repository, root fetchedRoot) (*
 	return c, nil
 }
 
+// objectsRead reports whether every platform's object was read (or
+// found unreadable).
 func (c *imageContents) objectsRead() bool {
 	for _, p := range c.images {
 		if !p.objectRead {
@@ -184,15 +190,16 @@ func (c *imageContents) objectsRead() bool {
 	return true
 }
 
-// needsObject reports whether an image's labels leave out what the
-// checks need: its programs (no labels) or its maps (no maps label).
-func (c *imageContents) needsObject() bool {
-	for _, p := range c.images {
-		if !p.objectRead && (p.image.Unlabeled || len(p.maps) == 0) {
-			return true
-		}
-	}
-	return false
+// unlabeled reports whether an image's labels name no program: its
+// object says which it has.
+func (c *imageContents) unlabeled() bool {
+	return slices.ContainsFunc(c.images, func(p platformContents) bool { return !p.objectRead && p.image.Unlabeled })
+}
+
+// mapsUnknown reports whether an image's labels name no map and its
+// object was not read: its object says which it has.
+func (c *imageContents) mapsUnknown() bool {
+	return slices.ContainsFunc(c.images, func(p platformContents) bool { return !p.objectRead && len(p.maps) == 0 })
 }
 
 // withObjects is c with every platform's object read: a new value, as c

@@ -26,24 +26,31 @@ func ResolveManifest(ctx context.Context, ref string, creds *Credentials) (*remo
 	if reference == "" {
 		reference = "latest"
 	}
-	desc, raw, err := fetchManifest(ctx, repo, reference)
+	desc, raw, err := FetchManifest(ctx, repo, reference)
 	if err != nil {
-		return nil, ocispec.Descriptor{}, nil, fmt.Errorf("resolve %s: %w", ref, RemoteError(err))
+		return nil, ocispec.Descriptor{}, nil, fmt.Errorf("resolve %s: %w", ref, err)
 	}
 	return repo, desc, raw, nil
 }
 
-func fetchManifest(ctx context.Context, repo *remote.Repository, reference string) (ocispec.Descriptor, []byte, error) {
+// FetchManifest fetches the manifest (or index) that reference (a tag or
+// a digest) names in repo: its descriptor and its content, checked
+// against its digest and size-limited. A registry's error is classified
+// (RemoteError).
+func FetchManifest(ctx context.Context, repo *remote.Repository, reference string) (ocispec.Descriptor, []byte, error) {
 	desc, rc, err := repo.FetchReference(ctx, reference)
 	if err != nil {
-		return ocispec.Descriptor{}, nil, err
+		return ocispec.Descriptor{}, nil, RemoteError(err)
 	}
 	defer rc.Close()
 	if desc.Size > maxDescribeManifest {
 		return ocispec.Descriptor{}, nil, invalid("manifest %s is %d bytes, more than the limit of %d", desc.Digest, desc.Size, maxDescribeManifest)
 	}
 	raw, err := content.ReadAll(rc, desc)
-	return desc, raw, err
+	if err != nil {
+		return ocispec.Descriptor{}, nil, RemoteError(err)
+	}
+	return desc, raw, nil
 }
 
 // ReadObject fetches the layer of img from src (at most maxLayer bytes,
