@@ -17,6 +17,10 @@ bins: ## Build kube-apiserver, etcd, kubectl and cosign from the Go module proxy
 	@hack/envtest-bins.sh
 	@hack/cosign.sh
 
+.PHONY: corpus
+corpus: ## Download the BPF objects Debian packages ship (test/corpus/corpus.list) into .cache/corpus/ (cached).
+	@hack/corpus.sh
+
 .PHONY: generate
 generate: ## Generate the kinds' enum and RBAC markers, deepcopy code, and compile bpf/*.c into the committed objects.
 	go run ./hack/kinds
@@ -45,7 +49,7 @@ build: ## Build the operator, the agent and the local stack into bin/.
 	go build -o bin/ ./cmd/... ./bpfman-agent
 
 .PHONY: test
-test: deps bins verify ## Run every test: envtest, kernel (root), end to end.
+test: deps bins corpus verify ## Run every test: envtest, kernel (root), end to end.
 	go vet ./...
 	go test $(GO_TEST_FLAGS) ./...
 

@@ -18,4 +18,5 @@ var Examples = []Example{
 	{"fentry-counter", "fentry_counter.o", FentryCounter},
 	{"xdp-filter", "xdp_filter.o", XDPFilter},
 	{"cgroup-counter", "cgroup_counter.o", CgroupCounter},
+	{"flowmeter", "flowmeter.o", Flowmeter},
 }

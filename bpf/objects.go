@@ -50,3 +50,12 @@ var CgroupCounter []byte
 //
 //go:embed map_count.o
 var MapCount []byte
+
+// AppCounter is app_counter.o, an application: programs tc_ingress and
+// tc_egress (TCX), count_openat (tracepoint syscalls/sys_enter_openat)
+// and kprobe_openat (kprobe do_sys_openat2) share map events (4-entry
+// array of u64: one slot each, in that order) and constants filter_pid
+// (u32, for the two openat programs) and increment (u64).
+//
+//go:embed app_counter.o
+var AppCounter []byte

@@ -17,7 +17,10 @@ func TestObjectsUpToDate(t *testing.T) {
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("hack/gen-bpf.sh: %v\n%s", err, msg)
 	}
-	committed := map[string][]byte{"reject.o": Reject, "tracepoint_counter_bpfeb.o": TracepointCounterBigEndian, "map_count.o": MapCount}
+	committed := map[string][]byte{"reject.o": Reject, "tracepoint_counter_bpfeb.o": TracepointCounterBigEndian, "map_count.o": MapCount,
+		"percpu_counter.o": PerCPUCounter,
+		"libbpf_pinned.o": LibbpfPinned, "libbpf_globals.o": LibbpfGlobals, "libbpf_kconfig.o": LibbpfKconfig,
+		"libbpf_sections.o": LibbpfSections, "app_counter.o": AppCounter}
 	for _, ex := range Examples {
 		committed[ex.File] = ex.Object
 	}

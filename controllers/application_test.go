@@ -13,8 +13,9 @@ import (
 
 // An application reaches its nodes as one entry carrying all its
 // programs; a node lacking an optional program's hook still gets it, a
-// node lacking a required one is Unsupported; status counts each program's
-// nodes from the agents' per-program entries.
+// node lacking a required one is Unsupported; a MapPolicy reaches its
+// maps; status counts each program's nodes from the agents' per-program
+// entries.
 func TestApplicationIsOneEntryOfItsPrograms(t *testing.T) {
 	ctx := context.Background()
 	sel := map[string]string{"test": "app"}
@@ -75,6 +76,22 @@ func TestApplicationIsOneEntryOfItsPrograms(t *testing.T) {
 		Programs: []bpfleetv1.ProgramAttachmentStatus{ready("fentry_openat"),
 			{Name: "fexit_openat", State: bpfleetv1.StateUnsupported, Message: "kernel lacks fexit"}, ready("count_openat")}})
 
+	size := int32(128)
+	mp := &bpfleetv1.MapPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "app-calls"},
+		Spec: bpfleetv1.MapPolicySpec{
+			Programs: bpfleetv1.ProgramSelector{Refs: []bpfleetv1.ProgramRef{{Kind: "ClusterBpfApplication", Name: app.Name}}},
+			MapName:  "calls", MaxEntries: &size,
+		},
+	}
+	if err := k8s.Create(ctx, mp); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the MapPolicy sizes the application's map", func() (bool, error) {
+		s, err := getSet("app-all")
+		return err == nil && len(s.Spec.Programs) == 1 && len(s.Spec.Programs[0].Maps) == 1 &&
+			s.Spec.Programs[0].Maps[0] == bpfleetv1.MapConfig{Name: "calls", MaxEntries: size}, err
+	})
 	eventually(t, "Ready, with each program's nodes", func() (bool, error) {
 		var got bpfleetv1.ClusterBpfApplication
 		if err := k8s.Get(ctx, types.NamespacedName{Name: app.Name}, &got); err != nil {
@@ -85,7 +102,8 @@ func TestApplicationIsOneEntryOfItsPrograms(t *testing.T) {
 			{Name: "fentry_openat", Ready: 2}, {Name: "fexit_openat", Ready: 1, Unsupported: 1}, {Name: "count_openat", Ready: 2},
 		}
 		return c != nil && c.Status == metav1.ConditionTrue && got.Status.Nodes.Summary == "2/3" &&
-			got.Status.Nodes.Unsupported == 1 && equalCounts(got.Status.Programs, want), nil
+			got.Status.Nodes.Unsupported == 1 && equalCounts(got.Status.Programs, want) &&
+			c.Message == "running on 2 of 3 nodes, 1 cannot run it (program fentry_openat needs the Fentry hook, which this node lacks: kernel lacks fentry)", nil
 	})
 }
 

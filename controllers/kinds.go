@@ -38,19 +38,23 @@ func hookOf(kind string) string {
 	return k.Hook
 }
 
-// unsupportedHook is a hook program p (of kind) needs that the node lacks,
-// by caps (nil: not known yet), and why; "" if p runs there: the kind's
-// hook, or an application's hooks but those of its optional programs.
-func unsupportedHook(caps *bpfleetv1.NodeCapabilities, kind string, p bpfleetv1.Program) (hook, why string) {
+// unsupportedHook says why the node cannot run program p (of kind), by
+// caps (nil: not known yet): a hook it needs that the node lacks, the
+// kind's or one of an application's programs' but the optional ones; ""
+// if p runs there.
+func unsupportedHook(caps *bpfleetv1.NodeCapabilities, kind string, p bpfleetv1.Program) string {
 	if h := hookOf(kind); h != "" || caps == nil {
-		return h, caps.Unsupported(h)
+		if why := caps.Unsupported(h); why != "" {
+			return fmt.Sprintf("%s programs cannot run on this node: %s", h, why)
+		}
+		return ""
 	}
 	for _, a := range p.Attachments() {
 		if why := caps.Unsupported(a.Attach.Hook); why != "" && !a.Optional {
-			return a.Attach.Hook, why
+			return fmt.Sprintf("program %s needs the %s hook, which this node lacks: %s", a.Name, a.Attach.Hook, why)
 		}
 	}
-	return "", ""
+	return ""
 }
 
 // Items returns the programs of list, one of k's lists. They point into

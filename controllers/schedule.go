@@ -112,8 +112,7 @@ func desiredPrograms(node *corev1.Node, caps *bpfleetv1.NodeCapabilities, progra
 
 // unsupported reports whether the node lacks a hook kp needs.
 func unsupported(caps *bpfleetv1.NodeCapabilities, kp KindedProgram) bool {
-	_, why := unsupportedHook(caps, kp.Kind, kp.Program)
-	return why != ""
+	return unsupportedHook(caps, kp.Kind, kp.Program) != ""
 }
 
 // nodeEntry is the generation of a program a node runs: the latest where

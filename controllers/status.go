@@ -109,15 +109,17 @@ func (r rollup) conditions() (ready, reconciling, stalled metav1.Condition) {
 		msg := fmt.Sprintf("running on %d of %d nodes, %d in progress", c.Ready, c.Selected, r.pending)
 		return cond(bpfleetv1.ConditionReady, false, bpfleetv1.ReasonProgressing, msg), cond(bpfleetv1.ConditionReconciling, true, bpfleetv1.ReasonProgressing, msg), notStalled()
 	}
-	return cond(bpfleetv1.ConditionReady, true, bpfleetv1.ReasonReady, readyMessage(c)), notReconciling(), notStalled()
+	return cond(bpfleetv1.ConditionReady, true, bpfleetv1.ReasonReady, readyMessage(c, r.unsupportedWhy)), notReconciling(), notStalled()
 }
 
-func readyMessage(c bpfleetv1.NodeCounts) string {
-	parts := []string{fmt.Sprintf("running on %d of %d nodes", c.Ready, c.Selected)}
+// readyMessage says where a Ready program runs, and why the nodes that
+// cannot run it cannot (the first one's reason).
+func readyMessage(c bpfleetv1.NodeCounts, unsupportedWhy string) string {
+	msg := fmt.Sprintf("running on %d of %d nodes", c.Ready, c.Selected)
 	if c.Unsupported > 0 {
-		parts = append(parts, fmt.Sprintf("%d cannot run it", c.Unsupported))
+		msg += fmt.Sprintf(", %d cannot run it (%s)", c.Unsupported, unsupportedWhy)
 	}
-	return strings.Join(parts, ", ")
+	return msg
 }
 
 func cond(typ string, ok bool, reason, msg string) metav1.Condition {
@@ -236,11 +238,11 @@ func report(set *nodeState, lease *coordinationv1.Lease, obj bpfleetv1.Program, 
 			Message: fmt.Sprintf("the node's agent has given no sign of life since %s", lastSeen(set, lease)),
 		}
 	}
-	if hook, why := unsupportedHook(set.Report.Capabilities, kind, obj); why != "" {
+	if why := unsupportedHook(set.Report.Capabilities, kind, obj); why != "" {
 		return &bpfleetv1.NodeProgramStatus{
 			UID: obj.GetUID(), Generation: obj.GetGeneration(),
 			State: bpfleetv1.StateUnsupported, Reason: bpfleetv1.ReasonUnsupported, Terminal: true,
-			Message: fmt.Sprintf("%s programs cannot run on this node: %s", hook, why),
+			Message: why,
 		}
 	}
 	if gen := withheldGeneration(set.NodeProgramSet, obj.GetUID()); gen != 0 && gen == obj.GetGeneration() {

@@ -12,9 +12,11 @@ cd "$(dirname "$0")/.."
 commands=(
   "go test -run '^\$' -bench . -benchtime 20x -timeout 60m ./test/e2e/"
   "go test -run '^\$' -bench 'Scale\$' -benchtime 1x -timeout 60m ./test/scale/"
+  "go test -run '^\$' -bench 'ScaleApplications\$' -benchtime 1x -timeout 60m ./test/scale/"
   "go test -run '^\$' -bench SetWrite -benchtime 100x ./test/scale/"
   "go test -run '^\$' -bench . -benchtime 2s -timeout 30m ./bpfman-agent/maps/"
   "go test -run '^\$' -bench . -benchtime 2s ./internal/cosign/"
+  "go test -run '^\$' -bench FlowmeterLoadAttach -benchtime 30x ./bpf/"
 )
 if [ $# -gt 0 ]; then commands=("$@"); fi
 

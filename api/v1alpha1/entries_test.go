@@ -214,3 +214,24 @@ func TestStableEntryIsOneString(t *testing.T) {
 		t.Errorf("a stable entry stored as an object reads %+v", st)
 	}
 }
+
+// Decoded entries share what is the same in each node's copy (an
+// informer holds one per program per node): their attach settings and
+// their programs' names share memory.
+func TestDecodedEntriesShareTheirSettings(t *testing.T) {
+	entry := bpfleetv1.NodeProgram{UID: "u", Kind: "ClusterBpfApplication", Name: "app", Generation: 1,
+		Programs: []bpfleetv1.ProgramAttachment{{Name: "count_openat",
+			Attach: bpfleetv1.NewAttachPoint(bpfleetv1.HookTracepoint, bpfleetv1.TracepointAttach{Name: "syscalls/sys_enter_openat"})}}}
+	raw, err := json.Marshal(bpfleetv1.NodeProgramEntries{entry, entry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bpfleetv1.NodeProgramEntries
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	a, b := got[0].Programs[0].Attach.Settings.Raw, got[1].Programs[0].Attach.Settings.Raw
+	if string(a) != string(entry.Programs[0].Attach.Settings.Raw) || &a[0] != &b[0] {
+		t.Errorf("two decoded entries hold their settings %q and %q apart", a, b)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	stdjson "encoding/json"
 	"fmt"
 	"unique"
+	"unsafe"
 
 	"sigs.k8s.io/json"
 )
@@ -93,7 +94,31 @@ func (p *NodeProgram) UnmarshalJSON(data []byte) error {
 func (p *NodeProgram) intern() {
 	p.UID = intern(p.UID)
 	p.Kind, p.Name, p.Image, p.Path = intern(p.Kind), intern(p.Name), intern(p.Image), intern(p.Path)
-	p.PullPolicy, p.ProgramName, p.Attach.Hook = intern(p.PullPolicy), intern(p.ProgramName), intern(p.Attach.Hook)
+	p.PullPolicy, p.ProgramName = intern(p.PullPolicy), intern(p.ProgramName)
+	p.Attach.intern()
+	for i := range p.Programs {
+		p.Programs[i].Name = intern(p.Programs[i].Name)
+		p.Programs[i].Attach.intern()
+	}
+}
+
+// intern makes the attach point share its hook and settings with every
+// other of the same text: an application of five programs on a thousand
+// nodes holds five thousand of them.
+func (a *AttachPoint) intern() {
+	a.Hook = intern(a.Hook)
+	a.Settings.Raw = internBytes(a.Settings.Raw)
+}
+
+// internBytes is b's canonical copy. It is shared: nothing may write it
+// (a decoded object's attach settings are only read, and DeepCopy copies
+// them).
+func internBytes(b []byte) []byte {
+	if len(b) == 0 {
+		return b
+	}
+	s := unique.Make(string(b)).Value()
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
 // intern is s's canonical copy.
@@ -117,6 +142,10 @@ func (s *NodeProgramStatus) UnmarshalJSON(data []byte) error {
 		s.Message = fmt.Sprintf("the node's agent reported an entry that does not decode: %v", err)
 	}
 	s.UID, s.State, s.Reason = intern(s.UID), intern(s.State), intern(s.Reason)
+	for i := range s.Programs {
+		p := &s.Programs[i]
+		p.Name, p.State, p.Message = intern(p.Name), intern(p.State), intern(p.Message)
+	}
 	return nil
 }
 

@@ -28,6 +28,8 @@ func TestFetchLayerForms(t *testing.T) {
 		"bare ELF":        object,
 		"gzip'd ELF":      gzipOf(t, object),
 		"tar with extras": tarOf(t, entry{name: "./", typ: tar.TypeDir}, entry{name: "./counter.o", data: object}, entry{name: "README", data: []byte("hi")}),
+		"an .elf object":  tarOf(t, entry{name: "loader-el.elf", data: object}),
+		"a .bpf object":   tarOf(t, entry{name: "xdp_filter.bpf", data: object}),
 	}
 	for name, layer := range forms {
 		t.Run(name, func(t *testing.T) {
@@ -61,8 +63,8 @@ func TestFetchRefusals(t *testing.T) {
 		{"big-endian object", rawImage{layers: tgz(entry{name: "counter.o", data: readTestdata(t, "counter_bpfeb.o")})}, nil, image.ReasonWrongEndianness, "big-endian"},
 		{"path traversal", rawImage{layers: tgz(entry{name: "../counter.o", data: object})}, nil, image.ReasonInvalid, "escapes the layer root"},
 		{"traversal in other file", rawImage{layers: tgz(entry{name: "counter.o", data: object}, entry{name: "a/../../etc/passwd", data: []byte("x")})}, nil, image.ReasonInvalid, "escapes"},
-		{"two objects", rawImage{layers: tgz(entry{name: "counter.o", data: object}, entry{name: "other.o", data: object})}, nil, image.ReasonInvalid, "more than one .o"},
-		{"no object", rawImage{layers: tgz(entry{name: "counter.c", data: []byte("int x;")})}, nil, image.ReasonInvalid, "no .o file"},
+		{"two objects", rawImage{layers: tgz(entry{name: "counter.o", data: object}, entry{name: "other.o", data: object})}, nil, image.ReasonInvalid, "more than one object file"},
+		{"no object", rawImage{layers: tgz(entry{name: "counter.c", data: []byte("int x;")})}, nil, image.ReasonInvalid, "no object file (.o, .bpf, .elf)"},
 		{"symlink object", rawImage{layers: tgz(entry{name: "evil.o", typ: tar.TypeSymlink})}, nil, image.ReasonInvalid, "not a regular file"},
 		{"garbage layer", rawImage{layers: [][]byte{bytes.Repeat([]byte("garbage!"), 200)}}, nil, image.ReasonInvalid, "neither a tar"},
 		{"bad gzip", rawImage{layers: [][]byte{{0x1f, 0x8b, 0, 0}}}, nil, image.ReasonInvalid, "gzip"},

@@ -64,30 +64,76 @@ func (l *Loader) Load(obj []byte, program string, globals map[string]string) (*O
 
 // LoadSpec loads program from a spec made by Spec, and the maps it uses.
 func (l *Loader) LoadSpec(spec *ebpf.CollectionSpec, program string) (*Objects, error) {
-	return l.LoadSpecWith(spec, program, nil)
+	return l.LoadSpecWith(spec, program, nil, "")
 }
 
 // LoadSpecWith is LoadSpec using the maps in replace, by name, instead of
 // creating them (cilium/ebpf's MapReplacements; see CheckCompatible).
 // Objects.Maps holds clones of them; replace stays the caller's to close.
-func (l *Loader) LoadSpecWith(spec *ebpf.CollectionSpec, program string, replace map[string]*ebpf.Map) (*Objects, error) {
-	names := MapsOf(spec, program)
-	dst := reflect.New(assignType(program, names)).Elem()
-	opts := &ebpf.CollectionOptions{Cache: l.cache, MapReplacements: replace}
-	if err := spec.LoadAndAssign(dst.Addr().Interface(), opts); err != nil {
-		return nil, classify(program, err)
+// A map the object pins by name (LIBBPF_PIN_BY_NAME) is the one pinned
+// at byName/<map name> if there is one (it must match the object's
+// definition: see checkByName), else it is created and pinned there (a
+// failed load may leave it pinned); with byName "", such a map is
+// refused.
+func (l *Loader) LoadSpecWith(spec *ebpf.CollectionSpec, program string, replace map[string]*ebpf.Map, byName string) (*Objects, error) {
+	c, err := l.LoadPrograms(spec, []string{program}, replace, byName)
+	if err != nil {
+		return nil, err
 	}
-	objs := &Objects{Program: dst.Field(0).Interface().(*ebpf.Program), Maps: make(map[string]*ebpf.Map)}
-	for i, name := range names {
-		objs.Maps[name] = dst.Field(i + 1).Interface().(*ebpf.Map)
-	}
-	return objs, nil
+	return &Objects{Program: c.Programs[program], Maps: c.Maps}, nil
 }
 
-// assignType is the struct LoadAndAssign fills: the program, then each
+// Collection is several programs of one object, loaded together, and the
+// maps they use, by name: one map for all of them where they name the same
+// one (its globals too). The caller owns their file descriptors.
+type Collection struct {
+	Programs map[string]*ebpf.Program
+	Maps     map[string]*ebpf.Map
+}
+
+// Close releases the file descriptors. Pinned objects stay in the kernel.
+func (c *Collection) Close() error {
+	var err error
+	for _, p := range c.Programs {
+		err = errors.Join(err, p.Close())
+	}
+	for _, m := range c.Maps {
+		err = errors.Join(err, m.Close())
+	}
+	return err
+}
+
+// LoadPrograms loads programs from a spec made by SpecOf in one load, and
+// the maps any of them uses (only those), using the maps in replace
+// instead of creating them, and those pinned by name at byName, as
+// LoadSpecWith does.
+func (l *Loader) LoadPrograms(spec *ebpf.CollectionSpec, programs []string, replace map[string]*ebpf.Map, byName string) (*Collection, error) {
+	names := MapsOf(spec, programs...)
+	if err := checkByName(spec, names, byName); err != nil {
+		return nil, err
+	}
+	dst := reflect.New(assignType(programs, names)).Elem()
+	opts := &ebpf.CollectionOptions{Cache: l.cache, MapReplacements: replace, Maps: ebpf.MapOptions{PinPath: byName}}
+	if err := spec.LoadAndAssign(dst.Addr().Interface(), opts); err != nil {
+		return nil, classify(quoted(programs), err)
+	}
+	c := &Collection{Programs: make(map[string]*ebpf.Program, len(programs)), Maps: make(map[string]*ebpf.Map, len(names))}
+	for i, name := range programs {
+		c.Programs[name] = dst.Field(i).Interface().(*ebpf.Program)
+	}
+	for i, name := range names {
+		c.Maps[name] = dst.Field(len(programs) + i).Interface().(*ebpf.Map)
+	}
+	return c, nil
+}
+
+// assignType is the struct LoadAndAssign fills: each program, then each
 // map. Loading through it loads nothing else from the object.
-func assignType(program string, maps []string) reflect.Type {
-	fields := []reflect.StructField{field("Program", reflect.TypeFor[*ebpf.Program](), program)}
+func assignType(programs, maps []string) reflect.Type {
+	var fields []reflect.StructField
+	for i, name := range programs {
+		fields = append(fields, field(fmt.Sprintf("Program%d", i), reflect.TypeFor[*ebpf.Program](), name))
+	}
 	for i, name := range maps {
 		fields = append(fields, field(fmt.Sprintf("Map%d", i), reflect.TypeFor[*ebpf.Map](), name))
 	}
@@ -98,13 +144,14 @@ func field(name string, typ reflect.Type, tag string) reflect.StructField {
 	return reflect.StructField{Name: name, Type: typ, Tag: reflect.StructTag(`ebpf:"` + tag + `"`)}
 }
 
-// classify turns a load failure into an *Error.
+// classify turns a load failure of program (quoted: see quoted) into an
+// *Error.
 func classify(program string, err error) *Error {
-	e := &Error{Reason: ReasonLoadFailed, Message: fmt.Sprintf("load program %q: %v", program, err), Err: err}
+	e := &Error{Reason: ReasonLoadFailed, Message: fmt.Sprintf("load program %s: %v", program, err), Err: err}
 	var verr *ebpf.VerifierError
 	if errors.As(err, &verr) {
 		e.Reason = ReasonVerifierRejected
-		e.Message = fmt.Sprintf("program %q rejected by the verifier: %v", program, verr)
+		e.Message = fmt.Sprintf("program %s rejected by the verifier: %v", program, verr)
 		e.VerifierLog = fmt.Sprintf("%-*v", verifierLogLines, verr)
 	}
 	if unsupported(err) {

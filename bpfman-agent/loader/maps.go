@@ -9,12 +9,12 @@ import (
 	"github.com/cilium/ebpf"
 )
 
-// SetMaxEntries sets the max_entries of program's maps named in sizes; a
-// size of 0 keeps the object's. Every name must be a map program uses
-// (see ConfigurableMap).
-func SetMaxEntries(spec *ebpf.CollectionSpec, program string, sizes map[string]uint32) error {
+// SetMaxEntries sets the max_entries of the programs' maps named in
+// sizes; a size of 0 keeps the object's. Every name must be a map one of
+// programs uses (see ConfigurableMap).
+func SetMaxEntries(spec *ebpf.CollectionSpec, programs []string, sizes map[string]uint32) error {
 	for _, name := range slices.Sorted(maps.Keys(sizes)) {
-		ms, err := ConfigurableMap(spec, program, name)
+		ms, err := ConfigurableMap(spec, programs, name)
 		if err != nil {
 			return err
 		}
@@ -25,19 +25,26 @@ func SetMaxEntries(spec *ebpf.CollectionSpec, program string, sizes map[string]u
 	return nil
 }
 
-// ConfigurableMap returns the spec of the map name that program uses. It
-// refuses a map the program does not use, and the data sections (.rodata,
+// ConfigurableMap returns the spec of the map name that one of programs
+// uses. It refuses a map none of them uses, the data sections (.rodata,
 // .bss...), which hold its global variables: their size is the object's
-// and no other program may share them.
-func ConfigurableMap(spec *ebpf.CollectionSpec, program, name string) (*ebpf.MapSpec, error) {
-	used := MapsOf(spec, program)
+// and no other program may share them, and the maps the object pins by
+// name, which the program's revisions share as they are (see
+// LoadSpecWith).
+func ConfigurableMap(spec *ebpf.CollectionSpec, programs []string, name string) (*ebpf.MapSpec, error) {
+	used := MapsOf(spec, programs...)
+	program := quoted(programs)
 	if !slices.Contains(used, name) {
-		return nil, Errorf(ReasonMapIncompatible, "program %q uses no map %q (uses: %s)",
+		return nil, Errorf(ReasonMapIncompatible, "program %s uses no map %q (uses: %s)",
 			program, name, strings.Join(used, ", "))
 	}
 	if strings.HasPrefix(name, ".") {
-		return nil, Errorf(ReasonMapIncompatible, "map %q holds the global variables of program %q: it cannot be resized or shared",
+		return nil, Errorf(ReasonMapIncompatible, "map %q holds the global variables of program %s: it cannot be resized or shared",
 			name, program)
+	}
+	if PinnedByName(spec.Maps[name]) {
+		return nil, Errorf(ReasonMapIncompatible, "map %q is pinned by name by the object (LIBBPF_PIN_BY_NAME): it keeps the object's definition and is the program's own, shared by its revisions; a MapPolicy cannot resize or share it (remove maxEntries and shared for it from the policy)",
+			name)
 	}
 	return spec.Maps[name], nil
 }

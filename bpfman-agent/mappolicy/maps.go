@@ -1,7 +1,6 @@
 package mappolicy
 
 import (
-	"bytes"
 	"fmt"
 
 	"github.com/cilium/ebpf"
@@ -9,6 +8,7 @@ import (
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpfman-agent/failure"
+	"github.com/bpfleet/bpfleet/internal/kconfig"
 )
 
 // mapSpec finds the map in the object of one of the policy's programs.
@@ -18,7 +18,7 @@ func (w *Writer) mapSpec(nmp *bpfleetv1.NodeMapPolicy, objects map[types.UID][]b
 		if !ok {
 			continue
 		}
-		spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(obj))
+		spec, _, err := kconfig.ParseSpec(obj)
 		if err != nil {
 			return nil, err
 		}

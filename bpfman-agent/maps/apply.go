@@ -64,7 +64,12 @@ type Options struct {
 // mode, an unsupported map type, a kernel error outside any one entry, a
 // rollback that failed.
 func Apply(m *ebpf.Map, keyType, valueType btf.Type, entries []Entry, opts Options) (Result, error) {
-	return apply(&writer{m: m, atomic: opts.Atomic, counter: opts.Counter}, keyType, valueType, entries, opts)
+	w, err := newWriter(m)
+	if err != nil {
+		return Result{MaxEntries: m.MaxEntries()}, err
+	}
+	w.atomic, w.counter = opts.Atomic, opts.Counter
+	return apply(w, keyType, valueType, entries, opts)
 }
 
 func apply(w *writer, keyType, valueType btf.Type, entries []Entry, opts Options) (Result, error) {
@@ -106,12 +111,15 @@ func checkMap(m *ebpf.Map, mode Mode) error {
 		return fmt.Errorf("mode %q: want %q or %q", mode, Merge, Exact)
 	}
 	switch m.Type() {
-	case ebpf.Hash, ebpf.LRUHash, ebpf.Array, ebpf.LPMTrie:
+	case ebpf.Hash, ebpf.LRUHash, ebpf.Array, ebpf.LPMTrie, ebpf.PerCPUHash, ebpf.LRUCPUHash, ebpf.PerCPUArray:
 		return nil
 	}
-	return fmt.Errorf("map type %s: writing entries is not supported (hash, LRU hash, array and LPM trie are)", m.Type())
+	return fmt.Errorf("map type %s: writing entries is not supported (hash, LRU hash, array, their per-CPU kinds and LPM trie are)", m.Type())
 }
 
 // isArray says whether m's keys are the indices 0..max_entries-1, always
-// present.
-func isArray(m *ebpf.Map) bool { return m.Type() == ebpf.Array }
+// present (per CPU or not).
+func isArray(m *ebpf.Map) bool { return m.Type() == ebpf.Array || m.Type() == ebpf.PerCPUArray }
+
+// isLRU says whether writing m may evict other keys.
+func isLRU(m *ebpf.Map) bool { return m.Type() == ebpf.LRUHash || m.Type() == ebpf.LRUCPUHash }

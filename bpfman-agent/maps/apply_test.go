@@ -214,7 +214,8 @@ func TestAtomicRollback(t *testing.T) {
 	m := newMap(t, spec)
 	mustApply(t, m, spec, Merge, false, ipEntry(1, 1), ipEntry(2, 2))
 	p := plan(m, spec.Key, spec.Value, []Entry{ipEntry(2, 20), ipEntry(3, 30)})
-	w := &writer{m: m, atomic: true}
+	w := testWriter(t, m)
+	w.atomic = true
 	if applied, failed, _, err := w.apply(p, Options{Mode: Exact}, spec.Key); applied != 2 || len(failed) != 0 || err != nil {
 		t.Fatalf("apply = %d, %v, %v", applied, failed, err)
 	}
@@ -250,7 +251,8 @@ func TestApplyOneByOne(t *testing.T) {
 	spec := blocklistSpec(t).Copy()
 	spec.MaxEntries = 3
 	m := newMap(t, spec)
-	w := &writer{m: m, each: true}
+	w := testWriter(t, m)
+	w.each = true
 	run := func(mode Mode, entries ...Entry) Result {
 		t.Helper()
 		res, err := apply(w, spec.Key, spec.Value, entries, Options{Mode: mode, Atomic: w.atomic})

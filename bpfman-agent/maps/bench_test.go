@@ -15,30 +15,41 @@ import (
 )
 
 // BenchmarkApply writes 1, 1,000 and 100,000 blocklist entries (JSON, as
-// from the API) into a hash map of 131072, in batches and one by one.
-// Each iteration also times the kernel's write of the same entries,
-// encoded beforehand (the batch or per-entry calls alone, as
-// BenchmarkWrite does), and reports Apply's time as a multiple of it
-// (apply/kernel), both measured in the same run; cpu-apply/cpu-kernel is
-// the same ratio in the process's CPU time (user and system, GC
-// included), which other work on a shared machine inflates less. Apply
-// counts the map after the write with a Counter, as the agent does.
+// from the API) into a hash map of 131072, in batches and one by one,
+// and into a per-CPU hash map of the same key and value (percpu-batch:
+// each value to every CPU). Each iteration also times the kernel's write
+// of the same entries, encoded beforehand (the batch or per-entry calls
+// alone, as BenchmarkWrite does; for the per-CPU map, one batch call
+// given every CPU's value, as a cilium/ebpf program writes it), and
+// reports Apply's time as a multiple of it (apply/kernel), both measured
+// in the same run; cpu-apply/cpu-kernel is the same ratio in the
+// process's CPU time (user and system, GC included), which other work on
+// a shared machine inflates less. Apply counts the map after the write
+// with a Counter, as the agent does.
 func BenchmarkApply(b *testing.B) {
 	testkernel.Require(b)
 	spec := blocklistSpec(b).Copy()
 	spec.MaxEntries = 131072
 	counter := benchCounter(b)
+	perCPUSpec := spec.Copy()
+	perCPUSpec.Type = ebpf.PerCPUHash
 	for _, n := range []int{1, 1000, 100000} {
 		entries := blocklistEntries(n)
-		for _, mode := range []string{"batch", "per-entry"} {
+		for _, mode := range []string{"batch", "per-entry", "percpu-batch"} {
 			b.Run(fmt.Sprintf("%s/%d", mode, n), func(b *testing.B) {
+				spec := spec
+				if mode == "percpu-batch" {
+					spec = perCPUSpec
+				}
 				m := newMap(b, spec)
-				w := &writer{m: m, each: mode == "per-entry", counter: counter}
+				w := testWriter(b, m)
+				w.each, w.counter = mode == "per-entry", counter
 				p := plan(m, spec.Key, spec.Value, entries)
+				write := kernelWrite(b, w, p)
 				var apply, kernel clock
 				for b.Loop() {
 					apply.add(b, func() error { return applyAll(w, spec, entries) })
-					kernel.add(b, func() error { return writeAll(w, p) })
+					kernel.add(b, write)
 				}
 				apply.report(b, "apply")
 				kernel.report(b, "kernel")
@@ -64,7 +75,8 @@ func BenchmarkApplyRewrite(b *testing.B) {
 		previous[i] = e.Key
 	}
 	m := newMap(b, spec)
-	w := &writer{m: m, counter: benchCounter(b)}
+	w := testWriter(b, m)
+	w.counter = benchCounter(b)
 	p := plan(m, spec.Key, spec.Value, entries)
 	var rewrite, kernel clock
 	for b.Loop() {
@@ -125,6 +137,26 @@ func applyAll(w *writer, spec *ebpf.MapSpec, entries []Entry) error {
 	return err
 }
 
+// kernelWrite is the kernel's write of p's entries into w's map: w's
+// calls, or for a per-CPU map one batch call given every CPU's value,
+// laid out beforehand.
+func kernelWrite(b *testing.B, w *writer, p batch) func() error {
+	if !perCPU(w.m.Type()) {
+		return func() error { return writeAll(w, p) }
+	}
+	cpus := possibleCPUs(b)
+	values := make([][]byte, 0, p.values.len()*cpus)
+	for i := range p.values.len() {
+		for range cpus {
+			values = append(values, p.values.at(i))
+		}
+	}
+	return func() error {
+		_, err := w.m.BatchUpdate(p.keys.from(0), values, nil)
+		return err
+	}
+}
+
 func writeAll(w *writer, p batch) error {
 	if failed := w.update(p.keys, p.values, p.index); len(failed) > 0 {
 		return fmt.Errorf("write: %v", failed)
@@ -153,7 +185,8 @@ func BenchmarkWrite(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/%d", mode, n), func(b *testing.B) {
 				m := newMap(b, spec)
 				p := plan(m, spec.Key, spec.Value, blocklistEntries(n))
-				w := &writer{m: m, each: mode == "per-entry"}
+				w := testWriter(b, m)
+				w.each = mode == "per-entry"
 				for b.Loop() {
 					if err := writeAll(w, p); err != nil {
 						b.Fatal(err)

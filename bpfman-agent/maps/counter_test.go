@@ -49,14 +49,14 @@ func countingKernel(tb testing.TB) bool {
 	return major > 6 || major == 6 && minor >= 6
 }
 
-// TestCounterMatchesTheMap writes a hash map and an LRU hash through
-// Apply with a Counter: new keys, overwritten keys, keys a merge policy
+// TestCounterMatchesTheMap writes the hash maps (plain, LRU, and their
+// per-CPU kinds) through Apply with a Counter: new keys, overwritten keys, keys a merge policy
 // stops listing, keys a program adds and removes, an exact policy. After
 // each, the count Apply reports and the Counter's must be the number of
 // keys the kernel gives when the map is iterated.
 func TestCounterMatchesTheMap(t *testing.T) {
 	c := newCounter(t)
-	for _, typ := range []ebpf.MapType{ebpf.Hash, ebpf.LRUHash} {
+	for _, typ := range []ebpf.MapType{ebpf.Hash, ebpf.LRUHash, ebpf.PerCPUHash, ebpf.LRUCPUHash} {
 		t.Run(typ.String(), func(t *testing.T) {
 			m := newMap(t, &ebpf.MapSpec{Type: typ, KeySize: 4, ValueSize: 8, MaxEntries: 1024})
 			check := func(step string, res Result) {
@@ -76,7 +76,11 @@ func TestCounterMatchesTheMap(t *testing.T) {
 			check("100 new keys", merge(first, nil))
 			check("the same keys again", merge(first, first))
 			check("50 kept, 50 new, 50 no longer listed", merge(numbered(50, 150), first))
-			if err := m.Put(uint32(5000), uint64(1)); err != nil {
+			var one any = uint64(1)
+			if perCPU(typ) {
+				one = []uint64{1}
+			}
+			if err := m.Put(uint32(5000), one); err != nil {
 				t.Fatal(err)
 			}
 			if err := m.Delete(uint32(60)); err != nil {
@@ -88,8 +92,8 @@ func TestCounterMatchesTheMap(t *testing.T) {
 	}
 }
 
-// TestCounterCountsEveryHash checks the Counter on the hash maps Apply
-// does not write (per-CPU), on a hash map allocated as it fills
+// TestCounterCountsEveryHash checks the Counter on per-CPU hash maps a
+// program fills, on a hash map allocated as it fills
 // (BPF_F_NO_PREALLOC), and on LRU maps that evicted keys: a program
 // writes 300 keys and deletes 100.
 func TestCounterCountsEveryHash(t *testing.T) {

@@ -24,6 +24,14 @@
 // table: the entries that fail, and the errors, are those of one pass in
 // list order.
 //
+// A per-CPU map (hash, array, LRU hash) holds a copy of each key's value
+// per possible CPU. An entry's value is one CPU's, encoded and checked as
+// for any map (the map's value size and BTF are one CPU's); the write
+// gives it to every possible CPU, in batches of at most 1 MiB of per-CPU
+// values, however many CPUs. Removing zeroes every CPU's copy of an
+// array index; an exact policy clears an index any CPU holds non-zero;
+// an atomic write rolls each CPU's own value back.
+//
 // Array maps have no absent keys: "deleting" an array entry sets its value
 // to zeros, and Usage reports an array as full (entries = max_entries).
 //

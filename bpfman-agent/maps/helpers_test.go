@@ -52,6 +52,16 @@ var (
 	}}
 )
 
+// testWriter is newWriter(m), failing tb on an error.
+func testWriter(tb testing.TB, m *ebpf.Map) *writer {
+	tb.Helper()
+	w, err := newWriter(m)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return w
+}
+
 func entry(key, value string) Entry {
 	return Entry{Key: json.RawMessage(key), Value: json.RawMessage(value)}
 }

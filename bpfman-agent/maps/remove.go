@@ -16,8 +16,12 @@ func Remove(m *ebpf.Map, keyType btf.Type, keys []json.RawMessage) (int, error) 
 	if err := checkMap(m, Merge); err != nil {
 		return 0, err
 	}
+	w, err := newWriter(m)
+	if err != nil {
+		return 0, err
+	}
 	rows := encodeKeys(keys, keyType, m.KeySize())
-	if err := (&writer{m: m}).remove(rows); err != nil {
+	if err := w.remove(rows); err != nil {
 		return 0, err
 	}
 	return rows.len(), nil

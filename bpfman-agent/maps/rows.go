@@ -59,7 +59,10 @@ func (r rows) len() int { return r.slice.Len() }
 func (r rows) at(i int) []byte { return r.buf[i*r.size : (i+1)*r.size] }
 
 // from is the rows from i on, as the slice the batch calls take.
-func (r rows) from(i int) any { return r.slice.Slice(i, r.len()).Interface() }
+func (r rows) from(i int) any { return r.span(i, r.len()) }
+
+// span is the rows lo to hi-1, as the slice the batch calls take.
+func (r rows) span(lo, hi int) any { return r.slice.Slice(lo, hi).Interface() }
 
 // pick copies the rows at the given indices into new rows.
 func (r rows) pick(idx []int) rows {

@@ -25,13 +25,9 @@ type scanner struct {
 }
 
 func newScanner(m *ebpf.Map, keysOnly bool) (*scanner, error) {
-	cpus := 1
-	if perCPU(m.Type()) {
-		n, err := ebpf.PossibleCPU()
-		if err != nil {
-			return nil, err
-		}
-		cpus = n
+	cpus, err := valuesPerKey(m)
+	if err != nil {
+		return nil, err
 	}
 	ks, vs := int(m.KeySize()), int(m.ValueSize())
 	n := max(16, min(chunk, scanBytes/max(1, ks+vs*cpus)))
@@ -119,12 +115,7 @@ func (s *scanner) iterate(fn func(n int) error) error {
 
 // value is where the value of key i goes, as Lookup and Update take it:
 // one value per CPU for a per-CPU map.
-func (s *scanner) value(i int) any {
-	if s.cpus == 1 {
-		return s.values.at(i)
-	}
-	return s.values.slice.Slice(i*s.cpus, (i+1)*s.cpus).Interface()
-}
+func (s *scanner) value(i int) any { return perCPUValue(s.values, i, s.cpus) }
 
 // zero reports whether key i's values are all zero.
 func (s *scanner) zero(i int) bool {
@@ -136,12 +127,4 @@ func (s *scanner) move(j, i int) {
 	copy(s.keys.at(j), s.keys.at(i))
 	vs := s.cpus * s.values.size
 	copy(s.values.buf[j*vs:(j+1)*vs], s.values.buf[i*vs:(i+1)*vs])
-}
-
-func perCPU(t ebpf.MapType) bool {
-	switch t {
-	case ebpf.PerCPUHash, ebpf.PerCPUArray, ebpf.LRUCPUHash, ebpf.PerCPUCGroupStorage:
-		return true
-	}
-	return false
 }

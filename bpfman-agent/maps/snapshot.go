@@ -10,18 +10,21 @@ import (
 // snapshot is the previous state of the keys an atomic write touches.
 type snapshot struct {
 	keys, values rows
+	cpus         int    // values holds cpus rows per key: see valuesPerKey
 	had          []bool // whether each key was in the map
 	planned      int    // keys[:planned] are the entries, the rest stale keys
 }
 
-func takeSnapshot(m *ebpf.Map, planned, stale rows) (*snapshot, error) {
+// takeSnapshot reads the keys planned and stale of m, whose keys have cpus
+// values each.
+func takeSnapshot(m *ebpf.Map, cpus int, planned, stale rows) (*snapshot, error) {
 	n := planned.len() + stale.len()
-	s := &snapshot{keys: newRows(planned.size, n), values: newRows(int(m.ValueSize()), n),
+	s := &snapshot{keys: newRows(planned.size, n), values: newRows(int(m.ValueSize()), n*cpus), cpus: cpus,
 		had: make([]bool, n), planned: planned.len()}
 	copy(s.keys.buf, planned.buf)
 	copy(s.keys.buf[len(planned.buf):], stale.buf)
 	for i := range n {
-		err := m.Lookup(s.keys.at(i), s.values.at(i))
+		err := m.Lookup(s.keys.at(i), perCPUValue(s.values, i, cpus))
 		if err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 			return nil, fmt.Errorf("read key %s before writing: %w", Decode(s.keys.at(i), nil), err)
 		}
@@ -53,7 +56,7 @@ func (s *snapshot) restore(m *ebpf.Map) error {
 	for i := range s.had {
 		var err error
 		if s.had[i] {
-			err = m.Update(s.keys.at(i), s.values.at(i), ebpf.UpdateAny)
+			err = m.Update(s.keys.at(i), perCPUValue(s.values, i, s.cpus), ebpf.UpdateAny)
 		} else if err = m.Delete(s.keys.at(i)); errors.Is(err, ebpf.ErrKeyNotExist) {
 			err = nil
 		}

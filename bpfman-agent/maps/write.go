@@ -17,6 +17,17 @@ type writer struct {
 	undo   *snapshot // what to restore if an atomic write fails
 	// counter counts the map's entries; nil reads the map to count them.
 	counter *Counter
+	// spread gives each value to every CPU of a per-CPU map.
+	spread spreader
+}
+
+// newWriter is a writer of m that writes in batches, not atomically.
+func newWriter(m *ebpf.Map) (*writer, error) {
+	cpus, err := valuesPerKey(m)
+	if err != nil {
+		return nil, fmt.Errorf("per-CPU values: %w", err)
+	}
+	return &writer{m: m, spread: spreader{cpus: cpus}}, nil
 }
 
 // apply removes the stale keys and writes the planned entries. It returns
@@ -50,7 +61,7 @@ func (w *writer) apply(p batch, opts Options, keyType btf.Type) (int, []EntryErr
 // any other key), an array (Usage reports it full without a scan), an
 // LRU hash (writing may evict), an entry the kernel refused.
 func (w *writer) entriesAfter(p batch, others int, bad []EntryError) int {
-	if others < 0 || len(bad) > 0 || isArray(w.m) || w.m.Type() == ebpf.LRUHash {
+	if others < 0 || len(bad) > 0 || isArray(w.m) || isLRU(w.m) {
 		return -1
 	}
 	return p.keys.len() + others
@@ -70,10 +81,10 @@ func (w *writer) stale(p batch, opts Options, keyType btf.Type) (stale rows, oth
 // prepare snapshots what an atomic write touches and checks, for a hash
 // map, that the new keys fit; full lists the entries that would not.
 func (w *writer) prepare(p batch, stale rows) (full []EntryError, err error) {
-	if w.undo, err = takeSnapshot(w.m, p.keys, stale); err != nil {
+	if w.undo, err = takeSnapshot(w.m, w.spread.cpus, p.keys, stale); err != nil {
 		return nil, err
 	}
-	if isArray(w.m) || w.m.Type() == ebpf.LRUHash {
+	if isArray(w.m) || isLRU(w.m) {
 		return nil, nil
 	}
 	present, _, err := w.counter.Usage(w.m)
@@ -93,22 +104,26 @@ func (w *writer) rollback(cause error) error {
 	return cause
 }
 
-// update writes keys and values in batches, resuming after an entry the
-// kernel refuses, or one by one where the map has no batch update.
+// update writes keys and values in batches (bounded for a per-CPU map:
+// see spreader), resuming after an entry the kernel refuses, or one by
+// one where the map has no batch update.
 func (w *writer) update(keys, values rows, index []int) []EntryError {
 	var failed []EntryError
 	if w.each {
 		return w.updateEach(keys, values, index, 0)
 	}
+	per := w.spread.batch(values.size, keys.len())
 	for off := 0; off < keys.len(); {
-		n, err := w.m.BatchUpdate(keys.from(off), values.from(off), nil)
+		end := min(keys.len(), off+per)
+		n, err := w.m.BatchUpdate(keys.span(off, end), w.spread.values(values, off, end), nil)
 		switch {
 		case err == nil:
-			return failed
+			off = end
+			continue
 		case errors.Is(err, ebpf.ErrNotSupported):
 			return append(failed, w.updateEach(keys, values, index, off)...)
 		}
-		at := min(off+n, keys.len()-1)
+		at := min(off+n, end-1)
 		failed = append(failed, EntryError{Index: index[at], Err: w.kernelError(err)})
 		off = at + 1
 	}
@@ -118,7 +133,7 @@ func (w *writer) update(keys, values rows, index []int) []EntryError {
 func (w *writer) updateEach(keys, values rows, index []int, from int) []EntryError {
 	var failed []EntryError
 	for i := from; i < keys.len(); i++ {
-		if err := w.m.Update(keys.at(i), values.at(i), ebpf.UpdateAny); err != nil {
+		if err := w.m.Update(keys.at(i), w.spread.value(values, i), ebpf.UpdateAny); err != nil {
 			failed = append(failed, EntryError{Index: index[i], Err: w.kernelError(err)})
 		}
 	}

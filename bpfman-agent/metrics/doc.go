@@ -22,6 +22,17 @@
 // one name with different label names), since one such series would fail
 // the whole scrape.
 //
+// Values are numbers: an integer or enum value is one series; a struct
+// value is one series per integer or enum member (label "field"); other
+// members (arrays, nested structs, bitfields) are left out, and a value
+// with no number at all (a char array, a struct of strings) is not
+// exported: each scrape counts it in export_errors_total. A per-CPU map
+// (hash, array, LRU hash) holds a copy per possible CPU: each number is
+// the sum of the copies, for counters and gauges alike (what a program
+// counted on every CPU). A MapPolicy writes its value to every CPU, so
+// an entry it seeds with n reads n times the possible CPUs until the
+// program counts on.
+//
 // An Exporter is an unchecked collector (its Describe sends nothing):
 // its metric names and labels follow the policies it is given.
 package metrics

@@ -10,15 +10,25 @@ import (
 var (
 	runCountDesc = prometheus.NewDesc("bpfleet_agent_program_run_count_total",
 		"Times the program ran (the kernel's run_cnt; counted while BPF stats are on).",
-		[]string{"kind", "program"}, nil)
+		runStatsLabels, nil)
 	runTimeDesc = prometheus.NewDesc("bpfleet_agent_program_run_time_seconds_total",
 		"Time the program ran, summed over its runs (the kernel's run_time_ns; counted while BPF stats are on).",
-		[]string{"kind", "program"}, nil)
+		runStatsLabels, nil)
 )
+
+// runStatsLabels are the run statistics' labels: the resource's kind and
+// name, and, for an application, which of its programs ("function", its
+// C function). A single program kind's series has function "", which
+// Prometheus stores as no label: its series are those of agents before
+// applications.
+var runStatsLabels = []string{"kind", "program", "function"}
 
 // Measured is a program whose run statistics are published.
 type Measured struct {
 	Kind, Program string
+	// Function is the program's name in its application; "" for a single
+	// program kind.
+	Function string
 	// ID is the kernel program ID.
 	ID uint32
 }
@@ -60,7 +70,7 @@ func (r *RunStats) Collect(ch chan<- prometheus.Metric) {
 		if err != nil {
 			continue
 		}
-		ch <- prometheus.MustNewConstMetric(runCountDesc, prometheus.CounterValue, float64(st.RunCount), m.Kind, m.Program)
-		ch <- prometheus.MustNewConstMetric(runTimeDesc, prometheus.CounterValue, st.Runtime.Seconds(), m.Kind, m.Program)
+		ch <- prometheus.MustNewConstMetric(runCountDesc, prometheus.CounterValue, float64(st.RunCount), m.Kind, m.Program, m.Function)
+		ch <- prometheus.MustNewConstMetric(runTimeDesc, prometheus.CounterValue, st.Runtime.Seconds(), m.Kind, m.Program, m.Function)
 	}
 }

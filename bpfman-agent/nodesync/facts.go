@@ -20,14 +20,20 @@ func gatherFacts(desired []bpfleetv1.NodeProgram, installed []programs.Loaded) *
 	}
 	for _, ld := range installed {
 		if np := byUID[ld.UID]; np != nil {
-			addLinks(facts, np, ld.Links)
+			addLinks(facts, np, ld)
 		}
 	}
 	return facts
 }
 
-// addLinks records the links np holds, by target.
-func addLinks(facts *attach.Facts, np *bpfleetv1.NodeProgram, links map[string]programs.LinkInfo) {
+// addLinks records the links np, a single program kind, holds, by target
+// (the order of a TCX or cgroup program names another program of its
+// kind).
+func addLinks(facts *attach.Facts, np *bpfleetv1.NodeProgram, ld programs.Loaded) {
+	if len(np.Programs) > 0 {
+		return
+	}
+	links := sole(ld).Links
 	ids := make(map[string]uint32, len(links))
 	for target, l := range links {
 		ids[target] = l.ID

@@ -22,11 +22,11 @@ func rev(t *testing.T, np bpfleetv1.NodeProgram, obj []byte) programs.Revision {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := revision(&np, obj, hook)
+	key, err := hook.LinkKey(np.Attach)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r
+	return revision(&np, obj, []programs.Attachment{{Name: np.ProgramName, LinkKey: key}})
 }
 
 func tracepointAt(name string) bpfleetv1.AttachPoint {

@@ -28,7 +28,7 @@ func TestPassAfterUnmountSaysReloaded(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := programs.Program{UID: "uid-a", Revision: programs.ParseRevision("r1"), Object: bpf.TracepointCounter,
-		ProgramName: "count_openat", Attach: map[string]attach.Spec{"main": attach.Tracepoint{Group: "syscalls", Name: "sys_enter_openat"}}}
+		Programs: []programs.Attachment{{Name: "count_openat", Attach: map[string]attach.Spec{"main": attach.Tracepoint{Group: "syscalls", Name: "sys_enter_openat"}}}}}
 	if _, err := m.Apply(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}

@@ -158,7 +158,7 @@ func (r *Reconciler) applyAll(ctx context.Context, desired []bpfleetv1.NodeProgr
 	for i := range desired {
 		st, err := r.apply(ctx, &desired[i], facts, objects, fetched)
 		if st.State != bpfleetv1.StateReady {
-			st = keptRunning(st, running)
+			st = keptRunning(&desired[i], st, running)
 		}
 		statuses = append(statuses, st)
 		if err != nil {
@@ -199,49 +199,44 @@ func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, facts
 	}
 	delete(r.failed, np.UID)
 	objects[np.UID] = p.Object
-	addLinks(facts, np, loaded.Links)
-	st.State, st.Message = bpfleetv1.StateReady, missingMessage(pl.Missing)
-	st.ProgramID, st.PinPath, st.Objects = loaded.ProgramID, loaded.PinDir, kernelObjects(loaded)
+	addLinks(facts, np, loaded)
+	st.State, st.Message = bpfleetv1.StateReady, missingMessage(pl.missing)
+	st.ProgramID, st.PinPath, st.Objects = single(np, loaded).ID, loaded.PinDir, kernelObjects(np, loaded)
+	st.Programs = programStatuses(np, loaded, pl.skipped)
 	return st, nil
 }
 
-// keptRunning adds to the status of a program that is not Ready the
+// keptRunning adds to the status of a program np that is not Ready the
 // revision of it that still runs (an update held or failed, which leaves
 // it running), so that status does not read as if it were gone.
-func keptRunning(st bpfleetv1.NodeProgramStatus, running map[types.UID]programs.Loaded) bpfleetv1.NodeProgramStatus {
+func keptRunning(np *bpfleetv1.NodeProgram, st bpfleetv1.NodeProgramStatus, running map[types.UID]programs.Loaded) bpfleetv1.NodeProgramStatus {
 	ld, ok := running[st.UID]
 	if !ok {
 		return st
 	}
-	st.ProgramID, st.PinPath, st.Objects = ld.ProgramID, ld.PinDir, kernelObjects(ld)
+	st.ProgramID, st.PinPath, st.Objects = single(np, ld).ID, ld.PinDir, kernelObjects(np, ld)
+	if len(np.Programs) > 0 {
+		st.Programs = keptPrograms(np, ld, st.State)
+	}
 	return st
 }
 
-// kernelObjects reports the links of ld, sorted by target, and its maps.
-func kernelObjects(ld programs.Loaded) bpfleetv1.KernelObjects {
-	links := make([]bpfleetv1.LinkStatus, 0, len(ld.Links))
-	for _, target := range slices.Sorted(maps.Keys(ld.Links)) {
-		links = append(links, bpfleetv1.LinkStatus{Target: target, LinkID: ld.Links[target].ID, Detail: ld.Links[target].Detail})
-	}
-	return bpfleetv1.KernelObjects{Links: links, MapIDs: ld.Maps}
+// kernelObjects reports the links of ld, the revision of np, sorted by
+// target, and its maps; for an application, its maps only (each program
+// reports its links: see programStatuses).
+func kernelObjects(np *bpfleetv1.NodeProgram, ld programs.Loaded) bpfleetv1.KernelObjects {
+	return bpfleetv1.KernelObjects{Links: linkStatuses(single(np, ld).Links), MapIDs: ld.Maps}
 }
 
 // program fetches the object (once per pass: see passObjects) and plans
-// what programs.Manager applies.
-func (r *Reconciler) program(ctx context.Context, np *bpfleetv1.NodeProgram, facts *attach.Facts, fetched *passObjects) (programs.Program, attach.Plan, error) {
+// what programs.Manager applies: every program of the entry but the
+// optional ones whose hook this kernel lacks.
+func (r *Reconciler) program(ctx context.Context, np *bpfleetv1.NodeProgram, facts *attach.Facts, fetched *passObjects) (programs.Program, plan, error) {
 	object, err := fetched.fetch(ctx, np)
 	if err != nil {
-		return programs.Program{}, attach.Plan{}, err
+		return programs.Program{}, plan{}, err
 	}
-	hook, err := attach.Lookup(np.Attach.Hook)
-	if err != nil {
-		return programs.Program{}, attach.Plan{}, err
-	}
-	pl, err := hook.Plan(np.Attach, facts)
-	if err != nil {
-		return programs.Program{}, pl, err
-	}
-	rev, err := revision(np, object, hook)
+	pl, err := planEntry(np, r.Kernel.Hooks, facts)
 	if err != nil {
 		return programs.Program{}, pl, err
 	}
@@ -250,8 +245,8 @@ func (r *Reconciler) program(ctx context.Context, np *bpfleetv1.NodeProgram, fac
 		globals[k] = string(v)
 	}
 	return programs.Program{
-		UID: string(np.UID), Revision: rev, Object: object,
-		ProgramName: np.ProgramName, GlobalData: globals, Attach: pl.Targets, Maps: mapConfigs(np.Maps),
+		UID: string(np.UID), Revision: revision(np, object, pl.programs), Object: object,
+		GlobalData: globals, Programs: pl.programs, Maps: mapConfigs(np.Maps),
 	}, pl, nil
 }
 
@@ -274,7 +269,11 @@ func (r *Reconciler) failedStatus(st bpfleetv1.NodeProgramStatus, rev string, er
 // attemptKey names what a terminal failure is remembered for: the revision
 // and the targets present, so that a new interface is tried again.
 func attemptKey(p programs.Program) string {
-	return p.Revision.String() + "|" + strings.Join(slices.Sorted(maps.Keys(p.Attach)), ",")
+	key := p.Revision.String()
+	for _, a := range p.Programs {
+		key += "|" + a.Name + ":" + strings.Join(slices.Sorted(maps.Keys(a.Attach)), ",")
+	}
+	return key
 }
 
 func withFailure(st bpfleetv1.NodeProgramStatus, f failure.Failure) bpfleetv1.NodeProgramStatus {
@@ -365,7 +364,7 @@ func (r *Reconciler) leftRunning(desired []bpfleetv1.NodeProgram, state bpfleetv
 	for _, ld := range installed {
 		if !want[ld.UID] {
 			out = append(out, bpfleetv1.NodeProgramStatus{
-				UID: types.UID(ld.UID), State: state, ProgramID: ld.ProgramID, PinPath: ld.PinDir,
+				UID: types.UID(ld.UID), State: state, ProgramID: sole(ld).ID, PinPath: ld.PinDir,
 				Reason: reason, Message: msg,
 			})
 		}

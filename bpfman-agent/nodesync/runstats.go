@@ -9,16 +9,16 @@ import (
 	"github.com/bpfleet/bpfleet/bpfman-agent/metrics"
 )
 
-// measure hands the running programs that ask for run statistics to the
-// RunStats collector, and keeps the kernel's statistics on exactly while
+// measure hands the running programs that ask for run statistics (each
+// program of an application) to the RunStats collector, and keeps the kernel's statistics on exactly while
 // there are some. statuses are the desired programs', in order. A kernel
 // that cannot count (before 5.8) is logged, not retried: the programs run
 // all the same.
 func (r *Reconciler) measure(ctx context.Context, desired []bpfleetv1.NodeProgram, statuses []bpfleetv1.NodeProgramStatus) {
 	var measured []metrics.Measured
 	for i, np := range desired {
-		if np.RunStats && i < len(statuses) && statuses[i].ProgramID != 0 {
-			measured = append(measured, metrics.Measured{Kind: np.Kind, Program: np.Name, ID: statuses[i].ProgramID})
+		if np.RunStats && i < len(statuses) {
+			measured = append(measured, measuredOf(&np, &statuses[i])...)
 		}
 	}
 	if r.RunStats != nil {
@@ -27,4 +27,19 @@ func (r *Reconciler) measure(ctx context.Context, desired []bpfleetv1.NodeProgra
 	if err := r.stats.Want(len(measured) > 0); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "run statistics unavailable", "programs", len(measured))
 	}
+}
+
+// measuredOf lists the running programs of np, whose status is st: the
+// program of a single kind, each program of an application.
+func measuredOf(np *bpfleetv1.NodeProgram, st *bpfleetv1.NodeProgramStatus) []metrics.Measured {
+	var out []metrics.Measured
+	if st.ProgramID != 0 {
+		out = append(out, metrics.Measured{Kind: np.Kind, Program: np.Name, ID: st.ProgramID})
+	}
+	for _, p := range st.Programs {
+		if p.ProgramID != 0 {
+			out = append(out, metrics.Measured{Kind: np.Kind, Program: np.Name, Function: p.Name, ID: p.ProgramID})
+		}
+	}
+	return out
 }

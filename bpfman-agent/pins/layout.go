@@ -17,22 +17,84 @@ const stagingPrefix = "~staging-"
 // Dir is the pin directory of one revision of one program.
 type Dir string
 
-// Prog is the path of the pinned program.
-func (d Dir) Prog() string { return filepath.Join(string(d), "prog") }
+// Progs is the directory holding the pinned programs, one per program of
+// the revision's object.
+func (d Dir) Progs() string { return filepath.Join(string(d), "progs") }
 
-// Links is the directory holding the pinned links, one per target.
+// Prog is the path of the pinned program name (its function name in the
+// object, a C identifier).
+func (d Dir) Prog(name string) string { return filepath.Join(d.Progs(), name) }
+
+// ProgNames lists the programs pinned in d.
+func (d Dir) ProgNames() ([]string, error) { return dirNames(d.Progs()) }
+
+// Links is the directory holding the pinned links: one directory per
+// program (see ProgLinks), one link per target in it.
 func (d Dir) Links() string { return filepath.Join(string(d), "links") }
 
-// Link is the path of the link pinned for target ("main", or an interface
-// name such as "eth0.100"). bpffs refuses '.', so it is pinned as '~',
-// which no target contains.
-func (d Dir) Link(target string) string {
-	return filepath.Join(d.Links(), strings.ReplaceAll(target, ".", "~"))
+// LinkSet names the links directory of one program: the program, and the
+// hook settings its links were made with (see programs.Attachment.LinkKey;
+// "" for none).
+type LinkSet struct{ Program, Key string }
+
+// ProgLinks is the directory of the links of program set.Program made with
+// the hook settings set.Key: links/<program>, or links/<program>-<key>
+// (a C identifier holds no '-').
+func (d Dir) ProgLinks(set LinkSet) string {
+	name := set.Program
+	if set.Key != "" {
+		name += "-" + set.Key
+	}
+	return filepath.Join(d.Links(), name)
 }
 
-// LinkTargets lists the targets that have a pinned link.
-func (d Dir) LinkTargets() ([]string, error) {
-	names, err := dirNames(d.Links())
+// Link is the path of the link set's program holds on target ("main", or
+// an interface name such as "eth0.100"). bpffs refuses '.', so it is
+// pinned as '~', which no target contains.
+func (d Dir) Link(set LinkSet, target string) string {
+	return filepath.Join(d.ProgLinks(set), targetPinName(target))
+}
+
+// LinkSets lists the programs that have a links directory in d.
+func (d Dir) LinkSets() ([]LinkSet, error) {
+	names, err := subdirs(d.Links(), true)
+	out := make([]LinkSet, len(names))
+	for i, n := range names {
+		out[i].Program, out[i].Key, _ = strings.Cut(n, "-")
+	}
+	return out, err
+}
+
+// LinkTargets lists the targets on which set's program has a pinned link.
+func (d Dir) LinkTargets(set LinkSet) ([]string, error) {
+	return targetsIn(d.ProgLinks(set))
+}
+
+// LegacyProg is where a revision pinned by an agent before applications
+// (one program per revision) holds its program: <revision>/prog, its
+// links pinned directly as links/<target> (LegacyLink). Such a revision is
+// never adopted: a new revision takes its links over (package programs).
+func (d Dir) LegacyProg() string { return filepath.Join(string(d), "prog") }
+
+// LegacyLink is the path of a legacy revision's link on target.
+func (d Dir) LegacyLink(target string) string {
+	return filepath.Join(d.Links(), targetPinName(target))
+}
+
+// LegacyLinkTargets lists the targets with a link pinned the legacy way:
+// the pins (not directories) directly under links/.
+func (d Dir) LegacyLinkTargets() ([]string, error) {
+	names, err := subdirs(d.Links(), false)
+	for i, n := range names {
+		names[i] = strings.ReplaceAll(n, "~", ".")
+	}
+	return names, err
+}
+
+func targetPinName(target string) string { return strings.ReplaceAll(target, ".", "~") }
+
+func targetsIn(dir string) ([]string, error) {
+	names, err := dirNames(dir)
 	for i, n := range names {
 		names[i] = strings.ReplaceAll(n, "~", ".")
 	}
@@ -113,7 +175,7 @@ func validateIDs(uid, rev string) error {
 	if err := ValidateUID(uid); err != nil {
 		return err
 	}
-	return ValidateName("revision", rev)
+	return ValidateRevision(rev)
 }
 
 func isStaging(name string) bool { return strings.HasPrefix(name, stagingPrefix) }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 )
 
 // Entry is one published revision found under the root.
@@ -42,7 +43,8 @@ func (l Layout) Revisions(uid string) ([]string, error) {
 	if err := ValidateUID(uid); err != nil {
 		return nil, err
 	}
-	return validEntries(l.UIDDir(uid), "revision")
+	revs, err := validEntries(l.UIDDir(uid), "revision")
+	return slices.DeleteFunc(revs, func(r string) bool { return r == byNameDirName }), err
 }
 
 // MapNames returns the names of the maps pinned in d.
@@ -66,6 +68,25 @@ func validEntries(dir, what string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// subdirs lists the directories (dirs) or the other entries (!dirs) of
+// dir, treating a missing dir as empty.
+func subdirs(dir string, dirs bool) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list pins: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() == dirs {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
 }
 
 // dirNames lists dir, treating a missing dir as empty.

@@ -10,7 +10,8 @@ import (
 	"github.com/bpfleet/bpfleet/internal/faultpoint"
 )
 
-// RemoveUID unpins every revision of uid, detaching their links.
+// RemoveUID unpins every revision of uid, detaching their links, and its
+// maps pinned by name.
 func (l Layout) RemoveUID(uid string) error {
 	if err := ValidateUID(uid); err != nil {
 		return err
@@ -29,18 +30,18 @@ func (l Layout) RemoveRevision(uid, rev string) error {
 	return removeAll(string(l.Revision(uid, rev)))
 }
 
-// RemoveOtherRevisions unpins everything of uid except revision keep,
-// including leftover staging directories.
+// RemoveOtherRevisions unpins everything of uid except revision keep and
+// the maps pinned by name, including leftover staging directories.
 func (l Layout) RemoveOtherRevisions(uid, keep string) error {
 	if err := validateIDs(uid, keep); err != nil {
 		return err
 	}
-	return removeExcept(l.UIDDir(uid), map[string]bool{keep: true})
+	return removeExcept(l.UIDDir(uid), map[string]bool{keep: true, byNameDirName: true})
 }
 
 // Prune removes every entry under the root whose name is not in keep:
-// programs no longer desired, and anything that is not a valid uid; and
-// the staging directories that an install cut short (the agent killed
+// programs no longer desired (their maps pinned by name with them), and
+// anything that is not a valid uid; and the staging directories that an install cut short (the agent killed
 // between staging and publishing) left in the uids it keeps. The shared
 // maps' directory stays: which of its pins are still used is for the
 // caller to tell (RemoveShared).

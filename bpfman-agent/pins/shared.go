@@ -71,7 +71,12 @@ func (l Layout) RemoveShared(name string) error {
 	if err := os.Remove(l.Shared(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("unpin shared map %s: %w", name, err)
 	}
-	err := os.Remove(l.SharedDir())
+	return removeIfEmpty(l.SharedDir())
+}
+
+// removeIfEmpty removes the directory dir if it is empty.
+func removeIfEmpty(dir string) error {
+	err := os.Remove(dir)
 	if errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, os.ErrNotExist) {
 		return nil
 	}

@@ -15,31 +15,35 @@ import (
 	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
 )
 
-// adopt takes over p's revision from its pins, if its program is pinned,
-// alive and p's own (ok), and brings its links in line with p.Attach. A
-// pinned program that is not p's is set aside, for install to replace.
+// adopt takes over p's revision from its pins, if its programs are
+// pinned, alive and p's own (ok), and brings their links in line with p's
+// targets. A pinned revision whose programs are not p's, or pinned the
+// legacy way, is set aside, for install to replace.
 func (m *Manager) adopt(ctx context.Context, p Program) (ld Loaded, ok bool, err error) {
 	dir := m.layout.Revision(p.UID, p.Revision.String())
-	prog, err := ebpf.LoadPinnedProgram(dir.Prog(), nil)
+	if _, err := os.Stat(dir.LegacyProg()); err == nil {
+		return Loaded{}, false, m.setAside(p)
+	}
+	progs, err := openPrograms(dir, p.names())
 	if err != nil {
 		return Loaded{}, false, nil
 	}
-	defer prog.Close()
-	ld, err = describeProgram(pins.Entry{UID: p.UID, Revision: p.Revision.String(), Dir: dir}, prog)
+	defer closePrograms(progs)
+	ld, err = describePrograms(pins.Entry{UID: p.UID, Revision: p.Revision.String(), Dir: dir}, progs)
 	if err != nil {
 		return Loaded{}, false, nil
 	}
-	if !m.trust(ctx, p, dir, prog, ld.ProgramID) {
+	if !m.trust(ctx, p, dir, progs, ld) {
 		return Loaded{}, false, m.setAside(p)
 	}
 	ld.Shared = configuredShared(p)
-	ld.Links, err = syncLinks(p, dir, prog, ld.ProgramID)
+	err = syncLinks(p, dir, progs, ld.Programs)
 	return ld, true, err
 }
 
-// setAside renames p's revision, whose pinned program is not its own, so
-// that install takes its links over as from a running revision (in place
-// where the hook allows): the hook never goes empty, and Apply then
+// setAside renames p's revision, whose pinned programs are not its own,
+// so that install takes its links over as from a running revision (in
+// place where the hook allows): the hook never goes empty, and Apply then
 // removes it with the other revisions. Its name is a revision's that no
 // code hash can take, with the same Links part.
 func (m *Manager) setAside(p Program) error {
@@ -47,29 +51,71 @@ func (m *Manager) setAside(p Program) error {
 	return m.layout.Move(p.UID, p.Revision.String(), aside.String())
 }
 
-// syncLinks detaches the links pinned in dir whose target is gone from
-// p.Attach, drops the dead ones, and attaches prog to the targets left
-// without a link.
-func syncLinks(p Program, dir pins.Dir, prog *ebpf.Program, progID uint32) (map[string]LinkInfo, error) {
-	pinned, err := pinnedLinks(dir)
-	if err != nil {
-		return nil, err
+// openPrograms opens the programs names pinned in dir; the caller closes
+// them. It fails if one is not pinned.
+func openPrograms(dir pins.Dir, names []string) (map[string]*ebpf.Program, error) {
+	out := make(map[string]*ebpf.Program, len(names))
+	for _, name := range names {
+		prog, err := ebpf.LoadPinnedProgram(dir.Prog(name), nil)
+		if err != nil {
+			closePrograms(out)
+			return nil, fmt.Errorf("load pinned program %s: %w", name, err)
+		}
+		out[name] = prog
 	}
-	defer closeLinks(pinned)
-	out := make(map[string]LinkInfo, len(p.Attach))
-	for key, l := range pinned {
-		spec := p.Attach[key]
-		if spec == nil || !reclaim(l, prog, progID) {
-			if err := l.Unpin(); err != nil {
-				return nil, fmt.Errorf("unpin link %s: %w", key, err)
+	return out, nil
+}
+
+func closePrograms(progs map[string]*ebpf.Program) {
+	for _, p := range progs {
+		p.Close()
+	}
+}
+
+// syncLinks detaches the links pinned in dir whose program or target is
+// gone from p, drops the dead ones, and attaches each program to its
+// targets left without a link. It fills the links of each program in ld.
+func syncLinks(p Program, dir pins.Dir, progs map[string]*ebpf.Program, ld map[string]LoadedProgram) error {
+	pinned, err := openLinks(dir, pins.LinkSet{})
+	if err != nil {
+		return err
+	}
+	defer closePinned(pinned)
+	want := make(map[pins.LinkSet]Attachment, len(p.Programs))
+	for _, a := range p.Programs {
+		want[a.set()] = a
+	}
+	for _, pl := range pinned {
+		a, ok := want[pl.set]
+		spec := a.Attach[pl.target]
+		if !ok || spec == nil || !reclaim(pl.link, progs[a.Name], ld[a.Name].ID) {
+			if err := pl.link.Unpin(); err != nil {
+				return fmt.Errorf("unpin link %s/%s: %w", pl.set.Program, pl.target, err)
 			}
 			continue
 		}
-		if out[key], err = linkInfo(spec, l, spec.String()); err != nil {
-			return nil, err
+		if ld[a.Name].Links[pl.target], err = linkInfo(spec, pl.link, spec.String()); err != nil {
+			return err
 		}
 	}
-	return out, attachMissing(p, dir, prog, out)
+	for _, a := range p.Programs {
+		if err := attachMissing(a, dir, progs[a.Name], ld[a.Name].Links); err != nil {
+			return fmt.Errorf("program %s: %w", a.Name, err)
+		}
+	}
+	return removeEmptyLinkDirs(dir, want)
+}
+
+// removeEmptyLinkDirs removes the links directories in dir of programs
+// not in want (their links are unpinned already).
+func removeEmptyLinkDirs(dir pins.Dir, want map[pins.LinkSet]Attachment) error {
+	sets, err := dir.LinkSets()
+	for _, set := range sets {
+		if _, ok := want[set]; !ok {
+			err = errors.Join(err, os.RemoveAll(dir.ProgLinks(set)))
+		}
+	}
+	return err
 }
 
 // reclaim reports whether l, a link pinned in the adopted revision, is
@@ -83,17 +129,17 @@ func reclaim(l link.Link, prog *ebpf.Program, progID uint32) bool {
 	return live(l, 0) && l.Update(prog) == nil
 }
 
-// attachMissing attaches prog to the targets of p not in have, pins the
+// attachMissing attaches prog to the targets of a not in have, pins the
 // links in dir and adds them to have.
-func attachMissing(p Program, dir pins.Dir, prog *ebpf.Program, have map[string]LinkInfo) error {
-	if err := os.MkdirAll(dir.Links(), 0o700); err != nil {
+func attachMissing(a Attachment, dir pins.Dir, prog *ebpf.Program, have map[string]LinkInfo) error {
+	if err := os.MkdirAll(dir.ProgLinks(a.set()), 0o700); err != nil {
 		return fmt.Errorf("pin: %w", err)
 	}
-	for _, key := range slices.Sorted(maps.Keys(p.Attach)) {
+	for _, key := range slices.Sorted(maps.Keys(a.Attach)) {
 		if _, ok := have[key]; ok {
 			continue
 		}
-		info, err := attachPinned(p.Attach[key], prog, dir.Link(key))
+		info, err := attachPinned(a.Attach[key], prog, dir.Link(a.set(), key))
 		if err != nil {
 			return fmt.Errorf("target %s: %w", key, err)
 		}
@@ -116,36 +162,61 @@ func attachPinned(spec attach.Spec, prog *ebpf.Program, path string) (LinkInfo, 
 	return linkInfo(spec, a.Link, a.Detail)
 }
 
-// describe reads the IDs of what e's pins hold: the program, its maps,
-// and its live links (without Detail, which needs the hook).
+// describe reads the IDs of what e's pins hold: the programs, their maps,
+// and their live links (without Detail, which needs the hook). A legacy
+// revision's one program is listed under the name "".
 func describe(e pins.Entry) (Loaded, error) {
-	prog, err := ebpf.LoadPinnedProgram(e.Dir.Prog(), nil)
+	progs, err := allPrograms(e.Dir)
 	if err != nil {
-		return Loaded{}, fmt.Errorf("load pinned program: %w", err)
+		return Loaded{}, err
 	}
-	defer prog.Close()
-	ld, err := describeProgram(e, prog)
+	defer closePrograms(progs)
+	ld, err := describePrograms(e, progs)
 	if err != nil {
 		return ld, err
 	}
-	pinned, err := pinnedLinks(e.Dir)
-	defer closeLinks(pinned)
-	for key, l := range pinned {
-		if info, ierr := l.Info(); ierr == nil && live(l, ld.ProgramID) {
-			ld.Links[key] = LinkInfo{ID: uint32(info.ID)}
+	pinned, err := openLinks(e.Dir, pins.LinkSet{})
+	defer closePinned(pinned)
+	for _, pl := range pinned {
+		lp, ok := ld.Programs[pl.set.Program]
+		if info, ierr := pl.link.Info(); ok && ierr == nil && live(pl.link, lp.ID) {
+			lp.Links[pl.target] = LinkInfo{ID: uint32(info.ID)}
 		}
 	}
 	return ld, err
 }
 
-func describeProgram(e pins.Entry, prog *ebpf.Program) (Loaded, error) {
-	progID, err := programID(prog)
-	if err != nil {
-		return Loaded{}, err
+// allPrograms opens every program pinned in dir: its progs/, or a legacy
+// revision's one program as "".
+func allPrograms(dir pins.Dir) (map[string]*ebpf.Program, error) {
+	if prog, err := ebpf.LoadPinnedProgram(dir.LegacyProg(), nil); err == nil {
+		return map[string]*ebpf.Program{"": prog}, nil
 	}
-	maps, err := pinnedMapIDs(e.Dir)
-	return Loaded{UID: e.UID, Revision: e.Revision, ProgramID: progID, Links: map[string]LinkInfo{},
-		Maps: maps, PinDir: string(e.Dir), Adopted: true}, err
+	names, err := dir.ProgNames()
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%s: no program pinned", dir)
+	}
+	return openPrograms(dir, names)
+}
+
+// describePrograms describes the revision e whose programs are progs,
+// without links.
+func describePrograms(e pins.Entry, progs map[string]*ebpf.Program) (Loaded, error) {
+	ld := Loaded{UID: e.UID, Revision: e.Revision, Programs: make(map[string]LoadedProgram, len(progs)),
+		PinDir: string(e.Dir), Adopted: true}
+	for name, prog := range progs {
+		id, err := programID(prog)
+		if err != nil {
+			return Loaded{}, err
+		}
+		ld.Programs[name] = LoadedProgram{ID: id, Links: map[string]LinkInfo{}}
+	}
+	var err error
+	ld.Maps, err = pinnedMapIDs(e.Dir)
+	return ld, err
 }
 
 func pinnedMapIDs(dir pins.Dir) (map[string]uint32, error) {

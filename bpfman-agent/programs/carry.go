@@ -22,10 +22,10 @@ import (
 // so that a new revision never runs with empty maps. It copies the maps
 // of plain data bpfmaps.Copyable accepts; never a data section (.rodata,
 // .data, .bss, .kconfig: the new revision's globals are its own), nor a
-// shared map (the same map in both). If the entries do not fit (a
+// shared map or a map the object pins by name (the same map in both). If the entries do not fit (a
 // smaller maxEntries), the update is held: an *Error with ReasonMapFull,
 // and the running revision keeps running.
-func (m *Manager) carry(p Program, objs *loader.Objects) error {
+func (m *Manager) carry(p Program, objs *loader.Collection) error {
 	dir, ok, err := m.previous(p)
 	if err != nil || !ok {
 		return err

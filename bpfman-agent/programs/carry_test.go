@@ -29,10 +29,10 @@ func TestUpdateCarriesMapEntries(t *testing.T) {
 
 	p.Revision, p.GlobalData["increment"] = programs.Revision{Code: "r2"}, "2"
 	second := apply(t, m, p)
-	if second.ProgramID == first.ProgramID {
+	if sole(second).ID == sole(first).ID {
 		t.Fatal("a new globalData did not load a new program")
 	}
-	counts := linkedMap(t, second.Links["main"].ID, "counts")
+	counts := linkedMap(t, sole(second).Links["main"].ID, "counts")
 	assertEntries(t, counts, carried)
 	if got := rodata(t, second.Maps[".rodata"], "increment"); got != 2 {
 		t.Errorf("new revision's increment = %d, want 2: a data section was carried over", got)
@@ -79,7 +79,7 @@ func TestUpdateCarriesArrays(t *testing.T) {
 	p.Revision, p.Maps["total"] = programs.Revision{Code: "r2"}, programs.MapConfig{MaxEntries: 8}
 	second := apply(t, m, p)
 	var got uint64
-	if err := linkedMap(t, second.Links["main"].ID, "total").Lookup(uint32(3), &got); err != nil || got != 7 {
+	if err := linkedMap(t, sole(second).Links["main"].ID, "total").Lookup(uint32(3), &got); err != nil || got != 7 {
 		t.Fatalf("grown array's index 3 = %d, %v; want 7", got, err)
 	}
 
@@ -173,7 +173,7 @@ func assertStillRunning(t *testing.T, m *programs.Manager, running programs.Load
 		t.Fatalf("installed = %+v, %v; want the running revision alone", installed, err)
 	}
 	got := installed[0]
-	if got.Revision != running.Revision || got.ProgramID != running.ProgramID || got.Links["main"].ID != running.Links["main"].ID {
+	if got.Revision != running.Revision || sole(got).ID != sole(running).ID || sole(got).Links["main"].ID != sole(running).Links["main"].ID {
 		t.Fatalf("after a held update: %+v, want %+v running", got, running)
 	}
 	for name, id := range running.Maps {

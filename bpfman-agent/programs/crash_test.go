@@ -21,7 +21,7 @@ func loadPinned(t *testing.T, p programs.Program, path string) *ebpf.Program {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := ld.Load(p.Object, p.ProgramName, p.GlobalData)
+	objs, err := ld.Load(p.Object, p.Programs[0].Name, p.GlobalData)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,13 +45,13 @@ func TestPruneRemovesCrashedStaging(t *testing.T) {
 	m, root := setup(t)
 	running := apply(t, m, counter("uid-a", "r1"))
 	staging := filepath.Join(root, "uid-a", "~staging-r2")
-	prog := loadPinned(t, counter("uid-a", "r2"), filepath.Join(staging, "prog"))
+	prog := loadPinned(t, counter("uid-a", "r2"), filepath.Join(staging, "progs", "count_openat"))
 	l, err := openat.Attach(prog)
 	if err != nil {
 		t.Fatal(err)
 	}
 	crashed := linkID(t, l.Link)
-	pinLink(t, l.Link, filepath.Join(staging, "links", "main"))
+	pinLink(t, l.Link, filepath.Join(staging, "links", "count_openat", "main"))
 	l.Link.Close()
 
 	restarted := newManager(t, root)
@@ -64,7 +64,7 @@ func TestPruneRemovesCrashedStaging(t *testing.T) {
 	}
 	assertAlive(t, running)
 	installed, err := restarted.Installed()
-	if err != nil || len(installed) != 1 || installed[0].Links["main"].ID != running.Links["main"].ID {
+	if err != nil || len(installed) != 1 || sole(installed[0]).Links["main"].ID != sole(running).Links["main"].ID {
 		t.Fatalf("Installed() = %+v, %v; want r1 untouched", installed, err)
 	}
 }
@@ -78,9 +78,9 @@ func TestAdoptMovesBackCrashedUpdate(t *testing.T) {
 	host, _, _, _ := testkernel.VethPair(t)
 	running := apply(t, m, xdpCounter("r1", false, host))
 	staging := filepath.Join(root, "uid-xdp", "~staging-r2")
-	prog := loadPinned(t, xdpCounter("r2", true, host), filepath.Join(staging, "prog"))
+	prog := loadPinned(t, xdpCounter("r2", true, host), filepath.Join(staging, "progs", "xdp_count"))
 	crashedID := progID(t, prog)
-	l, err := link.NewFromID(link.ID(running.Links[host].ID))
+	l, err := link.NewFromID(link.ID(sole(running).Links[host].ID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,15 +88,15 @@ func TestAdoptMovesBackCrashedUpdate(t *testing.T) {
 	if err := l.Update(prog); err != nil {
 		t.Fatal(err)
 	}
-	pinLink(t, l, filepath.Join(staging, "links", host))
+	pinLink(t, l, filepath.Join(staging, "links", "xdp_count", host))
 
 	again := apply(t, newManager(t, root), xdpCounter("r1", false, host))
-	if again.Links[host].ID != running.Links[host].ID || again.ProgramID != running.ProgramID {
-		t.Fatalf("after restart: %+v, want link %d moved back to program %d", again, running.Links[host].ID, running.ProgramID)
+	if sole(again).Links[host].ID != sole(running).Links[host].ID || sole(again).ID != sole(running).ID {
+		t.Fatalf("after restart: %+v, want link %d moved back to program %d", again, sole(running).Links[host].ID, sole(running).ID)
 	}
 	info, err := l.Info()
-	if err != nil || uint32(info.Program) != running.ProgramID {
-		t.Fatalf("link %d runs program %v (%v), want %d", running.Links[host].ID, info, err, running.ProgramID)
+	if err != nil || uint32(info.Program) != sole(running).ID {
+		t.Fatalf("link %d runs program %v (%v), want %d", sole(running).Links[host].ID, info, err, sole(running).ID)
 	}
 	assertNotExist(t, staging)
 	prog.Close()

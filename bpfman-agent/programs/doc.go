@@ -1,22 +1,36 @@
 // Package programs is what the node agent calls to make the kernel run a
-// set of programs: load, attach and pin a program, adopt it after a
+// set of applications: load, attach and pin one, adopt it after a
 // restart, replace it with a new revision, and remove it.
 //
-// A program has one link per target (Program.Attach, keyed by e.g. "main"
-// or an interface name), pinned under <revision dir>/links/<key>.
+// An application (Program) is one load of an object: its programs
+// (Program.Programs; one for a single program kind) share the object's
+// maps and globals, one kernel map of each for all of them. Each program
+// is pinned under <revision dir>/progs/<name>, and has one link per
+// target (Attachment.Attach, keyed by e.g. "main" or an interface name),
+// pinned under <revision dir>/links/<name>[-<link key>]/<key>.
 //
 // The pins under the Manager's root are the truth (see package pins for
 // the layout). Apply is idempotent: a revision that is already pinned with
-// its program alive is adopted, not reloaded; only its links change, to
+// its programs alive is adopted, not reloaded; only its links change, to
 // match the targets (new ones attached, gone or dead ones unpinned). A new
-// revision takes each target over from the running one with link.Update
-// where the hook supports it and the Revision's Links part is unchanged
-// (XDP, TCX: the link keeps its ID and never stops running), else by
-// attaching its own link before the old revision is
-// unpinned; either way the hook never goes empty, except for an XDP mode
+// revision (a program added, removed or changed, new globals, a new
+// object) takes each target of each program it keeps over from the
+// running revision with link.Update where the hook supports it and that
+// program's hook settings (Attachment.LinkKey) are unchanged (XDP, TCX,
+// cgroup: the link keeps its ID and never stops running), else by
+// attaching its own link before the old revision is unpinned; the links
+// of a program it drops go with the old revision, once the new one is in
+// place. Either way the hook never goes empty, except for an XDP mode
 // change, which must detach the old link first. A failure rolls the
 // updated links back, leaves nothing half-made in the kernel or bpffs,
 // and the previous revision keeps running.
+//
+// Revisions pinned by agents before applications (<revision>/prog and
+// links/<target>, see pins.Dir.LegacyProg) are listed by Installed, their
+// program under the name "", and never adopted: Apply sets such a
+// revision aside and installs its revision anew, taking the legacy links
+// over as from any running revision (in place where the hook allows), so
+// that an upgrade leaves no gap.
 //
 // Program.Maps configures maps before load: MaxEntries resizes one (a new
 // size is a new revision, which replaces the running one as above), and
@@ -32,9 +46,21 @@
 // unpins the shared maps it created. Map and SharedMap open maps by name
 // for the caller to read or write.
 //
-// A pinned revision is adopted only if its program is the revision's:
+// Maps the object declares pinned by name (libbpf's LIBBPF_PIN_BY_NAME)
+// are pinned at <root>/<uid>/by-name/<map>, outside the revisions: a new
+// revision uses the map pinned there (its contents survive by
+// construction, so carry leaves it alone) if it matches the object's
+// definition, and fails with MapIncompatible otherwise (the map keeps its
+// definition while the uid exists). The scope is the uid: two programs
+// never share such a map, unlike libbpf's host-wide /sys/fs/bpf/<map>.
+// MapConfig cannot resize or share such a map (MapIncompatible). An
+// install that fails unpins the maps it pinned by name, a new revision
+// unpins those it no longer uses, and Remove and Prune remove them with
+// their uid.
+//
+// A pinned revision is adopted only if its programs are the revision's:
 // type, name and (where cilium/ebpf rewrites nothing at load) kernel tag
-// are checked against the object once per program and Manager. Another
+// are checked against the object once per revision and Manager. Another
 // program pinned there is set aside and replaced like an update.
 // CheckRoot, called before each pass, notices a pin root that lost its
 // pins (its BPF filesystem unmounted, or the root removed): it makes the

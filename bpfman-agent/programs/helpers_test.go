@@ -3,6 +3,7 @@ package programs_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,14 +24,14 @@ func TestMain(m *testing.M) { testkernel.Main(m) }
 var openat = attach.Tracepoint{Group: "syscalls", Name: "sys_enter_openat"}
 
 // setup returns a Manager on a private bpffs, and its root.
-func setup(t *testing.T) (*programs.Manager, string) {
+func setup(t testing.TB) (*programs.Manager, string) {
 	t.Helper()
 	testkernel.Require(t)
 	root := filepath.Join(testkernel.TempBPFFS(t), "bpfleet")
 	return newManager(t, root), root
 }
 
-func newManager(t *testing.T, root string) *programs.Manager {
+func newManager(t testing.TB, root string) *programs.Manager {
 	t.Helper()
 	m, err := programs.New(root)
 	if err != nil {
@@ -42,16 +43,32 @@ func newManager(t *testing.T, root string) *programs.Manager {
 // counter is the counter program counting this process's openat calls.
 func counter(uid, rev string) programs.Program {
 	return programs.Program{
-		UID:         uid,
-		Revision:    programs.ParseRevision(rev),
-		Object:      bpf.TracepointCounter,
-		ProgramName: "count_openat",
-		GlobalData:  map[string]string{"filter_pid": strconv.Itoa(os.Getpid())},
-		Attach:      map[string]attach.Spec{"main": openat},
+		UID:        uid,
+		Revision:   programs.ParseRevision(rev),
+		Object:     bpf.TracepointCounter,
+		GlobalData: map[string]string{"filter_pid": strconv.Itoa(os.Getpid())},
+		Programs:   one("count_openat", rev, map[string]attach.Spec{"main": openat}),
 	}
 }
 
-func apply(t *testing.T, m *programs.Manager, p programs.Program) programs.Loaded {
+// one is the Programs of a single program kind: name on targets, with the
+// link key a single kind's revision carries (its Links part).
+func one(name, rev string, targets map[string]attach.Spec) []programs.Attachment {
+	return []programs.Attachment{{Name: name, LinkKey: programs.ParseRevision(rev).Links, Attach: targets}}
+}
+
+// sole is the one program of ld, a single program kind's revision.
+func sole(ld programs.Loaded) programs.LoadedProgram {
+	if len(ld.Programs) != 1 {
+		panic(fmt.Sprintf("%s/%s runs %d programs, want one", ld.UID, ld.Revision, len(ld.Programs)))
+	}
+	for _, lp := range ld.Programs {
+		return lp
+	}
+	return programs.LoadedProgram{}
+}
+
+func apply(t testing.TB, m *programs.Manager, p programs.Program) programs.Loaded {
 	t.Helper()
 	ld, err := m.Apply(context.Background(), p)
 	if err != nil {
@@ -72,12 +89,12 @@ func applyErr(t *testing.T, m *programs.Manager, p programs.Program, reason stri
 
 func assertAlive(t *testing.T, ld programs.Loaded) {
 	t.Helper()
-	p, err := ebpf.NewProgramFromID(ebpf.ProgramID(ld.ProgramID))
+	p, err := ebpf.NewProgramFromID(ebpf.ProgramID(sole(ld).ID))
 	if err != nil {
-		t.Fatalf("program %d: %v", ld.ProgramID, err)
+		t.Fatalf("program %d: %v", sole(ld).ID, err)
 	}
 	p.Close()
-	for key, li := range ld.Links {
+	for key, li := range sole(ld).Links {
 		l, err := link.NewFromID(link.ID(li.ID))
 		if err != nil {
 			t.Fatalf("link %s %d: %v", key, li.ID, err)
@@ -91,12 +108,12 @@ func assertGone(t *testing.T, ld programs.Loaded) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		linkErr, progErr := linkExists(ld.Links["main"].ID), programExists(ld.ProgramID)
+		linkErr, progErr := linkExists(sole(ld).Links["main"].ID), programExists(sole(ld).ID)
 		if errors.Is(linkErr, os.ErrNotExist) && errors.Is(progErr, os.ErrNotExist) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("link %d (%v) or program %d (%v) still in the kernel", ld.Links["main"].ID, linkErr, ld.ProgramID, progErr)
+			t.Fatalf("link %d (%v) or program %d (%v) still in the kernel", sole(ld).Links["main"].ID, linkErr, sole(ld).ID, progErr)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

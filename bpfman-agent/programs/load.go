@@ -7,41 +7,47 @@ import (
 	"github.com/bpfleet/bpfleet/bpfman-agent/loader"
 )
 
-// load loads p's program and maps, after checking that the program can
-// attach to every target, letting targets that fix it at load time
-// (attach.Preparer) prepare it, and configuring its maps (p.Maps). made
-// lists the shared maps it created, which the caller unpins if the
-// install fails, even when load itself does.
-func (m *Manager) load(p Program) (objs *loader.Objects, made []string, err error) {
-	spec, err := loader.Spec(p.Object, p.ProgramName, p.GlobalData)
+// load loads p's programs and the maps they use, in one load, after
+// checking that each program can attach to its targets, letting targets
+// that fix it at load time (attach.Preparer) prepare it, and configuring
+// its maps (p.Maps); maps the object pins by name are pinned under the
+// uid's by-name directory (see pins.Layout.ByName). made lists the shared
+// maps it created, which the caller unpins if the install fails, even
+// when load itself does.
+func (m *Manager) load(p Program) (objs *loader.Collection, made []string, err error) {
+	spec, err := loader.SpecOf(p.Object, p.names(), p.GlobalData)
 	if err != nil {
 		return nil, nil, err
 	}
-	prog := spec.Programs[p.ProgramName]
-	if err := prepare(p, prog); err != nil {
-		return nil, nil, err
+	for _, a := range p.Programs {
+		if err := prepare(a, spec.Programs[a.Name]); err != nil {
+			return nil, nil, err
+		}
 	}
 	shared, err := m.configureMaps(p, spec)
 	defer shared.close()
 	if err != nil {
 		return nil, shared.made, err
 	}
-	objs, err = m.loader.LoadSpecWith(spec, p.ProgramName, shared.replace)
+	if err := m.initByName(p, spec); err != nil {
+		return nil, shared.made, err
+	}
+	objs, err = m.loader.LoadPrograms(spec, p.names(), shared.replace, m.layout.ByName(p.UID))
 	return objs, shared.made, err
 }
 
 // prepare refuses, before anything is loaded, a program whose type cannot
-// attach where p says, then calls the targets' Prepare.
-func prepare(p Program, prog *ebpf.ProgramSpec) error {
-	for _, spec := range p.Attach {
+// attach where a says, then calls the targets' Prepare.
+func prepare(a Attachment, prog *ebpf.ProgramSpec) error {
+	for _, spec := range a.Attach {
 		if err := attach.CheckType(spec, prog.Type); err != nil {
-			return loader.Errorf(loader.ReasonInvalidObject, "program %q: %w", p.ProgramName, err)
+			return loader.Errorf(loader.ReasonInvalidObject, "program %q: %w", a.Name, err)
 		}
 	}
-	for _, spec := range p.Attach {
+	for _, spec := range a.Attach {
 		if pr, ok := spec.(attach.Preparer); ok {
 			if err := pr.Prepare(prog); err != nil {
-				return loader.Errorf(loader.ReasonInvalidObject, "program %q: %w", p.ProgramName, err)
+				return loader.Errorf(loader.ReasonInvalidObject, "program %q: %w", a.Name, err)
 			}
 		}
 	}

@@ -16,10 +16,10 @@ import (
 func TestApplyCounts(t *testing.T) {
 	m, root := setup(t)
 	ld := apply(t, m, counter("uid-a", "r1"))
-	if ld.Adopted || ld.ProgramID == 0 || ld.Links["main"].ID == 0 || ld.PinDir != filepath.Join(root, "uid-a", "r1") {
+	if ld.Adopted || sole(ld).ID == 0 || sole(ld).Links["main"].ID == 0 || ld.PinDir != filepath.Join(root, "uid-a", "r1") {
 		t.Fatalf("loaded = %+v", ld)
 	}
-	for _, name := range []string{"prog", "links/main", "maps/counts", "maps/total", "maps/-rodata"} {
+	for _, name := range []string{"progs/count_openat", "links/count_openat/main", "maps/counts", "maps/total", "maps/-rodata"} {
 		if _, err := os.Stat(filepath.Join(ld.PinDir, name)); err != nil {
 			t.Errorf("pin %s: %v", name, err)
 		}
@@ -40,11 +40,11 @@ func TestAdoptAfterRestart(t *testing.T) {
 
 	restarted := newManager(t, root)
 	installed, err := restarted.Installed()
-	if err != nil || len(installed) != 1 || installed[0].Links["main"].ID != first.Links["main"].ID {
+	if err != nil || len(installed) != 1 || sole(installed[0]).Links["main"].ID != sole(first).Links["main"].ID {
 		t.Fatalf("Installed() = %+v, %v; want the link of %+v", installed, err, first)
 	}
 	again := apply(t, restarted, counter("uid-a", "r1"))
-	if !again.Adopted || again.ProgramID != first.ProgramID || again.Links["main"].ID != first.Links["main"].ID {
+	if !again.Adopted || sole(again).ID != sole(first).ID || sole(again).Links["main"].ID != sole(first).Links["main"].ID {
 		t.Fatalf("after restart: %+v, want adoption of %+v", again, first)
 	}
 	if again.Maps["counts"] != first.Maps["counts"] || len(again.Maps) != len(first.Maps) {
@@ -62,7 +62,7 @@ func TestNewRevisionReplaces(t *testing.T) {
 	p := counter("uid-a", "r2")
 	p.GlobalData["increment"] = "100"
 	cur := apply(t, m, p)
-	if cur.ProgramID == old.ProgramID || cur.Links["main"].ID == old.Links["main"].ID {
+	if sole(cur).ID == sole(old).ID || sole(cur).Links["main"].ID == sole(old).Links["main"].ID {
 		t.Fatalf("new revision reused IDs: old %+v new %+v", old, cur)
 	}
 	assertNotExist(t, filepath.Join(root, "uid-a", "r1"))
@@ -106,7 +106,8 @@ func TestPrune(t *testing.T) {
 
 func TestVerifierRejected(t *testing.T) {
 	m, root := setup(t)
-	p := programs.Program{UID: "uid-r", Revision: programs.Revision{Code: "r1"}, Object: bpf.Reject, ProgramName: "rejected", Attach: map[string]attach.Spec{"main": openat}}
+	p := programs.Program{UID: "uid-r", Revision: programs.Revision{Code: "r1"}, Object: bpf.Reject,
+		Programs: one("rejected", "r1", map[string]attach.Spec{"main": openat})}
 	perr := applyErr(t, m, p, programs.ReasonVerifierRejected)
 	if strings.TrimSpace(perr.VerifierLog) == "" || !programs.Terminal(perr) {
 		t.Fatalf("error %+v: want a verifier log tail and Terminal", perr)
@@ -140,11 +141,11 @@ func TestFailureKeepsRunningRevision(t *testing.T) {
 	applyErr(t, m, badData, programs.ReasonInvalidGlobalData)
 
 	badHook := counter("uid-a", "r3")
-	badHook.Attach = map[string]attach.Spec{"main": attach.Tracepoint{Group: "syscalls", Name: "sys_enter_no_such_call"}}
+	badHook.Programs[0].Attach = map[string]attach.Spec{"main": attach.Tracepoint{Group: "syscalls", Name: "sys_enter_no_such_call"}}
 	applyErr(t, m, badHook, programs.ReasonAttachFailed)
 
 	wrongName := counter("uid-a", "r4")
-	wrongName.ProgramName = "count_closeat"
+	wrongName.Programs[0].Name = "count_closeat"
 	applyErr(t, m, wrongName, programs.ReasonProgramNotFound)
 
 	entries, _ := os.ReadDir(filepath.Join(root, "uid-a"))
@@ -153,7 +154,7 @@ func TestFailureKeepsRunningRevision(t *testing.T) {
 	}
 	assertAlive(t, running)
 	again := apply(t, m, counter("uid-a", "r1"))
-	if !again.Adopted || again.Links["main"].ID != running.Links["main"].ID {
+	if !again.Adopted || sole(again).Links["main"].ID != sole(running).Links["main"].ID {
 		t.Fatalf("running revision not adopted: %+v", again)
 	}
 }
@@ -161,7 +162,7 @@ func TestFailureKeepsRunningRevision(t *testing.T) {
 func TestWrongProgramType(t *testing.T) {
 	m, root := setup(t)
 	p := counter("uid-x", "r1")
-	p.Attach = map[string]attach.Spec{"main": xdpStub{}}
+	p.Programs[0].Attach = map[string]attach.Spec{"main": xdpStub{}}
 	applyErr(t, m, p, programs.ReasonInvalidObject)
 	assertEmptyDir(t, root)
 }
@@ -183,12 +184,12 @@ func TestPrepareBeforeLoad(t *testing.T) {
 	m, root := setup(t)
 	var seen string
 	p := counter("uid-p", "r1")
-	p.Attach = map[string]attach.Spec{"main": preparing{Tracepoint: openat, seen: &seen, err: errors.New("no such function")}}
+	p.Programs[0].Attach = map[string]attach.Spec{"main": preparing{Tracepoint: openat, seen: &seen, err: errors.New("no such function")}}
 	applyErr(t, m, p, programs.ReasonInvalidObject)
 	if seen != "count_openat" {
 		t.Fatalf("Prepare saw spec %q, want count_openat", seen)
 	}
 	assertEmptyDir(t, root)
-	p.Attach = map[string]attach.Spec{"main": preparing{Tracepoint: openat, seen: &seen}}
+	p.Programs[0].Attach = map[string]attach.Spec{"main": preparing{Tracepoint: openat, seen: &seen}}
 	apply(t, m, p)
 }

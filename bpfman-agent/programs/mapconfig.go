@@ -62,7 +62,7 @@ func (m *Manager) configureMaps(p Program, spec *ebpf.CollectionSpec) (*sharedMa
 	for name, c := range p.Maps {
 		sizes[name] = c.MaxEntries
 	}
-	if err := loader.SetMaxEntries(spec, p.ProgramName, sizes); err != nil {
+	if err := loader.SetMaxEntries(spec, p.names(), sizes); err != nil {
 		return s, err
 	}
 	for _, name := range slices.Sorted(maps.Keys(p.Maps)) {

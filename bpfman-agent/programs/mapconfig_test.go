@@ -37,7 +37,7 @@ func TestMaxEntries(t *testing.T) {
 	p.Revision, p.Maps["counts"] = programs.Revision{Code: "r2"}, programs.MapConfig{MaxEntries: 4096}
 	second := apply(t, m, p)
 	assertMaxEntries(t, second, "counts", 4096)
-	if second.ProgramID == first.ProgramID || second.Links["main"].ID == first.Links["main"].ID {
+	if sole(second).ID == sole(first).ID || sole(second).Links["main"].ID == sole(first).Links["main"].ID {
 		t.Fatalf("resize reused program or link: %+v -> %+v", first, second)
 	}
 	assertGone(t, first)
@@ -58,9 +58,9 @@ func TestMaxEntriesXDPInPlace(t *testing.T) {
 	p.Revision, p.Maps["packets"] = programs.Revision{Code: "r2"}, programs.MapConfig{MaxEntries: 8}
 	second := apply(t, m, p)
 	assertMaxEntries(t, second, "packets", 8)
-	if second.Links[host].ID != first.Links[host].ID || second.ProgramID == first.ProgramID {
+	if sole(second).Links[host].ID != sole(first).Links[host].ID || sole(second).ID == sole(first).ID {
 		t.Fatalf("resize: link %d -> %d, program %d -> %d; want the link moved in place",
-			first.Links[host].ID, second.Links[host].ID, first.ProgramID, second.ProgramID)
+			sole(first).Links[host].ID, sole(second).Links[host].ID, sole(first).ID, sole(second).ID)
 	}
 	if got := testkernel.Ping(t, ns, hostIP, 2); got != 2 || testkernel.MapValue(t, second.Maps["packets"], uint32(0)) < 2 {
 		t.Fatalf("%d of 2 pings answered, or not counted by the resized revision", got)
@@ -174,7 +174,7 @@ func TestSharedMapIncompatible(t *testing.T) {
 func TestSharedMapUndoneOnFailure(t *testing.T) {
 	m, root := setup(t)
 	p := sharedCounter("uid-a")
-	p.Attach = map[string]attach.Spec{"main": attach.Tracepoint{Group: "syscalls", Name: "sys_enter_no_such_call"}}
+	p.Programs[0].Attach = map[string]attach.Spec{"main": attach.Tracepoint{Group: "syscalls", Name: "sys_enter_no_such_call"}}
 	applyErr(t, m, p, programs.ReasonAttachFailed)
 	assertNotExist(t, filepath.Join(root, "shared"))
 	assertEmptyDir(t, filepath.Join(root, "uid-a"))

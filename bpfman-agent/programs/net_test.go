@@ -28,8 +28,8 @@ func xdpCounter(rev string, dropICMP bool, ifaces ...string) programs.Program {
 	if dropICMP {
 		drop = "1"
 	}
-	return programs.Program{UID: "uid-xdp", Revision: programs.ParseRevision(rev), Object: bpf.XDPCounter, ProgramName: "xdp_count",
-		GlobalData: map[string]string{"drop_icmp": drop}, Attach: targets}
+	return programs.Program{UID: "uid-xdp", Revision: programs.ParseRevision(rev), Object: bpf.XDPCounter,
+		GlobalData: map[string]string{"drop_icmp": drop}, Programs: one("xdp_count", rev, targets)}
 }
 
 // tcxCounter is the TCX counter on the ingress of ifaces.
@@ -38,7 +38,8 @@ func tcxCounter(rev string, ifaces ...string) programs.Program {
 	for _, i := range ifaces {
 		targets[i] = attach.TCX{Interface: i, Direction: attach.Ingress}
 	}
-	return programs.Program{UID: "uid-tcx", Revision: programs.ParseRevision(rev), Object: bpf.TCCounter, ProgramName: "tc_count", Attach: targets}
+	return programs.Program{UID: "uid-tcx", Revision: programs.ParseRevision(rev), Object: bpf.TCCounter,
+		Programs: one("tc_count", rev, targets)}
 }
 
 // TestXDPSwapInPlace replaces a passing XDP program by one that drops
@@ -48,7 +49,7 @@ func TestXDPSwapInPlace(t *testing.T) {
 	m, root := setup(t)
 	host, ns, hostIP, _ := testkernel.VethPair(t)
 	pass := apply(t, m, xdpCounter("r1", false, host))
-	if d := pass.Links[host].Detail; d != "mode=generic" {
+	if d := sole(pass).Links[host].Detail; d != "mode=generic" {
 		t.Errorf("detail %q, want mode=generic", d)
 	}
 	if got := testkernel.Ping(t, ns, hostIP, 3); got != 3 {
@@ -58,16 +59,16 @@ func TestXDPSwapInPlace(t *testing.T) {
 		t.Fatalf("counted %d packets", n)
 	}
 	drop := apply(t, m, xdpCounter("r2", true, host))
-	if drop.Links[host].ID != pass.Links[host].ID || drop.ProgramID == pass.ProgramID {
+	if sole(drop).Links[host].ID != sole(pass).Links[host].ID || sole(drop).ID == sole(pass).ID {
 		t.Fatalf("swap: link %d -> %d, program %d -> %d; want the same link running a new program",
-			pass.Links[host].ID, drop.Links[host].ID, pass.ProgramID, drop.ProgramID)
+			sole(pass).Links[host].ID, sole(drop).Links[host].ID, sole(pass).ID, sole(drop).ID)
 	}
 	if got := testkernel.Ping(t, ns, hostIP, 2); got != 0 {
 		t.Fatalf("%d pings answered through the dropping revision", got)
 	}
 	assertNotExist(t, filepath.Join(root, "uid-xdp", "r1"))
-	if err := eventuallyGone(programExists, pass.ProgramID); err != nil {
-		t.Fatalf("old program %d: %v, want unloaded", pass.ProgramID, err)
+	if err := eventuallyGone(programExists, sole(pass).ID); err != nil {
+		t.Fatalf("old program %d: %v, want unloaded", sole(pass).ID, err)
 	}
 }
 
@@ -79,21 +80,21 @@ func TestTargetsComeAndGo(t *testing.T) {
 	b, _, _, _ := testkernel.VethPair(t)
 	first := apply(t, m, tcxCounter("r1", a))
 	both := apply(t, m, tcxCounter("r1", a, b))
-	if !both.Adopted || both.ProgramID != first.ProgramID || both.Links[a] != first.Links[a] || both.Links[b].ID == 0 {
+	if !both.Adopted || sole(both).ID != sole(first).ID || sole(both).Links[a] != sole(first).Links[a] || sole(both).Links[b].ID == 0 {
 		t.Fatalf("adding %s: %+v, want %+v plus a link on %s", b, both, first, b)
 	}
 	restarted := apply(t, newManager(t, root), tcxCounter("r1", a, b))
-	if restarted.Links[a].ID != both.Links[a].ID || restarted.Links[b].ID != both.Links[b].ID {
-		t.Fatalf("after restart links %v, want %v", restarted.Links, both.Links)
+	if sole(restarted).Links[a].ID != sole(both).Links[a].ID || sole(restarted).Links[b].ID != sole(both).Links[b].ID {
+		t.Fatalf("after restart links %v, want %v", sole(restarted).Links, sole(both).Links)
 	}
-	if want := "ingress position 1 of 1"; restarted.Links[b].Detail != want {
-		t.Errorf("adopted detail %q, want %q", restarted.Links[b].Detail, want)
+	if want := "ingress position 1 of 1"; sole(restarted).Links[b].Detail != want {
+		t.Errorf("adopted detail %q, want %q", sole(restarted).Links[b].Detail, want)
 	}
 	onlyB := apply(t, m, tcxCounter("r1", b))
-	if _, ok := onlyB.Links[a]; ok || onlyB.Links[b] != both.Links[b] {
-		t.Fatalf("removing %s: links %v", a, onlyB.Links)
+	if _, ok := sole(onlyB).Links[a]; ok || sole(onlyB).Links[b] != sole(both).Links[b] {
+		t.Fatalf("removing %s: links %v", a, sole(onlyB).Links)
 	}
-	if err := eventuallyGone(linkExists, both.Links[a].ID); err != nil {
+	if err := eventuallyGone(linkExists, sole(both).Links[a].ID); err != nil {
 		t.Fatalf("link on %s: %v, want detached", a, err)
 	}
 	if order, _ := attach.TCXOrder(a, attach.Ingress); len(order) != 0 {
@@ -115,7 +116,7 @@ func TestInterfaceRecreated(t *testing.T) {
 			before := apply(t, m, prog(iface))
 			run(t, "ip", "link", "del", iface)
 			installed, err := m.Installed()
-			if err != nil || len(installed) != 1 || len(installed[0].Links) != 0 {
+			if err != nil || len(installed) != 1 || len(sole(installed[0]).Links) != 0 {
 				t.Fatalf("Installed() = %+v, %v; want no live link", installed, err)
 			}
 			if _, err := m.Apply(t.Context(), prog(iface)); programs.Reason(err) != programs.ReasonAttachFailed {
@@ -123,7 +124,7 @@ func TestInterfaceRecreated(t *testing.T) {
 			}
 			addVeth(t, iface)
 			after := apply(t, m, prog(iface))
-			if !after.Adopted || after.ProgramID != before.ProgramID || after.Links[iface].ID == before.Links[iface].ID {
+			if !after.Adopted || sole(after).ID != sole(before).ID || sole(after).Links[iface].ID == sole(before).Links[iface].ID {
 				t.Fatalf("after re-creating %s: %+v, want a new link for %+v", iface, after, before)
 			}
 		})
@@ -148,7 +149,7 @@ func TestSwapRollsBack(t *testing.T) {
 		t.Fatalf("%d of 2 pings answered: the dropping program still runs", got)
 	}
 	again := apply(t, m, xdpCounter("r1", false, host))
-	if !again.Adopted || again.Links[host] != running.Links[host] {
+	if !again.Adopted || sole(again).Links[host] != sole(running).Links[host] {
 		t.Fatalf("after rollback %+v, want %+v adopted", again, running)
 	}
 }
@@ -195,10 +196,10 @@ func TestHookChangeMakesNewLinks(t *testing.T) {
 	host, _, _, _ := testkernel.VethPair(t)
 	first := apply(t, m, tcxCounter("r1-aaaa", host))
 	moved := tcxCounter("r2-bbbb", host)
-	moved.Attach[host] = attach.TCX{Interface: host, Direction: attach.Ingress, Anchor: attach.Order{First: true}}
+	moved.Programs[0].Attach[host] = attach.TCX{Interface: host, Direction: attach.Ingress, Anchor: attach.Order{First: true}}
 	second := apply(t, m, moved)
-	if second.Links[host].ID == first.Links[host].ID {
-		t.Fatalf("TCX order changed but link %d was updated in place", first.Links[host].ID)
+	if sole(second).Links[host].ID == sole(first).Links[host].ID {
+		t.Fatalf("TCX order changed but link %d was updated in place", sole(first).Links[host].ID)
 	}
 	// The kernel releases an unpinned link asynchronously: allow it a moment.
 	var order []uint32
@@ -208,16 +209,16 @@ func TestHookChangeMakesNewLinks(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if len(order) != 1 || order[0] != second.Links[host].ID {
-		t.Fatalf("ingress links %v, want only the new link %d", order, second.Links[host].ID)
+	if len(order) != 1 || order[0] != sole(second).Links[host].ID {
+		t.Fatalf("ingress links %v, want only the new link %d", order, sole(second).Links[host].ID)
 	}
 
 	x1 := apply(t, m, xdpCounter("r1-aaaa", false, host))
 	native := xdpCounter("r2-cccc", false, host)
-	native.Attach[host] = attach.XDP{Interface: host, Mode: attach.XDPAuto}
+	native.Programs[0].Attach[host] = attach.XDP{Interface: host, Mode: attach.XDPAuto}
 	x2 := apply(t, m, native)
-	if x2.Links[host].ID == x1.Links[host].ID || x2.Links[host].Detail == x1.Links[host].Detail {
+	if sole(x2).Links[host].ID == sole(x1).Links[host].ID || sole(x2).Links[host].Detail == sole(x1).Links[host].Detail {
 		t.Fatalf("XDP mode change: link %d %q -> %d %q; want a new link in the new mode",
-			x1.Links[host].ID, x1.Links[host].Detail, x2.Links[host].ID, x2.Links[host].Detail)
+			sole(x1).Links[host].ID, sole(x1).Links[host].Detail, sole(x2).Links[host].ID, sole(x2).Links[host].Detail)
 	}
 }

@@ -34,8 +34,8 @@ func TestInstalledReadsIDsCheaply(t *testing.T) {
 			t.Errorf("map %s: ID %d, the kernel says %d (%v), the load said %d", name, id, want, err, ld.Maps[name])
 		}
 	}
-	if installed[0].ProgramID != ld.ProgramID {
-		t.Errorf("program ID %d, the load said %d", installed[0].ProgramID, ld.ProgramID)
+	if sole(installed[0]).ID != sole(ld).ID {
+		t.Errorf("program ID %d, the load said %d", sole(installed[0]).ID, sole(ld).ID)
 	}
 	perMap := allocated(func() { _, _ = m.Installed() }) / uint64(len(ld.Maps))
 	t.Logf("Installed allocates %d bytes per pinned map", perMap)

@@ -5,12 +5,14 @@ import "strings"
 // Revision names what defines a loaded program: a new one replaces the
 // running one. Its String names the revision's pin directory.
 type Revision struct {
-	// Code hashes what is loaded: the object, the program in it, its
+	// Code hashes what is loaded: the object, the programs in it, its
 	// constants and its map settings.
 	Code string
-	// Links names the hook settings links are made with (XDP mode, TCX
-	// direction and order; see attach.Hook.LinkKey), or "": links move to
-	// a new revision by an in-place update only while it is unchanged.
+	// Links names the hook settings of its programs' links (XDP mode, TCX
+	// direction and order; see attach.Hook.LinkKey), or "". Each program
+	// says its own (Attachment.LinkKey), which decides whether its links
+	// move in place; a revision pinned before applications had one program,
+	// whose LinkKey was its Links part.
 	Links string
 }
 

@@ -79,11 +79,11 @@ func TestPinRootUnmountedIsRemounted(t *testing.T) {
 		t.Fatalf("%s is not on a BPF filesystem again", root)
 	}
 	again := apply(t, m, p)
-	if again.Adopted || again.ProgramID == first.ProgramID {
+	if again.Adopted || sole(again).ID == sole(first).ID {
 		t.Fatalf("after the unmount: %+v, want the program loaded anew", again)
 	}
 	assertAlive(t, again)
-	if _, err := os.Stat(filepath.Join(again.PinDir, "links", "main")); err != nil {
+	if _, err := os.Stat(filepath.Join(again.PinDir, "links", "count_openat", "main")); err != nil {
 		t.Fatalf("link not pinned again: %v", err)
 	}
 	testkernel.OpenFiles(t, 3)

@@ -61,7 +61,7 @@ func (m *Manager) running(uid string) (pins.Dir, error) {
 func (m *Manager) pick(uid string, revs []string) pins.Dir {
 	for _, rev := range revs[:len(revs)-1] {
 		e := pins.Entry{UID: uid, Revision: rev, Dir: m.layout.Revision(uid, rev)}
-		if ld, err := describe(e); err == nil && len(ld.Links) > 0 {
+		if ld, err := describe(e); err == nil && ld.Live() {
 			return e.Dir
 		}
 	}

@@ -1,10 +1,12 @@
 package programs
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -19,22 +21,28 @@ import (
 	"github.com/bpfleet/bpfleet/internal/faultpoint"
 )
 
-// swap moves the targets of a program to a newly loaded revision, pinning
-// the links in the revision's staging directory. A target the running
-// revision has a live link on is moved in place, by link.Update, where the
-// hook allows it (XDP, TCX); the link keeps its ID and is pinned in both
-// revisions until the old one is removed. Any other target gets a new
-// link, while the old one, if any, keeps running until its revision is
-// removed. Either way the hook never goes empty.
+// swap moves the targets of an application's programs to a newly loaded
+// revision, pinning the links in the revision's staging directory. A
+// target on which the running revision's program of the same name has a
+// live link is moved in place, by link.Update, where the hook allows it
+// (XDP, TCX, cgroup) and the program's hook settings (its LinkKey) are
+// unchanged; the link keeps its ID and is pinned in both revisions until
+// the old one is removed. Any other target gets a new link, while the old
+// one, if any, keeps running until its revision is removed. Either way the
+// hook never goes empty. The links of a program the new revision drops
+// stay until the old revision is removed, after the new one is in place.
 type swap struct {
 	p       Program
-	prog    *ebpf.Program
+	progs   map[string]*ebpf.Program // the new revision's, by name
 	dir     pins.Dir
-	old     map[string]link.Link // live links of the running revision, by key, with compatible hook settings
-	stale   map[string]string    // pins of live links whose hook settings changed, by key
+	old     map[linkRef]link.Link // live links of the running revision, with unchanged hook settings
+	stale   map[linkRef]string    // pins of live links whose hook settings changed
 	updated []updated
 	made    []link.Link
 }
+
+// linkRef names a program's link on one target.
+type linkRef struct{ program, target string }
 
 // updated is a link moved in place, and the program it ran before.
 type updated struct {
@@ -42,71 +50,101 @@ type updated struct {
 	prev *ebpf.Program
 }
 
-func (m *Manager) newSwap(p Program, prog *ebpf.Program, dir pins.Dir) (*swap, error) {
-	s := &swap{p: p, prog: prog, dir: dir, old: map[string]link.Link{}, stale: map[string]string{}}
+func (m *Manager) newSwap(p Program, progs map[string]*ebpf.Program, dir pins.Dir) (*swap, error) {
+	s := &swap{p: p, progs: progs, dir: dir, old: map[linkRef]link.Link{}, stale: map[linkRef]string{}}
 	return s, m.runningLinks(s)
 }
 
-// runningLinks opens the live links of the program's other revisions: those
-// with the same hook settings can be updated in place; the pins of the
-// others are noted, to detach them if the hook admits one link only.
+// runningLinks opens the live links of the programs of the application's
+// other revisions that the new one keeps: those with the same hook
+// settings can be updated in place; the pins of the others are noted, to
+// detach them if the hook admits one link only.
 func (m *Manager) runningLinks(s *swap) error {
 	revs, err := m.layout.Revisions(s.p.UID)
 	if err != nil {
 		return err
 	}
+	keep := make(map[string]Attachment, len(s.p.Programs))
+	for _, a := range s.p.Programs {
+		keep[a.Name] = a
+	}
 	for _, r := range revs {
-		dir := m.layout.Revision(s.p.UID, r)
-		links, err := pinnedLinks(dir)
-		if err != nil || r == s.p.Revision.String() {
-			closeLinks(links)
+		if r == s.p.Revision.String() {
 			continue
 		}
-		for key, l := range links {
-			switch {
-			case !live(l, 0) || s.old[key] != nil:
-				l.Close()
-			case ParseRevision(r).Links != s.p.Revision.Links:
-				s.stale[key] = dir.Link(key)
-				l.Close()
-			default:
-				s.old[key] = l
-			}
+		pinned, err := pinnedLinkSets(m.layout.Revision(s.p.UID, r), s.p)
+		if err != nil {
+			return err
+		}
+		for _, pl := range pinned {
+			s.take(pl, keep)
 		}
 	}
 	return nil
 }
 
-// run moves every target and describes the links.
-func (s *swap) run() (map[string]LinkInfo, error) {
-	out := make(map[string]LinkInfo, len(s.p.Attach))
+// take files pl, a link of a running revision, as one to update in place
+// or as stale; it closes the links it does not keep.
+func (s *swap) take(pl pinnedLink, keep map[string]Attachment) {
+	ref := linkRef{pl.set.Program, pl.target}
+	a, wanted := keep[pl.set.Program]
+	switch {
+	case !wanted || !live(pl.link, 0) || s.old[ref] != nil:
+		pl.link.Close()
+	case pl.set.Key != a.LinkKey:
+		s.stale[ref] = pl.path
+		pl.link.Close()
+	default:
+		s.old[ref] = pl.link
+	}
+}
+
+// run moves every target of every program and describes the links, by
+// program and target.
+func (s *swap) run() (map[string]map[string]LinkInfo, error) {
+	out := make(map[string]map[string]LinkInfo, len(s.p.Programs))
+	specs := map[linkRef]attach.Spec{}
+	sets := map[string]pins.LinkSet{}
+	for _, a := range s.p.Programs {
+		out[a.Name] = make(map[string]LinkInfo, len(a.Attach))
+		sets[a.Name] = a.set()
+		for target, spec := range a.Attach {
+			specs[linkRef{a.Name, target}] = spec
+		}
+	}
 	// Targets whose old link must be detached first (a changed XDP mode)
 	// go last, so that a failure elsewhere is met before anything is
 	// detached.
-	keys := slices.Sorted(maps.Keys(s.p.Attach))
-	slices.SortStableFunc(keys, func(a, b string) int { return boolInt(s.stale[a] != "") - boolInt(s.stale[b] != "") })
-	for _, key := range keys {
-		info, err := s.move(key, s.p.Attach[key])
+	refs := slices.SortedFunc(maps.Keys(specs), func(a, b linkRef) int {
+		return cmp.Or(boolInt(s.stale[a] != "")-boolInt(s.stale[b] != ""),
+			cmp.Compare(a.program, b.program), cmp.Compare(a.target, b.target))
+	})
+	for _, ref := range refs {
+		info, err := s.move(ref, sets[ref.program], specs[ref])
 		if err != nil {
-			return nil, fmt.Errorf("target %s: %w", key, err)
+			return nil, fmt.Errorf("program %s: target %s: %w", ref.program, ref.target, err)
 		}
-		out[key] = info
+		out[ref.program][ref.target] = info
 	}
 	return out, nil
 }
 
-func (s *swap) move(key string, spec attach.Spec) (LinkInfo, error) {
-	if old := s.old[key]; old != nil {
-		if info, done, err := s.update(key, spec, old); done {
+func (s *swap) move(ref linkRef, set pins.LinkSet, spec attach.Spec) (LinkInfo, error) {
+	path := s.dir.Link(set, ref.target)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return LinkInfo{}, fmt.Errorf("pin: %w", err)
+	}
+	if old := s.old[ref]; old != nil {
+		if info, done, err := s.update(path, s.progs[ref.program], spec, old); done {
 			return info, err
 		}
 	}
-	a, err := s.attach(key, spec)
+	a, err := s.attach(ref, spec)
 	if err != nil {
 		return LinkInfo{}, attachError(err)
 	}
 	s.made = append(s.made, a.Link)
-	if err := a.Link.Pin(s.dir.Link(key)); err != nil {
+	if err := a.Link.Pin(path); err != nil {
 		return LinkInfo{}, fmt.Errorf("pin link: %w", err)
 	}
 	faultpoint.Point("attach")
@@ -116,18 +154,19 @@ func (s *swap) move(key string, spec attach.Spec) (LinkInfo, error) {
 // attach attaches a new link. Where the hook holds one link only (XDP) and
 // the old link's settings differ (a new mode), the old link must go first:
 // the one case where the hook is briefly empty.
-func (s *swap) attach(key string, spec attach.Spec) (attach.Attachment, error) {
-	a, err := spec.Attach(s.prog)
-	if err == nil || s.stale[key] == "" || !busy(err) {
+func (s *swap) attach(ref linkRef, spec attach.Spec) (attach.Attachment, error) {
+	prog := s.progs[ref.program]
+	a, err := spec.Attach(prog)
+	if err == nil || s.stale[ref] == "" || !busy(err) {
 		return a, err
 	}
-	if rerr := os.Remove(s.stale[key]); rerr != nil {
+	if rerr := os.Remove(s.stale[ref]); rerr != nil {
 		return a, errors.Join(err, rerr)
 	}
-	delete(s.stale, key)
+	delete(s.stale, ref)
 	// The kernel releases the unpinned link asynchronously.
 	for range 100 {
-		if a, err = spec.Attach(s.prog); !busy(err) {
+		if a, err = spec.Attach(prog); !busy(err) {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -137,10 +176,11 @@ func (s *swap) attach(key string, spec attach.Spec) (attach.Attachment, error) {
 
 func busy(err error) bool { return errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EEXIST) }
 
-// update moves old to the new program in place. done is false if the hook
-// does not support that (cilium/ebpf and the kernel say so with
-// ErrNotSupported, EOPNOTSUPP or EINVAL), and nothing changed.
-func (s *swap) update(key string, spec attach.Spec, old link.Link) (info LinkInfo, done bool, err error) {
+// update moves old to the new program prog in place, and pins it at path
+// too. done is false if the hook does not support that (cilium/ebpf and
+// the kernel say so with ErrNotSupported, EOPNOTSUPP or EINVAL), and
+// nothing changed.
+func (s *swap) update(path string, prog *ebpf.Program, spec attach.Spec, old link.Link) (info LinkInfo, done bool, err error) {
 	oi, err := old.Info()
 	if err != nil {
 		return LinkInfo{}, false, nil
@@ -149,13 +189,13 @@ func (s *swap) update(key string, spec attach.Spec, old link.Link) (info LinkInf
 	if err != nil {
 		return LinkInfo{}, false, nil
 	}
-	if err := old.Update(s.prog); err != nil {
+	if err := old.Update(prog); err != nil {
 		prev.Close()
 		return LinkInfo{}, false, nil
 	}
 	s.updated = append(s.updated, updated{link: old, prev: prev})
 	faultpoint.Point("update")
-	if err := pinAgain(old, s.dir.Link(key)); err != nil {
+	if err := pinAgain(old, path); err != nil {
 		return LinkInfo{}, true, err
 	}
 	faultpoint.Point("update-pin")

@@ -36,9 +36,9 @@ func TestFiftySwapsMissNoPacket(t *testing.T) {
 	began := time.Now()
 	for i := 1; i <= swaps; i++ {
 		next := apply(t, m, sharedPackets(xdpCounter("r"+strconv.Itoa(i), i%2 == 1, host)))
-		if next.Links[host].ID != ld.Links[host].ID || next.Maps["packets"] != ld.Maps["packets"] {
+		if sole(next).Links[host].ID != sole(ld).Links[host].ID || next.Maps["packets"] != ld.Maps["packets"] {
 			t.Fatalf("swap %d made link %d, map %d, want link %d moved in place, counting in map %d",
-				i, next.Links[host].ID, next.Maps["packets"], ld.Links[host].ID, ld.Maps["packets"])
+				i, sole(next).Links[host].ID, next.Maps["packets"], sole(ld).Links[host].ID, ld.Maps["packets"])
 		}
 	}
 	elapsed := time.Since(began)

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
@@ -21,37 +25,46 @@ const objNameLen = 15
 // object and program name give.
 var errImpostor = errors.New("the pinned program is not the revision's")
 
-// checked is a pinned program found to be its revision's, or loaded as
-// it: the revision directory and the program's kernel ID.
+// checked is a pinned revision found to be its application's, or loaded
+// as it: the revision directory and its programs' kernel IDs.
 type checked struct {
 	dir string
-	id  uint32
+	ids string
 }
 
-// trust reports whether prog, pinned in dir with kernel ID id, may be
-// adopted as p's revision: its type and name are those of the program p's
-// object gives, and so is its tag where the kernel's tag can be computed
-// from the object. Each program is checked once: the answer is kept for
-// p.UID until another program is pinned there.
-func (m *Manager) trust(ctx context.Context, p Program, dir pins.Dir, prog *ebpf.Program, id uint32) bool {
-	if m.checked[p.UID] == (checked{string(dir), id}) {
+// trust reports whether progs, pinned in dir and described by ld, may be
+// adopted as p's revision: the type and name of each are those of the
+// program p's object gives, and so is its tag where the kernel's tag can
+// be computed from the object. Each revision is checked once: the answer
+// is kept for p.UID until other programs are pinned there.
+func (m *Manager) trust(ctx context.Context, p Program, dir pins.Dir, progs map[string]*ebpf.Program, ld Loaded) bool {
+	if m.checked[p.UID] == (checked{string(dir), idsOf(ld)}) {
 		return true
 	}
-	if err := matches(p, prog); err != nil {
+	if err := matches(p, progs); err != nil {
 		log.FromContext(ctx).Info("not adopting a pinned program: replacing it with the revision loaded anew",
-			"uid", p.UID, "revision", p.Revision.String(), "programID", id, "reason", err.Error())
+			"uid", p.UID, "revision", p.Revision.String(), "programIDs", idsOf(ld), "reason", err.Error())
 		return false
 	}
-	m.remember(p.UID, dir, id)
+	m.remember(p.UID, dir, ld)
 	return true
 }
 
-// remember notes that the program id pinned in dir is p.UID's revision.
-func (m *Manager) remember(uid string, dir pins.Dir, id uint32) {
+// remember notes that the programs of ld pinned in dir are uid's revision.
+func (m *Manager) remember(uid string, dir pins.Dir, ld Loaded) {
 	if m.checked == nil {
 		m.checked = map[string]checked{}
 	}
-	m.checked[uid] = checked{string(dir), id}
+	m.checked[uid] = checked{string(dir), idsOf(ld)}
+}
+
+// idsOf lists the kernel IDs of ld's programs, by name: "a=12,b=13".
+func idsOf(ld Loaded) string {
+	parts := make([]string, 0, len(ld.Programs))
+	for _, name := range slices.Sorted(maps.Keys(ld.Programs)) {
+		parts = append(parts, name+"="+strconv.FormatUint(uint64(ld.Programs[name].ID), 10))
+	}
+	return strings.Join(parts, ",")
 }
 
 // forget drops what trust remembers of the uids not in keep.
@@ -63,13 +76,23 @@ func (m *Manager) forget(keep func(uid string) bool) {
 	}
 }
 
-// matches checks prog against the program p's object gives.
-func matches(p Program, prog *ebpf.Program) error {
-	spec, err := loader.Spec(p.Object, p.ProgramName, p.GlobalData)
+// matches checks each program of progs against the program of that name
+// p's object gives.
+func matches(p Program, progs map[string]*ebpf.Program) error {
+	spec, err := loader.SpecOf(p.Object, p.names(), p.GlobalData)
 	if err != nil {
 		return err
 	}
-	ps := spec.Programs[p.ProgramName]
+	for _, name := range p.names() {
+		if err := matchesOne(spec, spec.Programs[name], progs[name]); err != nil {
+			return fmt.Errorf("program %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// matchesOne checks prog against ps, a program of spec.
+func matchesOne(spec *ebpf.CollectionSpec, ps *ebpf.ProgramSpec, prog *ebpf.Program) error {
 	info, err := prog.Info()
 	if err != nil {
 		return fmt.Errorf("program info: %w", err)

@@ -31,25 +31,25 @@ func TestAdoptRefusesImpostor(t *testing.T) {
 			first := apply(t, m, p)
 			fake := impostor(t)
 			fakeID := progID(t, fake)
-			pinAt(t, fake, filepath.Join(first.PinDir, "prog"))
+			pinAt(t, fake, filepath.Join(first.PinDir, "progs", "count_openat"))
 
 			got := apply(t, m, p)
-			if got.Adopted || got.ProgramID == fakeID || got.ProgramID == first.ProgramID {
+			if got.Adopted || sole(got).ID == fakeID || sole(got).ID == sole(first).ID {
 				t.Fatalf("after the impostor %d was pinned: %+v, want r1 loaded anew", fakeID, got)
 			}
-			assertRuns(t, got.Links["main"].ID, got.ProgramID, p.Object, p.ProgramName)
+			assertRuns(t, sole(got).Links["main"].ID, sole(got).ID, p.Object, p.Programs[0].Name)
 			entries, _ := os.ReadDir(filepath.Join(root, "uid-a"))
 			if len(entries) != 1 || entries[0].Name() != "r1" {
 				t.Fatalf("pins of uid-a: %v, want r1 only", entries)
 			}
 			fake.Close()
-			for what, id := range map[string]uint32{"impostor": fakeID, "first program": first.ProgramID} {
+			for what, id := range map[string]uint32{"impostor": fakeID, "first program": sole(first).ID} {
 				if err := eventuallyGone(programExists, id); err != nil {
 					t.Errorf("%s %d: %v, want unloaded", what, id, err)
 				}
 			}
-			if err := eventuallyGone(linkExists, first.Links["main"].ID); err != nil {
-				t.Errorf("first link %d: %v, want detached", first.Links["main"].ID, err)
+			if err := eventuallyGone(linkExists, sole(first).Links["main"].ID); err != nil {
+				t.Errorf("first link %d: %v, want detached", sole(first).Links["main"].ID, err)
 			}
 			before := testkernel.MapValue(t, got.Maps["counts"], uint32(os.Getpid()))
 			testkernel.OpenFiles(t, 3)
@@ -57,8 +57,8 @@ func TestAdoptRefusesImpostor(t *testing.T) {
 				t.Errorf("the reloaded program counted %d of 3 opens", n)
 			}
 			again := apply(t, newManager(t, root), p)
-			if !again.Adopted || again.ProgramID != got.ProgramID {
-				t.Errorf("a restarted agent: %+v, want program %d adopted", again, got.ProgramID)
+			if !again.Adopted || sole(again).ID != sole(got).ID {
+				t.Errorf("a restarted agent: %+v, want program %d adopted", again, sole(got).ID)
 			}
 		})
 	}

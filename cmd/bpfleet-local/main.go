@@ -93,6 +93,7 @@ bpfleet is running on this machine.
   export KUBECONFIG=%s
   kubectl get tracepointprograms            # READY True, NODES 1/1
   kubectl get tracepointprograms -o wide    # with the image digest
+  kubectl get clusterbpfapplications       # the flow meter: its programs, READY, NODES
   kubectl get nodeprogramreports -o yaml    # what the agent loaded: IDs, pins
 
   registry:  %s   (example image %s = %s)

@@ -24,7 +24,7 @@
 //     size-limited and checked, and its object with cilium/ebpf (no
 //     kernel), for the operator's checks.
 //   - Which program types a hook attaches is said once, in hooks.go,
-//     beside programType (fromelf.go), which types programs by section.
+//     beside ProgramType (progtype.go), which types programs by section.
 //   - Built artifacts are reproducible: the same objects (or entries) make
 //     the same digest; an object must be of its platform's byte order
 //     (BytecodeFromELF).

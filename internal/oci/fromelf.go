@@ -1,19 +1,20 @@
 package oci
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 
 	"github.com/cilium/ebpf"
+
+	"github.com/bpfleet/bpfleet/internal/kconfig"
 )
 
 // BytecodeFromELF describes an object for an image: its programs (name →
-// bpfman program type, from the ELF section) and maps (name → map type),
+// bpfman program type, from the ELF section: see ProgramType) and maps (name → map type),
 // read from the ELF itself rather than typed by hand. platform is as in
 // Bytecode; the object must be of its byte order.
 func BytecodeFromELF(fileName, platform string, object []byte) (Bytecode, error) {
-	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(object))
+	spec, _, err := kconfig.ParseSpec(object)
 	if err != nil {
 		return Bytecode{}, fmt.Errorf("read %s: %w", fileName, err)
 	}
@@ -30,13 +31,13 @@ func BytecodeFromELF(fileName, platform string, object []byte) (Bytecode, error)
 	return b, nil
 }
 
-// Contents are the programs (name → type, from the ELF section) and maps
+// Contents are the programs (name → type, see ProgramType) and maps
 // (name → map type; not the data sections, ".rodata"…) of an object, as
 // an image's labels name them.
 func Contents(spec *ebpf.CollectionSpec) (programs, maps map[string]string) {
 	programs, maps = map[string]string{}, map[string]string{}
 	for name, p := range spec.Programs {
-		programs[name] = programType(p.SectionName)
+		programs[name] = ProgramType(p)
 	}
 	for name, m := range spec.Maps {
 		if !strings.HasPrefix(name, ".") {
@@ -44,17 +45,4 @@ func Contents(spec *ebpf.CollectionSpec) (programs, maps map[string]string) {
 		}
 	}
 	return programs, maps
-}
-
-// programType names a program's type as bpfman's labels do, from the
-// first element of its ELF section ("tracepoint/syscalls/…" → tracepoint).
-func programType(section string) string {
-	kind, _, _ := strings.Cut(section, "/")
-	switch kind {
-	case "tp":
-		return "tracepoint"
-	case "classifier":
-		return "tc"
-	}
-	return kind
 }

@@ -7,8 +7,8 @@ import (
 )
 
 // hookTypes lists, per hook of the API, the program types (as the
-// io.ebpf.programs label says them, and programType derives them from
-// ELF sections) whose programs the hook attaches. With programType, it is
+// io.ebpf.programs label says them, and ProgramType derives them from
+// ELF sections) whose programs the hook attaches. With ProgramType, it is
 // the one place that says which section makes a program fit for which
 // hook.
 var hookTypes = map[string][]string{
@@ -20,12 +20,13 @@ var hookTypes = map[string][]string{
 	// type: a probe's section says where libbpf would attach it, not
 	// where it can attach.
 	bpfleetv1.HookKprobe: {"kprobe", "kretprobe", "uprobe", "uretprobe"},
-	bpfleetv1.HookUprobe: {"uprobe", "uretprobe", "kprobe", "kretprobe"},
+	bpfleetv1.HookUprobe: {"uprobe", "uretprobe", "usdt", "kprobe", "kretprobe"},
 	// fentry and fexit programs are loaded for their attach type.
 	bpfleetv1.HookFentry: {"fentry"},
 	bpfleetv1.HookFexit:  {"fexit"},
-	// cgroup_skb/…, cgroup/sock_create, cgroup/connect4…
-	bpfleetv1.HookCgroup: {"cgroup_skb", "cgroup", "cgroup_sock", "cgroup_sock_addr"},
+	// cgroup_skb/…, cgroup/sock_create, cgroup/connect4… ("cgroup": an
+	// image built before ProgramType said the kernel type).
+	bpfleetv1.HookCgroup: {"cgroup_skb", "cgroup_sock", "cgroup_sock_addr", "cgroup"},
 }
 
 // HookRuns reports whether hook (a hook of the API, e.g. "XDP") attaches

@@ -1,7 +1,6 @@
 package oci
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +10,8 @@ import (
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/registry/remote"
+
+	"github.com/bpfleet/bpfleet/internal/kconfig"
 )
 
 // ResolveManifest is Resolve in one GET of the manifest rather than a
@@ -77,15 +78,16 @@ func ReadObject(ctx context.Context, src oras.ReadOnlyTarget, img PlatformImage,
 	return readSpec(obj)
 }
 
-// readSpec reads an object's programs, maps and variables. The object
-// comes from a registry: a panic of the ELF reader is an error.
+// readSpec reads an object's programs, maps and variables, as the agent
+// does (kconfig.ParseSpec: __weak externs parse). The object comes from
+// a registry: a panic of the ELF reader is an error.
 func readSpec(obj []byte) (spec *ebpf.CollectionSpec, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			spec, err = nil, invalid("read object: %v", r)
 		}
 	}()
-	spec, err = ebpf.LoadCollectionSpecFromReader(bytes.NewReader(obj))
+	spec, _, err = kconfig.ParseSpec(obj)
 	if err != nil {
 		return nil, invalid("read object: %w", err)
 	}

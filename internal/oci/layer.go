@@ -53,7 +53,8 @@ func Decompress(layer []byte, limit int64) (io.Reader, error) {
 	return &cappedReader{r: zr, left: limit, limit: limit}, nil
 }
 
-// objectFromTar returns the content of the only .o file in a tar stream.
+// objectFromTar returns the content of the only object file (objectSuffixes)
+// in a tar stream.
 func objectFromTar(r io.Reader, maxObject int64) ([]byte, error) {
 	tr := tar.NewReader(r)
 	var obj []byte
@@ -73,7 +74,7 @@ func objectFromTar(r io.Reader, maxObject int64) ([]byte, error) {
 			continue
 		}
 		if name != "" {
-			return nil, fmt.Errorf("layer holds more than one .o file: %q and %q", name, hdr.Name)
+			return nil, fmt.Errorf("layer holds more than one object file (.o, .bpf, .elf): %q and %q", name, hdr.Name)
 		}
 		name = hdr.Name
 		if obj, err = readObject(tr, name, maxObject); err != nil {
@@ -81,7 +82,7 @@ func objectFromTar(r io.Reader, maxObject int64) ([]byte, error) {
 		}
 	}
 	if name == "" {
-		return nil, errors.New("layer holds no .o file")
+		return nil, errors.New("layer holds no object file (.o, .bpf, .elf)")
 	}
 	return obj, nil
 }
@@ -111,11 +112,24 @@ func isObject(hdr *tar.Header) bool {
 	return hdr.Typeflag == tar.TypeReg && isObjectName(hdr.Name)
 }
 
+// objectSuffixes are the names BPF objects go by: ".o" (bpfman, clang),
+// ".bpf" (Suricata) and ".elf" (cilium/ebpf's test objects), which
+// `bpfleet image build` packages under the name it is given.
+var objectSuffixes = []string{".o", ".bpf", ".elf"}
+
 // isObjectName reports whether name is that of an object file (whiteout
 // markers, ".wh.*", are not).
 func isObjectName(name string) bool {
 	base := path.Base(name)
-	return strings.HasSuffix(base, ".o") && !strings.HasPrefix(base, ".wh.")
+	if strings.HasPrefix(base, ".wh.") {
+		return false
+	}
+	for _, suffix := range objectSuffixes {
+		if strings.HasSuffix(base, suffix) {
+			return true
+		}
+	}
+	return false
 }
 
 func readObject(r io.Reader, name string, maxObject int64) ([]byte, error) {

@@ -35,6 +35,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -80,7 +81,43 @@ const (
 
 // run registers n nodes with simulated agents, applies m programs selecting
 // every node, and measures until every program is Ready on every node.
-func run(tb testing.TB, n, m int) result {
+func run(tb testing.TB, n, m int) result { return runOf(tb, n, workload{count: m}) }
+
+// workload is what a run creates: count TracepointPrograms, or count
+// ClusterBpfApplications of perApp programs each.
+type workload struct {
+	count, perApp int
+}
+
+// object is the workload's i-th program resource.
+func (w workload) object(i int) bpfleetv1.Program {
+	if w.perApp == 0 {
+		return program(i)
+	}
+	return application(i, w.perApp)
+}
+
+// list lists the workload's program resources.
+func (w workload) list(ctx context.Context, c client.Client) ([]bpfleetv1.Program, error) {
+	kind, _ := bpfleetv1.ProgramKindOf("TracepointProgram")
+	if w.perApp > 0 {
+		kind, _ = bpfleetv1.ProgramKindOf("ClusterBpfApplication")
+	}
+	list := kind.NewList()
+	if err := c.List(ctx, list); err != nil {
+		return nil, err
+	}
+	var out []bpfleetv1.Program
+	err := meta.EachListItem(list, func(o runtime.Object) error {
+		out = append(out, o.(bpfleetv1.Program))
+		return nil
+	})
+	return out, err
+}
+
+// runOf runs n simulated nodes and the workload w.
+func runOf(tb testing.TB, n int, w workload) result {
+	m := w.count
 	plane, err := controlplane.Start()
 	if err != nil {
 		tb.Fatal(err)
@@ -131,11 +168,11 @@ func run(tb testing.TB, n, m int) result {
 	start := time.Now()
 	profiled := profiles(tb, plane, operatorPprof)
 	for i := range m {
-		if err := c.Create(ctx, program(i)); err != nil {
+		if err := c.Create(ctx, w.object(i)); err != nil {
 			tb.Fatal(err)
 		}
 	}
-	notReady := waitAllReady(tb, c, n, m)
+	notReady := waitAllReady(tb, c, n, w)
 	res := result{nodes: n, programs: m, converge: time.Since(start)}
 	res.operatorCPU = testproc.CPU(tb, operator) - cpu0
 	res.apiserverCPU = testproc.CPUOf(tb, apiserver) - api0
@@ -264,6 +301,23 @@ func program(i int) *bpfleetv1.TracepointProgram {
 	}
 }
 
+// application is the i-th application of the scale runs: perApp
+// tracepoint programs of one object.
+func application(i, perApp int) *bpfleetv1.ClusterBpfApplication {
+	app := &bpfleetv1.ClusterBpfApplication{
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("scale-app-%03d", i)},
+		Spec: bpfleetv1.ClusterBpfApplicationSpec{
+			ProgramSource: bpfleetv1.ProgramSource{ByteCode: bpfleetv1.ByteCodeSource{Path: "/opt/bpf/app.o"}},
+		},
+	}
+	for j := range perApp {
+		app.Spec.Programs = append(app.Spec.Programs, bpfleetv1.ApplicationProgram{
+			Name: fmt.Sprintf("count_%d", j), Tracepoint: &bpfleetv1.TracepointAttach{Name: "syscalls/sys_enter_openat"},
+		})
+	}
+	return app
+}
+
 func registerNodes(tb testing.TB, c client.Client, n int) []string {
 	names := make([]string, n)
 	var g errgroup.Group
@@ -378,18 +432,25 @@ func report(ctx context.Context, c client.Client, set *bpfleetv1.NodeProgramSet)
 }
 
 // reports are what a real agent reports for set's programs, all loaded:
-// tracepoint programs here.
+// tracepoint programs here, alone or in applications.
 func reports(set *bpfleetv1.NodeProgramSet) []bpfleetv1.NodeProgramStatus {
 	var out []bpfleetv1.NodeProgramStatus
+	link := []bpfleetv1.LinkStatus{{Target: "main", LinkID: 1002, Detail: "syscalls/sys_enter_openat"}}
 	for _, np := range set.Spec.Programs {
-		out = append(out, bpfleetv1.NodeProgramStatus{
+		st := bpfleetv1.NodeProgramStatus{
 			UID: np.UID, Generation: np.Generation, State: bpfleetv1.StateReady, ProgramID: 1000,
 			PinPath: "/sys/fs/bpf/bpfleet/" + string(np.UID) + "/0f4e2a91-6c1d7b35",
-			Objects: bpfleetv1.KernelObjects{
-				Links:  []bpfleetv1.LinkStatus{{Target: "main", LinkID: 1002, Detail: "syscalls/sys_enter_openat"}},
-				MapIDs: map[string]uint32{"counts": 1001},
-			},
-		})
+			Objects: bpfleetv1.KernelObjects{Links: link, MapIDs: map[string]uint32{"counts": 1001}},
+		}
+		if len(np.Programs) > 0 {
+			st.ProgramID, st.Objects.Links = 0, nil
+			for i, a := range np.Programs {
+				st.Programs = append(st.Programs, bpfleetv1.ProgramAttachmentStatus{
+					Name: a.Name, State: bpfleetv1.StateReady, ProgramID: uint32(1000 + i), Links: link,
+				})
+			}
+		}
+		out = append(out, st)
 	}
 	return out
 }
@@ -423,18 +484,20 @@ func waitSets(tb testing.TB, c client.Client, n int) {
 
 // waitAllReady waits until the m programs are Ready on the n nodes; it
 // says so if they are not within 10 minutes.
-func waitAllReady(tb testing.TB, c client.Client, n, m int) error {
+func waitAllReady(tb testing.TB, c client.Client, n int, w workload) error {
 	start, logged := time.Now(), time.Now()
+	m := w.count
 	return poll(fmt.Sprintf("%d programs Ready on %d nodes", m, n), 10*time.Minute, func(ctx context.Context) (bool, error) {
-		var list bpfleetv1.TracepointProgramList
-		if err := c.List(ctx, &list); err != nil {
+		list, err := w.list(ctx, c)
+		if err != nil {
 			return false, err
 		}
 		ready, nodes := 0, 0
-		for _, p := range list.Items {
-			nodes += int(p.Status.Nodes.Ready)
-			if meta.IsStatusConditionTrue(p.Status.Conditions, bpfleetv1.ConditionReady) &&
-				p.Status.ObservedGeneration == p.Generation && p.Status.Nodes.Ready == int32(n) {
+		for _, p := range list {
+			st := p.ProgramStatus()
+			nodes += int(st.Nodes.Ready)
+			if meta.IsStatusConditionTrue(st.Conditions, bpfleetv1.ConditionReady) &&
+				st.ObservedGeneration == p.GetGeneration() && st.Nodes.Ready == int32(n) {
 				ready++
 			}
 		}

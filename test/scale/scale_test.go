@@ -46,20 +46,22 @@ func (s untilStopping) WithName(name string) logr.LogSink {
 	return untilStopping{s.LogSink.WithName(name)}
 }
 
-// A smoke run at 100 nodes and 10 programs: everything converges, and the
-// objects are a set, a report and a Lease per node, not one per program
-// per node. No timing is asserted; BenchmarkScale measures.
+// Smoke runs at 100 nodes, of 10 programs and of 10 applications of 5
+// programs: everything converges, and the objects are a set, a report and
+// a Lease per node, not one per program per node. No timing is asserted; BenchmarkScale measures.
 func TestScaleSmoke(t *testing.T) {
-	r := run(t, 100, 10)
-	t.Log(r.summary())
-	if r.sets != 100 || r.reports != 100 || r.leases != 100 {
-		t.Errorf("%d NodeProgramSets, %d NodeProgramReports, %d Leases for 100 nodes, want one of each per node", r.sets, r.reports, r.leases)
+	for _, w := range []workload{{count: 10}, {count: 10, perApp: 5}} {
+		r := runOf(t, 100, w)
+		t.Log(r.summary())
+		if r.sets != 100 || r.reports != 100 || r.leases != 100 {
+			t.Errorf("%+v: %d NodeProgramSets, %d NodeProgramReports, %d Leases for 100 nodes, want one of each per node", w, r.sets, r.reports, r.leases)
+		}
 	}
 }
 
 // benchRuns holds each size's run: the benchmark framework calls a
 // benchmark more than once, a run happens once whatever b.N.
-var benchRuns = map[[2]int]*result{}
+var benchRuns = map[[3]int]*result{}
 
 // BenchmarkScale runs 1,000 simulated nodes and 100 programs once,
 // whatever b.N, and reports convergence time, writes per node, API
@@ -70,12 +72,19 @@ func BenchmarkScale(b *testing.B) { benchScale(b, 1000, 100) }
 // Kubernetes supports: several minutes on 2 cores, not in make bench.
 func BenchmarkScale5000(b *testing.B) { benchScale(b, 5000, 100) }
 
-func benchScale(b *testing.B, n, m int) {
-	r := benchRuns[[2]int{n, m}]
+// BenchmarkScaleApplications is BenchmarkScale with 100
+// ClusterBpfApplications of 5 programs each instead of 100 programs.
+func BenchmarkScaleApplications(b *testing.B) { benchScaleOf(b, 1000, workload{count: 100, perApp: 5}) }
+
+func benchScale(b *testing.B, n, m int) { benchScaleOf(b, n, workload{count: m}) }
+
+func benchScaleOf(b *testing.B, n int, w workload) {
+	key := [3]int{n, w.count, w.perApp}
+	r := benchRuns[key]
 	if r == nil {
-		res := run(b, n, m)
+		res := runOf(b, n, w)
 		r = &res
-		benchRuns[[2]int{n, m}] = r
+		benchRuns[key] = r
 	}
 	b.Log(r.summary())
 	total := 0.0

@@ -1,0 +1,143 @@
+package nodesync
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
+	"github.com/bpfleet/bpfleet/bpfman-agent/failure"
+	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
+)
+
+// plan is where an entry's programs attach on this node.
+type plan struct {
+	programs []programs.Attachment
+	// missing names selected targets absent for now, of every program.
+	missing []string
+	// skipped are the optional programs whose hook this kernel lacks, by
+	// name, with the reason.
+	skipped map[string]string
+}
+
+// planEntry plans every program of np: the optional ones whose hook this
+// kernel lacks (kernel, as probed) are skipped; any other that does not
+// plan fails the entry.
+func planEntry(np *bpfleetv1.NodeProgram, kernel map[string]string, facts *attach.Facts) (plan, error) {
+	var pl plan
+	for _, a := range np.Attachments() {
+		hook, err := attach.Lookup(a.Attach.Hook)
+		if err != nil {
+			return pl, err
+		}
+		if why := kernel[hook.Name()]; why != "" && a.Optional {
+			pl.skip(a.Name, why)
+			continue
+		}
+		hp, err := hook.Plan(a.Attach, facts)
+		if err != nil {
+			return pl, programError(np, a.Name, err)
+		}
+		key, err := hook.LinkKey(a.Attach)
+		if err != nil {
+			return pl, programError(np, a.Name, err)
+		}
+		pl.programs = append(pl.programs, programs.Attachment{Name: a.Name, LinkKey: key, Attach: hp.Targets})
+		pl.missing = append(pl.missing, hp.Missing...)
+	}
+	if len(pl.programs) == 0 {
+		return pl, &failure.Unsupported{Missing: "none of its programs can run on this node: " + pl.skippedMessage()}
+	}
+	return pl, nil
+}
+
+func (pl *plan) skip(name, why string) {
+	if pl.skipped == nil {
+		pl.skipped = map[string]string{}
+	}
+	pl.skipped[name] = why
+}
+
+func (pl *plan) skippedMessage() string {
+	var parts []string
+	for _, name := range slices.Sorted(maps.Keys(pl.skipped)) {
+		parts = append(parts, name+": "+pl.skipped[name])
+	}
+	return strings.Join(parts, "; ")
+}
+
+// programError names the program of an application whose hook failed to
+// plan; a single kind's error stays as it was.
+func programError(np *bpfleetv1.NodeProgram, name string, err error) error {
+	if len(np.Programs) == 0 {
+		return err
+	}
+	return fmt.Errorf("program %s: %w", name, err)
+}
+
+// programStatuses reports each program of application np: Ready with its
+// kernel ID and links where it runs, Unsupported where the plan skipped
+// it. A single kind's entry has none (ProgramID and Objects say it all).
+func programStatuses(np *bpfleetv1.NodeProgram, ld programs.Loaded, skipped map[string]string) []bpfleetv1.ProgramAttachmentStatus {
+	if len(np.Programs) == 0 {
+		return nil
+	}
+	out := make([]bpfleetv1.ProgramAttachmentStatus, 0, len(np.Programs))
+	for _, a := range np.Programs {
+		st := bpfleetv1.ProgramAttachmentStatus{Name: a.Name, State: bpfleetv1.StateReady}
+		if why, ok := skipped[a.Name]; ok {
+			st.State, st.Message = bpfleetv1.StateUnsupported, "not run: this node lacks its hook: "+why
+		}
+		if lp, ok := ld.Programs[a.Name]; ok {
+			st.ProgramID, st.Links = lp.ID, linkStatuses(lp.Links)
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// keptPrograms reports, for application np whose update did not apply
+// (state), the programs of its revision that still run.
+func keptPrograms(np *bpfleetv1.NodeProgram, ld programs.Loaded, state bpfleetv1.ProgramState) []bpfleetv1.ProgramAttachmentStatus {
+	var out []bpfleetv1.ProgramAttachmentStatus
+	for _, a := range np.Programs {
+		if lp, ok := ld.Programs[a.Name]; ok {
+			out = append(out, bpfleetv1.ProgramAttachmentStatus{Name: a.Name, State: state, ProgramID: lp.ID,
+				Links: linkStatuses(lp.Links), Message: "its previous revision still runs"})
+		}
+	}
+	return out
+}
+
+// linkStatuses reports links, sorted by target.
+func linkStatuses(links map[string]programs.LinkInfo) []bpfleetv1.LinkStatus {
+	out := make([]bpfleetv1.LinkStatus, 0, len(links))
+	for _, target := range slices.Sorted(maps.Keys(links)) {
+		out = append(out, bpfleetv1.LinkStatus{Target: target, LinkID: links[target].ID, Detail: links[target].Detail})
+	}
+	return out
+}
+
+// single is the program of ld, the revision of np, as a single program
+// kind's status reports it; none (the zero LoadedProgram) for an
+// application, whose programs report each their own.
+func single(np *bpfleetv1.NodeProgram, ld programs.Loaded) programs.LoadedProgram {
+	if len(np.Programs) > 0 {
+		return programs.LoadedProgram{}
+	}
+	return sole(ld)
+}
+
+// sole is the one program of ld; none (the zero LoadedProgram) for an
+// application of several.
+func sole(ld programs.Loaded) programs.LoadedProgram {
+	if len(ld.Programs) != 1 {
+		return programs.LoadedProgram{}
+	}
+	for _, lp := range ld.Programs {
+		return lp
+	}
+	return programs.LoadedProgram{}
+}
