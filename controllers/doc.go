@@ -4,7 +4,9 @@
 //
 // Four reconcilers share the work. ProgramReconciler runs once per program
 // kind, through the v1alpha1.Program interface: it resolves the image,
-// holds the finalizer, moves the rollout a step and aggregates node status
+// checks that the image holds what the program names before any node
+// sees it (imagecheck.go: every attachment, globalData; images read once
+// per digest, images.go), holds the finalizer, moves the rollout a step and aggregates node status
 // into the program's status. MapPolicyReconciler does the same for
 // MapPolicies (their entries artifact, their nodes' reports). NodeReconciler
 // runs per Node: it writes that node's NodeProgramSet from every program

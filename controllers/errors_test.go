@@ -108,3 +108,40 @@ func TestErrorClassOutcomes(t *testing.T) {
 		}
 	}
 }
+
+// A registry that resolved the image and then went down is not a
+// mismatch: reading the image fails as a resolution would (transient,
+// ResolveFailed, retried with backoff), and nothing is cached: the next
+// try reads it again.
+func TestImageReadWhileRegistryDownIsTransient(t *testing.T) {
+	ctx := context.Background()
+	host, stop, err := ocitest.Start("127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	img := &bpfleetv1.ImageSource{Ref: host + "/bpfleet/down:v1"}
+	if _, err := oci.Push(ctx, img.Ref, oci.Bytecode{FileName: "down.o", Object: bpf.TracepointCounter,
+		Programs: map[string]string{"count_openat": "tracepoint"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	r := NewRegistryResolver(nil)
+	digest, err := r.Resolve(ctx, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, err = r.contents(short, img, digest, false)
+	if err == nil {
+		t.Fatal("read an image from a registry that is down")
+	}
+	ce := classOf(contentsError(err))
+	if ce == nil || ce.class != classTransient || ce.reason != bpfleetv1.ReasonResolveFailed {
+		t.Errorf("registry down (%v): classified %+v, want transient ResolveFailed", err, ce)
+	}
+	if e := r.cache.entry(digest); e.contents != nil {
+		t.Error("a failed read was cached")
+	}
+}

@@ -143,11 +143,14 @@ func scheduledOn(t *testing.T, name string, nodes ...string) *bpfleetv1.Tracepoi
 }
 
 // imageScheduledOn is scheduledOn for a program of image ref, on one
-// node; it returns the node's entry for it.
-func imageScheduledOn(t *testing.T, name, ref, node string) (*bpfleetv1.TracepointProgram, bpfleetv1.NodeProgram) {
+// node, changed by change first; it returns the node's entry for it.
+func imageScheduledOn(t *testing.T, name, ref, node string, change ...func(*bpfleetv1.TracepointProgram)) (*bpfleetv1.TracepointProgram, bpfleetv1.NodeProgram) {
 	t.Helper()
 	p := pathProgram(name, map[string]string{"test": name})
 	p.Spec.ByteCode = bpfleetv1.ByteCodeSource{Image: &bpfleetv1.ImageSource{Ref: ref}}
+	for _, c := range change {
+		c(p)
+	}
 	return p, schedule(t, p, node)[0]
 }
 

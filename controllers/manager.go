@@ -102,6 +102,6 @@ func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 	if err != nil {
 		return nil, err
 	}
-	resolver := RegistryResolver{Reader: mgr.GetAPIReader()}
+	resolver := NewRegistryResolver(mgr.GetAPIReader())
 	return mgr, SetupAll(mgr, resolver, o)
 }

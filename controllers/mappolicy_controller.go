@@ -42,7 +42,7 @@ type MapPolicyReconciler struct {
 // Reconcile resolves the policy's entries artifact and aggregates the
 // nodes' reports into its status.
 func (r *MapPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	return r.skeleton.reconcile(ctx, req, r.finalize, r.resolveEntries, r.aggregate)
+	return r.skeleton.reconcile(ctx, req, r.finalize, r.resolveEntries, r.checkMaps, r.aggregate)
 }
 
 // newSkeleton is the reconcile path of MapPolicies.
@@ -64,6 +64,16 @@ func (r *MapPolicyReconciler) resolveEntries(ctx context.Context, mp *bpfleetv1.
 		return fmt.Errorf("entriesFrom: %w", err)
 	}
 	return nil
+}
+
+// checkMaps refuses a policy whose map the image of a program it selects
+// lacks (checkPolicyMaps).
+func (r *MapPolicyReconciler) checkMaps(ctx context.Context, mp *bpfleetv1.MapPolicy) error {
+	programs, err := allPrograms(ctx, r)
+	if err != nil {
+		return err
+	}
+	return checkPolicyMaps(ctx, r.Resolver, mp, programs)
 }
 
 // aggregate sums the nodes' reports into the policy's status.
@@ -129,8 +139,14 @@ func appliesOn(set *nodeState, uid types.UID) bool {
 // that report on them.
 func (r *MapPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.skeleton = r.newSkeleton()
-	return ctrl.NewControllerManagedBy(mgr).
-		Named("mappolicy").
+	b := ctrl.NewControllerManagedBy(mgr).Named("mappolicy")
+	// A program's new image is checked against the policies that
+	// select it (checkMaps).
+	for _, k := range Kinds {
+		b = b.Watches(k.New(), handler.EnqueueRequestsFromMapFunc(r.policiesSelecting(k.Name)),
+			builder.WithPredicates(changed(func(p bpfleetv1.Program) any { return p.ProgramStatus().Image })))
+	}
+	return b.
 		For(&bpfleetv1.MapPolicy{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&bpfleetv1.NodeProgramSet{}, handler.EnqueueRequestsFromMapFunc(policiesOnSet),
 			builder.WithPredicates(changed(func(s *bpfleetv1.NodeProgramSet) any { return s.Spec.MapPolicies }))).
@@ -144,6 +160,25 @@ func (r *MapPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // which set it is about, see capabilitiesPart).
 func policiesPart(r *bpfleetv1.NodeProgramReport) any {
 	return []any{metav1.GetControllerOf(r), r.Status.MapPolicies}
+}
+
+// policiesSelecting maps a program of kind to the policies that select
+// it.
+func (r *MapPolicyReconciler) policiesSelecting(kind string) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		var list bpfleetv1.MapPolicyList
+		if err := r.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "list map policies")
+			return nil
+		}
+		var reqs []reconcile.Request
+		for i := range list.Items {
+			if policySelects(&list.Items[i], kind, o.(bpfleetv1.Program)) {
+				reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: list.Items[i].Name}})
+			}
+		}
+		return reqs
+	}
 }
 
 func policiesOnSet(_ context.Context, o client.Object) []reconcile.Request {

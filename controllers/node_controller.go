@@ -307,16 +307,27 @@ func ownedByNode(set *bpfleetv1.NodeProgramSet) bool {
 	return false
 }
 
-// listPrograms lists the programs of every kind.
+// listPrograms lists the programs of every kind, as the reconciles
+// handed over have them.
 func (r *NodeReconciler) listPrograms(ctx context.Context) ([]KindedProgram, error) {
+	out, err := allPrograms(ctx, r)
+	for i := range out {
+		out[i].Program = r.ahead.current(out[i].Program)
+	}
+	return out, err
+}
+
+// allPrograms lists the programs of every kind from the cache: they are
+// the cache's objects, not to be written.
+func allPrograms(ctx context.Context, c client.Reader) ([]KindedProgram, error) {
 	var out []KindedProgram
 	for _, k := range Kinds {
 		list := k.NewList()
-		if err := r.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		if err := c.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, fmt.Errorf("list %s: %w", k.Name, err)
 		}
 		for _, p := range k.Items(list) {
-			out = append(out, KindedProgram{Kind: k.Name, Program: r.ahead.current(p)})
+			out = append(out, KindedProgram{Kind: k.Name, Program: p})
 		}
 	}
 	return out, nil

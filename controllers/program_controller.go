@@ -79,9 +79,23 @@ func (r *ProgramReconciler) newSkeleton() *skeleton[bpfleetv1.Program] {
 	}
 }
 
-// resolveImage resolves a new image reference once and records the digest.
+// resolveImage resolves a new image reference once and records the
+// digest, once the image holds what the program names (checkImage): at
+// a new digest or a new generation. What is not checked is not
+// scheduled: a failed check clears the digest, so that nodes keep what
+// they run, and the next try resolves and checks again (a tag pushed
+// anew is seen).
 func (r *ProgramReconciler) resolveImage(ctx context.Context, obj bpfleetv1.Program) error {
-	return resolveOnce(ctx, r.Resolver, r.SecretNamespaces, obj.Source().ByteCode.Image, &obj.ProgramStatus().Image)
+	img, st := obj.Source().ByteCode.Image, obj.ProgramStatus()
+	checked := resolved(img, st.Image) && st.ObservedGeneration == obj.GetGeneration()
+	if err := resolveOnce(ctx, r.Resolver, r.SecretNamespaces, img, &st.Image); err != nil || img == nil || checked {
+		return err
+	}
+	if err := checkImage(ctx, r.Resolver, obj); err != nil {
+		st.Image = nil
+		return err
+	}
+	return nil
 }
 
 // aggregate sums the selected nodes' reports into the program's status,

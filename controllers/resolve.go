@@ -11,18 +11,33 @@ import (
 )
 
 // RegistryResolver resolves references against their registry, with the
-// program's pull secret read straight from the API (Secrets are not cached).
+// program's pull secret read straight from the API (Secrets are not
+// cached), and reads what the images of the digests hold, once per
+// digest (see contents).
 type RegistryResolver struct {
 	Reader client.Reader
+	cache  *imageCache
 }
 
-// Resolve returns the manifest digest img.Ref names.
-func (r RegistryResolver) Resolve(ctx context.Context, img *bpfleetv1.ImageSource) (string, error) {
+// NewRegistryResolver is a RegistryResolver reading Secrets with reader.
+func NewRegistryResolver(reader client.Reader) *RegistryResolver {
+	return &RegistryResolver{Reader: reader, cache: newImageCache()}
+}
+
+// Resolve returns the manifest digest img.Ref names. It reads the
+// manifest (a GET rather than a HEAD: one request), which the read of the
+// image's contents then takes.
+func (r *RegistryResolver) Resolve(ctx context.Context, img *bpfleetv1.ImageSource) (string, error) {
 	creds, err := pullsecret.Credentials(ctx, r.Reader, img.PullSecret, img.Ref)
 	if err != nil {
 		return "", err
 	}
-	return oci.Resolve(ctx, img.Ref, creds)
+	_, desc, raw, err := oci.ResolveManifest(ctx, img.Ref, creds)
+	if err != nil {
+		return "", err
+	}
+	r.cache.remember(fetchedRoot{desc: desc, raw: raw})
+	return desc.Digest.String(), nil
 }
 
 func pinnedRef(ref, digest string) string { return oci.Pinned(ref, digest) }

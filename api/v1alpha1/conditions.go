@@ -77,6 +77,14 @@ const (
 	// ReasonInvalidReport: the node's agent reported the program in an
 	// entry that does not decode; the message says why.
 	ReasonInvalidReport = "InvalidReport"
+
+	// ReasonImageMismatch: the image lacks what the resource names (a
+	// program, a program of the hook's type, a global variable or a
+	// value that fits it, a MapPolicy's map); the message lists what the
+	// image has. The operator finds it before any node is asked to load
+	// the image: Stalled until the spec or the image (a new push of the
+	// tag) changes.
+	ReasonImageMismatch = "ImageMismatch"
 )
 
 // AgentLeaseLabel marks the coordination.k8s.io Lease by which a node's

@@ -3,6 +3,7 @@ package image
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 
 	bpfoci "github.com/bpfleet/bpfleet/internal/oci"
@@ -62,16 +63,16 @@ func checkNotEntries(layerType string) error {
 // maxEntries bytes are decompressed. Only the first byte of the JSON is
 // looked at.
 func readEntries(layer []byte, maxEntries int64) ([]byte, error) {
-	stream, err := decompress(layer)
+	stream, err := bpfoci.Decompress(layer, maxEntries)
 	if err != nil {
-		return nil, wrap(ReasonInvalid, "map entries", err)
+		return nil, newError(ReasonInvalid, "map entries: %w", err)
 	}
-	list, err := io.ReadAll(&cappedReader{r: stream, left: maxEntries, limit: maxEntries})
+	list, err := io.ReadAll(stream)
 	switch {
-	case err != nil && ReasonOf(err) == "":
-		return nil, newError(ReasonInvalid, "map entries: layer: bad gzip stream: %w", err)
+	case errors.Is(err, bpfoci.ErrTooLarge):
+		return nil, newError(ReasonTooLarge, "map entries: %w", err)
 	case err != nil:
-		return nil, wrap(ReasonInvalid, "map entries", err)
+		return nil, newError(ReasonInvalid, "map entries: layer: bad gzip stream: %w", err)
 	}
 	if start := bytes.TrimLeft(list, " \t\r\n"); !bytes.HasPrefix(start, []byte("[")) {
 		return nil, newError(ReasonInvalid, "map entries: layer is not a JSON array (first bytes: %.20q)", start)

@@ -19,8 +19,8 @@ const (
 	// WithPullTimeout).
 	DefaultPullTimeout = 5 * time.Minute
 	// tarOverhead is what a decompressed tar layer may hold beyond the
-	// object: headers, directories and small files.
-	tarOverhead = 1 << 20
+	// object (bpfoci.ExtractObject).
+	tarOverhead = bpfoci.TarOverhead
 )
 
 type limits struct {

@@ -3,6 +3,7 @@ package oci
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/opencontainers/go-digest"
@@ -16,6 +17,23 @@ const (
 	maxDescribeManifest = 4 << 20
 	maxDescribeEntries  = 64
 )
+
+// ErrInvalidImage is wrapped by Describe's errors that are about the
+// image, not the registry: a manifest, config or labels that are not
+// those of a bytecode image, or over the limits.
+var ErrInvalidImage = errors.New("not a bytecode image")
+
+// invalid is an error about the image (ErrInvalidImage), said by format.
+func invalid(format string, args ...any) error {
+	return invalidImage{fmt.Errorf(format, args...)}
+}
+
+// invalidImage is an error of ErrInvalidImage, with its own message.
+type invalidImage struct{ err error }
+
+func (e invalidImage) Error() string        { return e.err.Error() }
+func (e invalidImage) Unwrap() error        { return e.err }
+func (e invalidImage) Is(target error) bool { return target == ErrInvalidImage }
 
 // Description is what a bytecode image holds, per platform, as its
 // manifests and configs say (layers are not read).
@@ -40,6 +58,11 @@ type PlatformImage struct {
 	// config's labels.
 	Programs map[string]string `json:"programs"`
 	Maps     map[string]string `json:"maps"`
+	// Unlabeled is true for an image whose config names no program (see
+	// DescribeFetched); its Programs and Maps are empty.
+	Unlabeled bool `json:"unlabeled,omitempty"`
+	// Layer is the layer holding the object.
+	Layer ocispec.Descriptor `json:"-"`
 }
 
 // Describe reads the bytecode image that root names in src (a registry
@@ -49,16 +72,35 @@ func Describe(ctx context.Context, src oras.ReadOnlyTarget, root ocispec.Descrip
 	if err != nil {
 		return nil, err
 	}
+	return describer{src: src}.describe(ctx, root, raw)
+}
+
+// DescribeFetched is Describe of a root manifest (or index) already
+// fetched, raw (see ResolveManifest); unlike Describe, it takes an image
+// whose config has no labels (an image built for an older bpfman, or by
+// hand), and marks it Unlabeled.
+func DescribeFetched(ctx context.Context, src oras.ReadOnlyTarget, root ocispec.Descriptor, raw []byte) (*Description, error) {
+	return describer{src: src, unlabeled: true}.describe(ctx, root, raw)
+}
+
+// describer reads the manifests and configs of a bytecode image.
+type describer struct {
+	src oras.ReadOnlyTarget
+	// unlabeled takes an image whose config has no labels.
+	unlabeled bool
+}
+
+func (r describer) describe(ctx context.Context, root ocispec.Descriptor, raw []byte) (*Description, error) {
 	var m struct {
 		ocispec.Manifest
 		Manifests []ocispec.Descriptor `json:"manifests"`
 	}
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", root.Digest, err)
+		return nil, invalid("manifest %s: %w", root.Digest, err)
 	}
 	d := &Description{Digest: root.Digest, MediaType: root.MediaType}
 	if m.Config.Digest != "" {
-		img, err := describeImage(ctx, src, root, m.Manifest)
+		img, err := r.image(ctx, root, m.Manifest)
 		if err != nil {
 			return nil, err
 		}
@@ -66,10 +108,10 @@ func Describe(ctx context.Context, src oras.ReadOnlyTarget, root ocispec.Descrip
 		return d, nil
 	}
 	if len(m.Manifests) == 0 || len(m.Manifests) > maxDescribeEntries {
-		return nil, fmt.Errorf("%s: neither an image manifest nor an index of 1 to %d images", root.Digest, maxDescribeEntries)
+		return nil, invalid("%s: neither an image manifest nor an index of 1 to %d images", root.Digest, maxDescribeEntries)
 	}
 	for _, entry := range m.Manifests {
-		img, err := describeEntry(ctx, src, entry)
+		img, err := r.entry(ctx, entry)
 		if err != nil {
 			return nil, err
 		}
@@ -78,45 +120,49 @@ func Describe(ctx context.Context, src oras.ReadOnlyTarget, root ocispec.Descrip
 	return d, nil
 }
 
-func describeEntry(ctx context.Context, src oras.ReadOnlyTarget, desc ocispec.Descriptor) (PlatformImage, error) {
-	raw, err := fetchLimited(ctx, src, desc)
+func (r describer) entry(ctx context.Context, desc ocispec.Descriptor) (PlatformImage, error) {
+	raw, err := fetchLimited(ctx, r.src, desc)
 	if err != nil {
 		return PlatformImage{}, err
 	}
 	var m ocispec.Manifest
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return PlatformImage{}, fmt.Errorf("manifest %s: %w", desc.Digest, err)
+		return PlatformImage{}, invalid("manifest %s: %w", desc.Digest, err)
 	}
-	return describeImage(ctx, src, desc, m)
+	return r.image(ctx, desc, m)
 }
 
-// describeImage reads the config of one image manifest.
-func describeImage(ctx context.Context, src oras.ReadOnlyTarget, desc ocispec.Descriptor, m ocispec.Manifest) (PlatformImage, error) {
+// image reads the config of one image manifest.
+func (r describer) image(ctx context.Context, desc ocispec.Descriptor, m ocispec.Manifest) (PlatformImage, error) {
 	if len(m.Layers) != 1 {
-		return PlatformImage{}, fmt.Errorf("manifest %s has %d layers; a bytecode image has one", desc.Digest, len(m.Layers))
+		return PlatformImage{}, invalid("manifest %s has %d layers; a bytecode image has one", desc.Digest, len(m.Layers))
 	}
-	raw, err := fetchLimited(ctx, src, m.Config)
+	raw, err := fetchLimited(ctx, r.src, m.Config)
 	if err != nil {
 		return PlatformImage{}, err
 	}
 	var config ocispec.Image
 	if err := json.Unmarshal(raw, &config); err != nil {
-		return PlatformImage{}, fmt.Errorf("config %s: %w", m.Config.Digest, err)
+		return PlatformImage{}, invalid("config %s: %w", m.Config.Digest, err)
 	}
-	programs, maps, err := ParseLabels(config.Config.Labels)
-	if err != nil {
-		return PlatformImage{}, fmt.Errorf("config %s: %w", m.Config.Digest, err)
-	}
-	return PlatformImage{
+	img := PlatformImage{
 		Platform: platformString(config.Platform), Digest: desc.Digest,
 		Size:      desc.Size + m.Config.Size + m.Layers[0].Size,
-		LayerSize: m.Layers[0].Size, Programs: programs, Maps: maps,
-	}, nil
+		LayerSize: m.Layers[0].Size, Layer: m.Layers[0],
+	}
+	img.Programs, img.Maps, err = ParseLabels(config.Config.Labels)
+	if r.unlabeled && errors.Is(err, ErrUnlabeled) {
+		img.Programs, img.Maps, img.Unlabeled, err = map[string]string{}, map[string]string{}, true, nil
+	}
+	if err != nil {
+		return PlatformImage{}, invalid("config %s: %w", m.Config.Digest, err)
+	}
+	return img, nil
 }
 
 func fetchLimited(ctx context.Context, src oras.ReadOnlyTarget, desc ocispec.Descriptor) ([]byte, error) {
 	if desc.Size > maxDescribeManifest {
-		return nil, fmt.Errorf("%s is %d bytes, more than the limit of %d", desc.Digest, desc.Size, maxDescribeManifest)
+		return nil, invalid("%s is %d bytes, more than the limit of %d", desc.Digest, desc.Size, maxDescribeManifest)
 	}
 	raw, err := content.FetchAll(ctx, src, desc)
 	if err != nil {

@@ -20,7 +20,11 @@
 //   - Nothing in this package trusts the registry beyond the digest it asked
 //     for: Resolve checks a digest reference exists, it never rewrites it;
 //     Describe reads manifests and configs only, size-limited and checked
-//     against their digests, never layers.
+//     against their digests, never layers; ReadObject reads one layer,
+//     size-limited and checked, and its object with cilium/ebpf (no
+//     kernel), for the operator's checks.
+//   - Which program types a hook attaches is said once, in hooks.go,
+//     beside ProgramType (progtype.go), which types programs by section.
 //   - Built artifacts are reproducible: the same objects (or entries) make
 //     the same digest; an object must be of its platform's byte order
 //     (BytecodeFromELF).

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/bpfleet/bpfleet/internal/kconfig"
 )
 
@@ -16,7 +18,7 @@ func BytecodeFromELF(fileName, platform string, object []byte) (Bytecode, error)
 	if err != nil {
 		return Bytecode{}, fmt.Errorf("read %s: %w", fileName, err)
 	}
-	b := Bytecode{FileName: fileName, Object: object, Platform: platform, Programs: map[string]string{}, Maps: map[string]string{}}
+	b := Bytecode{FileName: fileName, Object: object, Platform: platform}
 	p, err := b.platform()
 	if err != nil {
 		return Bytecode{}, err
@@ -25,13 +27,22 @@ func BytecodeFromELF(fileName, platform string, object []byte) (Bytecode, error)
 		return Bytecode{}, fmt.Errorf("%s is %s eBPF, but %s runs %s eBPF: compile it with clang -target %s",
 			fileName, OrderName(spec.ByteOrder), platformString(p), OrderName(want), ClangTarget(want))
 	}
+	b.Programs, b.Maps = Contents(spec)
+	return b, nil
+}
+
+// Contents are the programs (name → type, see ProgramType) and maps
+// (name → map type; not the data sections, ".rodata"…) of an object, as
+// an image's labels name them.
+func Contents(spec *ebpf.CollectionSpec) (programs, maps map[string]string) {
+	programs, maps = map[string]string{}, map[string]string{}
 	for name, p := range spec.Programs {
-		b.Programs[name] = ProgramType(p)
+		programs[name] = ProgramType(p)
 	}
 	for name, m := range spec.Maps {
 		if !strings.HasPrefix(name, ".") {
-			b.Maps[name] = strings.ToLower(m.Type.String())
+			maps[name] = strings.ToLower(m.Type.String())
 		}
 	}
-	return b, nil
+	return programs, maps
 }

@@ -2,6 +2,7 @@ package oci
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 )
 
@@ -17,6 +18,11 @@ const (
 	labelFunction    = "io.ebpf.bpf_function_name"
 	labelProgramType = "io.ebpf.program_type"
 )
+
+// ErrUnlabeled is wrapped by ParseLabels' error for a config that names
+// no program: neither LabelPrograms nor bpfman's older single-program
+// labels.
+var ErrUnlabeled = errors.New("missing label " + LabelPrograms)
 
 // Bounds on the label content; they keep a hostile image's labels from
 // turning into huge status messages or pin paths.
@@ -59,7 +65,7 @@ func parsePrograms(labels map[string]string) (map[string]string, error) {
 func legacyPrograms(labels map[string]string) (map[string]string, error) {
 	fn, typ := labels[labelFunction], labels[labelProgramType]
 	if fn == "" || typ == "" {
-		return nil, fmt.Errorf("missing label %s: not a bpfman bytecode image", LabelPrograms)
+		return nil, fmt.Errorf("%w: not a bpfman bytecode image", ErrUnlabeled)
 	}
 	programs := map[string]string{fn: typ}
 	return programs, checkEntries(LabelPrograms, programs)
