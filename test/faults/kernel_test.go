@@ -21,6 +21,7 @@ import (
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpf"
+	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
 )
 
 // check asserts that the kernel and the pins hold exactly what phase w
@@ -85,8 +86,12 @@ func checkRoot(t *testing.T, root string, running ...bpfleetv1.NodeProgramStatus
 // and running the program.
 func checkPins(t *testing.T, st bpfleetv1.NodeProgramStatus, targets ...string) {
 	t.Helper()
-	dir := st.PinPath
-	prog, err := ebpf.LoadPinnedProgram(filepath.Join(dir, "prog"), nil)
+	dir := pins.Dir(st.PinPath)
+	names, err := dir.ProgNames()
+	if err != nil || len(names) != 1 {
+		t.Fatalf("%s: programs pinned %v (%v), want its one program", st.UID, names, err)
+	}
+	prog, err := ebpf.LoadPinnedProgram(dir.Prog(names[0]), nil)
 	if err != nil {
 		t.Fatalf("%s: pinned program: %v", st.UID, err)
 	}
@@ -96,13 +101,17 @@ func checkPins(t *testing.T, st bpfleetv1.NodeProgramStatus, targets ...string) 
 	}
 	checkPinnedMaps(t, st)
 	var got []string
+	sets, err := dir.LinkSets()
+	if err != nil || len(sets) != 1 || sets[0].Program != names[0] {
+		t.Fatalf("%s: link sets pinned %v (%v), want one of program %s", st.UID, sets, err, names[0])
+	}
 	for _, l := range st.Objects.Links {
 		got = append(got, l.Target)
-		checkLink(t, st, filepath.Join(dir, "links", l.Target), l.LinkID)
+		checkLink(t, st, dir.Link(sets[0], l.Target), l.LinkID)
 	}
-	files, _ := os.ReadDir(filepath.Join(dir, "links"))
-	if !slices.Equal(got, targets) || len(files) != len(targets) {
-		t.Errorf("%s: links %v reported, %d pinned; want one on each of %v", st.UID, got, len(files), targets)
+	pinned, _ := dir.LinkTargets(sets[0])
+	if !slices.Equal(got, targets) || len(pinned) != len(targets) {
+		t.Errorf("%s: links %v reported, %d pinned; want one on each of %v", st.UID, got, len(pinned), targets)
 	}
 }
 
