@@ -19,9 +19,10 @@ import (
 func flowmeterPrograms(iface string, names ...string) []bpfleetv1.ApplicationProgram {
 	on := bpfleetv1.InterfaceSelector{Names: []bpfleetv1.InterfaceName{bpfleetv1.InterfaceName(iface)}}
 	all := map[string]bpfleetv1.ApplicationProgram{
-		"flow_ingress": {Name: "flow_ingress", TCX: &bpfleetv1.TCXAttach{Interfaces: on, Direction: bpfleetv1.TCXIngress}},
-		"flow_egress":  {Name: "flow_egress", TCX: &bpfleetv1.TCXAttach{Interfaces: on, Direction: bpfleetv1.TCXEgress}},
-		"count_drops":  {Name: "count_drops", Tracepoint: &bpfleetv1.TracepointAttach{Name: "skb/kfree_skb"}},
+		"flow_ingress":   {Name: "flow_ingress", TCX: &bpfleetv1.TCXAttach{Interfaces: on, Direction: bpfleetv1.TCXIngress}},
+		"flow_egress":    {Name: "flow_egress", TCX: &bpfleetv1.TCXAttach{Interfaces: on, Direction: bpfleetv1.TCXEgress}},
+		"count_drops":    {Name: "count_drops", Tracepoint: &bpfleetv1.TracepointAttach{Name: "skb/kfree_skb"}},
+		"count_consumed": {Name: "count_consumed", Tracepoint: &bpfleetv1.TracepointAttach{Name: "skb/consume_skb"}},
 	}
 	out := make([]bpfleetv1.ApplicationProgram, len(names))
 	for i, n := range names {
