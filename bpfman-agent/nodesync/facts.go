@@ -1,7 +1,10 @@
 package nodesync
 
 import (
+	"slices"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/types"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
@@ -10,20 +13,28 @@ import (
 
 // gatherFacts is what hooks plan from: the node's interfaces (read when a
 // hook first needs them) and the links the desired programs already hold
-// (a TCX order names another program's link). The pass adds the links of
-// each program it applies.
-func gatherFacts(desired []bpfleetv1.NodeProgram, installed []programs.Loaded) *attach.Facts {
+// (a TCX order names another program's link), from installed (read only
+// then). The pass adds the links of each program it applies.
+func gatherFacts(desired []bpfleetv1.NodeProgram, installed func() map[types.UID]programs.Loaded) *attach.Facts {
 	facts := attach.LazyFacts()
-	byUID := make(map[string]*bpfleetv1.NodeProgram, len(desired))
-	for i := range desired {
-		byUID[string(desired[i].UID)] = &desired[i]
+	if !slices.ContainsFunc(desired, ordered) {
+		return facts // nothing plans from another program's links
 	}
-	for _, ld := range installed {
-		if np := byUID[ld.UID]; np != nil {
-			addLinks(facts, np, ld)
+	running := installed()
+	for i := range desired {
+		if ld, ok := running[desired[i].UID]; ok {
+			addLinks(facts, &desired[i], ld)
 		}
 	}
 	return facts
+}
+
+// ordered reports whether np is a program whose plan may name another
+// program's link: a TCX or cgroup program, which an order places among
+// the others on its hook. A pass of none reads no installed pins for its
+// facts.
+func ordered(np bpfleetv1.NodeProgram) bool {
+	return len(np.Programs) == 0 && (np.Attach.Hook == bpfleetv1.HookTCX || np.Attach.Hook == bpfleetv1.HookCgroup)
 }
 
 // addLinks records the links np, a single program kind, holds, by target

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -147,18 +148,22 @@ func (r *Reconciler) ownSet(ctx context.Context) (*bpfleetv1.NodeProgramSet, err
 func (r *Reconciler) applyAll(ctx context.Context, desired []bpfleetv1.NodeProgram) ([]bpfleetv1.NodeProgramStatus, map[types.UID][]byte, error) {
 	statuses := make([]bpfleetv1.NodeProgramStatus, 0, len(desired))
 	objects := map[types.UID][]byte{}
-	installed, err := r.Programs.Installed()
-	errs := []error{err}
+	var errs []error
+	installed := sync.OnceValue(func() map[types.UID]programs.Loaded {
+		loaded, err := r.Programs.Installed()
+		errs = append(errs, err)
+		running := make(map[types.UID]programs.Loaded, len(loaded))
+		for _, ld := range loaded {
+			running[types.UID(ld.UID)] = ld
+		}
+		return running
+	})
 	facts := gatherFacts(desired, installed)
 	fetched := newPassObjects(r.Images)
-	running := make(map[types.UID]programs.Loaded, len(installed))
-	for _, ld := range installed {
-		running[types.UID(ld.UID)] = ld
-	}
 	for i := range desired {
 		st, err := r.apply(ctx, &desired[i], facts, objects, fetched)
 		if st.State != bpfleetv1.StateReady {
-			st = keptRunning(&desired[i], st, running)
+			st = keptRunning(&desired[i], st, installed())
 		}
 		statuses = append(statuses, st)
 		if err != nil {
