@@ -1,7 +1,6 @@
 package programs_test
 
 import (
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,7 +58,7 @@ func TestApplicationLoadsOnce(t *testing.T) {
 		}
 	}
 	for name, lp := range ld.Programs {
-		if got := bpftoolMapIDs(t, lp.ID); !slices.Contains(got, ld.Maps["events"]) || !slices.Contains(got, ld.Maps[".rodata"]) {
+		if got := testkernel.BpftoolMapIDs(t, lp.ID); !slices.Contains(got, ld.Maps["events"]) || !slices.Contains(got, ld.Maps[".rodata"]) {
 			t.Errorf("bpftool: program %s (%d) uses maps %v, want events %d and .rodata %d shared", name, lp.ID, got, ld.Maps["events"], ld.Maps[".rodata"])
 		}
 	}
@@ -158,20 +157,4 @@ func sameLinks(a, b map[string]programs.LinkInfo) bool {
 		}
 	}
 	return true
-}
-
-// bpftoolMapIDs is what bpftool says program id uses.
-func bpftoolMapIDs(t *testing.T, id uint32) []uint32 {
-	t.Helper()
-	out, err := exec.Command("bpftool", "-j", "prog", "show", "id", strconv.Itoa(int(id))).Output()
-	if err != nil {
-		t.Fatalf("bpftool prog show id %d: %v", id, err)
-	}
-	var info struct {
-		MapIDs []uint32 `json:"map_ids"`
-	}
-	if err := json.Unmarshal(out, &info); err != nil {
-		t.Fatalf("bpftool output %s: %v", out, err)
-	}
-	return info.MapIDs
 }

@@ -2,9 +2,7 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -67,7 +65,7 @@ func TestApplicationRuns(t *testing.T) {
 		if p.State != bpfleetv1.StateReady || p.ProgramID == 0 || len(p.Links) != 1 || p.Links[0].LinkID == 0 {
 			t.Errorf("%s: %+v, want Ready with its program and link", name, p)
 		}
-		if maps := bpftoolMapIDs(t, p.ProgramID); !slices.Contains(maps, events) {
+		if maps := testkernel.BpftoolMapIDs(t, p.ProgramID); !slices.Contains(maps, events) {
 			t.Errorf("bpftool: %s (%d) uses maps %v, want the application's events map %d", name, p.ProgramID, maps, events)
 		}
 	}
@@ -94,20 +92,4 @@ func TestApplicationRuns(t *testing.T) {
 		}
 		return len(app.Status.Programs) == 3
 	})
-}
-
-// bpftoolMapIDs is what bpftool says program id uses.
-func bpftoolMapIDs(t *testing.T, id uint32) []uint32 {
-	t.Helper()
-	out, err := exec.Command("bpftool", "-j", "prog", "show", "id", strconv.Itoa(int(id))).Output()
-	if err != nil {
-		t.Fatalf("bpftool prog show id %d: %v", id, err)
-	}
-	var info struct {
-		MapIDs []uint32 `json:"map_ids"`
-	}
-	if err := json.Unmarshal(out, &info); err != nil {
-		t.Fatalf("bpftool output %s: %v", out, err)
-	}
-	return info.MapIDs
 }

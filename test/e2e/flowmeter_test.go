@@ -37,7 +37,7 @@ func TestFlowmeterApplication(t *testing.T) {
 	before := runningPrograms(t, s.Client, app, "flow_ingress", "flow_egress", "count_drops")
 	stats := nodeEntry(t, s.Client, app.UID).Objects.MapIDs["stats"]
 	for name, p := range before {
-		if maps := bpftoolMapIDs(t, p.ProgramID); !slices.Contains(maps, stats) {
+		if maps := testkernel.BpftoolMapIDs(t, p.ProgramID); !slices.Contains(maps, stats) {
 			t.Errorf("bpftool: %s uses maps %v, not the application's stats map %d", name, maps, stats)
 		}
 	}
@@ -65,7 +65,7 @@ func TestFlowmeterApplication(t *testing.T) {
 	if a, b := after["flow_ingress"].Links[0].LinkID, before["flow_ingress"].Links[0].LinkID; a != b {
 		t.Errorf("flow_ingress's link is %d after the change, %d before: not moved in place", a, b)
 	}
-	if maps := bpftoolMapIDs(t, after["count_consumed"].ProgramID); !slices.Contains(maps, statsNow) {
+	if maps := testkernel.BpftoolMapIDs(t, after["count_consumed"].ProgramID); !slices.Contains(maps, statsNow) {
 		t.Errorf("bpftool: the added count_consumed uses maps %v, not the application's stats map %d", maps, statsNow)
 	}
 }
