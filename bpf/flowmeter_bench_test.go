@@ -1,14 +1,11 @@
 package bpf_test
 
 import (
-	"bytes"
 	"testing"
 	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
 
-	"github.com/bpfleet/bpfleet/bpf"
 	"github.com/bpfleet/bpfleet/internal/testkernel"
 )
 
@@ -33,7 +30,7 @@ func BenchmarkFlowmeterLoadAttach(b *testing.B) {
 	var app, single, flows time.Duration
 	for b.Loop() {
 		app += testkernel.TimeFlowmeter(b, host, "flow_ingress", "flow_egress", "count_drops")
-		single += timeTracepointCounter(b)
+		single += testkernel.TimeTracepointCounter(b)
 		flows += timeMap(b, spec.Maps["flows"])
 	}
 	n := float64(b.N)
@@ -52,27 +49,5 @@ func timeMap(b *testing.B, spec *ebpf.MapSpec) time.Duration {
 	}
 	elapsed := time.Since(start)
 	m.Close()
-	return elapsed
-}
-
-// timeTracepointCounter parses, loads and attaches bpf.TracepointCounter,
-// returns how long that took, and unloads it.
-func timeTracepointCounter(b *testing.B) time.Duration {
-	start := time.Now()
-	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(bpf.TracepointCounter))
-	if err != nil {
-		b.Fatal(err)
-	}
-	coll, err := ebpf.NewCollection(spec)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer coll.Close()
-	l, err := link.Tracepoint("syscalls", "sys_enter_openat", coll.Programs["count_openat"], nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	elapsed := time.Since(start)
-	l.Close()
 	return elapsed
 }

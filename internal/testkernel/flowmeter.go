@@ -130,3 +130,27 @@ func TimeFlowmeter(tb testing.TB, iface string, programs ...string) time.Duratio
 	fm.Close()
 	return elapsed
 }
+
+// TimeTracepointCounter parses, loads and attaches the one-program
+// tracepoint counter with cilium/ebpf alone, returns how long that took,
+// and unloads it: the raw baseline of the benchmarks.
+func TimeTracepointCounter(tb testing.TB) time.Duration {
+	tb.Helper()
+	start := time.Now()
+	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(bpf.TracepointCounter))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer coll.Close()
+	l, err := link.Tracepoint("syscalls", "sys_enter_openat", coll.Programs["count_openat"], nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	l.Close()
+	return elapsed
+}

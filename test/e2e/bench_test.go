@@ -1,19 +1,15 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"testing"
 	"time"
 
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
-
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
-	"github.com/bpfleet/bpfleet/bpf"
+	"github.com/bpfleet/bpfleet/internal/testkernel"
 )
 
 // BenchmarkCreateToReady measures, in one run and with a warm image cache,
@@ -44,7 +40,7 @@ func BenchmarkCreateToReady(b *testing.B) {
 		waitReady(b, s.Client, p.Name)
 		ready += time.Since(start)
 		trace.end(time.Now())
-		raw += rawLoadAttach(b)
+		raw += testkernel.TimeTracepointCounter(b)
 		b.StopTimer()
 		trace.writeOnce(b, s.Client)
 		if err := s.Client.Delete(ctx, p); err != nil {
@@ -61,28 +57,6 @@ func BenchmarkCreateToReady(b *testing.B) {
 	b.ReportMetric(float64(raw.Microseconds())/1000/n, "raw-ms/op")
 	b.ReportMetric(float64(ready)/float64(raw), "ready/raw")
 	trace.report(b)
-}
-
-// rawLoadAttach loads and attaches the example object with cilium/ebpf
-// alone, the baseline, and returns how long that took.
-func rawLoadAttach(b *testing.B) time.Duration {
-	start := time.Now()
-	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(bpf.TracepointCounter))
-	if err != nil {
-		b.Fatal(err)
-	}
-	coll, err := ebpf.NewCollection(spec)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer coll.Close()
-	l, err := link.Tracepoint("syscalls", "sys_enter_openat", coll.Programs["count_openat"], nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	elapsed := time.Since(start)
-	l.Close()
-	return elapsed
 }
 
 // BenchmarkUpdateToLive measures a spec change (globalData) on a running
@@ -111,7 +85,7 @@ func BenchmarkUpdateToLive(b *testing.B) {
 		p = waitReady(b, s.Client, p.Name)
 		live += time.Since(start)
 		trace.end(time.Now())
-		raw += rawLoadAttach(b)
+		raw += testkernel.TimeTracepointCounter(b)
 		b.StopTimer()
 		trace.writeOnce(b, s.Client)
 		b.StartTimer()
