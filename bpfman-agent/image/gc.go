@@ -88,6 +88,7 @@ func (s *Store) collect(ctx context.Context, keep Keep) (CacheUsage, error) {
 	for _, a := range kept {
 		maps.Copy(live, a.reach)
 	}
+	s.recent.keep(live)
 	errs := []error{s.sweep(live), removeIngest(s.dir, ingestStale)}
 	usage.Bytes, usage.Blobs = s.measure()
 	return usage, errors.Join(errs...)

@@ -26,7 +26,7 @@ var counterLabels = map[string]string{
 	oci.LabelMaps:     `{"openat_count":"array"}`,
 }
 
-func readTestdata(t *testing.T, name string) []byte {
+func readTestdata(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
@@ -35,7 +35,7 @@ func readTestdata(t *testing.T, name string) []byte {
 	return b
 }
 
-func counterBytecode(t *testing.T) oci.Bytecode {
+func counterBytecode(t testing.TB) oci.Bytecode {
 	return oci.Bytecode{
 		FileName: "counter.o",
 		Object:   readTestdata(t, "counter.o"),
@@ -44,7 +44,7 @@ func counterBytecode(t *testing.T) oci.Bytecode {
 	}
 }
 
-func startRegistry(t *testing.T, creds *oci.Credentials) (host string, stop func()) {
+func startRegistry(t testing.TB, creds *oci.Credentials) (host string, stop func()) {
 	t.Helper()
 	host, stop, err := ocitest.Start("127.0.0.1:0", creds)
 	if err != nil {
@@ -54,7 +54,7 @@ func startRegistry(t *testing.T, creds *oci.Credentials) (host string, stop func
 	return host, stop
 }
 
-func newStore(t *testing.T, opts ...image.Option) (*image.Store, string) {
+func newStore(t testing.TB, opts ...image.Option) (*image.Store, string) {
 	t.Helper()
 	dir := t.TempDir()
 	s, err := image.NewStore(dir, opts...)
@@ -65,7 +65,7 @@ func newStore(t *testing.T, opts ...image.Option) (*image.Store, string) {
 }
 
 // push pushes b to ref with oci.Push and returns the pinned reference.
-func push(t *testing.T, ref string, b oci.Bytecode, creds *oci.Credentials) string {
+func push(t testing.TB, ref string, b oci.Bytecode, creds *oci.Credentials) string {
 	t.Helper()
 	dgst, err := oci.Push(context.Background(), ref, b, creds)
 	if err != nil {

@@ -72,6 +72,8 @@ type Store struct {
 	// replaces layout.
 	mu     sync.RWMutex
 	layout *oci.Store
+	// recent holds the objects fetched last, decoded.
+	recent recentObjects
 }
 
 // NewStore opens (creating it if needed) the OCI image layout in dir. It
@@ -222,8 +224,33 @@ func sha256Of(path string) string {
 // Fetch returns the image that ref ("host/repo@sha256:...", which must be
 // pinned to a digest) names, from the cache or the registry according to
 // policy ("" means IfNotPresent). creds may be nil.
+//
+// An object fetched lately comes from memory (recentObjects), unless
+// policy is Always; its ELF and maps are shared, and callers only read
+// them.
 func (s *Store) Fetch(ctx context.Context, ref string, creds *bpfoci.Credentials, policy PullPolicy) (*Object, error) {
-	return fetch(ctx, s, ref, creds, policy, s.object)
+	if dgst, err := pinnedDigest(ref); err == nil && policy != PullAlways && checkPolicy(policy) == nil {
+		if obj, ok := s.recentObject(dgst); ok {
+			return obj, nil
+		}
+	}
+	obj, err := fetch(ctx, s, ref, creds, policy, s.object)
+	if err == nil {
+		s.recent.put(digest.Digest(obj.Digest), obj)
+	}
+	return obj, err
+}
+
+// recentObject is the object of dgst from memory, its use recorded for
+// Collect as a fetch from the layout records it.
+func (s *Store) recentObject(dgst digest.Digest) (*Object, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	obj, ok := s.recent.get(dgst)
+	if ok {
+		s.touch(dgst)
+	}
+	return obj, ok
 }
 
 // artifact is what the store hands out: *Object or *Entries.
