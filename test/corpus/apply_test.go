@@ -139,7 +139,7 @@ func settled(p bpfleetv1.Program) (result, bool) {
 func checkKernel(t *testing.T, c client.Client, uid types.UID) {
 	t.Helper()
 	var report bpfleetv1.NodeProgramReport
-	if err := c.Get(context.Background(), types.NamespacedName{Name: node}, &report); err != nil {
+	if err := c.Get(context.Background(), types.NamespacedName{Name: shared.Node}, &report); err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range report.Status.Programs {
@@ -151,7 +151,7 @@ func checkKernel(t *testing.T, c client.Client, uid types.UID) {
 		}
 		return
 	}
-	t.Errorf("Ready, but node %s reports nothing for %s", node, uid)
+	t.Errorf("Ready, but node %s reports nothing for %s", shared.Node, uid)
 }
 
 func deleteAndWait(t *testing.T, c client.Client, p bpfleetv1.Program) {

@@ -87,7 +87,7 @@ func packageAndRun(t *testing.T, c cli, registry string, h hooks, e entry, n *in
 		r := result{Outcome: NoKind}
 		if p := h.resource(typ, prog, common); p != nil {
 			p.SetName(resourceName(*n, name))
-			r = h.run(t, stack.Client, p)
+			r = h.run(t, startStack(t).Client, p)
 			r.Message = strings.ReplaceAll(r.Message, registry, "REGISTRY")
 		}
 		got.Programs = append(got.Programs, programResult{Name: name, Type: typ, Section: prog.SectionName, result: r})

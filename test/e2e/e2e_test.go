@@ -2,13 +2,11 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,86 +15,32 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpf"
 	"github.com/bpfleet/bpfleet/cmd/bpfleet-local/localstack"
 	"github.com/bpfleet/bpfleet/internal/testkernel"
+	"github.com/bpfleet/bpfleet/internal/teststack"
 )
 
 const node = "e2e-node"
 
 var (
-	shared    *localstack.Stack
-	sharedErr error
-	once      sync.Once
-	pinRoot   = fmt.Sprintf("/sys/fs/bpf/bpfleet-e2e-%d", os.Getpid())
-	imageDir  = filepath.Join(os.TempDir(), fmt.Sprintf("bpfleet-e2e-images-%d", os.Getpid()))
-	stateDir  = filepath.Join(os.TempDir(), fmt.Sprintf("bpfleet-e2e-state-%d", os.Getpid()))
+	// shared is the stack every test shares (one operator and agent per
+	// process).
+	shared   = teststack.New("e2e", node)
+	pinRoot  = shared.PinRoot
+	stateDir = shared.StateDir
 )
 
 // TestMain stops the shared stack after every test ran and checks that it
 // left nothing under its pin root.
-func TestMain(m *testing.M) {
-	// The operator's and agent's logs go to a file, named when a test
-	// fails, so that they do not bury test and benchmark output.
-	logs, err := os.CreateTemp("", "bpfleet-e2e-*.log")
-	if err != nil {
-		panic(err)
-	}
-	ctrl.SetLogger(zap.New(zap.WriteTo(logs)))
-	code := m.Run()
-	if code != 0 {
-		fmt.Fprintln(os.Stderr, "operator and agent logs:", logs.Name())
-	} else {
-		_ = os.Remove(logs.Name())
-	}
-	if shared != nil {
-		// The agent must have unloaded everything by itself, before Stop
-		// prunes whatever is left as a safety net.
-		if err := shared.DeleteAllPrograms(context.Background()); err != nil {
-			fmt.Fprintln(os.Stderr, "delete all programs:", err)
-			code = 1
-		}
-		if entries, _ := os.ReadDir(pinRoot); len(entries) > 0 {
-			fmt.Fprintf(os.Stderr, "%s still holds %d entries after every program was deleted\n", pinRoot, len(entries))
-			code = 1
-		}
-		if err := shared.Stop(context.Background()); err != nil {
-			fmt.Fprintln(os.Stderr, "stop local stack:", err)
-			code = 1
-		}
-	}
-	_ = os.Remove(pinRoot) // empty by now; left if not, for a look
-	_ = os.RemoveAll(imageDir)
-	_ = os.RemoveAll(stateDir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { shared.Main(m) }
 
-// startStack returns the local stack every test shares (one operator and
-// agent per process), its pins under /sys/fs/bpf, which the agent mounts if
-// the host has not.
-func startStack(t testing.TB) *localstack.Stack {
-	t.Helper()
-	testkernel.Require(t)
-	once.Do(func() {
-		shared, sharedErr = localstack.Start(context.Background(), localstack.Options{
-			NodeName: node, RegistryAddr: "127.0.0.1:0", PinRoot: pinRoot,
-			ImageDir: imageDir, StateDir: stateDir,
-			OperatorAddr: "0", AgentAddr: "0",
-			// The local registries answer at once; a test's hanging one
-			// fails within this.
-			RegistryTimeout: 5 * time.Second,
-		})
-	})
-	if sharedErr != nil {
-		t.Fatalf("start local stack: %v", sharedErr)
-	}
-	return shared
-}
+// startStack returns the local stack every test shares, its pins under
+// /sys/fs/bpf, which the agent mounts if the host has not.
+func startStack(t testing.TB) *localstack.Stack { return shared.Start(t) }
 
 func counter(name, ref string, globals map[string]bpfleetv1.GlobalValue) *bpfleetv1.TracepointProgram {
 	return &bpfleetv1.TracepointProgram{
