@@ -161,7 +161,7 @@ func (r *Reconciler) applyAll(ctx context.Context, desired []bpfleetv1.NodeProgr
 	facts := gatherFacts(desired, installed)
 	fetched := newPassObjects(r.Images)
 	for i := range desired {
-		st, err := r.apply(ctx, &desired[i], facts, objects, fetched)
+		st, err := r.apply(ctx, &desired[i], pass{facts: facts, objects: objects, fetched: fetched, installed: installed})
 		if st.State != bpfleetv1.StateReady {
 			st = keptRunning(&desired[i], st, installed())
 		}
@@ -173,14 +173,24 @@ func (r *Reconciler) applyAll(ctx context.Context, desired []bpfleetv1.NodeProgr
 	return statuses, objects, errors.Join(errs...)
 }
 
+// pass is what the programs of one pass share: the facts hooks plan
+// from, the objects of those that run (by UID), the objects fetched, and
+// the revisions installed (read once, when first needed).
+type pass struct {
+	facts     *attach.Facts
+	objects   map[types.UID][]byte
+	fetched   *passObjects
+	installed func() map[types.UID]programs.Loaded
+}
+
 // apply makes one program run and says how it went. It returns an error
 // only for a transient failure.
-func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, facts *attach.Facts, objects map[types.UID][]byte, fetched *passObjects) (bpfleetv1.NodeProgramStatus, error) {
+func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, ps pass) (bpfleetv1.NodeProgramStatus, error) {
 	st := bpfleetv1.NodeProgramStatus{UID: np.UID, Generation: np.Generation}
 	if np.Invalid != "" {
 		return r.failedStatus(st, "", &failure.Invalid{Err: errors.New(np.Invalid)})
 	}
-	p, pl, err := r.program(ctx, np, facts, fetched)
+	p, pl, err := r.program(ctx, np, ps)
 	if err != nil {
 		return r.failedStatus(st, "", err)
 	}
@@ -195,7 +205,7 @@ func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, facts
 			// The update is held and the running revision runs on: its
 			// policies still write its maps, which may make the room the
 			// update waits for.
-			objects[np.UID] = p.Object
+			ps.objects[np.UID] = p.Object
 		}
 		return r.failedStatus(st, attempt, err)
 	}
@@ -203,11 +213,11 @@ func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, facts
 		metrics.CountLoad(np.Kind, np.Name, "")
 	}
 	delete(r.failed, np.UID)
-	objects[np.UID] = p.Object
-	addLinks(facts, np, loaded)
+	ps.objects[np.UID] = p.Object
+	addLinks(ps.facts, np, loaded)
 	st.State, st.Message = bpfleetv1.StateReady, missingMessage(pl.missing)
 	st.ProgramID, st.PinPath, st.Objects = single(np, loaded).ID, loaded.PinDir, kernelObjects(np, loaded)
-	st.Programs = programStatuses(np, loaded, pl.skipped)
+	st.Programs = programStatuses(np, loaded, pl)
 	return st, nil
 }
 
@@ -235,13 +245,18 @@ func kernelObjects(np *bpfleetv1.NodeProgram, ld programs.Loaded) bpfleetv1.Kern
 
 // program fetches the object (once per pass: see passObjects) and plans
 // what programs.Manager applies: every program of the entry but the
-// optional ones whose hook this kernel lacks.
-func (r *Reconciler) program(ctx context.Context, np *bpfleetv1.NodeProgram, facts *attach.Facts, fetched *passObjects) (programs.Program, plan, error) {
-	object, err := fetched.fetch(ctx, np)
+// optional ones whose hook this kernel lacks, or whose hook's probe was
+// inconclusive and which do not run yet.
+func (r *Reconciler) program(ctx context.Context, np *bpfleetv1.NodeProgram, ps pass) (programs.Program, plan, error) {
+	object, err := ps.fetched.fetch(ctx, np)
 	if err != nil {
 		return programs.Program{}, plan{}, err
 	}
-	pl, err := planEntry(np, r.Kernel.Hooks, facts)
+	runs := func(program string) bool {
+		_, ok := ps.installed()[np.UID].Programs[program]
+		return ok
+	}
+	pl, err := planEntry(np, r.Kernel, runs, ps.facts)
 	if err != nil {
 		return programs.Program{}, pl, err
 	}
