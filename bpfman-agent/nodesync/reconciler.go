@@ -146,31 +146,54 @@ func (r *Reconciler) ownSet(ctx context.Context) (*bpfleetv1.NodeProgramSet, err
 // that run (map policies need their BTF). The returned error joins the
 // transient failures, so the pass is retried with backoff.
 func (r *Reconciler) applyAll(ctx context.Context, desired []bpfleetv1.NodeProgram) ([]bpfleetv1.NodeProgramStatus, map[types.UID][]byte, error) {
-	statuses := make([]bpfleetv1.NodeProgramStatus, 0, len(desired))
-	objects := map[types.UID][]byte{}
-	var errs []error
+	statuses := make([]bpfleetv1.NodeProgramStatus, len(desired))
+	errs := make([]error, len(desired)+1)
 	installed := sync.OnceValue(func() map[types.UID]programs.Loaded {
 		loaded, err := r.Programs.Installed()
-		errs = append(errs, err)
+		errs[len(desired)] = err
 		running := make(map[types.UID]programs.Loaded, len(loaded))
 		for _, ld := range loaded {
 			running[types.UID(ld.UID)] = ld
 		}
 		return running
 	})
-	facts := gatherFacts(desired, installed)
-	fetched := newPassObjects(r.Images)
+	ps := pass{facts: gatherFacts(desired, installed), objects: map[types.UID][]byte{}, fetched: newPassObjects(r.Images), installed: installed}
 	for i := range desired {
-		st, err := r.apply(ctx, &desired[i], pass{facts: facts, objects: objects, fetched: fetched, installed: installed})
-		if st.State != bpfleetv1.StateReady {
-			st = keptRunning(&desired[i], st, installed())
-		}
-		statuses = append(statuses, st)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s %s: %w", desired[i].Kind, desired[i].Name, err))
-		}
+		statuses[i], errs[i] = r.applyOne(ctx, &desired[i], ps)
 	}
-	return statuses, objects, errors.Join(errs...)
+	for progress := true; progress; {
+		progress = r.retryWaiting(ctx, desired, statuses, errs, ps)
+	}
+	return statuses, ps.objects, errors.Join(errs...)
+}
+
+// applyOne applies np, reporting the revision of it that still runs where
+// it is not Ready.
+func (r *Reconciler) applyOne(ctx context.Context, np *bpfleetv1.NodeProgram, ps pass) (bpfleetv1.NodeProgramStatus, error) {
+	st, err := r.apply(ctx, np, ps)
+	if st.State != bpfleetv1.StateReady {
+		st = keptRunning(np, st, ps.installed())
+	}
+	if err != nil {
+		err = fmt.Errorf("%s %s: %w", np.Kind, np.Name, err)
+	}
+	return st, err
+}
+
+// retryWaiting applies again the desired programs that wait, now that the
+// others ran (an order names another program's link, which may be there
+// now, whichever the set lists first), and reports whether one no longer
+// waits: then the caller retries those still waiting.
+func (r *Reconciler) retryWaiting(ctx context.Context, desired []bpfleetv1.NodeProgram, statuses []bpfleetv1.NodeProgramStatus, errs []error, ps pass) bool {
+	progress := false
+	for i := range desired {
+		if statuses[i].State != bpfleetv1.StatePending {
+			continue
+		}
+		statuses[i], errs[i] = r.applyOne(ctx, &desired[i], ps)
+		progress = progress || statuses[i].State != bpfleetv1.StatePending
+	}
+	return progress
 }
 
 // pass is what the programs of one pass share: the facts hooks plan
