@@ -53,11 +53,13 @@ type CgroupOrder struct {
 	First bool `json:"first,omitempty"`
 	// +optional
 	Last bool `json:"last,omitempty"`
-	// Before names a CgroupProgram this one runs before.
+	// Before names a CgroupProgram this one runs before (a program of an
+	// application cannot be named).
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	Before string `json:"before,omitempty"`
-	// After names a CgroupProgram this one runs after.
+	// After names a CgroupProgram this one runs after (a program of an
+	// application cannot be named).
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	After string `json:"after,omitempty"`

@@ -8,7 +8,10 @@ import (
 
 // ClusterBpfApplicationSpec says which programs of one object run where.
 // The programs share the object's maps and globals: a node loads the
-// object once for all of them.
+// object once for all of them. An order's before and after name a
+// TcxProgram or CgroupProgram, never a program of an application.
+// +kubebuilder:validation:XValidation:rule="self.programs.all(p, !has(p.tcx) || !has(p.tcx.order) || !self.programs.exists(q, (has(p.tcx.order.before) && q.name == p.tcx.order.before) || (has(p.tcx.order.after) && q.name == p.tcx.order.after)))",message="tcx.order.before and tcx.order.after name a TcxProgram, not a program of this application: its programs cannot be ordered relative to one another (order.first and order.last place one among the others)",fieldPath=".programs"
+// +kubebuilder:validation:XValidation:rule="self.programs.all(p, !has(p.cgroup) || !has(p.cgroup.order) || !self.programs.exists(q, (has(p.cgroup.order.before) && q.name == p.cgroup.order.before) || (has(p.cgroup.order.after) && q.name == p.cgroup.order.after)))",message="cgroup.order.before and cgroup.order.after name a CgroupProgram, not a program of this application: its programs cannot be ordered relative to one another (order.first and order.last place one among the others)",fieldPath=".programs"
 type ClusterBpfApplicationSpec struct {
 	ProgramSource `json:",inline"`
 

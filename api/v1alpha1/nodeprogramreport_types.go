@@ -173,8 +173,9 @@ type NodeProgramStatus struct {
 // ProgramAttachmentStatus is one program of an application on one node.
 type ProgramAttachmentStatus struct {
 	Name string `json:"name"`
-	// State is Ready, or Unsupported for an optional program whose hook
-	// the node lacks.
+	// State is Ready, Unsupported for an optional program whose hook
+	// the node lacks, or Pending for one whose hook's probe was
+	// inconclusive (retried each pass).
 	State ProgramState `json:"state"`
 	// +optional
 	Message string `json:"message,omitempty"`

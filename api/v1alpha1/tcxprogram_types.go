@@ -41,11 +41,13 @@ type TCXOrder struct {
 	First bool `json:"first,omitempty"`
 	// +optional
 	Last bool `json:"last,omitempty"`
-	// Before names a TcxProgram this one runs before.
+	// Before names a TcxProgram this one runs before (a program of an
+	// application cannot be named).
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	Before string `json:"before,omitempty"`
-	// After names a TcxProgram this one runs after.
+	// After names a TcxProgram this one runs after (a program of an
+	// application cannot be named).
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	After string `json:"after,omitempty"`

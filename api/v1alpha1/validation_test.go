@@ -69,7 +69,8 @@ func TestAcceptsGoodManifests(t *testing.T) {
 }
 
 // What the agent resolves is accepted: library names, clean absolute
-// paths, regexes that compile, an order naming another program, globals
+// paths, regexes that compile, an order naming another program (an
+// application's program ordered before a TcxProgram too), globals
 // at their size limits.
 func TestAcceptsGoodAttachPoints(t *testing.T) {
 	common := goodProgram("x").Spec.ProgramCommon
@@ -84,6 +85,10 @@ func TestAcceptsGoodAttachPoints(t *testing.T) {
 			TCX: bpfleetv1.TCXAttach{Interfaces: names, Direction: bpfleetv1.TCXIngress, Order: &bpfleetv1.TCXOrder{Before: "other"}}}},
 		&bpfleetv1.CgroupProgram{Spec: bpfleetv1.CgroupProgramSpec{ProgramCommon: common,
 			Cgroup: bpfleetv1.CgroupAttach{Path: "/", Type: "egress", Order: &bpfleetv1.CgroupOrder{After: "other"}}}},
+		application(
+			bpfleetv1.ApplicationProgram{Name: "a", TCX: &bpfleetv1.TCXAttach{Interfaces: names, Direction: bpfleetv1.TCXIngress, Order: &bpfleetv1.TCXOrder{Before: "other"}}},
+			bpfleetv1.ApplicationProgram{Name: "b", TCX: &bpfleetv1.TCXAttach{Interfaces: names, Direction: bpfleetv1.TCXIngress, Order: &bpfleetv1.TCXOrder{First: true}}},
+			bpfleetv1.ApplicationProgram{Name: "c", Cgroup: &bpfleetv1.CgroupAttach{Path: "/", Type: "egress", Order: &bpfleetv1.CgroupOrder{After: "other"}}}),
 	}
 	for _, target := range []string{"libc", "libssl.so.3", "libstdc++", "/usr/bin/bash", "/"} {
 		objs = append(objs, &bpfleetv1.UprobeProgram{Spec: bpfleetv1.UprobeProgramSpec{ProgramCommon: common,
@@ -248,6 +253,13 @@ func TestRejectsBadAttachPoints(t *testing.T) {
 		{"application without programs", application(), "spec.programs"},
 		{"application program not a C name", application(bpfleetv1.ApplicationProgram{Name: "a-b",
 			Kprobe: &bpfleetv1.KprobeAttach{Function: "f"}}), "spec.programs[0].name"},
+		{"application program ordered before another of its own", application(
+			bpfleetv1.ApplicationProgram{Name: "a", TCX: &bpfleetv1.TCXAttach{Interfaces: names, Direction: bpfleetv1.TCXIngress, Order: &bpfleetv1.TCXOrder{Before: "b"}}},
+			bpfleetv1.ApplicationProgram{Name: "b", TCX: &bpfleetv1.TCXAttach{Interfaces: names, Direction: bpfleetv1.TCXIngress}}),
+			"tcx.order.before and tcx.order.after name a TcxProgram, not a program of this application"},
+		{"application cgroup program ordered after itself", application(
+			bpfleetv1.ApplicationProgram{Name: "a", Cgroup: &bpfleetv1.CgroupAttach{Path: "/", Type: "egress", Order: &bpfleetv1.CgroupOrder{After: "a"}}}),
+			"cgroup.order.before and cgroup.order.after name a CgroupProgram, not a program of this application"},
 		{"application program's hook invalid", application(bpfleetv1.ApplicationProgram{Name: "a",
 			XDP: &bpfleetv1.XDPAttach{}}), "set exactly one of interfaces.names, interfaces.regex or interfaces.primary"},
 	}

@@ -28,6 +28,9 @@ type Facts struct {
 	Cgroup2 string
 	// links maps "<kind>/<name>" to the program's links, by target key.
 	links map[string]map[string]uint32
+	// runs holds the "<kind>/<name>" of every single-kind program the
+	// node is to run, once the caller said (Runs); nil: unknown.
+	runs map[string]bool
 	// unread says that the node's part has not been read yet (LazyFacts).
 	unread bool
 }
@@ -63,11 +66,26 @@ func (f *Facts) AddLinks(kind, name string, links map[string]uint32) {
 	f.links[kind+"/"+name] = links
 }
 
+// Runs records that the node is to run program kind/name (a single
+// program kind's), which an order may name.
+func (f *Facts) Runs(kind, name string) {
+	if f.runs == nil {
+		f.runs = map[string]bool{}
+	}
+	f.runs[kind+"/"+name] = true
+}
+
 // LinkOf is the ID of the link program kind/name holds on target, or a
-// *failure.Wait while it has none.
+// *failure.Wait while it has none: one saying that the node does not run
+// such a program, where the caller said which it runs (Runs) and this is
+// not one of them (an order names a program of its own kind, which an
+// application's program is not).
 func (f *Facts) LinkOf(kind, name, target string) (uint32, error) {
 	if id, ok := f.links[kind+"/"+name][target]; ok {
 		return id, nil
+	}
+	if f.runs != nil && !f.runs[kind+"/"+name] {
+		return 0, &failure.Wait{What: fmt.Sprintf("no %s %s runs on this node (an order names a %s: a program of an application cannot be named)", kind, name, kind)}
 	}
 	return 0, &failure.Wait{What: fmt.Sprintf("%s %s is not attached on %s yet", kind, name, target)}
 }

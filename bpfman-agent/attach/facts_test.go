@@ -1,6 +1,7 @@
 package attach
 
 import (
+	"strings"
 	"testing"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
@@ -26,5 +27,27 @@ func TestLazyFactsReadTheNodeOnlyWhenAHookNeedsIt(t *testing.T) {
 	}
 	if facts.unread || facts.IfErr != nil || len(pl.Targets) != 1 || pl.Targets["lo"] == nil {
 		t.Errorf("an XDP plan on lo from lazy facts: %+v (facts %+v)", pl, facts)
+	}
+}
+
+// An order names a program of its own kind: while its link is missing,
+// LinkOf waits, saying the program is not attached there yet, or, where
+// the caller said which programs the node runs, that none of that name
+// does (an application's program cannot be named).
+func TestLinkOfSaysWhatItWaitsFor(t *testing.T) {
+	facts := LazyFacts()
+	if _, err := facts.LinkOf("TcxProgram", "fw", "eth0"); err == nil || !strings.Contains(err.Error(), "TcxProgram fw is not attached on eth0 yet") {
+		t.Errorf("unknown programs: %v, want a wait for its link", err)
+	}
+	facts.Runs("TcxProgram", "fw")
+	if _, err := facts.LinkOf("TcxProgram", "fw", "eth0"); err == nil || !strings.Contains(err.Error(), "not attached on eth0 yet") {
+		t.Errorf("a program the node runs: %v, want a wait for its link", err)
+	}
+	if _, err := facts.LinkOf("TcxProgram", "app", "eth0"); err == nil || !strings.Contains(err.Error(), "no TcxProgram app runs on this node") || !strings.Contains(err.Error(), "application") {
+		t.Errorf("a program the node does not run: %v, want a wait saying so", err)
+	}
+	facts.AddLinks("TcxProgram", "fw", map[string]uint32{"eth0": 7})
+	if id, err := facts.LinkOf("TcxProgram", "fw", "eth0"); err != nil || id != 7 {
+		t.Errorf("attached: %d, %v; want link 7", id, err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/bpfleet/bpfleet/bpfman-agent/failure"
+	"github.com/bpfleet/bpfleet/bpfman-agent/probe"
 	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
 )
 
@@ -20,37 +21,64 @@ type plan struct {
 	// skipped are the optional programs whose hook this kernel lacks, by
 	// name, with the reason.
 	skipped map[string]string
+	// waiting are the optional programs not running yet whose hook's
+	// probe was inconclusive, by name, with the probe's error: they run
+	// once a later pass's probe finds their hook.
+	waiting map[string]string
 }
 
 // planEntry plans every program of np: the optional ones whose hook this
-// kernel lacks (kernel, as probed) are skipped; any other that does not
+// kernel lacks (kernel, as probed) are skipped, and those whose hook's
+// probe was inconclusive wait, unless they run already (runs: in the
+// running revision of np), which keep running; any other that does not
 // plan fails the entry.
-func planEntry(np *bpfleetv1.NodeProgram, kernel map[string]string, facts *attach.Facts) (plan, error) {
+func planEntry(np *bpfleetv1.NodeProgram, kernel probe.Result, runs func(program string) bool, facts *attach.Facts) (plan, error) {
 	var pl plan
 	for _, a := range np.Attachments() {
 		hook, err := attach.Lookup(a.Attach.Hook)
 		if err != nil {
 			return pl, err
 		}
-		if why := kernel[hook.Name()]; why != "" && a.Optional {
+		if why := kernel.Hooks[hook.Name()]; why != "" && a.Optional {
 			pl.skip(a.Name, why)
 			continue
 		}
-		hp, err := hook.Plan(a.Attach, facts)
-		if err != nil {
-			return pl, programError(np, a.Name, err)
+		if why, unknown := kernel.Unknown[hook.Name()]; unknown && a.Optional && !runs(a.Name) {
+			pl.wait(a.Name, why)
+			continue
 		}
-		key, err := hook.LinkKey(a.Attach)
-		if err != nil {
-			return pl, programError(np, a.Name, err)
+		if err := pl.add(np, a, hook, facts); err != nil {
+			return pl, err
 		}
-		pl.programs = append(pl.programs, programs.Attachment{Name: a.Name, LinkKey: key, Attach: hp.Targets})
-		pl.missing = append(pl.missing, hp.Missing...)
 	}
-	if len(pl.programs) == 0 {
-		return pl, &failure.Unsupported{Missing: "none of its programs can run on this node: " + pl.skippedMessage()}
+	return pl, pl.check()
+}
+
+// add plans program a of np on hook.
+func (pl *plan) add(np *bpfleetv1.NodeProgram, a bpfleetv1.ProgramAttachment, hook attach.Hook, facts *attach.Facts) error {
+	hp, err := hook.Plan(a.Attach, facts)
+	if err != nil {
+		return programError(np, a.Name, err)
 	}
-	return pl, nil
+	key, err := hook.LinkKey(a.Attach)
+	if err != nil {
+		return programError(np, a.Name, err)
+	}
+	pl.programs = append(pl.programs, programs.Attachment{Name: a.Name, LinkKey: key, Attach: hp.Targets})
+	pl.missing = append(pl.missing, hp.Missing...)
+	return nil
+}
+
+// check fails a plan of no program: Unsupported where the node lacks
+// every hook, waiting while a probe may still find one.
+func (pl *plan) check() error {
+	switch {
+	case len(pl.programs) > 0:
+		return nil
+	case len(pl.waiting) > 0:
+		return &failure.Wait{What: "no program can run until the probe of its hook succeeds: " + reasons(pl.waiting)}
+	}
+	return &failure.Unsupported{Missing: "none of its programs can run on this node: " + reasons(pl.skipped)}
 }
 
 func (pl *plan) skip(name, why string) {
@@ -60,10 +88,18 @@ func (pl *plan) skip(name, why string) {
 	pl.skipped[name] = why
 }
 
-func (pl *plan) skippedMessage() string {
+func (pl *plan) wait(name, why string) {
+	if pl.waiting == nil {
+		pl.waiting = map[string]string{}
+	}
+	pl.waiting[name] = why
+}
+
+// reasons lists why each program does not run, by name.
+func reasons(why map[string]string) string {
 	var parts []string
-	for _, name := range slices.Sorted(maps.Keys(pl.skipped)) {
-		parts = append(parts, name+": "+pl.skipped[name])
+	for _, name := range slices.Sorted(maps.Keys(why)) {
+		parts = append(parts, name+": "+why[name])
 	}
 	return strings.Join(parts, "; ")
 }
@@ -79,16 +115,20 @@ func programError(np *bpfleetv1.NodeProgram, name string, err error) error {
 
 // programStatuses reports each program of application np: Ready with its
 // kernel ID and links where it runs, Unsupported where the plan skipped
-// it. A single kind's entry has none (ProgramID and Objects say it all).
-func programStatuses(np *bpfleetv1.NodeProgram, ld programs.Loaded, skipped map[string]string) []bpfleetv1.ProgramAttachmentStatus {
+// it, Pending where it waits for its hook's probe. A single kind's entry
+// has none (ProgramID and Objects say it all).
+func programStatuses(np *bpfleetv1.NodeProgram, ld programs.Loaded, pl plan) []bpfleetv1.ProgramAttachmentStatus {
 	if len(np.Programs) == 0 {
 		return nil
 	}
 	out := make([]bpfleetv1.ProgramAttachmentStatus, 0, len(np.Programs))
 	for _, a := range np.Programs {
 		st := bpfleetv1.ProgramAttachmentStatus{Name: a.Name, State: bpfleetv1.StateReady}
-		if why, ok := skipped[a.Name]; ok {
+		if why, ok := pl.skipped[a.Name]; ok {
 			st.State, st.Message = bpfleetv1.StateUnsupported, "not run: this node lacks its hook: "+why
+		}
+		if why, ok := pl.waiting[a.Name]; ok {
+			st.State, st.Message = bpfleetv1.StatePending, "waiting: the probe of its hook was inconclusive and is retried each pass: "+why
 		}
 		if lp, ok := ld.Programs[a.Name]; ok {
 			st.ProgramID, st.Links = lp.ID, linkStatuses(lp.Links)

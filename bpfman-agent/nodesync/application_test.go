@@ -2,6 +2,7 @@ package nodesync
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -97,3 +98,96 @@ func appReconciler(t *testing.T) (*Reconciler, string) {
 }
 
 func slices2[T any](s []T) []T { return append([]T(nil), s...) }
+
+// An optional program whose hook's probe was inconclusive (out of memory,
+// busy) does not fail its application: the programs whose hooks are known
+// run, it waits (Pending, with the probe's error) and the pass after the
+// probe is retried runs it, or reports it Unsupported, with no reload of
+// the others; the pass is retried soon. An application of such programs
+// alone waits: it is not Unsupported.
+func TestApplicationOptionalHookProbeInconclusive(t *testing.T) {
+	testkernel.Require(t)
+	r, obj := appReconciler(t)
+	inconclusive(r, bpfleetv1.HookKprobe, "probing kprobes: cannot allocate memory")
+	app := bpfleetv1.NodeProgram{UID: "app", Kind: "ClusterBpfApplication", Name: "app", Path: obj,
+		GlobalData: map[string]bpfleetv1.GlobalValue{"filter_pid": bpfleetv1.GlobalValue(strconv.Itoa(os.Getpid()))},
+		Programs: []bpfleetv1.ProgramAttachment{
+			{Name: "count_openat", Attach: tracepointAt("syscalls/sys_enter_openat")},
+			{Name: "kprobe_openat", Optional: true, Attach: bpfleetv1.NewAttachPoint(bpfleetv1.HookKprobe,
+				bpfleetv1.KprobeAttach{Function: "do_sys_openat2"})},
+		}}
+	lone := app
+	lone.UID, lone.Programs = "lone", app.Programs[1:]
+	statuses, _, err := r.applyAll(context.Background(), []bpfleetv1.NodeProgram{app, lone})
+	if s := statuses[1]; s.State != bpfleetv1.StatePending || s.Terminal || !strings.Contains(s.Message, "cannot allocate memory") {
+		t.Errorf("application of the optional kprobe alone: %+v, want Pending (not Unsupported) with the probe's error", s)
+	}
+	st := statuses[0]
+	if err != nil || st.State != bpfleetv1.StateReady || len(st.Programs) != 2 {
+		t.Fatalf("application with an optional kprobe whose probe erred: %+v, %v; want Ready, each program reported", st, err)
+	}
+	counting := st.Programs[0]
+	if counting.State != bpfleetv1.StateReady || counting.ProgramID == 0 {
+		t.Errorf("count_openat: %+v, want Ready", counting)
+	}
+	if p := st.Programs[1]; p.State != bpfleetv1.StatePending || p.ProgramID != 0 || !strings.Contains(p.Message, "cannot allocate memory") {
+		t.Errorf("kprobe_openat: %+v, want Pending with the probe's error", p)
+	}
+	if next := r.nextPass(&bpfleetv1.NodeProgramSet{}, statuses, nil); next != waitRetry {
+		t.Errorf("next pass in %v, want %v: a program waits for its hook's probe", next, waitRetry)
+	}
+
+	r.Kernel.Retry() // as the pass's report does
+	statuses, _, err = r.applyAll(context.Background(), []bpfleetv1.NodeProgram{app})
+	st = statuses[0]
+	if err != nil || st.State != bpfleetv1.StateReady || len(st.Programs) != 2 {
+		t.Fatalf("after the probe's retry: %+v, %v; want Ready", st, err)
+	}
+	if p := st.Programs[0]; p.ProgramID != counting.ProgramID || p.Links[0].LinkID != counting.Links[0].LinkID {
+		t.Errorf("count_openat after the retry: %+v, want it untouched (program %d, link %d)", p, counting.ProgramID, counting.Links[0].LinkID)
+	}
+	want := bpfleetv1.StateReady // a kernel with kprobes runs it now
+	if r.Kernel.Hooks[bpfleetv1.HookKprobe] != "" {
+		want = bpfleetv1.StateUnsupported
+	}
+	if p := st.Programs[1]; p.State != want {
+		t.Errorf("kprobe_openat after the retry (%q): %+v, want %s", r.Kernel.Hooks[bpfleetv1.HookKprobe], p, want)
+	}
+}
+
+// An optional program already running keeps running when its hook's
+// probe is inconclusive (an agent restarted on a busy kernel): same
+// program and link; no probe error evicts it.
+func TestApplicationOptionalProgramKeptOnInconclusiveProbe(t *testing.T) {
+	testkernel.Require(t)
+	r, obj := appReconciler(t)
+	host, _, _, _ := testkernel.VethPair(t)
+	app := bpfleetv1.NodeProgram{UID: "app", Kind: "ClusterBpfApplication", Name: "app", Path: obj,
+		Programs: []bpfleetv1.ProgramAttachment{
+			{Name: "count_openat", Attach: tracepointAt("syscalls/sys_enter_openat")},
+			{Name: "tc_ingress", Optional: true, Attach: bpfleetv1.NewAttachPoint(bpfleetv1.HookTCX,
+				bpfleetv1.TCXAttach{Interfaces: bpfleetv1.InterfaceSelector{Names: []bpfleetv1.InterfaceName{bpfleetv1.InterfaceName(host)}}, Direction: bpfleetv1.TCXIngress})},
+		}}
+	statuses, _, err := r.applyAll(context.Background(), []bpfleetv1.NodeProgram{app})
+	if err != nil || statuses[0].State != bpfleetv1.StateReady || statuses[0].Programs[1].ProgramID == 0 {
+		t.Fatalf("application: %+v, %v; want its TCX program running", statuses[0], err)
+	}
+	before := statuses[0].Programs[1]
+	restarted := &Reconciler{Programs: r.Programs, Images: r.Images, Kernel: r.Kernel, failed: map[types.UID]terminalFailure{}}
+	inconclusive(restarted, bpfleetv1.HookTCX, "attaching a TCX link fails: device or resource busy")
+	statuses, _, err = restarted.applyAll(context.Background(), []bpfleetv1.NodeProgram{app})
+	after := statuses[0].Programs[1]
+	if err != nil || after.State != bpfleetv1.StateReady || after.ProgramID != before.ProgramID || after.Links[0].LinkID != before.Links[0].LinkID {
+		t.Errorf("tc_ingress after a restart whose TCX probe erred: %+v, %v; want it still running as %+v", after, err, before)
+	}
+}
+
+// inconclusive makes the probe of hook, as r knows it, one that erred with
+// msg (as probe.Result files one that says nothing of the kernel).
+func inconclusive(r *Reconciler, hook, msg string) {
+	kernel := r.Kernel
+	kernel.Hooks, kernel.Unknown = maps.Clone(kernel.Hooks), maps.Clone(kernel.Unknown)
+	delete(kernel.Hooks, hook)
+	kernel.Unknown[hook] = msg
+	r.Kernel = kernel
+}

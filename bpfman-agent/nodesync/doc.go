@@ -29,7 +29,9 @@
 //
 // The Reconciler itself keeps, between passes: the kernel's probe results
 // (a hook whose probe was inconclusive is probed again each pass, and
-// published only once known); which revision of a program
+// published only once known; an optional program of an application on
+// such a hook waits, Pending, unless it runs already, and never stops
+// the others); which revision of a program
 // failed terminally (so a verifier rejection is not retried until the spec
 // or the targets change), whether the kernel's run statistics are on, and,
 // for readiness and the Lease, whether a pass has reported, when the

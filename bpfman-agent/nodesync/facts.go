@@ -12,11 +12,16 @@ import (
 )
 
 // gatherFacts is what hooks plan from: the node's interfaces (read when a
-// hook first needs them) and the links the desired programs already hold
-// (a TCX order names another program's link), from installed (read only
-// then). The pass adds the links of each program it applies.
+// hook first needs them), the single-kind programs desired (which an
+// order may name) and the links they already hold (a TCX order names
+// another program's link), from installed (read only then). The pass adds the links of each program it applies.
 func gatherFacts(desired []bpfleetv1.NodeProgram, installed func() map[types.UID]programs.Loaded) *attach.Facts {
 	facts := attach.LazyFacts()
+	for _, np := range desired {
+		if len(np.Programs) == 0 {
+			facts.Runs(np.Kind, np.Name)
+		}
+	}
 	if !slices.ContainsFunc(desired, ordered) {
 		return facts // nothing plans from another program's links
 	}

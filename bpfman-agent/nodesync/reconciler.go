@@ -146,41 +146,74 @@ func (r *Reconciler) ownSet(ctx context.Context) (*bpfleetv1.NodeProgramSet, err
 // that run (map policies need their BTF). The returned error joins the
 // transient failures, so the pass is retried with backoff.
 func (r *Reconciler) applyAll(ctx context.Context, desired []bpfleetv1.NodeProgram) ([]bpfleetv1.NodeProgramStatus, map[types.UID][]byte, error) {
-	statuses := make([]bpfleetv1.NodeProgramStatus, 0, len(desired))
-	objects := map[types.UID][]byte{}
-	var errs []error
+	statuses := make([]bpfleetv1.NodeProgramStatus, len(desired))
+	errs := make([]error, len(desired)+1)
 	installed := sync.OnceValue(func() map[types.UID]programs.Loaded {
 		loaded, err := r.Programs.Installed()
-		errs = append(errs, err)
+		errs[len(desired)] = err
 		running := make(map[types.UID]programs.Loaded, len(loaded))
 		for _, ld := range loaded {
 			running[types.UID(ld.UID)] = ld
 		}
 		return running
 	})
-	facts := gatherFacts(desired, installed)
-	fetched := newPassObjects(r.Images)
+	ps := pass{facts: gatherFacts(desired, installed), objects: map[types.UID][]byte{}, fetched: newPassObjects(r.Images), installed: installed}
 	for i := range desired {
-		st, err := r.apply(ctx, &desired[i], facts, objects, fetched)
-		if st.State != bpfleetv1.StateReady {
-			st = keptRunning(&desired[i], st, installed())
-		}
-		statuses = append(statuses, st)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s %s: %w", desired[i].Kind, desired[i].Name, err))
-		}
+		statuses[i], errs[i] = r.applyOne(ctx, &desired[i], ps)
 	}
-	return statuses, objects, errors.Join(errs...)
+	for progress := true; progress; {
+		progress = r.retryWaiting(ctx, desired, statuses, errs, ps)
+	}
+	return statuses, ps.objects, errors.Join(errs...)
+}
+
+// applyOne applies np, reporting the revision of it that still runs where
+// it is not Ready.
+func (r *Reconciler) applyOne(ctx context.Context, np *bpfleetv1.NodeProgram, ps pass) (bpfleetv1.NodeProgramStatus, error) {
+	st, err := r.apply(ctx, np, ps)
+	if st.State != bpfleetv1.StateReady {
+		st = keptRunning(np, st, ps.installed())
+	}
+	if err != nil {
+		err = fmt.Errorf("%s %s: %w", np.Kind, np.Name, err)
+	}
+	return st, err
+}
+
+// retryWaiting applies again the desired programs that wait, now that the
+// others ran (an order names another program's link, which may be there
+// now, whichever the set lists first), and reports whether one no longer
+// waits: then the caller retries those still waiting.
+func (r *Reconciler) retryWaiting(ctx context.Context, desired []bpfleetv1.NodeProgram, statuses []bpfleetv1.NodeProgramStatus, errs []error, ps pass) bool {
+	progress := false
+	for i := range desired {
+		if statuses[i].State != bpfleetv1.StatePending {
+			continue
+		}
+		statuses[i], errs[i] = r.applyOne(ctx, &desired[i], ps)
+		progress = progress || statuses[i].State != bpfleetv1.StatePending
+	}
+	return progress
+}
+
+// pass is what the programs of one pass share: the facts hooks plan
+// from, the objects of those that run (by UID), the objects fetched, and
+// the revisions installed (read once, when first needed).
+type pass struct {
+	facts     *attach.Facts
+	objects   map[types.UID][]byte
+	fetched   *passObjects
+	installed func() map[types.UID]programs.Loaded
 }
 
 // apply makes one program run and says how it went. It returns an error
 // only for a transient failure.
-func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, facts *attach.Facts, objects map[types.UID][]byte, fetched *passObjects) (bpfleetv1.NodeProgramStatus, error) {
+func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, ps pass) (bpfleetv1.NodeProgramStatus, error) {
 	st := bpfleetv1.NodeProgramStatus{UID: np.UID, Generation: np.Generation}
 	if np.Invalid != "" {
 		return r.failedStatus(st, "", &failure.Invalid{Err: errors.New(np.Invalid)})
 	}
-	p, pl, err := r.program(ctx, np, facts, fetched)
+	p, pl, err := r.program(ctx, np, ps)
 	if err != nil {
 		return r.failedStatus(st, "", err)
 	}
@@ -195,7 +228,7 @@ func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, facts
 			// The update is held and the running revision runs on: its
 			// policies still write its maps, which may make the room the
 			// update waits for.
-			objects[np.UID] = p.Object
+			ps.objects[np.UID] = p.Object
 		}
 		return r.failedStatus(st, attempt, err)
 	}
@@ -203,11 +236,11 @@ func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, facts
 		metrics.CountLoad(np.Kind, np.Name, "")
 	}
 	delete(r.failed, np.UID)
-	objects[np.UID] = p.Object
-	addLinks(facts, np, loaded)
+	ps.objects[np.UID] = p.Object
+	addLinks(ps.facts, np, loaded)
 	st.State, st.Message = bpfleetv1.StateReady, missingMessage(pl.missing)
 	st.ProgramID, st.PinPath, st.Objects = single(np, loaded).ID, loaded.PinDir, kernelObjects(np, loaded)
-	st.Programs = programStatuses(np, loaded, pl.skipped)
+	st.Programs = programStatuses(np, loaded, pl)
 	return st, nil
 }
 
@@ -235,13 +268,18 @@ func kernelObjects(np *bpfleetv1.NodeProgram, ld programs.Loaded) bpfleetv1.Kern
 
 // program fetches the object (once per pass: see passObjects) and plans
 // what programs.Manager applies: every program of the entry but the
-// optional ones whose hook this kernel lacks.
-func (r *Reconciler) program(ctx context.Context, np *bpfleetv1.NodeProgram, facts *attach.Facts, fetched *passObjects) (programs.Program, plan, error) {
-	object, err := fetched.fetch(ctx, np)
+// optional ones whose hook this kernel lacks, or whose hook's probe was
+// inconclusive and which do not run yet.
+func (r *Reconciler) program(ctx context.Context, np *bpfleetv1.NodeProgram, ps pass) (programs.Program, plan, error) {
+	object, err := ps.fetched.fetch(ctx, np)
 	if err != nil {
 		return programs.Program{}, plan{}, err
 	}
-	pl, err := planEntry(np, r.Kernel.Hooks, facts)
+	runs := func(program string) bool {
+		_, ok := ps.installed()[np.UID].Programs[program]
+		return ok
+	}
+	pl, err := planEntry(np, r.Kernel, runs, ps.facts)
 	if err != nil {
 		return programs.Program{}, pl, err
 	}

@@ -37,11 +37,12 @@ func (b *waitBackoff) next(key string) time.Duration {
 func (b *waitBackoff) reset() { *b = waitBackoff{} }
 
 // waitKey names what a pass waits on: the spec's generation and the
-// programs and policies that are Pending, or "" if none is.
+// programs (or a program of an application) and policies that are
+// Pending, or "" if none is.
 func waitKey(set *bpfleetv1.NodeProgramSet, programs []bpfleetv1.NodeProgramStatus, policies []bpfleetv1.NodeMapPolicyStatus) string {
 	var pending []string
 	for _, st := range programs {
-		if st.State == bpfleetv1.StatePending {
+		if st.State == bpfleetv1.StatePending || slices.ContainsFunc(st.Programs, pendingProgram) {
 			pending = append(pending, "program/"+string(st.UID))
 		}
 	}
@@ -55,6 +56,10 @@ func waitKey(set *bpfleetv1.NodeProgramSet, programs []bpfleetv1.NodeProgramStat
 	}
 	slices.Sort(pending)
 	return strconv.FormatInt(set.Generation, 10) + "|" + strings.Join(pending, ",")
+}
+
+func pendingProgram(p bpfleetv1.ProgramAttachmentStatus) bool {
+	return p.State == bpfleetv1.StatePending
 }
 
 // nextPass is how soon a pass that succeeded runs again: soon, with

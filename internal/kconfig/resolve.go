@@ -19,7 +19,16 @@ func Resolve(spec *ebpf.CollectionSpec, weak map[string]bool) error {
 	if spec.Types == nil || spec.Types.TypeByName(Section, &ds) != nil {
 		return nil
 	}
-	data, err := values(ds, weak)
+	h, err := runningHost()
+	if err != nil {
+		return err
+	}
+	return resolve(spec, ds, weak, h)
+}
+
+// resolve sets the externs of ds, the .kconfig section of spec, from h.
+func resolve(spec *ebpf.CollectionSpec, ds *btf.Datasec, weak map[string]bool, h host) error {
+	data, err := values(ds, weak, h)
 	if err != nil {
 		return err
 	}
@@ -61,7 +70,7 @@ func rewrite(insns asm.Instructions, offsets map[int64]uint32) {
 }
 
 // values builds the Section map's value: each extern at its offset.
-func values(ds *btf.Datasec, weak map[string]bool) ([]byte, error) {
+func values(ds *btf.Datasec, weak map[string]bool, h host) ([]byte, error) {
 	data := make([]byte, ds.Size)
 	var options []btf.VarSecinfo
 	for _, vsi := range ds.Vars {
@@ -70,14 +79,14 @@ func values(ds *btf.Datasec, weak map[string]bool) ([]byte, error) {
 			options = append(options, vsi)
 			continue
 		}
-		if err := putLinux(data[vsi.Offset:vsi.Offset+vsi.Size], name, varType(vsi), weak[name]); err != nil {
+		if err := putLinux(data[vsi.Offset:vsi.Offset+vsi.Size], name, varType(vsi), weak[name], h); err != nil {
 			return nil, fmt.Errorf("%s extern %s: %w", Section, name, err)
 		}
 	}
 	if len(options) == 0 {
 		return data, nil
 	}
-	return data, putOptions(data, options, weak)
+	return data, putOptions(data, options, weak, h.configs)
 }
 
 func varType(vsi btf.VarSecinfo) btf.Type { return vsi.Type.(*btf.Var).Type }

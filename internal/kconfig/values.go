@@ -17,7 +17,6 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/features"
-	"golang.org/x/sys/unix"
 )
 
 // ErrNoConfig: the node has no kernel config to read CONFIG_* options
@@ -32,12 +31,12 @@ func isOption(name string) bool { return strings.HasPrefix(name, "CONFIG_") }
 
 // putLinux sets one of the LINUX_* externs libbpf knows; another is 0 if
 // weak, an error if not.
-func putLinux(buf []byte, name string, typ btf.Type, weak bool) error {
+func putLinux(buf []byte, name string, typ btf.Type, weak bool, h host) error {
 	var v uint64
 	var err error
 	switch name {
 	case "LINUX_KERNEL_VERSION":
-		v, err = kernelVersion()
+		v, err = h.kernelVersion()
 	case "LINUX_HAS_SYSCALL_WRAPPER":
 		v, err = syscallWrapper()
 	case "LINUX_HAS_BPF_COOKIE":
@@ -52,21 +51,6 @@ func putLinux(buf []byte, name string, typ btf.Type, weak bool) error {
 		return err
 	}
 	return putInt(buf, typ, v)
-}
-
-// kernelVersion is KERNEL_VERSION(a, b, c) of the running kernel's
-// release "a.b.c-...", c capped at 255 as the kernel's own macro does.
-func kernelVersion() (uint64, error) {
-	var uts unix.Utsname
-	if err := unix.Uname(&uts); err != nil {
-		return 0, fmt.Errorf("uname: %w", err)
-	}
-	release := unix.ByteSliceToString(uts.Release[:])
-	var a, b, c uint64
-	if n, _ := fmt.Sscanf(release, "%d.%d.%d", &a, &b, &c); n < 2 {
-		return 0, fmt.Errorf("kernel release %q: not a version", release)
-	}
-	return a<<16 | b<<8 | min(c, 255), nil
 }
 
 // syscallWrapper says whether the kernel's syscalls have the architecture
@@ -92,12 +76,12 @@ func syscallWrapper() (uint64, error) {
 
 // putOptions sets the CONFIG_* externs from the kernel config: a weak
 // one the kernel lacks stays 0.
-func putOptions(data []byte, options []btf.VarSecinfo, weak map[string]bool) error {
+func putOptions(data []byte, options []btf.VarSecinfo, weak map[string]bool, configs []string) error {
 	names := make([]string, len(options))
 	for i, vsi := range options {
 		names[i] = vsi.Type.TypeName()
 	}
-	config, err := readConfig(names)
+	config, err := readConfig(configs, names)
 	if err != nil {
 		return fmt.Errorf("%s externs %s: %w", Section, strings.Join(names, ", "), err)
 	}
@@ -108,7 +92,7 @@ func putOptions(data []byte, options []btf.VarSecinfo, weak map[string]bool) err
 			continue
 		}
 		if !ok {
-			return fmt.Errorf("%s extern %s: %w (declare it __weak to read 0 instead)", Section, name, ErrNoOption)
+			return fmt.Errorf("%s extern %s: %w: it is not set in the kernel config (declare it __weak to read 0 instead)", Section, name, ErrNoOption)
 		}
 		if err := putValue(data[vsi.Offset:vsi.Offset+vsi.Size], varType(vsi), value); err != nil {
 			return fmt.Errorf("%s extern %s=%s: %w", Section, name, value, err)
@@ -117,14 +101,12 @@ func putOptions(data []byte, options []btf.VarSecinfo, weak map[string]bool) err
 	return nil
 }
 
-// configPaths are where libbpf looks for the kernel config, in order
-// (%s: the kernel release).
-var configPaths = []string{"/boot/config-%s", "/proc/config.gz"}
-
-// readConfig reads the options names from the kernel config: "y", "m",
-// "n" (also for "# CONFIG_X is not set"), a number or a quoted string.
-func readConfig(names []string) (map[string]string, error) {
-	r, closeFn, err := openConfig()
+// readConfig reads the options names from the first of the kernel
+// config files paths that exists: "y", "m", a number or a quoted string.
+// As libbpf, it reads only the lines that set an option: one "# CONFIG_X
+// is not set" is absent.
+func readConfig(paths, names []string) (map[string]string, error) {
+	r, closeFn, err := openConfig(paths)
 	if err != nil {
 		return nil, err
 	}
@@ -132,28 +114,16 @@ func readConfig(names []string) (map[string]string, error) {
 	out := map[string]string{}
 	s := bufio.NewScanner(r)
 	for s.Scan() {
-		name, value, ok := parseLine(s.Text())
-		if ok && slices.Contains(names, name) {
+		name, value, ok := strings.Cut(s.Text(), "=")
+		if ok && isOption(name) && slices.Contains(names, name) {
 			out[name] = value
 		}
 	}
 	return out, s.Err()
 }
 
-func parseLine(line string) (name, value string, ok bool) {
-	if rest, found := strings.CutPrefix(line, "# "); found {
-		name, found = strings.CutSuffix(rest, " is not set")
-		return name, "n", found
-	}
-	return strings.Cut(line, "=")
-}
-
-func openConfig() (io.Reader, func(), error) {
-	var uts unix.Utsname
-	if err := unix.Uname(&uts); err != nil {
-		return nil, nil, fmt.Errorf("uname: %w", err)
-	}
-	paths := []string{fmt.Sprintf(configPaths[0], unix.ByteSliceToString(uts.Release[:])), configPaths[1]}
+// openConfig opens the first of paths that exists, gunzipping a .gz.
+func openConfig(paths []string) (io.Reader, func(), error) {
 	for _, path := range paths {
 		f, err := os.Open(path)
 		if errors.Is(err, os.ErrNotExist) {
@@ -172,8 +142,8 @@ func openConfig() (io.Reader, func(), error) {
 		}
 		return z, func() { z.Close(); f.Close() }, nil
 	}
-	return nil, nil, fmt.Errorf("%w: neither %s nor %s exists (mount the host's /boot into the agent's pod, or run a kernel built with CONFIG_IKCONFIG_PROC)",
-		ErrNoConfig, paths[0], paths[1])
+	return nil, nil, fmt.Errorf("%w: none of %s exists (mount the host's /boot into the agent's pod, or run a kernel built with CONFIG_IKCONFIG_PROC)",
+		ErrNoConfig, strings.Join(paths, ", "))
 }
 
 // putValue writes a config value into an extern of type typ, as libbpf
@@ -235,13 +205,39 @@ func putNumber(buf []byte, typ btf.Type, value string) error {
 	return putInt(buf, typ, n)
 }
 
-// putInt writes v into an integer or enum extern of buf's size.
+// putInt writes v into an integer or enum extern of buf's size, when it
+// fits there as libbpf checks: v is two's complement where the extern is
+// signed.
 func putInt(buf []byte, typ btf.Type, v uint64) error {
-	switch btf.UnderlyingType(typ).(type) {
-	case *btf.Int, *btf.Enum:
-		return putRaw(buf, v)
+	var signed bool
+	switch t := btf.UnderlyingType(typ).(type) {
+	case *btf.Int:
+		signed = t.Encoding&btf.Signed != 0
+	case *btf.Enum:
+		signed = t.Signed
+	default:
+		return fmt.Errorf("type %s is not an integer", typ)
 	}
-	return fmt.Errorf("type %s is not an integer", typ)
+	if !fits(v, 8*len(buf), signed) {
+		shown := strconv.FormatUint(v, 10)
+		if signed {
+			shown = strconv.FormatInt(int64(v), 10)
+		}
+		return fmt.Errorf("value %s does not fit in the extern's %d bytes", shown, len(buf))
+	}
+	return putRaw(buf, v)
+}
+
+// fits reports whether v, two's complement if signed, is a value of an
+// integer of bits.
+func fits(v uint64, bits int, signed bool) bool {
+	switch {
+	case bits >= 64:
+		return true
+	case signed:
+		return v+1<<(bits-1) < 1<<bits
+	}
+	return v>>bits == 0
 }
 
 func putRaw(buf []byte, v uint64) error {
