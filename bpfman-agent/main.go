@@ -12,6 +12,7 @@ import (
 
 	"github.com/bpfleet/bpfleet/bpfman-agent/image"
 	"github.com/bpfleet/bpfleet/bpfman-agent/nodesync"
+	"github.com/bpfleet/bpfleet/internal/memprofile"
 	"github.com/bpfleet/bpfleet/internal/oci"
 )
 
@@ -35,6 +36,9 @@ func main() {
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zopts)))
 	nodesync.TuneGC()
+	if o.PprofAddr != "" && o.PprofAddr != "0" {
+		memprofile.Enable()
+	}
 	log := ctrl.Log.WithName("setup")
 
 	mgr, err := nodesync.NewManager(ctrl.GetConfigOrDie(), nodesync.Scheme(), o)

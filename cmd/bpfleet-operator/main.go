@@ -19,6 +19,7 @@ import (
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/controllers"
+	"github.com/bpfleet/bpfleet/internal/memprofile"
 	"github.com/bpfleet/bpfleet/internal/scheme"
 )
 
@@ -41,6 +42,9 @@ func main() {
 	zopts := zap.Options{}
 	zopts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	if o.PprofAddr != "" && o.PprofAddr != "0" {
+		memprofile.Enable()
+	}
 	ns, name, ok := strings.Cut(*agent, "/")
 	if !ok || ns == "" || name == "" {
 		fmt.Fprintf(os.Stderr, "--agent-service-account %q: want namespace/name\n", *agent)

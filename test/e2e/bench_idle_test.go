@@ -61,7 +61,8 @@ var idleTracepoints = []string{
 // measured beside them, is a bare controller-runtime manager
 // (test/e2e/baseline). It also reports each binary's size (its code is
 // mapped, and most of it resident) and how long the 1,000 programs took to
-// be Ready. It measures once, whatever b.N.
+// be Ready. It measures once, whatever b.N. BPFLEET_IDLE_AGENT_PPROF=addr
+// serves the agent's /debug/pprof there, to profile what it holds.
 func BenchmarkIdleFootprint(b *testing.B) {
 	testkernel.Require(b)
 	idleOnce.Do(func() { idleResults, idleErr = measureIdle(b) })
@@ -111,7 +112,8 @@ func measureIdle(b *testing.B) (map[string]footprint, error) {
 	operator := testproc.Start(b, dir, bins["bpfleet-operator"], env, "--metrics-bind-address=0", "--health-probe-bind-address=0")
 	agent := testproc.Start(b, dir, bins["bpfman-agent"], env, "--node-name="+node, "--pin-root="+pinRoot,
 		"--image-cache="+filepath.Join(dir, "images"), "--state-dir="+filepath.Join(dir, "state"),
-		"--metrics-bind-address=0", "--health-probe-bind-address=0")
+		"--metrics-bind-address=0", "--health-probe-bind-address=0",
+		"--pprof-bind-address="+os.Getenv("BPFLEET_IDLE_AGENT_PPROF"))
 	obj := filepath.Join(dir, "counter.o")
 	if err := os.WriteFile(obj, bpf.TracepointCounter, 0o644); err != nil {
 		return nil, err
@@ -169,12 +171,16 @@ func readIdle(b *testing.B, operator, agent *exec.Cmd) (footprint, footprint) {
 		footprint{rssMiB: testproc.RSS(b, agent), cpuPct: pct(ag0, ag1)}
 }
 
-// buildBinaries builds the operator and the agent as a cluster runs them.
+// buildBinaries builds the operator and the agent as a cluster runs them:
+// static, as the images hold them (Dockerfile.agent's flags), and the
+// baseline alike.
 func buildBinaries(b *testing.B, dir string) map[string]string {
 	out := map[string]string{}
 	for name, pkg := range map[string]string{"bpfleet-operator": "../../cmd/bpfleet-operator", "bpfman-agent": "../../bpfman-agent", "baseline": "./baseline"} {
 		bin := filepath.Join(dir, name)
-		if msg, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if msg, err := cmd.CombinedOutput(); err != nil {
 			b.Fatalf("go build %s: %v\n%s", pkg, err, msg)
 		}
 		out[name] = bin
