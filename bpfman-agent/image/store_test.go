@@ -137,8 +137,10 @@ func TestFetchBasicAuth(t *testing.T) {
 	}
 }
 
-// TestCorruptCacheIsPulledAgain damages a cached layer on disk: the next
-// Fetch must notice, and pull the image again.
+// TestCorruptCacheIsPulledAgain damages a cached layer on disk: the store
+// that fetched it serves the object it verified from memory, and the next
+// read of the layout (here a store opened again, as by a restarted agent)
+// notices and pulls the image again.
 func TestCorruptCacheIsPulledAgain(t *testing.T) {
 	ctx := context.Background()
 	host, stop := startRegistry(t, nil)
@@ -155,12 +157,22 @@ func TestCorruptCacheIsPulledAgain(t *testing.T) {
 	evil := gzipOf(t, tarOf(t, entry{name: "evil.o", data: object}))
 	overwrite(t, blob, evil)
 	obj, err := store.Fetch(ctx, pinned, nil, "")
+	if err != nil || !bytes.Equal(obj.ELF, object) {
+		t.Fatalf("fetch from memory over a corrupt cache: %v", err)
+	}
+	if store, err = image.NewStore(dir); err != nil {
+		t.Fatal(err)
+	}
+	obj, err = store.Fetch(ctx, pinned, nil, "")
 	if err != nil || obj.FromCache || !bytes.Equal(obj.ELF, object) {
 		t.Fatalf("fetch over a corrupt cache: %v (FromCache %v)", err, obj != nil && obj.FromCache)
 	}
 
 	overwrite(t, blob, evil)
 	stop()
+	if store, err = image.NewStore(dir); err != nil {
+		t.Fatal(err)
+	}
 	_, err = store.Fetch(ctx, pinned, nil, "")
 	wantReason(t, err, image.ReasonPullFailed)
 }
