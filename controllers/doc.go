@@ -8,7 +8,10 @@
 // sees it (imagecheck.go: every attachment, globalData; images read once
 // per digest, images.go), holds the finalizer, moves the rollout a step and aggregates node status
 // into the program's status. MapPolicyReconciler does the same for
-// MapPolicies (their entries artifact, their nodes' reports). NodeReconciler
+// MapPolicies (their entries artifact, the maps of the images of the
+// programs they select, their nodes' reports); a node gets a policy only
+// at a generation it accepted, checked again by the node pass against
+// the digests it schedules (mappolicy.go: policyVerdict). NodeReconciler
 // runs per Node: it writes that node's NodeProgramSet from every program
 // and policy that selects it (marking it scheduled); when the Node object
 // is gone it keeps the set, minus deleted programs, while the node's agent

@@ -12,6 +12,7 @@ import (
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/internal/globaldata"
+	"github.com/bpfleet/bpfleet/internal/maptype"
 	"github.com/bpfleet/bpfleet/internal/oci"
 )
 
@@ -43,15 +44,17 @@ func checkImage(ctx context.Context, r Resolver, p bpfleetv1.Program) error {
 }
 
 // checkPolicyMaps refuses a MapPolicy whose map the image of a program
-// it selects lacks (ImageMismatch, listing the maps that image has). A
-// program whose image is not resolved, or cannot be read now, is not
-// checked here: its own status says why.
+// it selects lacks (ImageMismatch, listing the maps that image has), or
+// holds as a type no MapPolicy writes entries into, when the policy has
+// entries to write (MapNotWritable). A program whose image is not
+// resolved, or cannot be read now, is not checked here: its own status
+// says why.
 func checkPolicyMaps(ctx context.Context, r Resolver, mp *bpfleetv1.MapPolicy, programs []KindedProgram) error {
 	cr, ok := r.(contentsReader)
 	if !ok {
 		return nil
 	}
-	var problems []string
+	var lacked, unwritable []string
 	for _, kp := range programs {
 		p := kp.Program
 		img, st := p.Source().ByteCode.Image, p.ProgramStatus().Image
@@ -66,11 +69,29 @@ func checkPolicyMaps(ctx context.Context, r Resolver, mp *bpfleetv1.MapPolicy, p
 			ctrl.LoggerFrom(ctx).V(1).Info("image not checked", "program", p.GetName(), "kind", kp.Kind, "reason", err.Error())
 			continue
 		}
+		say := func(problem string) string {
+			return fmt.Sprintf("%s %s: image %s: %s", kp.Kind, p.GetName(), pinnedRef(st.Ref, st.Digest), problem)
+		}
 		for _, problem := range c.each(func(pc *platformContents) []string { return pc.lackedMap(mp.Spec.MapName) }) {
-			problems = append(problems, fmt.Sprintf("%s %s: image %s: %s", kp.Kind, p.GetName(), pinnedRef(st.Ref, st.Digest), problem))
+			lacked = append(lacked, say(problem))
+		}
+		if writesEntries(mp) {
+			for _, problem := range c.each(func(pc *platformContents) []string { return pc.unwritableMap(mp.Spec.MapName) }) {
+				unwritable = append(unwritable, say(problem))
+			}
 		}
 	}
-	return mismatch("", problems)
+	if len(lacked) > 0 {
+		return mismatch("", lacked)
+	}
+	return refused(bpfleetv1.ReasonMapNotWritable, "", unwritable)
+}
+
+// writesEntries reports whether a policy writes the map's entries (lists
+// some, or removes every other key), rather than only sizing or sharing
+// it.
+func writesEntries(mp *bpfleetv1.MapPolicy) bool {
+	return len(mp.Spec.Entries) > 0 || mp.Spec.EntriesFrom != nil || mp.Spec.Mode == bpfleetv1.MapExact
 }
 
 // contentsError classifies an error of reading an image: the registry's
@@ -89,6 +110,12 @@ const maxProblems = 8
 // mismatch is the terminal ImageMismatch error of problems, said after
 // prefix; nil without any.
 func mismatch(prefix string, problems []string) error {
+	return refused(bpfleetv1.ReasonImageMismatch, prefix, problems)
+}
+
+// refused is the terminal error of reason of problems (at most
+// maxProblems of them said), after prefix; nil without any.
+func refused(reason, prefix string, problems []string) error {
 	if len(problems) == 0 {
 		return nil
 	}
@@ -96,7 +123,7 @@ func mismatch(prefix string, problems []string) error {
 		problems = append(problems[:maxProblems:maxProblems], fmt.Sprintf("and %d more", len(problems)-maxProblems))
 	}
 	err := errors.New(prefix + strings.Join(problems, "; "))
-	return &classError{class: classTerminal, reason: bpfleetv1.ReasonImageMismatch, ready: bpfleetv1.ReasonImageMismatch, err: err}
+	return &classError{class: classTerminal, reason: reason, ready: reason, err: err}
 }
 
 // each gathers the problems check finds in every platform's image, each
@@ -162,6 +189,18 @@ func (pc *platformContents) lackedMap(name string) []string {
 		return nil
 	}
 	return []string{fmt.Sprintf("no map %q; it has %s", name, listed(pc.maps, "maps"))}
+}
+
+// unwritableMap says whether the image holds map name as a type into
+// which no MapPolicy writes entries (internal/maptype). A type it does
+// not know is left to the nodes.
+func (pc *platformContents) unwritableMap(name string) []string {
+	typ, ok := maptype.Parse(pc.maps[name])
+	if !ok || maptype.CanWrite(typ) {
+		return nil
+	}
+	return []string{fmt.Sprintf("map %q is of type %s, which holds no entries a MapPolicy can write (it writes %s maps; maxEntries and shared apply to any map)",
+		name, pc.maps[name], maptype.Writable)}
 }
 
 // maxListed bounds the names a message lists.

@@ -1,21 +1,16 @@
 package controllers_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 
-	specs "github.com/opencontainers/image-spec/specs-go"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"oras.land/oras-go/v2/content"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpf"
@@ -243,7 +238,7 @@ func TestUnlabeledImageCheckedAgainstItsObject(t *testing.T) {
 	ctx := context.Background()
 	host := ocitest.Serve(t, nil)
 	ref := host + "/bpfleet/unlabeled:v1"
-	pushUnlabeled(t, ref, bpf.TracepointCounter)
+	ocitest.PushUnlabeled(t, ref, bpf.TracepointCounter)
 	sel := map[string]string{"test": "unlabeled"}
 	createNode(t, "unlabeled-1", sel)
 	p := pathProgram("unlabeled", sel)
@@ -255,35 +250,5 @@ func TestUnlabeledImageCheckedAgainstItsObject(t *testing.T) {
 	got := waitStalled(t, p, bpfleetv1.ReasonImageMismatch)
 	if want := `no program "count_close"; it has programs count_openat (tracepoint)`; !strings.Contains(got.Message, want) {
 		t.Errorf("Stalled message %q lacks %q", got.Message, want)
-	}
-}
-
-// pushUnlabeled pushes object as a one-layer image (a bare ELF layer)
-// whose config has no labels.
-func pushUnlabeled(t *testing.T, ref string, object []byte) {
-	t.Helper()
-	ctx := context.Background()
-	repo, err := oci.NewRepository(ref, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	config := []byte(`{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":[]}}`)
-	blobs := []ocispec.Descriptor{
-		content.NewDescriptorFromBytes(ocispec.MediaTypeImageConfig, config),
-		content.NewDescriptorFromBytes(ocispec.MediaTypeImageLayer, object),
-	}
-	for i, data := range [][]byte{config, object} {
-		if err := repo.Push(ctx, blobs[i], bytes.NewReader(data)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	raw, err := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
-		Config: blobs[0], Layers: blobs[1:]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	desc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, raw)
-	if err := repo.PushReference(ctx, desc, bytes.NewReader(raw), repo.Reference.Reference); err != nil {
-		t.Fatal(err)
 	}
 }

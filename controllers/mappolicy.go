@@ -1,9 +1,12 @@
 package controllers
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sort"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -30,27 +33,88 @@ func policySelects(mp *bpfleetv1.MapPolicy, kind string, p bpfleetv1.Program) bo
 
 // mapConfigs are the map settings the policies give a program before load.
 // When two policies configure the same map, the oldest wins (policies come
-// sorted by byAge), so the node spec, and the program, stay stable.
-func mapConfigs(kind string, p bpfleetv1.Program, policies []bpfleetv1.MapPolicy) []bpfleetv1.MapConfig {
+// sorted by byAge), so the node spec, and the program, stay stable. While
+// a policy that selects the program is not accepted (policyVerdict), the
+// settings of its node entry (old) that no accepted policy gives stay as
+// they are: what that policy gave when it was last accepted is among
+// them, and a setting dropped would reload the program with its map
+// resized or unshared.
+func mapConfigs(kind string, p bpfleetv1.Program, policies []bpfleetv1.MapPolicy, old *bpfleetv1.NodeProgram) []bpfleetv1.MapConfig {
 	var out []bpfleetv1.MapConfig
 	seen := map[string]bool{}
+	held := false
 	for i := range policies {
 		mp := &policies[i]
-		if !mp.DeletionTimestamp.IsZero() || !policySelects(mp, kind, p) || seen[mp.Spec.MapName] {
+		if !mp.DeletionTimestamp.IsZero() || !policySelects(mp, kind, p) {
+			continue
+		}
+		if policyVerdict(mp) != policyAccepted {
+			held = true
+			continue
+		}
+		if seen[mp.Spec.MapName] {
 			continue
 		}
 		seen[mp.Spec.MapName] = true
-		c := bpfleetv1.MapConfig{Name: mp.Spec.MapName}
-		if mp.Spec.MaxEntries != nil {
-			c.MaxEntries = *mp.Spec.MaxEntries
-		}
-		c.Shared = sharedName(mp)
-		if c.MaxEntries != 0 || c.Shared != "" {
+		if c := mapConfig(mp); c.MaxEntries != 0 || c.Shared != "" {
 			out = append(out, c)
 		}
 	}
+	if held && old != nil {
+		out = append(out, heldConfigs(old.Maps, seen)...)
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// mapConfig is the setting a policy gives its map.
+func mapConfig(mp *bpfleetv1.MapPolicy) bpfleetv1.MapConfig {
+	c := bpfleetv1.MapConfig{Name: mp.Spec.MapName, Shared: sharedName(mp)}
+	if mp.Spec.MaxEntries != nil {
+		c.MaxEntries = *mp.Spec.MaxEntries
+	}
+	return c
+}
+
+// heldConfigs are the settings of configs for maps not in given.
+func heldConfigs(configs []bpfleetv1.MapConfig, given map[string]bool) []bpfleetv1.MapConfig {
+	var out []bpfleetv1.MapConfig
+	for _, c := range configs {
+		if !given[c.Name] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// verdict is what the operator's check made of a MapPolicy's spec.
+type verdict int
+
+const (
+	// policyPending: the current generation is not checked yet.
+	policyPending verdict = iota
+	// policyAccepted: the current generation passed the image checks.
+	policyAccepted
+	// policyRefused: the image checks refused the last generation
+	// checked (checkPolicyMaps).
+	policyRefused
+)
+
+// policyVerdict reads the verdict of the MapPolicy reconciler from the
+// policy's status: Stalled for a reason of the image checks is refused,
+// a status that observed the current generation otherwise is accepted.
+// Pure.
+func policyVerdict(mp *bpfleetv1.MapPolicy) verdict {
+	c := meta.FindStatusCondition(mp.Status.Conditions, bpfleetv1.ConditionStalled)
+	refused := c != nil && c.Status == metav1.ConditionTrue &&
+		(c.Reason == bpfleetv1.ReasonImageMismatch || c.Reason == bpfleetv1.ReasonMapNotWritable)
+	switch {
+	case refused && (c.ObservedGeneration == mp.Generation || !mp.DeletionTimestamp.IsZero()):
+		return policyRefused
+	case mp.Status.ObservedGeneration == mp.Generation:
+		return policyAccepted
+	}
+	return policyPending
 }
 
 // byAge sorts policies oldest first, by name among equals.
@@ -77,10 +141,40 @@ func sharedName(mp *bpfleetv1.MapPolicy) string {
 	return mp.Name
 }
 
+// checkPassPolicies checks again, as a node pass sees them, the policies
+// their reconciler accepted (policyVerdict), against the images of the
+// programs this pass schedules (checkPolicyMaps; the images were read
+// when the programs were checked, so this reads no registry but on a
+// cold cache): a program's new digest is handed to node passes before
+// its status is written, and so before the policy's reconciler sees it.
+// A policy they refuse is marked refused in policies (a copy: the list
+// holds the cache's objects), as its reconciler will mark it, so that no
+// node gets it.
+func (r *NodeReconciler) checkPassPolicies(ctx context.Context, policies []bpfleetv1.MapPolicy, programs []KindedProgram) {
+	for i := range policies {
+		mp := &policies[i]
+		if !mp.DeletionTimestamp.IsZero() || policyVerdict(mp) != policyAccepted {
+			continue
+		}
+		var ce *classError
+		if err := checkPolicyMaps(ctx, r.Resolver, mp, programs); errors.As(err, &ce) {
+			refused := mp.DeepCopy()
+			meta.SetStatusCondition(&refused.Status.Conditions, metav1.Condition{Type: bpfleetv1.ConditionStalled,
+				Status: metav1.ConditionTrue, Reason: ce.reason, Message: err.Error(), ObservedGeneration: mp.Generation})
+			policies[i] = *refused
+		}
+	}
+}
+
 // nodeMapPolicies are the policies with entries for the programs a node
 // runs. A policy whose new entries artifact is not resolved yet keeps the
 // entry the node already has (current), so a change of tag never leaves
-// the map without its entries. Pure.
+// the map without its entries. So does a policy whose current generation
+// the operator has not accepted (policyVerdict): a refused policy never
+// reaches a node, and one edited into a refused spec stays on the nodes
+// as it was last accepted — its entries stay in the maps, as a user who
+// made a typo expects, until a spec is accepted or the policy is deleted
+// (then the kept entry is sent as removing, so that its keys go). Pure.
 func nodeMapPolicies(policies []bpfleetv1.MapPolicy, programs []KindedProgram, onNode []bpfleetv1.NodeProgram, current []bpfleetv1.NodeMapPolicy, cluster *bpfleetv1.ImageVerification) []bpfleetv1.NodeMapPolicy {
 	running := map[types.UID]bool{}
 	for _, np := range onNode {
@@ -89,11 +183,12 @@ func nodeMapPolicies(policies []bpfleetv1.MapPolicy, programs []KindedProgram, o
 	var out []bpfleetv1.NodeMapPolicy
 	for i := range policies {
 		mp := &policies[i]
-		if !mp.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(mp, bpfleetv1.Finalizer) {
+		deleting := !mp.DeletionTimestamp.IsZero()
+		if deleting && !controllerutil.ContainsFinalizer(mp, bpfleetv1.Finalizer) {
 			continue
 		}
-		if !entriesResolved(mp) {
-			out = append(out, currentPolicy(current, mp.UID)...)
+		if heldPolicy(mp, deleting) {
+			out = append(out, removing(currentPolicy(current, mp.UID), deleting)...)
 			continue
 		}
 		if nmp, ok := nodeMapPolicy(mp, programs, running, cluster); ok {
@@ -102,6 +197,22 @@ func nodeMapPolicies(policies []bpfleetv1.MapPolicy, programs []KindedProgram, o
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].UID < out[j].UID })
 	return out
+}
+
+// heldPolicy reports whether the nodes keep the entry they have for a
+// policy instead of its spec: entries not resolved yet, or a spec not
+// accepted (a deleted policy is sent as it is, unless it was refused).
+func heldPolicy(mp *bpfleetv1.MapPolicy, deleting bool) bool {
+	v := policyVerdict(mp)
+	return !entriesResolved(mp) || v == policyRefused || v == policyPending && !deleting
+}
+
+// removing marks entries as removing, for a deleted policy.
+func removing(entries []bpfleetv1.NodeMapPolicy, deleting bool) []bpfleetv1.NodeMapPolicy {
+	for i := range entries {
+		entries[i].Removing = entries[i].Removing || deleting
+	}
+	return entries
 }
 
 func nodeMapPolicy(mp *bpfleetv1.MapPolicy, programs []KindedProgram, running map[types.UID]bool, cluster *bpfleetv1.ImageVerification) (bpfleetv1.NodeMapPolicy, bool) {

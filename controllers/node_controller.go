@@ -49,6 +49,9 @@ type NodeReconciler struct {
 	// writes are not in the cache yet, and starts their node passes (nil:
 	// none).
 	ahead *ahead
+	// Resolver says what images hold, for checkPassPolicies; nil checks
+	// nothing in node passes.
+	Resolver Resolver
 }
 
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
@@ -76,6 +79,7 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		return ctrl.Result{}, fmt.Errorf("list map policies: %w", err)
 	}
 	byAge(policies.Items)
+	r.checkPassPolicies(ctx, policies.Items, programs)
 	var set bpfleetv1.NodeProgramSet
 	err = r.Get(ctx, req.NamespacedName, &set)
 	in := specInputs{node: &node, programs: programs, policies: policies.Items, cluster: r.Verify}
@@ -387,8 +391,8 @@ func scheduleChanged() predicate.Funcs {
 }
 
 // policyScheduleChanged passes the MapPolicy changes node specs follow:
-// its spec, its deletion, its resolved entries image; not the node counts
-// of its status.
+// its spec, its deletion, its resolved entries image, the verdict of its
+// checks (policyVerdict); not the node counts of its status.
 func policyScheduleChanged() predicate.Funcs {
 	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		old, oldOK := e.ObjectOld.(*bpfleetv1.MapPolicy)
@@ -397,7 +401,8 @@ func policyScheduleChanged() predicate.Funcs {
 			return true
 		}
 		return old.Generation != cur.Generation || !old.DeletionTimestamp.Equal(cur.DeletionTimestamp) ||
-			!equality.Semantic.DeepEqual(old.Status.EntriesImage, cur.Status.EntriesImage)
+			!equality.Semantic.DeepEqual(old.Status.EntriesImage, cur.Status.EntriesImage) ||
+			policyVerdict(old) != policyVerdict(cur)
 	}}
 }
 
@@ -444,7 +449,7 @@ func SetupAll(mgr ctrl.Manager, resolver Resolver, o Options) error {
 		return err
 	}
 	handed := newAhead()
-	nodes := &NodeReconciler{Client: mgr.GetClient(), Verify: o.Verify, AgentNamespace: o.agentAccount().Namespace, ahead: handed}
+	nodes := &NodeReconciler{Client: mgr.GetClient(), Verify: o.Verify, AgentNamespace: o.agentAccount().Namespace, ahead: handed, Resolver: resolver}
 	if err := nodes.SetupWithManager(mgr); err != nil {
 		return err
 	}

@@ -102,7 +102,7 @@ func desiredPrograms(node *corev1.Node, caps *bpfleetv1.NodeCapabilities, progra
 			continue
 		}
 		if np, ok := nodeEntry(kp, node, have[p.GetUID()], cluster); ok {
-			np.Maps = mapConfigs(kp.Kind, p, policies)
+			np.Maps = mapConfigs(kp.Kind, p, policies, have[p.GetUID()])
 			out = append(out, np)
 		}
 	}

@@ -204,28 +204,34 @@ func TestFirstPlanStartsNoNodePass(t *testing.T) {
 	}
 }
 
-// Node passes follow a MapPolicy's spec and resolved entries image, not
-// the node counts of its status.
+// Node passes follow a MapPolicy's spec, resolved entries image and the
+// verdict of its checks, not the node counts of its status.
 func TestPolicyChangesThatStartNodePasses(t *testing.T) {
 	base := &bpfleetv1.MapPolicy{ObjectMeta: metav1.ObjectMeta{Name: "p", Generation: 1}}
-	counts := base.DeepCopy()
-	counts.Status.ObservedGeneration = 1
+	checked := base.DeepCopy()
+	checked.Status.ObservedGeneration = 1
+	counts := checked.DeepCopy()
 	counts.Status.Nodes.Ready = 7
+	refused := checked.DeepCopy()
+	refused.Status.Conditions = []metav1.Condition{{Type: bpfleetv1.ConditionStalled, Status: metav1.ConditionTrue,
+		Reason: bpfleetv1.ReasonImageMismatch, ObservedGeneration: 1}}
 	spec := base.DeepCopy()
 	spec.Generation = 2
 	resolved := base.DeepCopy()
 	resolved.Status.EntriesImage = &bpfleetv1.ResolvedImage{Ref: "r.io/e:v1", Digest: "sha256:abc"}
 	pred := policyScheduleChanged()
 	for _, tc := range []struct {
-		name string
-		cur  *bpfleetv1.MapPolicy
-		want bool
+		name     string
+		old, cur *bpfleetv1.MapPolicy
+		want     bool
 	}{
-		{"node counts", counts, false},
-		{"spec", spec, true},
-		{"entries image resolved", resolved, true},
+		{"node counts", checked, counts, false},
+		{"accepted", base, checked, true},
+		{"refused", checked, refused, true},
+		{"spec", base, spec, true},
+		{"entries image resolved", base, resolved, true},
 	} {
-		if got := pred.Update(event.UpdateEvent{ObjectOld: base, ObjectNew: tc.cur}); got != tc.want {
+		if got := pred.Update(event.UpdateEvent{ObjectOld: tc.old, ObjectNew: tc.cur}); got != tc.want {
 			t.Errorf("%s: passes = %v, want %v", tc.name, got, tc.want)
 		}
 	}

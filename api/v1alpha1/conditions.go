@@ -85,6 +85,13 @@ const (
 	// the image: Stalled until the spec or the image (a new push of the
 	// tag) changes.
 	ReasonImageMismatch = "ImageMismatch"
+	// ReasonMapNotWritable: a MapPolicy lists entries for a map of a type
+	// that holds none a policy can write (a ring buffer, a perf event
+	// array, a program array, a map of maps...), as the image says; the
+	// message names the map, its type and the types a policy writes.
+	// Stalled until the spec or the image changes; nodes keep what they
+	// enforce.
+	ReasonMapNotWritable = "MapNotWritable"
 )
 
 // AgentLeaseLabel marks the coordination.k8s.io Lease by which a node's

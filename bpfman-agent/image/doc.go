@@ -3,7 +3,8 @@
 // verifies it, and hands out what it holds. It knows two kinds:
 //
 //   - eBPF bytecode images (Fetch): the ELF object and the programs and maps
-//     its labels name.
+//     its labels name (none for an image without labels, which the
+//     operator takes too: its programs are the object's).
 //   - map entries artifacts (FetchEntries, pushed by internal/oci's
 //     PushEntries or `oras push`): a MapPolicy's entries, the JSON array of
 //     {"key": ..., "value": ...} objects, decompressed. Only its first byte
@@ -56,7 +57,8 @@
 //     escapes its root. An entries layer must have one of the entries media
 //     types, and may be gzip'd or not whatever that type says.
 //   - The object must be a 64-bit EM_BPF ELF of the host's byte order, and
-//     must define every program its labels name.
+//     must define every program its labels name (an image without labels
+//     names none: the loader finds the program a node asks for, or fails).
 //   - Each kind is refused with InvalidImage when fetched as the other.
 //
 // Every error Fetch, FetchEntries, ReadPath, CheckELF and a Fetcher's

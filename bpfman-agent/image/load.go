@@ -57,7 +57,7 @@ func (s *Store) cachedRoot(ctx context.Context, dgst digest.Digest) (node, error
 }
 
 // object builds the Object that an image's blobs describe: the object
-// against CheckELF, the labels against the object.
+// against CheckELF, the labels (if any) against the object.
 func (s *Store) object(b blobs) (*Object, error) {
 	if err := checkNotEntries(b.layerType); err != nil {
 		return nil, err
@@ -79,12 +79,19 @@ func (s *Store) object(b blobs) (*Object, error) {
 	return &Object{ELF: elf, Programs: programs, Maps: maps}, nil
 }
 
+// labels reads the programs and maps an image's config names. A config
+// that names no program (an image built for an older bpfman, or by hand)
+// names none: its programs are the object's, as the operator reads them
+// (internal/oci DescribeFetched), and are checked when they are loaded.
 func labels(config []byte) (programs, maps map[string]string, err error) {
 	var img ocispec.Image
 	if err := json.Unmarshal(config, &img); err != nil {
 		return nil, nil, newError(ReasonInvalid, "image config: %w", err)
 	}
 	programs, maps, err = bpfoci.ParseLabels(img.Config.Labels)
+	if errors.Is(err, bpfoci.ErrUnlabeled) {
+		return map[string]string{}, map[string]string{}, nil
+	}
 	if err != nil {
 		return nil, nil, newError(ReasonInvalid, "image config: %w", err)
 	}

@@ -75,7 +75,9 @@ func TestFetchRefusals(t *testing.T) {
 		{"oversize manifest", rawImage{layers: tgz(entry{name: "counter.o", data: object})}, []image.Option{image.WithMaxManifestSize(100)}, image.ReasonTooLarge, "limit of 100"},
 		{"gzip bomb", rawImage{layers: [][]byte{bomb}}, []image.Option{image.WithMaxObjectSize(64 << 10)}, image.ReasonTooLarge, "decompresses to more than"},
 		{"program not in object", rawImage{labels: map[string]string{oci.LabelPrograms: `{"count_openat":"tracepoint","missing":"xdp"}`}}, nil, image.ReasonInvalid, "names missing, which the object does not define (it defines: count_openat)"},
-		{"no labels", rawImage{labels: map[string]string{}}, nil, image.ReasonInvalid, "missing label io.ebpf.programs"},
+		{"unlabeled, not eBPF", rawImage{labels: map[string]string{}, layers: tgz(entry{name: "counter.o", data: readTestdata(t, "notbpf.o")})}, nil, image.ReasonNotBPF, "not eBPF"},
+		{"unlabeled, big-endian", rawImage{labels: map[string]string{}, layers: tgz(entry{name: "counter.o", data: readTestdata(t, "counter_bpfeb.o")})}, nil, image.ReasonWrongEndianness, "big-endian"},
+		{"unlabeled, oversize object", rawImage{labels: map[string]string{}}, []image.Option{image.WithMaxObjectSize(1000)}, image.ReasonTooLarge, "larger than 1000"},
 		{"bad labels", rawImage{labels: map[string]string{oci.LabelPrograms: `["count_openat"]`}}, nil, image.ReasonInvalid, "JSON object"},
 	}
 	for _, tt := range tests {
@@ -93,6 +95,28 @@ func TestFetchRefusals(t *testing.T) {
 			wantReason(t, err, tt.reason)
 			if !strings.Contains(err.Error(), tt.msg) {
 				t.Fatalf("error %q does not say %q", err, tt.msg)
+			}
+		})
+	}
+}
+
+// TestFetchUnlabeled fetches an image whose config names no program
+// (built for an older bpfman, or by hand): the operator takes it, reading
+// its programs from the object, so the node takes it too, with every
+// check of the object but the labels'.
+func TestFetchUnlabeled(t *testing.T) {
+	host, _ := startRegistry(t, nil)
+	object := readTestdata(t, "counter.o")
+	for name, labels := range map[string]map[string]string{"no labels": nil, "other labels only": {"org.opencontainers.image.title": "counter"}} {
+		t.Run(name, func(t *testing.T) {
+			pinned, _ := pushRaw(t, host+"/unlabeled/x:v1", rawImage{layers: [][]byte{object}, labels: labels})
+			store, _ := newStore(t)
+			obj, err := store.Fetch(context.Background(), pinned, nil, "")
+			if err != nil {
+				t.Fatalf("unlabeled image refused: %v", err)
+			}
+			if !bytes.Equal(obj.ELF, object) || len(obj.Programs) != 0 || len(obj.Maps) != 0 {
+				t.Fatalf("object of %d bytes, programs %v, maps %v; want the ELF, no labelled programs or maps", len(obj.ELF), obj.Programs, obj.Maps)
 			}
 		})
 	}

@@ -43,9 +43,11 @@ type Object struct {
 	Digest string
 	// ELF is the object file: EM_BPF, host byte order.
 	ELF []byte
-	// Programs maps program name to type; each is a program of ELF.
+	// Programs maps program name to type, as the image's labels say;
+	// each is a program of ELF. Empty for an image without labels.
 	Programs map[string]string
-	// Maps maps map name to type, as the image's labels say.
+	// Maps maps map name to type, as the image's labels say (empty
+	// without labels).
 	Maps map[string]string
 	// FromCache is true when Fetch did not go to the registry.
 	FromCache bool

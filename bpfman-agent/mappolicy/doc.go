@@ -25,7 +25,9 @@
 //
 // Errors (classified by package failure, as all the agent's): a policy
 // waiting for its programs or for the operator is Pending;
-// a bad spec, bad entries or an artifact that never loads is terminal (in
-// status, not returned); anything else is returned from Apply, joined, for
+// a bad spec (entries for a map of a type that holds none a policy can
+// write, see internal/maptype), bad entries or an artifact that never
+// loads is terminal (in status, not returned, not tried again before a
+// new generation); anything else is returned from Apply, joined, for
 // backoff. MapFull is not terminal: room may come.
 package mappolicy

@@ -12,11 +12,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpfman-agent/failure"
 	"github.com/bpfleet/bpfleet/bpfman-agent/image"
 	"github.com/bpfleet/bpfleet/bpfman-agent/maps"
 	"github.com/bpfleet/bpfleet/bpfman-agent/metrics"
 	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
 	"github.com/bpfleet/bpfleet/internal/faultpoint"
+	"github.com/bpfleet/bpfleet/internal/maptype"
 )
 
 // Config is what a Writer writes with.
@@ -151,6 +153,9 @@ func (w *Writer) write(ctx context.Context, st bpfleetv1.NodeMapPolicyStatus, nm
 // know of, so a key the policy stops listing is still removed. done is as
 // for write.
 func (w *Writer) writeEntries(nmp *bpfleetv1.NodeMapPolicy, st bpfleetv1.NodeMapPolicyStatus, spec *ebpf.MapSpec, targets []*ebpf.Map, entries []maps.Entry) (_ bpfleetv1.NodeMapPolicyStatus, done bool, _ error) {
+	if !maptype.CanWrite(spec.Type) {
+		return unwritable(nmp, st, spec, entries), true, nil
+	}
 	listed := keysOf(entries)
 	previous, err := w.written.keys(nmp.UID)
 	widened := union(previous, listed)
@@ -181,6 +186,21 @@ func (w *Writer) writeEntries(nmp *bpfleetv1.NodeMapPolicy, st bpfleetv1.NodeMap
 		return st, !nmp.Atomic || st.Terminal, nil
 	}
 	return st, true, nil
+}
+
+// unwritable is the status of a policy on a map that holds no entries a
+// policy can write (a ring buffer, a perf event array, a program array,
+// a map of maps...): Ready if it writes none (it sizes or shares the map
+// only), else terminal, written once per generation like a success (only
+// a new spec can help). The operator refuses such a policy where the
+// image says the map's type; this is the node's word where it does not.
+func unwritable(nmp *bpfleetv1.NodeMapPolicy, st bpfleetv1.NodeMapPolicyStatus, spec *ebpf.MapSpec, entries []maps.Entry) bpfleetv1.NodeMapPolicyStatus {
+	if len(entries) == 0 && maps.Mode(nmp.Mode) != maps.Exact {
+		return st
+	}
+	st, _ = policyFailed(st, &failure.Invalid{Err: fmt.Errorf("map %q is a %s map, which holds no entries a MapPolicy can write (it writes %s maps; maxEntries and shared apply to any map)",
+		nmp.MapName, spec.Type, maptype.Writable)})
+	return st
 }
 
 // writeMaps applies entries to each target in turn, stopping at the first

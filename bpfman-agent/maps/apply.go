@@ -7,6 +7,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/bpfleet/bpfleet/internal/maptype"
 )
 
 // Entry is one key and its value, as JSON from the API (see Encode).
@@ -110,11 +112,10 @@ func checkMap(m *ebpf.Map, mode Mode) error {
 	if mode != Merge && mode != Exact {
 		return fmt.Errorf("mode %q: want %q or %q", mode, Merge, Exact)
 	}
-	switch m.Type() {
-	case ebpf.Hash, ebpf.LRUHash, ebpf.Array, ebpf.LPMTrie, ebpf.PerCPUHash, ebpf.LRUCPUHash, ebpf.PerCPUArray:
+	if maptype.CanWrite(m.Type()) {
 		return nil
 	}
-	return fmt.Errorf("map type %s: writing entries is not supported (hash, LRU hash, array, their per-CPU kinds and LPM trie are)", m.Type())
+	return fmt.Errorf("map type %s: writing entries is not supported (%s are)", m.Type(), maptype.Writable)
 }
 
 // isArray says whether m's keys are the indices 0..max_entries-1, always

@@ -1,0 +1,107 @@
+package mappolicy
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"k8s.io/apimachinery/pkg/types"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpf"
+	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
+	"github.com/bpfleet/bpfleet/bpfman-agent/image"
+	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
+	"github.com/bpfleet/bpfleet/internal/cosign"
+	"github.com/bpfleet/bpfleet/internal/oci"
+	"github.com/bpfleet/bpfleet/internal/oci/ocitest"
+	"github.com/bpfleet/bpfleet/internal/testkernel"
+)
+
+// flowmeterUID is the program running bpf.Flowmeter in these tests.
+const flowmeterUID = "flowmeter"
+
+// runFlowmeterIngress runs the flow meter's flow_ingress (TCX, on a veth
+// of the test's own; it sends new flows into the ring buffer new_flows)
+// as the agent runs a program: pinned by a Manager on a private bpffs.
+func runFlowmeterIngress(t *testing.T) (*programs.Manager, map[types.UID][]byte) {
+	t.Helper()
+	mnt := testkernel.TempBPFFS(t)
+	m, err := programs.New(filepath.Join(mnt, "bpfleet"), programs.MountBPFFSAt(mnt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Prune(nil) })
+	iface, _, _, _ := testkernel.VethPair(t)
+	_, err = m.Apply(context.Background(), programs.Program{
+		UID: flowmeterUID, Revision: programs.ParseRevision("1"), Object: bpf.Flowmeter,
+		Programs: []programs.Attachment{{Name: "flow_ingress",
+			Attach: map[string]attach.Spec{iface: attach.TCX{Interface: iface, Direction: attach.Ingress}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, map[types.UID][]byte{flowmeterUID: bpf.Flowmeter}
+}
+
+// noSecrets is the Secrets of a policy that names none: no pull secret,
+// no signature key.
+type noSecrets struct{}
+
+func (noSecrets) Credentials(context.Context, *bpfleetv1.SecretReference, string) (*oci.Credentials, error) {
+	return nil, nil
+}
+
+func (noSecrets) PublicKeys(context.Context, []bpfleetv1.KeyReference) ([]cosign.Key, error) {
+	return nil, nil
+}
+
+// TestEntriesIntoARingBufferAreTerminal applies a policy whose entries
+// (from an artifact on a real registry) go to the flow meter's ring
+// buffer, which holds no keys: the node reports it Failed, terminal,
+// naming the map, its type and what a MapPolicy writes, returns no error
+// (no backoff: retrying cannot help), writes nothing in the ledger, and
+// the next pass does not try the write again. A policy with nothing to
+// write (one that only sizes or shares the map) is Ready.
+func TestEntriesIntoARingBufferAreTerminal(t *testing.T) {
+	testkernel.Require(t)
+	mgr, objects := runFlowmeterIngress(t)
+	ref := ocitest.Serve(t, nil) + "/entries/ring:v1"
+	dgst, err := oci.PushEntries(context.Background(), ref, []byte(`[{"key": 1, "value": 2}]`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := image.NewStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &Writer{programs: mgr, images: image.NewFetcher(store, noSecrets{}), written: ledger{dir: t.TempDir()}}
+	nmp := &bpfleetv1.NodeMapPolicy{UID: "ring", Name: "ring", MapName: "new_flows", Generation: 1,
+		Programs: []types.UID{flowmeterUID}, EntriesFrom: &bpfleetv1.NodeEntriesSource{Image: oci.Pinned(ref, dgst)}}
+	for pass := 1; pass <= 2; pass++ {
+		st, err := w.applyPolicy(context.Background(), nmp, objects)
+		if err != nil || st.State != bpfleetv1.StateFailed || !st.Terminal || st.Reason != bpfleetv1.ReasonInvalidSpec {
+			t.Fatalf("pass %d: %s %s terminal=%v %q, error %v; want Failed, InvalidSpec, terminal, no error", pass, st.State, st.Reason, st.Terminal, st.Message, err)
+		}
+		for _, want := range []string{`map "new_flows"`, "RingBuf", "hash, LRU hash, array"} {
+			if !strings.Contains(st.Message, want) {
+				t.Errorf("pass %d: message %q does not say %q", pass, st.Message, want)
+			}
+		}
+		if _, ok := w.applied[nmp.UID]; !ok {
+			t.Fatalf("pass %d: the terminal failure is not remembered: the next pass writes again", pass)
+		}
+	}
+	if keys, err := w.written.keys(nmp.UID); err != nil || keys != nil {
+		t.Errorf("ledger holds %v (%v) for a policy that wrote nothing", keys, err)
+	}
+
+	spec := testkernel.MapSpecOf(t, bpf.Flowmeter, "new_flows")
+	sizing := &bpfleetv1.NodeMapPolicy{UID: "sizing", Name: "sizing", MapName: "new_flows"}
+	st, done, err := w.writeEntries(sizing, bpfleetv1.NodeMapPolicyStatus{State: bpfleetv1.StateReady}, spec, []*ebpf.Map{testkernel.NewMap(t, spec)}, nil)
+	if err != nil || !done || st.State != bpfleetv1.StateReady {
+		t.Errorf("a policy with no entries on a ring buffer: %s %s %q done=%v, %v; want Ready, done", st.State, st.Reason, st.Message, done, err)
+	}
+}
