@@ -27,9 +27,19 @@ import (
 const perCPUUID = "percpu"
 
 // runPerCPUCounter runs bpf.PerCPUCounter, counting this process's
-// getppid calls, as the agent runs a program: pinned by a Manager on a
-// private bpffs. objects is what a pass hands the Writer.
+// getppid calls (see runProgram).
 func runPerCPUCounter(t *testing.T) (*programs.Manager, map[types.UID][]byte) {
+	return runProgram(t, programs.Program{
+		UID: perCPUUID, Revision: programs.ParseRevision("1"), Object: bpf.PerCPUCounter,
+		GlobalData: map[string]string{"filter_pid": strconv.Itoa(os.Getpid())},
+		Programs: []programs.Attachment{{Name: "count_getppid",
+			Attach: map[string]attach.Spec{"main": attach.Tracepoint{Group: "syscalls", Name: "sys_enter_getppid"}}}},
+	})
+}
+
+// runProgram runs p as the agent runs a program: pinned by a Manager on a
+// private bpffs. objects is what a pass hands the Writer.
+func runProgram(t *testing.T, p programs.Program) (*programs.Manager, map[types.UID][]byte) {
 	t.Helper()
 	mnt := testkernel.TempBPFFS(t)
 	m, err := programs.New(filepath.Join(mnt, "bpfleet"), programs.MountBPFFSAt(mnt))
@@ -37,16 +47,10 @@ func runPerCPUCounter(t *testing.T) (*programs.Manager, map[types.UID][]byte) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = m.Prune(nil) })
-	_, err = m.Apply(context.Background(), programs.Program{
-		UID: perCPUUID, Revision: programs.ParseRevision("1"), Object: bpf.PerCPUCounter,
-		GlobalData: map[string]string{"filter_pid": strconv.Itoa(os.Getpid())},
-		Programs: []programs.Attachment{{Name: "count_getppid",
-			Attach: map[string]attach.Spec{"main": attach.Tracepoint{Group: "syscalls", Name: "sys_enter_getppid"}}}},
-	})
-	if err != nil {
+	if _, err := m.Apply(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
-	return m, map[types.UID][]byte{perCPUUID: bpf.PerCPUCounter}
+	return m, map[types.UID][]byte{types.UID(p.UID): p.Object}
 }
 
 // perCPUPolicy is a policy of the per-CPU counter's map name.

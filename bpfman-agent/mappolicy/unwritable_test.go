@@ -2,7 +2,6 @@ package mappolicy
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -24,26 +23,15 @@ import (
 const flowmeterUID = "flowmeter"
 
 // runFlowmeterIngress runs the flow meter's flow_ingress (TCX, on a veth
-// of the test's own; it sends new flows into the ring buffer new_flows)
-// as the agent runs a program: pinned by a Manager on a private bpffs.
+// of the test's own; it sends new flows into the ring buffer new_flows;
+// see runProgram).
 func runFlowmeterIngress(t *testing.T) (*programs.Manager, map[types.UID][]byte) {
-	t.Helper()
-	mnt := testkernel.TempBPFFS(t)
-	m, err := programs.New(filepath.Join(mnt, "bpfleet"), programs.MountBPFFSAt(mnt))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Prune(nil) })
 	iface, _, _, _ := testkernel.VethPair(t)
-	_, err = m.Apply(context.Background(), programs.Program{
+	return runProgram(t, programs.Program{
 		UID: flowmeterUID, Revision: programs.ParseRevision("1"), Object: bpf.Flowmeter,
 		Programs: []programs.Attachment{{Name: "flow_ingress",
 			Attach: map[string]attach.Spec{iface: attach.TCX{Interface: iface, Direction: attach.Ingress}}}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m, map[types.UID][]byte{flowmeterUID: bpf.Flowmeter}
 }
 
 // noSecrets is the Secrets of a policy that names none: no pull secret,

@@ -165,8 +165,7 @@ func TestApplicationOptionalProgramKeptOnInconclusiveProbe(t *testing.T) {
 	app := bpfleetv1.NodeProgram{UID: "app", Kind: "ClusterBpfApplication", Name: "app", Path: obj,
 		Programs: []bpfleetv1.ProgramAttachment{
 			{Name: "count_openat", Attach: tracepointAt("syscalls/sys_enter_openat")},
-			{Name: "tc_ingress", Optional: true, Attach: bpfleetv1.NewAttachPoint(bpfleetv1.HookTCX,
-				bpfleetv1.TCXAttach{Interfaces: bpfleetv1.InterfaceSelector{Names: []bpfleetv1.InterfaceName{bpfleetv1.InterfaceName(host)}}, Direction: bpfleetv1.TCXIngress})},
+			{Name: "tc_ingress", Optional: true, Attach: tcxOn(host, nil)},
 		}}
 	statuses, _, err := r.applyAll(context.Background(), []bpfleetv1.NodeProgram{app})
 	if err != nil || statuses[0].State != bpfleetv1.StateReady || statuses[0].Programs[1].ProgramID == 0 {
