@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"reflect"
+	"slices"
 	"testing"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
@@ -44,5 +46,26 @@ func TestReportsShareTheirProgramStatuses(t *testing.T) {
 	}
 	if c[2].State != bpfleetv1.StateFailed || a[2].State != bpfleetv1.StateReady || a[0].ProgramID != 0 || a[0].Links != nil {
 		t.Errorf("statuses after trimming: Ready nodes %+v, failed node %+v", a, c)
+	}
+}
+
+// statusText says every field a trimmed per-program status holds, so
+// that reports share only statuses equal in every field: a field added to
+// ProgramAttachmentStatus must be said there (or dropped by trimReport).
+func TestStatusTextSaysEveryField(t *testing.T) {
+	said := []string{"Name", "State", "Message", "ProgramID", "Links"}
+	typ := reflect.TypeFor[bpfleetv1.ProgramAttachmentStatus]()
+	for i := range typ.NumField() {
+		if f := typ.Field(i); !slices.Contains(said, f.Name) {
+			t.Errorf("ProgramAttachmentStatus.%s: statusText does not say it, and trimReport does not drop it", f.Name)
+		}
+	}
+	if _, ok := statusText([]bpfleetv1.ProgramAttachmentStatus{{Name: "p", ProgramID: 4}}); ok {
+		t.Error("a status with its program ID has a text: two nodes' would share one ID")
+	}
+	a, _ := statusText([]bpfleetv1.ProgramAttachmentStatus{{Name: "p:1", State: "Ready"}})
+	b, _ := statusText([]bpfleetv1.ProgramAttachmentStatus{{Name: "p", State: "1:Ready"}})
+	if a == b {
+		t.Errorf("two different statuses say the same text %q", a)
 	}
 }
