@@ -72,7 +72,9 @@ type specJSON struct {
 func encodeSpec(spec bpfleetv1.NodeProgramSetSpec) (specJSON, error) {
 	out := specJSON{scheduled: spec.Scheduled}
 	var errs [3]error
-	out.programs, errs[0] = json.Marshal(emptyNotNull(spec.Programs))
+	// The entries' own encoding, compact already: json.Marshal would
+	// scan it once more.
+	out.programs, errs[0] = emptyNotNull(spec.Programs).MarshalJSON()
 	out.mapPolicies, errs[1] = json.Marshal(emptyNotNull(spec.MapPolicies))
 	out.withheld, errs[2] = json.Marshal(emptyNotNull(spec.Withheld))
 	if err := errors.Join(errs[:]...); err != nil {
