@@ -118,7 +118,9 @@ func leaseCache(namespace string) cache.ByObject {
 // managed fields, and without what each entry says for the node's users
 // only (program ID, pin path, links and maps), which the operator never
 // reads. At 5,000 nodes × 100 programs those were most of what the
-// cache held.
+// cache held. What is left of an application's per-program statuses is
+// the same on every node where it runs alike, and shared
+// (reportedPrograms).
 func trimReport(o any) (any, error) {
 	o, err := cache.TransformStripManagedFields()(o)
 	if report, ok := o.(*bpfleetv1.NodeProgramReport); ok {
@@ -128,6 +130,7 @@ func trimReport(o any) (any, error) {
 			for j := range e.Programs {
 				e.Programs[j].ProgramID, e.Programs[j].Links = 0, nil
 			}
+			e.Programs = reportedPrograms.share(e.Programs)
 		}
 	}
 	return o, err

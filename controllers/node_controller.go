@@ -112,10 +112,11 @@ func (r *NodeReconciler) writeSpec(ctx context.Context, set *bpfleetv1.NodeProgr
 		return nil
 	}
 	over := set.ResourceVersion
-	if err := r.patchSpec(ctx, set, desired); err != nil {
+	text, err := r.patchSpec(ctx, set, desired)
+	if err != nil {
 		return err
 	}
-	r.sent.remember(set.Name, over, desired)
+	r.sent.remember(set.Name, over, text)
 	return nil
 }
 
@@ -138,8 +139,13 @@ func (r *NodeReconciler) writeFitted(ctx context.Context, set *bpfleetv1.NodePro
 // a JSON patch. Each is a list the operator writes whole; a merge patch
 // would say the same, and cost the API server a merge of the whole object
 // (docs/benchmarks.md, "Scale"). Spec fields the operator does not know
-// are left alone. Every stored set has a spec (defaulted to {}).
-func (r *NodeReconciler) patchSpec(ctx context.Context, set *bpfleetv1.NodeProgramSet, desired bpfleetv1.NodeProgramSetSpec) error {
+// are left alone. Every stored set has a spec (defaulted to {}). It
+// returns desired as it encoded it.
+func (r *NodeReconciler) patchSpec(ctx context.Context, set *bpfleetv1.NodeProgramSet, desired bpfleetv1.NodeProgramSetSpec) (specJSON, error) {
+	text, err := encodeSpec(desired)
+	if err != nil {
+		return text, err
+	}
 	var ops []jsonpatch.Op
 	if !set.Spec.Scheduled {
 		ops = append(ops, jsonpatch.Add("/spec/scheduled", true))
@@ -150,26 +156,26 @@ func (r *NodeReconciler) patchSpec(ctx context.Context, set *bpfleetv1.NodeProgr
 		ops = append(ops, jsonpatch.Add("/metadata/ownerReferences", []metav1.OwnerReference{}))
 	}
 	if !equality.Semantic.DeepEqual(set.Spec.Programs, desired.Programs) {
-		ops = append(ops, jsonpatch.Add("/spec/programs", emptyNotNull(desired.Programs)))
+		ops = append(ops, jsonpatch.Add("/spec/programs", text.programs))
 	}
 	if !equality.Semantic.DeepEqual(set.Spec.MapPolicies, desired.MapPolicies) {
-		ops = append(ops, jsonpatch.Add("/spec/mapPolicies", emptyNotNull(desired.MapPolicies)))
+		ops = append(ops, jsonpatch.Add("/spec/mapPolicies", text.mapPolicies))
 	}
 	if !equality.Semantic.DeepEqual(set.Spec.Withheld, desired.Withheld) {
-		ops = append(ops, jsonpatch.Add("/spec/withheld", emptyNotNull(desired.Withheld)))
+		ops = append(ops, jsonpatch.Add("/spec/withheld", text.withheld))
 	}
 	if len(ops) == 0 {
-		return nil
+		return text, nil
 	}
 	patch, err := jsonpatch.Patch(ops...)
 	if err != nil {
-		return fmt.Errorf("spec of %s: %w", set.Name, err)
+		return text, fmt.Errorf("spec of %s: %w", set.Name, err)
 	}
 	gvk := bpfleetv1.GroupVersion.WithKind("NodeProgramSet")
 	if _, err := jsonpatch.Send(ctx, r.Client, gvk, client.ObjectKeyFromObject(set), patch); err != nil {
-		return fmt.Errorf("patch node program set %s: %w", set.Name, err)
+		return text, fmt.Errorf("patch node program set %s: %w", set.Name, err)
 	}
-	return nil
+	return text, nil
 }
 
 // emptyNotNull makes an empty list [] in JSON, not null.
@@ -247,7 +253,8 @@ func (r *NodeReconciler) nodeGone(ctx context.Context, name string) (ctrl.Result
 	if equality.Semantic.DeepEqual(*kept, set.Spec) {
 		return ctrl.Result{RequeueAfter: agentSilentAfter}, nil
 	}
-	return ctrl.Result{RequeueAfter: agentSilentAfter}, r.patchSpec(ctx, &set, *kept)
+	_, err = r.patchSpec(ctx, &set, *kept)
+	return ctrl.Result{RequeueAfter: agentSilentAfter}, err
 }
 
 // agentAlive reports whether the agent of set's node holds a live Lease:

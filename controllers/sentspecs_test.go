@@ -21,7 +21,11 @@ func TestSentSpecNotWrittenTwice(t *testing.T) {
 	if s.already(set("1"), spec) {
 		t.Fatal("a spec never written counts as written")
 	}
-	s.remember("n", "1", spec)
+	text, err := encodeSpec(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.remember("n", "1", text)
 	if !s.already(set("1"), spec) {
 		t.Error("the spec written over version 1, with the cache still at 1: written again")
 	}

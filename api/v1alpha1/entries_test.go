@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -233,5 +234,43 @@ func TestDecodedEntriesShareTheirSettings(t *testing.T) {
 	a, b := got[0].Programs[0].Attach.Settings.Raw, got[1].Programs[0].Attach.Settings.Raw
 	if string(a) != string(entry.Programs[0].Attach.Settings.Raw) || &a[0] != &b[0] {
 		t.Errorf("two decoded entries hold their settings %q and %q apart", a, b)
+	}
+}
+
+// Every node that runs a program at a generation gets the same entry: two
+// nodes' sets decode it once, and their entries share its lists and maps
+// (an application's programs, its globals) instead of holding a copy
+// each; an entry that differs is its own.
+func TestSetsShareTheirDecodedEntries(t *testing.T) {
+	entry := bpfleetv1.NodeProgram{UID: "u-shared", Kind: "ClusterBpfApplication", Name: "app", Generation: 2,
+		GlobalData: map[string]bpfleetv1.GlobalValue{"sampling": "1"},
+		Programs: []bpfleetv1.ProgramAttachment{
+			{Name: "count_0", Attach: bpfleetv1.NewAttachPoint(bpfleetv1.HookTracepoint, bpfleetv1.TracepointAttach{Name: "syscalls/sys_enter_openat"})},
+			{Name: "count_1", Attach: bpfleetv1.NewAttachPoint(bpfleetv1.HookTracepoint, bpfleetv1.TracepointAttach{Name: "syscalls/sys_enter_close"})},
+		}}
+	next := entry
+	next.Generation = 3
+	decode := func(entries ...bpfleetv1.NodeProgram) bpfleetv1.NodeProgramSet {
+		set := bpfleetv1.NodeProgramSet{Spec: bpfleetv1.NodeProgramSetSpec{Programs: entries}}
+		raw, err := json.Marshal(set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got bpfleetv1.NodeProgramSet
+		if err := json.Unmarshal(raw, &got); err != nil {
+			t.Fatal(err)
+		}
+		if !equality.Semantic.DeepEqual(got.Spec.Programs, bpfleetv1.NodeProgramEntries(entries)) {
+			t.Fatalf("read back %+v, want %+v", got.Spec.Programs, entries)
+		}
+		return got
+	}
+	a, b := decode(entry).Spec.Programs[0], decode(entry).Spec.Programs[0]
+	if &a.Programs[0] != &b.Programs[0] || reflect.ValueOf(a.GlobalData).UnsafePointer() != reflect.ValueOf(b.GlobalData).UnsafePointer() {
+		t.Errorf("two sets decoded the same entry into programs at %p and %p, globals at %p and %p: want them shared",
+			&a.Programs[0], &b.Programs[0], a.GlobalData, b.GlobalData)
+	}
+	if c := decode(next).Spec.Programs[0]; &c.Programs[0] == &a.Programs[0] {
+		t.Errorf("the entry at generation 3 shares its programs with the one at generation 2")
 	}
 }

@@ -35,7 +35,7 @@ func (l NodeProgramEntries) MarshalJSON() ([]byte, error) { return marshalEntrie
 // UnmarshalJSON decodes the entries, strings or objects; an entry that
 // does not decode says why in its Invalid (NodeProgram.UnmarshalJSON).
 func (l *NodeProgramEntries) UnmarshalJSON(data []byte) error {
-	return unmarshalEntries(data, (*[]NodeProgram)(l), (*NodeProgram).UnmarshalJSON)
+	return unmarshalEntries(data, (*[]NodeProgram)(l), decodedEntries.decode)
 }
 
 // NodeProgramStatusEntries are the programs of a NodeProgramReport, stored
@@ -48,7 +48,9 @@ func (l NodeProgramStatusEntries) MarshalJSON() ([]byte, error) { return marshal
 // UnmarshalJSON decodes the entries, strings or objects; an entry that
 // does not decode reads as Failed (NodeProgramStatus.UnmarshalJSON).
 func (l *NodeProgramStatusEntries) UnmarshalJSON(data []byte) error {
-	return unmarshalEntries(data, (*[]NodeProgramStatus)(l), (*NodeProgramStatus).UnmarshalJSON)
+	return unmarshalEntries(data, (*[]NodeProgramStatus)(l), func(s *NodeProgramStatus, raw []byte) error {
+		return unmarshalEntry(raw, s, (*NodeProgramStatus).UnmarshalJSON)
+	})
 }
 
 // NodeProgramJSON is one NodeProgram stored as one JSON string, as each
@@ -68,7 +70,7 @@ func (p NodeProgramJSON) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON decodes the entry, a string or (as stored before) an
 // object, leniently (NodeProgram.UnmarshalJSON).
 func (p *NodeProgramJSON) UnmarshalJSON(data []byte) error {
-	return unmarshalEntry(data, (*NodeProgram)(p), (*NodeProgram).UnmarshalJSON)
+	return decodedEntries.decode((*NodeProgram)(p), data)
 }
 
 // UnmarshalJSON decodes a set's entry as every client of the API does
@@ -194,7 +196,8 @@ func encode(v any) ([]byte, error) {
 
 // unmarshalEntries decodes a JSON list of entries, each a JSON string
 // holding an object or (as stored before) the object itself, into out,
-// each by decode (the entry's lenient UnmarshalJSON, which never fails).
+// each by decode, given the entry as the list holds it (unmarshalEntry
+// with the entry's lenient UnmarshalJSON, which never fails).
 func unmarshalEntries[E any](data []byte, out *[]E, decode func(*E, []byte) error) error {
 	var raw []stdjson.RawMessage
 	if err := json.UnmarshalCaseSensitivePreserveInts(data, &raw); err != nil {
@@ -206,7 +209,7 @@ func unmarshalEntries[E any](data []byte, out *[]E, decode func(*E, []byte) erro
 	}
 	entries := make([]E, len(raw))
 	for i, r := range raw {
-		if err := unmarshalEntry(r, &entries[i], decode); err != nil {
+		if err := decode(&entries[i], r); err != nil {
 			return err
 		}
 	}

@@ -26,13 +26,48 @@ type Op struct {
 // object holding it must exist.
 func Add(path string, value any) Op { return Op{Op: "add", Path: path, Value: value} }
 
-// Patch is ops, in order, as one patch.
+// Patch is ops, in order, as one patch. A value that is a
+// json.RawMessage is written as it is, not checked and compacted again
+// (a node's set is written whole, and encoding/json scans a raw value
+// once more on each Marshal): it must be compact JSON.
 func Patch(ops ...Op) (client.Patch, error) {
-	data, err := json.Marshal(ops)
-	if err != nil {
-		return nil, fmt.Errorf("json patch: %w", err)
+	data := []byte{'['}
+	for i, op := range ops {
+		if i > 0 {
+			data = append(data, ',')
+		}
+		var err error
+		if data, err = op.append(data); err != nil {
+			return nil, fmt.Errorf("json patch: %w", err)
+		}
 	}
-	return client.RawPatch(types.JSONPatchType, data), nil
+	return client.RawPatch(types.JSONPatchType, append(data, ']')), nil
+}
+
+// append appends op's JSON object to data.
+func (op Op) append(data []byte) ([]byte, error) {
+	var err error
+	data = append(data, `{"op":`...)
+	if data, err = appendJSON(data, op.Op); err != nil {
+		return nil, err
+	}
+	data = append(data, `,"path":`...)
+	if data, err = appendJSON(data, op.Path); err != nil {
+		return nil, err
+	}
+	data = append(data, `,"value":`...)
+	if raw, ok := op.Value.(json.RawMessage); ok {
+		data = append(data, raw...)
+	} else if data, err = appendJSON(data, op.Value); err != nil {
+		return nil, err
+	}
+	return append(data, '}'), nil
+}
+
+// appendJSON appends v's JSON to data.
+func appendJSON(data []byte, v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	return append(data, b...), err
 }
 
 // Send applies patch to the object of kind gvk named by key and returns

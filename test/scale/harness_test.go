@@ -174,6 +174,7 @@ func runOf(tb testing.TB, n int, w workload) result {
 	}
 	notReady := waitAllReady(tb, c, n, w)
 	res := result{nodes: n, programs: m, converge: time.Since(start)}
+	heapProfile(tb, operatorPprof)
 	res.operatorCPU = testproc.CPU(tb, operator) - cpu0
 	res.apiserverCPU = testproc.CPUOf(tb, apiserver) - api0
 	res.etcdCPU = testproc.CPUOf(tb, etcd) - etcd0
@@ -243,6 +244,29 @@ func profiles(tb testing.TB, plane *controlplane.Plane, operatorPprof string) *s
 		})
 	}
 	return &wg
+}
+
+// heapProfile writes the operator's heap profile (what it holds now, and
+// what it allocated since its start) to $BPFLEET_SCALE_OPERATOR_HEAP_PROFILE,
+// if set; operatorPprof is the operator's pprof address.
+func heapProfile(tb testing.TB, operatorPprof string) {
+	file := os.Getenv("BPFLEET_SCALE_OPERATOR_HEAP_PROFILE")
+	if file == "" {
+		return
+	}
+	resp, err := http.Get("http://" + operatorPprof + "/debug/pprof/heap")
+	if err != nil {
+		tb.Errorf("operator heap profile: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err == nil {
+		err = os.WriteFile(file, raw, 0o644)
+	}
+	if err != nil {
+		tb.Errorf("operator heap profile: %v", err)
+	}
 }
 
 // count counts the per-node objects, by their metadata: a full list of
@@ -527,7 +551,8 @@ func poll(what string, timeout time.Duration, cond func(context.Context) (bool, 
 
 // startOperator builds and runs the operator binary against the API
 // server, serving pprof on the address it returns when
-// $BPFLEET_SCALE_OPERATOR_PROFILE is set ("" otherwise).
+// $BPFLEET_SCALE_OPERATOR_PROFILE or $BPFLEET_SCALE_OPERATOR_HEAP_PROFILE
+// is set ("" otherwise).
 func startOperator(tb testing.TB, root, dir, kubeconfig string) (*exec.Cmd, string) {
 	bin := filepath.Join(dir, "bpfleet-operator")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/bpfleet-operator")
@@ -537,7 +562,7 @@ func startOperator(tb testing.TB, root, dir, kubeconfig string) (*exec.Cmd, stri
 	}
 	args := []string{"--metrics-bind-address=0", "--health-probe-bind-address=0"}
 	pprof := ""
-	if os.Getenv("BPFLEET_SCALE_OPERATOR_PROFILE") != "" {
+	if os.Getenv("BPFLEET_SCALE_OPERATOR_PROFILE") != "" || os.Getenv("BPFLEET_SCALE_OPERATOR_HEAP_PROFILE") != "" {
 		pprof = freeAddr(tb)
 		args = append(args, "--pprof-bind-address="+pprof)
 	}

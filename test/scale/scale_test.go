@@ -2,6 +2,7 @@ package scale
 
 import (
 	"os"
+	"strconv"
 	"sync/atomic"
 	"testing"
 
@@ -59,6 +60,20 @@ func TestScaleSmoke(t *testing.T) {
 	}
 }
 
+// nodesOr is $BPFLEET_SCALE_NODES, the number of nodes a benchmark runs
+// (to try a change at a smaller scale first), or n.
+func nodesOr(b *testing.B, n int) int {
+	env := os.Getenv("BPFLEET_SCALE_NODES")
+	if env == "" {
+		return n
+	}
+	v, err := strconv.Atoi(env)
+	if err != nil || v <= 0 {
+		b.Fatalf("BPFLEET_SCALE_NODES=%q: want a number of nodes", env)
+	}
+	return v
+}
+
 // benchRuns holds each size's run: the benchmark framework calls a
 // benchmark more than once, a run happens once whatever b.N.
 var benchRuns = map[[3]int]*result{}
@@ -79,6 +94,7 @@ func BenchmarkScaleApplications(b *testing.B) { benchScaleOf(b, 1000, workload{c
 func benchScale(b *testing.B, n, m int) { benchScaleOf(b, n, workload{count: m}) }
 
 func benchScaleOf(b *testing.B, n int, w workload) {
+	n = nodesOr(b, n)
 	key := [3]int{n, w.count, w.perApp}
 	r := benchRuns[key]
 	if r == nil {
