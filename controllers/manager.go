@@ -83,6 +83,7 @@ func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
+	bpfleetv1.ShareDecodedEntries() // every node's copy of an entry, decoded once
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 scrape.ServerOptions(o.MetricsAddr, o.MetricsSecure),

@@ -242,6 +242,7 @@ func TestDecodedEntriesShareTheirSettings(t *testing.T) {
 // (an application's programs, its globals) instead of holding a copy
 // each; an entry that differs is its own.
 func TestSetsShareTheirDecodedEntries(t *testing.T) {
+	bpfleetv1.ShareDecodedEntries()
 	entry := bpfleetv1.NodeProgram{UID: "u-shared", Kind: "ClusterBpfApplication", Name: "app", Generation: 2,
 		GlobalData: map[string]bpfleetv1.GlobalValue{"sampling": "1"},
 		Programs: []bpfleetv1.ProgramAttachment{
