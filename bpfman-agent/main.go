@@ -36,9 +36,7 @@ func main() {
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zopts)))
 	nodesync.TuneGC()
-	if o.PprofAddr != "" && o.PprofAddr != "0" {
-		memprofile.Enable()
-	}
+	memprofile.EnableIfServed(o.PprofAddr)
 	log := ctrl.Log.WithName("setup")
 
 	mgr, err := nodesync.NewManager(ctrl.GetConfigOrDie(), nodesync.Scheme(), o)

@@ -187,6 +187,11 @@ func nodeMapPolicies(policies []bpfleetv1.MapPolicy, programs []KindedProgram, o
 		if deleting && !controllerutil.ContainsFinalizer(mp, bpfleetv1.Finalizer) {
 			continue
 		}
+		if deleting && policyVerdict(mp) != policyAccepted {
+			// What the node applied goes, not an edit never checked.
+			out = append(out, removing(atGeneration(currentPolicy(current, mp.UID), mp.Generation), true)...)
+			continue
+		}
 		if heldPolicy(mp, deleting) {
 			out = append(out, removing(currentPolicy(current, mp.UID), deleting)...)
 			continue
@@ -205,6 +210,16 @@ func nodeMapPolicies(policies []bpfleetv1.MapPolicy, programs []KindedProgram, o
 func heldPolicy(mp *bpfleetv1.MapPolicy, deleting bool) bool {
 	v := policyVerdict(mp)
 	return !entriesResolved(mp) || v == policyRefused || v == policyPending && !deleting
+}
+
+// atGeneration sets the generation of entries to the policy's: a node
+// reading a deleted policy's inline entries, for want of a record of the
+// keys it wrote, reads them at the generation its set names.
+func atGeneration(entries []bpfleetv1.NodeMapPolicy, generation int64) []bpfleetv1.NodeMapPolicy {
+	for i := range entries {
+		entries[i].Generation = generation
+	}
+	return entries
 }
 
 // removing marks entries as removing, for a deleted policy.

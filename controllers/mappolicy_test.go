@@ -19,6 +19,7 @@ func TestNodeMapPoliciesFollowTheVerdict(t *testing.T) {
 	prog.Program.(*bpfleetv1.TracepointProgram).Spec.ByteCode = bpfleetv1.ByteCodeSource{Path: "/opt/counter.o"}
 	onNode := []bpfleetv1.NodeProgram{{UID: "prog"}}
 	current := []bpfleetv1.NodeMapPolicy{{UID: "mp", Name: "mp", Generation: 1, MapName: "counts", Programs: []types.UID{"prog"}}}
+	accepted := []bpfleetv1.NodeMapPolicy{{UID: "mp", Name: "mp", Generation: 2, MapName: "flows", Programs: []types.UID{"prog"}}}
 	policy := func(observed int64, reason string, deleting bool) bpfleetv1.MapPolicy {
 		mp := bpfleetv1.MapPolicy{
 			ObjectMeta: metav1.ObjectMeta{Name: "mp", UID: "mp", Generation: 2, Finalizers: []string{bpfleetv1.Finalizer}},
@@ -48,9 +49,11 @@ func TestNodeMapPoliciesFollowTheVerdict(t *testing.T) {
 		{"pending, new", policy(1, "", false), nil, "[]"},
 		{"refused", policy(2, bpfleetv1.ReasonImageMismatch, false), current, "[gen 1 counts]"},
 		{"refused, new", policy(2, bpfleetv1.ReasonMapNotWritable, false), nil, "[]"},
-		{"refused, deleted", policy(2, bpfleetv1.ReasonImageMismatch, true), current, "[gen 1 counts removing]"},
+		{"refused, deleted", policy(2, bpfleetv1.ReasonImageMismatch, true), current, "[gen 3 counts removing]"},
 		{"refused, deleted, never sent", policy(2, bpfleetv1.ReasonImageMismatch, true), nil, "[]"},
-		{"accepted, deleted", policy(2, "", true), current, "[gen 3 flows removing]"},
+		{"accepted, deleted", policy(2, "", true), accepted, "[gen 3 flows removing]"},
+		{"accepted, deleted, never sent", policy(2, "", true), nil, "[]"},
+		{"edited, deleted before the edit was checked", policy(1, "", true), current, "[gen 3 counts removing]"},
 	} {
 		got := nodeMapPolicies([]bpfleetv1.MapPolicy{tc.mp}, []KindedProgram{prog}, onNode, tc.current, nil)
 		var said []string

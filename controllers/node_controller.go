@@ -108,12 +108,15 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 // writeSpec patches set's spec to desired, if it differs and was not
 // written over this version of set already (sentSpecs).
 func (r *NodeReconciler) writeSpec(ctx context.Context, set *bpfleetv1.NodeProgramSet, desired bpfleetv1.NodeProgramSetSpec) error {
-	if equality.Semantic.DeepEqual(desired, set.Spec) && !ownedByNode(set) || r.sent.already(set, desired) {
+	if equality.Semantic.DeepEqual(desired, set.Spec) && !ownedByNode(set) {
 		return nil
 	}
+	text, err := encodeSpec(desired)
+	if err != nil || r.sent.already(set, text) {
+		return err
+	}
 	over := set.ResourceVersion
-	text, err := r.patchSpec(ctx, set, desired)
-	if err != nil {
+	if err := r.patchSpec(ctx, set, desired, text); err != nil {
 		return err
 	}
 	r.sent.remember(set.Name, over, text)
@@ -139,13 +142,9 @@ func (r *NodeReconciler) writeFitted(ctx context.Context, set *bpfleetv1.NodePro
 // a JSON patch. Each is a list the operator writes whole; a merge patch
 // would say the same, and cost the API server a merge of the whole object
 // (docs/benchmarks.md, "Scale"). Spec fields the operator does not know
-// are left alone. Every stored set has a spec (defaulted to {}). It
-// returns desired as it encoded it.
-func (r *NodeReconciler) patchSpec(ctx context.Context, set *bpfleetv1.NodeProgramSet, desired bpfleetv1.NodeProgramSetSpec) (specJSON, error) {
-	text, err := encodeSpec(desired)
-	if err != nil {
-		return text, err
-	}
+// are left alone. Every stored set has a spec (defaulted to {}). text is
+// desired encoded (encodeSpec).
+func (r *NodeReconciler) patchSpec(ctx context.Context, set *bpfleetv1.NodeProgramSet, desired bpfleetv1.NodeProgramSetSpec, text specJSON) error {
 	var ops []jsonpatch.Op
 	if !set.Spec.Scheduled {
 		ops = append(ops, jsonpatch.Add("/spec/scheduled", true))
@@ -165,17 +164,17 @@ func (r *NodeReconciler) patchSpec(ctx context.Context, set *bpfleetv1.NodeProgr
 		ops = append(ops, jsonpatch.Add("/spec/withheld", text.withheld))
 	}
 	if len(ops) == 0 {
-		return text, nil
+		return nil
 	}
 	patch, err := jsonpatch.Patch(ops...)
 	if err != nil {
-		return text, fmt.Errorf("spec of %s: %w", set.Name, err)
+		return fmt.Errorf("spec of %s: %w", set.Name, err)
 	}
 	gvk := bpfleetv1.GroupVersion.WithKind("NodeProgramSet")
 	if _, err := jsonpatch.Send(ctx, r.Client, gvk, client.ObjectKeyFromObject(set), patch); err != nil {
-		return text, fmt.Errorf("patch node program set %s: %w", set.Name, err)
+		return fmt.Errorf("patch node program set %s: %w", set.Name, err)
 	}
-	return text, nil
+	return nil
 }
 
 // emptyNotNull makes an empty list [] in JSON, not null.
@@ -253,7 +252,10 @@ func (r *NodeReconciler) nodeGone(ctx context.Context, name string) (ctrl.Result
 	if equality.Semantic.DeepEqual(*kept, set.Spec) {
 		return ctrl.Result{RequeueAfter: agentSilentAfter}, nil
 	}
-	_, err = r.patchSpec(ctx, &set, *kept)
+	text, err := encodeSpec(*kept)
+	if err == nil {
+		err = r.patchSpec(ctx, &set, *kept, text)
+	}
 	return ctrl.Result{RequeueAfter: agentSilentAfter}, err
 }
 

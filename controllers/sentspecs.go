@@ -30,10 +30,10 @@ type sentSpec struct {
 	sum  [sha256.Size]byte
 }
 
-// already reports whether spec was written already over set as the cache
+// already reports whether the spec of text was written already over set as the cache
 // holds it. A set the cache holds at a later version than the last write
 // was made over ends what is remembered of it.
-func (s *sentSpecs) already(set *bpfleetv1.NodeProgramSet, spec bpfleetv1.NodeProgramSetSpec) bool {
+func (s *sentSpecs) already(set *bpfleetv1.NodeProgramSet, text specJSON) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	prev, ok := s.last[set.Name]
@@ -44,8 +44,7 @@ func (s *sentSpecs) already(set *bpfleetv1.NodeProgramSet, spec bpfleetv1.NodePr
 		delete(s.last, set.Name)
 		return false
 	}
-	text, err := encodeSpec(spec)
-	return err == nil && text.sum() == prev.sum
+	return text.sum() == prev.sum
 }
 
 // remember records that the spec of text was written over version over
@@ -92,6 +91,7 @@ func (t specJSON) sum() [sha256.Size]byte {
 	return [sha256.Size]byte(h.Sum(nil))
 }
 
+// boolByte is b as one byte of a sum.
 func boolByte(b bool) byte {
 	if b {
 		return 1

@@ -256,10 +256,10 @@ func TestRejectsBadAttachPoints(t *testing.T) {
 		{"application program ordered before another of its own", application(
 			bpfleetv1.ApplicationProgram{Name: "a", TCX: &bpfleetv1.TCXAttach{Interfaces: names, Direction: bpfleetv1.TCXIngress, Order: &bpfleetv1.TCXOrder{Before: "b"}}},
 			bpfleetv1.ApplicationProgram{Name: "b", TCX: &bpfleetv1.TCXAttach{Interfaces: names, Direction: bpfleetv1.TCXIngress}}),
-			"tcx.order.before and tcx.order.after name a TcxProgram, not a program of this application"},
+			"tcx.order.before or tcx.order.after names one of this application's own programs"},
 		{"application cgroup program ordered after itself", application(
 			bpfleetv1.ApplicationProgram{Name: "a", Cgroup: &bpfleetv1.CgroupAttach{Path: "/", Type: "egress", Order: &bpfleetv1.CgroupOrder{After: "a"}}}),
-			"cgroup.order.before and cgroup.order.after name a CgroupProgram, not a program of this application"},
+			"cgroup.order.before or cgroup.order.after names one of this application's own programs"},
 		{"application program's hook invalid", application(bpfleetv1.ApplicationProgram{Name: "a",
 			XDP: &bpfleetv1.XDPAttach{}}), "set exactly one of interfaces.names, interfaces.regex or interfaces.primary"},
 	}

@@ -33,6 +33,8 @@ type Facts struct {
 	runs map[string]bool
 	// unread says that the node's part has not been read yet (LazyFacts).
 	unread bool
+	// added counts AddLinks calls (Added).
+	added int
 }
 
 // ReadFacts reads the node's interfaces, default-route interface and
@@ -64,6 +66,20 @@ func (f *Facts) AddLinks(kind, name string, links map[string]uint32) {
 		f.links = map[string]map[string]uint32{}
 	}
 	f.links[kind+"/"+name] = links
+	f.added++
+}
+
+// Added counts the AddLinks calls so far: a program whose order waited
+// for another's link may plan now if it grew since.
+func (f *Facts) Added() int { return f.added }
+
+// KnowRuns says that the caller tells every single-kind program the node
+// is to run (Runs), none or more: an order naming another is not
+// scheduled here.
+func (f *Facts) KnowRuns() {
+	if f.runs == nil {
+		f.runs = map[string]bool{}
+	}
 }
 
 // Runs records that the node is to run program kind/name (a single
@@ -85,7 +101,7 @@ func (f *Facts) LinkOf(kind, name, target string) (uint32, error) {
 		return id, nil
 	}
 	if f.runs != nil && !f.runs[kind+"/"+name] {
-		return 0, &failure.Wait{What: fmt.Sprintf("no %s %s runs on this node (an order names a %s: a program of an application cannot be named)", kind, name, kind)}
+		return 0, &failure.Wait{What: fmt.Sprintf("no %s %s is scheduled on this node (an order names a %s on the same node, never a program of an application)", kind, name, kind)}
 	}
 	return 0, &failure.Wait{What: fmt.Sprintf("%s %s is not attached on %s yet", kind, name, target)}
 }

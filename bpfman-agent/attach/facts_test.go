@@ -43,7 +43,7 @@ func TestLinkOfSaysWhatItWaitsFor(t *testing.T) {
 	if _, err := facts.LinkOf("TcxProgram", "fw", "eth0"); err == nil || !strings.Contains(err.Error(), "not attached on eth0 yet") {
 		t.Errorf("a program the node runs: %v, want a wait for its link", err)
 	}
-	if _, err := facts.LinkOf("TcxProgram", "app", "eth0"); err == nil || !strings.Contains(err.Error(), "no TcxProgram app runs on this node") || !strings.Contains(err.Error(), "application") {
+	if _, err := facts.LinkOf("TcxProgram", "app", "eth0"); err == nil || !strings.Contains(err.Error(), "no TcxProgram app is scheduled on this node") || !strings.Contains(err.Error(), "application") {
 		t.Errorf("a program the node does not run: %v, want a wait saying so", err)
 	}
 	facts.AddLinks("TcxProgram", "fw", map[string]uint32{"eth0": 7})

@@ -44,7 +44,9 @@ func (r *recentObjects) get(dgst digest.Digest) (*Object, bool) {
 }
 
 // put holds obj, the object of dgst, dropping the least recently used
-// beyond the bounds; an object larger than them is not held.
+// beyond the bounds; an object larger than them is not held. The caller
+// holds the Store's lock for reading, so that Collect (keep) cannot run
+// between its read of the layout and put.
 func (r *recentObjects) put(dgst digest.Digest, obj *Object) {
 	n := int64(len(obj.ELF))
 	if n > recentBytes {
@@ -60,6 +62,7 @@ func (r *recentObjects) put(dgst digest.Digest, obj *Object) {
 		return
 	}
 	c := *obj
+	c.Digest = dgst.String()
 	r.byDig[dgst], r.order, r.size = &c, append(r.order, dgst), r.size+n
 	for r.size > recentBytes || len(r.order) > recentCount {
 		r.drop(r.order[0])
@@ -83,6 +86,7 @@ func (r *recentObjects) use(dgst digest.Digest) {
 	r.order = append(slices.Delete(r.order, i, i+1), dgst)
 }
 
+// drop forgets the object of dgst.
 func (r *recentObjects) drop(dgst digest.Digest) {
 	r.size -= int64(len(r.byDig[dgst].ELF))
 	delete(r.byDig, dgst)

@@ -231,16 +231,19 @@ func sha256Of(path string) string {
 // policy is Always; its ELF and maps are shared, and callers only read
 // them.
 func (s *Store) Fetch(ctx context.Context, ref string, creds *bpfoci.Credentials, policy PullPolicy) (*Object, error) {
-	if dgst, err := pinnedDigest(ref); err == nil && policy != PullAlways && checkPolicy(policy) == nil {
+	dgst, err := pinnedDigest(ref)
+	if err == nil && policy != PullAlways && checkPolicy(policy) == nil {
 		if obj, ok := s.recentObject(dgst); ok {
 			return obj, nil
 		}
 	}
-	obj, err := fetch(ctx, s, ref, creds, policy, s.object)
-	if err == nil {
-		s.recent.put(digest.Digest(obj.Digest), obj)
-	}
-	return obj, err
+	return fetch(ctx, s, ref, creds, policy, func(b blobs) (*Object, error) {
+		obj, err := s.object(b)
+		if err == nil { // under fetch's read lock: no Collect in between
+			s.recent.put(dgst, obj)
+		}
+		return obj, err
+	})
 }
 
 // recentObject is the object of dgst from memory, its use recorded for

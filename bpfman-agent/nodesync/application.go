@@ -81,6 +81,7 @@ func (pl *plan) check() error {
 	return &failure.Unsupported{Missing: "none of its programs can run on this node: " + reasons(pl.skipped)}
 }
 
+// skip records that optional program name does not run here, and why.
 func (pl *plan) skip(name, why string) {
 	if pl.skipped == nil {
 		pl.skipped = map[string]string{}
@@ -88,6 +89,8 @@ func (pl *plan) skip(name, why string) {
 	pl.skipped[name] = why
 }
 
+// wait records that optional program name waits for its hook's probe,
+// and why.
 func (pl *plan) wait(name, why string) {
 	if pl.waiting == nil {
 		pl.waiting = map[string]string{}

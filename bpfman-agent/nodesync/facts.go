@@ -17,6 +17,7 @@ import (
 // another program's link), from installed (read only then). The pass adds the links of each program it applies.
 func gatherFacts(desired []bpfleetv1.NodeProgram, installed func() map[types.UID]programs.Loaded) *attach.Facts {
 	facts := attach.LazyFacts()
+	facts.KnowRuns()
 	for _, np := range desired {
 		if len(np.Programs) == 0 {
 			facts.Runs(np.Kind, np.Name)
@@ -40,6 +41,14 @@ func gatherFacts(desired []bpfleetv1.NodeProgram, installed func() map[types.UID
 // facts.
 func ordered(np bpfleetv1.NodeProgram) bool {
 	return len(np.Programs) == 0 && (np.Attach.Hook == bpfleetv1.HookTCX || np.Attach.Hook == bpfleetv1.HookCgroup)
+}
+
+// mayOrder reports whether a program of np attaches where an order may
+// name another program (TCX, cgroup).
+func mayOrder(np *bpfleetv1.NodeProgram) bool {
+	return slices.ContainsFunc(np.Attachments(), func(a bpfleetv1.ProgramAttachment) bool {
+		return a.Attach.Hook == bpfleetv1.HookTCX || a.Attach.Hook == bpfleetv1.HookCgroup
+	})
 }
 
 // addLinks records the links np, a single program kind, holds, by target

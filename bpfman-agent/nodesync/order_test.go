@@ -48,7 +48,23 @@ func TestTcxProgramOrderedBeforeAnApplication(t *testing.T) {
 	statuses, _, _ := r.applyAll(context.Background(), []bpfleetv1.NodeProgram{app, plain})
 	st := statuses[1]
 	if st.State != bpfleetv1.StatePending || !strings.Contains(st.Message, "no TcxProgram app") || !strings.Contains(st.Message, "application") {
-		t.Errorf("TcxProgram ordered before application app: %+v, want Pending saying no TcxProgram app runs here and that an application's program cannot be named", st)
+		t.Errorf("TcxProgram ordered before application app: %+v, want Pending saying no TcxProgram app is scheduled here and that an application's program cannot be named", st)
+	}
+}
+
+// A program of an application ordered before a TcxProgram the node does
+// not run waits, saying so, also where the node runs no single program:
+// a pass tries it once, not again for nothing (one load failure counted
+// at most).
+func TestApplicationOrderedBeforeAnAbsentTcxProgram(t *testing.T) {
+	testkernel.Require(t)
+	r, obj := appReconciler(t)
+	host, _, _, _ := testkernel.VethPair(t)
+	app := bpfleetv1.NodeProgram{UID: "app", Kind: "ClusterBpfApplication", Name: "app", Path: obj,
+		Programs: []bpfleetv1.ProgramAttachment{{Name: "tc_ingress", Attach: tcxOn(host, &bpfleetv1.TCXOrder{Before: "gone"})}}}
+	statuses, _, _ := r.applyAll(context.Background(), []bpfleetv1.NodeProgram{app})
+	if st := statuses[0]; st.State != bpfleetv1.StatePending || !strings.Contains(st.Message, "no TcxProgram gone is scheduled on this node") {
+		t.Errorf("application ordered before an absent TcxProgram: %+v, want Pending saying it is not scheduled here", st)
 	}
 }
 

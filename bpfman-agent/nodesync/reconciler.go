@@ -158,11 +158,12 @@ func (r *Reconciler) applyAll(ctx context.Context, desired []bpfleetv1.NodeProgr
 		return running
 	})
 	ps := pass{facts: gatherFacts(desired, installed), objects: map[types.UID][]byte{}, fetched: newPassObjects(r.Images), installed: installed}
+	triedAt := make([]int, len(desired))
 	for i := range desired {
+		triedAt[i] = ps.facts.Added()
 		statuses[i], errs[i] = r.applyOne(ctx, &desired[i], ps)
 	}
-	for progress := true; progress; {
-		progress = r.retryWaiting(ctx, desired, statuses, errs, ps)
+	for r.retryWaiting(ctx, desired, statuses, errs, triedAt, ps) {
 	}
 	return statuses, ps.objects, errors.Join(errs...)
 }
@@ -180,20 +181,23 @@ func (r *Reconciler) applyOne(ctx context.Context, np *bpfleetv1.NodeProgram, ps
 	return st, err
 }
 
-// retryWaiting applies again the desired programs that wait, now that the
-// others ran (an order names another program's link, which may be there
-// now, whichever the set lists first), and reports whether one no longer
-// waits: then the caller retries those still waiting.
-func (r *Reconciler) retryWaiting(ctx context.Context, desired []bpfleetv1.NodeProgram, statuses []bpfleetv1.NodeProgramStatus, errs []error, ps pass) bool {
-	progress := false
+// retryWaiting applies again the desired programs that wait and may be
+// ordered (a TCX or cgroup hook) when links were added since they were
+// tried (triedAt: Facts.Added then): an order names another program's
+// link, which may be there now, whichever the set lists first. It reports
+// whether it retried any; the caller calls it again until it retries
+// none, each round only after links were added, so no program is loaded
+// twice for nothing.
+func (r *Reconciler) retryWaiting(ctx context.Context, desired []bpfleetv1.NodeProgram, statuses []bpfleetv1.NodeProgramStatus, errs []error, triedAt []int, ps pass) bool {
+	retried := false
 	for i := range desired {
-		if statuses[i].State != bpfleetv1.StatePending {
+		if statuses[i].State != bpfleetv1.StatePending || triedAt[i] == ps.facts.Added() || !mayOrder(&desired[i]) {
 			continue
 		}
+		triedAt[i], retried = ps.facts.Added(), true
 		statuses[i], errs[i] = r.applyOne(ctx, &desired[i], ps)
-		progress = progress || statuses[i].State != bpfleetv1.StatePending
 	}
-	return progress
+	return retried
 }
 
 // pass is what the programs of one pass share: the facts hooks plan

@@ -58,6 +58,7 @@ func waitKey(set *bpfleetv1.NodeProgramSet, programs []bpfleetv1.NodeProgramStat
 	return strconv.FormatInt(set.Generation, 10) + "|" + strings.Join(pending, ",")
 }
 
+// pendingProgram reports whether program p of an application waits.
 func pendingProgram(p bpfleetv1.ProgramAttachmentStatus) bool {
 	return p.State == bpfleetv1.StatePending
 }

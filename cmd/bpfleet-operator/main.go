@@ -42,9 +42,7 @@ func main() {
 	zopts := zap.Options{}
 	zopts.BindFlags(flag.CommandLine)
 	flag.Parse()
-	if o.PprofAddr != "" && o.PprofAddr != "0" {
-		memprofile.Enable()
-	}
+	memprofile.EnableIfServed(o.PprofAddr)
 	ns, name, ok := strings.Cut(*agent, "/")
 	if !ok || ns == "" || name == "" {
 		fmt.Fprintf(os.Stderr, "--agent-service-account %q: want namespace/name\n", *agent)

@@ -1,17 +1,3 @@
-// Package memprofile turns the Go runtime's heap profiling off from the
-// start of a binary that imports it, before the packages that allocate
-// most at init (the Kubernetes API types registering themselves, the
-// protobuf registry) run. By default the runtime samples an allocation in
-// every 512 KiB and keeps, from the first sample, a hash table of the
-// sampled call stacks and their counts: about 2 MiB of the idle agent's
-// resident memory (measured with BenchmarkIdleFootprint), for profiles
-// nobody reads unless /debug/pprof is served.
-//
-// Go orders package initialization by import path among the packages
-// whose imports are initialized; this one imports only the runtime, so it
-// runs before any package under go.*, golang.org, google.golang.org,
-// k8s.io or sigs.k8s.io (TestHeapProfilingOffFromTheStart in
-// bpfman-agent checks the order in the built agent).
 package memprofile
 
 import "runtime"
@@ -22,7 +8,12 @@ const defaultRate = 512 * 1024
 
 func init() { runtime.MemProfileRate = 0 }
 
-// Enable samples allocations again, at the runtime's default rate, for a
-// process that serves /debug/pprof: its heap profiles cover what was
-// allocated from then on.
-func Enable() { runtime.MemProfileRate = defaultRate }
+// EnableIfServed samples allocations again, at the runtime's default
+// rate, when addr serves /debug/pprof (not "" or "0", as the binaries'
+// --pprof-bind-address says): its heap profiles cover what was allocated
+// from then on.
+func EnableIfServed(addr string) {
+	if addr != "" && addr != "0" {
+		runtime.MemProfileRate = defaultRate
+	}
+}

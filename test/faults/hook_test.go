@@ -157,6 +157,11 @@ func killMidUpdate(t *testing.T, s *suite, st step) bool {
 	return killed
 }
 
+// minFlood is how long a flood lasts at least: a fast update (an agent
+// pass of a few milliseconds) would otherwise see too few packets to
+// tell a gap.
+const minFlood = time.Second
+
 // updateUnderFlood updates the counter while ping floods its veth; if
 // the agent dies of the kill at st, it is started again. Once the update
 // is live and the flood over, the shared counter must have risen by the
@@ -168,12 +173,14 @@ func (k *counted) updateUnderFlood(st step) (killed bool) {
 	mapID := before.Objects.MapIDs["packets"]
 	r0 := k.read(mapID)
 	f := startFlood(t, k.net)
+	flooded := time.Now().Add(minFlood)
 	time.Sleep(100 * time.Millisecond) // the flood runs before the update
 	k.update()
 	if killed = k.h.await("the update live", k.live); killed {
 		k.h.start("")
 		k.h.settle("the update live after the restart", k.live)
 	}
+	time.Sleep(time.Until(flooded)) // enough packets, however fast the update
 	sent, _ := f.stop(t)
 	time.Sleep(200 * time.Millisecond) // the last packets cross the veth
 	r1 := k.read(mapID)
