@@ -38,7 +38,11 @@ func TestFiftyUpdatesMissNoPacket(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Client.Delete(context.Background(), mp) })
-	st := apply(t, s, x)
+	apply(t, s, x)
+	// The policy reaches the node once the operator accepted it: the
+	// program may run with its own map first.
+	waitPolicy(t, s.Client, mp, "MapPolicy Ready", policyReady)
+	st := nodeEntry(t, s.Client, x.GetUID())
 	shared := st.Objects.MapIDs["packets"]
 	start := testkernel.MapValue(t, shared, uint32(0))
 	rx0 := testkernel.RxPackets(t, host)
