@@ -7,9 +7,7 @@
 // off. Nothing the tests write reaches the host, except their output, in
 // the writable share "results".
 //
-// The spec is results/spec.json (see spec.go); each binary's output goes
-// to results/<name>.out and the outcome of all of them to
-// results/done.json: a run without done.json did not finish.
+// The spec and the files it writes are package vmspec's.
 package main
 
 import (
@@ -60,7 +58,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	if err := mountGuestModules(spec); err != nil {
+	if err := mountGuestKernel(spec); err != nil {
 		return err
 	}
 	if err := enterRoot(); err != nil {

@@ -73,15 +73,25 @@ func readSpec(file string) (*vmspec.Spec, error) {
 	return &s, nil
 }
 
-// mountGuestModules binds the guest kernel's modules, which the host
-// folder spec.Modules holds, where modprobe looks for them.
-func mountGuestModules(spec *vmspec.Spec) error {
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
+// mountGuestKernel binds the guest kernel's modules, which the host
+// folder spec.Modules holds, where modprobe looks for them, and its
+// configuration where Debian installs it.
+func mountGuestKernel(spec *vmspec.Spec) error {
+	kernel, err := release()
+	if err != nil {
 		return err
 	}
-	dst := rootDir + "/lib/modules/" + unix.ByteSliceToString(u.Release[:])
-	return mount(rootDir+spec.Modules, dst, "", unix.MS_BIND, "")
+	if err := mount(rootDir+spec.Modules, rootDir+"/lib/modules/"+kernel, "", unix.MS_BIND, ""); err != nil {
+		return err
+	}
+	config := rootDir + "/boot/config-" + kernel
+	if err := os.MkdirAll(filepath.Dir(config), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(config, nil, 0o644); err != nil {
+		return fmt.Errorf("create %s: %w", config, err)
+	}
+	return unix.Mount(rootDir+spec.Config, config, "", unix.MS_BIND, "")
 }
 
 // enterRoot makes rootDir the root of init and of the tests.

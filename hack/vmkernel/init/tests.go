@@ -14,27 +14,39 @@ import (
 	"github.com/bpfleet/bpfleet/hack/vmkernel/vmspec"
 )
 
-// runTests brings lo up, runs each test binary and writes the Done file.
+// runTests brings lo up and runs each test binary, writing its Result
+// once it exited.
 func runTests(spec *vmspec.Spec) error {
 	if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
 		return fmt.Errorf("ip link set lo up: %w: %s", err, out)
 	}
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
-		return err
-	}
-	done := vmspec.Done{Kernel: unix.ByteSliceToString(u.Release[:])}
-	for _, t := range spec.Tests {
-		fmt.Printf("bpfleet-vm: %s: running %s\n", done.Kernel, t.Name)
-		r := runTest(spec, t)
-		fmt.Printf("bpfleet-vm: %s: %s exited %d after %.0fs %s\n", done.Kernel, t.Name, r.ExitCode, r.Seconds, r.Error)
-		done.Results = append(done.Results, r)
-	}
-	b, err := json.MarshalIndent(done, "", "  ")
+	kernel, err := release()
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(vmspec.GuestResults, vmspec.DoneFile), b, 0o644)
+	for _, t := range spec.Tests {
+		fmt.Printf("bpfleet-vm: %s: running %s\n", kernel, t.Name)
+		r := runTest(spec, t)
+		r.Kernel = kernel
+		fmt.Printf("bpfleet-vm: %s: %s exited %d after %.0fs %s\n", kernel, t.Name, r.ExitCode, r.Seconds, r.Error)
+		b, err := json.MarshalIndent(r, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(vmspec.GuestResults, t.Name+vmspec.ResultSuffix), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// release is the kernel's version, as uname -r says.
+func release() (string, error) {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "", err
+	}
+	return unix.ByteSliceToString(u.Release[:]), nil
 }
 
 // runTest runs t's binary in its folder, its output into t.Name.out.

@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-
-	"github.com/bpfleet/bpfleet/hack/vmkernel/vmspec"
 )
 
 // topLevel matches go test -v's verdict on a top-level test.
@@ -27,14 +25,15 @@ type outcome struct {
 func report(w io.Writer, runs []*kernelRun) bool {
 	ok := true
 	for _, k := range runs {
-		fmt.Fprintf(w, "\n=== kernel %s (%s, %d attempt(s))\n", k.release, k.elapsed.Round(1e9), len(k.tries)+boolInt(k.done != nil))
-		if k.done == nil {
-			fmt.Fprintf(w, "NOT RUN: %s\n", strings.Join(k.tries, "; "))
-			ok = false
-			continue
-		}
-		for _, r := range k.done.Results {
-			if !reportBinary(w, k, r) {
+		fmt.Fprintf(w, "\n=== kernel %s (%s; failed attempts: %d)\n", k.release, k.elapsed.Round(1e9), len(k.tries))
+		for _, t := range k.tests {
+			r, ran := k.results[t.name]
+			if !ran {
+				fmt.Fprintf(w, "%s %s: NOT RUN: %s\n", k.release, t.name, strings.Join(k.tries, "; "))
+				ok = false
+				continue
+			}
+			if !reportBinary(w, k.release, r) {
 				ok = false
 			}
 		}
@@ -42,19 +41,19 @@ func report(w io.Writer, runs []*kernelRun) bool {
 	return ok
 }
 
-// reportBinary prints one binary's outcome on kernel k.
-func reportBinary(w io.Writer, k *kernelRun, r vmspec.Result) bool {
-	file := filepath.Join(k.results, r.Name+".out")
+// reportBinary prints one binary's outcome on kernel release.
+func reportBinary(w io.Writer, release string, r result) bool {
+	file := filepath.Join(r.dir, r.Name+".out")
 	outs, err := parseOutput(file)
 	if err != nil {
-		fmt.Fprintf(w, "%s %s: %v\n", k.release, r.Name, err)
+		fmt.Fprintf(w, "%s %s: %v\n", release, r.Name, err)
 		return false
 	}
 	count := map[string]int{}
 	for _, o := range outs {
 		count[o.verdict]++
 		if o.verdict != "PASS" {
-			fmt.Fprintf(w, "%s %s %s %s: %s\n", k.release, r.Name, o.test, o.verdict, o.why)
+			fmt.Fprintf(w, "%s %s %s %s: %s\n", release, r.Name, o.test, o.verdict, o.why)
 		}
 	}
 	status := "ok"
@@ -62,11 +61,13 @@ func reportBinary(w io.Writer, k *kernelRun, r vmspec.Result) bool {
 		status = fmt.Sprintf("FAILED (exit %d%s; output %s)", r.ExitCode, prefixed(": ", r.Error), file)
 	}
 	fmt.Fprintf(w, "%s %s: %s in %.0fs: %d passed, %d failed, %d skipped\n",
-		k.release, r.Name, status, r.Seconds, count["PASS"], count["FAIL"], count["SKIP"])
+		release, r.Name, status, r.Seconds, count["PASS"], count["FAIL"], count["SKIP"])
 	return r.ExitCode == 0
 }
 
-// parseOutput reads the top-level tests' verdicts from go test -v output.
+// parseOutput reads the top-level tests' verdicts from go test -v
+// output, each skip or failure with the first line its test logged (go
+// test prints a test's log before its verdict).
 func parseOutput(file string) ([]outcome, error) {
 	f, err := os.Open(file)
 	if err != nil {
@@ -74,32 +75,33 @@ func parseOutput(file string) ([]outcome, error) {
 	}
 	defer f.Close()
 	var outs []outcome
+	first := ""
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if m := topLevel.FindStringSubmatch(line); m != nil {
-			outs = append(outs, outcome{test: m[2], verdict: m[1]})
-			continue
-		}
-		// The first indented line after a skip or failure says why.
-		if n := len(outs); n > 0 && outs[n-1].verdict != "PASS" && outs[n-1].why == "" && strings.HasPrefix(line, "    ") {
-			outs[n-1].why = strings.TrimSpace(line)
+		switch m := topLevel.FindStringSubmatch(line); {
+		case m != nil:
+			o := outcome{test: m[2], verdict: m[1]}
+			if o.verdict != "PASS" {
+				o.why = first
+			}
+			outs = append(outs, o)
+		case strings.HasPrefix(line, "=== RUN   ") && !strings.Contains(line, "/"):
+			first = ""
+		case first == "" && logLine.MatchString(line):
+			first = strings.TrimSpace(line)
 		}
 	}
 	return outs, sc.Err()
 }
+
+// logLine matches a line a test logged: "    file_test.go:12: text".
+var logLine = regexp.MustCompile(`^\s+\S+\.go:\d+: `)
 
 func prefixed(p, s string) string {
 	if s == "" {
 		return ""
 	}
 	return p + s
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -26,7 +26,8 @@ const attempts = 2
 // doesn't work" panic of a slow TCG boot; lsm= activates BPF LSM.
 var cmdline = strings.Join([]string{
 	"console=ttyS0", "panic=-1", "softlockup_panic=1", "no_timer_check",
-	"lsm=lockdown,capability,landlock,yama,apparmor,bpf", "mitigations=off", "loglevel=4",
+	"lsm=lockdown,capability,landlock,yama,apparmor,bpf", "watchdog_thresh=60",
+	"rcupdate.rcu_cpu_stall_timeout=120", "mitigations=off", "loglevel=4",
 }, " ")
 
 // kernelRun is one kernel's VM runs and their outcome.
@@ -37,18 +38,31 @@ type kernelRun struct {
 	init    string
 	tests   []builtTest
 
-	results string       // the folder of the last attempt
-	done    *vmspec.Done // nil if no attempt finished
-	tries   []string     // why each failed attempt failed
+	results map[string]result // by test binary's name
+	tries   []string          // why each failed attempt failed
 	elapsed time.Duration
 }
 
-// run boots the VM until one attempt finishes, at most attempts times.
+// result is how a test binary ended, and the folder of the attempt that
+// ran it.
+type result struct {
+	vmspec.Result
+	dir string
+}
+
+// run boots the VM at most attempts times, each time with the binaries
+// that have not ended yet.
 func (k *kernelRun) run() {
 	start := time.Now()
 	defer func() { k.elapsed = time.Since(start) }()
+	k.results = map[string]result{}
 	base := filepath.Join(k.opts.out, k.release)
 	initramfs := filepath.Join(base, "initramfs.cpio")
+	// No attempt of an earlier run may be taken for this one's.
+	if err := os.RemoveAll(base); err != nil {
+		k.tries = append(k.tries, err.Error())
+		return
+	}
 	if err := os.MkdirAll(base, 0o755); err != nil {
 		k.tries = append(k.tries, err.Error())
 		return
@@ -58,27 +72,43 @@ func (k *kernelRun) run() {
 		return
 	}
 	for i := 1; i <= attempts; i++ {
-		k.results = filepath.Join(base, "try"+strconv.Itoa(i))
-		done, err := k.boot(initramfs, k.results)
-		if err == nil {
-			k.done = done
+		pending := k.pending()
+		if len(pending) == 0 {
 			return
 		}
-		k.tries = append(k.tries, err.Error())
-		fmt.Printf("vmkernel: %s: attempt %d failed: %v\n", k.release, i, err)
+		dir := filepath.Join(base, "try"+strconv.Itoa(i))
+		err := k.boot(initramfs, dir, pending)
+		if rerr := k.collect(dir, pending); err == nil {
+			err = rerr
+		}
+		if err != nil && len(k.pending()) > 0 {
+			k.tries = append(k.tries, err.Error())
+			fmt.Printf("vmkernel: %s: attempt %d failed: %v\n", k.release, i, err)
+		}
 	}
 }
 
-// boot runs one VM with its results in dir and reads what it did.
-func (k *kernelRun) boot(initramfs, dir string) (*vmspec.Done, error) {
+// pending lists the binaries with no result yet.
+func (k *kernelRun) pending() []builtTest {
+	var out []builtTest
+	for _, t := range k.tests {
+		if _, ok := k.results[t.name]; !ok {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// boot runs one VM, running tests, with its files in dir.
+func (k *kernelRun) boot(initramfs, dir string, tests []builtTest) error {
 	if err := os.RemoveAll(dir); err != nil {
-		return nil, err
+		return err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
+		return err
 	}
-	if err := k.writeSpec(dir); err != nil {
-		return nil, err
+	if err := k.writeSpec(dir, tests); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), k.opts.timeout)
 	defer cancel()
@@ -86,38 +116,44 @@ func (k *kernelRun) boot(initramfs, dir string) (*vmspec.Done, error) {
 	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", k.qemuArgs(initramfs, dir, console)...)
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
-		return nil, fmt.Errorf("no power-off within %s (console: %s)", k.opts.timeout, console)
+		return fmt.Errorf("no power-off within %s (console: %s)", k.opts.timeout, console)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("qemu: %w: %s", err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("qemu: %w: %s", err, strings.TrimSpace(string(out)))
 	}
-	return k.readDone(dir, console)
+	return nil
 }
 
-// readDone reads the init's Done file, which a VM that crashed or was
-// cut short lacks.
-func (k *kernelRun) readDone(dir, console string) (*vmspec.Done, error) {
-	b, err := os.ReadFile(filepath.Join(dir, vmspec.DoneFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("the VM stopped before the tests ended: %s", lastLines(console, 3))
+// collect reads the Result of each of tests that ended in dir; it says
+// why, if one did not.
+func (k *kernelRun) collect(dir string, tests []builtTest) error {
+	for _, t := range tests {
+		b, err := os.ReadFile(filepath.Join(dir, t.name+vmspec.ResultSuffix))
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("the VM stopped before %s ended: %s", t.name, lastLines(filepath.Join(dir, "console.log"), 3))
+		}
+		if err != nil {
+			return err
+		}
+		var r vmspec.Result
+		if err := json.Unmarshal(b, &r); err != nil {
+			return fmt.Errorf("%s: %w", t.name, err)
+		}
+		if r.Kernel != k.release {
+			return fmt.Errorf("the VM ran kernel %s, not %s", r.Kernel, k.release)
+		}
+		k.results[t.name] = result{Result: r, dir: dir}
 	}
-	if err != nil {
-		return nil, err
-	}
-	var done vmspec.Done
-	if err := json.Unmarshal(b, &done); err != nil {
-		return nil, fmt.Errorf("%s: %w", vmspec.DoneFile, err)
-	}
-	if done.Kernel != k.release {
-		return nil, fmt.Errorf("the VM ran kernel %s, not %s", done.Kernel, k.release)
-	}
-	return &done, nil
+	return nil
 }
 
 // writeSpec writes what the VM runs: every test binary, verbose.
-func (k *kernelRun) writeSpec(dir string) error {
-	spec := vmspec.Spec{Modules: filepath.Join(k.absDir(), "lib/modules", k.release)}
-	for _, t := range k.tests {
+func (k *kernelRun) writeSpec(dir string, tests []builtTest) error {
+	spec := vmspec.Spec{
+		Modules: filepath.Join(k.absDir(), "lib/modules", k.release),
+		Config:  filepath.Join(k.absDir(), "config"),
+	}
+	for _, t := range tests {
 		args := []string{"-test.v", "-test.count=1", "-test.timeout=" + k.opts.testTimeout.String()}
 		if k.opts.run != "" {
 			args = append(args, "-test.run="+k.opts.run)

@@ -1,7 +1,9 @@
 // Package vmspec is what hack/vmkernel/run and the VMs' init say to each
 // other through the writable 9p share "results": the runner writes
-// SpecFile, the init writes one output file per test binary and, last,
-// DoneFile.
+// SpecFile; the init writes, for each test binary it runs, its output
+// (Test.Name + ".out") and then, once it exited, its Result
+// (Test.Name + ResultSuffix). A binary without a Result did not finish:
+// the VM crashed or was killed while it ran, or before.
 package vmspec
 
 // The share and the files in it.
@@ -14,8 +16,8 @@ const (
 	GuestResults = "/run/bpfleet-vm"
 	// SpecFile is the runner's Spec, in JSON.
 	SpecFile = "spec.json"
-	// DoneFile is the init's Done, in JSON, written once every binary ran.
-	DoneFile = "done.json"
+	// ResultSuffix ends the name of a binary's Result file, in JSON.
+	ResultSuffix = ".result.json"
 )
 
 // Spec says what a VM runs.
@@ -25,6 +27,10 @@ type Spec struct {
 	// so that the kernel's requests for modules (veth, sch_ingress...) are
 	// served.
 	Modules string `json:"modules"`
+	// Config is the host file holding the guest kernel's configuration,
+	// bound at the guest's /boot/config-<version> as Debian installs it
+	// (the agent reads it for .kconfig externs).
+	Config string `json:"config"`
 	// Env is added to each binary's environment.
 	Env []string `json:"env,omitempty"`
 	// Tests are run one after the other.
@@ -41,16 +47,11 @@ type Test struct {
 	Args   []string `json:"args,omitempty"`
 }
 
-// Done is what ran in a VM.
-type Done struct {
-	// Kernel is the guest's uname -r.
-	Kernel  string   `json:"kernel"`
-	Results []Result `json:"results"`
-}
-
 // Result is how one test binary ended.
 type Result struct {
-	Name     string  `json:"name"`
+	Name string `json:"name"`
+	// Kernel is the guest's uname -r.
+	Kernel   string  `json:"kernel"`
 	ExitCode int     `json:"exitCode"`
 	Seconds  float64 `json:"seconds"`
 	// Error says why the binary could not run, if it could not.
