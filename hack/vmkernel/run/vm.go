@@ -177,10 +177,14 @@ func (k *kernelRun) absDir() string {
 
 // qemuArgs boots the kernel's uncompressed vmlinux through PVH under
 // TCG, with no devices but the two 9p shares and the serial console.
+// One host thread runs all the vCPUs in turn (thread=single): with a
+// thread per vCPU, the kernel patching its code live (text_poke, as a
+// tracepoint is enabled) while another vCPU runs it now and then ends in
+// an "Oops: int3" or a lock-up in syscall_trace_enter.
 func (k *kernelRun) qemuArgs(initramfs, results, console string) []string {
 	return []string{
 		"-nodefaults", "-no-reboot", "-display", "none", "-monitor", "none",
-		"-machine", "q35", "-accel", "tcg,thread=multi", "-cpu", "max",
+		"-machine", "q35", "-accel", "tcg,thread=single", "-cpu", "max",
 		"-m", strconv.Itoa(k.opts.memory), "-smp", strconv.Itoa(k.opts.cpus),
 		"-kernel", filepath.Join(k.dir, "vmlinux"), "-initrd", initramfs, "-append", cmdline,
 		"-serial", "file:" + console,
