@@ -10,8 +10,9 @@ import (
 	"strings"
 )
 
-// topLevel matches go test -v's verdict on a top-level test.
-var topLevel = regexp.MustCompile(`^--- (PASS|FAIL|SKIP): (\S+) \(`)
+// verdict matches go test -v's verdict on a test (indented for a
+// subtest).
+var verdict = regexp.MustCompile(`^\s*--- (PASS|FAIL|SKIP): (\S+) \(`)
 
 // outcome is one test's verdict and, for a skip or a failure, its first
 // logged line.
@@ -66,8 +67,8 @@ func reportBinary(w io.Writer, release string, r result) bool {
 }
 
 // parseOutput reads the top-level tests' verdicts from go test -v
-// output, each skip or failure with the first line its test logged (go
-// test prints a test's log before its verdict).
+// output, each skip or failure with the first line logged by the first
+// of its (sub)tests that failed or skipped.
 func parseOutput(file string) ([]outcome, error) {
 	f, err := os.Open(file)
 	if err != nil {
@@ -75,22 +76,34 @@ func parseOutput(file string) ([]outcome, error) {
 	}
 	defer f.Close()
 	var outs []outcome
-	first := ""
+	firstLog := map[string]string{} // by test, its first logged line
+	why := map[string]string{}      // by top-level test
+	running := ""
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		switch m := topLevel.FindStringSubmatch(line); {
-		case m != nil:
-			o := outcome{test: m[2], verdict: m[1]}
-			if o.verdict != "PASS" {
-				o.why = first
+		if name, ok := strings.CutPrefix(line, "=== RUN   "); ok {
+			running = name
+			continue
+		}
+		if m := verdict.FindStringSubmatch(line); m != nil {
+			top, _, sub := strings.Cut(m[2], "/")
+			if !sub {
+				outs = append(outs, outcome{test: top, verdict: m[1]})
 			}
-			outs = append(outs, o)
-		case strings.HasPrefix(line, "=== RUN   ") && !strings.Contains(line, "/"):
-			first = ""
-		case first == "" && logLine.MatchString(line):
-			first = strings.TrimSpace(line)
+			if m[1] != "PASS" && why[top] == "" {
+				why[top] = firstLog[m[2]]
+			}
+			continue
+		}
+		if firstLog[running] == "" && logLine.MatchString(line) {
+			firstLog[running] = strings.TrimSpace(line)
+		}
+	}
+	for i := range outs {
+		if outs[i].verdict != "PASS" {
+			outs[i].why = why[outs[i].test]
 		}
 	}
 	return outs, sc.Err()
