@@ -2,10 +2,11 @@
 // static binary (CGO_ENABLED=0) in a small initramfs. It loads the
 // modules the initramfs carries (virtio, 9p, overlay, in order), mounts
 // the host's root read-only over 9p under a tmpfs overlay, mounts the
-// guest kernel's own proc, sys, dev, bpffs, tracefs, debugfs and cgroup2
-// in it, chroots there, runs the test binaries the spec names and powers
-// off. Nothing the tests write reaches the host, except their output, in
-// the writable share "results".
+// guest kernel's own proc, sys, dev, bpffs, tracefs, debugfs, securityfs
+// and cgroup2 in it, binds the guest kernel's modules and config where
+// Debian has them, chroots there, runs the test binaries the spec names
+// and powers off. Nothing the tests write reaches the host, except their
+// output, in the writable share "results".
 //
 // The spec and the files it writes are package vmspec's.
 package main

@@ -48,6 +48,7 @@ func guestMounts() error {
 		{"bpffs", "/sys/fs/bpf", "bpf", ""},
 		{"tracefs", "/sys/kernel/tracing", "tracefs", ""},
 		{"debugfs", "/sys/kernel/debug", "debugfs", ""},
+		{"securityfs", "/sys/kernel/security", "securityfs", ""}, // lsm: is BPF LSM active
 		{"cgroup2", "/sys/fs/cgroup", "cgroup2", ""},
 		{"tmpfs", "/tmp", "tmpfs", "mode=1777"},
 		{"tmpfs", "/run", "tmpfs", "mode=0755"},

@@ -12,7 +12,8 @@
 // tmpfs, so the binaries run as they would on the host, as root, with
 // the guest kernel's own bpffs, tracefs, debugfs and cgroup2 (see
 // hack/vmkernel/init). Each run's files (spec, each binary's output, the
-// console) are kept in .cache/vmkernels/runs/<kernel>/.
+// console) are kept in .cache/vmkernels/runs/<kernel>/try<n>/, and every
+// test's verdict per kernel in .cache/vmkernels/runs/results.tsv.
 //
 // The exit status is 0 only if every binary passed on every kernel.
 package main
@@ -107,8 +108,13 @@ func runAll(o *options) error {
 		}()
 	}
 	wg.Wait()
-	ok := report(os.Stdout, runs)
-	fmt.Printf("vmkernel: %d kernels in %s\n", len(runs), time.Since(start).Round(time.Second))
+	table, err := os.Create(filepath.Join(o.out, "results.tsv"))
+	if err != nil {
+		return err
+	}
+	defer table.Close()
+	ok := report(os.Stdout, table, runs)
+	fmt.Printf("vmkernel: %d kernels in %s; every test's verdict in %s\n", len(runs), time.Since(start).Round(time.Second), table.Name())
 	if !ok {
 		return fmt.Errorf("tests failed or did not run (outputs in %s)", o.out)
 	}

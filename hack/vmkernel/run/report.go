@@ -21,9 +21,10 @@ type outcome struct {
 }
 
 // report prints each kernel's outcome, per binary and per test (every
-// failure and skip, with why; the count of passes), and reports whether
-// everything passed.
-func report(w io.Writer, runs []*kernelRun) bool {
+// failure and skip, with why; the count of passes), writes every test's
+// verdict to table, a line each (kernel, binary, test, verdict, why;
+// tab-separated), and reports whether everything passed.
+func report(w, table io.Writer, runs []*kernelRun) bool {
 	ok := true
 	for _, k := range runs {
 		fmt.Fprintf(w, "\n=== kernel %s (%s; failed attempts: %d)\n", k.release, k.elapsed.Round(1e9), len(k.tries))
@@ -34,7 +35,7 @@ func report(w io.Writer, runs []*kernelRun) bool {
 				ok = false
 				continue
 			}
-			if !reportBinary(w, k.release, r) {
+			if !reportBinary(w, table, k.release, r) {
 				ok = false
 			}
 		}
@@ -43,7 +44,7 @@ func report(w io.Writer, runs []*kernelRun) bool {
 }
 
 // reportBinary prints one binary's outcome on kernel release.
-func reportBinary(w io.Writer, release string, r result) bool {
+func reportBinary(w, table io.Writer, release string, r result) bool {
 	file := filepath.Join(r.dir, r.Name+".out")
 	outs, err := parseOutput(file)
 	if err != nil {
@@ -53,6 +54,7 @@ func reportBinary(w io.Writer, release string, r result) bool {
 	count := map[string]int{}
 	for _, o := range outs {
 		count[o.verdict]++
+		fmt.Fprintf(table, "%s\t%s\t%s\t%s\t%s\n", release, r.Name, o.test, o.verdict, o.why)
 		if o.verdict != "PASS" {
 			fmt.Fprintf(w, "%s %s %s %s: %s\n", release, r.Name, o.test, o.verdict, o.why)
 		}
