@@ -156,10 +156,11 @@ func classify(program string, err error) *Error {
 		e.VerifierLog = fmt.Sprintf("%-*v", verifierLogLines, verr)
 	}
 	if unsupported(err) {
-		// The loader lifted MEMLOCK already: cilium/ebpf's hint about it
-		// would mislead whoever reads the status.
+		// Not the verifier's doing. The loader lifted MEMLOCK already:
+		// cilium/ebpf's hint about it would mislead whoever reads the
+		// status.
 		e.Reason = ReasonUnsupported
-		e.Message = strings.ReplaceAll(e.Message, memlockHint, "")
+		e.Message = strings.ReplaceAll(fmt.Sprintf("load program %s: %v", program, err), memlockHint, "")
 	}
 	if errors.Is(err, ebpf.ErrMapIncompatible) {
 		e.Reason = ReasonMapIncompatible
@@ -180,7 +181,7 @@ func unknownType(spec *ebpf.CollectionSpec, programs []string, err error) error 
 			continue
 		}
 		if perr := features.HaveProgramType(ps.Type); errors.Is(perr, ebpf.ErrNotSupported) {
-			return fmt.Errorf("%w (this kernel cannot load %s programs: %w)", err, ps.Type, perr)
+			return fmt.Errorf("%w (the kernel: %w)", perr, err)
 		}
 	}
 	return err
