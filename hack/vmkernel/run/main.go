@@ -31,7 +31,7 @@ import (
 
 // defaultPackages are the agent's packages whose tests use the kernel.
 var defaultPackages = []string{
-	"./bpfman-agent/attach", "./bpfman-agent/loader", "./bpfman-agent/programs", "./bpfman-agent/maps",
+	"./bpfman-agent/attach", "./bpfman-agent/loader", "./bpfman-agent/programs", "./bpfman-agent/maps", "./bpfman-agent/probe",
 }
 
 // options are the command line's.
