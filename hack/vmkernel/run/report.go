@@ -69,8 +69,9 @@ func reportBinary(w, table io.Writer, release string, r result) bool {
 }
 
 // parseOutput reads the top-level tests' verdicts from go test -v
-// output, each skip or failure with the first line logged by the first
-// of its (sub)tests that failed or skipped.
+// output, each skip or failure with the last line logged by the first of
+// its (sub)tests that failed or skipped: a Fatal's or a Skip's message
+// (go test -v does not tell a failure's lines from other logs).
 func parseOutput(file string) ([]outcome, error) {
 	f, err := os.Open(file)
 	if err != nil {
@@ -78,7 +79,7 @@ func parseOutput(file string) ([]outcome, error) {
 	}
 	defer f.Close()
 	var outs []outcome
-	firstLog := map[string]string{} // by test, its first logged line
+	lastLog := map[string]string{} // by test, its last logged line
 	why := map[string]string{}      // by top-level test
 	running := ""
 	sc := bufio.NewScanner(f)
@@ -95,12 +96,12 @@ func parseOutput(file string) ([]outcome, error) {
 				outs = append(outs, outcome{test: top, verdict: m[1]})
 			}
 			if m[1] != "PASS" && why[top] == "" {
-				why[top] = firstLog[m[2]]
+				why[top] = lastLog[m[2]]
 			}
 			continue
 		}
-		if firstLog[running] == "" && logLine.MatchString(line) {
-			firstLog[running] = strings.TrimSpace(line)
+		if logLine.MatchString(line) {
+			lastLog[running] = strings.TrimSpace(line)
 		}
 	}
 	for i := range outs {

@@ -8,7 +8,8 @@ import (
 )
 
 // TestParseOutput reads verdicts as go test -v prints them: a test's log
-// before its verdict, a parent's verdict before its subtests'.
+// before its verdict, a parent's verdict before its subtests'; a failure
+// is told by its last line (a Fatal's).
 func TestParseOutput(t *testing.T) {
 	out := `=== RUN   TestA
 --- PASS: TestA (0.00s)
@@ -16,8 +17,8 @@ func TestParseOutput(t *testing.T) {
 === RUN   TestB/ok
     b_test.go:10: fine
 === RUN   TestB/bad
+    b_test.go:19: note: this kernel has kprobes
     b_test.go:20: err = x, want y
-    b_test.go:21: more
 --- FAIL: TestB (0.01s)
     --- PASS: TestB/ok (0.00s)
     --- FAIL: TestB/bad (0.00s)
