@@ -44,6 +44,7 @@ type options struct {
 	testTimeout time.Duration
 	memory      int
 	cpus        int
+	env         []string
 }
 
 func main() {
@@ -66,6 +67,13 @@ func parseFlags() (*options, error) {
 	flag.DurationVar(&o.testTimeout, "test-timeout", 10*time.Minute, "go test -timeout of each binary")
 	flag.IntVar(&o.memory, "memory", 2048, "MiB of memory of each VM")
 	flag.IntVar(&o.cpus, "cpus", 2, "CPUs of each VM")
+	flag.Func("env", "KEY=VALUE added to the test binaries' environment (repeatable), e.g. KUBEBUILDER_CONTROLPLANE_START_TIMEOUT=5m for envtest under TCG", func(kv string) error {
+		if !strings.Contains(kv, "=") {
+			return fmt.Errorf("%q is not KEY=VALUE", kv)
+		}
+		o.env = append(o.env, kv)
+		return nil
+	})
 	flag.Parse()
 	o.packages = flag.Args()
 	if len(o.packages) == 0 {

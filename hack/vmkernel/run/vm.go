@@ -152,6 +152,7 @@ func (k *kernelRun) writeSpec(dir string, tests []builtTest) error {
 	spec := vmspec.Spec{
 		Modules: filepath.Join(k.absDir(), "lib/modules", k.release),
 		Config:  filepath.Join(k.absDir(), "config"),
+		Env:     k.opts.env,
 	}
 	for _, t := range tests {
 		args := []string{"-test.v", "-test.count=1", "-test.timeout=" + k.opts.testTimeout.String()}
