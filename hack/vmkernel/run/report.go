@@ -80,7 +80,7 @@ func parseOutput(file string) ([]outcome, error) {
 	defer f.Close()
 	var outs []outcome
 	lastLog := map[string]string{} // by test, its last logged line
-	why := map[string]string{}      // by top-level test
+	why := map[string]string{}     // by top-level test
 	running := ""
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
