@@ -23,7 +23,10 @@ const attempts = 2
 // cmdline is the guest kernel's command line. softlockup_panic and
 // panic=-1 turn a lock-up into a reboot, which -no-reboot turns into
 // qemu's exit (then a retry); no_timer_check avoids the "IO-APIC + timer
-// doesn't work" panic of a slow TCG boot; lsm= activates BPF LSM.
+// doesn't work" panic of a slow TCG boot; lsm= activates BPF LSM. A vCPU
+// the busy host does not run for a while looks locked up to the guest:
+// the longest watchdog_thresh (a lock-up is twice that) and a long RCU
+// stall timeout keep such pauses from counting as lock-ups.
 var cmdline = strings.Join([]string{
 	"console=ttyS0", "panic=-1", "softlockup_panic=1", "no_timer_check",
 	"lsm=lockdown,capability,landlock,yama,apparmor,bpf", "watchdog_thresh=60",
