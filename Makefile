@@ -53,6 +53,10 @@ test: deps bins corpus verify ## Run every test: envtest, kernel (root), end to 
 	go vet ./...
 	go test $(GO_TEST_FLAGS) ./...
 
+.PHONY: vmtest
+vmtest: ## Run the agent's kernel tests on Debian's 6.1 and 6.12 kernels, one qemu VM each (hack/vmkernel; RUN=regexp).
+	go run ./hack/vmkernel/run $(if $(RUN),-run '$(RUN)')
+
 .PHONY: bench
 bench: deps bins ## Run the benchmarks and write their figures into docs/benchmarks.md (raw output in .bench/).
 	@hack/bench.sh

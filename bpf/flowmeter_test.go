@@ -13,10 +13,41 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/ringbuf"
 
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/bpfleet/bpfleet/internal/testkernel"
 )
 
 func TestMain(m *testing.M) { testkernel.Main(m) }
+
+// tcxHere reports whether this kernel has TCX links, as the agent's probe
+// of the hook says; where it has none, it checks that attaching the flow
+// meter's TCX programs to iface is refused as not supported.
+func tcxHere(t *testing.T, iface string) bool {
+	t.Helper()
+	hook, err := attach.Lookup(bpfleetv1.HookTCX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probeErr := hook.Probe()
+	if probeErr == nil {
+		return true
+	}
+	spec, err := testkernel.FlowmeterSpec("flow_ingress")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fm, err := testkernel.LoadFlowmeter(spec, iface)
+	if err == nil {
+		fm.Close()
+		t.Fatalf("attached flow_ingress, but the TCX probe said: %v", probeErr)
+	}
+	if !errors.Is(err, ebpf.ErrNotSupported) {
+		t.Fatalf("attach flow_ingress on a kernel without TCX (%v): %v, want not supported", probeErr, err)
+	}
+	t.Logf("no TCX on this kernel (probe: %v): %v", probeErr, err)
+	return false
+}
 
 // flowKey, flowStats and flowEvent are flowmeter.c's structs.
 type flowKey struct {
@@ -60,11 +91,15 @@ const (
 // pair, with traffic from a network namespace: the flow hash counts each
 // direction of each flow exactly, the ring buffer announces each flow once,
 // the drop counter counts packets to a closed port under their reason, and
-// the programs share the collection's maps (bpftool's map IDs). This
-// kernel refuses fentry programs: tcp_rcv stays out.
+// the programs share the collection's maps (bpftool's map IDs). tcp_rcv
+// (fentry, which this VM refuses) stays out. On a kernel without TCX
+// (Linux before 6.6), as the agent's probe finds, the load must say so.
 func TestFlowmeter(t *testing.T) {
 	testkernel.Require(t)
 	host, ns, hostIP, peerIP := testkernel.VethPair(t)
+	if !tcxHere(t, host) {
+		return
+	}
 	// No IPv6 on the host's end either: no router solicitations or
 	// multicast reports leaving at random times, so every flow is the test's.
 	sysctl(t, "net.ipv6.conf."+host+".disable_ipv6=1")

@@ -19,8 +19,11 @@ func TestMain(m *testing.M) { testkernel.Main(m) }
 
 // mayLack names the hooks a test machine's kernel may lack (DESIGN.md:
 // this VM has no kprobes and refuses fentry/fexit loads; Debian's kernels
-// in qemu have them). Any other hook whose probe fails fails the test.
-var mayLack = map[string]bool{bpfleetv1.HookKprobe: true, bpfleetv1.HookFentry: true, bpfleetv1.HookFexit: true}
+// in qemu have them, but 6.1 has no TCX). Any other hook whose probe
+// fails fails the test.
+var mayLack = map[string]bool{
+	bpfleetv1.HookKprobe: true, bpfleetv1.HookFentry: true, bpfleetv1.HookFexit: true, bpfleetv1.HookTCX: true,
+}
 
 // conformance gives, for each hook, settings and node facts that plan at
 // least one target on this machine (creating what it needs, e.g. a veth).

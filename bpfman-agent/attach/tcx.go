@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpfman-agent/failure"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -79,6 +80,11 @@ func (t TCX) Attach(prog *ebpf.Program) (Attachment, error) {
 	}
 	typ, _ := tcxAttachType(t.Direction)
 	l, err := link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: prog, Attach: typ, Anchor: t.Anchor.anchor()})
+	if errors.Is(err, ebpf.ErrNotSupported) {
+		// A kernel before 6.6: the program is Unsupported on this node,
+		// not an attach to retry.
+		return Attachment{}, fmt.Errorf("attach %s: %w", t, errNoTCX)
+	}
 	if err != nil {
 		return Attachment{}, fmt.Errorf("attach %s: %w", t, err)
 	}
@@ -139,6 +145,9 @@ func tcxAttachType(direction string) (ebpf.AttachType, error) {
 	return 0, fmt.Errorf("tcx direction %q: want %s or %s", direction, Ingress, Egress)
 }
 
+// errNoTCX is what a kernel without TCX links lacks.
+var errNoTCX = &failure.Unsupported{Missing: "kernel lacks TCX (Linux 6.6+)"}
+
 // probeTCX attaches a TCX link to no interface: ENODEV means the kernel has
 // TCX.
 func probeTCX() error {
@@ -150,7 +159,7 @@ func probeTCX() error {
 		return refusedMissing(l, err)
 	})
 	if errors.Is(err, ebpf.ErrNotSupported) {
-		return errors.New("kernel lacks TCX (Linux 6.6+)")
+		return errNoTCX
 	}
 	if err != nil {
 		return probeFailed("attaching a TCX link fails", err)

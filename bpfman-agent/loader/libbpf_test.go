@@ -103,10 +103,18 @@ func kernelConfig(t *testing.T) map[string]string {
 	return config
 }
 
+// kernelVersion is LINUX_KERNEL_VERSION as libbpf gives it: the release
+// (uname -r), but on Debian the upstream version uname -v names (release
+// 6.1.0-57-amd64 is "Debian 6.1.192-3", version 6.1.192).
 func kernelVersion(t *testing.T) uint64 {
 	out, err := exec.Command("uname", "-r").Output()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if v, err := exec.Command("uname", "-v").Output(); err == nil {
+		if _, debian, ok := strings.Cut(string(v), "Debian "); ok {
+			out = []byte(debian)
+		}
 	}
 	var a, b, c uint64
 	fmt.Sscanf(string(out), "%d.%d.%d", &a, &b, &c)

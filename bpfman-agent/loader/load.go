@@ -9,6 +9,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 )
@@ -115,7 +116,7 @@ func (l *Loader) LoadPrograms(spec *ebpf.CollectionSpec, programs []string, repl
 	dst := reflect.New(assignType(programs, names)).Elem()
 	opts := &ebpf.CollectionOptions{Cache: l.cache, MapReplacements: replace, Maps: ebpf.MapOptions{PinPath: byName}}
 	if err := spec.LoadAndAssign(dst.Addr().Interface(), opts); err != nil {
-		return nil, classify(quoted(programs), err)
+		return nil, classify(quoted(programs), unknownType(spec, programs, err))
 	}
 	c := &Collection{Programs: make(map[string]*ebpf.Program, len(programs)), Maps: make(map[string]*ebpf.Map, len(names))}
 	for i, name := range programs {
@@ -155,15 +156,35 @@ func classify(program string, err error) *Error {
 		e.VerifierLog = fmt.Sprintf("%-*v", verifierLogLines, verr)
 	}
 	if unsupported(err) {
-		// The loader lifted MEMLOCK already: cilium/ebpf's hint about it
-		// would mislead whoever reads the status.
+		// Not the verifier's doing. The loader lifted MEMLOCK already:
+		// cilium/ebpf's hint about it would mislead whoever reads the
+		// status.
 		e.Reason = ReasonUnsupported
-		e.Message = strings.ReplaceAll(e.Message, memlockHint, "")
+		e.Message = strings.ReplaceAll(fmt.Sprintf("load program %s: %v", program, err), memlockHint, "")
 	}
 	if errors.Is(err, ebpf.ErrMapIncompatible) {
 		e.Reason = ReasonMapIncompatible
 	}
 	return e
+}
+
+// unknownType adds to a load's EINVAL that the kernel cannot load one of
+// programs' type at all (features.HaveProgramType; e.g. Netfilter before
+// Linux 6.4), which the kernel's EINVAL does not tell from a bad program.
+func unknownType(spec *ebpf.CollectionSpec, programs []string, err error) error {
+	if !errors.Is(err, unix.EINVAL) {
+		return err
+	}
+	for _, name := range programs {
+		ps := spec.Programs[name]
+		if ps == nil {
+			continue
+		}
+		if perr := features.HaveProgramType(ps.Type); errors.Is(perr, ebpf.ErrNotSupported) {
+			return fmt.Errorf("%w (the kernel: %w)", perr, err)
+		}
+	}
+	return err
 }
 
 // memlockHint is what cilium/ebpf appends to EPERM.

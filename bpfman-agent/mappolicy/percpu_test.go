@@ -41,16 +41,24 @@ func runPerCPUCounter(t *testing.T) (*programs.Manager, map[types.UID][]byte) {
 // private bpffs. objects is what a pass hands the Writer.
 func runProgram(t *testing.T, p programs.Program) (*programs.Manager, map[types.UID][]byte) {
 	t.Helper()
+	m, objects, err := startProgram(t, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, objects
+}
+
+// startProgram is runProgram, returning the error of applying p.
+func startProgram(t *testing.T, p programs.Program) (*programs.Manager, map[types.UID][]byte, error) {
+	t.Helper()
 	mnt := testkernel.TempBPFFS(t)
 	m, err := programs.New(filepath.Join(mnt, "bpfleet"), programs.MountBPFFSAt(mnt))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = m.Prune(nil) })
-	if _, err := m.Apply(context.Background(), p); err != nil {
-		t.Fatal(err)
-	}
-	return m, map[types.UID][]byte{types.UID(p.UID): p.Object}
+	_, err = m.Apply(context.Background(), p)
+	return m, map[types.UID][]byte{types.UID(p.UID): p.Object}, err
 }
 
 // perCPUPolicy is a policy of the per-CPU counter's map name.

@@ -24,14 +24,39 @@ const flowmeterUID = "flowmeter"
 
 // runFlowmeterIngress runs the flow meter's flow_ingress (TCX, on a veth
 // of the test's own; it sends new flows into the ring buffer new_flows;
-// see runProgram).
-func runFlowmeterIngress(t *testing.T) (*programs.Manager, map[types.UID][]byte) {
+// see runProgram). On a kernel without TCX (Linux before 6.6), as the
+// agent's probe finds, it checks that the program is refused as
+// Unsupported and returns false: the map's owner cannot run here.
+func runFlowmeterIngress(t *testing.T) (*programs.Manager, map[types.UID][]byte, bool) {
+	t.Helper()
 	iface, _, _, _ := testkernel.VethPair(t)
-	return runProgram(t, programs.Program{
+	m, objects, err := startProgram(t, programs.Program{
 		UID: flowmeterUID, Revision: programs.ParseRevision("1"), Object: bpf.Flowmeter,
 		Programs: []programs.Attachment{{Name: "flow_ingress",
 			Attach: map[string]attach.Spec{iface: attach.TCX{Interface: iface, Direction: attach.Ingress}}}},
 	})
+	if probeErr := tcxProbe(t); probeErr != nil {
+		if programs.Reason(err) != programs.ReasonUnsupported {
+			t.Fatalf("flow_ingress on a kernel without TCX (%v): %v, want Unsupported", probeErr, err)
+		}
+		t.Logf("no TCX on this kernel (probe: %v): flow_ingress is Unsupported: %v", probeErr, err)
+		return nil, nil, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, objects, true
+}
+
+// tcxProbe is the agent's probe of the TCX hook: nil where the kernel has
+// TCX links.
+func tcxProbe(t *testing.T) error {
+	t.Helper()
+	hook, err := attach.Lookup(bpfleetv1.HookTCX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hook.Probe()
 }
 
 // noSecrets is the Secrets of a policy that names none: no pull secret,
@@ -55,7 +80,10 @@ func (noSecrets) PublicKeys(context.Context, []bpfleetv1.KeyReference) ([]cosign
 // write (one that only sizes or shares the map) is Ready.
 func TestEntriesIntoARingBufferAreTerminal(t *testing.T) {
 	testkernel.Require(t)
-	mgr, objects := runFlowmeterIngress(t)
+	mgr, objects, ok := runFlowmeterIngress(t)
+	if !ok {
+		return
+	}
 	ref := ocitest.Serve(t, nil) + "/entries/ring:v1"
 	dgst, err := oci.PushEntries(context.Background(), ref, []byte(`[{"key": 1, "value": 2}]`), nil)
 	if err != nil {

@@ -28,10 +28,11 @@ type plan struct {
 }
 
 // planEntry plans every program of np: the optional ones whose hook this
-// kernel lacks (kernel, as probed) are skipped, and those whose hook's
-// probe was inconclusive wait, unless they run already (runs: in the
-// running revision of np), which keep running; any other that does not
-// plan fails the entry.
+// kernel lacks (kernel, as probed) are skipped, a required one fails the
+// entry as Unsupported, and the optional ones whose hook's probe was
+// inconclusive wait, unless they run already (runs: in the running
+// revision of np), which keep running; any other that does not plan
+// fails the entry.
 func planEntry(np *bpfleetv1.NodeProgram, kernel probe.Result, runs func(program string) bool, facts *attach.Facts) (plan, error) {
 	var pl plan
 	for _, a := range np.Attachments() {
@@ -39,7 +40,13 @@ func planEntry(np *bpfleetv1.NodeProgram, kernel probe.Result, runs func(program
 		if err != nil {
 			return pl, err
 		}
-		if why := kernel.Hooks[hook.Name()]; why != "" && a.Optional {
+		if why := kernel.Hooks[hook.Name()]; why != "" {
+			if !a.Optional {
+				// The probe's word, not a trial of the program: an order
+				// naming a program the kernel cannot run would otherwise
+				// wait for it for good.
+				return pl, programError(np, a.Name, &failure.Unsupported{Missing: why})
+			}
 			pl.skip(a.Name, why)
 			continue
 		}

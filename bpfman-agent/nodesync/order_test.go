@@ -13,7 +13,8 @@ import (
 
 // A program of an application ordered before a TcxProgram runs before it
 // on the hook, from the first pass, whichever of the two the node's set
-// lists first; the application's other programs run with it.
+// lists first; the application's other programs run with it. On a kernel
+// without TCX, both are Unsupported.
 func TestApplicationOrderedBeforeTcxProgram(t *testing.T) {
 	testkernel.Require(t)
 	r, obj := appReconciler(t)
@@ -26,6 +27,16 @@ func TestApplicationOrderedBeforeTcxProgram(t *testing.T) {
 	plain := bpfleetv1.NodeProgram{UID: "plain", Kind: "TcxProgram", Name: "plain", Path: obj,
 		ProgramName: "tc_egress", Attach: tcxOn(host, nil)}
 	statuses, _, err := r.applyAll(context.Background(), []bpfleetv1.NodeProgram{app, plain})
+	if why := r.Kernel.Hooks[bpfleetv1.HookTCX]; why != "" {
+		// A kernel without TCX (Debian's 6.1): both are Unsupported, the
+		// application too rather than waiting for the TcxProgram for good.
+		for _, st := range statuses {
+			if st.State != bpfleetv1.StateUnsupported || !strings.Contains(st.Message, why) {
+				t.Errorf("%s on a kernel without TCX: %+v, want Unsupported saying %q", st.UID, st, why)
+			}
+		}
+		return
+	}
 	if err != nil || statuses[0].State != bpfleetv1.StateReady || statuses[1].State != bpfleetv1.StateReady {
 		t.Fatalf("first pass: application %+v, TcxProgram %+v, %v; want both Ready", statuses[0], statuses[1], err)
 	}

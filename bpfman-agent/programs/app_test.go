@@ -48,6 +48,9 @@ func app(rev, iface string, names ...string) programs.Program {
 func TestApplicationLoadsOnce(t *testing.T) {
 	m, root := setup(t)
 	host, ns, hostIP, _ := testkernel.VethPair(t)
+	if !tcxHere(t, m, root, app("r1", host, "tc_ingress", "count_openat")) {
+		return
+	}
 	ld := apply(t, m, app("r1", host, "tc_ingress", "count_openat"))
 	if len(ld.Programs) != 2 || ld.Programs["tc_ingress"].Links[host].ID == 0 || ld.Programs["count_openat"].Links["main"].ID == 0 {
 		t.Fatalf("loaded %+v, want two programs with their links", ld)
@@ -92,6 +95,9 @@ func TestApplicationLoadsOnce(t *testing.T) {
 func TestApplicationAddRemoveNoGap(t *testing.T) {
 	m, root := setup(t)
 	host, ns, hostIP, _ := testkernel.VethPair(t)
+	if !tcxHere(t, m, root, sharedEvents(app("r1", host, "tc_ingress", "count_openat"))) {
+		return
+	}
 	old := apply(t, m, sharedEvents(app("r1", host, "tc_ingress", "count_openat")))
 	time.Sleep(100 * time.Millisecond)
 	events := openMap(t, old.Maps["events"])

@@ -13,6 +13,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpf"
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
@@ -165,4 +166,32 @@ func assertNotExist(t *testing.T, path string) {
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("%s still exists (%v)", path, err)
 	}
+}
+
+// tcxHere reports whether this kernel has TCX links, as the agent's probe
+// of the hook says. Where it has none (Linux before 6.6, e.g. Debian's
+// 6.1), it checks what such a node does with p, which attaches a program
+// with TCX, and the calling test stands for that path: Apply fails as
+// Unsupported, for good (the agent does not retry it), and leaves none of
+// p's revision pinned under root.
+func tcxHere(t *testing.T, m *programs.Manager, root string, p programs.Program) bool {
+	t.Helper()
+	hook, err := attach.Lookup(bpfleetv1.HookTCX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probeErr := hook.Probe()
+	if probeErr == nil {
+		return true
+	}
+	if attach.Inconclusive(probeErr) {
+		t.Fatalf("probe of TCX: %v; want a definitive reason", probeErr)
+	}
+	perr := applyErr(t, m, p, programs.ReasonUnsupported)
+	if !programs.Terminal(perr) {
+		t.Errorf("apply %s/%s: %v is retried; want it terminal", p.UID, p.Revision, perr)
+	}
+	assertNotExist(t, filepath.Join(root, p.UID, p.Revision.String()))
+	t.Logf("no TCX on this kernel (probe: %v): apply is Unsupported: %v", probeErr, perr)
+	return false
 }

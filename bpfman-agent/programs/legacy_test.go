@@ -59,6 +59,9 @@ func TestUpgradeFromLegacyPins(t *testing.T) {
 	m, root := setup(t)
 	host, ns, hostIP, _ := testkernel.VethPair(t)
 	tcx, tp := tcxCounter("r1-aaaa", host), counter("uid-a", "r1")
+	if !tcxHere(t, m, root, tcx) {
+		return
+	}
 	pinLegacy(t, root, tcx)
 	pinLegacy(t, root, tp)
 	legacy := map[string]programs.Loaded{}
