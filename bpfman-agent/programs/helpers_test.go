@@ -13,7 +13,6 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 
-	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpf"
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
@@ -176,11 +175,7 @@ func assertNotExist(t *testing.T, path string) {
 // p's revision pinned under root.
 func tcxHere(t *testing.T, m *programs.Manager, root string, p programs.Program) bool {
 	t.Helper()
-	hook, err := attach.Lookup(bpfleetv1.HookTCX)
-	if err != nil {
-		t.Fatal(err)
-	}
-	probeErr := hook.Probe()
+	probeErr := testkernel.TCXProbe(t)
 	if probeErr == nil {
 		return true
 	}
