@@ -13,6 +13,8 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/ringbuf"
 
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/bpfleet/bpfleet/internal/testkernel"
 )
 
@@ -23,7 +25,11 @@ func TestMain(m *testing.M) { testkernel.Main(m) }
 // meter's TCX programs to iface is refused as not supported.
 func tcxHere(t *testing.T, iface string) bool {
 	t.Helper()
-	probeErr := testkernel.TCXProbe(t)
+	hook, err := attach.Lookup(bpfleetv1.HookTCX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probeErr := hook.Probe()
 	if probeErr == nil {
 		return true
 	}

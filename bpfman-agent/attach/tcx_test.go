@@ -8,6 +8,7 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpf"
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/bpfleet/bpfleet/bpfman-agent/failure"
@@ -21,7 +22,9 @@ import (
 // iface is refused as Unsupported (not an attach failure to retry).
 func tcxHere(t *testing.T, iface string) bool {
 	t.Helper()
-	probeErr := testkernel.TCXProbe(t)
+	hook, err := attach.Lookup(bpfleetv1.HookTCX)
+	must(t, err)
+	probeErr := hook.Probe()
 	if probeErr == nil {
 		return true
 	}

@@ -35,7 +35,7 @@ func runFlowmeterIngress(t *testing.T) (*programs.Manager, map[types.UID][]byte,
 		Programs: []programs.Attachment{{Name: "flow_ingress",
 			Attach: map[string]attach.Spec{iface: attach.TCX{Interface: iface, Direction: attach.Ingress}}}},
 	})
-	if probeErr := testkernel.TCXProbe(t); probeErr != nil {
+	if probeErr := tcxProbe(t); probeErr != nil {
 		if programs.Reason(err) != programs.ReasonUnsupported {
 			t.Fatalf("flow_ingress on a kernel without TCX (%v): %v, want Unsupported", probeErr, err)
 		}
@@ -46,6 +46,17 @@ func runFlowmeterIngress(t *testing.T) (*programs.Manager, map[types.UID][]byte,
 		t.Fatal(err)
 	}
 	return m, objects, true
+}
+
+// tcxProbe is the agent's probe of the TCX hook: nil where the kernel has
+// TCX links.
+func tcxProbe(t *testing.T) error {
+	t.Helper()
+	hook, err := attach.Lookup(bpfleetv1.HookTCX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hook.Probe()
 }
 
 // noSecrets is the Secrets of a policy that names none: no pull secret,

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/bpfleet/bpfleet/internal/testkernel"
 )
 
@@ -32,7 +33,9 @@ func TestInconclusiveProbeEvictsNothing(t *testing.T) {
 	// Probed again, each hook says what its probe says now: XDP runs
 	// everywhere; TCX only from Linux 6.6.
 	wantTCX := ""
-	if err := testkernel.TCXProbe(t); err != nil {
+	if h, err := attach.Lookup(bpfleetv1.HookTCX); err != nil {
+		t.Fatal(err)
+	} else if err := h.Probe(); err != nil {
 		wantTCX = err.Error()
 	}
 	if !r.Retry() || len(r.Unknown) != 0 || r.Hooks[bpfleetv1.HookXDP] != "" || r.Hooks[bpfleetv1.HookTCX] != wantTCX {

@@ -13,6 +13,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpf"
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
@@ -175,7 +176,11 @@ func assertNotExist(t *testing.T, path string) {
 // p's revision pinned under root.
 func tcxHere(t *testing.T, m *programs.Manager, root string, p programs.Program) bool {
 	t.Helper()
-	probeErr := testkernel.TCXProbe(t)
+	hook, err := attach.Lookup(bpfleetv1.HookTCX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probeErr := hook.Probe()
 	if probeErr == nil {
 		return true
 	}
