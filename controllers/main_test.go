@@ -213,6 +213,16 @@ func writeReport(t *testing.T, node string, change func(*bpfleetv1.NodeProgramRe
 	}
 }
 
+// waitConditionGone waits until program name, at its generation, has no
+// condition typ (an abnormal-true condition that is False).
+func waitConditionGone(t *testing.T, name, typ string) {
+	t.Helper()
+	eventually(t, name+" without "+typ, func() (bool, error) {
+		p := getProgram(t, name)
+		return meta.FindStatusCondition(p.Status.Conditions, typ) == nil && p.Status.ObservedGeneration == p.Generation, nil
+	})
+}
+
 // waitCondition waits until p's condition typ has status and reason.
 func waitCondition(t *testing.T, name, typ string, status metav1.ConditionStatus, reason string) *bpfleetv1.TracepointProgram {
 	t.Helper()

@@ -139,16 +139,29 @@ func notStalled() metav1.Condition {
 }
 
 // setConditions writes conditions with the observed generation; a condition
-// whose status does not change keeps its transition time. Every message
-// is bounded and every reason valid here, whatever a node's agent wrote:
-// one condition the API server refuses would freeze the whole status.
+// whose status does not change keeps its transition time. A condition of
+// an abnormal-true type that is False is removed instead, as Flux does:
+// kstatus reads it absent as False, and the status of a healthy resource,
+// which every write of it carries whole, stays small. Every message is
+// bounded and every reason valid here, whatever a node's agent wrote: one
+// condition the API server refuses would freeze the whole status.
 func setConditions(conditions *[]metav1.Condition, gen int64, conds ...metav1.Condition) {
 	for _, c := range conds {
+		if c.Status == metav1.ConditionFalse && abnormalTrue[c.Type] {
+			meta.RemoveStatusCondition(conditions, c.Type)
+			continue
+		}
 		c.ObservedGeneration = gen
 		c.Message = statusmsg.Bound(c.Message)
 		c.Reason = conditionReason(c.Reason)
 		meta.SetStatusCondition(conditions, c)
 	}
+}
+
+// abnormalTrue are the condition types that say something is wrong or in
+// flight when True: present only while they are.
+var abnormalTrue = map[string]bool{
+	bpfleetv1.ConditionReconciling: true, bpfleetv1.ConditionStalled: true, bpfleetv1.ConditionMapFull: true,
 }
 
 // reasonPattern is what the API server accepts as a condition's reason.

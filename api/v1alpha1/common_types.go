@@ -168,7 +168,7 @@ type ProgramStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions: Ready, Reconciling, Stalled.
+	// Conditions: Ready, and Reconciling and Stalled while True.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -156,7 +156,7 @@ type MapPolicyStatus struct {
 	// writes from.
 	// +optional
 	EntriesImage *ResolvedImage `json:"entriesImage,omitempty"`
-	// Conditions: Ready, Reconciling, Stalled, MapFull.
+	// Conditions: Ready, and Reconciling, Stalled and MapFull while True.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

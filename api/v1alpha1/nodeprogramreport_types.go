@@ -40,7 +40,10 @@ func init() {
 	SchemeBuilder.Register(&NodeProgramReport{}, &NodeProgramReportList{})
 }
 
-// NodeProgramReportStatus is what the node really runs, written by its agent.
+// NodeProgramReportStatus is what the node really runs, written by its
+// agent, always whole (atomic: the API server tracks no field of it apart,
+// which every write of the report would pay for).
+// +structType=atomic
 type NodeProgramReportStatus struct {
 	// SetGeneration is the generation of the node's NodeProgramSet the
 	// agent last applied. (Not observedGeneration: that would name the

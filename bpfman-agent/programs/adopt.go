@@ -239,14 +239,7 @@ func programID(prog *ebpf.Program) (uint32, error) {
 	return objectID(prog.FD())
 }
 
+// mapID is m's kernel ID (as programID: Map.Info reads /proc fdinfo too).
 func mapID(m *ebpf.Map) (uint32, error) {
-	info, err := m.Info()
-	if err != nil {
-		return 0, fmt.Errorf("map info: %w", err)
-	}
-	id, ok := info.ID()
-	if !ok {
-		return 0, errors.New("map info: no ID")
-	}
-	return uint32(id), nil
+	return objectID(m.FD())
 }

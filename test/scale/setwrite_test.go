@@ -3,6 +3,7 @@ package scale
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,7 +25,8 @@ import (
 // renewal, for 100 programs and, as the baseline in the same run, none: the
 // NodeProgramSet by JSON patch (what the operator does), merge patch and
 // update,
-// and the NodeProgramReport as the agent writes it (nodereport.WriteReport).
+// and the NodeProgramReport as the agent writes it (nodereport.WriteReport,
+// with the kernel's capabilities).
 // It is the unit cost behind BenchmarkScale.
 func BenchmarkSetWrite(b *testing.B) {
 	plane, err := controlplane.Start()
@@ -86,7 +88,7 @@ func BenchmarkSetWrite(b *testing.B) {
 				return c.Update(context.Background(), set)
 			})
 		})
-		report := &bpfleetv1.NodeProgramReport{Status: bpfleetv1.NodeProgramReportStatus{Programs: reports(set)}}
+		report := &bpfleetv1.NodeProgramReport{Status: bpfleetv1.NodeProgramReportStatus{Programs: reports(set), Capabilities: capabilities()}}
 		b.Run(fmt.Sprintf("report-write/programs=%d", entries), func(b *testing.B) {
 			perWrite(b, apiserver, func(i int) error {
 				report.Status.SetGeneration = int64(i + 1)
@@ -165,11 +167,24 @@ func readyStatus(p *bpfleetv1.TracepointProgram) {
 	stable := bpfleetv1.NodeProgramJSON(fullSet("", 1).Spec.Programs[0])
 	p.Status = bpfleetv1.ProgramStatus{
 		ObservedGeneration: p.Generation,
-		Conditions: []metav1.Condition{cond(bpfleetv1.ConditionReady, metav1.ConditionTrue, bpfleetv1.ReasonReady),
-			cond(bpfleetv1.ConditionReconciling, metav1.ConditionFalse, bpfleetv1.ReasonReady),
-			cond(bpfleetv1.ConditionStalled, metav1.ConditionFalse, bpfleetv1.ReasonReady)},
-		Nodes: bpfleetv1.NodeCounts{Selected: 1, Ready: 1, Summary: "1/1"},
+		// Reconciling and Stalled are present only while True.
+		Conditions: []metav1.Condition{cond(bpfleetv1.ConditionReady, metav1.ConditionTrue, bpfleetv1.ReasonReady)},
+		Nodes:      bpfleetv1.NodeCounts{Selected: 1, Ready: 1, Summary: "1/1"},
 		Rollout: &bpfleetv1.RolloutStatus{Generation: p.Generation, Stable: &stable,
 			Generations: []bpfleetv1.GenerationNodes{{Generation: p.Generation, Updated: 1, Ready: 1}}},
 	}
+}
+
+// capabilities are what an agent on this machine's kernel reports with
+// every report: each hook, and why the missing ones are.
+func capabilities() *bpfleetv1.NodeCapabilities {
+	caps := &bpfleetv1.NodeCapabilities{KernelRelease: "6.18.44", BTF: true}
+	for _, h := range []string{"Cgroup", "TCX", "Tracepoint", "Uprobe", "XDP"} {
+		caps.Hooks = append(caps.Hooks, bpfleetv1.HookSupport{Name: h, Supported: true})
+	}
+	for _, h := range []string{"Fentry", "Fexit"} {
+		caps.Hooks = append(caps.Hooks, bpfleetv1.HookSupport{Name: h, Reason: "loading " + strings.ToLower(h) + " programs fails: operation not permitted"})
+	}
+	caps.Hooks = append(caps.Hooks, bpfleetv1.HookSupport{Name: "Kprobe", Reason: "kernel lacks kprobes (no kprobe PMU, no kprobe_events in tracefs)"})
+	return caps
 }
