@@ -54,10 +54,12 @@ test: deps bins corpus verify ## Run every test: envtest, kernel (root), end to 
 	go test $(GO_TEST_FLAGS) ./...
 	$(MAKE) vmtest
 
-# VM_PACKAGES run on each VM kernel: the agent's kernel-level packages, and
-# the kinds whose hooks this host lacks through the whole system.
-VM_PACKAGES = ./bpfman-agent/attach ./bpfman-agent/loader ./bpfman-agent/programs ./bpfman-agent/maps \
-	./bpfman-agent/probe ./test/e2e:TestKernelHookKinds
+# VM_PACKAGES run on each VM kernel: every package whose tests use the
+# kernel, and the kinds whose hooks a kernel may lack, through the whole
+# system.
+VM_PACKAGES = ./bpf ./bpfman-agent/attach ./bpfman-agent/loader ./bpfman-agent/mappolicy ./bpfman-agent/maps \
+	./bpfman-agent/metrics ./bpfman-agent/nodesync ./bpfman-agent/pins ./bpfman-agent/probe ./bpfman-agent/programs \
+	./internal/kconfig ./test/e2e:TestKernelHookKinds
 
 .PHONY: vmtest
 vmtest: bins ## Run the kernel tests on Debian's 6.1 and 6.12 kernels, one qemu VM each, against an API server on the host (hack/vmkernel; RUN=regexp).

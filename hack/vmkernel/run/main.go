@@ -29,6 +29,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // defaultPackages are the agent's packages whose tests use the kernel.
@@ -52,6 +55,8 @@ type options struct {
 }
 
 func main() {
+	// envtest (the VMs' API servers) logs through controller-runtime.
+	ctrllog.SetLogger(logr.Discard())
 	opts, err := parseFlags()
 	if err == nil {
 		err = runAll(opts)
