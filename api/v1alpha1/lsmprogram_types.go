@@ -44,7 +44,7 @@ type LsmProgram struct {
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	Spec   LsmProgramSpec `json:"spec"`
-	Status ProgramStatus     `json:"status,omitempty"`
+	Status ProgramStatus  `json:"status,omitempty"`
 }
 
 // +kubebuilder:object:root=true
