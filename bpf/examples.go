@@ -16,6 +16,7 @@ var Examples = []Example{
 	{"uprobe-counter", "uprobe_counter.o", UprobeCounter},
 	{"kprobe-counter", "kprobe_counter.o", KprobeCounter},
 	{"fentry-counter", "fentry_counter.o", FentryCounter},
+	{"lsm-counter", "lsm_counter.o", LSMCounter},
 	{"xdp-filter", "xdp_filter.o", XDPFilter},
 	{"cgroup-counter", "cgroup_counter.o", CgroupCounter},
 	{"flowmeter", "flowmeter.o", Flowmeter},

@@ -21,3 +21,9 @@ var KprobeCounter []byte
 //
 //go:embed fentry_counter.o
 var FentryCounter []byte
+
+// LSMCounter is lsm_counter.o: program lsm_file_open on lsm/file_open
+// (allows every open), map counts (1-entry array of u64) counting opens.
+//
+//go:embed lsm_counter.o
+var LSMCounter []byte

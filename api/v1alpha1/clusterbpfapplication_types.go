@@ -27,9 +27,9 @@ type ClusterBpfApplicationSpec struct {
 
 // ApplicationProgram is one program of an application and the hook it
 // attaches to: exactly one of tracepoint, xdp, tcx, uprobe, kprobe,
-// fentry, fexit or cgroup, with the settings of the program kind of that
-// hook.
-// +kubebuilder:validation:XValidation:rule="[has(self.tracepoint), has(self.xdp), has(self.tcx), has(self.uprobe), has(self.kprobe), has(self.fentry), has(self.fexit), has(self.cgroup)].exists_one(x, x)",message="set exactly one hook per program: tracepoint, xdp, tcx, uprobe, kprobe, fentry, fexit or cgroup"
+// fentry, fexit, cgroup or lsm, with the settings of the program kind of
+// that hook.
+// +kubebuilder:validation:XValidation:rule="[has(self.tracepoint), has(self.xdp), has(self.tcx), has(self.uprobe), has(self.kprobe), has(self.fentry), has(self.fexit), has(self.cgroup), has(self.lsm)].exists_one(x, x)",message="set exactly one hook per program: tracepoint, xdp, tcx, uprobe, kprobe, fentry, fexit, cgroup or lsm"
 type ApplicationProgram struct {
 	// Name is the program's name (its C function) in the object.
 	// +kubebuilder:validation:MinLength=1
@@ -59,6 +59,8 @@ type ApplicationProgram struct {
 	Fexit *FentryAttach `json:"fexit,omitempty"`
 	// +optional
 	Cgroup *CgroupAttach `json:"cgroup,omitempty"`
+	// +optional
+	LSM *LsmAttach `json:"lsm,omitempty"`
 }
 
 // AttachPoint is where the program attaches (the one hook set).
@@ -76,6 +78,7 @@ func (p *ApplicationProgram) AttachPoint() AttachPoint {
 		{HookFentry, p.Fentry, p.Fentry != nil},
 		{HookFexit, p.Fexit, p.Fexit != nil},
 		{HookCgroup, p.Cgroup, p.Cgroup != nil},
+		{HookLSM, p.LSM, p.LSM != nil},
 	} {
 		if h.set {
 			return NewAttachPoint(h.hook, h.settings)

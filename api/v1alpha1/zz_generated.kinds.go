@@ -2,5 +2,5 @@
 
 package v1alpha1
 
-// +kubebuilder:validation:Enum=CgroupProgram;ClusterBpfApplication;FentryProgram;FexitProgram;KprobeProgram;TcxProgram;TracepointProgram;UprobeProgram;XdpProgram
+// +kubebuilder:validation:Enum=CgroupProgram;ClusterBpfApplication;FentryProgram;FexitProgram;KprobeProgram;LsmProgram;TcxProgram;TracepointProgram;UprobeProgram;XdpProgram
 type ProgramKindName string

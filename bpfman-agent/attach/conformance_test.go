@@ -18,11 +18,12 @@ import (
 func TestMain(m *testing.M) { testkernel.Main(m) }
 
 // mayLack names the hooks a test machine's kernel may lack (DESIGN.md:
-// this VM has no kprobes and refuses fentry/fexit loads; Debian's kernels
-// in qemu have them, but 6.1 has no TCX). Any other hook whose probe
-// fails fails the test.
+// this VM has no kprobes and refuses fentry/fexit/LSM loads; Debian's
+// kernels in qemu have them, BPF LSM active with lsm=...,bpf, but 6.1 has
+// no TCX). Any other hook whose probe fails fails the test.
 var mayLack = map[string]bool{
 	bpfleetv1.HookKprobe: true, bpfleetv1.HookFentry: true, bpfleetv1.HookFexit: true, bpfleetv1.HookTCX: true,
+	bpfleetv1.HookLSM: true,
 }
 
 // conformance gives, for each hook, settings and node facts that plan at
@@ -57,6 +58,9 @@ var conformance = map[string]func(t *testing.T) (bpfleetv1.AttachPoint, *attach.
 	},
 	bpfleetv1.HookFexit: func(*testing.T) (bpfleetv1.AttachPoint, *attach.Facts) {
 		return bpfleetv1.NewAttachPoint(bpfleetv1.HookFexit, bpfleetv1.FentryAttach{Function: "do_sys_openat2"}), nil
+	},
+	bpfleetv1.HookLSM: func(*testing.T) (bpfleetv1.AttachPoint, *attach.Facts) {
+		return bpfleetv1.NewAttachPoint(bpfleetv1.HookLSM, bpfleetv1.LsmAttach{Hook: "file_open"}), nil
 	},
 }
 

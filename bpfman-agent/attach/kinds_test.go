@@ -23,7 +23,7 @@ func TestEveryKindHasAHook(t *testing.T) {
 	for _, p := range []bpfleetv1.ApplicationProgram{
 		{Tracepoint: &bpfleetv1.TracepointAttach{}}, {XDP: &bpfleetv1.XDPAttach{}}, {TCX: &bpfleetv1.TCXAttach{}},
 		{Uprobe: &bpfleetv1.UprobeAttach{}}, {Kprobe: &bpfleetv1.KprobeAttach{}}, {Fentry: &bpfleetv1.FentryAttach{}},
-		{Fexit: &bpfleetv1.FentryAttach{}}, {Cgroup: &bpfleetv1.CgroupAttach{}},
+		{Fexit: &bpfleetv1.FentryAttach{}}, {Cgroup: &bpfleetv1.CgroupAttach{}}, {LSM: &bpfleetv1.LsmAttach{}},
 	} {
 		if hook := p.AttachPoint().Hook; !hooks[hook] {
 			t.Errorf("an application's program on %q: the agent has no such hook", hook)

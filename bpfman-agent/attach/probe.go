@@ -73,8 +73,11 @@ func withProgram(typ ebpf.ProgramType, at ebpf.AttachType, try func(*ebpf.Progra
 		Type: typ, AttachType: at, License: "GPL",
 		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
 	}
-	if typ == ebpf.Tracing {
+	switch typ {
+	case ebpf.Tracing:
 		spec.AttachTo = trialFunction
+	case ebpf.LSM:
+		spec.AttachTo = trialLSMHook
 	}
 	prog, err := ebpf.NewProgram(spec)
 	if err != nil {

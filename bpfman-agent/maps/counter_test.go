@@ -15,7 +15,9 @@ import (
 )
 
 // newCounter is a Counter closed when the test ends. A kernel before 6.6
-// keeps no count: NewCounter must say so, and the test stops there.
+// keeps no count: NewCounter must say so, and newCounter returns nil, the
+// Counter the agent then runs with (it counts by iterating the map, as
+// Usage does), so the tests check that path there.
 func newCounter(tb testing.TB) *Counter {
 	tb.Helper()
 	testkernel.Require(tb)
@@ -25,7 +27,8 @@ func newCounter(tb testing.TB) *Counter {
 			c.Close()
 			tb.Fatal("NewCounter succeeded on a kernel before 6.6, which keeps no entry count")
 		}
-		tb.Skipf("kernel before 6.6 keeps no entry count (NewCounter: %v); Usage reads the map instead", err)
+		tb.Logf("kernel before 6.6 keeps no entry count (NewCounter: %v): the nil Counter reads the map instead", err)
+		return nil
 	}
 	if err != nil {
 		tb.Fatalf("NewCounter on kernel 6.6+: %v", err)

@@ -10,8 +10,9 @@ import (
 
 // Well-known mount points.
 const (
-	BPFFSPath   = "/sys/fs/bpf"
-	TracefsPath = "/sys/kernel/tracing"
+	BPFFSPath      = "/sys/fs/bpf"
+	TracefsPath    = "/sys/kernel/tracing"
+	SecurityfsPath = "/sys/kernel/security"
 )
 
 // EnsureMounted mounts bpffs at BPFFSPath and tracefs at TracefsPath unless
@@ -27,6 +28,12 @@ func EnsureMounted() error {
 // EnsureTracefs mounts tracefs at TracefsPath unless it is already there.
 func EnsureTracefs() error {
 	return ensureMount(TracefsPath, "tracefs", unix.TRACEFS_MAGIC)
+}
+
+// EnsureSecurityfs mounts securityfs at SecurityfsPath unless it is
+// already there: its lsm file lists the kernel's active LSMs.
+func EnsureSecurityfs() error {
+	return ensureMount(SecurityfsPath, "securityfs", unix.SECURITYFS_MAGIC)
 }
 
 // MountBPFFS mounts a BPF filesystem at dir, creating dir if needed, unless

@@ -13,8 +13,10 @@ import (
 	"path/filepath"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -37,24 +39,26 @@ type Plane struct {
 // agents' Leases live there.
 const Namespace = "bpfleet-system"
 
-// Start brings up etcd and kube-apiserver, installs the CRDs and creates
-// the install namespace.
+// ExistingEnv names the environment variable that points Start at a
+// kubeconfig of a running API server to use instead of starting one (the
+// host's, for tests in a VM: hack/vmkernel): Start installs the CRDs and
+// the namespace there, and Stop leaves it running.
+const ExistingEnv = "BPFLEET_CONTROLPLANE_KUBECONFIG"
+
+// Start brings up etcd and kube-apiserver (or uses those $ExistingEnv
+// names), installs the CRDs and creates the install namespace.
 func Start() (*Plane, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
 	}
-	bin := filepath.Join(root, "bin")
-	for _, b := range []string{"kube-apiserver", "etcd"} {
-		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
-			return nil, fmt.Errorf("%s not built in %s: run hack/envtest-bins.sh (make test does): %w", b, bin, err)
-		}
-	}
 	env := &envtest.Environment{
-		BinaryAssetsDirectory: bin,
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 		Scheme:                scheme.New(),
+	}
+	if err := useExisting(env, root); err != nil {
+		return nil, err
 	}
 	cfg, err := env.Start()
 	if err != nil {
@@ -68,13 +72,34 @@ func Start() (*Plane, error) {
 	return &Plane{env: env, Config: cfg, Root: root}, nil
 }
 
+// useExisting points env at the API server $ExistingEnv names, or else
+// at the binaries hack/envtest-bins.sh built into root's bin/.
+func useExisting(env *envtest.Environment, root string) error {
+	if file := os.Getenv(ExistingEnv); file != "" {
+		cfg, err := clientcmd.BuildConfigFromFlags("", file)
+		if err != nil {
+			return fmt.Errorf("%s: %w", ExistingEnv, err)
+		}
+		existing := true
+		env.UseExistingCluster, env.Config = &existing, cfg
+		return nil
+	}
+	env.BinaryAssetsDirectory = filepath.Join(root, "bin")
+	for _, b := range []string{"kube-apiserver", "etcd"} {
+		if _, err := os.Stat(filepath.Join(env.BinaryAssetsDirectory, b)); err != nil {
+			return fmt.Errorf("%s not built in %s: run hack/envtest-bins.sh (make test does): %w", b, env.BinaryAssetsDirectory, err)
+		}
+	}
+	return nil
+}
+
 func createNamespace(cfg *rest.Config) error {
 	c, err := client.New(cfg, client.Options{Scheme: scheme.New()})
 	if err != nil {
 		return err
 	}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace}}
-	if err := c.Create(context.Background(), ns); err != nil {
+	if err := c.Create(context.Background(), ns); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create namespace %s: %w", Namespace, err)
 	}
 	return nil

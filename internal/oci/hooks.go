@@ -27,6 +27,8 @@ var hookTypes = map[string][]string{
 	// cgroup_skb/…, cgroup/sock_create, cgroup/connect4… ("cgroup": an
 	// image built before ProgramType said the kernel type).
 	bpfleetv1.HookCgroup: {"cgroup_skb", "cgroup_sock", "cgroup_sock_addr", "cgroup"},
+	// lsm/<hook>, not lsm_cgroup/<hook> (a cgroup's LSM link).
+	bpfleetv1.HookLSM: {"lsm"},
 }
 
 // HookRuns reports whether hook (a hook of the API, e.g. "XDP") attaches

@@ -14,11 +14,15 @@ import (
 	"github.com/bpfleet/bpfleet/hack/vmkernel/vmspec"
 )
 
-// runTests brings lo up and runs each test binary, writing its Result
+// runTests brings lo up (and the relays to the host spec.Forward asks
+// for) and runs each test binary, writing its Result
 // once it exited.
 func runTests(spec *vmspec.Spec) error {
 	if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
 		return fmt.Errorf("ip link set lo up: %w: %s", err, out)
+	}
+	if err := forward(spec.Forward); err != nil {
+		return err
 	}
 	kernel, err := release()
 	if err != nil {

@@ -3,11 +3,12 @@
 // with a timeout and one retry, and reports each test's outcome per
 // kernel.
 //
-//	go run ./hack/vmkernel/run [-run regexp] [-kernels dir,dir] [package...]
+//	go run ./hack/vmkernel/run [-run regexp] [-kernels dir,dir] [-apiserver] [package[:regexp]...]
 //
 // The kernels are Debian's, which hack/vmkernel/fetch.sh puts in
 // .cache/vmkernels/ (it runs when -kernels is not given). The packages
-// (by default the agent's kernel-level ones) are compiled with
+// (by default the agent's kernel-level ones; package:regexp runs only
+// the package's tests matching regexp) are compiled with
 // `go test -c`; a VM's root is the host's, read-only over 9p under a
 // tmpfs, so the binaries run as they would on the host, as root, with
 // the guest kernel's own bpffs, tracefs, debugfs and cgroup2 (see
@@ -19,6 +20,7 @@
 package main
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"os"
@@ -27,6 +29,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // defaultPackages are the agent's packages whose tests use the kernel.
@@ -45,9 +50,13 @@ type options struct {
 	memory      int
 	cpus        int
 	env         []string
+	// apiserver gives each VM an API server of its own, on the host.
+	apiserver bool
 }
 
 func main() {
+	// envtest (the VMs' API servers) logs through controller-runtime.
+	ctrllog.SetLogger(logr.Discard())
 	opts, err := parseFlags()
 	if err == nil {
 		err = runAll(opts)
@@ -67,6 +76,7 @@ func parseFlags() (*options, error) {
 	flag.DurationVar(&o.testTimeout, "test-timeout", 10*time.Minute, "go test -timeout of each binary")
 	flag.IntVar(&o.memory, "memory", 2048, "MiB of memory of each VM")
 	flag.IntVar(&o.cpus, "cpus", 2, "CPUs of each VM")
+	flag.BoolVar(&o.apiserver, "apiserver", false, "start an API server (kube-apiserver and etcd, internal/controlplane) on the host for each VM, which its tests use instead of starting one (envtest under TCG is slow)")
 	flag.Func("env", "KEY=VALUE added to the test binaries' environment (repeatable), e.g. KUBEBUILDER_CONTROLPLANE_START_TIMEOUT=5m for envtest under TCG", func(kv string) error {
 		if !strings.Contains(kv, "=") {
 			return fmt.Errorf("%q is not KEY=VALUE", kv)
@@ -142,7 +152,8 @@ func build(o *options) ([]builtTest, string, error) {
 		return nil, "", fmt.Errorf("build the init: %w\n%s", err, out)
 	}
 	var tests []builtTest
-	for _, pkg := range o.packages {
+	for _, arg := range o.packages {
+		pkg, run, _ := strings.Cut(arg, ":")
 		dir, err := filepath.Abs(pkg)
 		if err != nil {
 			return nil, "", err
@@ -152,12 +163,13 @@ func build(o *options) ([]builtTest, string, error) {
 		if out, err := exec.Command("go", "test", "-c", "-o", binary, pkg).CombinedOutput(); err != nil {
 			return nil, "", fmt.Errorf("go test -c %s: %w\n%s", pkg, err, out)
 		}
-		tests = append(tests, builtTest{name: name, dir: dir, binary: binary})
+		tests = append(tests, builtTest{name: name, dir: dir, binary: binary, run: cmp.Or(run, o.run)})
 	}
 	return tests, initBin, nil
 }
 
-// builtTest is one package's test binary.
+// builtTest is one package's test binary, and the tests of it to run
+// (go test -run; "": all).
 type builtTest struct {
-	name, dir, binary string
+	name, dir, binary, run string
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bpfleet/bpfleet/hack/vmkernel/vmspec"
+	"github.com/bpfleet/bpfleet/internal/controlplane"
 )
 
 // attempts is how often a VM is booted before its kernel is reported as
@@ -40,6 +41,9 @@ type kernelRun struct {
 	release string
 	init    string
 	tests   []builtTest
+
+	// plane is the VM's API server on the host (options.apiserver).
+	plane *controlplane.Plane
 
 	results map[string]result // by test binary's name
 	tries   []string          // why each failed attempt failed
@@ -73,6 +77,15 @@ func (k *kernelRun) run() {
 	if err := writeInitramfs(initramfs, k.dir, k.release, k.init); err != nil {
 		k.tries = append(k.tries, fmt.Sprintf("initramfs: %v", err))
 		return
+	}
+	if k.opts.apiserver {
+		plane, err := controlplane.Start()
+		if err != nil {
+			k.tries = append(k.tries, err.Error())
+			return
+		}
+		defer plane.Stop()
+		k.plane = plane
 	}
 	for i := 1; i <= attempts; i++ {
 		pending := k.pending()
@@ -157,10 +170,18 @@ func (k *kernelRun) writeSpec(dir string, tests []builtTest) error {
 		Config:  filepath.Join(k.absDir(), "config"),
 		Env:     k.opts.env,
 	}
+	if k.plane != nil {
+		port, err := k.writeKubeconfig(filepath.Join(dir, kubeconfig))
+		if err != nil {
+			return err
+		}
+		spec.Forward = []int{port}
+		spec.Env = append(spec.Env, controlplane.ExistingEnv+"="+vmspec.GuestResults+"/"+kubeconfig)
+	}
 	for _, t := range tests {
 		args := []string{"-test.v", "-test.count=1", "-test.timeout=" + k.opts.testTimeout.String()}
-		if k.opts.run != "" {
-			args = append(args, "-test.run="+k.opts.run)
+		if t.run != "" {
+			args = append(args, "-test.run="+t.run)
 		}
 		spec.Tests = append(spec.Tests, vmspec.Test{Name: t.name, Dir: t.dir, Binary: t.binary, Args: args})
 	}
@@ -180,13 +201,14 @@ func (k *kernelRun) absDir() string {
 }
 
 // qemuArgs boots the kernel's uncompressed vmlinux through PVH under
-// TCG, with no devices but the two 9p shares and the serial console.
+// TCG, with no devices but the two 9p shares and the serial console (and
+// a network card, to the VM's API server on the host).
 // One host thread runs all the vCPUs in turn (thread=single): with a
 // thread per vCPU, the kernel patching its code live (text_poke, as a
 // tracepoint is enabled) while another vCPU runs it now and then ends in
 // an "Oops: int3" or a lock-up in syscall_trace_enter.
 func (k *kernelRun) qemuArgs(initramfs, results, console string) []string {
-	return []string{
+	args := []string{
 		"-nodefaults", "-no-reboot", "-display", "none", "-monitor", "none",
 		"-machine", "q35", "-accel", "tcg,thread=single", "-cpu", "max",
 		"-m", strconv.Itoa(k.opts.memory), "-smp", strconv.Itoa(k.opts.cpus),
@@ -195,6 +217,10 @@ func (k *kernelRun) qemuArgs(initramfs, results, console string) []string {
 		"-virtfs", "local,path=/,mount_tag=" + vmspec.HostRootTag + ",security_model=none,readonly=on,multidevs=remap",
 		"-virtfs", "local,path=" + results + ",mount_tag=" + vmspec.ResultsTag + ",security_model=none,multidevs=remap",
 	}
+	if k.plane != nil { // user-mode network: the guest reaches the host's loopback
+		args = append(args, "-netdev", "user,id=net0", "-device", "virtio-net-pci,netdev=net0")
+	}
+	return args
 }
 
 // lastLines returns the last n non-empty lines of file, joined by " | ".

@@ -20,6 +20,10 @@ const (
 	ResultSuffix = ".result.json"
 )
 
+// HostAddr is the host's address from the guest in qemu's user-mode
+// network: connections to it reach the host's loopback.
+const HostAddr = "10.0.2.2"
+
 // Spec says what a VM runs.
 type Spec struct {
 	// Modules is the host folder holding the guest kernel's modules
@@ -33,6 +37,11 @@ type Spec struct {
 	Config string `json:"config"`
 	// Env is added to each binary's environment.
 	Env []string `json:"env,omitempty"`
+	// Forward lists host TCP ports (the host's API server) the tests reach
+	// on the guest's own loopback, as on the host: the init brings up the
+	// guest's network (qemu's user mode, the host at HostAddr) and relays
+	// each 127.0.0.1:port to HostAddr:port.
+	Forward []int `json:"forward,omitempty"`
 	// Tests are run one after the other.
 	Tests []Test `json:"tests"`
 }
