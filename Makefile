@@ -54,16 +54,9 @@ test: deps bins corpus verify ## Run every test: envtest, kernel (root), end to 
 	go test $(GO_TEST_FLAGS) ./...
 	$(MAKE) vmtest
 
-# VM_PACKAGES run on each VM kernel: every package whose tests use the
-# kernel, and the kinds whose hooks a kernel may lack, through the whole
-# system.
-VM_PACKAGES = ./bpf ./bpfman-agent/attach ./bpfman-agent/loader ./bpfman-agent/mappolicy ./bpfman-agent/maps \
-	./bpfman-agent/metrics ./bpfman-agent/nodesync ./bpfman-agent/pins ./bpfman-agent/probe ./bpfman-agent/programs \
-	./internal/kconfig ./test/e2e:TestKernelHookKinds
-
 .PHONY: vmtest
 vmtest: bins ## Run the kernel tests on Debian's 6.1 and 6.12 kernels, one qemu VM each, against an API server on the host (hack/vmkernel; RUN=regexp).
-	go run ./hack/vmkernel/run -apiserver $(if $(RUN),-run '$(RUN)') $(VM_PACKAGES)
+	go run ./hack/vmkernel/run -apiserver $(if $(RUN),-run '$(RUN)')
 
 .PHONY: bench
 bench: deps bins ## Run the benchmarks and write their figures into docs/benchmarks.md (raw output in .bench/).

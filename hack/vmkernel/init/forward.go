@@ -53,7 +53,10 @@ func relay(l net.Listener, to string) {
 				return
 			}
 			defer up.Close()
-			go func() { _, _ = io.Copy(up, c) }()
+			go func() {
+				_, _ = io.Copy(up, c)
+				up.Close() // the client is done: so is the server's side
+			}()
 			_, _ = io.Copy(c, up)
 		}()
 	}

@@ -37,7 +37,9 @@ func mountRoot() error {
 	return guestMounts()
 }
 
-// guestMounts mounts the guest kernel's file systems over the host's.
+// guestMounts mounts the guest kernel's file systems over the host's. /tmp
+// stays the overlay's (writable, and showing the host's): the repository
+// and the test binaries may be there (CI works in a fresh clone in /tmp).
 func guestMounts() error {
 	for _, m := range []struct{ src, dst, typ, data string }{
 		{"proc", "/proc", "proc", ""},
@@ -50,7 +52,6 @@ func guestMounts() error {
 		{"debugfs", "/sys/kernel/debug", "debugfs", ""},
 		{"securityfs", "/sys/kernel/security", "securityfs", ""}, // lsm: is BPF LSM active
 		{"cgroup2", "/sys/fs/cgroup", "cgroup2", ""},
-		{"tmpfs", "/tmp", "tmpfs", "mode=1777"},
 		{"tmpfs", "/run", "tmpfs", "mode=0755"},
 		{vmspec.ResultsTag, vmspec.GuestResults, "9p", ninep},
 	} {

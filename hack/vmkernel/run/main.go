@@ -7,8 +7,8 @@
 //
 // The kernels are Debian's, which hack/vmkernel/fetch.sh puts in
 // .cache/vmkernels/ (it runs when -kernels is not given). The packages
-// (by default the agent's kernel-level ones; package:regexp runs only
-// the package's tests matching regexp) are compiled with
+// (by default every package whose tests use the kernel; package:regexp
+// runs only the package's tests matching regexp) are compiled with
 // `go test -c`; a VM's root is the host's, read-only over 9p under a
 // tmpfs, so the binaries run as they would on the host, as root, with
 // the guest kernel's own bpffs, tracefs, debugfs and cgroup2 (see
@@ -34,9 +34,13 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
-// defaultPackages are the agent's packages whose tests use the kernel.
+// defaultPackages are every package whose tests use the kernel, and the
+// kinds whose hooks a kernel may lack through the whole system (their
+// API server on the host: -apiserver).
 var defaultPackages = []string{
-	"./bpfman-agent/attach", "./bpfman-agent/loader", "./bpfman-agent/programs", "./bpfman-agent/maps", "./bpfman-agent/probe",
+	"./bpf", "./bpfman-agent/attach", "./bpfman-agent/loader", "./bpfman-agent/mappolicy", "./bpfman-agent/maps",
+	"./bpfman-agent/metrics", "./bpfman-agent/nodesync", "./bpfman-agent/pins", "./bpfman-agent/probe",
+	"./bpfman-agent/programs", "./internal/kconfig", "./test/e2e:TestKernelHookKinds",
 }
 
 // options are the command line's.
