@@ -15,9 +15,10 @@ import (
 var verdict = regexp.MustCompile(`^\s*--- (PASS|FAIL|SKIP): (\S+) \(`)
 
 // outcome is one test's verdict and, for a skip or a failure, its first
-// logged line.
+// logged line; sub says it is a subtest.
 type outcome struct {
 	test, verdict, why string
+	sub                bool
 }
 
 // report prints each kernel's outcome, per binary and per test (every
@@ -53,8 +54,11 @@ func reportBinary(w, table io.Writer, release string, r result) bool {
 	}
 	count := map[string]int{}
 	for _, o := range outs {
-		count[o.verdict]++
 		fmt.Fprintf(table, "%s\t%s\t%s\t%s\t%s\n", release, r.Name, o.test, o.verdict, o.why)
+		if o.sub {
+			continue // in the table only: its test's verdict says it
+		}
+		count[o.verdict]++
 		if o.verdict != "PASS" {
 			fmt.Fprintf(w, "%s %s %s %s: %s\n", release, r.Name, o.test, o.verdict, o.why)
 		}
@@ -68,10 +72,11 @@ func reportBinary(w, table io.Writer, release string, r result) bool {
 	return r.ExitCode == 0
 }
 
-// parseOutput reads the top-level tests' verdicts from go test -v
-// output, each skip or failure with the last line logged by the first of
-// its (sub)tests that failed or skipped: a Fatal's or a Skip's message
-// (go test -v does not tell a failure's lines from other logs).
+// parseOutput reads the tests' verdicts from go test -v output (a
+// subtest's after its test's, as go test prints them), each top-level skip or failure with the
+// last line logged by the first of its (sub)tests that failed or skipped:
+// a Fatal's or a Skip's message (go test -v does not tell a failure's
+// lines from other logs).
 func parseOutput(file string) ([]outcome, error) {
 	f, err := os.Open(file)
 	if err != nil {
@@ -92,9 +97,7 @@ func parseOutput(file string) ([]outcome, error) {
 		}
 		if m := verdict.FindStringSubmatch(line); m != nil {
 			top, _, sub := strings.Cut(m[2], "/")
-			if !sub {
-				outs = append(outs, outcome{test: top, verdict: m[1]})
-			}
+			outs = append(outs, outcome{test: m[2], verdict: m[1], sub: sub})
 			if m[1] != "PASS" && why[top] == "" {
 				why[top] = lastLog[m[2]]
 			}
@@ -105,7 +108,7 @@ func parseOutput(file string) ([]outcome, error) {
 		}
 	}
 	for i := range outs {
-		if outs[i].verdict != "PASS" {
+		if outs[i].verdict != "PASS" && !outs[i].sub {
 			outs[i].why = why[outs[i].test]
 		}
 	}

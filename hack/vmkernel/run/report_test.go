@@ -36,11 +36,13 @@ FAIL
 		t.Fatal(err)
 	}
 	want := []outcome{
-		{"TestA", "PASS", ""},
-		{"TestB", "FAIL", "b_test.go:20: err = x, want y"},
-		{"TestC", "SKIP", "c_test.go:5: no such thing here"},
+		{"TestA", "PASS", "", false},
+		{"TestB", "FAIL", "b_test.go:20: err = x, want y", false},
+		{"TestB/ok", "PASS", "", true},
+		{"TestB/bad", "FAIL", "", true},
+		{"TestC", "SKIP", "c_test.go:5: no such thing here", false},
 	}
 	if !slices.Equal(got, want) {
-		t.Fatalf("got %q\nwant %q", got, want)
+		t.Fatalf("got %+v\nwant %+v", got, want)
 	}
 }
