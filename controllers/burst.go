@@ -21,11 +21,13 @@ import (
 // A change leads when no batch is being written: its nodes pass at once,
 // and they make the batch until each has passed. So does a later change
 // of the object that led the batch (the operator writing the program's
-// resolved digest or rollout plan is the same change going on). Another
-// object's change that comes while a batch is being written follows: from then on, node passes wait until
-// changes have stopped coming for burstQuiet, but no node waits longer
-// than burstMax, whatever the changes' rhythm. A node that passed before
-// the burst began passes once more after it.
+// resolved digest or rollout plan is the same change going on), and a
+// change none of whose nodes has begun its pass yet: those passes read it
+// anyway. Another change that comes while a batch is being written
+// follows: from then on, node passes wait until changes have stopped
+// coming for burstQuiet, but no node waits longer than burstMax, whatever
+// the changes' rhythm. A node that passed before the burst began passes
+// once more after it.
 const (
 	burstQuiet = time.Second
 	burstMax   = 10 * time.Second
@@ -53,7 +55,7 @@ func (b *burst) change(uid types.UID, nodes []reconcile.Request, now time.Time) 
 	defer b.mu.Unlock()
 	following := now.Before(b.last.Add(burstQuiet))
 	writing := len(b.batch) > 0 && now.Before(b.batchAt.Add(burstMax))
-	if following || writing && uid != b.leader {
+	if following || writing && uid != b.leader && !b.pending(nodes) {
 		b.last = now
 		return false
 	}
@@ -62,6 +64,17 @@ func (b *burst) change(uid types.UID, nodes []reconcile.Request, now time.Time) 
 	}
 	for _, req := range nodes {
 		b.batch[req.Name] = true
+	}
+	return true
+}
+
+// pending reports whether every one of nodes is in the batch, its pass
+// not begun. The caller holds b.mu.
+func (b *burst) pending(nodes []reconcile.Request) bool {
+	for _, req := range nodes {
+		if !b.batch[req.Name] {
+			return false
+		}
 	}
 	return true
 }

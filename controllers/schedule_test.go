@@ -115,8 +115,9 @@ func TestSignaturePoliciesAddUp(t *testing.T) {
 }
 
 // A lone change leads: its nodes pass at once, and so does the next
-// lone change once they have. A change that comes while a batch is being
-// written holds the passes that have not started until changes stop.
+// lone change once they have, or before any of them began its pass. A
+// change that comes while a batch is being written holds the passes that
+// have not started until changes stop.
 func TestBurstLeadsThenBatches(t *testing.T) {
 	var b burst
 	nodes := []reconcile.Request{{NamespacedName: types.NamespacedName{Name: "a"}}, {NamespacedName: types.NamespacedName{Name: "b"}}}
@@ -157,6 +158,12 @@ func TestBurstLeadsThenBatches(t *testing.T) {
 	if !b.change("s", nodes, at.Add(time.Millisecond)) {
 		t.Error("a change right after every node of the last batch passed does not lead")
 	}
+	if !b.change("t", nodes, at.Add(2*time.Millisecond)) {
+		t.Error("a change while no node of the batch has begun its pass does not lead (those passes read it)")
+	}
+	if d := b.hold("a", at.Add(2*time.Millisecond)); d != 0 {
+		t.Errorf("a change joining the batch: hold %v, want 0", d)
+	}
 }
 
 // Node passes wait while following changes keep coming, but no node waits
@@ -167,6 +174,7 @@ func TestBurstHoldsNodePasses(t *testing.T) {
 	for i, every := range []time.Duration{burstQuiet / 2, burstQuiet * 21 / 20} {
 		start := time.Now().Add(time.Duration(i+1) * time.Hour)
 		b.change("first", nodes, start) // leads; node slow never passes
+		b.hold("n", start)              // n passes: later changes follow
 		released := false
 		for at := start.Add(every); at.Before(start.Add(3 * burstMax)); at = at.Add(every) {
 			b.change(types.UID(at.String()), nodes, at)
