@@ -3,6 +3,8 @@
 
 CONTROLLER_GEN := go tool controller-gen
 GO_TEST_FLAGS ?= -timeout 30m
+REGISTRY ?=
+TAG ?= dev
 
 .PHONY: help
 help: ## Show the targets.
@@ -47,6 +49,11 @@ verify: deps ## Fail if generated files are not current.
 .PHONY: build
 build: ## Build the operator, the agent and the local stack into bin/.
 	go build -o bin/ ./cmd/... ./bpfman-agent
+
+.PHONY: images
+images: ## Build the operator and agent images (linux/amd64, linux/arm64, no Docker) and push them to $(REGISTRY) as :$(TAG) (default dev).
+	$(if $(REGISTRY),,$(error REGISTRY is empty: make images REGISTRY=ghcr.io/you [TAG=dev] pushes ghcr.io/you/bpfleet-operator:dev and ghcr.io/you/bpfman-agent:dev))
+	go run ./hack/images -registry $(REGISTRY) -tag $(TAG)
 
 .PHONY: test
 test: deps bins corpus verify ## Run every test: envtest, kernel (root), end to end; then the kernel tests on Debian's kernels (vmtest).
