@@ -172,7 +172,7 @@ func readIdle(b *testing.B, operator, agent *exec.Cmd) (footprint, footprint) {
 }
 
 // buildBinaries builds the operator and the agent as a cluster runs them:
-// static, as the images hold them (Dockerfile.agent's flags), and the
+// static and stripped, as internal/images builds them, and the
 // baseline alike.
 func buildBinaries(b *testing.B, dir string) map[string]string {
 	out := map[string]string{}
