@@ -2,7 +2,8 @@
 # Installs the Debian packages the build and the tests need, if absent:
 # clang/llvm/libbpf-dev to compile bpf/, bpftool to inspect the kernel,
 # iproute2 for network namespaces, ping for traffic, gcc for uprobe targets,
-# prometheus for the dashboard test. Idempotent and quick when all is present.
+# prometheus for the dashboard test, containerd, runc and the CNI plugins for
+# the one-node cluster (test/node). Idempotent and quick when all is present.
 set -euo pipefail
 
 need=()
@@ -14,6 +15,9 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)   # uprobe test targets
 command -v ping >/dev/null || need+=(iputils-ping)  # XDP/TCX tests
 command -v prometheus >/dev/null || need+=(prometheus)  # the dashboard test queries a real server
+command -v containerd >/dev/null || need+=(containerd)  # the one-node cluster's runtime
+command -v runc >/dev/null || need+=(runc)
+[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 echo "installing ${need[*]}" >&2
