@@ -77,6 +77,10 @@ bench-doc: ## Render docs/benchmarks.md's generated section again from the last 
 run: deps bins ## Run the whole system on this machine (apiserver, registry, operator, agent).
 	go build -o bin/bpfleet-local ./cmd/bpfleet-local && bin/bpfleet-local
 
+.PHONY: cluster
+cluster: deps bins ## Run a one-node Kubernetes cluster (kubelet, containerd) with bpfleet installed from this tree's images; prints its kubeconfig.
+	go run ./hack/cluster
+
 .PHONY: lint
 lint: ## gofmt and go vet.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -2,7 +2,7 @@
 // (internal/images: no Docker) and pushes them to
 // <registry>/bpfleet-operator:<tag> and <registry>/bpfman-agent:<tag>,
 // printing each reference with its digest. Run from the repository's root
-// by `make images`; the binaries are cached in .cache/images/.
+// by `make images`; the binaries are cached in .cache/build/.
 package main
 
 import (
@@ -37,7 +37,7 @@ func run(registry, tag, platforms string) error {
 	if err != nil {
 		return err
 	}
-	opts := images.Options{CacheDir: ".cache/images", Platforms: ps, Version: tag}
+	opts := images.Options{CacheDir: ".cache/build", Platforms: ps, Version: tag}
 	for _, img := range []images.Image{images.Operator, images.Agent} {
 		idx, err := images.Build(ctx, opts, img)
 		if err != nil {

@@ -25,7 +25,7 @@ import (
 
 // The binaries are kept in the repository's cache between runs: a rerun
 // only checks them against the go build cache.
-const cacheDir = "../../.cache/images"
+const cacheDir = "../../.cache/build"
 
 // TestProductImages builds the operator's and the agent's images for
 // linux/amd64 and linux/arm64, pushes them to a registry, pulls them back

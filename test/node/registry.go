@@ -74,7 +74,7 @@ func (c *Cluster) stopRegistry() error {
 // the node's registry, as bpfleet/<name>:dev, and returns the references
 // the node pulls them by (its digest, on Registry).
 func (c *Cluster) PushImages(ctx context.Context, imgs ...images.Image) ([]string, error) {
-	opts := images.Options{Dir: c.root, CacheDir: filepath.Join(c.root, ".cache", "images"),
+	opts := images.Options{Dir: c.root, CacheDir: filepath.Join(c.root, ".cache", "build"),
 		Platforms: []v1.Platform{{OS: "linux", Architecture: runtime.GOARCH}}, Version: "dev"}
 	var refs []string
 	for _, img := range imgs {
