@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/internal/controlplane"
@@ -34,6 +36,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "test/node: the one-node cluster needs root (containerd, runc, the kubelet, bpf()); run as root or set "+testkernel.SkipEnv+"=1")
 		os.Exit(1)
 	}
+	ctrllog.SetLogger(logr.Discard())
 	before := hostMounts()
 	root, err := controlplane.RepoRoot()
 	if err == nil {

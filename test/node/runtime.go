@@ -93,15 +93,22 @@ func (c *Cluster) namespace() ([]string, error) {
 
 // inNamespace runs argv in the node's mount namespace.
 func (c *Cluster) inNamespace(argv ...string) error {
+	_, err := c.outputInNamespace(argv...)
+	return err
+}
+
+// outputInNamespace runs argv in the node's mount namespace, and returns
+// its output.
+func (c *Cluster) outputInNamespace(argv ...string) (string, error) {
 	ns, err := c.namespace()
 	if err != nil {
-		return err
+		return "", err
 	}
 	out, err := exec.Command(ns[0], append(ns[1:], argv...)...).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("%s in the node's namespace: %w: %s", argv[0], err, out)
+		return "", fmt.Errorf("%s in the node's namespace: %w: %s", argv[0], err, out)
 	}
-	return nil
+	return string(out), nil
 }
 
 // startInNamespace starts argv in the node's mount namespace, in the
