@@ -92,6 +92,10 @@ func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        "bpfleet-operator.bpfleet.io",
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
+		// The leader steps down as it stops (the process ends right after
+		// the manager: main returns), so that a rollout's new replica leads
+		// at once instead of after the lease runs out.
+		LeaderElectionReleaseOnCancel: true,
 		Cache: cache.Options{
 			DefaultTransform: cache.TransformStripManagedFields(),
 			ByObject: map[client.Object]cache.ByObject{
