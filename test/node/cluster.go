@@ -47,6 +47,7 @@ type Cluster struct {
 
 	etcd, apiserver, kcm, scheduler *process
 	holder, containerd, kubelet     *process
+	kubeletArgs                     []string
 	registries                      []*http.Server
 }
 
@@ -172,11 +173,26 @@ func (c *Cluster) startNode() error {
 	if err := c.waitFile(c.containerdSocket(), c.containerd); err != nil {
 		return err
 	}
-	c.kubelet, err = c.startInNamespace("kubelet", c.bin("kubelet"),
+	c.kubeletArgs = []string{c.bin("kubelet"),
 		"--config", config, "--kubeconfig", kubeconfig,
 		"--hostname-override", NodeName, "--node-ip", NodeIP,
-		"--root-dir", "/var/lib/kubelet")
+		"--root-dir", "/var/lib/kubelet"}
+	c.kubelet, err = c.startInNamespace("kubelet", c.kubeletArgs...)
 	return err
+}
+
+// RestartKubelet stops the kubelet and starts it again (its pods keep
+// running, as on a node whose kubelet restarts), and waits until the node
+// is Ready; a kubelet registers its Node as it starts.
+func (c *Cluster) RestartKubelet(ctx context.Context) error {
+	if err := c.kubelet.stop(30 * time.Second); err != nil {
+		return err
+	}
+	var err error
+	if c.kubelet, err = c.startInNamespace("kubelet", c.kubeletArgs...); err != nil {
+		return err
+	}
+	return c.waitNodeReady(ctx)
 }
 
 // waitFile waits until file exists (p made it), or p ends.

@@ -2,8 +2,6 @@ package node
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -79,19 +77,8 @@ func TestOperatorLeaderFailover(t *testing.T) {
 	}
 
 	// The new leader serves.
-	sample, err := os.ReadFile(filepath.Join(install.root, "config", "samples", "tracepoint_counter.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	manifest := strings.ReplaceAll(string(sample), "127.0.0.1:5000/bpfleet/tracepoint-counter:v1", install.Examples["tracepoint-counter"])
-	manifest = strings.ReplaceAll(manifest, "name: openat-counter", "name: failover-counter")
-	if out, err := install.kubectlIn(manifest, "apply", "-f", "-"); err != nil {
-		t.Fatalf("kubectl apply: %v\n%s", err, out)
-	}
-	defer func() { _, _ = install.Kubectl("delete", "tracepointprogram/failover-counter", "--timeout=1m") }()
-	if out, err := install.Kubectl("wait", "--for=condition=Ready", "tracepointprogram/failover-counter", "--timeout=2m"); err != nil {
-		t.Fatalf("after the failover: kubectl wait: %v\n%s", err, out)
-	}
+	applySample(t, "failover-counter")
+	_, _ = install.Kubectl("delete", "tracepointprogram/failover-counter", "--timeout=1m")
 }
 
 // operatorPods lists the operator's live pods.

@@ -83,25 +83,7 @@ func hostMounts() []string {
 // node that had neither; and
 // deleting it leaves nothing in the kernel or under the pin root.
 func TestSampleProgramRunsThroughThePods(t *testing.T) {
-	sample, err := os.ReadFile(filepath.Join(install.root, "config", "samples", "tracepoint_counter.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	manifest := strings.ReplaceAll(string(sample), "127.0.0.1:5000/bpfleet/tracepoint-counter:v1", install.Examples["tracepoint-counter"])
-	if out, err := install.kubectlIn(manifest, "apply", "-f", "-"); err != nil {
-		t.Fatalf("kubectl apply: %v\n%s", err, out)
-	}
-	if out, err := install.Kubectl("wait", "--for=condition=Ready", "tracepointprogram/openat-counter", "--timeout=2m"); err != nil {
-		t.Fatalf("kubectl wait: %v\n%s", err, out)
-	}
-	k, err := install.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p bpfleetv1.TracepointProgram
-	if err := k.Get(context.Background(), types.NamespacedName{Name: "openat-counter"}, &p); err != nil {
-		t.Fatal(err)
-	}
+	p := applySample(t, "openat-counter")
 	entry := reportEntry(t, p.UID)
 	if name := bpftoolProgName(t, entry.ProgramID); name != "count_openat" {
 		t.Errorf("bpftool prog show id %d: name %q, want count_openat", entry.ProgramID, name)
@@ -128,6 +110,34 @@ func TestSampleProgramRunsThroughThePods(t *testing.T) {
 	if err := install.inNamespace("test", "!", "-e", pins); err != nil {
 		t.Errorf("pins left at %s after the delete", pins)
 	}
+}
+
+// applySample applies the README's sample TracepointProgram under name,
+// its image in the node's registry, as a user would (kubectl apply, then
+// kubectl wait), and returns it once Ready.
+func applySample(t *testing.T, name string) *bpfleetv1.TracepointProgram {
+	t.Helper()
+	sample, err := os.ReadFile(filepath.Join(install.root, "config", "samples", "tracepoint_counter.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest := strings.ReplaceAll(string(sample), "127.0.0.1:5000/bpfleet/tracepoint-counter:v1", install.Examples["tracepoint-counter"])
+	manifest = strings.ReplaceAll(manifest, "name: openat-counter", "name: "+name)
+	if out, err := install.kubectlIn(manifest, "apply", "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+	if out, err := install.Kubectl("wait", "--for=condition=Ready", "tracepointprogram/"+name, "--timeout=2m"); err != nil {
+		t.Fatalf("kubectl wait: %v\n%s", err, out)
+	}
+	k, err := install.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &bpfleetv1.TracepointProgram{}
+	if err := k.Get(context.Background(), types.NamespacedName{Name: name}, p); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // reportEntry is the node's report of the program uid.

@@ -20,9 +20,10 @@ type process struct {
 	err  error
 }
 
-// startProcess starts argv, logging to dir/<name>.log.
+// startProcess starts argv, logging to dir/<name>.log (appended to, when
+// the same part starts again).
 func startProcess(dir, name string, argv ...string) (*process, error) {
-	log, err := os.Create(filepath.Join(dir, name+".log"))
+	log, err := os.OpenFile(filepath.Join(dir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
