@@ -17,6 +17,7 @@ commands=(
   "go test -run '^\$' -bench . -benchtime 2s -timeout 30m ./bpfman-agent/maps/"
   "go test -run '^\$' -bench . -benchtime 2s ./internal/cosign/"
   "go test -run '^\$' -bench FlowmeterLoadAttach -benchtime 30x ./bpf/"
+  "go test -run '^\$' -bench . -benchtime 1x -timeout 30m ./test/node/"
 )
 if [ $# -gt 0 ]; then commands=("$@"); fi
 
