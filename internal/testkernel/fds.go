@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
 )
 
 // Main runs the tests of a package and then fails the run if BPF objects
@@ -14,6 +16,11 @@ import (
 //
 //	func TestMain(m *testing.M) { testkernel.Main(m) }
 func Main(m *testing.M) {
+	// Before any test: cilium/ebpf remembers a missing tracefs for the
+	// life of the process. A failure here is Require's to report.
+	if os.Geteuid() == 0 {
+		_ = pins.EnsureTracefs()
+	}
 	before := kernelFDs()
 	code := m.Run()
 	if leaked := leakedFDs(before, kernelFDs()); code == 0 && len(leaked) > 0 {

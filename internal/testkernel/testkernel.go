@@ -7,12 +7,16 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
 )
 
 // SkipEnv is the switch that turns kernel tests into skips.
 const SkipEnv = "BPFLEET_SKIP_KERNEL"
 
-// Require fails t unless the process is root and can use bpf(). With
+// Require fails t unless the process is root and can use bpf(), and
+// mounts tracefs where the host has none, as the agent does (a fresh
+// machine has none; tests attach tracepoints without an agent). With
 // BPFLEET_SKIP_KERNEL=1 it skips t instead.
 func Require(tb testing.TB) {
 	tb.Helper()
@@ -26,6 +30,9 @@ func Require(tb testing.TB) {
 	if err := probeBPF(); err != nil {
 		tb.Fatalf("kernel test needs root and a working bpf() syscall: %v "+
 			"(set "+SkipEnv+"=1 to skip kernel tests)", err)
+	}
+	if err := pins.EnsureTracefs(); err != nil {
+		tb.Fatalf("kernel test: %v", err)
 	}
 }
 

@@ -77,6 +77,10 @@ func TestNodeDeletedAndRegisteredAgainKeepsPrograms(t *testing.T) {
 		t.Fatalf("kubectl wait: %v\n%s", err, out)
 	}
 	sameObjects(t, "with the Node registered again", before, reportEntry(t, p.UID))
+	// The tests after this one find bpfleet as they expect it.
+	if err := install.WaitInstalled(ctx); err != nil {
+		t.Fatal(err)
+	}
 	var got bpfleetv1.TracepointProgram
 	if err := k8sGet(ctx, p.Name, &got); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -155,4 +156,20 @@ func (c *Cluster) kubectlIn(stdin string, args ...string) (string, error) {
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// dumpState writes what a failed test needs to be understood: the pods
+// and the events, and where the logs are kept (the next Start clears
+// them; a copy goes to the repository's .cache/node-logs).
+func (c *Cluster) dumpState(w io.Writer) {
+	for _, args := range [][]string{{"get", "pods", "-A", "-o", "wide"}, {"get", "events", "-A", "--sort-by=.lastTimestamp"}} {
+		out, _ := c.Kubectl(args...)
+		fmt.Fprintf(w, "kubectl %s:\n%s\n", strings.Join(args, " "), out)
+	}
+	keep := filepath.Join(c.root, ".cache", "node-logs")
+	_ = os.RemoveAll(keep)
+	if err := exec.Command("cp", "-r", c.sub("logs"), keep).Run(); err == nil {
+		_ = exec.Command("cp", "-r", c.sub("log/pods"), filepath.Join(keep, "pods")).Run()
+		fmt.Fprintf(w, "the cluster's logs: %s\n", keep)
+	}
 }

@@ -19,8 +19,9 @@ import (
 const leaderLease = "bpfleet-operator.bpfleet.io"
 
 // With two operator replicas, deleting the leader's pod hands the lead to
-// the other replica well within the lease (the leader steps down as it
-// stops); the Lease never names two holders at once, and the new leader
+// another replica (the one that ran beside it, or the one the ReplicaSet
+// starts instead) well within the lease: the leader steps down as it
+// stops. The old leader never holds the Lease again, and the new one
 // serves: a program created afterwards goes Ready.
 func TestOperatorLeaderFailover(t *testing.T) {
 	ctx := context.Background()
@@ -38,11 +39,10 @@ func TestOperatorLeaderFailover(t *testing.T) {
 	}
 	scale("2")
 	t.Cleanup(func() { scale("1") })
-	pods := operatorPods(t, k)
-	if len(pods) != 2 {
+	if pods := operatorPods(t, k); len(pods) != 2 {
 		t.Fatalf("operator pods %v, want 2", pods)
 	}
-	leader := waitLeader(t, k, pods, "")
+	leader := waitLeader(t, k, "")
 	var lease coordinationv1.Lease
 	if err := k.Get(ctx, types.NamespacedName{Namespace: Namespace, Name: leaderLease}, &lease); err != nil {
 		t.Fatal(err)
@@ -54,7 +54,7 @@ func TestOperatorLeaderFailover(t *testing.T) {
 	if out, err := install.Kubectl("delete", "pod", "-n", Namespace, leader, "--wait=false"); err != nil {
 		t.Fatalf("kubectl delete pod: %v\n%s", err, out)
 	}
-	next := waitLeader(t, k, pods, leader)
+	next := waitLeader(t, k, leader)
 	took := time.Since(start)
 	seen := stop()
 	t.Logf("the lead passed from %s to %s in %v; the Lease named %q", leader, next, took.Round(time.Millisecond), seen)
@@ -97,10 +97,10 @@ func operatorPods(t *testing.T, k client.Client) []string {
 	return names
 }
 
-// waitLeader waits until the leader Lease names one of pods other than
-// not (controller-runtime's identity is the pod's name, then "_" and a
-// UUID), and returns it.
-func waitLeader(t *testing.T, k client.Client, pods []string, not string) string {
+// waitLeader waits until the leader Lease names a live operator pod other
+// than not (controller-runtime's identity is the pod's name, then "_" and
+// a UUID), and returns it.
+func waitLeader(t *testing.T, k client.Client, not string) string {
 	t.Helper()
 	var leader string
 	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
@@ -110,10 +110,10 @@ func waitLeader(t *testing.T, k client.Client, pods []string, not string) string
 		}
 		pod, _, _ := strings.Cut(*lease.Spec.HolderIdentity, "_")
 		leader = pod
-		return pod != not && slices.Contains(pods, pod), nil
+		return pod != not && slices.Contains(operatorPods(t, k), pod), nil
 	})
 	if err != nil {
-		t.Fatalf("no leader among %v other than %q: %v (last %q)", pods, not, err, leader)
+		t.Fatalf("no leader among the live operator pods other than %q: %v (last %q)", not, err, leader)
 	}
 	return leader
 }

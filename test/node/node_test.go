@@ -52,6 +52,9 @@ func TestMain(m *testing.M) {
 	} else {
 		fmt.Fprintln(os.Stderr, "test/node:", err)
 	}
+	if code != 0 && install != nil {
+		install.dumpState(os.Stderr)
+	}
 	if err := install.Down(); err != nil {
 		fmt.Fprintln(os.Stderr, "test/node: stop:", err)
 		code = 1
