@@ -97,15 +97,19 @@ func (c *Cluster) takeLock() error {
 		f.Close()
 		return fmt.Errorf("a one-node cluster already runs here (%s is locked): stop it first", f.Name())
 	}
+	if err := clearLastRun(c.Dir); err != nil {
+		f.Close()
+		return err
+	}
 	c.lock = f
-	return clear(c.Dir)
+	return nil
 }
 
-// clear removes what a run left in dir: its processes (all under the
-// node's cgroups, but for the control plane's, which die with the process
-// that started them), interfaces and files, all but the lock.
-func clear(dir string) error {
-	if err := errors.Join(killCgroups(), teardownNetwork(dir)); err != nil {
+// clearLastRun removes what a run left in dir: its processes (all under the
+// node's cgroups), interfaces, iptables chains and files, all but the
+// lock.
+func clearLastRun(dir string) error {
+	if err := errors.Join(killCgroups(), teardownNetwork(dir), removeKubeletChains()); err != nil {
 		return fmt.Errorf("clear the last run: %w", err)
 	}
 	entries, err := os.ReadDir(dir)
@@ -263,11 +267,14 @@ func (c *Cluster) Stop() error {
 		return nil
 	}
 	errs := []error{c.kubelet.stop(10 * time.Second)}
-	errs = append(errs, killCgroups()) // the pods, the shims, containerd, the namespace
-	for _, p := range []*process{c.containerd, c.holder, c.scheduler, c.kcm, c.apiserver, c.etcd} {
+	for _, p := range []*process{c.scheduler, c.kcm, c.apiserver, c.etcd} {
 		errs = append(errs, p.stop(10*time.Second))
 	}
-	errs = append(errs, c.stopRegistry(), teardownNetwork(c.Dir))
+	errs = append(errs, killCgroups()) // the pods, the shims, containerd, the namespace
+	for _, p := range []*process{c.containerd, c.holder} {
+		errs = append(errs, p.stop(10*time.Second))
+	}
+	errs = append(errs, c.stopRegistry(), teardownNetwork(c.Dir), removeKubeletChains())
 	errs = append(errs, c.lock.Close())
 	c.lock = nil
 	return errors.Join(errs...)

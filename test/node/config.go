@@ -87,7 +87,8 @@ func (c *Cluster) writeCNIConfig() error {
 // writeKubeletConfig writes the kubelet's configuration: cgroup v1 with
 // the cgroupfs driver under the node's root, webhook authentication and
 // authorization (kubectl logs and exec work), eviction thresholds low
-// enough for a shared machine, no healthz port, and no read-only port.
+// enough for a shared machine, no healthz port, no read-only port, and no
+// iptables chains (the kubelet shares the host's network namespace).
 func (c *Cluster) writeKubeletConfig(serving, servingKey string) (string, error) {
 	cfg := fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -110,6 +111,7 @@ authentication:
 authorization:
   mode: Webhook
 failSwapOn: false
+makeIPTablesUtilChains: false
 protectKernelDefaults: true
 serializeImagePulls: false
 volumePluginDir: %s

@@ -39,7 +39,7 @@ func (c *Cluster) startEtcd() error {
 	client, peer := freePort("127.0.0.1"), freePort("127.0.0.1")
 	c.etcdURL = "http://127.0.0.1:" + strconv.Itoa(client)
 	var err error
-	c.etcd, err = startProcess(c.logs, "etcd", c.bin("etcd"),
+	c.etcd, err = c.startControl("etcd", c.bin("etcd"),
 		"--data-dir", filepath.Join(c.Dir, "etcd"),
 		"--listen-client-urls", c.etcdURL, "--advertise-client-urls", c.etcdURL,
 		"--listen-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", peer),
@@ -65,7 +65,7 @@ func (c *Cluster) startAPIServer() error {
 	if err != nil {
 		return err
 	}
-	c.apiserver, err = startProcess(c.logs, "kube-apiserver", c.bin("kube-apiserver"),
+	c.apiserver, err = c.startControl("kube-apiserver", c.bin("kube-apiserver"),
 		"--etcd-servers", c.etcdURL,
 		"--bind-address", NodeIP, "--advertise-address", NodeIP, "--secure-port", strconv.Itoa(port),
 		"--tls-cert-file", serving, "--tls-private-key-file", servingKey,
@@ -89,7 +89,7 @@ func (c *Cluster) startControllerManager() error {
 	if err != nil {
 		return err
 	}
-	c.kcm, err = startProcess(c.logs, "kube-controller-manager", c.bin("kube-controller-manager"),
+	c.kcm, err = c.startControl("kube-controller-manager", c.bin("kube-controller-manager"),
 		"--kubeconfig", kubeconfig,
 		"--use-service-account-credentials=true",
 		"--root-ca-file", c.pki.CAFile,
@@ -105,7 +105,7 @@ func (c *Cluster) startScheduler() error {
 	if err != nil {
 		return err
 	}
-	c.scheduler, err = startProcess(c.logs, "kube-scheduler", c.bin("kube-scheduler"),
+	c.scheduler, err = c.startControl("kube-scheduler", c.bin("kube-scheduler"),
 		"--kubeconfig", kubeconfig,
 		"--leader-elect=false",
 		"--secure-port=0")
@@ -120,4 +120,15 @@ func freePort(addr string) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startControl starts a part of the control plane, in the node's control
+// cgroup: a run killed before Stop leaves nothing the next Start does not
+// find there.
+func (c *Cluster) startControl(name string, argv ...string) (*process, error) {
+	p, err := startProcess(c.logs, name, argv...)
+	if err != nil {
+		return nil, err
+	}
+	return p, c.joinCgroup("control", p.cmd.Process.Pid)
 }

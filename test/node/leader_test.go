@@ -70,7 +70,10 @@ func TestOperatorLeaderFailover(t *testing.T) {
 	// One handoff: once the new leader held the Lease, the old one never
 	// held it again.
 	firstNew := slices.IndexFunc(seen, func(h string) bool { return strings.HasPrefix(h, next+"_") })
-	for _, h := range seen[max(firstNew, 0):] {
+	if firstNew < 0 {
+		t.Fatalf("the Lease never named %s while watched: %q", next, seen)
+	}
+	for _, h := range seen[firstNew:] {
 		if strings.HasPrefix(h, leader+"_") {
 			t.Errorf("the old leader held the Lease again after the new one: %q", seen)
 		}
@@ -127,10 +130,10 @@ func watchHolders(k client.Client) (stop func() []string) {
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		for {
+		for last := false; !last; {
 			select {
 			case <-done:
-				return
+				last = true // one more read: the change may be that recent
 			case <-time.After(20 * time.Millisecond):
 			}
 			var lease coordinationv1.Lease

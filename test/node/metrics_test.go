@@ -67,7 +67,7 @@ func TestPrometheusScrapesTheAgentPod(t *testing.T) {
 		t.Errorf("Prometheus has no agent series from the bound token's job: %v (targets: %s)", err, promTargets(addr))
 	}
 	err = wait.PollUntilContextTimeout(context.Background(), time.Second, time.Minute, true, func(context.Context) (bool, error) {
-		return strings.Contains(promTargets(addr), "403"), nil
+		return strings.Contains(promTargets(addr), `stranger: down "server returned HTTP status 403`), nil
 	})
 	if err != nil {
 		t.Errorf("the unbound token's scrape was not refused with 403 (targets: %s)", promTargets(addr))

@@ -63,3 +63,44 @@ func ip(args ...string) error {
 	}
 	return nil
 }
+
+// kubeletChains are the iptables chains a kubelet makes (with
+// makeIPTablesUtilChains, its default; this one runs without, but an
+// earlier version of the harness did not), by table, and the built-in
+// chains that jump to them.
+var kubeletChains = []struct {
+	table, chain string
+	from         []string
+}{
+	{"filter", "KUBE-FIREWALL", []string{"INPUT", "OUTPUT"}},
+	{"filter", "KUBE-KUBELET-CANARY", nil},
+	{"nat", "KUBE-KUBELET-CANARY", nil},
+	{"mangle", "KUBE-KUBELET-CANARY", nil},
+	{"mangle", "KUBE-IPTABLES-HINT", nil},
+}
+
+// removeKubeletChains removes the kubelet's iptables chains from the
+// host, IPv4 and IPv6, where there are any.
+func removeKubeletChains() error {
+	var errs []error
+	for _, cmd := range []string{"iptables", "ip6tables"} {
+		if _, err := exec.LookPath(cmd); err != nil {
+			continue
+		}
+		for _, k := range kubeletChains {
+			if exec.Command(cmd, "-t", k.table, "-S", k.chain).Run() != nil {
+				continue // not there
+			}
+			for _, from := range k.from {
+				for exec.Command(cmd, "-t", k.table, "-D", from, "-j", k.chain).Run() == nil {
+				}
+			}
+			for _, op := range []string{"-F", "-X"} {
+				if out, err := exec.Command(cmd, "-t", k.table, op, k.chain).CombinedOutput(); err != nil {
+					errs = append(errs, fmt.Errorf("%s -t %s %s %s: %w: %s", cmd, k.table, op, k.chain, err, out))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

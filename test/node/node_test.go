@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	ctrllog.SetLogger(logr.Discard())
-	before := hostMounts()
+	before := hostState()
 	root, err := controlplane.RepoRoot()
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -59,11 +59,33 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "test/node: stop:", err)
 		code = 1
 	}
-	if after := hostMounts(); !slices.Equal(before, after) {
-		fmt.Fprintf(os.Stderr, "test/node: the host's mounts changed: %v, then %v\n", before, after)
+	if after := hostState(); !slices.Equal(before, after) {
+		fmt.Fprintf(os.Stderr, "test/node: the host changed: %q, then %q\n", before, after)
 		code = 1
 	}
 	os.Exit(code)
+}
+
+// hostState is what of the host the node could change: mounts where the
+// node mounts in its own namespace, iptables chains (the kubelet shares
+// the host's network namespace), the node's cgroups and interfaces. It
+// must read the same before Up and after Down.
+func hostState() []string {
+	points := hostMounts()
+	for _, cmd := range []string{"iptables", "ip6tables"} {
+		for _, table := range []string{"filter", "nat", "mangle"} {
+			out, _ := exec.Command(cmd, "-t", table, "-S").Output()
+			points = append(points, cmd+" "+table+": "+string(out))
+		}
+	}
+	cgroups, _ := filepath.Glob(filepath.Join(cgroupFS, "*", cgroupRoot))
+	points = append(points, cgroups...)
+	for _, link := range []string{nodeLink, nodeLink + "p", cniBridge} {
+		if exec.Command("ip", "link", "show", link).Run() == nil {
+			points = append(points, "link "+link)
+		}
+	}
+	return points
 }
 
 // hostMounts lists the host's mounts where the node mounts in its own

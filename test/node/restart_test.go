@@ -60,6 +60,7 @@ func TestAgentPodRestartsKeepXDPRunning(t *testing.T) {
 	if err := flood.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = flood.Process.Kill(); _ = flood.Wait() })
 
 	oldPod := agentPod(t)
 	if out, err := install.Kubectl("rollout", "restart", "-n", Namespace, "daemonset/"+Agent); err != nil {
@@ -78,7 +79,6 @@ func TestAgentPodRestartsKeepXDPRunning(t *testing.T) {
 	sameObjects(t, "after kubectl delete pod", before, reportEntry(t, x.UID))
 
 	_ = flood.Process.Kill()
-	_ = flood.Wait()
 	time.Sleep(200 * time.Millisecond)
 	received := testkernel.RxPackets(t, host) - rx0
 	counted := testkernel.MapValue(t, counter, uint32(0)) - start

@@ -140,15 +140,16 @@ func cgroupHierarchies() ([]string, error) {
 	return hs, nil
 }
 
-// makeCgroups creates the node's cgroup root and its runtime cgroup in
-// every hierarchy (cpuset ones get their parent's CPUs and memory nodes).
+// makeCgroups creates the node's cgroup root, its runtime and its control
+// plane's cgroups in every v1 hierarchy (cpuset ones get their parent's
+// CPUs and memory nodes).
 func makeCgroups() error {
 	hs, err := cgroupHierarchies()
 	if err != nil {
 		return err
 	}
 	for _, h := range hs {
-		for _, dir := range []string{cgroupRoot, filepath.Join(cgroupRoot, "runtime")} {
+		for _, dir := range []string{cgroupRoot, filepath.Join(cgroupRoot, "runtime"), filepath.Join(cgroupRoot, "control")} {
 			path := filepath.Join(cgroupFS, h, dir)
 			if err := os.MkdirAll(path, 0o755); err != nil {
 				return fmt.Errorf("cgroup: %w", err)
@@ -185,12 +186,15 @@ func (c *Cluster) joinCgroup(sub string, pid int) error {
 }
 
 // killCgroups kills every process under the node's cgroup root (the pods,
-// containerd's shims, what a killed run left) and removes its cgroups.
+// containerd's shims, the control plane, what a killed run left) and
+// removes its cgroups, in the v1 hierarchies and the unified one (runc
+// makes the pods' there too).
 func killCgroups() error {
 	hs, err := cgroupHierarchies()
 	if err != nil {
 		return err
 	}
+	hs = append(hs, "unified")
 	deadline := time.Now().Add(30 * time.Second)
 	for _, h := range hs {
 		root := filepath.Join(cgroupFS, h, cgroupRoot)

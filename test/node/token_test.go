@@ -60,11 +60,12 @@ func TestAgentTokenWritesOnlyItsOwnNode(t *testing.T) {
 
 	other := "another-node"
 	for what, err := range map[string]error{
-		"set":   agent.Create(ctx, &bpfleetv1.NodeProgramSet{ObjectMeta: metav1.ObjectMeta{Name: other}}, dry),
-		"Lease": agent.Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: other}}, dry),
+		"set":    agent.Create(ctx, &bpfleetv1.NodeProgramSet{ObjectMeta: metav1.ObjectMeta{Name: other}}, dry),
+		"Lease":  agent.Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: other}}, dry),
+		"report": agent.Create(ctx, &bpfleetv1.NodeProgramReport{ObjectMeta: metav1.ObjectMeta{Name: other}}, dry),
 	} {
 		if !apierrors.IsForbidden(err) && !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), NodeName) {
-			t.Errorf("the agent creating %s's %s: %v, want a denial naming its own node", other, what, err)
+			t.Errorf("the agent writing %s's %s: %v, want a denial naming its own node", other, what, err)
 		}
 	}
 }
@@ -77,11 +78,10 @@ func agentTokenConfig(t *testing.T) *rest.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pods corev1.PodList
-	if err := k.List(context.Background(), &pods, client.InNamespace(Namespace), client.MatchingLabels{"app.kubernetes.io/component": "agent"}); err != nil || len(pods.Items) != 1 {
-		t.Fatalf("the agent's pod: %v (%d pods)", err, len(pods.Items))
+	var pod corev1.Pod
+	if err := k.Get(context.Background(), types.NamespacedName{Namespace: Namespace, Name: agentPod(t)}, &pod); err != nil {
+		t.Fatal(err)
 	}
-	pod := pods.Items[0]
 	token, err := install.outputInNamespace("sh", "-c", "cat /var/lib/kubelet/pods/"+string(pod.UID)+"/volumes/kubernetes.io~projected/kube-api-access-*/token")
 	if err != nil {
 		t.Fatal(err)
