@@ -10,16 +10,11 @@ import (
 	"testing"
 	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
-	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/bpfleet/bpfleet/controllers"
 	"github.com/bpfleet/bpfleet/internal/scheme"
+	"github.com/bpfleet/bpfleet/internal/scrape/scrapetest"
 )
 
 // On a cluster the operator serves /metrics over HTTPS to callers the API
@@ -28,8 +23,8 @@ import (
 func TestMetricsNeedAuthorization(t *testing.T) {
 	addr := operator(t)
 
-	reader := serviceAccountToken(t, "prometheus", true)
-	stranger := serviceAccountToken(t, "stranger", false)
+	reader := scrapetest.ReaderToken(t, plane.Config, "bpfleet-system", "prometheus", true)
+	stranger := scrapetest.ReaderToken(t, plane.Config, "bpfleet-system", "stranger", false)
 	for _, tc := range []struct {
 		name, token string
 		want        int
@@ -87,40 +82,6 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-// serviceAccountToken makes a service account in bpfleet-system (bound to
-// bpfleet-metrics-reader when reader) and returns a token for it.
-func serviceAccountToken(t *testing.T, name string, reader bool) string {
-	t.Helper()
-	ctx := context.Background()
-	c, err := client.New(plane.Config, client.Options{Scheme: scheme.New()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "bpfleet-system"}}
-	if err := c.Create(ctx, sa); err != nil {
-		t.Fatal(err)
-	}
-	if reader {
-		binding := &rbacv1.ClusterRoleBinding{
-			ObjectMeta: metav1.ObjectMeta{Name: name + "-metrics"},
-			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "bpfleet-metrics-reader"},
-			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: "bpfleet-system"}},
-		}
-		if err := c.Create(ctx, binding); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cs, err := kubernetes.NewForConfig(plane.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := cs.CoreV1().ServiceAccounts("bpfleet-system").CreateToken(ctx, name, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tr.Status.Token
 }
 
 // scrapeStatus GETs the metrics endpoint (self-signed HTTPS) with token,

@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,8 +15,8 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/internal/scrape/scrapetest"
 	"github.com/bpfleet/bpfleet/internal/testkernel"
-	"github.com/bpfleet/bpfleet/internal/testproc"
 )
 
 // Every PromQL expression of config/grafana/bpfleet.json returns data from
@@ -28,7 +25,7 @@ import (
 func TestDashboardQueriesReturnData(t *testing.T) {
 	s := startStack(t)
 	ctx := context.Background()
-	prom := startPrometheus(t, serveRegistry(t))
+	prom := scrapetest.StartPrometheus(t, fmt.Sprintf("- job_name: bpfleet\n  static_configs: [{targets: [%q]}]\n", serveRegistry(t)))
 
 	metered := counter("dash-metered", s.Example, nil)
 	metered.Spec.RunStats = true
@@ -64,7 +61,7 @@ func TestDashboardQueriesReturnData(t *testing.T) {
 		_, _ = os.ReadFile("/proc/self/status") // the metered program runs
 		empty = empty[:0]
 		for _, e := range exprs {
-			if !prom.hasData(t, e) {
+			if !prom.HasData(t, e) {
 				empty = append(empty, e)
 			}
 		}
@@ -118,55 +115,4 @@ func serveRegistry(t *testing.T) string {
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return l.Addr().String()
-}
-
-type prometheusServer struct{ addr string }
-
-// startPrometheus runs Debian's prometheus on 127.0.0.1, scraping target
-// every second.
-func startPrometheus(t *testing.T, target string) *prometheusServer {
-	t.Helper()
-	bin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Fatal("prometheus not installed: run hack/install-deps.sh (make test does)")
-	}
-	dir := t.TempDir()
-	config := fmt.Sprintf("global: {scrape_interval: 1s, evaluation_interval: 1s}\n"+
-		"scrape_configs:\n- job_name: bpfleet\n  static_configs: [{targets: [%q]}]\n", target)
-	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	testproc.Start(t, dir, bin, nil, "--config.file="+filepath.Join(dir, "prometheus.yml"),
-		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr)
-	return &prometheusServer{addr: addr}
-}
-
-// hasData reports whether an instant query returns at least one sample.
-func (p *prometheusServer) hasData(t *testing.T, expr string) bool {
-	t.Helper()
-	resp, err := http.Get("http://" + p.addr + "/api/v1/query?query=" + url.QueryEscape(expr))
-	if err != nil {
-		return false // not up yet
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			Result []json.RawMessage `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatalf("query %s: %v", expr, err)
-	}
-	if out.Status != "success" {
-		t.Fatalf("query %s: %s", expr, out.Error)
-	}
-	return len(out.Data.Result) > 0
 }

@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -117,13 +118,13 @@ func reportIdle(b *testing.B, k client.Client, programs string) {
 // agentPodCgroup is the agent pod's memory cgroup directory.
 func agentPodCgroup(b *testing.B, k client.Client) string {
 	b.Helper()
-	var pods corev1.PodList
-	if err := k.List(context.Background(), &pods, client.InNamespace(Namespace), client.MatchingLabels{"app.kubernetes.io/component": "agent"}); err != nil || len(pods.Items) != 1 {
-		b.Fatalf("the agent's pod: %v (%d pods)", err, len(pods.Items))
+	var pod corev1.Pod
+	if err := k.Get(context.Background(), types.NamespacedName{Namespace: Namespace, Name: agentPod(b)}, &pod); err != nil {
+		b.Fatal(err)
 	}
-	matches, _ := filepath.Glob(filepath.Join(cgroupFS, "memory", cgroupRoot, "kubepods", "*", "pod"+string(pods.Items[0].UID)))
+	matches, _ := filepath.Glob(filepath.Join(cgroupFS, "memory", cgroupRoot, "kubepods", "*", "pod"+string(pod.UID)))
 	if len(matches) != 1 {
-		b.Fatalf("no memory cgroup for pod %s: %v", pods.Items[0].UID, matches)
+		b.Fatalf("no memory cgroup for pod %s: %v", pod.UID, matches)
 	}
 	return matches[0]
 }

@@ -162,7 +162,7 @@ func (c *Cluster) kubectlIn(stdin string, args ...string) (string, error) {
 // and the events, and where the logs are kept (the next Start clears
 // them; a copy goes to the repository's .cache/node-logs).
 func (c *Cluster) dumpState(w io.Writer) {
-	for _, args := range [][]string{{"get", "pods", "-A", "-o", "wide"}, {"get", "events", "-A", "--sort-by=.lastTimestamp"}} {
+	for _, args := range [][]string{{"get", "pods", "-A", "-o", "wide", "--request-timeout=10s"}, {"get", "events", "-A", "--sort-by=.lastTimestamp", "--request-timeout=10s"}} {
 		out, _ := c.Kubectl(args...)
 		fmt.Fprintf(w, "kubectl %s:\n%s\n", strings.Join(args, " "), out)
 	}

@@ -110,7 +110,7 @@ func sameObjects(t *testing.T, when string, before, now bpfleetv1.NodeProgramSta
 }
 
 // agentPod is the name of the agent's running pod.
-func agentPod(t *testing.T) string {
+func agentPod(t testing.TB) string {
 	t.Helper()
 	k, err := install.Client()
 	if err != nil {

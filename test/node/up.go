@@ -35,6 +35,7 @@ func Up(ctx context.Context, root string) (in *Install, err error) {
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, in.Down())
+			in = nil
 		}
 	}()
 	refs, err := c.PushImages(ctx, images.Operator, images.Agent)
