@@ -11,11 +11,11 @@ help: ## Show the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 .PHONY: deps
-deps: ## Install the Debian packages the build needs (clang, libbpf-dev, bpftool, iproute2).
+deps: ## Install the Debian packages the build and tests need (clang, libbpf-dev, bpftool, iproute2, containerd, runc, CNI plugins, prometheus).
 	@hack/install-deps.sh
 
 .PHONY: bins
-bins: ## Build kube-apiserver, etcd, kubectl and cosign from the Go module proxy into bin/ (cached).
+bins: ## Build etcd, kube-apiserver, kubectl, kubelet, kube-controller-manager, kube-scheduler and cosign from the Go module proxy into bin/ (cached).
 	@hack/envtest-bins.sh
 	@hack/cosign.sh
 
@@ -56,7 +56,7 @@ images: ## Build the operator and agent images (linux/amd64, linux/arm64, no Doc
 	go run ./hack/images -registry $(REGISTRY) -tag $(TAG)
 
 .PHONY: test
-test: deps bins corpus verify ## Run every test: envtest, kernel (root), end to end; then the kernel tests on Debian's kernels (vmtest).
+test: deps bins corpus verify ## Run every test: envtest, kernel (root), end to end, the install on a real one-node cluster; then the kernel tests on Debian's kernels (vmtest).
 	go vet ./...
 	go test $(GO_TEST_FLAGS) ./...
 	$(MAKE) vmtest
