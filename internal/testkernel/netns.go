@@ -16,9 +16,9 @@ import (
 // VethPair creates a veth pair for a test: host stays in this network
 // namespace, its peer goes into peerNS, a fresh namespace made with
 // `ip netns add`. Both ends are up, with addresses hostIP and peerIP on a
-// private /30, and the namespace has IPv6 off, so the only packets host
-// receives are the test's (and ARP). The test's cleanup deletes both.
-// Call Require first.
+// private /30; the namespace has IPv6 off and each end knows the other's
+// MAC address for good (no ARP), so the only packets host receives are
+// the test's. The test's cleanup deletes both. Call Require first.
 func VethPair(tb testing.TB) (host, peerNS, hostIP, peerIP string) {
 	tb.Helper()
 	b := randomBytes(tb)
@@ -40,7 +40,27 @@ func VethPair(tb testing.TB) (host, peerNS, hostIP, peerIP string) {
 	ip(tb, "-n", peerNS, "addr", "add", peerIP+"/30", "dev", peer)
 	ip(tb, "-n", peerNS, "link", "set", peer, "up")
 	ip(tb, "-n", peerNS, "link", "set", "lo", "up")
+	// No ARP either: a neighbour entry going stale mid-test would send
+	// host a packet no program of the test counts.
+	ip(tb, "neigh", "replace", peerIP, "lladdr", macOf(tb, "", peer, peerNS), "dev", host, "nud", "permanent")
+	ip(tb, "-n", peerNS, "neigh", "replace", hostIP, "lladdr", macOf(tb, host, "", ""), "dev", peer, "nud", "permanent")
 	return host, peerNS, hostIP, peerIP
+}
+
+// macOf is the MAC address of host (in this namespace) or of peer in
+// namespace ns.
+func macOf(tb testing.TB, host, peer, ns string) string {
+	tb.Helper()
+	args := []string{"-br", "link", "show", host}
+	if peer != "" {
+		args = []string{"-n", ns, "-br", "link", "show", peer}
+	}
+	out, err := exec.Command("ip", args...).Output()
+	f := strings.Fields(string(out))
+	if err != nil || len(f) < 3 {
+		tb.Fatalf("ip %v: %v %q", args, err, out)
+	}
+	return f[2]
 }
 
 var received = regexp.MustCompile(`(\d+) (?:packets )?received`)
