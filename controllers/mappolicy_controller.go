@@ -32,6 +32,10 @@ type MapPolicyReconciler struct {
 	// artifact not found, unauthorized) is tried again; 0: 5 minutes.
 	StalledRetry time.Duration
 
+	// Uninstalling reports whether the kind's CRD is being deleted (nil:
+	// never; see UninstallReconciler).
+	Uninstalling func() bool
+
 	skeleton *skeleton[*bpfleetv1.MapPolicy]
 }
 
@@ -48,7 +52,7 @@ func (r *MapPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 // newSkeleton is the reconcile path of MapPolicies.
 func (r *MapPolicyReconciler) newSkeleton() *skeleton[*bpfleetv1.MapPolicy] {
 	return &skeleton[*bpfleetv1.MapPolicy]{
-		client: r.Client, recorder: r.Recorder, newObject: func() *bpfleetv1.MapPolicy { return &bpfleetv1.MapPolicy{} },
+		client: r.Client, recorder: r.Recorder, uninstalling: r.Uninstalling, newObject: func() *bpfleetv1.MapPolicy { return &bpfleetv1.MapPolicy{} },
 		status: func(mp *bpfleetv1.MapPolicy) statusView {
 			return statusView{whole: &mp.Status, conditions: &mp.Status.Conditions, observedGeneration: &mp.Status.ObservedGeneration}
 		},

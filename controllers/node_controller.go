@@ -457,6 +457,18 @@ func SetupAll(mgr ctrl.Manager, resolver Resolver, o Options) error {
 	if err := indexNodeObjects(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
+	held, err := heldKinds(mgr.GetRESTMapper())
+	if err != nil {
+		return err
+	}
+	deleted := &DeletedKinds{}
+	uninstalling := func(kind string) func() bool {
+		crd := crdOf(held, kind)
+		return func() bool { return deleted.Has(crd) }
+	}
+	if err := (&UninstallReconciler{Client: mgr.GetClient(), Held: held, Deleted: deleted}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setup uninstall: %w", err)
+	}
 	handed := newAhead()
 	nodes := &NodeReconciler{Client: mgr.GetClient(), Verify: o.Verify, AgentNamespace: o.agentAccount().Namespace, ahead: handed, Resolver: resolver}
 	if err := nodes.SetupWithManager(mgr); err != nil {
@@ -469,7 +481,7 @@ func SetupAll(mgr ctrl.Manager, resolver Resolver, o Options) error {
 	}
 	mp := &MapPolicyReconciler{
 		Client: mgr.GetClient(), Resolver: resolver, Recorder: mgr.GetEventRecorder("bpfleet-operator"),
-		StalledRetry: o.StalledRetry, SecretNamespaces: served,
+		StalledRetry: o.StalledRetry, SecretNamespaces: served, Uninstalling: uninstalling("MapPolicy"),
 	}
 	if err := mp.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setup MapPolicy: %w", err)
@@ -478,7 +490,7 @@ func SetupAll(mgr ctrl.Manager, resolver Resolver, o Options) error {
 		r := &ProgramReconciler{
 			Client: mgr.GetClient(), Kind: k, Resolver: resolver, Recorder: mgr.GetEventRecorder("bpfleet-operator"),
 			AgentNamespace: o.agentAccount().Namespace, StalledRetry: o.StalledRetry, SecretNamespaces: served,
-			ahead: handed,
+			ahead: handed, Uninstalling: uninstalling(k.Name),
 		}
 		if err := r.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setup %s: %w", k.Name, err)

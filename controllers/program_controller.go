@@ -48,6 +48,10 @@ type ProgramReconciler struct {
 	// not found, unauthorized) is tried again; 0: 5 minutes.
 	StalledRetry time.Duration
 
+	// Uninstalling reports whether the kind's CRD is being deleted (nil:
+	// never; see UninstallReconciler).
+	Uninstalling func() bool
+
 	skeleton *skeleton[bpfleetv1.Program]
 	view     *nodeView
 	// ahead hands what a reconcile changed to the node passes before it
@@ -65,7 +69,7 @@ func (r *ProgramReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 // newSkeleton is the reconcile path of the reconciler's kind.
 func (r *ProgramReconciler) newSkeleton() *skeleton[bpfleetv1.Program] {
 	return &skeleton[bpfleetv1.Program]{
-		client: r.Client, recorder: r.Recorder, newObject: r.Kind.New,
+		client: r.Client, recorder: r.Recorder, uninstalling: r.Uninstalling, newObject: r.Kind.New,
 		status: func(p bpfleetv1.Program) statusView {
 			st := p.ProgramStatus()
 			return statusView{whole: st, conditions: &st.Conditions, observedGeneration: &st.ObservedGeneration}

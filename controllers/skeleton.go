@@ -46,6 +46,10 @@ type skeleton[T client.Object] struct {
 	// wait for the nodes' reports (see ahead); nil: nothing is handed
 	// over.
 	handOver func(from, cur T) (hold bool, withdraw func())
+	// uninstalling reports whether T's CRD is being deleted (nil: never):
+	// its objects then get no finalizer, and are released without waiting
+	// for the nodes (see UninstallReconciler).
+	uninstalling func() bool
 }
 
 // statusView is what the skeleton reads and writes of a status.
@@ -122,8 +126,10 @@ func (s *skeleton[T]) addFinalizer(ctx context.Context, base, obj T) error {
 // release removes the finalizer of a deleted object once finalize says
 // that nothing holds it any more.
 func (s *skeleton[T]) release(ctx context.Context, obj T, finalize step[T]) error {
-	if err := finalize(ctx, obj); err != nil {
-		return err
+	if !s.kindDeleted() {
+		if err := finalize(ctx, obj); err != nil {
+			return err
+		}
 	}
 	base := obj.DeepCopyObject().(T)
 	controllerutil.RemoveFinalizer(obj, bpfleetv1.Finalizer)
@@ -135,6 +141,11 @@ func (s *skeleton[T]) release(ctx context.Context, obj T, finalize step[T]) erro
 	}
 	s.recorder.Eventf(obj, nil, corev1.EventTypeNormal, bpfleetv1.ReasonDeleting, "Unload", "unloaded from every node")
 	return nil
+}
+
+// kindDeleted reports whether T's CRD is being deleted.
+func (s *skeleton[T]) kindDeleted() bool {
+	return s.uninstalling != nil && s.uninstalling()
 }
 
 // summarizeAndPatch is where every reconcile ends: the conditions of err's
@@ -160,7 +171,7 @@ func (s *skeleton[T]) summarizeAndPatch(ctx context.Context, req ctrl.Request, b
 	if perr := s.patchStatus(ctx, base, obj); perr != nil {
 		return ctrl.Result{}, errors.Join(err, perr)
 	}
-	if live {
+	if live && !s.kindDeleted() {
 		base.SetResourceVersion(obj.GetResourceVersion()) // as the status write left it
 		if ferr := s.addFinalizer(ctx, base, obj); ferr != nil {
 			return ctrl.Result{}, errors.Join(err, ferr)

@@ -77,6 +77,12 @@ type Reconciler struct {
 	// the node's set as last read.
 	written writtenReport
 	held    heldSet
+	// setCRD is the sets' CRD, whose deletion uninstalls the agent
+	// (uninstalled); uninstalling is set once it is seen deleted, and
+	// unloaded once a pass unloaded everything then.
+	setCRD       string
+	uninstalling atomic.Bool
+	unloaded     atomic.Bool
 }
 
 type terminalFailure struct {
@@ -93,6 +99,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	r.passStart.Store(time.Now().UnixNano())
 	defer r.passStart.Store(0)
 	defer r.memory.afterPass()
+	if r.uninstalling.Load() {
+		return r.unloadAll(ctx)
+	}
 	set, err := r.ownSet(ctx)
 	if err != nil {
 		return ctrl.Result{}, err

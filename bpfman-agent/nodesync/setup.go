@@ -58,6 +58,9 @@ type Options struct {
 	// LeaseNamespace holds the Lease the agent renews to say it is alive
 	// (the agents' namespace; the operator reads it there).
 	LeaseNamespace string
+	// SetCRD is the CRD whose deletion uninstalls the agent: it then
+	// unloads everything ("": SetCRD, the sets' own; tests name another).
+	SetCRD string
 	// InProcess allows more than one agent in a process (one after another
 	// in tests, or several simulated nodes): controller names are not
 	// required to be unique.
@@ -134,7 +137,7 @@ func (o Options) mountAt() string {
 
 // newManager makes a manager whose cache may hold only this node's set
 // and report (the report's metadata, see writtenReport; the set is
-// watched by heldSet, not cached), without their managedFields (which the
+// watched by heldSet, not cached) and the sets' CRD's metadata, without their managedFields (which the
 // agent never reads).
 func newManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manager, error) {
 	own := cache.ByObject{Field: fields.OneTermEqualSelector("metadata.name", o.NodeName)}
@@ -147,6 +150,7 @@ func newManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 		Cache: cache.Options{
 			ByObject: map[client.Object]cache.ByObject{
 				&bpfleetv1.NodeProgramSet{}: own, &bpfleetv1.NodeProgramReport{}: own,
+				crdMeta(o.setCRD()): {Field: fields.OneTermEqualSelector("metadata.name", o.setCRD())},
 			},
 			DefaultTransform: cache.TransformStripManagedFields(),
 		},
@@ -160,13 +164,21 @@ func newReconciler(mgr ctrl.Manager, o Options, progs *programs.Manager, store *
 	r := &Reconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), NodeName: o.NodeName, LeaseNamespace: o.LeaseNamespace,
 		Programs: progs, Images: images, ImageCache: store, Kernel: probe.Kernel(), RunStats: &metrics.RunStats{},
-		StuckAfter: o.stuckAfter(),
+		StuckAfter: o.stuckAfter(), setCRD: o.setCRD(),
 	}
 	policies := mappolicy.New(mappolicy.Config{
 		Programs: progs, Images: images, Reader: mgr.GetAPIReader(), Exporter: exporter, StateDir: o.StateDir,
 	})
 	r.MapPolicies = policies
 	return r
+}
+
+// setCRD is the CRD whose deletion uninstalls the agent.
+func (o Options) setCRD() string {
+	if o.SetCRD != "" {
+		return o.SetCRD
+	}
+	return SetCRD
 }
 
 // imageOptions are the image store's limits the options set.

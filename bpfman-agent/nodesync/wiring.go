@@ -60,12 +60,14 @@ func addStatsOff(mgr ctrl.Manager, r *Reconciler, _ Options) error {
 // addController starts a pass on spec changes (the held set's own watch,
 // see heldSet), on a report that disappeared (its set was made anew, or
 // someone deleted it) and on interfaces that appear or vanish; the
-// agent's own report writes do not. It watches the report's metadata
-// only (see writtenReport).
+// agent's own report writes do not; and once the sets' CRD is deleted
+// (uninstalled). It watches the report's and the CRD's metadata only (see
+// writtenReport).
 func addController(mgr ctrl.Manager, r *Reconciler, o Options) error {
 	changes := make(chan event.TypedGenericEvent[*bpfleetv1.NodeProgramSet])
 	err := ctrl.NewControllerManagedBy(mgr).Named("nodesync").
 		WatchesMetadata(&bpfleetv1.NodeProgramReport{}, &handler.EnqueueRequestForObject{}, builder.WithPredicates(deleted())).
+		WatchesMetadata(crdMeta(o.setCRD()), r.uninstalled(o.NodeName)).
 		WatchesRawSource(source.Channel(changes, &handler.TypedEnqueueRequestForObject[*bpfleetv1.NodeProgramSet]{})).
 		Complete(r)
 	if err != nil {

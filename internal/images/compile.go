@@ -15,15 +15,26 @@ import (
 // a static stripped binary, and returns its content.
 func compile(ctx context.Context, opts Options, img Image, p v1.Platform) ([]byte, error) {
 	out := filepath.Join(opts.CacheDir, platformDir(p), img.Name)
-	// -buildvcs=false: the binary does not depend on git's state, the
-	// revision label says it.
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, img.Package)
-	cmd.Dir = opts.Dir
-	cmd.Env = append(os.Environ(), goEnv(p)...)
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build %s: %w\n%s", img.Package, err, msg)
+	if err := Binary(ctx, opts.Dir, img.Package, out, p); err != nil {
+		return nil, err
 	}
 	return os.ReadFile(out)
+}
+
+// Binary builds pkg (a package path, from dir) for p into out as it goes
+// into an image: static, stripped, with no path of the build machine.
+// Benchmarks build what they measure with it, so that they measure what
+// users run.
+func Binary(ctx context.Context, dir, pkg, out string, p v1.Platform) error {
+	// -buildvcs=false: the binary does not depend on git's state, the
+	// revision label says it.
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, pkg)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), goEnv(p)...)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %w\n%s", pkg, err, msg)
+	}
+	return nil
 }
 
 // goEnv is the go command's environment that builds a static binary for p.

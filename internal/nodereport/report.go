@@ -6,6 +6,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
@@ -42,4 +43,20 @@ func WriteReport(ctx context.Context, c client.Client, set *bpfleetv1.NodeProgra
 		return fmt.Errorf("write report of %s: %w", set.Name, err)
 	}
 	return nil
+}
+
+// Entry reads node's report and returns its entry for the program uid, as
+// a user reads it with kubectl (an error says what it holds when it holds
+// none).
+func Entry(ctx context.Context, c client.Reader, node string, uid types.UID) (bpfleetv1.NodeProgramStatus, error) {
+	var report bpfleetv1.NodeProgramReport
+	if err := c.Get(ctx, types.NamespacedName{Name: node}, &report); err != nil {
+		return bpfleetv1.NodeProgramStatus{}, err
+	}
+	for _, e := range report.Status.Programs {
+		if e.UID == uid {
+			return e, nil
+		}
+	}
+	return bpfleetv1.NodeProgramStatus{}, fmt.Errorf("node %s reports nothing of %s: %+v", node, uid, report.Status.Programs)
 }

@@ -6,6 +6,7 @@ package testproc
 import (
 	"bufio"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,4 +136,27 @@ func MachineCPU(tb testing.TB) Machine {
 // Sub is m minus an earlier reading.
 func (m Machine) Sub(earlier Machine) Machine {
 	return Machine{m.Busy - earlier.Busy, m.Idle - earlier.Idle, m.Steal - earlier.Steal}
+}
+
+// FreePort is a TCP port on host no one listened on a moment ago (0 if
+// none could be had): for a process a test starts, which binds it itself.
+// Another process may take it meanwhile; the process then fails loudly.
+func FreePort(host string) int {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// FreeAddr is a loopback address (host:port) whose port was free a moment
+// ago (see FreePort).
+func FreeAddr(tb testing.TB) string {
+	tb.Helper()
+	port := FreePort("127.0.0.1")
+	if port == 0 {
+		tb.Fatal("no free port on 127.0.0.1")
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }

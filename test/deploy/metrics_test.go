@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net"
 	"net/http"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/bpfleet/bpfleet/controllers"
 	"github.com/bpfleet/bpfleet/internal/scheme"
 	"github.com/bpfleet/bpfleet/internal/scrape/scrapetest"
+	"github.com/bpfleet/bpfleet/internal/testproc"
 )
 
 // On a cluster the operator serves /metrics over HTTPS to callers the API
@@ -59,7 +59,7 @@ func operator(t *testing.T) string {
 	t.Helper()
 	installed(t)
 	operatorOnce.Do(func() {
-		operatorAddr = freeAddr(t)
+		operatorAddr = testproc.FreeAddr(t)
 		var mgr ctrl.Manager
 		mgr, operatorErr = controllers.NewManager(serviceAccountConfig("bpfleet-system", "bpfleet-operator"), scheme.New(), controllers.Options{
 			MetricsAddr: operatorAddr, MetricsSecure: true, HealthAddr: "0", SecretNamespaces: servedNamespaces,
@@ -72,16 +72,6 @@ func operator(t *testing.T) string {
 		t.Fatal(operatorErr)
 	}
 	return operatorAddr
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // scrapeStatus GETs the metrics endpoint (self-signed HTTPS) with token,

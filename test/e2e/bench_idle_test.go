@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -18,9 +19,11 @@ import (
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpf"
 	"github.com/bpfleet/bpfleet/internal/controlplane"
+	"github.com/bpfleet/bpfleet/internal/images"
 	"github.com/bpfleet/bpfleet/internal/scheme"
 	"github.com/bpfleet/bpfleet/internal/testkernel"
 	"github.com/bpfleet/bpfleet/internal/testproc"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // idleWindow is how long each idle reading lasts: long enough to hold one
@@ -176,12 +179,11 @@ func readIdle(b *testing.B, operator, agent *exec.Cmd) (footprint, footprint) {
 // baseline alike.
 func buildBinaries(b *testing.B, dir string) map[string]string {
 	out := map[string]string{}
+	host := v1.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH}
 	for name, pkg := range map[string]string{"bpfleet-operator": "../../cmd/bpfleet-operator", "bpfman-agent": "../../bpfman-agent", "baseline": "./baseline"} {
 		bin := filepath.Join(dir, name)
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, pkg)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("go build %s: %v\n%s", pkg, err, msg)
+		if err := images.Binary(context.Background(), ".", pkg, bin, host); err != nil {
+			b.Fatal(err)
 		}
 		out[name] = bin
 	}

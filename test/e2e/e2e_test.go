@@ -20,6 +20,7 @@ import (
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpf"
 	"github.com/bpfleet/bpfleet/cmd/bpfleet-local/localstack"
+	"github.com/bpfleet/bpfleet/internal/nodereport"
 	"github.com/bpfleet/bpfleet/internal/testkernel"
 	"github.com/bpfleet/bpfleet/internal/teststack"
 )
@@ -162,17 +163,11 @@ func sleep(ctx context.Context, d time.Duration) {
 // nodeEntry is what the agent reports for uid on the test node.
 func nodeEntry(t testing.TB, c client.Client, uid types.UID) bpfleetv1.NodeProgramStatus {
 	t.Helper()
-	var report bpfleetv1.NodeProgramReport
-	if err := c.Get(context.Background(), types.NamespacedName{Name: node}, &report); err != nil {
+	e, err := nodereport.Entry(context.Background(), c, node, uid)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range report.Status.Programs {
-		if e.UID == uid {
-			return e
-		}
-	}
-	t.Fatalf("node %s reports nothing for %s: %+v", node, uid, report.Status.Programs)
-	return bpfleetv1.NodeProgramStatus{}
+	return e
 }
 
 // countFor reads this process's entry in the counts map with the given ID.

@@ -13,6 +13,7 @@ import (
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/cmd/bpfleet-local/localstack"
+	"github.com/bpfleet/bpfleet/internal/nodereport"
 )
 
 // Deleting the Node object of a host whose agent runs (kubectl delete node,
@@ -86,14 +87,6 @@ func assertRunning(t *testing.T, st bpfleetv1.NodeProgramStatus, when string) {
 
 // nodeEntryOrZero is the node's report entry for uid, or a zero entry.
 func nodeEntryOrZero(ctx context.Context, s *localstack.Stack, uid types.UID) bpfleetv1.NodeProgramStatus {
-	var report bpfleetv1.NodeProgramReport
-	if err := s.Client.Get(ctx, types.NamespacedName{Name: node}, &report); err != nil {
-		return bpfleetv1.NodeProgramStatus{}
-	}
-	for _, st := range report.Status.Programs {
-		if st.UID == uid {
-			return st
-		}
-	}
-	return bpfleetv1.NodeProgramStatus{}
+	e, _ := nodereport.Entry(ctx, s.Client, node, uid)
+	return e
 }

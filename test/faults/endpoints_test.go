@@ -4,12 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bpfleet/bpfleet/internal/testproc"
 )
 
 // endpoints are the agent's metrics and health addresses, on loopback.
@@ -19,20 +20,9 @@ type endpoints struct{ metrics, health string }
 // on free loopback ports.
 func (h *host) serveEndpoints() endpoints {
 	h.t.Helper()
-	e := endpoints{metrics: freeAddr(h.t), health: freeAddr(h.t)}
+	e := endpoints{metrics: testproc.FreeAddr(h.t), health: testproc.FreeAddr(h.t)}
 	h.args = append(h.args, "--metrics-bind-address="+e.metrics, "--health-probe-bind-address="+e.health)
 	return e
-}
-
-// freeAddr is a loopback address whose port was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 var probeClient = &http.Client{Timeout: 5 * time.Second}

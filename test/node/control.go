@@ -5,6 +5,8 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+
+	"github.com/bpfleet/bpfleet/internal/testproc"
 )
 
 // serviceCIDR is the cluster's service range; its first address is the
@@ -36,7 +38,7 @@ func (c *Cluster) startControlPlane() error {
 }
 
 func (c *Cluster) startEtcd() error {
-	client, peer := freePort("127.0.0.1"), freePort("127.0.0.1")
+	client, peer := testproc.FreePort("127.0.0.1"), testproc.FreePort("127.0.0.1")
 	c.etcdURL = "http://127.0.0.1:" + strconv.Itoa(client)
 	var err error
 	c.etcd, err = c.startControl("etcd", c.bin("etcd"),
@@ -50,7 +52,7 @@ func (c *Cluster) startEtcd() error {
 }
 
 func (c *Cluster) startAPIServer() error {
-	port := freePort(NodeIP)
+	port := testproc.FreePort(NodeIP)
 	c.Server = fmt.Sprintf("https://%s:%d", NodeIP, port)
 	c.APIPort = port
 	serving, servingKey, err := c.pki.issue("apiserver", identity{
@@ -110,16 +112,6 @@ func (c *Cluster) startScheduler() error {
 		"--leader-elect=false",
 		"--secure-port=0")
 	return err
-}
-
-// freePort is a TCP port free on addr now.
-func freePort(addr string) int {
-	l, err := net.Listen("tcp", net.JoinHostPort(addr, "0"))
-	if err != nil {
-		return 0
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // startControl starts a part of the control plane, in the node's control

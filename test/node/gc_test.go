@@ -60,11 +60,31 @@ func TestNodeDeletedAndRegisteredAgainKeepsPrograms(t *testing.T) {
 	p := applySample(t, "node-gone-counter")
 	t.Cleanup(func() { _, _ = install.Kubectl("delete", "tracepointprogram/"+p.Name, "--timeout=1m") })
 	before := reportEntry(t, p.UID)
+	t.Cleanup(func() {
+		if t.Failed() { // the tests that follow need the node back
+			_ = install.RestartKubelet(ctx)
+			_ = install.WaitInstalled(ctx)
+		}
+	})
 
 	if out, err := install.Kubectl("delete", "node", NodeName); err != nil {
 		t.Fatalf("kubectl delete node: %v\n%s", err, out)
 	}
-	time.Sleep(5 * time.Second) // the operator and the agent see the deletion
+	// Once the operator counts the node gone and the agent reported on
+	// its set as it is now (had the operator changed it), what runs on
+	// the node is what would ever run there without its Node.
+	seen := func(ctx context.Context) (bool, error) {
+		var got bpfleetv1.TracepointProgram
+		var now bpfleetv1.NodeProgramSet
+		var report bpfleetv1.NodeProgramReport
+		if k8sGet(ctx, p.Name, &got) != nil || k8sGet(ctx, NodeName, &now) != nil || k8sGet(ctx, NodeName, &report) != nil {
+			return false, nil
+		}
+		return got.Status.Nodes.Selected == 0 && report.Status.SetGeneration == now.Generation, nil
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 2*time.Minute, true, seen); err != nil {
+		t.Fatalf("the operator never counted the deleted Node out, or the agent never reported on its set: %v", err)
+	}
 	sameObjects(t, "with the Node deleted", before, reportEntry(t, p.UID))
 
 	if err := install.RestartKubelet(ctx); err != nil {

@@ -67,7 +67,9 @@ func (c *Cluster) Install(ctx context.Context, img Images) error {
 // overlay is the install's kustomization over base.
 func (c *Cluster) overlay(base string, img Images) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- %s\n", base)
+	// fifo: config/default's order, which an overlay's default sort
+	// would undo (see config/default/kustomization.yaml).
+	fmt.Fprintf(&b, "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- %s\nsortOptions:\n  order: fifo\n", base)
 	b.WriteString("configMapGenerator:\n- name: registry-ca\n  namespace: " + Namespace + "\n  files: [ca.crt]\nimages:\n")
 	for name, ref := range map[string]string{"bpfleet-operator": img.Operator, "bpfman-agent": img.Agent} {
 		repo, tag, _ := strings.Cut(ref, "@")

@@ -20,6 +20,7 @@ import (
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/internal/controlplane"
+	"github.com/bpfleet/bpfleet/internal/nodereport"
 	"github.com/bpfleet/bpfleet/internal/testkernel"
 )
 
@@ -172,17 +173,11 @@ func reportEntry(t *testing.T, uid types.UID) bpfleetv1.NodeProgramStatus {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var report bpfleetv1.NodeProgramReport
-	if err := k.Get(context.Background(), types.NamespacedName{Name: NodeName}, &report); err != nil {
+	e, err := nodereport.Entry(context.Background(), k, NodeName, uid)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range report.Status.Programs {
-		if e.UID == uid {
-			return e
-		}
-	}
-	t.Fatalf("node %s reports nothing of %s: %+v", NodeName, uid, report.Status.Programs)
-	return bpfleetv1.NodeProgramStatus{}
+	return e
 }
 
 // bpftoolProgName is the name bpftool shows for program id.

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -563,20 +562,10 @@ func startOperator(tb testing.TB, root, dir, kubeconfig string) (*exec.Cmd, stri
 	args := []string{"--metrics-bind-address=0", "--health-probe-bind-address=0"}
 	pprof := ""
 	if os.Getenv("BPFLEET_SCALE_OPERATOR_PROFILE") != "" || os.Getenv("BPFLEET_SCALE_OPERATOR_HEAP_PROFILE") != "" {
-		pprof = freeAddr(tb)
+		pprof = testproc.FreeAddr(tb)
 		args = append(args, "--pprof-bind-address="+pprof)
 	}
 	return testproc.Start(tb, dir, bin, []string{"KUBECONFIG=" + kubeconfig}, args...), pprof
-}
-
-// freeAddr is a local address no one listens on.
-func freeAddr(tb testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // apiRequests reads apiserver_request_total from the API server's own
