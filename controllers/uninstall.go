@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -31,8 +32,8 @@ import (
 // nodes.
 //
 // Deleting a CRD deletes every resource of its kind, and a CRD is deleted
-// when bpfleet is uninstalled. `kubectl delete -k config/default` (or a
-// GitOps prune) deletes, within the same second, the CRDs, the operator's
+// when bpfleet is uninstalled. `kubectl delete -k config/default` deletes,
+// within the same second, the CRDs, the operator's
 // pods and the ServiceAccount, ClusterRole and ClusterRoleBinding its
 // access comes from: a finalizer released only once every node reported
 // the program unloaded would wait for an operator that is gone, forever,
@@ -48,14 +49,12 @@ type UninstallReconciler struct {
 	// Deleted is told of the kinds being deleted, so that their
 	// reconcilers no longer add the finalizer.
 	Deleted *DeletedKinds
-	// SetCRD is the NodeProgramSets' CRD ("": SetCRD). Once it is being
-	// deleted, bpfleet is being uninstalled: every agent unloads all it
-	// runs, and every held resource is released.
+	// SetCRD is the NodeProgramSets' CRD ("":
+	// bpfleetv1.NodeProgramSetCRD). Once it is being deleted, bpfleet is
+	// being uninstalled: every agent unloads all it runs, and every held
+	// resource is released.
 	SetCRD string
 }
-
-// SetCRD is the CRD of the nodes' sets: its deletion uninstalls bpfleet.
-const SetCRD = "nodeprogramsets.bpfleet.io"
 
 // +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch
 
@@ -80,15 +79,14 @@ func (r *UninstallReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
 	released := 0
+	var listErr error
 	for _, name := range crds {
 		r.Deleted.set(name, true)
 		list := r.Held[name].NewList()
-		if err := r.Client.List(ctx, list); err != nil {
-			return ctrl.Result{}, err
-		}
-		items, err := meta.ExtractList(list)
+		items, err := r.list(ctx, list)
 		if err != nil {
-			return ctrl.Result{}, err
+			listErr = errors.Join(listErr, fmt.Errorf("%s: %w", name, err))
+			continue
 		}
 		for _, item := range items {
 			o, ok := item.(client.Object)
@@ -99,7 +97,7 @@ func (r *UninstallReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 			g.Go(func() error { return r.release(gctx, o) })
 		}
 	}
-	err := g.Wait()
+	err := errors.Join(listErr, g.Wait())
 	if released > 0 {
 		ctrl.LoggerFrom(ctx).Info("CRD being deleted: released what it deletes without waiting for the nodes (the agents unload on their own)",
 			"crd", req.Name, "released", released)
@@ -111,7 +109,15 @@ func (r *UninstallReconciler) setCRD() string {
 	if r.SetCRD != "" {
 		return r.SetCRD
 	}
-	return SetCRD
+	return bpfleetv1.NodeProgramSetCRD
+}
+
+// list lists the objects of list's kind.
+func (r *UninstallReconciler) list(ctx context.Context, list client.ObjectList) ([]runtime.Object, error) {
+	if err := r.Client.List(ctx, list); err != nil {
+		return nil, err
+	}
+	return meta.ExtractList(list)
 }
 
 // release takes bpfleet's finalizer off o, reading it again when it

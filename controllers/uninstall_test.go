@@ -8,6 +8,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -30,16 +31,8 @@ func TestCRDDeletionReleasesItsObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	const crdName = "widgets.uninstall.bpfleet.test"
-	widget := &unstructured.Unstructured{}
-	widget.SetGroupVersionKind(gvk)
-	widget.SetName("held")
-	widget.SetFinalizers([]string{bpfleetv1.Finalizer})
-	if err := k8s.Create(ctx, widget); err != nil {
-		t.Fatal(err)
-	}
-	crd := &unstructured.Unstructured{}
-	crd.SetGroupVersionKind(apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinition"))
-	crd.SetName(crdName)
+	createHeld(t, gvk)
+	crd := crdObject(crdName)
 	if err := k8s.Delete(ctx, crd); err != nil {
 		t.Fatal(err)
 	}
@@ -48,13 +41,7 @@ func TestCRDDeletionReleasesItsObjects(t *testing.T) {
 		t.Fatalf("the CRD, deleted, does not wait on its object's finalizer (%v): nothing to test", err)
 	}
 
-	r := &controllers.UninstallReconciler{Client: k8s, Deleted: &controllers.DeletedKinds{}, Held: map[string]controllers.HeldKind{
-		crdName: {Kind: "Widget", NewList: func() client.ObjectList {
-			l := &unstructured.UnstructuredList{}
-			l.SetGroupVersionKind(gvk.GroupVersion().WithKind("WidgetList"))
-			return l
-		}},
-	}}
+	r := &controllers.UninstallReconciler{Client: k8s, Deleted: &controllers.DeletedKinds{}, Held: map[string]controllers.HeldKind{crdName: heldKind(gvk)}}
 	req := ctrl.Request{NamespacedName: types.NamespacedName{Name: crdName}}
 	if _, err := r.Reconcile(ctx, req); err != nil {
 		t.Fatal(err)
@@ -87,30 +74,15 @@ func TestSetCRDDeletionReleasesEveryKind(t *testing.T) {
 		t.Fatal(err)
 	}
 	const gadgets, sets = "gadgets.sets-uninstall.bpfleet.test", "sets.sets-uninstall.bpfleet.test"
-	gadget := &unstructured.Unstructured{}
-	gadget.SetGroupVersionKind(gvk)
-	gadget.SetName("held")
-	gadget.SetFinalizers([]string{bpfleetv1.Finalizer})
-	if err := k8s.Create(ctx, gadget); err != nil {
-		t.Fatal(err)
-	}
+	gadget := createHeld(t, gvk)
 	if err := k8s.Delete(ctx, gadget); err != nil {
 		t.Fatal(err)
 	}
-	crd := &unstructured.Unstructured{}
-	crd.SetGroupVersionKind(apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinition"))
-	crd.SetName(sets)
-	if err := k8s.Delete(ctx, crd); err != nil {
+	if err := k8s.Delete(ctx, crdObject(sets)); err != nil {
 		t.Fatal(err)
 	}
 
-	r := &controllers.UninstallReconciler{Client: k8s, Deleted: &controllers.DeletedKinds{}, SetCRD: sets, Held: map[string]controllers.HeldKind{
-		gadgets: {Kind: "Gadget", NewList: func() client.ObjectList {
-			l := &unstructured.UnstructuredList{}
-			l.SetGroupVersionKind(gvk.GroupVersion().WithKind("GadgetList"))
-			return l
-		}},
-	}}
+	r := &controllers.UninstallReconciler{Client: k8s, Deleted: &controllers.DeletedKinds{}, SetCRD: sets, Held: map[string]controllers.HeldKind{gadgets: heldKind(gvk)}}
 	if _, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: types.NamespacedName{Name: sets}}); err != nil {
 		t.Fatal(err)
 	}
@@ -127,4 +99,35 @@ func TestSetCRDDeletionReleasesEveryKind(t *testing.T) {
 	if _, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: types.NamespacedName{Name: gadgets}}); err != nil || !r.Deleted.Has(gadgets) {
 		t.Errorf("a look at the gadgets' CRD took them for live again while the sets' CRD goes (%v)", err)
 	}
+}
+
+// createHeld creates an object of kind gvk, named held, holding bpfleet's
+// finalizer.
+func createHeld(t *testing.T, gvk schema.GroupVersionKind) *unstructured.Unstructured {
+	t.Helper()
+	o := &unstructured.Unstructured{}
+	o.SetGroupVersionKind(gvk)
+	o.SetName("held")
+	o.SetFinalizers([]string{bpfleetv1.Finalizer})
+	if err := k8s.Create(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// heldKind is kind gvk, as UninstallReconciler holds it.
+func heldKind(gvk schema.GroupVersionKind) controllers.HeldKind {
+	return controllers.HeldKind{Kind: gvk.Kind, NewList: func() client.ObjectList {
+		l := &unstructured.UnstructuredList{}
+		l.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		return l
+	}}
+}
+
+// crdObject is the CRD named name, to delete or read.
+func crdObject(name string) *unstructured.Unstructured {
+	crd := &unstructured.Unstructured{}
+	crd.SetGroupVersionKind(apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinition"))
+	crd.SetName(name)
+	return crd
 }

@@ -102,3 +102,10 @@ const AgentLeaseLabel = "bpfleet.io/agent-node"
 
 // Finalizer holds a program until every node has unloaded it.
 const Finalizer = "bpfleet.io/unload"
+
+// NodeProgramSetCRD is the name of the NodeProgramSets' CRD. Its deletion
+// is bpfleet being uninstalled: deleting it deletes every node's set, and
+// `kubectl delete -k config/default` deletes it first. Every agent then
+// unloads all it runs, and the operator releases every program without
+// waiting for the nodes.
+const NodeProgramSetCRD = "nodeprogramsets.bpfleet.io"

@@ -59,7 +59,8 @@ type Options struct {
 	// (the agents' namespace; the operator reads it there).
 	LeaseNamespace string
 	// SetCRD is the CRD whose deletion uninstalls the agent: it then
-	// unloads everything ("": SetCRD, the sets' own; tests name another).
+	// unloads everything ("": bpfleetv1.NodeProgramSetCRD; tests name
+	// another).
 	SetCRD string
 	// InProcess allows more than one agent in a process (one after another
 	// in tests, or several simulated nodes): controller names are not
@@ -137,8 +138,8 @@ func (o Options) mountAt() string {
 
 // newManager makes a manager whose cache may hold only this node's set
 // and report (the report's metadata, see writtenReport; the set is
-// watched by heldSet, not cached) and the sets' CRD's metadata, without their managedFields (which the
-// agent never reads).
+// watched by heldSet, not cached) and the sets' CRD's metadata, without
+// their managedFields (which the agent never reads).
 func newManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manager, error) {
 	own := cache.ByObject{Field: fields.OneTermEqualSelector("metadata.name", o.NodeName)}
 	return ctrl.NewManager(cfg, ctrl.Options{
@@ -178,7 +179,7 @@ func (o Options) setCRD() string {
 	if o.SetCRD != "" {
 		return o.SetCRD
 	}
-	return SetCRD
+	return bpfleetv1.NodeProgramSetCRD
 }
 
 // imageOptions are the image store's limits the options set.

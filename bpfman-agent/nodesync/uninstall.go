@@ -14,12 +14,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 )
 
-// SetCRD is the CustomResourceDefinition of the nodes' sets. Its deletion
-// is how the agent knows bpfleet is being uninstalled: deleting the CRD
-// deletes every set, and `kubectl delete -k` of the install deletes it
-// with the rest, the operator and the agents included.
-const SetCRD = "nodeprogramsets.bpfleet.io"
-
 // +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch,resourceNames=nodeprogramsets.bpfleet.io
 
 // crdMeta is the metadata of CRD name, as the agent's cache holds it.
@@ -35,7 +29,7 @@ func crdMeta(name string) *metav1.PartialObjectMetadata {
 // wait to be told by its set or by the operator: an install deleted all at
 // once takes the agents, the operator and their access with it within
 // milliseconds, and a watch already open still brings the CRD's deletion
-// (see DESIGN.md, "Uninstall"). It only acts on that positive evidence: a
+// (see README, "Uninstall"). It only acts on that positive evidence: a
 // CRD it cannot read, or never saw, unloads nothing.
 func (r *Reconciler) uninstalled(node string) handler.TypedEventHandler[client.Object, reconcile.Request] {
 	mark := func(deleting bool, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
