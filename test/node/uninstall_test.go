@@ -85,7 +85,7 @@ func installAgain(t *testing.T) func() {
 
 // checkNothingLeft checks that bpfleet is gone from the node and the
 // API: none of the programs ids in the kernel, nothing under the agent's
-// pin root, no bpfleet resource served.
+// pin root, no bpfleet resource served, none of its cluster-wide objects.
 func checkNothingLeft(t *testing.T, ids ...uint32) {
 	t.Helper()
 	for _, id := range ids {
@@ -98,6 +98,11 @@ func checkNothingLeft(t *testing.T, ids ...uint32) {
 	}
 	if out, _ := install.Kubectl("api-resources", "--api-group=bpfleet.io", "-o", "name"); strings.TrimSpace(out) != "" {
 		t.Errorf("bpfleet's resources still served after the uninstall: %s", out)
+	}
+	out, err := install.Kubectl("get", "clusterroles,clusterrolebindings,validatingadmissionpolicies,validatingadmissionpolicybindings",
+		"-l", "app.kubernetes.io/part-of=bpfleet", "-o", "name")
+	if err != nil || strings.TrimSpace(out) != "" {
+		t.Errorf("bpfleet's cluster-wide objects left after the uninstall: %q (%v)", out, err)
 	}
 }
 
