@@ -61,8 +61,11 @@ func (x XDP) Validate() error {
 func (XDP) ProgramType() ebpf.ProgramType { return ebpf.XDP }
 
 // Attach implements Spec. The interface is looked up now, by name; with
-// XDPAuto, native mode is tried first. Detail says which mode attached,
-// e.g. "mode=generic".
+// XDPAuto, native mode is tried first, and generic mode only if the
+// driver refused native mode: a hook another program holds (Busy) is an
+// error, not a reason for generic mode (while a program in generic mode
+// is being replaced, its link may go between the two tries). Detail says
+// which mode attached, e.g. "mode=generic".
 func (x XDP) Attach(prog *ebpf.Program) (Attachment, error) {
 	if err := x.Validate(); err != nil {
 		return Attachment{}, err
@@ -79,6 +82,9 @@ func (x XDP) Attach(prog *ebpf.Program) (Attachment, error) {
 			return Attachment{Link: l, Detail: "mode=" + modeName(mode)}, nil
 		}
 		errs = append(errs, fmt.Errorf("%s mode: %w", modeName(mode), err))
+		if Busy(err) {
+			break
+		}
 	}
 	return Attachment{}, fmt.Errorf("attach %s: %w", x, errors.Join(errs...))
 }
@@ -123,6 +129,10 @@ func (x XDP) flags() ([]link.XDPAttachFlags, error) {
 	}
 	return nil, fmt.Errorf("xdp mode %q: want %s, %s or %s", x.Mode, XDPNative, XDPGeneric, XDPAuto)
 }
+
+// Busy reports whether err says the hook holds another program already,
+// one it does not share (EBUSY, EEXIST).
+func Busy(err error) bool { return errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EEXIST) }
 
 func modeName(f link.XDPAttachFlags) string {
 	if f == link.XDPGenericMode {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
-	"golang.org/x/sys/unix"
 
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/bpfleet/bpfleet/bpfman-agent/failure"
@@ -157,7 +156,7 @@ func (s *swap) move(ref linkRef, set pins.LinkSet, spec attach.Spec) (LinkInfo, 
 func (s *swap) attach(ref linkRef, spec attach.Spec) (attach.Attachment, error) {
 	prog := s.progs[ref.program]
 	a, err := spec.Attach(prog)
-	if err == nil || s.stale[ref] == "" || !busy(err) {
+	if err == nil || s.stale[ref] == "" || !attach.Busy(err) {
 		return a, err
 	}
 	if rerr := os.Remove(s.stale[ref]); rerr != nil {
@@ -166,15 +165,13 @@ func (s *swap) attach(ref linkRef, spec attach.Spec) (attach.Attachment, error) 
 	delete(s.stale, ref)
 	// The kernel releases the unpinned link asynchronously.
 	for range 100 {
-		if a, err = spec.Attach(prog); !busy(err) {
+		if a, err = spec.Attach(prog); !attach.Busy(err) {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	return a, err
 }
-
-func busy(err error) bool { return errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EEXIST) }
 
 // update moves old to the new program prog in place, and pins it at path
 // too. done is false if the hook does not support that (cilium/ebpf and
