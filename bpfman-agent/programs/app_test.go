@@ -138,7 +138,8 @@ func TestApplicationAddRemoveNoGap(t *testing.T) {
 }
 
 // sharedEvents makes p count in one events map shared by its revisions,
-// so that no event counted by the old revision during the swap is lost.
+// so that no event counted by the old revision during the swap is lost
+// (its own events map, unchanged, would be one map as well: see reuse).
 func sharedEvents(p programs.Program) programs.Program {
 	p.Maps = map[string]programs.MapConfig{"events": {Shared: "app-events"}}
 	return p

@@ -17,14 +17,17 @@ import (
 	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
 )
 
-// carry fills the maps of p's new revision with the entries of the
-// running revision's maps of the same name, before any link moves to it,
-// so that a new revision never runs with empty maps. It copies the maps
-// of plain data bpfmaps.Copyable accepts; never a data section (.rodata,
-// .data, .bss, .kconfig: the new revision's globals are its own), nor a
-// shared map or a map the object pins by name (the same map in both). If the entries do not fit (a
-// smaller maxEntries), the update is held: an *Error with ReasonMapFull,
-// and the running revision keeps running.
+// carry fills each new map of p's new revision with the entries of the
+// running revision's map of the same name, before any link moves to it,
+// so that a new revision never runs with empty maps. A map whose
+// definition is unchanged is the running revision's map already (see
+// reuse: one kernel map, nothing to copy), as is a shared map or one the
+// object pins by name: carry copies only into the maps whose definition
+// changed (e.g. a new maxEntries), if bpfmaps.Copyable accepts them
+// (plain data); never into a data section (.rodata, .data, .bss,
+// .kconfig: the new revision's globals are its own). If the entries do
+// not fit (a smaller maxEntries), the update is held: an *Error with
+// ReasonMapFull, and the running revision keeps running.
 func (m *Manager) carry(p Program, objs *loader.Collection) error {
 	dir, ok, err := m.previous(p)
 	if err != nil || !ok {
@@ -90,7 +93,8 @@ func fullMessage(e *bpfmaps.FullError) string {
 	return fmt.Sprintf("holds %s entries, the new revision's maxEntries is %s", thousands(e.Held), thousands(int(e.Max)))
 }
 
-// sameMap says whether a and b are one kernel map (a shared map).
+// sameMap says whether a and b are one kernel map (a map reused, shared
+// or pinned by name).
 func sameMap(a, b *ebpf.Map) bool {
 	ida, erra := mapID(a)
 	idb, errb := mapID(b)

@@ -3,27 +3,35 @@ package programs_test
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/bpfleet/bpfleet/bpf"
+	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
 	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
+	"github.com/bpfleet/bpfleet/internal/testkernel"
 )
 
 // carried is how many entries the tests put in a map before an update.
 const carried = 1000
 
-// TestUpdateCarriesMapEntries fills the counter's hash map, then applies a
-// new revision with other globalData: the program the link runs right
-// after Apply has a map holding every entry, and the new constant.
-func TestUpdateCarriesMapEntries(t *testing.T) {
+// TestUpdateReusesMaps fills the counter's hash map, then applies a new
+// revision with other globalData: its maps are the running revision's,
+// the same kernel maps (a reader holding one follows the program), used
+// by the program the link runs right after Apply, with every entry; its
+// .rodata is new, with the new constant.
+func TestUpdateReusesMaps(t *testing.T) {
 	m, _ := setup(t)
-	p := counter("uid-carry", "r1")
+	p := counter("uid-reuse", "r1")
 	first := apply(t, m, p)
 	fill(t, first.Maps["counts"], carried)
 
@@ -32,10 +40,42 @@ func TestUpdateCarriesMapEntries(t *testing.T) {
 	if sole(second).ID == sole(first).ID {
 		t.Fatal("a new globalData did not load a new program")
 	}
+	for _, name := range []string{"counts", "total"} {
+		if second.Maps[name] != first.Maps[name] {
+			t.Errorf("map %s: ID %d, want the running revision's %d", name, second.Maps[name], first.Maps[name])
+		}
+	}
 	counts := linkedMap(t, sole(second).Links["main"].ID, "counts")
+	if id := mapIDOfMap(t, counts); id != first.Maps["counts"] {
+		t.Fatalf("the linked program uses counts %d, want the running revision's %d", id, first.Maps["counts"])
+	}
 	assertEntries(t, counts, carried)
+	if second.Maps[".rodata"] == first.Maps[".rodata"] {
+		t.Error("a new globalData kept the running revision's .rodata")
+	}
 	if got := rodata(t, second.Maps[".rodata"], "increment"); got != 2 {
 		t.Errorf("new revision's increment = %d, want 2: a data section was carried over", got)
+	}
+}
+
+// TestNewMaxEntriesCarries applies a revision that grows the counter's
+// hash map: a new map (a new ID) holding the running one's entries, which
+// the linked program uses; the array, unchanged, is the running one.
+func TestNewMaxEntriesCarries(t *testing.T) {
+	m, _ := setup(t)
+	p := counter("uid-grow", "r1")
+	first := apply(t, m, p)
+	fill(t, first.Maps["counts"], carried)
+
+	p.Revision, p.Maps = programs.Revision{Code: "r2"}, map[string]programs.MapConfig{"counts": {MaxEntries: 2 * carried}}
+	second := apply(t, m, p)
+	counts := linkedMap(t, sole(second).Links["main"].ID, "counts")
+	if id := mapIDOfMap(t, counts); id == first.Maps["counts"] || id != second.Maps["counts"] {
+		t.Fatalf("resized counts: the linked program uses map %d, want a new one (not %d)", id, first.Maps["counts"])
+	}
+	assertEntries(t, counts, carried)
+	if second.Maps["total"] != first.Maps["total"] {
+		t.Errorf("map total: ID %d, want the running revision's %d", second.Maps["total"], first.Maps["total"])
 	}
 }
 
@@ -64,8 +104,8 @@ func TestUpdateRefusedWhenEntriesDoNotFit(t *testing.T) {
 	assertNoStaging(t, root)
 }
 
-// TestUpdateCarriesArrays grows an array (its entries are carried), then
-// shrinks it below a non-zero index, which is refused.
+// TestUpdateCarriesArrays grows an array (a new map, the entries
+// carried), then shrinks it below a non-zero index, which is refused.
 func TestUpdateCarriesArrays(t *testing.T) {
 	m, root := setup(t)
 	p := counter("uid-array", "r1")
@@ -78,6 +118,9 @@ func TestUpdateCarriesArrays(t *testing.T) {
 
 	p.Revision, p.Maps["total"] = programs.Revision{Code: "r2"}, programs.MapConfig{MaxEntries: 8}
 	second := apply(t, m, p)
+	if second.Maps["total"] == first.Maps["total"] || second.Maps["counts"] != first.Maps["counts"] {
+		t.Fatalf("maps %v -> %v: want total new (grown), counts the same", first.Maps, second.Maps)
+	}
 	var got uint64
 	if err := linkedMap(t, sole(second).Links["main"].ID, "total").Lookup(uint32(3), &got); err != nil || got != 7 {
 		t.Fatalf("grown array's index 3 = %d, %v; want 7", got, err)
@@ -90,6 +133,61 @@ func TestUpdateCarriesArrays(t *testing.T) {
 	}
 	assertStillRunning(t, m, second)
 	assertNoStaging(t, root)
+}
+
+// TestUpdateKeepsRingBuffer updates the flow meter's flow_ingress (a new
+// sampling) while a reader holds its ring buffer new_flows: the new
+// revision uses that ring buffer, same ID, and the reader receives the
+// flows the new program announces.
+func TestUpdateKeepsRingBuffer(t *testing.T) {
+	m, root := setup(t)
+	host, ns, hostIP, _ := testkernel.VethPair(t)
+	p := flowmeter("r1", host)
+	if !tcxHere(t, m, root, p) {
+		return
+	}
+	first := apply(t, m, p)
+	ring, err := ringbuf.NewReader(openMap(t, first.Maps["new_flows"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ring.Close()
+
+	p.Revision, p.GlobalData = programs.Revision{Code: "r2"}, map[string]string{"sampling": "1"}
+	second := apply(t, m, p)
+	for _, name := range []string{"new_flows", "flows", "stats"} {
+		if second.Maps[name] != first.Maps[name] {
+			t.Errorf("map %s: ID %d, want the running revision's %d", name, second.Maps[name], first.Maps[name])
+		}
+	}
+	drain(t, ring)
+	testkernel.Ping(t, ns, hostIP, 1)
+	ring.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := ring.Read(); err != nil {
+		t.Fatalf("no new flow read from the ring buffer held across the update: %v", err)
+	}
+}
+
+// flowmeter is the flow meter's flow_ingress on iface.
+func flowmeter(rev, iface string) programs.Program {
+	return programs.Program{UID: "uid-flowmeter", Revision: programs.ParseRevision(rev), Object: bpf.Flowmeter,
+		Programs: []programs.Attachment{{Name: "flow_ingress",
+			Attach: map[string]attach.Spec{iface: attach.TCX{Interface: iface, Direction: attach.Ingress}}}}}
+}
+
+// drain reads the records ring holds now, and drops them.
+func drain(t *testing.T, ring *ringbuf.Reader) {
+	t.Helper()
+	ring.SetDeadline(time.Now().Add(100 * time.Millisecond))
+	for {
+		_, err := ring.Read()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // fill puts n entries, keys 1,000,000 + i (no process of the test), into
@@ -146,6 +244,17 @@ func linkedMap(t *testing.T, id uint32, name string) *ebpf.Map {
 	}
 	t.Fatalf("the program of link %d has no map %s", id, name)
 	return nil
+}
+
+// mapIDOfMap is mp's kernel ID.
+func mapIDOfMap(t *testing.T, mp *ebpf.Map) uint32 {
+	t.Helper()
+	info, err := mp.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := info.ID()
+	return uint32(id)
 }
 
 // rodata reads the __u64 constant name from the .rodata map of that ID.

@@ -68,14 +68,26 @@
 // every call fail with PinRootUnavailable rather than load what it could
 // not pin.
 //
-// A new revision's maps start with the running revision's entries: before
-// any link moves to it, each of its maps of plain data (hash, array, LRU
-// hash, LPM trie and their per-CPU kinds) is filled with the entries of
-// the running revision's map of the same name, type, key and value size
-// (see carry). Data sections (.rodata, .data, .bss) are never carried: the
-// new revision's globals are its own; shared maps are one map already. If
-// the entries do not fit (a smaller maxEntries), the update is held with
-// MapFull, which is not terminal, and the running revision keeps running.
+// A new revision's maps start with the running revision's entries. It
+// uses the running revision's map of the same name as it is, if its
+// definition is unchanged (type, key and value size, max_entries and
+// flags: MapSpec.Compatible, after Program.Maps applied) and the map
+// holds data a reader outside the program reads (hash, array, LRU hash,
+// LPM trie and their per-CPU kinds, ring buffer, perf event array): the
+// same kernel map, with the same ID, so a reader holding it follows the
+// program and nothing written between a copy and the swap is lost (see
+// reuse). Only where the definition changed (e.g. a new maxEntries) does
+// it get a new map, filled, before any link moves to it, with the entries
+// of the running revision's map of the same name, type, key and value
+// size if it holds plain data (see carry). Data sections (.rodata, .data,
+// .bss) are never reused nor carried: the new revision's globals are its
+// own; nor are maps whose contents belong to one revision (prog arrays,
+// maps of maps, struct_ops, cgroup storage); shared maps and maps pinned
+// by name are one map already. A map the running revision shares or pins
+// by name, and the new one does not, is the new one's own map, filled as
+// a changed one. If the entries do not fit (a smaller maxEntries), the
+// update is held with MapFull, which is not terminal, and the running
+// revision keeps running.
 //
 // Errors that the agent must report are *Error values (an alias of
 // loader.Error) whose Reason classifies them; Terminal tells whether a

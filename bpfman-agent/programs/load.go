@@ -11,9 +11,10 @@ import (
 // checking that each program can attach to its targets, letting targets
 // that fix it at load time (attach.Preparer) prepare it, and configuring
 // its maps (p.Maps); maps the object pins by name are pinned under the
-// uid's by-name directory (see pins.Layout.ByName). made lists the shared
-// maps it created, which the caller unpins if the install fails, even
-// when load itself does.
+// uid's by-name directory (see pins.Layout.ByName); the running
+// revision's maps that fit are used as they are (see reuse). made lists
+// the shared maps it created, which the caller unpins if the install
+// fails, even when load itself does.
 func (m *Manager) load(p Program) (objs *loader.Collection, made []string, err error) {
 	spec, err := loader.SpecOf(p.Object, p.names(), p.GlobalData)
 	if err != nil {
@@ -24,16 +25,19 @@ func (m *Manager) load(p Program) (objs *loader.Collection, made []string, err e
 			return nil, nil, err
 		}
 	}
-	shared, err := m.configureMaps(p, spec)
-	defer shared.close()
+	r, err := m.configureMaps(p, spec)
+	defer r.close()
 	if err != nil {
-		return nil, shared.made, err
+		return nil, r.made, err
 	}
 	if err := m.initByName(p, spec); err != nil {
-		return nil, shared.made, err
+		return nil, r.made, err
 	}
-	objs, err = m.loader.LoadPrograms(spec, p.names(), shared.replace, m.layout.ByName(p.UID))
-	return objs, shared.made, err
+	if err := m.reuse(p, spec, r); err != nil {
+		return nil, r.made, err
+	}
+	objs, err = m.loader.LoadPrograms(spec, p.names(), r.replace, m.layout.ByName(p.UID))
+	return objs, r.made, err
 }
 
 // prepare refuses, before anything is loaded, a program whose type cannot

@@ -39,14 +39,16 @@ func checkMaps(configs map[string]MapConfig) error {
 	return nil
 }
 
-// sharedMaps are the shared maps a load uses in place of its own, by ELF
-// map name, and the names of those it created (made).
-type sharedMaps struct {
+// replacements are the maps a load uses in place of its own, by ELF map
+// name (the shared maps, and the running revision's maps it reuses: see
+// reuse), and the names of the shared maps it created (made).
+type replacements struct {
 	replace map[string]*ebpf.Map
 	made    []string
 }
 
-func (s *sharedMaps) close() {
+// close closes the maps in replace (a load uses clones of them).
+func (s *replacements) close() {
 	for _, mp := range s.replace {
 		mp.Close()
 	}
@@ -56,8 +58,8 @@ func (s *sharedMaps) close() {
 // each shared map, creating and pinning it from spec if it does not exist
 // yet, after checking that it fits spec. On error too, s lists the shared
 // maps it made; the caller closes s.
-func (m *Manager) configureMaps(p Program, spec *ebpf.CollectionSpec) (*sharedMaps, error) {
-	s := &sharedMaps{replace: map[string]*ebpf.Map{}}
+func (m *Manager) configureMaps(p Program, spec *ebpf.CollectionSpec) (*replacements, error) {
+	s := &replacements{replace: map[string]*ebpf.Map{}}
 	sizes := make(map[string]uint32, len(p.Maps))
 	for name, c := range p.Maps {
 		sizes[name] = c.MaxEntries
@@ -75,7 +77,7 @@ func (m *Manager) configureMaps(p Program, spec *ebpf.CollectionSpec) (*sharedMa
 	return s, nil
 }
 
-func (m *Manager) openShared(s *sharedMaps, name, shared string, ms *ebpf.MapSpec) error {
+func (m *Manager) openShared(s *replacements, name, shared string, ms *ebpf.MapSpec) error {
 	mp, made, err := m.loadOrCreateShared(shared, ms)
 	if made {
 		s.made = append(s.made, shared)

@@ -113,6 +113,34 @@ func TestSharedMap(t *testing.T) {
 	}
 }
 
+// TestUnsharedMapIsOwn applies a revision that no longer shares counts:
+// it gets a map of its own, not the shared map its running revision used,
+// holding that map's entries; Installed no longer calls it shared, and
+// Prune unpins the shared map no program uses any more.
+func TestUnsharedMapIsOwn(t *testing.T) {
+	m, root := setup(t)
+	p := sharedCounter("uid-a")
+	first := apply(t, m, p)
+	put(t, m.Map, "uid-a", "counts", 4242, 17)
+
+	p.Revision, p.Maps = programs.Revision{Code: "r2"}, nil
+	second := apply(t, m, p)
+	if second.Maps["counts"] == first.Maps["counts"] || len(second.Shared) != 0 {
+		t.Fatalf("counts: map %d, shared %v; want a map of its own, not the shared %d", second.Maps["counts"], second.Shared, first.Maps["counts"])
+	}
+	if got := testkernel.MapValue(t, second.Maps["counts"], uint32(4242)); got != 17 {
+		t.Fatalf("the new revision's counts holds %d, want 17 carried from the shared map", got)
+	}
+	installed, err := newManager(t, root).Installed()
+	if err != nil || len(installed) != 1 || len(installed[0].Shared) != 0 {
+		t.Fatalf("Installed() = %+v, %v; want uid-a sharing nothing", installed, err)
+	}
+	if err := m.Prune(map[string]bool{"uid-a": true}); err != nil {
+		t.Fatal(err)
+	}
+	assertNotExist(t, filepath.Join(root, "shared", shared))
+}
+
 // TestPruneKeepsSharedInUse prunes the programs one by one: the shared
 // map stays while a kept program uses it.
 func TestPruneKeepsSharedInUse(t *testing.T) {

@@ -21,8 +21,10 @@ const updates = 50
 // through the API. Every packet the interface received must be counted by
 // exactly one revision: the counter, one map shared by every revision (a
 // MapPolicy), rises by the interface's rx_packets delta. (A map of the
-// program's own is carried to each new revision as it was when copied, so
-// the packets the old revision counts after the copy would be left out.)
+// program's own would do as well here: a new revision uses it as it is
+// while its definition is unchanged. A new maxEntries copies it into a new
+// map, and the packets the old revision counts after the copy are left
+// out; a shared map stays one map.)
 func TestFiftyUpdatesMissNoPacket(t *testing.T) {
 	s := startStack(t)
 	host, ns, hostIP, _ := testkernel.VethPair(t)
