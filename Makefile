@@ -5,6 +5,8 @@ CONTROLLER_GEN := go tool controller-gen
 GO_TEST_FLAGS ?= -timeout 30m
 REGISTRY ?=
 TAG ?= dev
+# Tags every binary is built with (internal/images.BuildTags says why).
+BUILD_TAGS := grpcnotrace
 
 .PHONY: help
 help: ## Show the targets.
@@ -48,7 +50,7 @@ verify: deps ## Fail if generated files are not current.
 
 .PHONY: build
 build: ## Build the operator, the agent and the local stack into bin/.
-	go build -o bin/ ./cmd/... ./bpfman-agent
+	go build -tags $(BUILD_TAGS) -o bin/ ./cmd/... ./bpfman-agent
 
 .PHONY: images
 images: ## Build the operator and agent images (linux/amd64, linux/arm64, no Docker) and push them to $(REGISTRY) as :$(TAG) (default dev).
@@ -75,7 +77,7 @@ bench-doc: ## Render docs/benchmarks.md's generated section again from the last 
 
 .PHONY: run
 run: deps bins ## Run the whole system on this machine (apiserver, registry, operator, agent).
-	go build -o bin/bpfleet-local ./cmd/bpfleet-local && bin/bpfleet-local
+	go build -tags $(BUILD_TAGS) -o bin/bpfleet-local ./cmd/bpfleet-local && bin/bpfleet-local
 
 .PHONY: cluster
 cluster: deps bins ## Run a one-node Kubernetes cluster (kubelet, containerd) with bpfleet installed from this tree's images; prints its kubeconfig.

@@ -6,6 +6,7 @@ package main
 import (
 	"flag"
 	"os"
+	"path/filepath"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -31,10 +32,16 @@ func main() {
 	flag.Int64Var(&o.ImageCacheMaxBytes, "image-cache-max-bytes", image.DefaultMaxCacheSize, "cap on the image cache's size; images the node's spec uses are kept even above it, the others are removed after each sync pass")
 	flag.DurationVar(&o.RegistryTimeout, "registry-timeout", oci.DefaultHeaderTimeout, "how long a registry may take to answer a request, or stay silent while sending a body")
 	flag.DurationVar(&o.PullTimeout, "image-pull-timeout", image.DefaultPullTimeout, "bound on one pull of an image or entries artifact, or one look for its signatures")
+	var kubeletDir string
+	flag.StringVar(&o.CSI.Endpoint, "csi-endpoint", "", `unix socket of the CSI driver csi.bpfleet.io, which mounts programs' maps into the pods their mapAccess grants ("" runs no driver); e.g. /var/lib/kubelet/plugins/csi.bpfleet.io/csi.sock`)
+	flag.StringVar(&kubeletDir, "kubelet-dir", "/var/lib/kubelet", "the kubelet's root directory: the driver registers in its plugins_registry and mounts volumes only under its pods directory")
 	zopts := zap.Options{}
 	zopts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zopts)))
+	o.CSI.Registry = filepath.Join(kubeletDir, "plugins_registry")
+	o.CSI.MountUnder = filepath.Join(kubeletDir, "pods")
+	o.CSI.StateDir = filepath.Join(o.StateDir, "csi")
 	nodesync.TuneGC()
 	memprofile.EnableIfServed(o.PprofAddr)
 	log := ctrl.Log.WithName("setup")

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
+
+	"github.com/bpfleet/bpfleet/internal/images"
 )
 
 // The built agent turns heap profiling off before the packages that
@@ -16,7 +18,7 @@ import (
 // init, in order, with the bytes it allocated.
 func TestHeapProfilingOffFromTheStart(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "bpfman-agent")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-tags", images.BuildTags, "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	cmd := exec.Command(bin, "-help")

@@ -45,6 +45,7 @@ func nodeProgram(kind string, p bpfleetv1.Program, cluster *bpfleetv1.ImageVerif
 		Path:       c.ByteCode.Path,
 		GlobalData: c.GlobalData,
 		RunStats:   c.RunStats,
+		MapAccess:  c.MapAccess,
 	}
 	np.ProgramName, np.Attach, np.Programs = attachments(kind, p.Attachments())
 	if img := c.ByteCode.Image; img != nil {

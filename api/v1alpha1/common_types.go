@@ -39,7 +39,60 @@ type ProgramSource struct {
 	// batches; it halts on a failure.
 	// +optional
 	Rollout *RolloutSpec `json:"rollout,omitempty"`
+
+	// MapAccess says which pods may mount which of the object's maps
+	// through the CSI driver csi.bpfleet.io (a csi volume naming this
+	// resource), and how: read-only unless a grant says ReadWrite. A pod
+	// no grant names gets no map. A change applies to mounts made after
+	// it: it reloads nothing.
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	MapAccess []MapAccessGrant `json:"mapAccess,omitempty"`
 }
+
+// MapAccessGrant lets the pods of one service account mount maps of the
+// program.
+type MapAccessGrant struct {
+	// Namespace of the pods.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Namespace string `json:"namespace"`
+
+	// ServiceAccount the pods run as.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	ServiceAccount string `json:"serviceAccount"`
+
+	// Maps the pods may mount, by their names in the object.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=set
+	Maps []MapName `json:"maps"`
+
+	// Access is Read (the default: the pods can look entries up, never
+	// change them) or ReadWrite.
+	// +optional
+	// +kubebuilder:default=Read
+	Access MapAccessMode `json:"access,omitempty"`
+}
+
+// MapName is a map's name in an object.
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=128
+// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+type MapName string
+
+// MapAccessMode is how a pod may use a map it mounts.
+// +kubebuilder:validation:Enum=Read;ReadWrite
+type MapAccessMode string
+
+// Map access modes.
+const (
+	MapRead      MapAccessMode = "Read"
+	MapReadWrite MapAccessMode = "ReadWrite"
+)
 
 // ProgramCommon is embedded by every single-program kind: the source and
 // the program's name in the object.

@@ -171,6 +171,31 @@ type NodeProgramStatus struct {
 	// programs share.
 	// +optional
 	Programs []ProgramAttachmentStatus `json:"programs,omitempty"`
+	// Mounts are the pods on the node that mount maps of the program
+	// (CSI driver csi.bpfleet.io), at most MaxMountsReported of them;
+	// MountCount counts them all.
+	// +optional
+	Mounts []MapMount `json:"mounts,omitempty"`
+	// +optional
+	MountCount int32 `json:"mountCount,omitempty"`
+}
+
+// MaxMountsReported bounds the mounts one report entry lists.
+const MaxMountsReported = 16
+
+// MapMount is a pod that mounts maps of a program.
+type MapMount struct {
+	// Pod is namespace/name.
+	Pod  string    `json:"pod"`
+	Maps []MapName `json:"maps"`
+	// Access the pod has: Read or ReadWrite.
+	Access MapAccessMode `json:"access"`
+	// Stale says which maps the pod's mount holds that the program no
+	// longer uses (a map made anew by an update, or the program gone
+	// from the node); a read-only mount is never made writable to
+	// change them: the pod sees the program's maps again once it restarts.
+	// +optional
+	Stale string `json:"stale,omitempty"`
 }
 
 // ProgramAttachmentStatus is one program of an application on one node.

@@ -195,6 +195,10 @@ type NodeProgram struct {
 	// +listType=map
 	// +listMapKey=name
 	Maps []MapConfig `json:"maps,omitempty"`
+	// MapAccess as in the program resource: which pods may mount which
+	// maps (not part of the revision: a change reloads nothing).
+	// +optional
+	MapAccess []MapAccessGrant `json:"mapAccess,omitempty"`
 }
 
 // +kubebuilder:object:root=true

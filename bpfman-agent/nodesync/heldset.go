@@ -38,6 +38,14 @@ func objectMeta(kind, name string) *metav1.PartialObjectMetadata {
 	return m
 }
 
+// last is the set as the watch last brought it, nil before it brought
+// one (or once it was deleted).
+func (h *heldSet) last() *bpfleetv1.NodeProgramSet {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.set
+}
+
 // get returns node's set as the watch last brought it; before the watch
 // brought one, or once it was deleted, it creates the set, empty (so
 // that capabilities are published from the start), or reads it if it

@@ -60,6 +60,11 @@ func TestRevision(t *testing.T) {
 	if r := rev(t, rehooked, obj); r.Code != base.Code || r.Links == base.Links {
 		t.Errorf("a new hook should change only the links part: %s vs %s", base, r)
 	}
+	granted := np
+	granted.MapAccess = []bpfleetv1.MapAccessGrant{{Namespace: "team", ServiceAccount: "reader", Maps: []bpfleetv1.MapName{"counts"}}}
+	if rev(t, granted, obj) != base {
+		t.Error("a new mapAccess changed the revision: it must reload nothing")
+	}
 	resized := np
 	resized.Maps = []bpfleetv1.MapConfig{{Name: "counts", MaxEntries: 10}}
 	if rev(t, resized, obj).Code == base.Code {

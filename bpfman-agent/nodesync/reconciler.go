@@ -18,6 +18,7 @@ import (
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpfman-agent/attach"
+	"github.com/bpfleet/bpfleet/bpfman-agent/csi"
 	"github.com/bpfleet/bpfleet/bpfman-agent/failure"
 	"github.com/bpfleet/bpfleet/bpfman-agent/image"
 	"github.com/bpfleet/bpfleet/bpfman-agent/mappolicy"
@@ -56,6 +57,11 @@ type Reconciler struct {
 	// them; nil publishes none (the kernel still counts while asked).
 	RunStats *metrics.RunStats
 
+	// Volumes is the CSI driver mounting maps into pods (nil: none): each
+	// pass ends with it following the programs' maps, and the report
+	// lists its mounts.
+	Volumes *csi.Driver
+
 	// failed remembers terminal failures by program UID, at the revision
 	// and targets that failed, so it is not reloaded until they change.
 	failed map[types.UID]terminalFailure
@@ -83,6 +89,8 @@ type Reconciler struct {
 	setCRD       string
 	uninstalling atomic.Bool
 	unloaded     atomic.Bool
+	// pokes asks for a pass (see poke).
+	pokes chan struct{}
 }
 
 type terminalFailure struct {
@@ -114,6 +122,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result
 	r.measure(ctx, desired, statuses)
 	left, pruneErr := r.pruneUnwanted(set, desired)
 	statuses = append(statuses, left...)
+	r.followVolumes(ctx)
+	r.fillMounts(statuses)
 	metrics.RetainRejections(programRefs(desired))
 	r.fill(report, set, statuses)
 	if set.Spec.Scheduled { // else the Writer would forget what policies wrote

@@ -62,6 +62,9 @@ type Options struct {
 	// unloads everything ("": bpfleetv1.NodeProgramSetCRD; tests name
 	// another).
 	SetCRD string
+	// CSI configures the driver mounting maps into pods; its Endpoint ""
+	// runs none.
+	CSI CSIOptions
 	// InProcess allows more than one agent in a process (one after another
 	// in tests, or several simulated nodes): controller names are not
 	// required to be unique.
@@ -91,7 +94,7 @@ func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 		return nil, err
 	}
 	for _, add := range []func(ctrl.Manager, *Reconciler, Options) error{
-		addReadiness, addLiveness, addStatsOff, addController, addHeartbeat,
+		addReadiness, addLiveness, addStatsOff, addVolumes, addController, addHeartbeat,
 	} {
 		if err := add(mgr, r, o); err != nil {
 			return nil, err
@@ -165,7 +168,7 @@ func newReconciler(mgr ctrl.Manager, o Options, progs *programs.Manager, store *
 	r := &Reconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), NodeName: o.NodeName, LeaseNamespace: o.LeaseNamespace,
 		Programs: progs, Images: images, ImageCache: store, Kernel: probe.Kernel(), RunStats: &metrics.RunStats{},
-		StuckAfter: o.stuckAfter(), setCRD: o.setCRD(),
+		StuckAfter: o.stuckAfter(), setCRD: o.setCRD(), pokes: make(chan struct{}, 1),
 	}
 	policies := mappolicy.New(mappolicy.Config{
 		Programs: progs, Images: images, Reader: mgr.GetAPIReader(), Exporter: exporter, StateDir: o.StateDir,

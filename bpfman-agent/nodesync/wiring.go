@@ -81,9 +81,22 @@ func addController(mgr ctrl.Manager, r *Reconciler, o Options) error {
 	}
 	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		go r.held.watch(ctx, watcher, o.NodeName, func() { sendChange(ctx, o.NodeName, changes) })
+		go forwardPokes(ctx, r.pokes, func() { sendChange(ctx, o.NodeName, changes) })
 		watchInterfaces(ctx, o.NodeName, changes)
 		return nil
 	}))
+}
+
+// forwardPokes starts a pass for each poke, until ctx ends.
+func forwardPokes(ctx context.Context, pokes <-chan struct{}, pass func()) {
+	for {
+		select {
+		case <-pokes:
+			pass()
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // sendChange starts a pass of node's set, unless ctx ended.

@@ -31,6 +31,20 @@ func (m *Manager) Map(uid, name string) (*ebpf.Map, error) {
 	return mp, nil
 }
 
+// MapIDs lists the maps of uid's running revision (by ELF name, shared
+// maps included) with their kernel IDs. An error wraps fs.ErrNotExist if
+// uid is not pinned.
+func (m *Manager) MapIDs(uid string) (map[string]uint32, error) {
+	if err := pins.ValidateUID(uid); err != nil {
+		return nil, err
+	}
+	dir, err := m.running(uid)
+	if err != nil {
+		return nil, err
+	}
+	return pinnedMapIDs(dir)
+}
+
 // SharedMap opens the shared map named shared. The caller closes it. An
 // error wraps fs.ErrNotExist if no program created it (or the last one
 // using it is gone).

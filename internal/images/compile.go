@@ -21,6 +21,13 @@ func compile(ctx context.Context, opts Options, img Image, p v1.Platform) ([]byt
 	return os.ReadFile(out)
 }
 
+// BuildTags are the tags every bpfleet binary is built with.
+// grpcnotrace keeps gRPC (the agent's CSI driver) from linking
+// golang.org/x/net/trace and with it html/template, whose use of
+// reflection makes the linker keep every exported method of every type:
+// 20 MiB more agent (bpfman-agent/deps_test.go checks).
+const BuildTags = "grpcnotrace"
+
 // Binary builds pkg (a package path, from dir) for p into out as it goes
 // into an image: static, stripped, with no path of the build machine.
 // Benchmarks build what they measure with it, so that they measure what
@@ -28,7 +35,7 @@ func compile(ctx context.Context, opts Options, img Image, p v1.Platform) ([]byt
 func Binary(ctx context.Context, dir, pkg, out string, p v1.Platform) error {
 	// -buildvcs=false: the binary does not depend on git's state, the
 	// revision label says it.
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, pkg)
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", BuildTags, "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, pkg)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), goEnv(p)...)
 	if msg, err := cmd.CombinedOutput(); err != nil {

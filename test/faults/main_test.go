@@ -14,6 +14,7 @@ import (
 
 	"github.com/bpfleet/bpfleet/cmd/bpfleet-local/localstack"
 	"github.com/bpfleet/bpfleet/internal/controlplane"
+	"github.com/bpfleet/bpfleet/internal/images"
 	"github.com/bpfleet/bpfleet/internal/testkernel"
 )
 
@@ -95,7 +96,7 @@ func buildAgent(bin string) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command("go", "build", "-o", bin, "./bpfman-agent")
+	cmd := exec.Command("go", "build", "-tags", images.BuildTags, "-o", bin, "./bpfman-agent")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build ./bpfman-agent: %w\n%s", err, out)

@@ -1,0 +1,217 @@
+package csi
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/grpc/codes"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/internal/testkernel"
+)
+
+// A pod granted read access mounts the program's map: the pin in its
+// volume is the program's map (same kernel ID), counting real events; it
+// opens read-only, and a write through it fails with EPERM; opening it
+// for writing fails (EROFS), root as the test is. Unpublish leaves
+// nothing.
+func TestPublishReadOnly(t *testing.T) {
+	f := setup(t)
+	ld := f.load("r1", 0)
+	v := f.newVolume("reader")
+	f.mustPublish(v, "reader", false, counterAttrs(""))
+
+	entries, err := os.ReadDir(v.target)
+	if err != nil || len(entries) != 1 || entries[0].Name() != "counts" {
+		t.Fatalf("volume holds %v (%v), want counts only", entries, err)
+	}
+	m, err := openPinned(t, filepath.Join(v.target, "counts"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mapIDOf(t, m); got != ld.Maps["counts"] {
+		t.Errorf("the pod's map is %d, the program's %d", got, ld.Maps["counts"])
+	}
+	testkernel.OpenFiles(t, 5)
+	var n uint64
+	if err := m.Lookup(testkernel.PidKey(), &n); err != nil || n < 5 {
+		t.Errorf("the pod reads %d openat calls (%v), want at least 5", n, err)
+	}
+	if err := m.Put(testkernel.PidKey(), uint64(0)); !errors.Is(err, unix.EPERM) {
+		t.Errorf("a write through the read-only map: %v, want EPERM", err)
+	}
+	if _, err := openPinned(t, filepath.Join(v.target, "counts"), false); !errors.Is(err, unix.EROFS) {
+		t.Errorf("opening the map for writing: %v, want EROFS", err)
+	}
+	if err := os.Remove(filepath.Join(v.target, "counts")); !errors.Is(err, unix.EROFS) {
+		t.Errorf("unpinning from the volume: %v, want EROFS", err)
+	}
+
+	if err := f.unpublish(v); err != nil {
+		t.Fatal(err)
+	}
+	gone(t, v.target)
+	if mounts, n := f.d.Mounts(counterUID); n != 0 || len(mounts) != 0 {
+		t.Errorf("after unpublish the report lists %v", mounts)
+	}
+	if err := f.unpublish(v); err != nil {
+		t.Errorf("a second unpublish: %v, want OK", err)
+	}
+}
+
+// A pod granted ReadWrite, whose volume is not read-only, writes the
+// program's map; the same pod asking for a read-only volume cannot.
+func TestPublishReadWrite(t *testing.T) {
+	f := setup(t)
+	ld := f.load("r1", 0)
+	rw, ro := f.newVolume("writer"), f.newVolume("writer-ro")
+	f.mustPublish(rw, "writer", false, counterAttrs("total"))
+	f.mustPublish(ro, "writer", true, counterAttrs("total"))
+
+	m, err := openPinned(t, filepath.Join(rw.target, "total"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Put(uint32(0), uint64(42)); err != nil {
+		t.Fatalf("a write through the writable volume: %v", err)
+	}
+	if got := testkernel.MapValue(t, ld.Maps["total"], uint32(0)); got != 42 {
+		t.Errorf("the program's map holds %d, want the 42 the pod wrote", got)
+	}
+	if _, err := openPinned(t, filepath.Join(ro.target, "total"), false); !errors.Is(err, unix.EROFS) {
+		t.Errorf("opening for writing in the read-only volume: %v, want EROFS", err)
+	}
+	mounts, n := f.d.Mounts(counterUID)
+	if n != 2 || mounts[0].Pod != "team/writer" || mounts[0].Access != bpfleetv1.MapReadWrite || mounts[1].Access != bpfleetv1.MapRead {
+		t.Errorf("report lists %+v", mounts)
+	}
+}
+
+// A pod outside the grants, or asking for a map it is not granted, is
+// refused with PermissionDenied saying which grant is missing; a program
+// the node's set lacks, or that does not run yet, is Unavailable (the
+// kubelet retries); a map the object lacks is NotFound. None leaves a
+// target directory or a record behind.
+func TestPublishRefused(t *testing.T) {
+	f := setup(t)
+	v := f.newVolume("p")
+	err := f.publish(v, "reader", true, counterAttrs(""))
+	if s := wantCode(t, err, codes.Unavailable); !strings.Contains(s.Message(), "does not run on node node-a yet") {
+		t.Errorf("message %q", s.Message())
+	}
+	f.load("r1", 0)
+	for _, tc := range []struct {
+		sa, maps, program string
+		code              codes.Code
+		want              string
+	}{
+		{sa: "default", code: codes.PermissionDenied, want: "no mapAccess grant of tracepointprogram/counter names serviceaccount team/default"},
+		{sa: "reader", maps: "total", code: codes.PermissionDenied, want: `grants serviceaccount team/reader maps counts, not "total"`},
+		{sa: "writer", maps: "nosuch", code: codes.PermissionDenied, want: `not "nosuch"`},
+		{sa: "reader", program: "xdpprogram/counter", code: codes.Unavailable, want: "xdpprogram/counter is not scheduled on node node-a"},
+	} {
+		attrs := counterAttrs(tc.maps)
+		if tc.program != "" {
+			attrs[AttrProgram] = tc.program
+		}
+		s := wantCode(t, f.publish(v, tc.sa, true, attrs), tc.code)
+		if !strings.Contains(s.Message(), tc.want) {
+			t.Errorf("message %q, want %q", s.Message(), tc.want)
+		}
+	}
+	f.node.entries[0].MapAccess[0].Maps = append(f.node.entries[0].MapAccess[0].Maps, "nosuch")
+	if s := wantCode(t, f.publish(v, "reader", true, counterAttrs("nosuch")), codes.NotFound); !strings.Contains(s.Message(), `has no map "nosuch" (maps: [counts total])`) {
+		t.Errorf("message %q", s.Message())
+	}
+	gone(t, v.target)
+	if recs, _ := f.d.records.load(); len(recs) != 0 {
+		t.Errorf("records left: %v", recs)
+	}
+}
+
+// Publishing a volume again is done once; the same volume at another
+// target is AlreadyExists.
+func TestPublishIdempotent(t *testing.T) {
+	f := setup(t)
+	f.load("r1", 0)
+	v := f.newVolume("reader")
+	f.mustPublish(v, "reader", true, counterAttrs(""))
+	f.mustPublish(v, "reader", true, counterAttrs(""))
+	other := v
+	other.target = filepath.Join(filepath.Dir(v.target), "elsewhere")
+	wantCode(t, f.publish(other, "reader", true, counterAttrs("")), codes.AlreadyExists)
+	gone(t, other.target)
+}
+
+// An agent restarted finds the volumes published before: it reports them
+// and unpublishes them.
+func TestRestartKeepsVolumes(t *testing.T) {
+	f := setup(t)
+	f.load("r1", 0)
+	v := f.newVolume("reader")
+	f.mustPublish(v, "reader", true, counterAttrs(""))
+
+	f.d = f.driver()
+	if mounts, n := f.d.Mounts(counterUID); n != 1 || mounts[0].Pod != "team/reader" || strings.Join(mapNames(mounts[0]), ",") != "counts" {
+		t.Fatalf("restarted driver reports %+v", mounts)
+	}
+	if err := f.unpublish(v); err != nil {
+		t.Fatal(err)
+	}
+	gone(t, v.target)
+}
+
+// A new revision that keeps the map's definition keeps the map: the pod's
+// map is still the program's. One that makes it anew (a new maxEntries):
+// a writable volume's pin follows; a read-only volume stays as it is and
+// the report says it is stale. Once the program is gone, the writable
+// volume is emptied.
+func TestFollow(t *testing.T) {
+	f := setup(t)
+	f.load("r1", 0)
+	rw, ro := f.newVolume("writer"), f.newVolume("reader")
+	f.mustPublish(rw, "writer", false, counterAttrs("counts"))
+	f.mustPublish(ro, "reader", true, counterAttrs(""))
+	held, err := openPinned(t, filepath.Join(ro.target, "counts"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ld := f.load("r2", 20000)
+	if err := f.d.Follow(); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := pinnedIDs(rw.target, []string{"counts"})
+	if err != nil || ids["counts"] != ld.Maps["counts"] {
+		t.Errorf("the writable volume pins map %d (%v), the program's is %d", ids["counts"], err, ld.Maps["counts"])
+	}
+	if mapIDOf(t, held) == ld.Maps["counts"] {
+		t.Fatal("a new maxEntries kept the map: the test shows nothing")
+	}
+	mounts, _ := f.d.Mounts(counterUID)
+	if mounts[0].Pod != "team/reader" || !strings.Contains(mounts[0].Stale, "maps counts were made anew") || mounts[1].Stale != "" {
+		t.Errorf("report lists %+v", mounts)
+	}
+
+	if err := f.node.Remove(counterUID); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.d.Follow(); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(rw.target); len(entries) != 0 {
+		t.Errorf("the writable volume still holds %v after the program went", entries)
+	}
+}
+
+func mapNames(m bpfleetv1.MapMount) []string {
+	var out []string
+	for _, n := range m.Maps {
+		out = append(out, string(n))
+	}
+	return out
+}

@@ -1,0 +1,113 @@
+package csi
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
+
+	"github.com/cilium/ebpf"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+)
+
+// Follow compares every published volume with the maps its program runs
+// with now, after a pass of the agent: a writable volume's pins are
+// pointed at them (or removed, the program gone); a read-only volume is
+// never made writable to change its pins, so it is marked stale until its
+// pod restarts. A volume whose filesystem is gone (the node restarted)
+// is forgotten. It returns what it could not do.
+func (d *Driver) Follow() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var errs []error
+	for id, v := range d.vols {
+		mounted, err := isVolume(v.Target)
+		if err == nil && !mounted {
+			delete(d.vols, id)
+			err = d.records.remove(id)
+		} else if err == nil {
+			err = d.follow(v)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("volume %s of pod %s: %w", id, v.Pod, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// follow brings v's pins to the maps its program runs with, or says
+// which it cannot (v.stale).
+func (d *Driver) follow(v *volume) error {
+	want, err := d.programs.MapIDs(v.UID)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	have, err := pinnedIDs(v.Target, v.Maps)
+	if err != nil {
+		return err
+	}
+	var moved []string
+	for _, name := range v.Maps {
+		if have[name] == want[name] {
+			continue
+		}
+		if v.Access != bpfleetv1.MapReadWrite {
+			moved = append(moved, name)
+			continue
+		}
+		if err := d.repin(v, name, want[name]); err != nil {
+			return err
+		}
+	}
+	v.stale = staleMessage(moved, want)
+	return nil
+}
+
+// repin points the writable volume's pin name at the program's map of
+// kernel ID id, or removes it when the program has none (id 0).
+func (d *Driver) repin(v *volume, name string, id uint32) error {
+	var m *ebpf.Map
+	if id != 0 {
+		var err error
+		if m, err = d.programs.Map(v.UID, name); err != nil {
+			return err
+		}
+		defer m.Close()
+	}
+	return repin(v.Target, name, m)
+}
+
+// staleMessage says which of a read-only volume's maps the program no
+// longer uses (want: the maps it runs with now).
+func staleMessage(moved []string, want map[string]uint32) string {
+	if len(moved) == 0 {
+		return ""
+	}
+	if len(want) == 0 {
+		return "the program no longer runs on the node: the pod holds its last maps until it restarts"
+	}
+	return fmt.Sprintf("maps %s were made anew by an update (a new definition); the read-only mount keeps the old ones: restart the pod to mount the program's maps", strings.Join(moved, ", "))
+}
+
+// Mounts lists, for the report entry of program uid, the pods that mount
+// its maps (at most bpfleetv1.MaxMountsReported, by pod name), and how
+// many do.
+func (d *Driver) Mounts(uid string) ([]bpfleetv1.MapMount, int32) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []bpfleetv1.MapMount
+	for _, v := range d.vols {
+		if v.UID != uid {
+			continue
+		}
+		m := bpfleetv1.MapMount{Pod: v.Pod.String(), Access: v.Access, Stale: v.stale}
+		for _, name := range v.Maps {
+			m.Maps = append(m.Maps, bpfleetv1.MapName(name))
+		}
+		out = append(out, m)
+	}
+	slices.SortFunc(out, func(a, b bpfleetv1.MapMount) int { return strings.Compare(a.Pod, b.Pod) })
+	return out[:min(len(out), bpfleetv1.MaxMountsReported)], int32(len(out))
+}

@@ -1,0 +1,177 @@
+package csi
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+)
+
+// mountFlags are a volume's: it holds pins only.
+const mountFlags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+
+// mountMaps mounts, at target (made if missing), a directory of a BPF
+// filesystem of its own holding a pin of each map, named after it,
+// readable by every user of the pod (and writable with ReadWrite); it is
+// made read-only unless access is ReadWrite. The filesystem is mounted at
+// staging first, and only its directory bound at target: the kernel puts
+// entries of its own in a new filesystem's root (bpf_preload's
+// maps.debug and progs.debug, listing every map and program of the host),
+// which cannot be removed and which the pod must not see. On failure it
+// leaves no mount and no directory it made.
+func mountMaps(target, staging string, ms map[string]*ebpf.Map, access bpfleetv1.MapAccessMode) error {
+	if err := os.MkdirAll(target, 0o750); err != nil {
+		return fmt.Errorf("make target %s: %w", target, err)
+	}
+	if err := bindFresh(target, staging); err != nil {
+		return errors.Join(err, os.Remove(target))
+	}
+	if err := pinAll(target, ms, access); err != nil {
+		return errors.Join(err, unmountMaps(target))
+	}
+	return nil
+}
+
+// bindFresh mounts a new BPF filesystem at staging, binds a directory of
+// it at target, and unmounts it from staging, which it removes.
+func bindFresh(target, staging string) error {
+	if err := os.MkdirAll(staging, 0o700); err != nil {
+		return fmt.Errorf("make %s: %w", staging, err)
+	}
+	defer os.Remove(staging)
+	if err := unix.Mount("bpf", staging, "bpf", mountFlags, "mode=0700"); err != nil {
+		return fmt.Errorf("mount a BPF filesystem at %s: %w", staging, err)
+	}
+	defer unix.Unmount(staging, unix.MNT_DETACH) //nolint:errcheck // the bind keeps the filesystem
+	maps := filepath.Join(staging, "maps")
+	if err := os.Mkdir(maps, 0o755); err != nil {
+		return fmt.Errorf("make the volume's directory: %w", err)
+	}
+	if err := unix.Mount(maps, target, "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind the volume at %s: %w", target, err)
+	}
+	return nil
+}
+
+// pinAll pins ms in the volume at target, then makes it read-only unless
+// access is ReadWrite.
+func pinAll(target string, ms map[string]*ebpf.Map, access bpfleetv1.MapAccessMode) error {
+	for name, m := range ms {
+		if err := pinIn(target, name, m, access); err != nil {
+			return err
+		}
+	}
+	if access == bpfleetv1.MapReadWrite {
+		return nil
+	}
+	if err := unix.Mount("", target, "", unix.MS_REMOUNT|unix.MS_RDONLY|mountFlags, ""); err != nil {
+		return fmt.Errorf("make the volume at %s read-only: %w", target, err)
+	}
+	return nil
+}
+
+// pinIn pins m in the volume at target as name, with the mode access
+// gives every user of the pod (a pin is made 0600, for root only).
+func pinIn(target, name string, m *ebpf.Map, access bpfleetv1.MapAccessMode) error {
+	path := filepath.Join(target, name)
+	// A map opened from a pin is moved by Pin: pin a clone, which is not.
+	c, err := m.Clone()
+	if err != nil {
+		return fmt.Errorf("pin map %s in the volume: %w", name, err)
+	}
+	defer c.Close()
+	if err := c.Pin(path); err != nil {
+		return fmt.Errorf("pin map %s in the volume: %w", name, err)
+	}
+	mode := os.FileMode(0o444)
+	if access == bpfleetv1.MapReadWrite {
+		mode = 0o666
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		return fmt.Errorf("pin map %s in the volume: %w", name, err)
+	}
+	return nil
+}
+
+// repin points the writable volume's pin name at m, or removes it when m
+// is nil.
+func repin(target, name string, m *ebpf.Map) error {
+	path := filepath.Join(target, name)
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("unpin map %s from the volume: %w", name, err)
+	}
+	if m == nil {
+		return nil
+	}
+	return pinIn(target, name, m, bpfleetv1.MapReadWrite)
+}
+
+// unmountMaps unmounts the volume at target, if one is mounted there, and
+// removes target. The pod's own view of it (the container's bind) goes
+// with the pod; the maps are released once nothing else holds them.
+func unmountMaps(target string) error {
+	mounted, err := isVolume(target)
+	if err != nil {
+		return err
+	}
+	if mounted {
+		if err := unix.Unmount(target, 0); err != nil && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("unmount %s: %w", target, err)
+		}
+	}
+	if err := os.Remove(target); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove target %s: %w", target, err)
+	}
+	return nil
+}
+
+// isVolume reports whether a BPF filesystem is mounted at target itself
+// (not merely target inside one).
+func isVolume(target string) (bool, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(target, &st); errors.Is(err, unix.ENOENT) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("statfs %s: %w", target, err)
+	}
+	if int64(st.Type) != unix.BPF_FS_MAGIC {
+		return false, nil
+	}
+	var self, parent unix.Stat_t
+	if err := unix.Stat(target, &self); err != nil {
+		return false, fmt.Errorf("stat %s: %w", target, err)
+	}
+	if err := unix.Stat(filepath.Dir(target), &parent); err != nil {
+		return false, fmt.Errorf("stat %s: %w", filepath.Dir(target), err)
+	}
+	return self.Dev != parent.Dev, nil
+}
+
+// pinnedIDs reads the kernel IDs of the maps pinned in the volume at
+// target, by name; a name not pinned there is left out.
+func pinnedIDs(target string, names []string) (map[string]uint32, error) {
+	out := make(map[string]uint32, len(names))
+	for _, name := range names {
+		m, err := ebpf.LoadPinnedMap(filepath.Join(target, name), &ebpf.LoadPinOptions{ReadOnly: true})
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("open map %s in the volume: %w", name, err)
+		}
+		info, err := m.Info()
+		m.Close()
+		if err != nil {
+			return nil, fmt.Errorf("map %s in the volume: %w", name, err)
+		}
+		id, _ := info.ID()
+		out[name] = uint32(id)
+	}
+	return out, nil
+}
