@@ -42,7 +42,7 @@ func (n *node) Lookup(ref Ref) (bpfleetv1.NodeProgram, bool) {
 // "counter" (uid "uid-counter"), granting team/reader its map counts and
 // team/writer its map total read-write; tests load it (load) or not.
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	node  *node
 	d     *Driver
 	pods  string // the kubelet's pods directory
@@ -53,7 +53,7 @@ const counterUID = "uid-counter"
 
 var counterRef = Ref{Kind: "TracepointProgram", Name: "counter"}
 
-func setup(t *testing.T) *fixture {
+func setup(t testing.TB) *fixture {
 	t.Helper()
 	testkernel.Require(t)
 	m, err := programs.New(filepath.Join(testkernel.TempBPFFS(t), "bpfleet"))

@@ -39,6 +39,13 @@
 // memories (and their on-disk ledger) are the Writer's, the verified
 // signatures the Fetcher's.
 //
+// With a CSI driver (Options.CSI, package csi), a pass also lets the
+// driver bring the pods' volumes to the maps the programs now run with,
+// and the report lists, per program, the pods that mount its maps; each
+// publish or unpublish starts a pass (poke) so that the report says so.
+// The driver reads the node's set as the watch last brought it and the
+// pins; it never waits for a pass.
+//
 // After each pass the image cache is collected (imagesInUse: what the
 // spec's programs and MapPolicies name stays). The agent's liveness check
 // (/healthz) fails while a pass has run for more than StuckAfter (twice the

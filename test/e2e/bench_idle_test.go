@@ -116,6 +116,8 @@ func measureIdle(b *testing.B) (map[string]footprint, error) {
 	agent := testproc.Start(b, dir, bins["bpfman-agent"], env, "--node-name="+node, "--pin-root="+pinRoot,
 		"--image-cache="+filepath.Join(dir, "images"), "--state-dir="+filepath.Join(dir, "state"),
 		"--metrics-bind-address=0", "--health-probe-bind-address=0",
+		// Its CSI driver serving, as the DaemonSet runs it.
+		"--csi-endpoint="+filepath.Join(dir, "csi.sock"), "--kubelet-dir="+filepath.Join(dir, "kubelet"),
 		"--pprof-bind-address="+os.Getenv("BPFLEET_IDLE_AGENT_PPROF"))
 	obj := filepath.Join(dir, "counter.o")
 	if err := os.WriteFile(obj, bpf.TracepointCounter, 0o644); err != nil {
