@@ -24,9 +24,9 @@ type contentsReader interface {
 
 // checkImage refuses a program whose image, resolved in its status,
 // lacks what it names: one of its programs, a program of its hook's
-// type, a globalData variable or a value that fits it. An image that
-// cannot be read is classified as a resolution is (a registry that is
-// down is no mismatch).
+// type, a globalData variable or a value that fits it, a map its
+// mapAccess grants. An image that cannot be read is classified as a
+// resolution is (a registry that is down is no mismatch).
 func checkImage(ctx context.Context, r Resolver, p bpfleetv1.Program) error {
 	cr, ok := r.(contentsReader)
 	src := p.Source()
@@ -35,12 +35,35 @@ func checkImage(ctx context.Context, r Resolver, p bpfleetv1.Program) error {
 	}
 	st := p.ProgramStatus().Image
 	c, err := cr.contents(ctx, src.ByteCode.Image, st.Digest, len(src.GlobalData) > 0)
+	if err == nil && len(src.MapAccess) > 0 && c.mapsUnknown() {
+		c, err = cr.contents(ctx, src.ByteCode.Image, st.Digest, true)
+	}
 	if err != nil {
 		return contentsError(err)
 	}
 	return mismatch("image "+pinnedRef(st.Ref, st.Digest)+": ", c.each(func(pc *platformContents) []string {
-		return append(pc.lackedPrograms(p.Attachments()), pc.lackedGlobals(src.GlobalData)...)
+		lacked := append(pc.lackedPrograms(p.Attachments()), pc.lackedGlobals(src.GlobalData)...)
+		return append(lacked, pc.lackedGranted(src.MapAccess)...)
 	}))
+}
+
+// lackedGranted says which maps the grants name that the image lacks,
+// each once.
+func (pc *platformContents) lackedGranted(grants []bpfleetv1.MapAccessGrant) []string {
+	var out []string
+	seen := map[bpfleetv1.MapName]bool{}
+	for _, g := range grants {
+		for _, name := range g.Maps {
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			for _, problem := range pc.lackedMap(string(name)) {
+				out = append(out, "mapAccess: "+problem)
+			}
+		}
+	}
+	return out
 }
 
 // checkPolicyMaps refuses a MapPolicy whose map the image of a program

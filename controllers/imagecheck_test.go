@@ -118,6 +118,11 @@ func TestImageMismatchRefused(t *testing.T) {
 			[]string{`globalData "sampling": the object has no such variable; it has variables filter_pid (4 bytes), increment (8 bytes)`}},
 		{"value wider than its global", tracepoint("mismatch-width", "count_openat", map[string]bpfleetv1.GlobalValue{"filter_pid": "4294967296"}),
 			[]string{`globalData "filter_pid" (4 bytes): value "4294967296": not a unsigned 32-bit integer`}},
+		{"map access to a map the image lacks", func() bpfleetv1.Program {
+			p := tracepoint("mismatch-map-access", "count_openat", nil).(*bpfleetv1.TracepointProgram)
+			p.Spec.MapAccess = []bpfleetv1.MapAccessGrant{{Namespace: "team", ServiceAccount: "reader", Maps: []bpfleetv1.MapName{"counts", "flows"}}}
+			return p
+		}(), []string{`mapAccess: no map "flows"; it has maps counts (hash), total (array)`}},
 		{"application program the image lacks", &bpfleetv1.ClusterBpfApplication{
 			ObjectMeta: metav1.ObjectMeta{Name: "mismatch-app"},
 			Spec: bpfleetv1.ClusterBpfApplicationSpec{

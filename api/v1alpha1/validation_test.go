@@ -44,6 +44,7 @@ func goodProgram(name string) *bpfleetv1.TracepointProgram {
 				ProgramSource: bpfleetv1.ProgramSource{
 					ByteCode:   bpfleetv1.ByteCodeSource{Image: &bpfleetv1.ImageSource{Ref: "127.0.0.1:5000/bpfleet/counter:v1"}},
 					GlobalData: map[string]bpfleetv1.GlobalValue{"filter_pid": "42", "key": "0x0a000001", "on": "true"},
+					MapAccess:  []bpfleetv1.MapAccessGrant{{Namespace: "team-a", ServiceAccount: "reader", Maps: []bpfleetv1.MapName{"counts"}}},
 				},
 				ProgramName: "count_openat",
 			},
@@ -60,6 +61,9 @@ func TestAcceptsGoodManifests(t *testing.T) {
 	}
 	if p.Spec.ByteCode.Image.PullPolicy != bpfleetv1.PullIfNotPresent {
 		t.Errorf("pullPolicy default = %q, want IfNotPresent", p.Spec.ByteCode.Image.PullPolicy)
+	}
+	if got := p.Spec.MapAccess[0].Access; got != bpfleetv1.MapRead {
+		t.Errorf("mapAccess access default = %q, want Read", got)
 	}
 	q := goodProgram("good-path")
 	q.Spec.ByteCode = bpfleetv1.ByteCodeSource{Path: "/opt/bpf/counter.o"}
@@ -135,6 +139,10 @@ func TestRejectsBadManifests(t *testing.T) {
 		{"global value too long", func(p *bpfleetv1.TracepointProgram) {
 			p.Spec.GlobalData["key"] = bpfleetv1.GlobalValue("0x" + strings.Repeat("00", 129))
 		}, "spec.globalData.key"},
+		{"map access naming a path", func(p *bpfleetv1.TracepointProgram) { p.Spec.MapAccess[0].Maps = []bpfleetv1.MapName{"../x"} }, "spec.mapAccess[0].maps[0]"},
+		{"map access granting no map", func(p *bpfleetv1.TracepointProgram) { p.Spec.MapAccess[0].Maps = nil }, "spec.mapAccess[0].maps"},
+		{"map access of another kind", func(p *bpfleetv1.TracepointProgram) { p.Spec.MapAccess[0].Access = "Write" }, "spec.mapAccess[0].access"},
+		{"map access to a bad namespace", func(p *bpfleetv1.TracepointProgram) { p.Spec.MapAccess[0].Namespace = "Team_A" }, "spec.mapAccess[0].namespace"},
 		{"too many globals", func(p *bpfleetv1.TracepointProgram) {
 			for i := range 65 {
 				p.Spec.GlobalData[fmt.Sprintf("v%d", i)] = "1"

@@ -163,7 +163,7 @@ func (d *Driver) publish(req request) (record, error) {
 func (d *Driver) open(ref Ref, uid string, names []string) (map[string]*ebpf.Map, error) {
 	ids, err := d.programs.MapIDs(uid)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, status.Errorf(codes.Unavailable, "%s does not run on node %s yet; the kubelet retries until it does", ref, d.o.NodeID)
+		return nil, status.Errorf(codes.Unavailable, "%s does not run on node %s yet (loading, or failing there: its status says); the kubelet retries until it does", ref, d.o.NodeID)
 	}
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "maps of %s: %v", ref, err)
