@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpfman-agent/metrics"
 )
 
 // DriverName is the CSI driver's name, as pods and the CSIDriver object
@@ -76,6 +77,7 @@ func New(programs Programs, o Options) (*Driver, error) {
 	for _, rec := range recs {
 		d.vols[rec.VolumeID] = &volume{record: rec}
 	}
+	metrics.SetVolumes(len(d.vols))
 	return d, err
 }
 
@@ -110,6 +112,7 @@ func (d *Driver) NodeGetInfo(context.Context, *csi.NodeGetInfoRequest) (*csi.Nod
 func (d *Driver) NodePublishVolume(ctx context.Context, r *csi.NodePublishVolumeRequest) (*csi.NodePublishVolumeResponse, error) {
 	req, err := parsePublish(r, d.o.MountUnder)
 	if err != nil {
+		metrics.CountPublish(metrics.PublishInvalid)
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	d.mu.Lock()
@@ -118,14 +121,31 @@ func (d *Driver) NodePublishVolume(ctx context.Context, r *csi.NodePublishVolume
 		return d.republish(v, req)
 	}
 	rec, err := d.publish(req)
+	metrics.CountPublish(publishResult(err))
 	if err != nil {
 		d.o.Log.Info("volume not published", "volume", req.VolumeID, "pod", req.Pod.String(), "program", req.Program.String(), "reason", err.Error())
 		return nil, err
 	}
 	d.vols[rec.VolumeID] = &volume{record: rec}
+	metrics.SetVolumes(len(d.vols))
 	d.o.Log.Info("volume published", "volume", rec.VolumeID, "pod", rec.Pod.String(), "program", rec.Program.String(), "maps", rec.Maps, "access", rec.Access)
 	d.o.Changed()
 	return &csi.NodePublishVolumeResponse{}, nil
+}
+
+// publishResult is the metric's result of a publish that returned err.
+func publishResult(err error) string {
+	switch status.Code(err) {
+	case codes.OK:
+		return metrics.PublishPublished
+	case codes.PermissionDenied:
+		return metrics.PublishDenied
+	case codes.Unavailable:
+		return metrics.PublishWaiting
+	case codes.InvalidArgument, codes.NotFound, codes.AlreadyExists:
+		return metrics.PublishInvalid
+	}
+	return metrics.PublishFailed
 }
 
 // publish checks req against the program's grants, opens its maps and
@@ -234,6 +254,7 @@ func (d *Driver) NodeUnpublishVolume(ctx context.Context, r *csi.NodeUnpublishVo
 			return nil, status.Error(codes.Internal, err.Error())
 		}
 		delete(d.vols, v.VolumeID)
+		metrics.SetVolumes(len(d.vols))
 		d.o.Log.Info("volume unpublished", "volume", v.VolumeID, "pod", v.Pod.String(), "program", v.Program.String())
 		d.o.Changed()
 	}

@@ -71,6 +71,9 @@ func TestPublishReadWrite(t *testing.T) {
 	rw, ro := f.newVolume("writer"), f.newVolume("writer-ro")
 	f.mustPublish(rw, "writer", false, counterAttrs("total"))
 	f.mustPublish(ro, "writer", true, counterAttrs("total"))
+	if n := metric(t, "bpfleet_agent_csi_volumes", ""); n != 2 {
+		t.Errorf("bpfleet_agent_csi_volumes = %v, want 2", n)
+	}
 
 	m, err := openPinned(t, filepath.Join(rw.target, "total"), false)
 	if err != nil {
@@ -99,6 +102,7 @@ func TestPublishReadWrite(t *testing.T) {
 func TestPublishRefused(t *testing.T) {
 	f := setup(t)
 	v := f.newVolume("p")
+	denied, waiting := metric(t, "bpfleet_agent_csi_publishes_total", "denied"), metric(t, "bpfleet_agent_csi_publishes_total", "waiting")
 	err := f.publish(v, "reader", true, counterAttrs(""))
 	if s := wantCode(t, err, codes.Unavailable); !strings.Contains(s.Message(), "does not run on node node-a yet") {
 		t.Errorf("message %q", s.Message())
@@ -130,6 +134,9 @@ func TestPublishRefused(t *testing.T) {
 	gone(t, v.target)
 	if recs, _ := f.d.records.load(); len(recs) != 0 {
 		t.Errorf("records left: %v", recs)
+	}
+	if d, w := metric(t, "bpfleet_agent_csi_publishes_total", "denied")-denied, metric(t, "bpfleet_agent_csi_publishes_total", "waiting")-waiting; d != 3 || w != 2 {
+		t.Errorf("publishes counted denied %v, waiting %v; want 3 and 2", d, w)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpfman-agent/metrics"
 )
 
 // Follow compares every published volume with the maps its program runs
@@ -34,6 +35,7 @@ func (d *Driver) Follow() error {
 			errs = append(errs, fmt.Errorf("volume %s of pod %s: %w", id, v.Pod, err))
 		}
 	}
+	metrics.SetVolumes(len(d.vols))
 	return errors.Join(errs...)
 }
 

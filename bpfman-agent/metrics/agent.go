@@ -35,11 +35,34 @@ var (
 		Help:    "Time to pull an image into the store and check it (cache hits excluded).",
 		Buckets: prometheus.ExponentialBuckets(0.005, 3, 8),
 	})
+	volumePublishes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bpfleet_agent_csi_publishes_total",
+		Help: "Pods' volumes of maps (csi.bpfleet.io) the kubelet asked for, by result: published, denied (no mapAccess grant), waiting (the program does not run on the node yet; the kubelet retries), invalid (a volume that can never be mounted as asked) or failed.",
+	}, []string{"result"})
+	volumesMounted = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "bpfleet_agent_csi_volumes",
+		Help: "Pods' volumes of maps (csi.bpfleet.io) mounted on the node.",
+	})
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(programLoads, loadFailures, verifierRejections, imageFetches, imagePulls)
+	ctrlmetrics.Registry.MustRegister(programLoads, loadFailures, verifierRejections, imageFetches, imagePulls, volumePublishes, volumesMounted)
 }
+
+// Results of a volume's publish.
+const (
+	PublishPublished = "published"
+	PublishDenied    = "denied"
+	PublishWaiting   = "waiting"
+	PublishInvalid   = "invalid"
+	PublishFailed    = "failed"
+)
+
+// CountPublish records the result of a volume's publish.
+func CountPublish(result string) { volumePublishes.WithLabelValues(result).Inc() }
+
+// SetVolumes records how many volumes are mounted.
+func SetVolumes(n int) { volumesMounted.Set(float64(n)) }
 
 // Results of a load and of an image fetch.
 const (
