@@ -176,6 +176,7 @@ type NodeProgramStatus struct {
 	// MountCount counts them all.
 	// +optional
 	Mounts []MapMount `json:"mounts,omitempty"`
+	// MountCount counts the pods' volumes of the program's maps.
 	// +optional
 	MountCount int32 `json:"mountCount,omitempty"`
 }
@@ -186,7 +187,8 @@ const MaxMountsReported = 16
 // MapMount is a pod that mounts maps of a program.
 type MapMount struct {
 	// Pod is namespace/name.
-	Pod  string    `json:"pod"`
+	Pod string `json:"pod"`
+	// Maps the volume holds.
 	Maps []MapName `json:"maps"`
 	// Access the pod has: Read or ReadWrite.
 	Access MapAccessMode `json:"access"`

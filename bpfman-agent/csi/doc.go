@@ -29,6 +29,6 @@
 //
 // The driver serves the CSI Identity and Node services on a unix socket,
 // and registers itself with the kubelet through the kubelet's plugin
-// registration socket (see Register). It implements no Controller
+// registration socket (see Serve). It implements no Controller
 // service: volumes exist only while their pod does.
 package csi

@@ -97,7 +97,7 @@ func TestPublishReadWrite(t *testing.T) {
 // A pod outside the grants, or asking for a map it is not granted, is
 // refused with PermissionDenied saying which grant is missing; a program
 // the node's set lacks, or that does not run yet, is Unavailable (the
-// kubelet retries); a map the object lacks is NotFound. None leaves a
+// kubelet retries); a map the object lacks is FailedPrecondition. None leaves a
 // target directory or a record behind.
 func TestPublishRefused(t *testing.T) {
 	f := setup(t)
@@ -128,7 +128,7 @@ func TestPublishRefused(t *testing.T) {
 		}
 	}
 	f.node.entries[0].MapAccess[0].Maps = append(f.node.entries[0].MapAccess[0].Maps, "nosuch")
-	if s := wantCode(t, f.publish(v, "reader", true, counterAttrs("nosuch")), codes.NotFound); !strings.Contains(s.Message(), `has no map "nosuch" (maps: [counts total])`) {
+	if s := wantCode(t, f.publish(v, "reader", true, counterAttrs("nosuch")), codes.FailedPrecondition); !strings.Contains(s.Message(), `has no map "nosuch" (maps: [counts total])`) {
 		t.Errorf("message %q", s.Message())
 	}
 	gone(t, v.target)
@@ -141,7 +141,8 @@ func TestPublishRefused(t *testing.T) {
 }
 
 // Publishing a volume again is done once; the same volume at another
-// target is AlreadyExists.
+// target is AlreadyExists, and so is another volume at its target, which
+// neither that publish nor an unpublish of the other volume touches.
 func TestPublishIdempotent(t *testing.T) {
 	f := setup(t)
 	f.load("r1", 0)
@@ -152,6 +153,61 @@ func TestPublishIdempotent(t *testing.T) {
 	other.target = filepath.Join(filepath.Dir(v.target), "elsewhere")
 	wantCode(t, f.publish(other, "reader", true, counterAttrs("")), codes.AlreadyExists)
 	gone(t, other.target)
+
+	intruder := v
+	intruder.id = "csi-other"
+	wantCode(t, f.publish(intruder, "reader", true, counterAttrs("")), codes.AlreadyExists)
+	if err := f.unpublish(intruder); err != nil {
+		t.Fatal(err)
+	}
+	if mounted, err := isVolume(v.target); err != nil || !mounted {
+		t.Errorf("another volume's unpublish unmounted %s (%v)", v.target, err)
+	}
+}
+
+// After the node restarted (the volume's filesystem gone, its record
+// kept), the kubelet's publish of the same volume mounts it again.
+func TestPublishAfterReboot(t *testing.T) {
+	f := setup(t)
+	f.load("r1", 0)
+	v := f.newVolume("reader")
+	f.mustPublish(v, "reader", true, counterAttrs(""))
+	if err := unix.Unmount(v.target, 0); err != nil {
+		t.Fatal(err)
+	}
+	f.mustPublish(v, "reader", true, counterAttrs(""))
+	if _, err := openPinned(t, filepath.Join(v.target, "counts"), true); err != nil {
+		t.Errorf("after publishing again: %v", err)
+	}
+	if err := unix.Unmount(v.target, 0); err != nil {
+		t.Fatal(err)
+	}
+	f.d = f.driver()
+	if _, n := f.d.Mounts(counterUID); n != 0 {
+		t.Errorf("a restarted driver reports %d volumes whose filesystem is gone", n)
+	}
+}
+
+// A target reached through a symbolic link is refused: the agent would
+// mount where it points.
+func TestPublishRefusesSymlinks(t *testing.T) {
+	f := setup(t)
+	f.load("r1", 0)
+	v := f.newVolume("reader")
+	elsewhere := t.TempDir()
+	if err := os.MkdirAll(filepath.Dir(filepath.Dir(v.target)), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, filepath.Dir(v.target)); err != nil {
+		t.Fatal(err)
+	}
+	s := wantCode(t, f.publish(v, "reader", true, counterAttrs("")), codes.Internal)
+	if !strings.Contains(s.Message(), "symbolic link") {
+		t.Errorf("message %q", s.Message())
+	}
+	if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
+		t.Errorf("the driver made %v where the link points", entries)
+	}
 }
 
 // An agent restarted finds the volumes published before: it reports them
@@ -173,7 +229,8 @@ func TestRestartKeepsVolumes(t *testing.T) {
 }
 
 // A new revision that keeps the map's definition keeps the map: the pod's
-// map is still the program's. One that makes it anew (a new maxEntries):
+// map is still the program's, and nothing is stale. One that makes it
+// anew (a new maxEntries):
 // a writable volume's pin follows; a read-only volume stays as it is and
 // the report says it is stale. Once the program is gone, the writable
 // volume is emptied.
@@ -186,6 +243,17 @@ func TestFollow(t *testing.T) {
 	held, err := openPinned(t, filepath.Join(ro.target, "counts"), true)
 	if err != nil {
 		t.Fatal(err)
+	}
+
+	kept := f.load("r1b", 0)
+	if err := f.d.Follow(); err != nil {
+		t.Fatal(err)
+	}
+	if mapIDOf(t, held) != kept.Maps["counts"] {
+		t.Errorf("an update keeping the map's definition: the pod holds map %d, the program uses %d", mapIDOf(t, held), kept.Maps["counts"])
+	}
+	if mounts, _ := f.d.Mounts(counterUID); mounts[0].Stale != "" || mounts[1].Stale != "" {
+		t.Errorf("stale after an update that kept the maps: %+v", mounts)
 	}
 
 	ld := f.load("r2", 20000)
@@ -221,4 +289,31 @@ func mapNames(m bpfleetv1.MapMount) []string {
 		out = append(out, string(n))
 	}
 	return out
+}
+
+// A grant taken back takes the pins of a writable volume away, and marks
+// a read-only one stale (its pod keeps what it opened until it restarts).
+func TestFollowRevokedGrant(t *testing.T) {
+	f := setup(t)
+	f.load("r1", 0)
+	rw, ro := f.newVolume("writer"), f.newVolume("reader")
+	f.mustPublish(rw, "writer", false, counterAttrs("total"))
+	f.mustPublish(ro, "reader", true, counterAttrs(""))
+	f.node.entries[0].MapAccess = nil
+	if err := f.d.Follow(); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(rw.target); len(entries) != 0 {
+		t.Errorf("the writable volume still holds %v after its grant went", entries)
+	}
+	for _, m := range f.mustMounts() {
+		if !strings.Contains(m.Stale, "no longer granted") {
+			t.Errorf("%s: stale %q, want it to say the grant went", m.Pod, m.Stale)
+		}
+	}
+}
+
+func (f *fixture) mustMounts() []bpfleetv1.MapMount {
+	mounts, _ := f.d.Mounts(counterUID)
+	return mounts
 }

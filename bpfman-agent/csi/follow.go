@@ -14,24 +14,18 @@ import (
 )
 
 // Follow compares every published volume with the maps its program runs
-// with now, after a pass of the agent: a writable volume's pins are
-// pointed at them (or removed, the program gone); a read-only volume is
-// never made writable to change its pins, so it is marked stale until its
-// pod restarts. A volume whose filesystem is gone (the node restarted)
-// is forgotten. It returns what it could not do.
+// with now and with its grants, after a pass of the agent: a writable
+// volume's pins are pointed at the program's maps, or removed when the
+// program is gone or its mapAccess no longer grants the pod writing them;
+// a read-only volume is never made writable to change its pins, so it is
+// marked stale until its pod restarts. A volume whose filesystem is gone
+// (the node restarted) is forgotten. It returns what it could not do.
 func (d *Driver) Follow() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var errs []error
+	errs := []error{d.forgetUnmounted()}
 	for id, v := range d.vols {
-		mounted, err := isVolume(v.Target)
-		if err == nil && !mounted {
-			delete(d.vols, id)
-			err = d.records.remove(id)
-		} else if err == nil {
-			err = d.follow(v)
-		}
-		if err != nil {
+		if err := d.follow(v); err != nil {
 			errs = append(errs, fmt.Errorf("volume %s of pod %s: %w", id, v.Pod, err))
 		}
 	}
@@ -44,7 +38,11 @@ func (d *Driver) Follow() error {
 func (d *Driver) follow(v *volume) error {
 	want, err := d.programs.MapIDs(v.UID)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+		return fmt.Errorf("maps of %s: %w", v.Program, err)
+	}
+	revoked := d.revoked(v)
+	if revoked != "" {
+		want = nil
 	}
 	have, err := pinnedIDs(v.Target, v.Maps)
 	if err != nil {
@@ -52,19 +50,39 @@ func (d *Driver) follow(v *volume) error {
 	}
 	var moved []string
 	for _, name := range v.Maps {
-		if have[name] == want[name] {
-			continue
-		}
-		if v.Access != bpfleetv1.MapReadWrite {
+		switch {
+		case have[name] == want[name]:
+		case v.Access != bpfleetv1.MapReadWrite:
 			moved = append(moved, name)
-			continue
-		}
-		if err := d.repin(v, name, want[name]); err != nil {
-			return err
+		default:
+			if err := d.repin(v, name, want[name]); err != nil {
+				return err
+			}
 		}
 	}
 	v.stale = staleMessage(moved, want)
+	if revoked != "" {
+		v.stale = revoked
+	}
 	return nil
+}
+
+// revoked says why v's program no longer grants what v holds, "" if it
+// does (or is gone from the node's set: its maps go with it).
+func (d *Driver) revoked(v *volume) string {
+	np, ok, err := d.programs.Lookup(v.Program)
+	if err != nil || !ok || string(np.UID) != v.UID {
+		return ""
+	}
+	req := request{Program: v.Program, Maps: v.Maps, ReadOnly: v.Access == bpfleetv1.MapRead, Pod: v.Pod}
+	_, access, err := decide(req, np.MapAccess)
+	switch {
+	case err != nil:
+		return "no longer granted: " + err.Error()
+	case access != v.Access:
+		return "no longer granted ReadWrite: the pod's writable pins are removed"
+	}
+	return ""
 }
 
 // repin points the writable volume's pin name at the program's map of
@@ -74,11 +92,11 @@ func (d *Driver) repin(v *volume, name string, id uint32) error {
 	if id != 0 {
 		var err error
 		if m, err = d.programs.Map(v.UID, name); err != nil {
-			return err
+			return fmt.Errorf("map %s of %s: %w", name, v.Program, err)
 		}
 		defer m.Close()
 	}
-	return repin(v.Target, name, m)
+	return replacePin(v.Target, name, m)
 }
 
 // staleMessage says which of a read-only volume's maps the program no

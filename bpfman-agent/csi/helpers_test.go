@@ -30,13 +30,13 @@ type node struct {
 	entries []bpfleetv1.NodeProgram
 }
 
-func (n *node) Lookup(ref Ref) (bpfleetv1.NodeProgram, bool) {
+func (n *node) Lookup(ref Ref) (bpfleetv1.NodeProgram, bool, error) {
 	for _, np := range n.entries {
 		if np.Kind == ref.Kind && np.Name == ref.Name {
-			return np, true
+			return np, true, nil
 		}
 	}
-	return bpfleetv1.NodeProgram{}, false
+	return bpfleetv1.NodeProgram{}, false, nil
 }
 
 // fixture is a driver on a node whose set lists the tracepoint counter
@@ -74,11 +74,7 @@ func setup(t testing.TB) *fixture {
 // driver makes a driver on the fixture's node and state, as an agent
 // (re)starting does.
 func (f *fixture) driver() *Driver {
-	d, err := New(f.node, Options{NodeID: "node-a", StateDir: f.state, MountUnder: f.pods})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return d
+	return New(f.node, Options{NodeID: "node-a", StateDir: f.state, MountUnder: f.pods})
 }
 
 // load applies revision rev of the counter, counting this process's
@@ -121,6 +117,7 @@ func (f *fixture) publish(v podVolume, sa string, readOnly bool, attrs map[strin
 	r.VolumeId = v.id
 	r.VolumeContext[attrServiceAccount] = sa
 	r.VolumeContext[attrPodName] = v.pod
+	r.VolumeContext[attrPodUID] = "uid-" + v.pod
 	_, err := f.d.NodePublishVolume(context.Background(), r)
 	return err
 }

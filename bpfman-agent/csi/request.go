@@ -77,7 +77,8 @@ type request struct {
 }
 
 // parsePublish checks a publish request: the CSI arguments, then the
-// volume's attributes. Its errors are the message of an InvalidArgument.
+// volume's attributes, then that the target is the pod's (see
+// checkPodTarget). Its errors are the message of an InvalidArgument.
 func parsePublish(r *csi.NodePublishVolumeRequest, under string) (request, error) {
 	req := request{VolumeID: r.GetVolumeId(), Target: r.GetTargetPath(), ReadOnly: r.GetReadonly()}
 	if err := checkVolume(req.VolumeID, req.Target, under); err != nil {
@@ -86,7 +87,28 @@ func parsePublish(r *csi.NodePublishVolumeRequest, under string) (request, error
 	if err := checkCapability(r.GetVolumeCapability()); err != nil {
 		return req, err
 	}
-	return req, req.parseAttributes(r.GetVolumeContext())
+	if err := req.parseAttributes(r.GetVolumeContext()); err != nil {
+		return req, err
+	}
+	return req, checkPodTarget(req.Target, under, req.Pod.UID)
+}
+
+// checkPodTarget accepts a target in the pod's own directory, where the
+// kubelet puts a pod's CSI volumes: <under>/<pod UID>/volumes/
+// kubernetes.io~csi/<volume>/mount. The pod's identity is what the
+// kubelet says (podInfoOnMount overwrites a pod's own attributes of those
+// names); and a pod cannot know its UID before it exists, so it cannot
+// pass for another even where podInfoOnMount is off.
+func checkPodTarget(target, under, uid string) error {
+	if under == "" {
+		return nil
+	}
+	dir := filepath.Join(filepath.Clean(under), uid, "volumes", "kubernetes.io~csi") + "/"
+	rest, ok := strings.CutPrefix(target, dir)
+	if !ok || strings.Count(rest, "/") != 1 {
+		return fmt.Errorf("target path %q is not a volume of pod %s (%s<volume>/mount)", target, uid, dir)
+	}
+	return nil
 }
 
 // checkVolume checks the arguments publish and unpublish share: a volume
@@ -135,10 +157,10 @@ func (req *request) parseAttributes(attrs map[string]string) error {
 		return err
 	}
 	req.Pod = Pod{Namespace: attrs[attrPodNamespace], Name: attrs[attrPodName], UID: attrs[attrPodUID], ServiceAccount: attrs[attrServiceAccount]}
-	if req.Pod.Namespace == "" || req.Pod.Name == "" || req.Pod.ServiceAccount == "" {
+	if req.Pod.Namespace == "" || req.Pod.Name == "" || req.Pod.ServiceAccount == "" || req.Pod.UID == "" {
 		return fmt.Errorf("the kubelet passed no pod information: the CSIDriver csi.bpfleet.io must set podInfoOnMount: true")
 	}
-	return nil
+	return checkName(req.Pod.UID)
 }
 
 // parseRef reads exactly one of the application and program attributes.
@@ -168,6 +190,7 @@ func parseProgram(s string) (Ref, error) {
 	return Ref{}, fmt.Errorf("volumeAttributes %q: no program kind %q (kinds: %s)", AttrProgram, kind, kindNames())
 }
 
+// kindNames lists the program kinds as a volume names them.
 func kindNames() string {
 	var out []string
 	for _, k := range bpfleetv1.ProgramKinds {

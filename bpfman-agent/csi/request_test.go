@@ -67,6 +67,12 @@ func TestParsePublishRefuses(t *testing.T) {
 		{"bad kind", func(r *csi.NodePublishVolumeRequest) { r.VolumeContext[AttrProgram] = "pod/filter" }, `no program kind "pod"`},
 		{"path in map", func(r *csi.NodePublishVolumeRequest) { r.VolumeContext[AttrMaps] = "../../x" }, "maps"},
 		{"no pod info", func(r *csi.NodePublishVolumeRequest) { delete(r.VolumeContext, attrServiceAccount) }, "podInfoOnMount: true"},
+		{"no pod UID", func(r *csi.NodePublishVolumeRequest) { delete(r.VolumeContext, attrPodUID) }, "podInfoOnMount: true"},
+		{"another pod's target", func(r *csi.NodePublishVolumeRequest) { r.VolumeContext[attrPodUID] = "u2" }, "is not a volume of pod u2"},
+		{"target not a CSI volume", func(r *csi.NodePublishVolumeRequest) {
+			r.TargetPath = under + "/u1/volumes/kubernetes.io~empty-dir/x/mount"
+		}, "is not a volume of pod u1"},
+		{"target deeper", func(r *csi.NodePublishVolumeRequest) { r.TargetPath = target + "/deeper" }, "is not a volume of pod u1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := publishRequest(target, true, prog)

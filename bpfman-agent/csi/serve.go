@@ -36,7 +36,7 @@ func (d *Driver) Serve(ctx context.Context, endpoint, registry, kubeletEndpoint 
 			kubeletEndpoint = endpoint
 		}
 		reg := grpc.NewServer()
-		registerapi.RegisterRegistrationServer(reg, &registration{endpoint: kubeletEndpoint, log: d.o.Log})
+		registerapi.RegisterRegistrationServer(reg, &registration{endpoint: kubeletEndpoint, log: d.opts.Log})
 		servers = append(servers, reg)
 		sockets = append(sockets, filepath.Join(registry, DriverName+"-reg.sock"))
 	}

@@ -41,6 +41,7 @@ type record struct {
 // digest of the volume ID (which the kubelet chooses).
 type store struct{ dir string }
 
+// path is the file of volumeID's record.
 func (s store) path(volumeID string) string {
 	return filepath.Join(s.dir, fileName(volumeID)+".json")
 }
@@ -63,7 +64,10 @@ func (s store) clearStaging() error {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(append(errs, err)...)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("staging mounts: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
 // fileName names volumeID's files: a digest, whatever the ID holds.
@@ -72,8 +76,8 @@ func fileName(volumeID string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// load reads every record; one that does not decode is reported, not
-// skipped in silence.
+// load reads every record. One that does not decode is set aside
+// (renamed *.bad) and reported, not skipped in silence.
 func (s store) load() ([]record, error) {
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("volume records: %w", err)
@@ -94,7 +98,8 @@ func (s store) load() ([]record, error) {
 			err = json.Unmarshal(data, &rec)
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("volume record %s: %w", e.Name(), err))
+			bad := filepath.Join(s.dir, e.Name())
+			errs = append(errs, fmt.Errorf("volume record %s, set aside: %w", e.Name(), errors.Join(err, os.Rename(bad, bad+".bad"))))
 			continue
 		}
 		out = append(out, rec)
@@ -102,21 +107,35 @@ func (s store) load() ([]record, error) {
 	return out, errors.Join(errs...)
 }
 
-// put writes rec whole: to a temporary file, then renamed over the old.
+// put writes rec whole: to a temporary file, synced, then renamed over
+// the old.
 func (s store) put(rec record) error {
 	data, err := json.Marshal(rec)
 	if err != nil {
-		return err
+		return fmt.Errorf("record volume %s: %w", rec.VolumeID, err)
 	}
 	path := s.path(rec.VolumeID)
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+	if err := writeSynced(tmp, data); err != nil {
 		return fmt.Errorf("record volume %s: %w", rec.VolumeID, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return errors.Join(fmt.Errorf("record volume %s: %w", rec.VolumeID, err), os.Remove(tmp))
 	}
 	return nil
+}
+
+// writeSynced writes data to a new file at path and syncs it.
+func writeSynced(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	return errors.Join(err, f.Close())
 }
 
 // remove deletes the record of volumeID, if any.

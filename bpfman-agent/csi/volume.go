@@ -26,6 +26,9 @@ const mountFlags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 // which cannot be removed and which the pod must not see. On failure it
 // leaves no mount and no directory it made.
 func mountMaps(target, staging string, ms map[string]*ebpf.Map, access bpfleetv1.MapAccessMode) error {
+	if err := checkNoSymlinks(target); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(target, 0o750); err != nil {
 		return fmt.Errorf("make target %s: %w", target, err)
 	}
@@ -34,6 +37,23 @@ func mountMaps(target, staging string, ms map[string]*ebpf.Map, access bpfleetv1
 	}
 	if err := pinAll(target, ms, access); err != nil {
 		return errors.Join(err, unmountMaps(target))
+	}
+	return nil
+}
+
+// checkNoSymlinks refuses a target whose directory is reached through a
+// symbolic link, or that is one: the agent mounts where it points.
+func checkNoSymlinks(target string) error {
+	dir := filepath.Dir(target)
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("target %s: %w", target, err)
+	}
+	if err == nil && real != dir {
+		return fmt.Errorf("target %s is reached through a symbolic link (to %s)", target, real)
+	}
+	if fi, err := os.Lstat(target); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return fmt.Errorf("target %s is a symbolic link", target)
 	}
 	return nil
 }
@@ -89,19 +109,38 @@ func pinIn(target, name string, m *ebpf.Map, access bpfleetv1.MapAccessMode) err
 	if err := c.Pin(path); err != nil {
 		return fmt.Errorf("pin map %s in the volume: %w", name, err)
 	}
-	mode := os.FileMode(0o444)
+	mode := uint32(0o444)
 	if access == bpfleetv1.MapReadWrite {
 		mode = 0o666
 	}
-	if err := os.Chmod(path, mode); err != nil {
+	if err := chmodPin(path, mode); err != nil {
 		return fmt.Errorf("pin map %s in the volume: %w", name, err)
 	}
 	return nil
 }
 
-// repin points the writable volume's pin name at m, or removes it when m
-// is nil.
-func repin(target, name string, m *ebpf.Map) error {
+// chmodPin sets the mode of the pin at path, never of what a symbolic
+// link there points to: in a writable volume, the pod may have replaced
+// the pin since it was made.
+func chmodPin(path string, mode uint32) error {
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fmt.Errorf("%s is no longer the pin made there", path)
+	}
+	return unix.Chmod(fmt.Sprintf("/proc/self/fd/%d", fd), mode)
+}
+
+// replacePin points the writable volume's pin name at m, or removes it
+// when m is nil.
+func replacePin(target, name string, m *ebpf.Map) error {
 	path := filepath.Join(target, name)
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("unpin map %s from the volume: %w", name, err)
@@ -154,10 +193,13 @@ func isVolume(target string) (bool, error) {
 }
 
 // pinnedIDs reads the kernel IDs of the maps pinned in the volume at
-// target, by name; a name not pinned there is left out.
+// target, by name; a name with no pin there is left out.
 func pinnedIDs(target string, names []string) (map[string]uint32, error) {
 	out := make(map[string]uint32, len(names))
 	for _, name := range names {
+		if fi, err := os.Lstat(filepath.Join(target, name)); err != nil || !fi.Mode().IsRegular() {
+			continue // gone, or not a pin (a writable volume's pod may make anything)
+		}
 		m, err := ebpf.LoadPinnedMap(filepath.Join(target, name), &ebpf.LoadPinOptions{ReadOnly: true})
 		if errors.Is(err, fs.ErrNotExist) {
 			continue

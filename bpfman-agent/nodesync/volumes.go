@@ -39,16 +39,18 @@ func addVolumes(mgr ctrl.Manager, r *Reconciler, o Options) error {
 	if o.CSI.Endpoint == "" {
 		return nil
 	}
-	d, err := csi.New(nodePrograms{r}, csi.Options{
+	log := ctrl.Log.WithName("csi")
+	d := csi.New(nodePrograms{r}, csi.Options{
 		NodeID: o.NodeName, Version: o.CSI.Version, StateDir: o.CSI.StateDir, MountUnder: o.CSI.MountUnder,
-		Changed: r.poke, Log: ctrl.Log.WithName("csi"),
+		Changed: r.poke, Log: log,
 	})
-	if err != nil {
-		return err
-	}
 	r.Volumes = d
 	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		return d.Serve(ctx, o.CSI.Endpoint, o.CSI.Registry, o.CSI.KubeletEndpoint)
+		// The agent goes on enforcing its programs without the driver.
+		if err := d.Serve(ctx, o.CSI.Endpoint, o.CSI.Registry, o.CSI.KubeletEndpoint); err != nil {
+			log.Error(err, "the CSI driver stopped: pods cannot mount maps on this node", "endpoint", o.CSI.Endpoint)
+		}
+		return nil
 	}))
 }
 
@@ -86,17 +88,17 @@ func (r *Reconciler) fillMounts(statuses []bpfleetv1.NodeProgramStatus) {
 type nodePrograms struct{ r *Reconciler }
 
 // Lookup finds ref's entry in the node's set.
-func (p nodePrograms) Lookup(ref csi.Ref) (bpfleetv1.NodeProgram, bool) {
+func (p nodePrograms) Lookup(ref csi.Ref) (bpfleetv1.NodeProgram, bool, error) {
 	set := p.r.held.last()
 	if set == nil {
-		return bpfleetv1.NodeProgram{}, false
+		return bpfleetv1.NodeProgram{}, false, csi.ErrSetUnknown
 	}
 	for _, np := range set.Spec.Programs {
 		if np.Kind == ref.Kind && np.Name == ref.Name && np.Invalid == "" {
-			return np, true
+			return np, true, nil
 		}
 	}
-	return bpfleetv1.NodeProgram{}, false
+	return bpfleetv1.NodeProgram{}, false, nil
 }
 
 // MapIDs lists the maps uid runs with.

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 
 	"github.com/bpfleet/bpfleet/bpfman-agent/loader"
 )
@@ -51,9 +52,10 @@ func (m *Manager) reuse(p Program, spec *ebpf.CollectionSpec, r *replacements) e
 // of a type whose contents are data a reader outside the program reads:
 // the plain data bpfmaps.Copyable copies, and the event buffers. Never a
 // prog array, a map of maps, struct_ops or cgroup storage: their contents
-// belong to one revision.
+// belong to one revision. Nor a map whose values hold kernel state
+// (holdsKernelState): a timer kept would call the old revision's code.
 func reusable(name string, ms *ebpf.MapSpec) bool {
-	if strings.HasPrefix(name, ".") || loader.PinnedByName(ms) {
+	if strings.HasPrefix(name, ".") || loader.PinnedByName(ms) || holdsKernelState(ms.Value, 0) {
 		return false
 	}
 	switch ms.Type {
@@ -122,4 +124,47 @@ func pinnedIDs(paths []string) (map[uint32]bool, error) {
 		ids[id] = true
 	}
 	return ids, nil
+}
+
+// kernelStateTypes are the BTF types of map value fields the kernel
+// manages itself (a copy from user space leaves them zero).
+var kernelStateTypes = map[string]bool{
+	"bpf_timer": true, "bpf_wq": true, "bpf_spin_lock": true, "bpf_res_spin_lock": true, "bpf_task_work": true,
+	"bpf_list_head": true, "bpf_list_node": true, "bpf_rb_root": true, "bpf_rb_node": true, "bpf_refcount": true,
+}
+
+// holdsKernelState says whether a map value of type typ holds such a
+// field, or a kptr (a pointer tagged __kptr), at any depth (bounded: BTF
+// may nest deeply; too deep counts as holding state).
+func holdsKernelState(typ btf.Type, depth int) bool {
+	if depth > 16 {
+		return true
+	}
+	switch t := typ.(type) {
+	case *btf.Struct:
+		return kernelStateTypes[t.Name] || membersHoldState(t.Members, depth)
+	case *btf.Union:
+		return membersHoldState(t.Members, depth)
+	case *btf.Array:
+		return holdsKernelState(t.Type, depth+1)
+	case *btf.Pointer:
+		tag, ok := t.Target.(*btf.TypeTag)
+		return ok && strings.Contains(tag.Value, "kptr")
+	case *btf.Typedef:
+		return holdsKernelState(t.Type, depth+1)
+	case *btf.Const:
+		return holdsKernelState(t.Type, depth+1)
+	case *btf.Volatile:
+		return holdsKernelState(t.Type, depth+1)
+	}
+	return false
+}
+
+func membersHoldState(members []btf.Member, depth int) bool {
+	for _, m := range members {
+		if holdsKernelState(m.Type, depth+1) {
+			return true
+		}
+	}
+	return false
 }
