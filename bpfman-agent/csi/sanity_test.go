@@ -3,55 +3,98 @@ package csi
 import (
 	"context"
 	"flag"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
+	"github.com/container-storage-interface/spec/lib/go/csi"
 	"github.com/kubernetes-csi/csi-test/v5/pkg/sanity"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // TestSanity runs the CSI conformance suite (kubernetes-csi/csi-test's
-// csi-sanity) against the driver's socket: the Identity and Node
-// services, the argument checks and the idempotence CSI asks for. Its
-// publish flows need a Controller service, which the driver has not
-// (inline volumes only): they are skipped, and the tests beside this one
-// publish and unpublish for real.
+// csi-sanity) against the driver's Identity and Node services, on the
+// real kernel: the argument checks, and the publish flows (publish,
+// publish again, unpublish, the target removed, idempotence). Those flows
+// make their volumes through a Controller service first; the driver has
+// none (inline volumes only), so the suite talks to it through
+// provisioner, a test-only Controller whose CreateVolume hands out the
+// volume context the kubelet gives a pod's inline volume of the counter.
+// The suite's Controller tests are for real Controllers and skipped.
 func TestSanity(t *testing.T) {
 	f := setup(t)
+	f.load("r1", 0)
 	socket := filepath.Join(t.TempDir(), "csi.sock")
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- f.d.Serve(ctx, socket, "", "") }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-served:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("the driver did not stop")
-		}
-	})
+	l, err := net.Listen("unix", socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	csi.RegisterIdentityServer(srv, withController{f.d})
+	csi.RegisterNodeServer(srv, f.d)
+	csi.RegisterControllerServer(srv, provisioner{})
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(srv.Stop)
 
 	cfg := sanity.NewTestConfig()
 	cfg.Address = "unix://" + socket
-	cfg.TargetPath = filepath.Join(f.pods, "sanity", "target")
-	cfg.StagingPath = filepath.Join(f.pods, "sanity", "staging")
+	pod := filepath.Join(f.pods, sanityPodUID)
+	cfg.TargetPath = filepath.Join(pod, "volumes", "kubernetes.io~csi", "sanity")
+	cfg.StagingPath = filepath.Join(pod, "staging")
 	cfg.IdempotentCount = 2
-	if err := os.MkdirAll(filepath.Join(f.pods, "sanity"), 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(cfg.TargetPath), 0o750); err != nil {
 		t.Fatal(err)
 	}
-	// The Controller suites, and the Node flows that create a volume
-	// through it first, are for drivers with a Controller service.
-	for name, value := range map[string]string{
-		"ginkgo.skip":     `Controller Server|NodeUnpublishVolume should remove target path`,
-		"ginkgo.no-color": "true",
-	} {
+	for name, value := range map[string]string{"ginkgo.skip": "Controller Server", "ginkgo.no-color": "true"} {
 		if err := flag.Set(name, value); err != nil {
 			t.Fatalf("set %s: %v", name, err)
 		}
 	}
 	sanity.Test(t, cfg)
+}
+
+// sanityPodUID is the pod the suite's volumes are published for.
+const sanityPodUID = "uid-sanity"
+
+// withController is the driver's Identity service, saying the test's
+// connection also has a Controller service (provisioner).
+type withController struct{ *Driver }
+
+func (w withController) GetPluginCapabilities(context.Context, *csi.GetPluginCapabilitiesRequest) (*csi.GetPluginCapabilitiesResponse, error) {
+	return &csi.GetPluginCapabilitiesResponse{Capabilities: []*csi.PluginCapability{{
+		Type: &csi.PluginCapability_Service_{Service: &csi.PluginCapability_Service{Type: csi.PluginCapability_Service_CONTROLLER_SERVICE}},
+	}}}, nil
+}
+
+// provisioner is the test's Controller service: each volume it creates
+// is an inline volume of the counter's map counts, for a pod of
+// sanityPodUID running as team/reader (which the fixture grants it).
+type provisioner struct {
+	csi.UnimplementedControllerServer
+}
+
+func (provisioner) ControllerGetCapabilities(context.Context, *csi.ControllerGetCapabilitiesRequest) (*csi.ControllerGetCapabilitiesResponse, error) {
+	return &csi.ControllerGetCapabilitiesResponse{Capabilities: []*csi.ControllerServiceCapability{{
+		Type: &csi.ControllerServiceCapability_Rpc{Rpc: &csi.ControllerServiceCapability_RPC{Type: csi.ControllerServiceCapability_RPC_CREATE_DELETE_VOLUME}},
+	}}}, nil
+}
+
+func (provisioner) CreateVolume(_ context.Context, r *csi.CreateVolumeRequest) (*csi.CreateVolumeResponse, error) {
+	if r.GetName() == "" {
+		return nil, status.Error(codes.InvalidArgument, "name missing")
+	}
+	return &csi.CreateVolumeResponse{Volume: &csi.Volume{
+		VolumeId: "csi-" + r.GetName(), CapacityBytes: r.GetCapacityRange().GetRequiredBytes(),
+		VolumeContext: map[string]string{
+			attrEphemeral: "true", AttrProgram: "tracepointprogram/counter", AttrMaps: "counts",
+			attrPodNamespace: "team", attrPodName: "sanity", attrPodUID: sanityPodUID, attrServiceAccount: "reader",
+		},
+	}}, nil
+}
+
+func (provisioner) DeleteVolume(context.Context, *csi.DeleteVolumeRequest) (*csi.DeleteVolumeResponse, error) {
+	return &csi.DeleteVolumeResponse{}, nil
 }
