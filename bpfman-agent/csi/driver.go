@@ -111,8 +111,7 @@ func (d *Driver) NodePublishVolume(_ context.Context, r *csi.NodePublishVolumeRe
 	rec, err := d.publish(req)
 	metrics.CountPublish(publishResult(err))
 	if err != nil {
-		d.opts.Log.V(1).Info("volume not published", "volume", req.VolumeID, "pod", req.Pod.String(), "program", req.Program.String(), "reason", err.Error())
-		return nil, err
+		return nil, err // the kubelet's FailedMount event says it
 	}
 	d.vols[rec.VolumeID] = &volume{record: rec}
 	metrics.SetVolumes(len(d.vols))
