@@ -317,3 +317,49 @@ func (f *fixture) mustMounts() []bpfleetv1.MapMount {
 	mounts, _ := f.d.Mounts(counterUID)
 	return mounts
 }
+
+// A publish cut short by a crash (the volume mounted, not recorded; its
+// staging mount left) is made whole by the kubelet's next publish: one
+// mount at the target, none left at staging once a driver starts again.
+func TestPublishAfterCrash(t *testing.T) {
+	f := setup(t)
+	f.load("r1", 0)
+	v := f.newVolume("reader")
+	staging := f.d.records.staging(v.id)
+	for _, dir := range []string{v.target, staging} {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Mount("bpf", dir, "bpf", 0, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.d = f.driver()
+	if n := mountsAt(t, staging); n != 0 {
+		t.Errorf("%d mounts left at the staging path after a restart", n)
+	}
+	f.mustPublish(v, "reader", true, counterAttrs(""))
+	if n := mountsAt(t, v.target); n != 1 {
+		t.Errorf("%d mounts at the target, want 1", n)
+	}
+	if err := f.unpublish(v); err != nil {
+		t.Fatal(err)
+	}
+	gone(t, v.target)
+}
+
+// mountsAt counts the mounts at dir (/proc/self/mountinfo).
+func mountsAt(t *testing.T, dir string) int {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		if fields := strings.Fields(line); len(fields) > 4 && fields[4] == dir {
+			n++
+		}
+	}
+	return n
+}
