@@ -38,7 +38,7 @@ import (
 // kinds whose hooks a kernel may lack through the whole system (their
 // API server on the host: -apiserver).
 var defaultPackages = []string{
-	"./bpf", "./bpfman-agent/attach", "./bpfman-agent/loader", "./bpfman-agent/mappolicy", "./bpfman-agent/maps",
+	"./bpf", "./bpfman-agent/attach", "./bpfman-agent/csi", "./bpfman-agent/loader", "./bpfman-agent/mappolicy", "./bpfman-agent/maps",
 	"./bpfman-agent/metrics", "./bpfman-agent/nodesync", "./bpfman-agent/pins", "./bpfman-agent/probe",
 	"./bpfman-agent/programs", "./internal/kconfig", "./test/e2e:TestKernelHookKinds",
 }
