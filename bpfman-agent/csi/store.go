@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/internal/durable"
 )
 
 // volume is a published volume: its record, kept in the state directory,
@@ -107,35 +108,17 @@ func (s store) load() ([]record, error) {
 	return out, errors.Join(errs...)
 }
 
-// put writes rec whole: to a temporary file, synced, then renamed over
-// the old.
+// put writes rec whole (durable.WriteFile: a crash leaves the old record
+// or the new one).
 func (s store) put(rec record) error {
 	data, err := json.Marshal(rec)
+	if err == nil {
+		err = durable.WriteFile(s.path(rec.VolumeID), data)
+	}
 	if err != nil {
 		return fmt.Errorf("record volume %s: %w", rec.VolumeID, err)
-	}
-	path := s.path(rec.VolumeID)
-	tmp := path + ".tmp"
-	if err := writeSynced(tmp, data); err != nil {
-		return fmt.Errorf("record volume %s: %w", rec.VolumeID, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return errors.Join(fmt.Errorf("record volume %s: %w", rec.VolumeID, err), os.Remove(tmp))
 	}
 	return nil
-}
-
-// writeSynced writes data to a new file at path and syncs it.
-func writeSynced(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	return errors.Join(err, f.Close())
 }
 
 // remove deletes the record of volumeID, if any.

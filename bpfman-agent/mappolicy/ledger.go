@@ -15,6 +15,7 @@ import (
 
 	"github.com/bpfleet/bpfleet/bpfman-agent/maps"
 	"github.com/bpfleet/bpfleet/bpfman-agent/pins"
+	"github.com/bpfleet/bpfleet/internal/durable"
 )
 
 // ledger remembers, per MapPolicy, the keys the agent last wrote for it:
@@ -79,39 +80,10 @@ func (l ledger) record(uid types.UID, keys []json.RawMessage) error {
 	if err := os.MkdirAll(l.dir, 0o700); err != nil {
 		return fmt.Errorf("record written keys: %w", err)
 	}
-	if err := writeDurably(p, b); err != nil {
+	if err := durable.WriteFile(p, b); err != nil {
 		return fmt.Errorf("record written keys: %w", err)
 	}
 	return nil
-}
-
-// writeDurably replaces the file at p with b, so that a crash leaves
-// either the old content or the new.
-func writeDurably(p string, b []byte) error {
-	tmp := p + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, p)
-	}
-	if err != nil {
-		return err
-	}
-	dir, err := os.Open(filepath.Dir(p))
-	if err != nil {
-		return err
-	}
-	defer dir.Close()
-	return dir.Sync()
 }
 
 // jsonArray is the JSON array of keys, each one JSON value as the API or
