@@ -234,7 +234,7 @@ func (d *Driver) mount(rec record, ms map[string]*ebpf.Map) error {
 	if err := unmountMaps(rec.Target); err != nil {
 		return status.Error(codes.Internal, err.Error())
 	}
-	if err := mountMaps(rec.Target, d.records.staging(rec.VolumeID), ms, rec.Access); err != nil {
+	if err := mountMaps(rec.Target, d.records.staging(rec.VolumeID), d.opts.MountUnder, ms, rec.Access); err != nil {
 		return status.Error(codes.Internal, err.Error())
 	}
 	if err := d.checkCurrent(rec); err != nil {

@@ -188,11 +188,25 @@ func TestPublishAfterReboot(t *testing.T) {
 	}
 }
 
-// A target reached through a symbolic link is refused: the agent would
-// mount where it points.
+// A target reached through a symbolic link below the kubelet's pods
+// directory is refused: the agent would mount where it points. A link to
+// the pods directory itself (a kubelet root moved to another disk) is
+// not.
 func TestPublishRefusesSymlinks(t *testing.T) {
 	f := setup(t)
 	f.load("r1", 0)
+	real := f.pods
+	f.pods = filepath.Join(t.TempDir(), "pods")
+	if err := os.Symlink(real, f.pods); err != nil {
+		t.Fatal(err)
+	}
+	f.d = f.driver()
+	linked := f.newVolume("linked")
+	f.mustPublish(linked, "reader", true, counterAttrs(""))
+	if err := f.unpublish(linked); err != nil {
+		t.Fatal(err)
+	}
+
 	v := f.newVolume("reader")
 	elsewhere := t.TempDir()
 	if err := os.MkdirAll(filepath.Dir(filepath.Dir(v.target)), 0o750); err != nil {

@@ -25,8 +25,8 @@ const mountFlags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 // maps.debug and progs.debug, listing every map and program of the host),
 // which cannot be removed and which the pod must not see. On failure it
 // leaves no mount and no directory it made.
-func mountMaps(target, staging string, ms map[string]*ebpf.Map, access bpfleetv1.MapAccessMode) error {
-	if err := checkNoSymlinks(target); err != nil {
+func mountMaps(target, staging, under string, ms map[string]*ebpf.Map, access bpfleetv1.MapAccessMode) error {
+	if err := checkNoSymlinks(target, under); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(target, 0o750); err != nil {
@@ -41,21 +41,44 @@ func mountMaps(target, staging string, ms map[string]*ebpf.Map, access bpfleetv1
 	return nil
 }
 
-// checkNoSymlinks refuses a target whose directory is reached through a
-// symbolic link, or that is one: the agent mounts where it points.
-func checkNoSymlinks(target string) error {
+// checkNoSymlinks refuses a target that is a symbolic link, or whose
+// directory is reached through one below under (the kubelet's pods
+// directory, which may itself be reached through links, as a kubelet
+// root moved to another disk is): the agent mounts where it points.
+func checkNoSymlinks(target, under string) error {
 	dir := filepath.Dir(target)
+	want, err := realBelow(dir, under)
+	if err != nil {
+		return fmt.Errorf("target %s: %w", target, err)
+	}
 	real, err := filepath.EvalSymlinks(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("target %s: %w", target, err)
 	}
-	if err == nil && real != dir {
+	if err == nil && real != want {
 		return fmt.Errorf("target %s is reached through a symbolic link (to %s)", target, real)
 	}
 	if fi, err := os.Lstat(target); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
 		return fmt.Errorf("target %s is a symbolic link", target)
 	}
 	return nil
+}
+
+// realBelow is where dir is if no link below under leads elsewhere: under
+// with its own links resolved, then dir's path below it ("" under: dir).
+func realBelow(dir, under string) (string, error) {
+	if under == "" {
+		return dir, nil
+	}
+	rel, err := filepath.Rel(under, dir)
+	if err != nil {
+		return "", err
+	}
+	realUnder, err := filepath.EvalSymlinks(under)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(realUnder, rel), nil
 }
 
 // bindFresh mounts a new BPF filesystem at staging, binds a directory of
