@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -42,6 +43,7 @@ func main() {
 	o.CSI.Registry = filepath.Join(kubeletDir, "plugins_registry")
 	o.CSI.MountUnder = filepath.Join(kubeletDir, "pods")
 	o.CSI.StateDir = filepath.Join(o.StateDir, "csi")
+	o.CSI.Version = version()
 	nodesync.TuneGC()
 	memprofile.EnableIfServed(o.PprofAddr)
 	log := ctrl.Log.WithName("setup")
@@ -54,4 +56,13 @@ func main() {
 		log.Error(err, "agent failed")
 		os.Exit(1)
 	}
+}
+
+// version is the agent's module version as the build recorded it
+// ("(devel)" for a build of a source tree), which the CSI driver names.
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "unknown"
 }
