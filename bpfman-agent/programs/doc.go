@@ -82,7 +82,10 @@
 // size if it holds plain data (see carry). Data sections (.rodata, .data,
 // .bss) are never reused nor carried: the new revision's globals are its
 // own; nor are maps whose contents belong to one revision (prog arrays,
-// maps of maps, struct_ops, cgroup storage); shared maps and maps pinned
+// maps of maps, struct_ops, cgroup storage), nor maps whose values hold
+// state the kernel manages (timers, locks, lists, kptrs: a timer kept
+// would call the old revision's code; such a map is a new one, filled by
+// carry, whose copy leaves those fields zero); shared maps and maps pinned
 // by name are one map already. A map the running revision shares or pins
 // by name, and the new one does not, is the new one's own map, filled as
 // a changed one. If the entries do not fit (a smaller maxEntries), the
