@@ -67,7 +67,8 @@ spec:
 // the pod's mounts; an update of the application (a new revision) keeps
 // the pod reading the same ring buffer, without a restart. A pod in a
 // namespace no grant names gets FailedMount saying which grant is
-// missing. Deleting the pod unmounts its volumes on the node.
+// missing. An agent restarted meanwhile keeps them; deleting the pod
+// unmounts its volumes on the node.
 func TestMapsInPods(t *testing.T) {
 	ctx := context.Background()
 	k, err := install.Client()
@@ -133,6 +134,21 @@ func TestMapsInPods(t *testing.T) {
 	}
 	if err := k.Get(ctx, client.ObjectKeyFromObject(pod), pod); err != nil || pod.Status.ContainerStatuses[0].RestartCount != 0 {
 		t.Errorf("the consumer restarted (%v): %+v", err, pod.Status.ContainerStatuses)
+	}
+
+	// An agent restarted (an upgrade) finds the volumes it published:
+	// the report still lists them, and the pod's deletion unpublishes
+	// them through the new agent.
+	if out, err := install.Kubectl("rollout", "restart", "-n", Namespace, "daemonset/"+Agent); err != nil {
+		t.Fatalf("kubectl rollout restart: %v\n%s", err, out)
+	}
+	if out, err := install.Kubectl("rollout", "status", "-n", Namespace, "daemonset/"+Agent, "--timeout=2m"); err != nil {
+		t.Fatalf("kubectl rollout status: %v\n%s", err, out)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		return reportEntry(t, app.UID).MountCount == 2, nil
+	}); err != nil {
+		t.Errorf("after the agent's restart the report lists mounts %+v, want the consumer's two", reportEntry(t, app.UID).Mounts)
 	}
 
 	if out, err := install.Kubectl("delete", "pod", "-n", "maps-team", "consumer", "--timeout=2m"); err != nil {
