@@ -55,7 +55,7 @@ func TestPublishReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	gone(t, v.target)
-	if mounts, n := f.d.Mounts(counterUID); n != 0 || len(mounts) != 0 {
+	if mounts, n := f.mounts(); n != 0 || len(mounts) != 0 {
 		t.Errorf("after unpublish the report lists %v", mounts)
 	}
 	if err := f.unpublish(v); err != nil {
@@ -88,7 +88,7 @@ func TestPublishReadWrite(t *testing.T) {
 	if _, err := openPinned(t, filepath.Join(ro.target, "total"), false); !errors.Is(err, unix.EROFS) {
 		t.Errorf("opening for writing in the read-only volume: %v, want EROFS", err)
 	}
-	mounts, n := f.d.Mounts(counterUID)
+	mounts, n := f.mounts()
 	if n != 2 || mounts[0].Pod != "team/writer" || mounts[0].Access != bpfleetv1.MapReadWrite || mounts[1].Access != bpfleetv1.MapRead {
 		t.Errorf("report lists %+v", mounts)
 	}
@@ -183,7 +183,7 @@ func TestPublishAfterReboot(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.d = f.driver()
-	if _, n := f.d.Mounts(counterUID); n != 0 {
+	if _, n := f.mounts(); n != 0 {
 		t.Errorf("a restarted driver reports %d volumes whose filesystem is gone", n)
 	}
 }
@@ -233,7 +233,7 @@ func TestRestartKeepsVolumes(t *testing.T) {
 	f.mustPublish(v, "reader", true, counterAttrs(""))
 
 	f.d = f.driver()
-	if mounts, n := f.d.Mounts(counterUID); n != 1 || mounts[0].Pod != "team/reader" || strings.Join(mapNames(mounts[0]), ",") != "counts" {
+	if mounts, n := f.mounts(); n != 1 || mounts[0].Pod != "team/reader" || strings.Join(mapNames(mounts[0]), ",") != "counts" {
 		t.Fatalf("restarted driver reports %+v", mounts)
 	}
 	if err := f.unpublish(v); err != nil {
@@ -266,7 +266,7 @@ func TestFollow(t *testing.T) {
 	if mapIDOf(t, held) != kept.Maps["counts"] {
 		t.Errorf("an update keeping the map's definition: the pod holds map %d, the program uses %d", mapIDOf(t, held), kept.Maps["counts"])
 	}
-	if mounts, _ := f.d.Mounts(counterUID); mounts[0].Stale != "" || mounts[1].Stale != "" {
+	if mounts, _ := f.mounts(); mounts[0].Stale != "" || mounts[1].Stale != "" {
 		t.Errorf("stale after an update that kept the maps: %+v", mounts)
 	}
 
@@ -281,7 +281,7 @@ func TestFollow(t *testing.T) {
 	if mapIDOf(t, held) == ld.Maps["counts"] {
 		t.Fatal("a new maxEntries kept the map: the test shows nothing")
 	}
-	mounts, _ := f.d.Mounts(counterUID)
+	mounts, _ := f.mounts()
 	if mounts[0].Pod != "team/reader" || !strings.Contains(mounts[0].Stale, "maps counts were made anew") || mounts[1].Stale != "" {
 		t.Errorf("report lists %+v", mounts)
 	}
@@ -320,16 +320,18 @@ func TestFollowRevokedGrant(t *testing.T) {
 	if entries, _ := os.ReadDir(rw.target); len(entries) != 0 {
 		t.Errorf("the writable volume still holds %v after its grant went", entries)
 	}
-	for _, m := range f.mustMounts() {
+	mounts, _ := f.mounts()
+	for _, m := range mounts {
 		if !strings.Contains(m.Stale, "no longer granted") {
 			t.Errorf("%s: stale %q, want it to say the grant went", m.Pod, m.Stale)
 		}
 	}
 }
 
-func (f *fixture) mustMounts() []bpfleetv1.MapMount {
-	mounts, _ := f.d.Mounts(counterUID)
-	return mounts
+// mounts are the counter's mounts, as its report entry lists them.
+func (f *fixture) mounts() ([]bpfleetv1.MapMount, int32) {
+	m := f.d.Mounts()[counterUID]
+	return m.List, m.Count
 }
 
 // A publish cut short by a crash (the volume mounted, not recorded; its

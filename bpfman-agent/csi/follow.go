@@ -111,23 +111,30 @@ func staleMessage(moved []string, want map[string]uint32) string {
 	return fmt.Sprintf("maps %s were made anew by an update (a new definition); the read-only mount keeps the old ones: restart the pod to mount the program's maps", strings.Join(moved, ", "))
 }
 
-// Mounts lists, for the report entry of program uid, the pods that mount
-// its maps (at most bpfleetv1.MaxMountsReported, by pod name), and how
-// many do.
-func (d *Driver) Mounts(uid string) ([]bpfleetv1.MapMount, int32) {
+// ProgramMounts are the pods that mount one program's maps: at most
+// bpfleetv1.MaxMountsReported of them, by pod name, and how many do.
+type ProgramMounts struct {
+	List  []bpfleetv1.MapMount
+	Count int32
+}
+
+// Mounts lists, by program UID, the pods that mount its maps: once per
+// pass, for every entry of the report.
+func (d *Driver) Mounts() map[string]ProgramMounts {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var out []bpfleetv1.MapMount
+	byUID := map[string][]bpfleetv1.MapMount{}
 	for _, v := range d.vols {
-		if v.UID != uid {
-			continue
-		}
 		m := bpfleetv1.MapMount{Pod: v.Pod.String(), Access: v.Access, Stale: v.stale}
 		for _, name := range v.Maps {
 			m.Maps = append(m.Maps, bpfleetv1.MapName(name))
 		}
-		out = append(out, m)
+		byUID[v.UID] = append(byUID[v.UID], m)
 	}
-	slices.SortFunc(out, func(a, b bpfleetv1.MapMount) int { return strings.Compare(a.Pod, b.Pod) })
-	return out[:min(len(out), bpfleetv1.MaxMountsReported)], int32(len(out))
+	out := make(map[string]ProgramMounts, len(byUID))
+	for uid, list := range byUID {
+		slices.SortFunc(list, func(a, b bpfleetv1.MapMount) int { return strings.Compare(a.Pod, b.Pod) })
+		out[uid] = ProgramMounts{List: list[:min(len(list), bpfleetv1.MaxMountsReported)], Count: int32(len(list))}
+	}
+	return out
 }

@@ -78,8 +78,10 @@ func (r *Reconciler) fillMounts(statuses []bpfleetv1.NodeProgramStatus) {
 	if r.Volumes == nil {
 		return
 	}
+	mounts := r.Volumes.Mounts()
 	for i := range statuses {
-		statuses[i].Mounts, statuses[i].MountCount = r.Volumes.Mounts(string(statuses[i].UID))
+		m := mounts[string(statuses[i].UID)]
+		statuses[i].Mounts, statuses[i].MountCount = m.List, m.Count
 	}
 }
 
