@@ -36,6 +36,7 @@ func main() {
 	var kubeletDir string
 	flag.StringVar(&o.CSI.Endpoint, "csi-endpoint", "", `unix socket of the CSI driver csi.bpfleet.io, which mounts programs' maps into the pods their mapAccess grants ("" runs no driver); e.g. /var/lib/kubelet/plugins/csi.bpfleet.io/csi.sock`)
 	flag.StringVar(&kubeletDir, "kubelet-dir", "/var/lib/kubelet", "the kubelet's root directory: the driver registers in its plugins_registry and mounts volumes only under its pods directory")
+	flag.StringVar(&o.Pods.RuntimeEndpoint, "container-runtime-endpoint", "", `the node's CRI socket, through which the agent finds its pods' network namespaces, cgroups and processes for programs with pod targets ("" watches no pods: such programs wait); e.g. unix:///run/containerd/containerd.sock`)
 	zopts := zap.Options{}
 	zopts.BindFlags(flag.CommandLine)
 	flag.Parse()

@@ -37,6 +37,10 @@ type rollup struct {
 	failures []bpfleetv1.NodeFailure
 	// unsupportedWhy is what the first unsupported node lacks.
 	unsupportedWhy string
+	// pods adds up the pod targets of the ready nodes (nil: the program
+	// has none), and podFailure is the first pod that failed.
+	pods       *bpfleetv1.PodsSummary
+	podFailure string
 }
 
 // summarize adds up the nodes' reports for generation gen. reports maps a
@@ -49,7 +53,26 @@ func summarize(gen int64, reports map[string]*bpfleetv1.NodeProgramStatus) rollu
 		r.add(node, gen, reports[node])
 	}
 	r.counts.Summary = fmt.Sprintf("%d/%d", r.counts.Ready, r.counts.Selected)
+	if r.pods != nil {
+		r.pods.Summary = fmt.Sprintf("%d/%d", r.pods.Attached, r.pods.Matched)
+	}
 	return r
+}
+
+// addPods adds node's pod targets to the rollup.
+func (r *rollup) addPods(node string, p *bpfleetv1.PodTargetsStatus) {
+	if p == nil {
+		return
+	}
+	if r.pods == nil {
+		r.pods = &bpfleetv1.PodsSummary{}
+	}
+	r.pods.Matched += p.Matched
+	r.pods.Attached += p.Attached
+	r.pods.Failed += p.Failed
+	if r.podFailure == "" && len(p.Failures) > 0 {
+		r.podFailure = node + ": " + p.Failures[0].Pod + ": " + statusmsg.Bound(p.Failures[0].Message)
+	}
 }
 
 func (r *rollup) add(node string, gen int64, st *bpfleetv1.NodeProgramStatus) {
@@ -58,6 +81,7 @@ func (r *rollup) add(node string, gen int64, st *bpfleetv1.NodeProgramStatus) {
 		r.pending++
 	case st.State == bpfleetv1.StateReady:
 		r.counts.Ready++
+		r.addPods(node, st.Pods)
 	case st.State == bpfleetv1.StateUnsupported:
 		r.counts.Unsupported++
 		if r.unsupportedWhy == "" {
@@ -109,7 +133,27 @@ func (r rollup) conditions() (ready, reconciling, stalled metav1.Condition) {
 		msg := fmt.Sprintf("running on %d of %d nodes, %d in progress", c.Ready, c.Selected, r.pending)
 		return cond(bpfleetv1.ConditionReady, false, bpfleetv1.ReasonProgressing, msg), cond(bpfleetv1.ConditionReconciling, true, bpfleetv1.ReasonProgressing, msg), notStalled()
 	}
-	return cond(bpfleetv1.ConditionReady, true, bpfleetv1.ReasonReady, readyMessage(c, r.unsupportedWhy)), notReconciling(), notStalled()
+	return r.podConditions()
+}
+
+// podConditions are the conditions of a program running where it can:
+// Ready, unless it failed to attach in a pod it matches; NoTargets if its
+// pod selectors match no pod at all.
+func (r rollup) podConditions() (ready, reconciling, stalled metav1.Condition) {
+	msg := readyMessage(r.counts, r.unsupportedWhy)
+	switch p := r.pods; {
+	case p == nil:
+	case p.Failed > 0:
+		msg = fmt.Sprintf("%s; attached in %d of %d matched pods, failed in %d, retrying: %s", msg, p.Attached, p.Matched, p.Failed, r.podFailure)
+		return cond(bpfleetv1.ConditionReady, false, bpfleetv1.ReasonPodTargetsFailed, msg),
+			cond(bpfleetv1.ConditionReconciling, true, bpfleetv1.ReasonPodTargetsFailed, msg), notStalled()
+	case p.Matched == 0:
+		msg += "; no running pod on them matches its pod selectors: nothing is attached"
+		return cond(bpfleetv1.ConditionReady, true, bpfleetv1.ReasonNoTargets, msg), notReconciling(), notStalled()
+	default:
+		msg += fmt.Sprintf("; attached in %d of %d matched pods", p.Attached, p.Matched)
+	}
+	return cond(bpfleetv1.ConditionReady, true, bpfleetv1.ReasonReady, msg), notReconciling(), notStalled()
 }
 
 // readyMessage says where a Ready program runs, and why the nodes that
@@ -186,7 +230,7 @@ func aggregateProgram(kind string, obj bpfleetv1.Program, nodes []rolloutNode) {
 		st.Rollout = ro
 	}
 	sum := summarize(obj.GetGeneration(), reportsOf(nodes))
-	st.Nodes, st.Failures = sum.counts, sum.failures
+	st.Nodes, st.Failures, st.Pods = sum.counts, sum.failures, sum.pods
 	ready, reconciling, stalled := sum.conditions()
 	ready, reconciling, stalled = rolloutConditions(obj.Source().Rollout, ro, nodes, ready, reconciling, stalled)
 	setConditions(&st.Conditions, obj.GetGeneration(), ready, reconciling, stalled)

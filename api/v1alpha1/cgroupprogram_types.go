@@ -24,16 +24,23 @@ type CgroupAttachType string
 
 // CgroupAttach attaches to a hook of one cgroup (v2), and so to every
 // process in it and in the cgroups below it. Programs on the same hook
-// run one after another, each with its own link.
+// run one after another, each with its own link. Exactly one of path or
+// cgroups says which cgroup.
+// +kubebuilder:validation:XValidation:rule="has(self.path) != has(self.cgroups)",message="set exactly one of cgroup.path (a cgroup of the node) or cgroup.cgroups (the cgroups of selected pods)"
 type CgroupAttach struct {
 	// Path of the cgroup, from the root of the node's cgroup v2 hierarchy,
 	// e.g. "/" (every process) or "/kubepods.slice".
+	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=4096
 	// +kubebuilder:validation:XValidation:rule="self.startsWith('/')",message="cgroup.path must start with '/'"
 	// +kubebuilder:validation:XValidation:rule="!self.split('/').exists(p, p == '..' || p == '.')",message="cgroup.path must not contain '.' or '..' elements"
 	// +kubebuilder:validation:XValidation:rule="self == '/' || (!self.endsWith('/') && !self.contains('//'))",message="cgroup.path must be clean: no '//' and no trailing '/'"
-	Path string `json:"path"`
+	Path string `json:"path,omitempty"`
+	// Cgroups attaches to the cgroup of each selected pod, and so to
+	// every container of it.
+	// +optional
+	Cgroups *PodSelector `json:"cgroups,omitempty"`
 	// Type is the hook in the cgroup; the program's type must match it
 	// (e.g. cgroup_skb for ingress and egress, cgroup_sock_addr for
 	// connect4).
@@ -73,6 +80,7 @@ type CgroupOrder struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Nodes",type=string,JSONPath=`.status.nodes.summary`
+// +kubebuilder:printcolumn:name="Pods",type=string,JSONPath=`.status.pods.summary`
 // +kubebuilder:printcolumn:name="Unsupported",type=integer,JSONPath=`.status.nodes.unsupported`,priority=1
 // +kubebuilder:printcolumn:name="Digest",type=string,JSONPath=`.status.image.digest`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

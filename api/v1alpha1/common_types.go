@@ -239,6 +239,11 @@ type ProgramStatus struct {
 	// +optional
 	Nodes NodeCounts `json:"nodes,omitempty"`
 
+	// Pods counts, for a program with pod targets, the pods its selectors
+	// match on the selected nodes and where it attached.
+	// +optional
+	Pods *PodsSummary `json:"pods,omitempty"`
+
 	// Failures lists nodes where the program does not run, at most 10.
 	// +optional
 	// +kubebuilder:validation:MaxItems=10

@@ -19,7 +19,15 @@ const (
 	ReasonReady           = "Ready"
 	ReasonProgressing     = "Progressing"
 	ReasonNoNodesSelected = "NoNodesSelected"
-	ReasonResolveFailed   = "ResolveFailed"
+	// ReasonNoTargets: the program runs where selected, but its pod
+	// selectors match no running pod on any node (Ready=True: nothing is
+	// wrong, and nothing is attached).
+	ReasonNoTargets = "NoTargets"
+	// ReasonPodTargetsFailed: the program runs, but failed to attach in
+	// some of the pods its selectors match (Ready=False; the nodes'
+	// reports say which pods and why; retried on each pass).
+	ReasonPodTargetsFailed = "PodTargetsFailed"
+	ReasonResolveFailed    = "ResolveFailed"
 	// ReasonImageNotFound: the registry holds no such repository, tag or
 	// digest. Stalled until it does (the operator looks again now and
 	// then) or the reference changes.

@@ -179,6 +179,11 @@ type NodeProgramStatus struct {
 	// MountCount counts the pods' volumes of the program's maps.
 	// +optional
 	MountCount int32 `json:"mountCount,omitempty"`
+	// Pods counts, for a program with pod targets (network namespaces,
+	// containers, cgroups of pods), the node's pods its selectors match
+	// and where it attached; each link names its pod.
+	// +optional
+	Pods *PodTargetsStatus `json:"pods,omitempty"`
 }
 
 // MaxMountsReported bounds the mounts one report entry lists.
@@ -238,7 +243,10 @@ type NodeMapPolicyStatus struct {
 
 // LinkStatus is one attachment of a program.
 type LinkStatus struct {
-	// Target is what it is attached to on the node, e.g. an interface.
+	// Target is what it is attached to on the node, e.g. an interface;
+	// in a pod, the pod and what in it: "team-a/web-1:eth0",
+	// "team-a/web-1:app:42" (container app, process 42),
+	// "team-a/web-1:cgroup".
 	Target string `json:"target"`
 	LinkID uint32 `json:"linkID"`
 	// Detail such as the XDP mode or the position on a TCX hook.

@@ -147,6 +147,11 @@ type NodeProgram struct {
 	UID types.UID `json:"uid"`
 	// Kind of the program resource, e.g. TracepointProgram.
 	Kind string `json:"kind"`
+	// Namespace of the program resource, for a namespaced kind
+	// (BpfApplication): its pod targets are the pods of this namespace
+	// only, whatever its selectors say.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
 	// Name of the program resource.
 	Name string `json:"name"`
 	// Generation of the program resource this entry was made from.

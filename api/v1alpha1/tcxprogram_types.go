@@ -27,7 +27,12 @@ const (
 // TCXAttach attaches to the TCX hook of network interfaces.
 type TCXAttach struct {
 	Interfaces InterfaceSelector `json:"interfaces"`
-	Direction  TCXDirection      `json:"direction"`
+	// NetworkNamespaces attaches to the interfaces inside the network
+	// namespace of each selected pod (e.g. interfaces.names: [eth0])
+	// instead of the node's.
+	// +optional
+	NetworkNamespaces *PodSelector `json:"networkNamespaces,omitempty"`
+	Direction         TCXDirection `json:"direction"`
 	// Order among the programs on the same hook; default last.
 	// +optional
 	Order *TCXOrder `json:"order,omitempty"`
@@ -60,6 +65,7 @@ type TCXOrder struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Nodes",type=string,JSONPath=`.status.nodes.summary`
+// +kubebuilder:printcolumn:name="Pods",type=string,JSONPath=`.status.pods.summary`
 // +kubebuilder:printcolumn:name="Unsupported",type=integer,JSONPath=`.status.nodes.unsupported`,priority=1
 // +kubebuilder:printcolumn:name="Digest",type=string,JSONPath=`.status.image.digest`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

@@ -16,6 +16,7 @@ const HookUprobe = "Uprobe"
 
 // UprobeAttach attaches to a function of a user-space binary or library.
 // +kubebuilder:validation:XValidation:rule="has(self.function) || has(self.offset)",message="set uprobe.function, uprobe.offset, or both"
+// +kubebuilder:validation:XValidation:rule="!has(self.pid) || !has(self.containers)",message="set uprobe.pid or uprobe.containers, not both: containers picks the processes"
 type UprobeAttach struct {
 	// Target is an absolute path of a binary or library, or a library
 	// name such as "libc" or "libssl.so.3" (no '/'), which the node finds
@@ -44,6 +45,12 @@ type UprobeAttach struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	PID int32 `json:"pid,omitempty"`
+	// Containers probes the target inside each selected container of the
+	// selected pods: the path (or library) is resolved in the
+	// container's root filesystem, and the probe fires for the
+	// container's processes only, not for the same file run elsewhere.
+	// +optional
+	Containers *ContainerSelector `json:"containers,omitempty"`
 }
 
 // +kubebuilder:object:root=true
@@ -54,6 +61,7 @@ type UprobeAttach struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Nodes",type=string,JSONPath=`.status.nodes.summary`
+// +kubebuilder:printcolumn:name="Pods",type=string,JSONPath=`.status.pods.summary`
 // +kubebuilder:printcolumn:name="Unsupported",type=integer,JSONPath=`.status.nodes.unsupported`,priority=1
 // +kubebuilder:printcolumn:name="Digest",type=string,JSONPath=`.status.image.digest`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

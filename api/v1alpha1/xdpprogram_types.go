@@ -28,6 +28,11 @@ const (
 // XDPAttach attaches to the XDP hook of network interfaces.
 type XDPAttach struct {
 	Interfaces InterfaceSelector `json:"interfaces"`
+	// NetworkNamespaces attaches to the interfaces inside the network
+	// namespace of each selected pod (e.g. interfaces.names: [eth0])
+	// instead of the node's.
+	// +optional
+	NetworkNamespaces *PodSelector `json:"networkNamespaces,omitempty"`
 	// Mode: native (driver), generic (skb), or auto (native, else generic;
 	// status says which).
 	// +optional
@@ -42,6 +47,7 @@ type XDPAttach struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Nodes",type=string,JSONPath=`.status.nodes.summary`
+// +kubebuilder:printcolumn:name="Pods",type=string,JSONPath=`.status.pods.summary`
 // +kubebuilder:printcolumn:name="Unsupported",type=integer,JSONPath=`.status.nodes.unsupported`,priority=1
 // +kubebuilder:printcolumn:name="Digest",type=string,JSONPath=`.status.image.digest`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

@@ -26,6 +26,9 @@ var _ = register(hook[bpfleetv1.CgroupAttach]{
 	name:  bpfleetv1.HookCgroup,
 	probe: probeCgroup,
 	plan: func(s bpfleetv1.CgroupAttach, facts *Facts) (Plan, error) {
+		if s.Cgroups != nil {
+			return perPodCgroup(s, facts)
+		}
 		if facts.node().Cgroup2 == "" {
 			return Plan{}, &failure.Unsupported{Missing: "no cgroup v2 hierarchy is mounted on the node"}
 		}
@@ -41,7 +44,43 @@ var _ = register(hook[bpfleetv1.CgroupAttach]{
 		}
 		return Single(c), err
 	},
+	// Pods that come and go add and remove links of one revision.
+	linkSettings: func(s bpfleetv1.CgroupAttach) bpfleetv1.CgroupAttach {
+		s.Cgroups = nil
+		return s
+	},
 })
+
+// perPodCgroup plans s on the cgroup of each selected pod, and so on
+// every container of it. An order naming another CgroupProgram places
+// the link relative to that program's link on the same pod's cgroup.
+func perPodCgroup(s bpfleetv1.CgroupAttach, facts *Facts) (Plan, error) {
+	matched, err := selectPods(s.Cgroups, facts)
+	if err != nil {
+		return Plan{}, err
+	}
+	p := Plan{PodScoped: true}
+	var errs []error
+	for _, pod := range matched {
+		p.matchPod(pod)
+		switch {
+		case pod.Err != nil:
+			p.failPod(pod, pod.Err)
+			continue
+		case pod.Cgroup == "":
+			p.failPod(pod, errors.New("its cgroup v2 directory is not known (the node has no cgroup v2 hierarchy, or the pod is not in it)"))
+			continue
+		}
+		key := podKey(pod)
+		c := Cgroup{Path: pod.Cgroup, Type: string(s.Type)}
+		if o := s.Order; o != nil {
+			c.Anchor, err = anchor(facts, "CgroupProgram", key, o.First, o.Before, o.After)
+			errs = append(errs, err)
+		}
+		p.addPodTarget(key, pod, "cgroup", c)
+	}
+	return p, errors.Join(errs...)
+}
 
 // cgroupHook is a hook in a cgroup: the program type that runs there and
 // its attach type.

@@ -35,6 +35,13 @@ type Facts struct {
 	unread bool
 	// added counts AddLinks calls (Added).
 	added int
+	// podSource lists the node's pods, once (podsRead), into podList or
+	// podsErr; namespace restricts them (InNamespace).
+	podSource PodSource
+	podsRead  bool
+	podList   []Pod
+	podsErr   error
+	namespace string
 }
 
 // ReadFacts reads the node's interfaces, default-route interface and
@@ -198,6 +205,10 @@ func Interfaces() (map[string]int, error) {
 // pod shares the node's PIDs (hostPID) but not its mounts, nor, on cgroup
 // v2 nodes, its cgroup namespace.
 const hostRoot = "/proc/1/root"
+
+// Cgroup2Root is where the node's cgroup v2 hierarchy can be reached, or
+// "" without one (see cgroup2Root).
+func Cgroup2Root() string { return cgroup2Root() }
 
 // cgroup2Root is where the node's cgroup v2 hierarchy can be reached, or
 // "" without one: the first cgroup v2 mount of the node's init, under

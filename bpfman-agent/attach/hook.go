@@ -40,6 +40,17 @@ type Plan struct {
 	Targets map[string]Spec
 	// Missing names selected targets that are absent for now.
 	Missing []string
+	// PodScoped says that the hook picks its targets among the node's
+	// pods (none may match).
+	PodScoped bool
+	// Pods says, of each target in a pod, which pod it is in. An attach
+	// there that fails is reported for that pod, and the program's other
+	// targets still attach.
+	Pods map[string]PodTarget
+	// Matched lists the pods (namespace/name) the hook's pod selectors
+	// match, and PodFailures, by pod, why one of them has no target.
+	Matched     []string
+	PodFailures map[string]string
 }
 
 // MainTarget keys the link of a program with a single target.

@@ -21,17 +21,38 @@ var _ = register(hook[bpfleetv1.TCXAttach]{
 	name:  bpfleetv1.HookTCX,
 	probe: probeTCX,
 	plan: func(s bpfleetv1.TCXAttach, facts *Facts) (Plan, error) {
+		if s.NetworkNamespaces != nil {
+			return planPodTCX(s, facts)
+		}
 		return perInterface(s.Interfaces, facts, func(iface string) (Spec, error) {
 			anchor, err := tcxAnchor(s.Order, iface, facts)
 			return TCX{Interface: iface, Direction: string(s.Direction), Anchor: anchor}, err
 		})
 	},
-	// Interfaces that come and go add and remove links of one revision.
+	// Interfaces (and pods) that come and go add and remove links of one
+	// revision.
 	linkSettings: func(s bpfleetv1.TCXAttach) bpfleetv1.TCXAttach {
-		s.Interfaces = bpfleetv1.InterfaceSelector{}
+		s.Interfaces, s.NetworkNamespaces = bpfleetv1.InterfaceSelector{}, nil
 		return s
 	},
 })
+
+// planPodTCX plans s on the interfaces of the selected pods. An order
+// naming another TcxProgram places the link relative to that program's
+// link on the same interface of the same pod.
+func planPodTCX(s bpfleetv1.TCXAttach, facts *Facts) (Plan, error) {
+	p, err := perPodInterface(s.Interfaces, s.NetworkNamespaces, facts, func(iface string, ns Netns) Spec {
+		return TCX{Interface: iface, Direction: string(s.Direction), Netns: ns}
+	})
+	errs := []error{err}
+	for key, spec := range p.Targets {
+		t := spec.(TCX)
+		t.Anchor, err = tcxAnchor(s.Order, key, facts)
+		p.Targets[key] = t
+		errs = append(errs, err)
+	}
+	return p, errors.Join(errs...)
+}
 
 // tcxAnchor places a TCX program; before/after another TcxProgram needs
 // that program's link on the same interface, which may not exist yet.
@@ -48,12 +69,14 @@ const (
 	Egress  = "egress"
 )
 
-// TCX is the ingress or egress TCX hook of one network interface, where
-// programs run in a chain in Anchor's order.
+// TCX is the ingress or egress TCX hook of one network interface, in
+// Netns (a pod's) or the agent's, where programs run in a chain in
+// Anchor's order.
 type TCX struct {
 	Interface string
 	Direction string // Ingress or Egress
 	Anchor    Order
+	Netns     Netns
 }
 
 // Validate checks Interface and Direction.
@@ -70,10 +93,18 @@ func (TCX) ProgramType() ebpf.ProgramType { return ebpf.SchedCLS }
 
 // Attach implements Spec. The interface is looked up now, by name. Detail
 // gives the link's position, e.g. "ingress position 1 of 2".
-func (t TCX) Attach(prog *ebpf.Program) (Attachment, error) {
+func (t TCX) Attach(prog *ebpf.Program) (a Attachment, err error) {
 	if err := t.Validate(); err != nil {
 		return Attachment{}, err
 	}
+	err = t.Netns.run(func() (err error) {
+		a, err = t.attach(prog)
+		return err
+	})
+	return a, err
+}
+
+func (t TCX) attach(prog *ebpf.Program) (Attachment, error) {
 	ifindex, err := ifindexOf(t.Interface)
 	if err != nil {
 		return Attachment{}, fmt.Errorf("attach %s: %w", t, err)
@@ -88,11 +119,28 @@ func (t TCX) Attach(prog *ebpf.Program) (Attachment, error) {
 	if err != nil {
 		return Attachment{}, fmt.Errorf("attach %s: %w", t, err)
 	}
-	return Attachment{Link: l, Detail: Detail(t, l, t.Direction)}, nil
+	return Attachment{Link: l, Detail: t.describe(l, t.Direction)}, nil
 }
 
 // Describe implements Describer: where l is in its hook's chain now.
-func (t TCX) Describe(l link.Link) (string, error) {
+func (t TCX) Describe(l link.Link) (d string, err error) {
+	err = t.Netns.run(func() (err error) {
+		d, err = t.position(l)
+		return err
+	})
+	return d, err
+}
+
+// describe is Describe, on a thread already in t's namespace, or fallback.
+func (t TCX) describe(l link.Link, fallback string) string {
+	d, err := t.position(l)
+	if err != nil {
+		return fallback
+	}
+	return d
+}
+
+func (t TCX) position(l link.Link) (string, error) {
 	info, err := l.Info()
 	if err != nil {
 		return "", fmt.Errorf("describe %s: %w", t, err)
@@ -109,7 +157,7 @@ func (t TCX) Describe(l link.Link) (string, error) {
 }
 
 func (t TCX) String() string {
-	return "tcx " + t.Interface + " " + t.Direction + " (" + t.Anchor.String() + ")"
+	return "tcx " + t.Interface + " " + t.Direction + " (" + t.Anchor.String() + ")" + t.Netns.String()
 }
 
 // TCXOrder returns the IDs of the links on the direction ("ingress" or

@@ -24,14 +24,80 @@ var _ = register(hook[bpfleetv1.UprobeAttach]{
 		}
 		return UprobeFacility()
 	},
-	plan: func(s bpfleetv1.UprobeAttach, _ *Facts) (Plan, error) {
-		u := Uprobe{Target: s.Target, Function: s.Function, Offset: uint64(s.Offset), Retprobe: s.Retprobe, PID: int(s.PID)}
-		if s.PID != 0 {
-			u.Root = filepath.Join("/proc", strconv.Itoa(int(s.PID)), "root")
+	plan: func(s bpfleetv1.UprobeAttach, facts *Facts) (Plan, error) {
+		u := Uprobe{Target: s.Target, Function: s.Function, Offset: uint64(s.Offset), Retprobe: s.Retprobe}
+		if s.Containers != nil {
+			return perContainerProcess(u, s.Containers, facts)
 		}
-		return Single(u), nil
+		return Single(u.in(int(s.PID))), nil
+	},
+	// Containers that come and go add and remove links of one revision.
+	linkSettings: func(s bpfleetv1.UprobeAttach) bpfleetv1.UprobeAttach {
+		s.Containers = nil
+		return s
 	},
 })
+
+// in limits u to process pid, its target resolved in the process's root;
+// 0 leaves u as it is.
+func (u Uprobe) in(pid int) Uprobe {
+	if pid != 0 {
+		u.PID, u.Root = pid, filepath.Join("/proc", strconv.Itoa(pid), "root")
+	}
+	return u
+}
+
+// perContainerProcess plans u once per process of each selected
+// container: the probe fires for that process only (the same file run
+// elsewhere, in another pod or on the host, does not fire it), and its
+// target is resolved in the container's root.
+func perContainerProcess(u Uprobe, sel *bpfleetv1.ContainerSelector, facts *Facts) (Plan, error) {
+	matched, err := selectPods(&sel.PodSelector, facts)
+	if err != nil {
+		return Plan{}, err
+	}
+	p := Plan{PodScoped: true}
+	for _, pod := range matched {
+		p.matchPod(pod)
+		if pod.Err != nil {
+			p.failPod(pod, pod.Err)
+			continue
+		}
+		var absent []string
+		for _, c := range selectedContainers(pod, sel.ContainerNames, &absent) {
+			for _, pid := range c.PIDs {
+				what := c.Name + ":" + strconv.Itoa(pid)
+				p.addPodTarget(podKey(pod, containerKeyPart(c, pid)...), pod, what, u.in(pid))
+			}
+		}
+		if len(absent) > 0 {
+			p.failPod(pod, fmt.Errorf("no running container %s in the pod", strings.Join(absent, ", ")))
+		}
+	}
+	return p, nil
+}
+
+// selectedContainers returns the running containers of pod that names
+// picks (all of them without names), and adds to absent the names of
+// those not running.
+func selectedContainers(pod *Pod, names []bpfleetv1.ContainerName, absent *[]string) []Container {
+	if len(names) == 0 {
+		if len(pod.Containers) == 0 {
+			*absent = append(*absent, "(none is running)")
+		}
+		return pod.Containers
+	}
+	var out []Container
+	for _, n := range names {
+		i := slices.IndexFunc(pod.Containers, func(c Container) bool { return c.Name == string(n) })
+		if i < 0 {
+			*absent = append(*absent, string(n))
+			continue
+		}
+		out = append(out, pod.Containers[i])
+	}
+	return out
+}
 
 // Uprobe is a function (or an address) in a user-space binary or library.
 type Uprobe struct {

@@ -23,13 +23,19 @@ var _ = register(hook[bpfleetv1.XDPAttach]{
 	name:  bpfleetv1.HookXDP,
 	probe: probeXDP,
 	plan: func(s bpfleetv1.XDPAttach, facts *Facts) (Plan, error) {
+		if s.NetworkNamespaces != nil {
+			return perPodInterface(s.Interfaces, s.NetworkNamespaces, facts, func(iface string, ns Netns) Spec {
+				return XDP{Interface: iface, Mode: string(s.Mode), Netns: ns}
+			})
+		}
 		return perInterface(s.Interfaces, facts, func(iface string) (Spec, error) {
 			return XDP{Interface: iface, Mode: string(s.Mode)}, nil
 		})
 	},
-	// Interfaces that come and go add and remove links of one revision.
+	// Interfaces (and pods) that come and go add and remove links of one
+	// revision.
 	linkSettings: func(s bpfleetv1.XDPAttach) bpfleetv1.XDPAttach {
-		s.Interfaces = bpfleetv1.InterfaceSelector{}
+		s.Interfaces, s.NetworkNamespaces = bpfleetv1.InterfaceSelector{}, nil
 		return s
 	},
 })
@@ -41,11 +47,12 @@ const (
 	XDPAuto    = "auto"    // native where the driver allows it, else generic
 )
 
-// XDP is the XDP hook of one network interface. Mode is XDPNative,
-// XDPGeneric or XDPAuto ("" means auto).
+// XDP is the XDP hook of one network interface, in Netns (a pod's) or
+// the agent's. Mode is XDPNative, XDPGeneric or XDPAuto ("" means auto).
 type XDP struct {
 	Interface string
 	Mode      string
+	Netns     Netns
 }
 
 // Validate checks Interface and Mode.
@@ -66,10 +73,18 @@ func (XDP) ProgramType() ebpf.ProgramType { return ebpf.XDP }
 // error, not a reason for generic mode (while a program in generic mode
 // is being replaced, its link may go between the two tries). Detail says
 // which mode attached, e.g. "mode=generic".
-func (x XDP) Attach(prog *ebpf.Program) (Attachment, error) {
+func (x XDP) Attach(prog *ebpf.Program) (a Attachment, err error) {
 	if err := x.Validate(); err != nil {
 		return Attachment{}, err
 	}
+	err = x.Netns.run(func() (err error) {
+		a, err = x.attach(prog)
+		return err
+	})
+	return a, err
+}
+
+func (x XDP) attach(prog *ebpf.Program) (Attachment, error) {
 	ifindex, err := ifindexOf(x.Interface)
 	if err != nil {
 		return Attachment{}, fmt.Errorf("attach %s: %w", x, err)
@@ -96,7 +111,11 @@ func (x XDP) Describe(l link.Link) (string, error) {
 	if err != nil || info.XDP() == nil {
 		return "", fmt.Errorf("describe %s: not an xdp link (%v)", x, err)
 	}
-	ids, err := xdpProgIDs(int32(info.XDP().Ifindex))
+	var ids map[uint16]uint32
+	err = x.Netns.run(func() (err error) {
+		ids, err = xdpProgIDs(int32(info.XDP().Ifindex))
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("describe %s: %w", x, err)
 	}
@@ -114,7 +133,7 @@ func (x XDP) String() string {
 	if mode == "" {
 		mode = XDPAuto
 	}
-	return "xdp " + x.Interface + " (" + mode + ")"
+	return "xdp " + x.Interface + " (" + mode + ")" + x.Netns.String()
 }
 
 // flags lists the modes to try, in order.

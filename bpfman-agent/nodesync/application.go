@@ -25,6 +25,14 @@ type plan struct {
 	// probe was inconclusive, by name, with the probe's error: they run
 	// once a later pass's probe finds their hook.
 	waiting map[string]string
+	// pods says, by program and target key, which pod a target is in;
+	// matched lists the pods the programs' selectors match, and
+	// podFailures why one of them has no target, by pod.
+	pods        map[string]map[string]attach.PodTarget
+	matched     []string
+	podFailures map[string]string
+	// podScoped: a program of the entry picks its targets among pods.
+	podScoped bool
 }
 
 // planEntry plans every program of np: the optional ones whose hook this
@@ -34,6 +42,7 @@ type plan struct {
 // revision of np), which keep running; any other that does not plan
 // fails the entry.
 func planEntry(np *bpfleetv1.NodeProgram, kernel probe.Result, runs func(program string) bool, facts *attach.Facts) (plan, error) {
+	defer facts.InNamespace(np.Namespace)()
 	var pl plan
 	for _, a := range np.Attachments() {
 		hook, err := attach.Lookup(a.Attach.Hook)
@@ -71,9 +80,32 @@ func (pl *plan) add(np *bpfleetv1.NodeProgram, a bpfleetv1.ProgramAttachment, ho
 	if err != nil {
 		return programError(np, a.Name, err)
 	}
-	pl.programs = append(pl.programs, programs.Attachment{Name: a.Name, LinkKey: key, Attach: hp.Targets})
+	soft := make(map[string]bool, len(hp.Pods))
+	for target := range hp.Pods {
+		soft[target] = true
+	}
+	pl.programs = append(pl.programs, programs.Attachment{Name: a.Name, LinkKey: key, Attach: hp.Targets, Soft: soft})
 	pl.missing = append(pl.missing, hp.Missing...)
+	pl.addPods(a.Name, hp)
 	return nil
+}
+
+// addPods records the pod targets of program name's plan hp.
+func (pl *plan) addPods(name string, hp attach.Plan) {
+	if !hp.PodScoped {
+		return
+	}
+	pl.podScoped = true
+	if pl.pods == nil {
+		pl.pods, pl.podFailures = map[string]map[string]attach.PodTarget{}, map[string]string{}
+	}
+	pl.pods[name] = hp.Pods
+	for _, pod := range hp.Matched {
+		if !slices.Contains(pl.matched, pod) {
+			pl.matched = append(pl.matched, pod)
+		}
+	}
+	maps.Copy(pl.podFailures, hp.PodFailures)
 }
 
 // check fails a plan of no program: Unsupported where the node lacks
@@ -141,7 +173,7 @@ func programStatuses(np *bpfleetv1.NodeProgram, ld programs.Loaded, pl plan) []b
 			st.State, st.Message = bpfleetv1.StatePending, "waiting: the probe of its hook was inconclusive and is retried each pass: "+why
 		}
 		if lp, ok := ld.Programs[a.Name]; ok {
-			st.ProgramID, st.Links = lp.ID, linkStatuses(lp.Links)
+			st.ProgramID, st.Links = lp.ID, linkStatuses(lp.Links, pl.pods[a.Name])
 		}
 		out = append(out, st)
 	}
@@ -155,17 +187,18 @@ func keptPrograms(np *bpfleetv1.NodeProgram, ld programs.Loaded, state bpfleetv1
 	for _, a := range np.Programs {
 		if lp, ok := ld.Programs[a.Name]; ok {
 			out = append(out, bpfleetv1.ProgramAttachmentStatus{Name: a.Name, State: state, ProgramID: lp.ID,
-				Links: linkStatuses(lp.Links), Message: "its previous revision still runs"})
+				Links: linkStatuses(lp.Links, nil), Message: "its previous revision still runs"})
 		}
 	}
 	return out
 }
 
-// linkStatuses reports links, sorted by target.
-func linkStatuses(links map[string]programs.LinkInfo) []bpfleetv1.LinkStatus {
+// linkStatuses reports links, sorted by target; a target in a pod (pods,
+// by key) is named by its pod.
+func linkStatuses(links map[string]programs.LinkInfo, pods map[string]attach.PodTarget) []bpfleetv1.LinkStatus {
 	out := make([]bpfleetv1.LinkStatus, 0, len(links))
-	for _, target := range slices.Sorted(maps.Keys(links)) {
-		out = append(out, bpfleetv1.LinkStatus{Target: target, LinkID: links[target].ID, Detail: links[target].Detail})
+	for _, key := range slices.Sorted(maps.Keys(links)) {
+		out = append(out, bpfleetv1.LinkStatus{Target: podLinkTarget(pods, key), LinkID: links[key].ID, Detail: links[key].Detail})
 	}
 	return out
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/bpfleet/bpfleet/bpfman-agent/image"
 	"github.com/bpfleet/bpfleet/bpfman-agent/mappolicy"
 	"github.com/bpfleet/bpfleet/bpfman-agent/metrics"
+	"github.com/bpfleet/bpfleet/bpfman-agent/pods"
 	"github.com/bpfleet/bpfleet/bpfman-agent/probe"
 	"github.com/bpfleet/bpfleet/bpfman-agent/programs"
 	"github.com/bpfleet/bpfleet/internal/nodereport"
@@ -61,6 +62,9 @@ type Reconciler struct {
 	// pass ends with it following the programs' maps, and the report
 	// lists its mounts.
 	Volumes *csi.Driver
+	// Pods lists the node's pods, for programs with pod targets (nil:
+	// none is watched, and such programs wait).
+	Pods *pods.Source
 
 	// failed remembers terminal failures by program UID, at the revision
 	// and targets that failed, so it is not reloaded until they change.
@@ -177,6 +181,7 @@ func (r *Reconciler) applyAll(ctx context.Context, desired []bpfleetv1.NodeProgr
 		return running
 	})
 	ps := pass{facts: gatherFacts(desired, installed), objects: map[types.UID][]byte{}, fetched: newPassObjects(r.Images), installed: installed}
+	ps.facts.SetPods(r.podSource(ctx))
 	triedAt := make([]int, len(desired))
 	for i := range desired {
 		triedAt[i] = ps.facts.Added()
@@ -261,8 +266,9 @@ func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, ps pa
 	delete(r.failed, np.UID)
 	ps.objects[np.UID] = p.Object
 	addLinks(ps.facts, np, loaded)
-	st.State, st.Message = bpfleetv1.StateReady, missingMessage(pl.missing)
-	st.ProgramID, st.PinPath, st.Objects = single(np, loaded).ID, loaded.PinDir, kernelObjects(np, loaded)
+	st.Pods = podTargets(pl, loaded)
+	st.State, st.Message = bpfleetv1.StateReady, joinMessages(missingMessage(pl.missing), podMessage(st.Pods))
+	st.ProgramID, st.PinPath, st.Objects = single(np, loaded).ID, loaded.PinDir, kernelObjects(np, loaded, pl.pods[np.ProgramName])
 	st.Programs = programStatuses(np, loaded, pl)
 	return st, nil
 }
@@ -275,7 +281,7 @@ func keptRunning(np *bpfleetv1.NodeProgram, st bpfleetv1.NodeProgramStatus, runn
 	if !ok {
 		return st
 	}
-	st.ProgramID, st.PinPath, st.Objects = single(np, ld).ID, ld.PinDir, kernelObjects(np, ld)
+	st.ProgramID, st.PinPath, st.Objects = single(np, ld).ID, ld.PinDir, kernelObjects(np, ld, nil)
 	if len(np.Programs) > 0 {
 		st.Programs = keptPrograms(np, ld, st.State)
 	}
@@ -283,10 +289,16 @@ func keptRunning(np *bpfleetv1.NodeProgram, st bpfleetv1.NodeProgramStatus, runn
 }
 
 // kernelObjects reports the links of ld, the revision of np, sorted by
-// target, and its maps; for an application, its maps only (each program
-// reports its links: see programStatuses).
-func kernelObjects(np *bpfleetv1.NodeProgram, ld programs.Loaded) bpfleetv1.KernelObjects {
-	return bpfleetv1.KernelObjects{Links: linkStatuses(single(np, ld).Links), MapIDs: ld.Maps}
+// target (pods: its targets in pods, by key), and its maps; for an
+// application, its maps only (each program reports its links: see
+// programStatuses).
+func kernelObjects(np *bpfleetv1.NodeProgram, ld programs.Loaded, pods map[string]attach.PodTarget) bpfleetv1.KernelObjects {
+	return bpfleetv1.KernelObjects{Links: linkStatuses(single(np, ld).Links, pods), MapIDs: ld.Maps}
+}
+
+// joinMessages joins the non-empty messages with "; ".
+func joinMessages(msgs ...string) string {
+	return strings.Join(slices.DeleteFunc(msgs, func(m string) bool { return m == "" }), "; ")
 }
 
 // program fetches the object (once per pass: see passObjects) and plans

@@ -65,6 +65,8 @@ type Options struct {
 	// CSI configures the driver mounting maps into pods; its Endpoint ""
 	// runs none.
 	CSI CSIOptions
+	// Pods configures how the agent finds its node's pods (pod targets).
+	Pods PodOptions
 	// InProcess allows more than one agent in a process (one after another
 	// in tests, or several simulated nodes): controller names are not
 	// required to be unique.
@@ -94,7 +96,7 @@ func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 		return nil, err
 	}
 	for _, add := range []func(ctrl.Manager, *Reconciler, Options) error{
-		addReadiness, addLiveness, addStatsOff, addVolumes, addController, addHeartbeat,
+		addReadiness, addLiveness, addStatsOff, addVolumes, addPods, addController, addHeartbeat,
 	} {
 		if err := add(mgr, r, o); err != nil {
 			return nil, err
@@ -145,6 +147,11 @@ func (o Options) mountAt() string {
 // their managedFields (which the agent never reads).
 func newManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manager, error) {
 	own := cache.ByObject{Field: fields.OneTermEqualSelector("metadata.name", o.NodeName)}
+	byObject := map[client.Object]cache.ByObject{
+		&bpfleetv1.NodeProgramSet{}: own, &bpfleetv1.NodeProgramReport{}: own,
+		crdMeta(o.setCRD()): {Field: fields.OneTermEqualSelector("metadata.name", o.setCRD())},
+	}
+	podCache(byObject, o)
 	return ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                scrape.ServerOptions(o.MetricsAddr, o.MetricsSecure),
@@ -152,10 +159,7 @@ func newManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 		PprofBindAddress:       o.PprofAddr,
 		Controller:             config.Controller{SkipNameValidation: &o.InProcess},
 		Cache: cache.Options{
-			ByObject: map[client.Object]cache.ByObject{
-				&bpfleetv1.NodeProgramSet{}: own, &bpfleetv1.NodeProgramReport{}: own,
-				crdMeta(o.setCRD()): {Field: fields.OneTermEqualSelector("metadata.name", o.setCRD())},
-			},
+			ByObject:         byObject,
 			DefaultTransform: cache.TransformStripManagedFields(),
 		},
 	})

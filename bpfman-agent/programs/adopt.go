@@ -99,9 +99,11 @@ func syncLinks(p Program, dir pins.Dir, progs map[string]*ebpf.Program, ld map[s
 		}
 	}
 	for _, a := range p.Programs {
-		if err := attachMissing(a, dir, progs[a.Name], ld[a.Name].Links); err != nil {
+		lp := ld[a.Name]
+		if lp.Failed, err = attachMissing(a, dir, progs[a.Name], lp.Links); err != nil {
 			return fmt.Errorf("program %s: %w", a.Name, err)
 		}
+		ld[a.Name] = lp
 	}
 	return removeEmptyLinkDirs(dir, want)
 }
@@ -130,22 +132,37 @@ func reclaim(l link.Link, prog *ebpf.Program, progID uint32) bool {
 }
 
 // attachMissing attaches prog to the targets of a not in have, pins the
-// links in dir and adds them to have.
-func attachMissing(a Attachment, dir pins.Dir, prog *ebpf.Program, have map[string]LinkInfo) error {
+// links in dir and adds them to have. It returns why the soft targets
+// that failed did, by target.
+func attachMissing(a Attachment, dir pins.Dir, prog *ebpf.Program, have map[string]LinkInfo) (map[string]string, error) {
 	if err := os.MkdirAll(dir.ProgLinks(a.set()), 0o700); err != nil {
-		return fmt.Errorf("pin: %w", err)
+		return nil, fmt.Errorf("pin: %w", err)
 	}
+	var failed map[string]string
 	for _, key := range slices.Sorted(maps.Keys(a.Attach)) {
 		if _, ok := have[key]; ok {
 			continue
 		}
 		info, err := attachPinned(a.Attach[key], prog, dir.Link(a.set(), key))
+		if err != nil && a.Soft[key] {
+			failed = softFailure(failed, key, err)
+			continue
+		}
 		if err != nil {
-			return fmt.Errorf("target %s: %w", key, err)
+			return nil, fmt.Errorf("target %s: %w", key, err)
 		}
 		have[key] = info
 	}
-	return nil
+	return failed, nil
+}
+
+// softFailure adds to failed that soft target key failed with err.
+func softFailure(failed map[string]string, key string, err error) map[string]string {
+	if failed == nil {
+		failed = map[string]string{}
+	}
+	failed[key] = err.Error()
+	return failed
 }
 
 // attachPinned attaches prog to spec and pins the link at path. The link

@@ -28,41 +28,41 @@ func (m *Manager) install(p Program) (Loaded, error) {
 	}
 	faultpoint.Point("load")
 	defer objs.Close()
-	links, err := m.publish(p, objs)
+	mv, err := m.publish(p, objs)
 	if err != nil {
 		return Loaded{}, m.unpinByName(m.unpinShared(err, made), p.UID, byName)
 	}
-	return loaded(p, m.layout.Revision(p.UID, p.Revision.String()), objs, links)
+	return loaded(p, m.layout.Revision(p.UID, p.Revision.String()), objs, mv)
 }
 
 // publish stages the pins of p's new revision, fills its maps with the
 // running revision's entries (see carry), moves every target to it and
 // renames it into place. On failure it rolls the moves back and removes
 // the revision.
-func (m *Manager) publish(p Program, objs *loader.Collection) (map[string]map[string]LinkInfo, error) {
+func (m *Manager) publish(p Program, objs *loader.Collection) (moved, error) {
 	staging := m.layout.Staging(p.UID, p.Revision.String())
 	if err := m.stage(p, staging, objs); err != nil {
-		return nil, errors.Join(err, m.layout.RemoveRevision(p.UID, p.Revision.String()))
+		return moved{}, errors.Join(err, m.layout.RemoveRevision(p.UID, p.Revision.String()))
 	}
 	faultpoint.Point("stage")
 	s, err := m.newSwap(p, objs.Programs, staging)
 	if err != nil {
-		return nil, errors.Join(err, m.layout.RemoveRevision(p.UID, p.Revision.String()))
+		return moved{}, errors.Join(err, m.layout.RemoveRevision(p.UID, p.Revision.String()))
 	}
 	defer s.close()
 	if err := m.carry(p, objs); err != nil {
-		return nil, errors.Join(err, m.layout.RemoveRevision(p.UID, p.Revision.String()))
+		return moved{}, errors.Join(err, m.layout.RemoveRevision(p.UID, p.Revision.String()))
 	}
-	links, err := s.run()
+	mv, err := s.run()
 	if err == nil {
 		faultpoint.Point("swap")
 		err = m.layout.Publish(p.UID, p.Revision.String())
 	}
 	if err != nil {
-		return nil, errors.Join(err, s.rollback(), m.layout.RemoveRevision(p.UID, p.Revision.String()))
+		return moved{}, errors.Join(err, s.rollback(), m.layout.RemoveRevision(p.UID, p.Revision.String()))
 	}
 	faultpoint.Point("publish")
-	return links, nil
+	return mv, nil
 }
 
 // stage pins the programs and their maps into a fresh staging directory
@@ -91,7 +91,7 @@ func (m *Manager) stage(p Program, dir pins.Dir, objs *loader.Collection) error 
 	return nil
 }
 
-func loaded(p Program, dir pins.Dir, objs *loader.Collection, links map[string]map[string]LinkInfo) (Loaded, error) {
+func loaded(p Program, dir pins.Dir, objs *loader.Collection, mv moved) (Loaded, error) {
 	ld := Loaded{UID: p.UID, Revision: p.Revision.String(), PinDir: string(dir), Maps: make(map[string]uint32),
 		Programs: make(map[string]LoadedProgram, len(objs.Programs)), Shared: configuredShared(p)}
 	for name, prog := range objs.Programs {
@@ -99,7 +99,7 @@ func loaded(p Program, dir pins.Dir, objs *loader.Collection, links map[string]m
 		if err != nil {
 			return ld, err
 		}
-		ld.Programs[name] = LoadedProgram{ID: id, Links: links[name]}
+		ld.Programs[name] = LoadedProgram{ID: id, Links: mv.links[name], Failed: mv.failed[name]}
 	}
 	var err error
 	for name, mp := range objs.Maps {

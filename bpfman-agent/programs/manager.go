@@ -42,6 +42,11 @@ type Attachment struct {
 	// [A-Za-z0-9_.-]. Targets come and go within a revision; Revision
 	// must not depend on them.
 	Attach map[string]attach.Spec
+	// Soft marks the targets (in pods) whose attach failure is reported
+	// for that target (LoadedProgram.Failed) and retried on the next
+	// pass, while the program's other targets attach: one pod must not
+	// hold the others back.
+	Soft map[string]bool
 }
 
 func (a Attachment) set() pins.LinkSet { return pins.LinkSet{Program: a.Name, Key: a.LinkKey} }
@@ -73,6 +78,9 @@ type Loaded struct {
 type LoadedProgram struct {
 	ID    uint32              // kernel program ID
 	Links map[string]LinkInfo // target key -> link
+	// Failed says, by target key, why a soft target (see
+	// Attachment.Soft) has no link.
+	Failed map[string]string
 }
 
 // Live reports whether a program of ld has a live link.

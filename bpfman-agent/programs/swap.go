@@ -98,15 +98,27 @@ func (s *swap) take(pl pinnedLink, keep map[string]Attachment) {
 	}
 }
 
+// moved describes the links of a swap, by program and target, and why
+// its soft targets that failed did.
+type moved struct {
+	links  map[string]map[string]LinkInfo
+	failed map[string]map[string]string
+}
+
 // run moves every target of every program and describes the links, by
-// program and target.
-func (s *swap) run() (map[string]map[string]LinkInfo, error) {
-	out := make(map[string]map[string]LinkInfo, len(s.p.Programs))
+// program and target. A soft target that fails is left without a link,
+// and said so.
+func (s *swap) run() (moved, error) {
+	out := moved{links: make(map[string]map[string]LinkInfo, len(s.p.Programs)), failed: map[string]map[string]string{}}
 	specs := map[linkRef]attach.Spec{}
 	sets := map[string]pins.LinkSet{}
+	soft := map[linkRef]bool{}
 	for _, a := range s.p.Programs {
-		out[a.Name] = make(map[string]LinkInfo, len(a.Attach))
+		out.links[a.Name] = make(map[string]LinkInfo, len(a.Attach))
 		sets[a.Name] = a.set()
+		for target := range a.Soft {
+			soft[linkRef{a.Name, target}] = a.Soft[target]
+		}
 		for target, spec := range a.Attach {
 			specs[linkRef{a.Name, target}] = spec
 		}
@@ -120,10 +132,14 @@ func (s *swap) run() (map[string]map[string]LinkInfo, error) {
 	})
 	for _, ref := range refs {
 		info, err := s.move(ref, sets[ref.program], specs[ref])
-		if err != nil {
-			return nil, fmt.Errorf("program %s: target %s: %w", ref.program, ref.target, err)
+		if err != nil && soft[ref] {
+			out.failed[ref.program] = softFailure(out.failed[ref.program], ref.target, err)
+			continue
 		}
-		out[ref.program][ref.target] = info
+		if err != nil {
+			return moved{}, fmt.Errorf("program %s: target %s: %w", ref.program, ref.target, err)
+		}
+		out.links[ref.program][ref.target] = info
 	}
 	return out, nil
 }
