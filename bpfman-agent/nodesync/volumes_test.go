@@ -92,13 +92,20 @@ func TestMountsReported(t *testing.T) {
 // waitEntry waits until the report's entry of uid-csi satisfies ok.
 func waitEntry(t *testing.T, ctx context.Context, mgr ctrl.Manager, node, what string, ok func(bpfleetv1.NodeProgramStatus) bool) {
 	t.Helper()
+	waitEntryOf(t, ctx, mgr, node, "uid-csi", what, ok)
+}
+
+// waitEntryOf waits until the report's entry of uid satisfies ok.
+func waitEntryOf(t *testing.T, ctx context.Context, mgr ctrl.Manager, node string, uid types.UID, what string, ok func(bpfleetv1.NodeProgramStatus) bool) {
+	t.Helper()
 	var last bpfleetv1.NodeProgramStatus
+	var lastErr error
 	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		st, err := nodereport.Entry(ctx, mgr.GetAPIReader(), node, "uid-csi")
-		last = st
+		st, err := nodereport.Entry(ctx, mgr.GetAPIReader(), node, uid)
+		last, lastErr = st, err
 		return err == nil && ok(st), nil
 	})
 	if err != nil {
-		t.Fatalf("waiting for %s: the report's entry is %+v", what, last)
+		t.Fatalf("waiting for %s: the report's entry is %+v (%v)", what, last, lastErr)
 	}
 }

@@ -1,0 +1,158 @@
+package nodesync
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/bpf"
+	"github.com/bpfleet/bpfleet/bpfman-agent/pods"
+	"github.com/bpfleet/bpfleet/internal/controlplane"
+	"github.com/bpfleet/bpfleet/internal/testkernel"
+)
+
+// processRuntime stands for the node's container runtime where no kubelet
+// runs: it names, per pod UID and container ID, a real process the test
+// started (test/node runs the real one, containerd).
+type processRuntime struct {
+	mu         sync.Mutex
+	sandboxes  map[string]int
+	containers map[string]int
+}
+
+func (r *processRuntime) SandboxPID(_ context.Context, uid string) (int, error) {
+	return r.lookup(r.sandboxes, uid)
+}
+
+func (r *processRuntime) ContainerPID(_ context.Context, id string) (int, error) {
+	return r.lookup(r.containers, id)
+}
+
+func (r *processRuntime) lookup(m map[string]int, key string) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if pid, ok := m[key]; ok {
+		return pid, nil
+	}
+	return 0, fmt.Errorf("%s: %w", key, pods.ErrNotFound)
+}
+
+// An agent with pod targets: a TCX counter on the interface of the pods
+// labelled app=web attaches inside the one running pod's network
+// namespace, counts what it sends, is reported by pod, and is detached
+// when the pod goes; a pod of another label is never matched.
+func TestPodTargetsReported(t *testing.T) {
+	testkernel.Require(t)
+	host, ns, hostIP, _ := testkernel.VethPair(t)
+	peer := "bpfp" + strings.TrimPrefix(host, "bpft")
+	sandbox := exec.Command("ip", "netns", "exec", ns, "sleep", "600")
+	if err := sandbox.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sandbox.Process.Kill(); _ = sandbox.Wait() })
+	rt := &processRuntime{sandboxes: map[string]int{}, containers: map[string]int{}}
+
+	plane := startPlane(t)
+	mnt := testkernel.TempBPFFS(t)
+	obj := filepath.Join(t.TempDir(), "tc.o")
+	if err := os.WriteFile(obj, bpf.TCCounter, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const node = "pod-node"
+	mgr, err := NewManager(plane.Config, Scheme(), Options{
+		NodeName: node, PinRoot: filepath.Join(mnt, "bpfleet"), BPFFSMountAt: mnt, ImageDir: t.TempDir(),
+		MetricsAddr: "0", LeaseNamespace: controlplane.Namespace, InProcess: true, Pods: PodOptions{Runtime: rt},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := startManager(t, mgr)
+	waitReport(t, ctx, mgr.GetAPIReader(), node)
+	c := mgr.GetClient()
+	web := runningPod(t, ctx, c, node, "team-a", "web-1", map[string]string{"app": "web"})
+	runningPod(t, ctx, c, node, "team-a", "db-1", map[string]string{"app": "db"})
+	rt.mu.Lock()
+	rt.sandboxes[string(web.UID)] = sandbox.Process.Pid
+	rt.mu.Unlock()
+
+	set := &bpfleetv1.NodeProgramSet{}
+	if err := mgr.GetAPIReader().Get(ctx, types.NamespacedName{Name: node}, set); err != nil {
+		t.Fatal(err)
+	}
+	set.Spec.Scheduled = true
+	set.Spec.Programs = bpfleetv1.NodeProgramEntries{{
+		UID: "uid-pods", Kind: "TcxProgram", Name: "counter", Generation: 1, Path: obj, ProgramName: "tc_count",
+		Attach: bpfleetv1.NewAttachPoint(bpfleetv1.HookTCX, bpfleetv1.TCXAttach{
+			Interfaces: bpfleetv1.InterfaceSelector{Names: []bpfleetv1.InterfaceName{bpfleetv1.InterfaceName(peer)}},
+			Direction:  bpfleetv1.TCXEgress,
+			NetworkNamespaces: &bpfleetv1.PodSelector{Pods: metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}},
+		}),
+	}}
+	if err := c.Update(ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	var entry bpfleetv1.NodeProgramStatus
+	waitEntryOf(t, ctx, mgr, node, "uid-pods", "the pod's link", func(st bpfleetv1.NodeProgramStatus) bool {
+		entry = st
+		return st.State == bpfleetv1.StateReady && st.Pods != nil && st.Pods.Matched == 1 && st.Pods.Attached == 1 &&
+			len(st.Objects.Links) == 1
+	})
+	if got, want := entry.Objects.Links[0].Target, "team-a/web-1:"+peer; got != want {
+		t.Errorf("link target %q, want %q", got, want)
+	}
+	if got := testkernel.Ping(t, ns, hostIP, 3); got != 3 {
+		t.Fatalf("%d of 3 pings answered", got)
+	}
+	if n := testkernel.MapValue(t, entry.Objects.MapIDs["packets"], uint32(0)); n < 3 {
+		t.Errorf("counted %d packets leaving the pod, want at least 3", n)
+	}
+
+	// No kubelet confirms the pod's end here: delete it at once.
+	if err := c.Delete(ctx, web, client.GracePeriodSeconds(0)); err != nil {
+		t.Fatal(err)
+	}
+	waitEntryOf(t, ctx, mgr, node, "uid-pods", "no pod matched", func(st bpfleetv1.NodeProgramStatus) bool {
+		entry = st
+		return st.State == bpfleetv1.StateReady && st.Pods != nil && st.Pods.Matched == 0 && len(st.Objects.Links) == 0
+	})
+	if !strings.Contains(entry.Message, "no running pod") {
+		t.Errorf("message %q", entry.Message)
+	}
+	links, err := filepath.Glob(filepath.Join(entry.PinPath, "links", "*", "*"))
+	if err != nil || len(links) != 0 {
+		t.Errorf("links pinned after the pod went: %v %v", links, err)
+	}
+}
+
+// runningPod creates pod namespace/name on node, as a kubelet would have
+// it: Running.
+func runningPod(t *testing.T, ctx context.Context, c client.Client, node, namespace, name string, labels map[string]string) *corev1.Pod {
+	t.Helper()
+	nsObj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
+	if err := c.Create(ctx, nsObj); err != nil && !strings.Contains(err.Error(), "already exists") {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: labels},
+		Spec:       corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "app", Image: "example.com/app:v1"}}},
+	}
+	if err := c.Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	pod.Status.Phase = corev1.PodRunning
+	if err := c.Status().Update(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	return pod
+}
