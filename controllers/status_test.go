@@ -58,6 +58,53 @@ func TestSummarizeConditions(t *testing.T) {
 	}
 }
 
+// TestPodTargetConditions: a program whose pod selectors match no pod on
+// any node is Ready with reason NoTargets, never a silent success; one
+// that failed in a pod is not Ready, and retries.
+func TestPodTargetConditions(t *testing.T) {
+	pods := func(matched, attached, failed int32) *bpfleetv1.NodeProgramStatus {
+		e := entry(1, bpfleetv1.StateReady, "", false)
+		e.Pods = &bpfleetv1.PodTargetsStatus{Matched: matched, Attached: attached, Failed: failed}
+		if failed > 0 {
+			e.Pods.Failures = []bpfleetv1.PodFailure{{Pod: "team-a/web-2", Message: "eth0: no such interface"}}
+		}
+		return e
+	}
+	cases := []struct {
+		name    string
+		reports map[string]*bpfleetv1.NodeProgramStatus
+		ready   metav1.ConditionStatus
+		reason  string
+		summary string
+		message string
+	}{
+		{"no pod anywhere", map[string]*bpfleetv1.NodeProgramStatus{"a": pods(0, 0, 0), "b": pods(0, 0, 0)},
+			metav1.ConditionTrue, bpfleetv1.ReasonNoTargets, "0/0", "no running pod on them matches"},
+		{"attached everywhere", map[string]*bpfleetv1.NodeProgramStatus{"a": pods(2, 2, 0), "b": pods(0, 0, 0)},
+			metav1.ConditionTrue, bpfleetv1.ReasonReady, "2/2", "attached in 2 of 2 matched pods"},
+		{"one pod failed", map[string]*bpfleetv1.NodeProgramStatus{"a": pods(2, 1, 1), "b": pods(1, 1, 0)},
+			metav1.ConditionFalse, bpfleetv1.ReasonPodTargetsFailed, "2/3", "a: team-a/web-2: eth0: no such interface"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sum := summarize(1, tc.reports)
+			r, rec, _ := sum.conditions()
+			if r.Status != tc.ready || r.Reason != tc.reason || !strings.Contains(r.Message, tc.message) {
+				t.Errorf("Ready=%s/%s %q, want %s/%s containing %q", r.Status, r.Reason, r.Message, tc.ready, tc.reason, tc.message)
+			}
+			if (rec.Status == metav1.ConditionTrue) != (tc.ready == metav1.ConditionFalse) {
+				t.Errorf("Reconciling=%s with Ready=%s", rec.Status, r.Status)
+			}
+			if sum.pods == nil || sum.pods.Summary != tc.summary {
+				t.Errorf("pods %+v, want summary %q", sum.pods, tc.summary)
+			}
+		})
+	}
+	if sum := summarize(1, map[string]*bpfleetv1.NodeProgramStatus{"a": entry(1, bpfleetv1.StateReady, "", false)}); sum.pods != nil {
+		t.Errorf("a program without pod targets has pods %+v", sum.pods)
+	}
+}
+
 func TestFailuresAreBounded(t *testing.T) {
 	reports := map[string]*bpfleetv1.NodeProgramStatus{}
 	for i := range 25 {

@@ -12,12 +12,49 @@ import (
 type PodSelector struct {
 	// Pods selects pods by their labels; {} selects every pod of the
 	// selected namespaces.
-	Pods metav1.LabelSelector `json:"pods"`
+	Pods LabelSelector `json:"pods"`
 	// Namespaces selects the pods' namespaces by their labels, e.g.
 	// {matchLabels: {kubernetes.io/metadata.name: team-a}}. Omitted, pods
 	// of every namespace match.
 	// +optional
-	Namespaces *metav1.LabelSelector `json:"namespaces,omitempty"`
+	Namespaces *LabelSelector `json:"namespaces,omitempty"`
+}
+
+// LabelSelector selects objects by their labels, as a Deployment's
+// selector does (matchLabels and matchExpressions, all of them must
+// hold), within bounds the API server can check cheaply.
+type LabelSelector struct {
+	// +optional
+	// +kubebuilder:validation:MaxProperties=32
+	MatchLabels map[string]string `json:"matchLabels,omitempty"`
+	// +optional
+	// +kubebuilder:validation:MaxItems=16
+	MatchExpressions []LabelSelectorRequirement `json:"matchExpressions,omitempty"`
+}
+
+// LabelSelectorRequirement is one condition on a label: In and NotIn
+// take values, Exists and DoesNotExist none.
+// +kubebuilder:validation:XValidation:rule="(self.operator in ['In', 'NotIn']) == (has(self.values) && size(self.values) > 0)",message="matchExpressions: In and NotIn take values, Exists and DoesNotExist none"
+type LabelSelectorRequirement struct {
+	// Key is the label's name.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=317
+	Key string `json:"key"`
+	// +kubebuilder:validation:Enum=In;NotIn;Exists;DoesNotExist
+	Operator metav1.LabelSelectorOperator `json:"operator"`
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=63
+	Values []string `json:"values,omitempty"`
+}
+
+// Meta is s as Kubernetes' own selector type.
+func (s *LabelSelector) Meta() *metav1.LabelSelector {
+	out := &metav1.LabelSelector{MatchLabels: s.MatchLabels}
+	for _, r := range s.MatchExpressions {
+		out.MatchExpressions = append(out.MatchExpressions, metav1.LabelSelectorRequirement{Key: r.Key, Operator: r.Operator, Values: r.Values})
+	}
+	return out
 }
 
 // ContainerSelector picks containers of the selected pods: those named

@@ -94,6 +94,20 @@ func TestAcceptsGoodAttachPoints(t *testing.T) {
 			bpfleetv1.ApplicationProgram{Name: "b", TCX: &bpfleetv1.TCXAttach{Interfaces: names, Direction: bpfleetv1.TCXIngress, Order: &bpfleetv1.TCXOrder{First: true}}},
 			bpfleetv1.ApplicationProgram{Name: "c", Cgroup: &bpfleetv1.CgroupAttach{Path: "/", Type: "egress", Order: &bpfleetv1.CgroupOrder{After: "other"}}}),
 	}
+	web := bpfleetv1.PodSelector{Pods: bpfleetv1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+		Namespaces: &bpfleetv1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "team-a"}}}
+	objs = append(objs,
+		&bpfleetv1.XdpProgram{Spec: bpfleetv1.XdpProgramSpec{ProgramCommon: common,
+			XDP: bpfleetv1.XDPAttach{Interfaces: names, NetworkNamespaces: &web}}},
+		&bpfleetv1.TcxProgram{Spec: bpfleetv1.TcxProgramSpec{ProgramCommon: common,
+			TCX: bpfleetv1.TCXAttach{Interfaces: bpfleetv1.InterfaceSelector{Primary: true}, Direction: bpfleetv1.TCXEgress,
+				NetworkNamespaces: &bpfleetv1.PodSelector{Pods: bpfleetv1.LabelSelector{}}}}},
+		&bpfleetv1.CgroupProgram{Spec: bpfleetv1.CgroupProgramSpec{ProgramCommon: common,
+			Cgroup: bpfleetv1.CgroupAttach{Cgroups: &web, Type: "egress"}}},
+		&bpfleetv1.UprobeProgram{Spec: bpfleetv1.UprobeProgramSpec{ProgramCommon: common,
+			Uprobe: bpfleetv1.UprobeAttach{Target: "libssl.so.3", Function: "SSL_write",
+				Containers: &bpfleetv1.ContainerSelector{PodSelector: web, ContainerNames: []bpfleetv1.ContainerName{"app"}}}}},
+		application(bpfleetv1.ApplicationProgram{Name: "a", Cgroup: &bpfleetv1.CgroupAttach{Cgroups: &web, Type: "connect4"}}))
 	for _, target := range []string{"libc", "libssl.so.3", "libstdc++", "/usr/bin/bash", "/"} {
 		objs = append(objs, &bpfleetv1.UprobeProgram{Spec: bpfleetv1.UprobeProgramSpec{ProgramCommon: common,
 			Uprobe: bpfleetv1.UprobeAttach{Target: target, Function: "main"}}})
@@ -253,6 +267,21 @@ func TestRejectsBadAttachPoints(t *testing.T) {
 			"set exactly one of order.first"},
 		{"cgroup bad type", &bpfleetv1.CgroupProgram{Spec: bpfleetv1.CgroupProgramSpec{ProgramCommon: common,
 			Cgroup: bpfleetv1.CgroupAttach{Path: "/", Type: "teleport"}}}, "spec.cgroup.type"},
+		{"cgroup path and pods", &bpfleetv1.CgroupProgram{Spec: bpfleetv1.CgroupProgramSpec{ProgramCommon: common,
+			Cgroup: bpfleetv1.CgroupAttach{Path: "/", Cgroups: &bpfleetv1.PodSelector{}, Type: "egress"}}},
+			"set exactly one of cgroup.path (a cgroup of the node) or cgroup.cgroups"},
+		{"cgroup neither path nor pods", &bpfleetv1.CgroupProgram{Spec: bpfleetv1.CgroupProgramSpec{ProgramCommon: common,
+			Cgroup: bpfleetv1.CgroupAttach{Type: "egress"}}}, "set exactly one of cgroup.path"},
+		{"uprobe pid and containers", &bpfleetv1.UprobeProgram{Spec: bpfleetv1.UprobeProgramSpec{ProgramCommon: common,
+			Uprobe: bpfleetv1.UprobeAttach{Target: "/usr/bin/app", Function: "main", PID: 42, Containers: &bpfleetv1.ContainerSelector{}}}},
+			"set uprobe.pid or uprobe.containers, not both"},
+		{"uprobe bad container name", &bpfleetv1.UprobeProgram{Spec: bpfleetv1.UprobeProgramSpec{ProgramCommon: common,
+			Uprobe: bpfleetv1.UprobeAttach{Target: "/usr/bin/app", Function: "main", Containers: &bpfleetv1.ContainerSelector{
+				ContainerNames: []bpfleetv1.ContainerName{"App_1"}}}}}, "spec.uprobe.containers.containerNames[0]"},
+		{"pod selector with a bad operator", &bpfleetv1.TcxProgram{Spec: bpfleetv1.TcxProgramSpec{ProgramCommon: common,
+			TCX: bpfleetv1.TCXAttach{Interfaces: names, Direction: bpfleetv1.TCXIngress, NetworkNamespaces: &bpfleetv1.PodSelector{
+				Pods: bpfleetv1.LabelSelector{MatchExpressions: []bpfleetv1.LabelSelectorRequirement{{Key: "app", Operator: "Near"}}}}}}},
+			"operator"},
 		{"application program without a hook", application(bpfleetv1.ApplicationProgram{Name: "a"}),
 			"set exactly one hook per program"},
 		{"application program with two hooks", application(bpfleetv1.ApplicationProgram{Name: "a",

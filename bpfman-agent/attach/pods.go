@@ -88,13 +88,13 @@ func (f *Facts) pods() ([]Pod, error) {
 // selectPods returns the running pods sel selects, in the namespace f is
 // restricted to if any.
 func selectPods(sel *bpfleetv1.PodSelector, f *Facts) ([]*Pod, error) {
-	podSel, err := selector("pods", &sel.Pods)
+	podSel, err := selector("pods", sel.Pods.Meta())
 	if err != nil {
 		return nil, err
 	}
 	nsSel := labels.Everything()
 	if sel.Namespaces != nil {
-		if nsSel, err = selector("namespaces", sel.Namespaces); err != nil {
+		if nsSel, err = selector("namespaces", sel.Namespaces.Meta()); err != nil {
 			return nil, err
 		}
 	}

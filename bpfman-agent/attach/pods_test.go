@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpf"
@@ -44,7 +43,9 @@ func podFacts() *attach.Facts {
 	return f
 }
 
-func web() metav1.LabelSelector { return metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}} }
+func web() bpfleetv1.LabelSelector {
+	return bpfleetv1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
+}
 
 func planOf(t *testing.T, hook string, settings any, facts *attach.Facts) attach.Plan {
 	t.Helper()
@@ -86,7 +87,7 @@ func TestPodNetnsPlan(t *testing.T) {
 	// primary: the interface of the pod's default route.
 	p = planOf(t, bpfleetv1.HookTCX, bpfleetv1.TCXAttach{
 		Interfaces: bpfleetv1.InterfaceSelector{Primary: true}, Direction: bpfleetv1.TCXIngress,
-		NetworkNamespaces: &bpfleetv1.PodSelector{Pods: metav1.LabelSelector{}},
+		NetworkNamespaces: &bpfleetv1.PodSelector{Pods: bpfleetv1.LabelSelector{}},
 	}, podFacts())
 	if got := slices.Sorted(maps.Keys(p.Targets)); !slices.Equal(got, []string{"uid-a_eth0"}) {
 		t.Errorf("primary: targets %v (uid-c has no default route)", got)
@@ -100,7 +101,7 @@ func TestPodNetnsPlan(t *testing.T) {
 // program's facts reach its own namespace only, whatever its selectors
 // say.
 func TestPodNamespaces(t *testing.T) {
-	sel := &bpfleetv1.PodSelector{Pods: web(), Namespaces: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "b"}}}
+	sel := &bpfleetv1.PodSelector{Pods: web(), Namespaces: &bpfleetv1.LabelSelector{MatchLabels: map[string]string{"team": "b"}}}
 	settings := bpfleetv1.CgroupAttach{Type: "egress", Cgroups: sel}
 	p := planOf(t, bpfleetv1.HookCgroup, settings, podFacts())
 	if !slices.Equal(p.Matched, []string{"team-b/web-1"}) {
@@ -171,7 +172,7 @@ func TestPodTargetsWait(t *testing.T) {
 		t.Errorf("plan with the runtime down: %v, want a *failure.Wait", err)
 	}
 	bad := settings
-	bad.NetworkNamespaces = &bpfleetv1.PodSelector{Pods: metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "app", Operator: "Near"}}}}
+	bad.NetworkNamespaces = &bpfleetv1.PodSelector{Pods: bpfleetv1.LabelSelector{MatchExpressions: []bpfleetv1.LabelSelectorRequirement{{Key: "app", Operator: "Near"}}}}
 	var invalid *failure.Invalid
 	if _, err := h.Plan(bpfleetv1.NewAttachPoint(bpfleetv1.HookTCX, bad), podFacts()); !errors.As(err, &invalid) {
 		t.Errorf("plan with a bad selector: %v, want a *failure.Invalid", err)

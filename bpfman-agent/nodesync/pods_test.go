@@ -94,9 +94,9 @@ func TestPodTargetsReported(t *testing.T) {
 	set.Spec.Programs = bpfleetv1.NodeProgramEntries{{
 		UID: "uid-pods", Kind: "TcxProgram", Name: "counter", Generation: 1, Path: obj, ProgramName: "tc_count",
 		Attach: bpfleetv1.NewAttachPoint(bpfleetv1.HookTCX, bpfleetv1.TCXAttach{
-			Interfaces: bpfleetv1.InterfaceSelector{Names: []bpfleetv1.InterfaceName{bpfleetv1.InterfaceName(peer)}},
-			Direction:  bpfleetv1.TCXEgress,
-			NetworkNamespaces: &bpfleetv1.PodSelector{Pods: metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}},
+			Interfaces:        bpfleetv1.InterfaceSelector{Names: []bpfleetv1.InterfaceName{bpfleetv1.InterfaceName(peer)}},
+			Direction:         bpfleetv1.TCXEgress,
+			NetworkNamespaces: &bpfleetv1.PodSelector{Pods: bpfleetv1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}},
 		}),
 	}}
 	if err := c.Update(ctx, set); err != nil {
