@@ -112,7 +112,7 @@ func applyWhileFits(entries []bpfleetv1.NodeProgram, changes []change, budget in
 			grow -= jsonSize(*c.old) + 1
 		}
 		if size+grow > budget {
-			withheld = append(withheld, bpfleetv1.WithheldProgram{UID: c.entry.UID, Kind: c.entry.Kind, Name: c.entry.Name, Generation: c.entry.Generation})
+			withheld = append(withheld, bpfleetv1.WithheldProgram{UID: c.entry.UID, Kind: c.entry.Kind, Namespace: c.entry.Namespace, Name: c.entry.Name, Generation: c.entry.Generation})
 			continue
 		}
 		size += grow

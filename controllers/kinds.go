@@ -13,9 +13,12 @@ import (
 type Kind struct {
 	Name string
 	// Hook is the hook the kind's programs attach to.
-	Hook    string
-	New     func() bpfleetv1.Program
-	NewList func() client.ObjectList
+	Hook string
+	// Namespaced kinds (BpfApplication) reach the pods of their own
+	// namespace only, with images the BpfApplicationPolicy allows.
+	Namespaced bool
+	New        func() bpfleetv1.Program
+	NewList    func() client.ObjectList
 }
 
 // Kinds lists every program kind the operator reconciles: every kind
@@ -26,7 +29,7 @@ var Kinds = kindsOf(bpfleetv1.ProgramKinds)
 func kindsOf(registered []bpfleetv1.ProgramKind) []Kind {
 	out := make([]Kind, len(registered))
 	for i, k := range registered {
-		out[i] = Kind{Name: k.Kind, Hook: k.Hook, New: k.New, NewList: k.NewList}
+		out[i] = Kind{Name: k.Kind, Hook: k.Hook, New: k.New, NewList: k.NewList, Namespaced: k.Namespaced}
 	}
 	return out
 }

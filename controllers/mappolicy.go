@@ -15,9 +15,12 @@ import (
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 )
 
-// policySelects reports whether a MapPolicy applies to a program of kind.
-// Pure.
+// policySelects reports whether a MapPolicy applies to a program of kind:
+// a cluster-scoped one (a team's BpfApplication is its own). Pure.
 func policySelects(mp *bpfleetv1.MapPolicy, kind string, p bpfleetv1.Program) bool {
+	if p.GetNamespace() != "" {
+		return false
+	}
 	sel := mp.Spec.Programs
 	for _, ref := range sel.Refs {
 		if string(ref.Kind) == kind && ref.Name == p.GetName() {

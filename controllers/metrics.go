@@ -66,9 +66,9 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 			counts[state(p, p.ProgramStatus().Conditions)]++
 			n := p.ProgramStatus().Nodes
 			for st, v := range map[string]int32{"selected": n.Selected, "ready": n.Ready, "failed": n.Failed, "unsupported": n.Unsupported} {
-				ch <- prometheus.MustNewConstMetric(programNodesDesc, prometheus.GaugeValue, float64(v), k.Name, p.GetName(), st)
+				ch <- prometheus.MustNewConstMetric(programNodesDesc, prometheus.GaugeValue, float64(v), k.Name, programRef(p), st)
 			}
-			ch <- prometheus.MustNewConstMetric(rolloutDesc, prometheus.GaugeValue, progress(n), k.Name, p.GetName())
+			ch <- prometheus.MustNewConstMetric(rolloutDesc, prometheus.GaugeValue, progress(n), k.Name, programRef(p))
 		}
 		for _, st := range programStates {
 			ch <- prometheus.MustNewConstMetric(programsDesc, prometheus.GaugeValue, float64(counts[st]), k.Name, st)
@@ -106,4 +106,13 @@ func state(obj client.Object, conds []metav1.Condition) string {
 		return "ready"
 	}
 	return "progressing"
+}
+
+// programRef names p in metrics: its name, or namespace/name for a
+// namespaced kind's (two namespaces may hold one name).
+func programRef(p client.Object) string {
+	if p.GetNamespace() == "" {
+		return p.GetName()
+	}
+	return p.GetNamespace() + "/" + p.GetName()
 }

@@ -324,10 +324,13 @@ func ownedByNode(set *bpfleetv1.NodeProgramSet) bool {
 // handed over have them.
 func (r *NodeReconciler) listPrograms(ctx context.Context) ([]KindedProgram, error) {
 	out, err := allPrograms(ctx, r)
+	if err != nil {
+		return nil, err
+	}
 	for i := range out {
 		out[i].Program = r.ahead.current(out[i].Program)
 	}
-	return out, err
+	return out, withApplicationPolicy(ctx, r, out)
 }
 
 // allPrograms lists the programs of every kind from the cache: they are

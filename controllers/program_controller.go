@@ -91,6 +91,10 @@ func (r *ProgramReconciler) newSkeleton() *skeleton[bpfleetv1.Program] {
 // anew is seen).
 func (r *ProgramReconciler) resolveImage(ctx context.Context, obj bpfleetv1.Program) error {
 	img, st := obj.Source().ByteCode.Image, obj.ProgramStatus()
+	if err := checkApplication(ctx, r.Client, obj); err != nil {
+		st.Image = nil
+		return err
+	}
 	checked := resolved(img, st.Image) && st.ObservedGeneration == obj.GetGeneration()
 	if err := resolveOnce(ctx, r.Resolver, r.SecretNamespaces, img, &st.Image); err != nil || img == nil || checked {
 		return err
@@ -228,6 +232,8 @@ func (r *ProgramReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// other event when it has nothing new to report.
 		Watches(&coordinationv1.Lease{}, handler.EnqueueRequestsFromMapFunc(r.programsOnLease), builder.WithPredicates(agentReturned())).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.allPrograms), builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		// A namespaced kind's images are the BpfApplicationPolicy's to allow.
+		Watches(&bpfleetv1.BpfApplicationPolicy{}, handler.EnqueueRequestsFromMapFunc(r.namespacedPrograms)).
 		WatchesRawSource(r.skeleton.retry.source()).
 		Complete(r)
 }
@@ -238,10 +244,10 @@ func (r *ProgramReconciler) programsOnSet(_ context.Context, o client.Object) []
 	set := o.(*bpfleetv1.NodeProgramSet)
 	names := requests{kind: r.Kind.Name}
 	for _, np := range set.Spec.Programs {
-		names.add(np.Kind, np.Name)
+		names.add(np.Kind, entryName(np.Namespace, np.Name))
 	}
 	for _, w := range set.Spec.Withheld {
-		names.add(w.Kind, w.Name)
+		names.add(w.Kind, entryName(w.Namespace, w.Name))
 	}
 	return names.reqs
 }
@@ -272,8 +278,8 @@ func (r *ProgramReconciler) programsOf(ctx context.Context, node string, uids []
 	names := requests{kind: r.Kind.Name}
 	for _, uid := range uids {
 		if np, ok := spec[uid]; ok {
-			names.add(np.Kind, np.Name)
-		} else if name := r.nameOf(ctx, uid); name != "" {
+			names.add(np.Kind, entryName(np.Namespace, np.Name))
+		} else if name := r.nameOf(ctx, uid); name.Name != "" {
 			names.add(r.Kind.Name, name)
 		}
 	}
@@ -283,16 +289,16 @@ func (r *ProgramReconciler) programsOf(ctx context.Context, node string, uids []
 // uidField indexes the programs of each kind by UID.
 const uidField = "metadata.uid"
 
-// nameOf is the name of this kind's program uid, "" if there is none.
-func (r *ProgramReconciler) nameOf(ctx context.Context, uid types.UID) string {
+// nameOf is the name of this kind's program uid, empty if there is none.
+func (r *ProgramReconciler) nameOf(ctx context.Context, uid types.UID) types.NamespacedName {
 	list := r.Kind.NewList()
 	if err := r.List(ctx, list, client.MatchingFields{uidField: string(uid)}, client.UnsafeDisableDeepCopy); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "list programs by uid", "kind", r.Kind.Name)
-		return ""
+		return types.NamespacedName{}
 	}
-	var name string
+	var name types.NamespacedName
 	_ = meta.EachListItem(list, func(o runtime.Object) error {
-		name = o.(client.Object).GetName()
+		name = client.ObjectKeyFromObject(o.(client.Object))
 		return nil
 	})
 	return name
@@ -314,22 +320,36 @@ func (r *ProgramReconciler) programsOnLease(ctx context.Context, o client.Object
 	return reqs
 }
 
+// entryName is the name of the program a node entry names.
+func entryName(namespace, name string) types.NamespacedName {
+	return types.NamespacedName{Namespace: namespace, Name: name}
+}
+
 // requests collects the distinct programs of one kind.
 type requests struct {
 	kind string
-	seen map[string]bool
+	seen map[types.NamespacedName]bool
 	reqs []reconcile.Request
 }
 
-func (q *requests) add(kind, name string) {
+func (q *requests) add(kind string, name types.NamespacedName) {
 	if kind != q.kind || q.seen[name] {
 		return
 	}
 	if q.seen == nil {
-		q.seen = map[string]bool{}
+		q.seen = map[types.NamespacedName]bool{}
 	}
 	q.seen[name] = true
-	q.reqs = append(q.reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: name}})
+	q.reqs = append(q.reqs, reconcile.Request{NamespacedName: name})
+}
+
+// namespacedPrograms maps a change of the BpfApplicationPolicy to every
+// program of this kind, if it is namespaced.
+func (r *ProgramReconciler) namespacedPrograms(ctx context.Context, o client.Object) []reconcile.Request {
+	if !r.Kind.Namespaced {
+		return nil
+	}
+	return r.allPrograms(ctx, o)
 }
 
 // allPrograms maps a node change to every program of this kind.
@@ -341,7 +361,7 @@ func (r *ProgramReconciler) allPrograms(ctx context.Context, _ client.Object) []
 	}
 	var reqs []reconcile.Request
 	for _, p := range r.Kind.Items(list) {
-		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: p.GetName()}})
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(p)})
 	}
 	return reqs
 }

@@ -221,7 +221,7 @@ func nextRollout(kind string, obj bpfleetv1.Program, nodes []rolloutNode) *bpfle
 	}
 	next, complete := planRollout(obj.Source().Rollout, obj.GetGeneration(), obj.ProgramStatus().Rollout, nodes)
 	if complete {
-		stable := bpfleetv1.NodeProgramJSON(nodeProgram(kind, obj, nil)) // the node's entry adds the cluster's policy
+		stable := bpfleetv1.NodeProgramJSON(nodeProgram(KindedProgram{Kind: kind, Program: obj}, nil)) // the node's entry adds the cluster's policies
 		next.Stable = &stable
 	}
 	return &next

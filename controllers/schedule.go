@@ -35,11 +35,13 @@ func imageResolved(p bpfleetv1.Program) bool {
 
 // nodeProgram is the entry a program contributes to a node's spec; cluster
 // is the operator's signature policy (may be nil).
-func nodeProgram(kind string, p bpfleetv1.Program, cluster *bpfleetv1.ImageVerification) bpfleetv1.NodeProgram {
+func nodeProgram(kp KindedProgram, cluster *bpfleetv1.ImageVerification) bpfleetv1.NodeProgram {
+	kind, p := kp.Kind, kp.Program
 	c := p.Source()
 	np := bpfleetv1.NodeProgram{
 		UID:        p.GetUID(),
 		Kind:       kind,
+		Namespace:  p.GetNamespace(),
 		Name:       p.GetName(),
 		Generation: p.GetGeneration(),
 		Path:       c.ByteCode.Path,
@@ -52,9 +54,9 @@ func nodeProgram(kind string, p bpfleetv1.Program, cluster *bpfleetv1.ImageVerif
 		np.Image = pinnedRef(img.Ref, p.ProgramStatus().Image.Digest)
 		np.PullPolicy = img.PullPolicy
 		np.PullSecret = img.PullSecret
-		np.Verify = signaturePolicies(cluster, img.Verify)
+		np.Verify = signaturePolicies(cluster, kp.Verify, img.Verify)
 	} else {
-		np.Verify = signaturePolicies(cluster, nil) // the node refuses a path under a required policy
+		np.Verify = signaturePolicies(cluster, kp.Verify) // the node refuses a path under a required policy
 	}
 	return np
 }
@@ -71,9 +73,9 @@ func attachments(kind string, of []bpfleetv1.ProgramAttachment) (string, bpfleet
 
 // signaturePolicies are the policies an image must meet, every one: the
 // cluster's first, so a program adds to it and never relaxes it.
-func signaturePolicies(cluster, program *bpfleetv1.ImageVerification) []bpfleetv1.ImageVerification {
+func signaturePolicies(policies ...*bpfleetv1.ImageVerification) []bpfleetv1.ImageVerification {
 	var out []bpfleetv1.ImageVerification
-	for _, v := range []*bpfleetv1.ImageVerification{cluster, program} {
+	for _, v := range policies {
 		if v != nil {
 			out = append(out, *v)
 		}
@@ -85,6 +87,10 @@ func signaturePolicies(cluster, program *bpfleetv1.ImageVerification) []bpfleetv
 type KindedProgram struct {
 	Kind    string
 	Program bpfleetv1.Program
+	// Verify is the signature policy the cluster adds to the program's
+	// image beyond the operator's: a BpfApplication's, the
+	// BpfApplicationPolicy's.
+	Verify *bpfleetv1.ImageVerification
 }
 
 // desiredPrograms computes a node's spec: every live program that selects
@@ -131,12 +137,12 @@ func nodeEntry(kp KindedProgram, node *corev1.Node, old *bpfleetv1.NodeProgram, 
 	case latest && old != nil && old.Generation == ro.Generation,
 		latest && !ro.Halted && released(ro, isCanary(p.Source().Rollout, node), rank(p.GetUID(), node.Name)),
 		goesEverywhereUnplanned(p, old):
-		return nodeProgram(kp.Kind, p, cluster), true
+		return nodeProgram(kp, cluster), true
 	case old != nil:
 		return *old, true
 	case ro != nil && ro.Stable != nil:
 		np := bpfleetv1.NodeProgram(*ro.Stable.DeepCopy())
-		np.Verify = append(signaturePolicies(cluster, nil), np.Verify...)
+		np.Verify = append(signaturePolicies(cluster, kp.Verify), np.Verify...)
 		return np, true
 	}
 	return bpfleetv1.NodeProgram{}, false

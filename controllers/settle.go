@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -53,24 +54,24 @@ func (r *ProgramReconciler) onSet() handler.EventHandler {
 func (r *ProgramReconciler) settle(old, cur *bpfleetv1.NodeProgramSet) (now, later []reconcile.Request) {
 	inCur := requests{kind: r.Kind.Name}
 	for _, np := range cur.Spec.Programs {
-		inCur.add(np.Kind, np.Name)
+		inCur.add(np.Kind, entryName(np.Namespace, np.Name))
 	}
-	quick := requests{kind: r.Kind.Name, seen: map[string]bool{}}
+	quick := requests{kind: r.Kind.Name, seen: map[types.NamespacedName]bool{}}
 	for _, w := range cur.Spec.Withheld {
-		quick.add(w.Kind, w.Name)
+		quick.add(w.Kind, entryName(w.Namespace, w.Name))
 	}
 	for _, np := range old.Spec.Programs {
-		if !inCur.seen[np.Name] {
-			quick.add(np.Kind, np.Name)
+		if name := entryName(np.Namespace, np.Name); !inCur.seen[name] {
+			quick.add(np.Kind, name)
 		}
 	}
 	for _, w := range old.Spec.Withheld {
-		if !inCur.seen[w.Name] {
-			quick.add(w.Kind, w.Name)
+		if name := entryName(w.Namespace, w.Name); !inCur.seen[name] {
+			quick.add(w.Kind, name)
 		}
 	}
 	for _, req := range inCur.reqs {
-		if !quick.seen[req.Name] {
+		if !quick.seen[req.NamespacedName] {
 			later = append(later, req)
 		}
 	}

@@ -3,6 +3,6 @@
 package controllers
 
 // The program kinds, which ProgramReconciler reconciles and finalizes.
-// +kubebuilder:rbac:groups=bpfleet.io,resources=cgroupprograms;clusterbpfapplications;fentryprograms;fexitprograms;kprobeprograms;lsmprograms;tcxprograms;tracepointprograms;uprobeprograms;xdpprograms,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=bpfleet.io,resources=cgroupprograms/status;clusterbpfapplications/status;fentryprograms/status;fexitprograms/status;kprobeprograms/status;lsmprograms/status;tcxprograms/status;tracepointprograms/status;uprobeprograms/status;xdpprograms/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=bpfleet.io,resources=cgroupprograms/finalizers;clusterbpfapplications/finalizers;fentryprograms/finalizers;fexitprograms/finalizers;kprobeprograms/finalizers;lsmprograms/finalizers;tcxprograms/finalizers;tracepointprograms/finalizers;uprobeprograms/finalizers;xdpprograms/finalizers,verbs=update
+// +kubebuilder:rbac:groups=bpfleet.io,resources=bpfapplications;cgroupprograms;clusterbpfapplications;fentryprograms;fexitprograms;kprobeprograms;lsmprograms;tcxprograms;tracepointprograms;uprobeprograms;xdpprograms,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=bpfleet.io,resources=bpfapplications/status;cgroupprograms/status;clusterbpfapplications/status;fentryprograms/status;fexitprograms/status;kprobeprograms/status;lsmprograms/status;tcxprograms/status;tracepointprograms/status;uprobeprograms/status;xdpprograms/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=bpfleet.io,resources=bpfapplications/finalizers;cgroupprograms/finalizers;clusterbpfapplications/finalizers;fentryprograms/finalizers;fexitprograms/finalizers;kprobeprograms/finalizers;lsmprograms/finalizers;tcxprograms/finalizers;tracepointprograms/finalizers;uprobeprograms/finalizers;xdpprograms/finalizers,verbs=update

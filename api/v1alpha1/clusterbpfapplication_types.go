@@ -1,8 +1,6 @@
 package v1alpha1
 
 import (
-	"fmt"
-
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -154,14 +152,7 @@ func (a *ClusterBpfApplication) ProgramStatus() *ProgramStatus { return &a.Statu
 
 // SetProgramsStatus records where each program of the application runs.
 func (a *ClusterBpfApplication) SetProgramsStatus(programs []ApplicationProgramStatus) {
-	running := 0
-	for _, p := range programs {
-		if p.Ready > 0 {
-			running++
-		}
-	}
-	a.Status.Programs = programs
-	a.Status.ProgramsSummary = fmt.Sprintf("%d/%d", running, len(programs))
+	a.Status.setPrograms(programs)
 }
 
 // Attachments returns the application's programs, each with its hook.

@@ -19,6 +19,12 @@ const (
 	ReasonReady           = "Ready"
 	ReasonProgressing     = "Progressing"
 	ReasonNoNodesSelected = "NoNodesSelected"
+	// ReasonImageNotAllowed: a BpfApplication names an image the
+	// cluster's BpfApplicationPolicy does not allow (or there is none).
+	ReasonImageNotAllowed = "ImageNotAllowed"
+	// ReasonOutsideNamespace: a BpfApplication names a Secret or grants
+	// maps in a namespace other than its own.
+	ReasonOutsideNamespace = "OutsideNamespace"
 	// ReasonNoTargets: the program runs where selected, but its pod
 	// selectors match no running pod on any node (Ready=True: nothing is
 	// wrong, and nothing is attached).

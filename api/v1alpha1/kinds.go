@@ -17,6 +17,8 @@ type ProgramKind struct {
 	// Hook is the hook its programs attach to, e.g. Tracepoint; "" for
 	// an application, whose programs name theirs.
 	Hook string
+	// Namespaced kinds' objects live in a namespace (BpfApplication).
+	Namespaced bool
 	// New returns an empty object of the kind; NewList an empty list.
 	New     func() Program
 	NewList func() client.ObjectList
@@ -40,13 +42,21 @@ func registerProgram[T, L any, PT interface {
 }]() {
 	SchemeBuilder.Register(PT(new(T)), PL(new(L)))
 	k := ProgramKind{
-		Kind:    reflect.TypeFor[T]().Name(),
-		Hook:    kindHook(PT(new(T)).Attachments()),
-		New:     func() Program { return PT(new(T)) },
-		NewList: func() client.ObjectList { return PL(new(L)) },
+		Kind:       reflect.TypeFor[T]().Name(),
+		Hook:       kindHook(PT(new(T)).Attachments()),
+		Namespaced: isNamespaced(PT(new(T))),
+		New:        func() Program { return PT(new(T)) },
+		NewList:    func() client.ObjectList { return PL(new(L)) },
 	}
 	i := sort.Search(len(ProgramKinds), func(i int) bool { return ProgramKinds[i].Kind >= k.Kind })
 	ProgramKinds = append(ProgramKinds[:i], append([]ProgramKind{k}, ProgramKinds[i:]...)...)
+}
+
+// isNamespaced reports whether a kind's objects live in a namespace: those
+// that say so (Namespaced).
+func isNamespaced(p Program) bool {
+	n, ok := p.(interface{ Namespaced() bool })
+	return ok && n.Namespaced()
 }
 
 // kindHook is the hook of a kind whose empty object attaches one program,

@@ -53,10 +53,12 @@ type NodeProgramSetSpec struct {
 
 // WithheldProgram is a generation of a program a node's set cannot hold.
 type WithheldProgram struct {
-	UID        types.UID `json:"uid"`
-	Kind       string    `json:"kind"`
-	Name       string    `json:"name"`
-	Generation int64     `json:"generation"`
+	UID  types.UID `json:"uid"`
+	Kind string    `json:"kind"`
+	// +optional
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name"`
+	Generation int64  `json:"generation"`
 }
 
 // MapConfig configures one map of a program before load.
@@ -123,6 +125,15 @@ type ProgramAttachment struct {
 	// this program's hook.
 	// +optional
 	Optional bool `json:"optional,omitempty"`
+}
+
+// Ref names the entry's program resource in logs and metrics: its name,
+// or namespace/name for a namespaced kind's.
+func (np *NodeProgram) Ref() string {
+	if np.Namespace == "" {
+		return np.Name
+	}
+	return np.Namespace + "/" + np.Name
 }
 
 // Attachments are the entry's programs with their hooks: an

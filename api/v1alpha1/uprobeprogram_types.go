@@ -18,6 +18,23 @@ const HookUprobe = "Uprobe"
 // +kubebuilder:validation:XValidation:rule="has(self.function) || has(self.offset)",message="set uprobe.function, uprobe.offset, or both"
 // +kubebuilder:validation:XValidation:rule="!has(self.pid) || !has(self.containers)",message="set uprobe.pid or uprobe.containers, not both: containers picks the processes"
 type UprobeAttach struct {
+	UprobeFunction `json:",inline"`
+	// PID limits the probe to one process; a target path is then resolved
+	// inside that process's root (/proc/<pid>/root), for containers.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	PID int32 `json:"pid,omitempty"`
+	// Containers probes the target inside each selected container of the
+	// selected pods: the path (or library) is resolved in the
+	// container's root filesystem, and the probe fires for the
+	// container's processes only, not for the same file run elsewhere.
+	// +optional
+	Containers *ContainerSelector `json:"containers,omitempty"`
+}
+
+// UprobeFunction is the function a uprobe probes: a binary or library,
+// the symbol, an offset, entry or return.
+type UprobeFunction struct {
 	// Target is an absolute path of a binary or library, or a library
 	// name such as "libc" or "libssl.so.3" (no '/'), which the node finds
 	// in /etc/ld.so.cache or the usual library folders. A relative path
@@ -40,17 +57,6 @@ type UprobeAttach struct {
 	// Retprobe probes the function's return.
 	// +optional
 	Retprobe bool `json:"retprobe,omitempty"`
-	// PID limits the probe to one process; a target path is then resolved
-	// inside that process's root (/proc/<pid>/root), for containers.
-	// +optional
-	// +kubebuilder:validation:Minimum=1
-	PID int32 `json:"pid,omitempty"`
-	// Containers probes the target inside each selected container of the
-	// selected pods: the path (or library) is resolved in the
-	// container's root filesystem, and the probe fires for the
-	// container's processes only, not for the same file run elsewhere.
-	// +optional
-	Containers *ContainerSelector `json:"containers,omitempty"`
 }
 
 // +kubebuilder:object:root=true

@@ -20,10 +20,14 @@ import (
 	"github.com/bpfleet/bpfleet/internal/scheme"
 )
 
-var k8s client.Client
+var (
+	k8s   client.Client
+	plane *controlplane.Plane
+)
 
 func TestMain(m *testing.M) {
-	plane, err := controlplane.Start()
+	var err error
+	plane, err = controlplane.Start()
 	if err != nil {
 		panic(err)
 	}
@@ -105,12 +109,11 @@ func TestAcceptsGoodAttachPoints(t *testing.T) {
 		&bpfleetv1.CgroupProgram{Spec: bpfleetv1.CgroupProgramSpec{ProgramCommon: common,
 			Cgroup: bpfleetv1.CgroupAttach{Cgroups: &web, Type: "egress"}}},
 		&bpfleetv1.UprobeProgram{Spec: bpfleetv1.UprobeProgramSpec{ProgramCommon: common,
-			Uprobe: bpfleetv1.UprobeAttach{Target: "libssl.so.3", Function: "SSL_write",
-				Containers: &bpfleetv1.ContainerSelector{PodSelector: web, ContainerNames: []bpfleetv1.ContainerName{"app"}}}}},
+			Uprobe: bpfleetv1.UprobeAttach{UprobeFunction: bpfleetv1.UprobeFunction{Target: "libssl.so.3", Function: "SSL_write"}, Containers: &bpfleetv1.ContainerSelector{PodSelector: web, ContainerNames: []bpfleetv1.ContainerName{"app"}}}}},
 		application(bpfleetv1.ApplicationProgram{Name: "a", Cgroup: &bpfleetv1.CgroupAttach{Cgroups: &web, Type: "connect4"}}))
 	for _, target := range []string{"libc", "libssl.so.3", "libstdc++", "/usr/bin/bash", "/"} {
 		objs = append(objs, &bpfleetv1.UprobeProgram{Spec: bpfleetv1.UprobeProgramSpec{ProgramCommon: common,
-			Uprobe: bpfleetv1.UprobeAttach{Target: target, Function: "main"}}})
+			Uprobe: bpfleetv1.UprobeAttach{UprobeFunction: bpfleetv1.UprobeFunction{Target: target, Function: "main"}}}})
 	}
 	for i, obj := range objs {
 		obj.SetName(fmt.Sprintf("good-attach-%d", i))
@@ -226,7 +229,7 @@ func TestRejectsBadAttachPoints(t *testing.T) {
 		{"tcx no direction", &bpfleetv1.TcxProgram{Spec: bpfleetv1.TcxProgramSpec{ProgramCommon: common,
 			TCX: bpfleetv1.TCXAttach{Interfaces: names}}}, "spec.tcx.direction"},
 		{"uprobe without function or offset", &bpfleetv1.UprobeProgram{Spec: bpfleetv1.UprobeProgramSpec{ProgramCommon: common,
-			Uprobe: bpfleetv1.UprobeAttach{Target: "/usr/bin/bash"}}}, "set uprobe.function, uprobe.offset, or both"},
+			Uprobe: bpfleetv1.UprobeAttach{UprobeFunction: bpfleetv1.UprobeFunction{Target: "/usr/bin/bash"}}}}, "set uprobe.function, uprobe.offset, or both"},
 		{"xdp regex that does not compile", &bpfleetv1.XdpProgram{Spec: bpfleetv1.XdpProgramSpec{ProgramCommon: common,
 			XDP: bpfleetv1.XDPAttach{Interfaces: bpfleetv1.InterfaceSelector{Regex: "^(veth"}}}},
 			"interfaces.regex must be a valid regular expression"},
@@ -243,13 +246,13 @@ func TestRejectsBadAttachPoints(t *testing.T) {
 			Cgroup: bpfleetv1.CgroupAttach{Path: "/", Type: "egress", Order: &bpfleetv1.CgroupOrder{After: "cg-self"}}}},
 			"cgroup.order must name another CgroupProgram, not this one"},
 		{"uprobe relative target ./", &bpfleetv1.UprobeProgram{Spec: bpfleetv1.UprobeProgramSpec{ProgramCommon: common,
-			Uprobe: bpfleetv1.UprobeAttach{Target: "./bin", Function: "main"}}}, "uprobe.target must be an absolute path"},
+			Uprobe: bpfleetv1.UprobeAttach{UprobeFunction: bpfleetv1.UprobeFunction{Target: "./bin", Function: "main"}}}}, "uprobe.target must be an absolute path"},
 		{"uprobe relative target dir/file", &bpfleetv1.UprobeProgram{Spec: bpfleetv1.UprobeProgramSpec{ProgramCommon: common,
-			Uprobe: bpfleetv1.UprobeAttach{Target: "bin/x", Function: "main"}}}, "uprobe.target must be an absolute path"},
+			Uprobe: bpfleetv1.UprobeAttach{UprobeFunction: bpfleetv1.UprobeFunction{Target: "bin/x", Function: "main"}}}}, "uprobe.target must be an absolute path"},
 		{"uprobe unclean absolute target", &bpfleetv1.UprobeProgram{Spec: bpfleetv1.UprobeProgramSpec{ProgramCommon: common,
-			Uprobe: bpfleetv1.UprobeAttach{Target: "/usr//bin/./bash", Function: "main"}}}, "uprobe.target must be a clean path"},
+			Uprobe: bpfleetv1.UprobeAttach{UprobeFunction: bpfleetv1.UprobeFunction{Target: "/usr//bin/./bash", Function: "main"}}}}, "uprobe.target must be a clean path"},
 		{"uprobe target traversal", &bpfleetv1.UprobeProgram{Spec: bpfleetv1.UprobeProgramSpec{ProgramCommon: common,
-			Uprobe: bpfleetv1.UprobeAttach{Target: "/proc/1/root/../../etc/x", Function: "main"}}}, "must not contain '..'"},
+			Uprobe: bpfleetv1.UprobeAttach{UprobeFunction: bpfleetv1.UprobeFunction{Target: "/proc/1/root/../../etc/x", Function: "main"}}}}, "must not contain '..'"},
 		{"kprobe without function", &bpfleetv1.KprobeProgram{Spec: bpfleetv1.KprobeProgramSpec{ProgramCommon: common}}, "spec.kprobe.function"},
 		{"fentry bad function", &bpfleetv1.FentryProgram{Spec: bpfleetv1.FentryProgramSpec{ProgramCommon: common,
 			Fentry: bpfleetv1.FentryAttach{Function: "do sys"}}}, "spec.fentry.function"},
@@ -273,10 +276,10 @@ func TestRejectsBadAttachPoints(t *testing.T) {
 		{"cgroup neither path nor pods", &bpfleetv1.CgroupProgram{Spec: bpfleetv1.CgroupProgramSpec{ProgramCommon: common,
 			Cgroup: bpfleetv1.CgroupAttach{Type: "egress"}}}, "set exactly one of cgroup.path"},
 		{"uprobe pid and containers", &bpfleetv1.UprobeProgram{Spec: bpfleetv1.UprobeProgramSpec{ProgramCommon: common,
-			Uprobe: bpfleetv1.UprobeAttach{Target: "/usr/bin/app", Function: "main", PID: 42, Containers: &bpfleetv1.ContainerSelector{}}}},
+			Uprobe: bpfleetv1.UprobeAttach{UprobeFunction: bpfleetv1.UprobeFunction{Target: "/usr/bin/app", Function: "main"}, PID: 42, Containers: &bpfleetv1.ContainerSelector{}}}},
 			"set uprobe.pid or uprobe.containers, not both"},
 		{"uprobe bad container name", &bpfleetv1.UprobeProgram{Spec: bpfleetv1.UprobeProgramSpec{ProgramCommon: common,
-			Uprobe: bpfleetv1.UprobeAttach{Target: "/usr/bin/app", Function: "main", Containers: &bpfleetv1.ContainerSelector{
+			Uprobe: bpfleetv1.UprobeAttach{UprobeFunction: bpfleetv1.UprobeFunction{Target: "/usr/bin/app", Function: "main"}, Containers: &bpfleetv1.ContainerSelector{
 				ContainerNames: []bpfleetv1.ContainerName{"App_1"}}}}}, "spec.uprobe.containers.containerNames[0]"},
 		{"pod selector with a bad operator", &bpfleetv1.TcxProgram{Spec: bpfleetv1.TcxProgramSpec{ProgramCommon: common,
 			TCX: bpfleetv1.TCXAttach{Interfaces: names, Direction: bpfleetv1.TCXIngress, NetworkNamespaces: &bpfleetv1.PodSelector{

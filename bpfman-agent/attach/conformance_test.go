@@ -44,7 +44,7 @@ var conformance = map[string]func(t *testing.T) (bpfleetv1.AttachPoint, *attach.
 	},
 	bpfleetv1.HookUprobe: func(t *testing.T) (bpfleetv1.AttachPoint, *attach.Facts) {
 		path, _ := testkernel.TargetBinary(t)
-		return bpfleetv1.NewAttachPoint(bpfleetv1.HookUprobe, bpfleetv1.UprobeAttach{Target: path, Function: testkernel.TargetFunction}), nil
+		return bpfleetv1.NewAttachPoint(bpfleetv1.HookUprobe, bpfleetv1.UprobeAttach{UprobeFunction: bpfleetv1.UprobeFunction{Target: path, Function: testkernel.TargetFunction}}), nil
 	},
 	bpfleetv1.HookCgroup: func(t *testing.T) (bpfleetv1.AttachPoint, *attach.Facts) {
 		path, facts := tempCgroup(t)

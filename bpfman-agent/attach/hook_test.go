@@ -27,7 +27,7 @@ func TestLinkKeysAsBefore(t *testing.T) {
 		{bpfleetv1.HookTracepoint, bpfleetv1.TracepointAttach{Name: "syscalls/sys_enter_openat"}, "f1a308e2"},
 		{bpfleetv1.HookXDP, bpfleetv1.XDPAttach{Interfaces: eth0, Mode: bpfleetv1.XDPAuto}, "75c808ca"},
 		{bpfleetv1.HookTCX, bpfleetv1.TCXAttach{Interfaces: eth0, Direction: bpfleetv1.TCXIngress, Order: &bpfleetv1.TCXOrder{After: "a"}}, "f95ec564"},
-		{bpfleetv1.HookUprobe, bpfleetv1.UprobeAttach{Target: "libc", Function: "malloc", PID: 42, Retprobe: true}, "fc901a0b"},
+		{bpfleetv1.HookUprobe, bpfleetv1.UprobeAttach{UprobeFunction: bpfleetv1.UprobeFunction{Target: "libc", Function: "malloc", Retprobe: true}, PID: 42}, "fc901a0b"},
 		{bpfleetv1.HookKprobe, bpfleetv1.KprobeAttach{Function: "do_sys_openat2", Offset: 8}, "bdb2b7e8"},
 		{bpfleetv1.HookFentry, fn, "534d2d19"},
 		{bpfleetv1.HookFexit, fn, "138bdcca"},

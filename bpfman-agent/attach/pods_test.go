@@ -127,7 +127,7 @@ func TestPodNamespaces(t *testing.T) {
 // TestPodContainersPlan plans a uprobe once per process of container app
 // of each web pod, each resolved in the process's root.
 func TestPodContainersPlan(t *testing.T) {
-	p := planOf(t, bpfleetv1.HookUprobe, bpfleetv1.UprobeAttach{Target: "/usr/bin/app", Function: "main", Containers: &bpfleetv1.ContainerSelector{
+	p := planOf(t, bpfleetv1.HookUprobe, bpfleetv1.UprobeAttach{UprobeFunction: bpfleetv1.UprobeFunction{Target: "/usr/bin/app", Function: "main"}, Containers: &bpfleetv1.ContainerSelector{
 		PodSelector: bpfleetv1.PodSelector{Pods: web()}, ContainerNames: []bpfleetv1.ContainerName{"app"},
 	}}, podFacts())
 	want := []string{"uid-a_app_12", "uid-a_app_13", "uid-b_app_22"}
@@ -142,7 +142,7 @@ func TestPodContainersPlan(t *testing.T) {
 		t.Errorf("pod target %+v", pt)
 	}
 
-	p = planOf(t, bpfleetv1.HookUprobe, bpfleetv1.UprobeAttach{Target: "libc", Function: "malloc", Containers: &bpfleetv1.ContainerSelector{
+	p = planOf(t, bpfleetv1.HookUprobe, bpfleetv1.UprobeAttach{UprobeFunction: bpfleetv1.UprobeFunction{Target: "libc", Function: "malloc"}, Containers: &bpfleetv1.ContainerSelector{
 		PodSelector: bpfleetv1.PodSelector{Pods: web()}, ContainerNames: []bpfleetv1.ContainerName{"sidecar", "proxy"},
 	}}, podFacts())
 	if got := slices.Sorted(maps.Keys(p.Targets)); !slices.Equal(got, []string{"uid-a_sidecar_14"}) {

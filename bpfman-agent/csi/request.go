@@ -51,10 +51,12 @@ type Pod struct {
 // String is namespace/name.
 func (p Pod) String() string { return p.Namespace + "/" + p.Name }
 
-// Ref names a program resource.
+// Ref names a program resource; a namespaced one (a BpfApplication) is
+// the pod's namespace's.
 type Ref struct {
-	Kind string `json:"kind"`
-	Name string `json:"name"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
 }
 
 // String is how a volume names it: application/<name> or <kind>/<name>.
@@ -152,6 +154,9 @@ func (req *request) parseAttributes(attrs map[string]string) error {
 	var err error
 	if req.Program, err = parseRef(attrs[AttrApplication], attrs[AttrProgram]); err != nil {
 		return err
+	}
+	if k, _ := bpfleetv1.ProgramKindOf(req.Program.Kind); k.Namespaced {
+		req.Program.Namespace = attrs[attrPodNamespace]
 	}
 	if req.Maps, err = parseMaps(attrs[AttrMaps]); err != nil {
 		return err

@@ -200,7 +200,7 @@ func (r *Reconciler) applyOne(ctx context.Context, np *bpfleetv1.NodeProgram, ps
 		st = keptRunning(np, st, ps.installed())
 	}
 	if err != nil {
-		err = fmt.Errorf("%s %s: %w", np.Kind, np.Name, err)
+		err = fmt.Errorf("%s %s: %w", np.Kind, np.Ref(), err)
 	}
 	return st, err
 }
@@ -251,7 +251,7 @@ func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, ps pa
 	}
 	loaded, err := r.Programs.Apply(ctx, p)
 	if err != nil {
-		metrics.CountLoad(np.Kind, np.Name, failure.Classify(err).Reason)
+		metrics.CountLoad(np.Kind, np.Ref(), failure.Classify(err).Reason)
 		if programs.Reason(err) == programs.ReasonMapFull {
 			// The update is held and the running revision runs on: its
 			// policies still write its maps, which may make the room the
@@ -261,7 +261,7 @@ func (r *Reconciler) apply(ctx context.Context, np *bpfleetv1.NodeProgram, ps pa
 		return r.failedStatus(st, attempt, err)
 	}
 	if !loaded.Adopted {
-		metrics.CountLoad(np.Kind, np.Name, "")
+		metrics.CountLoad(np.Kind, np.Ref(), "")
 	}
 	delete(r.failed, np.UID)
 	ps.objects[np.UID] = p.Object
@@ -381,7 +381,7 @@ func unique(ctx context.Context, programs []bpfleetv1.NodeProgram) []bpfleetv1.N
 func programRefs(desired []bpfleetv1.NodeProgram) map[metrics.ProgramRef]bool {
 	out := make(map[metrics.ProgramRef]bool, len(desired))
 	for _, np := range desired {
-		out[metrics.ProgramRef{Kind: np.Kind, Name: np.Name}] = true
+		out[metrics.ProgramRef{Kind: np.Kind, Name: np.Ref()}] = true
 	}
 	return out
 }

@@ -34,11 +34,11 @@ func (r *Reconciler) measure(ctx context.Context, desired []bpfleetv1.NodeProgra
 func measuredOf(np *bpfleetv1.NodeProgram, st *bpfleetv1.NodeProgramStatus) []metrics.Measured {
 	var out []metrics.Measured
 	if st.ProgramID != 0 {
-		out = append(out, metrics.Measured{Kind: np.Kind, Program: np.Name, ID: st.ProgramID})
+		out = append(out, metrics.Measured{Kind: np.Kind, Program: np.Ref(), ID: st.ProgramID})
 	}
 	for _, p := range st.Programs {
 		if p.ProgramID != 0 {
-			out = append(out, metrics.Measured{Kind: np.Kind, Program: np.Name, Function: p.Name, ID: p.ProgramID})
+			out = append(out, metrics.Measured{Kind: np.Kind, Program: np.Ref(), Function: p.Name, ID: p.ProgramID})
 		}
 	}
 	return out

@@ -96,7 +96,7 @@ func (p nodePrograms) Lookup(ref csi.Ref) (bpfleetv1.NodeProgram, bool, error) {
 		return bpfleetv1.NodeProgram{}, false, csi.ErrSetUnknown
 	}
 	for _, np := range set.Spec.Programs {
-		if np.Kind == ref.Kind && np.Name == ref.Name && np.Invalid == "" {
+		if np.Kind == ref.Kind && np.Namespace == ref.Namespace && np.Name == ref.Name && np.Invalid == "" {
 			return np, true, nil
 		}
 	}

@@ -172,7 +172,7 @@ func TestUprobeCountsCalls(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "uprobe-e2e"},
 		Spec: bpfleetv1.UprobeProgramSpec{
 			ProgramCommon: common(s, "uprobe-counter", "count_calls"),
-			Uprobe:        bpfleetv1.UprobeAttach{Target: path, Function: "bpfleet_target"},
+			Uprobe:        bpfleetv1.UprobeAttach{UprobeFunction: bpfleetv1.UprobeFunction{Target: path, Function: "bpfleet_target"}},
 		},
 	}
 	st := apply(t, s, u)
