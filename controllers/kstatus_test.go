@@ -63,7 +63,9 @@ func samplePrograms(t *testing.T) []*unstructured.Unstructured {
 			if err := dec.Decode(&u.Object); err != nil {
 				break
 			}
-			if _, ok := bpfleetv1.ProgramKindOf(u.GetKind()); !ok {
+			// A BpfApplication loads allowed images only (no path):
+			// TestBpfApplicationPolicyAndNamespace covers its status.
+			if k, ok := bpfleetv1.ProgramKindOf(u.GetKind()); !ok || k.Namespaced {
 				continue
 			}
 			u.SetName("kstatus-" + strings.ToLower(u.GetKind()))
@@ -72,8 +74,14 @@ func samplePrograms(t *testing.T) []*unstructured.Unstructured {
 			out = append(out, u)
 		}
 	}
-	if len(out) != len(bpfleetv1.ProgramKinds) {
-		t.Fatalf("%d program kinds in the samples, want all %d", len(out), len(bpfleetv1.ProgramKinds))
+	want := 0
+	for _, k := range bpfleetv1.ProgramKinds {
+		if !k.Namespaced {
+			want++
+		}
+	}
+	if len(out) != want {
+		t.Fatalf("%d program kinds in the samples, want all %d cluster-scoped ones", len(out), want)
 	}
 	return out
 }

@@ -53,10 +53,7 @@ func TestBpfApplicationAdmission(t *testing.T) {
 
 	policy := &bpfleetv1.BpfApplicationPolicy{ObjectMeta: metav1.ObjectMeta{Name: bpfleetv1.BpfApplicationPolicyName},
 		Spec: bpfleetv1.BpfApplicationPolicySpec{Repositories: []string{"127.0.0.1:5000/bpfleet"}}}
-	if err := k8s.Create(ctx, policy); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = k8s.Delete(ctx, policy) })
+	ensurePolicy(t, ctx, policy)
 	other := policy.DeepCopy()
 	other.ResourceVersion, other.Name = "", "team-b"
 	if err := k8s.Create(ctx, other); err == nil || !strings.Contains(err.Error(), "named default") {
@@ -123,17 +120,40 @@ func TestApplicationRoles(t *testing.T) {
 	bind(t, ctx, "team-rbac", "edit", "edit")
 	as := impersonate(t, "alice")
 	app := teamApp("team-rbac", "mine", "127.0.0.1:5000/bpfleet/counter:v1")
-	if err := as.Create(ctx, app, client.DryRunAll); !apierrors.IsForbidden(err) {
+	err = as.Create(ctx, app, client.DryRunAll)
+	if !apierrors.IsForbidden(err) {
 		t.Errorf("with edit: %v, want Forbidden", err)
 	}
 	// The aggregated role's rules come from the labelled role (the
 	// controller manager aggregates them; this API server runs none).
 	bind(t, ctx, "team-rbac", "bpfleet-application-edit", "bpfleet")
-	if err := as.Create(ctx, app, client.DryRunAll); apierrors.IsForbidden(err) {
+	// The API server's authorizer sees a new binding a moment later.
+	_ = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		err = as.Create(ctx, app, client.DryRunAll)
+		return !apierrors.IsForbidden(err), nil
+	})
+	if apierrors.IsForbidden(err) {
 		t.Errorf("with bpfleet-application-edit: %v", err)
 	}
 	if err := as.Create(ctx, teamApp("team-other", "theirs", "127.0.0.1:5000/bpfleet/counter:v1"), client.DryRunAll); !apierrors.IsForbidden(err) {
 		t.Errorf("in another namespace: %v, want Forbidden", err)
+	}
+}
+
+// ensurePolicy makes policy the cluster's BpfApplicationPolicy (a
+// sample's may be there already).
+func ensurePolicy(t *testing.T, ctx context.Context, policy *bpfleetv1.BpfApplicationPolicy) {
+	t.Helper()
+	err := k8s.Create(ctx, policy)
+	if apierrors.IsAlreadyExists(err) {
+		var have bpfleetv1.BpfApplicationPolicy
+		if err = k8s.Get(ctx, client.ObjectKeyFromObject(policy), &have); err == nil {
+			have.Spec = policy.Spec
+			err = k8s.Update(ctx, &have)
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

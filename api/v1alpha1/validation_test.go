@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -199,11 +200,33 @@ func TestSamplesAreValid(t *testing.T) {
 			if err := dec.Decode(&u.Object); err != nil {
 				break
 			}
-			if err := k8s.Create(context.Background(), &u, client.DryRunAll); err != nil {
+			if err := dryRunApply(&u); err != nil {
 				t.Errorf("%s: %s %s rejected: %v", f, u.GetKind(), u.GetName(), err)
 			}
 		}
 	}
+}
+
+// dryRunApply checks u as the API server would take it: a namespace
+// made for real (a sample's objects may live in it), anything else in a
+// dry run, as an update where it exists (the cluster's one
+// BpfApplicationPolicy).
+func dryRunApply(u *unstructured.Unstructured) error {
+	ctx := context.Background()
+	if u.GetKind() == "Namespace" {
+		return client.IgnoreAlreadyExists(k8s.Create(ctx, u))
+	}
+	err := k8s.Create(ctx, u, client.DryRunAll)
+	if !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	var have unstructured.Unstructured
+	have.SetGroupVersionKind(u.GroupVersionKind())
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(u), &have); err != nil {
+		return err
+	}
+	u.SetResourceVersion(have.GetResourceVersion())
+	return k8s.Update(ctx, u, client.DryRunAll)
 }
 
 func TestRejectsBadAttachPoints(t *testing.T) {
