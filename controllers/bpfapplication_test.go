@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -98,6 +99,21 @@ func TestBpfApplicationPolicyAndNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitAppCondition(t, app, bpfleetv1.ConditionStalled, bpfleetv1.ReasonOutsideNamespace)
+
+	// Gone from the node (whose agent reports it unloaded), and the
+	// policy's keys with it: no other test's agents are granted them.
+	if err := k8s.Delete(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the application gone from the node's set", func() (bool, error) {
+		s, err := getSet("bpfapp-1")
+		return err == nil && len(s.Spec.Programs) == 0, err
+	})
+	reportAs(t, "bpfapp-1", "BpfApplication", app, nil)
+	eventually(t, "the application deleted", func() (bool, error) {
+		err := k8s.Get(ctx, types.NamespacedName{Namespace: app.Namespace, Name: app.Name}, &bpfleetv1.BpfApplication{})
+		return apierrors.IsNotFound(err), nil
+	})
 }
 
 // waitAppCondition waits until BpfApplication app, at its generation, has
