@@ -2,6 +2,7 @@ package nodesync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,10 +10,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
@@ -20,6 +23,7 @@ import (
 	"github.com/bpfleet/bpfleet/bpfman-agent/pods"
 	"github.com/bpfleet/bpfleet/internal/controlplane"
 	"github.com/bpfleet/bpfleet/internal/testkernel"
+	"github.com/cilium/ebpf/link"
 )
 
 // processRuntime stands for the node's container runtime where no kubelet
@@ -37,6 +41,13 @@ func (r *processRuntime) SandboxPID(_ context.Context, uid string) (int, error) 
 
 func (r *processRuntime) ContainerPID(_ context.Context, id string) (int, error) {
 	return r.lookup(r.containers, id)
+}
+
+// setSandbox makes pid the process of pod uid's sandbox.
+func (r *processRuntime) setSandbox(uid types.UID, pid int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sandboxes[string(uid)] = pid
 }
 
 func (r *processRuntime) lookup(m map[string]int, key string) (int, error) {
@@ -82,9 +93,7 @@ func TestPodTargetsReported(t *testing.T) {
 	c := mgr.GetClient()
 	web := runningPod(t, ctx, c, node, "team-a", "web-1", map[string]string{"app": "web"})
 	runningPod(t, ctx, c, node, "team-a", "db-1", map[string]string{"app": "db"})
-	rt.mu.Lock()
-	rt.sandboxes[string(web.UID)] = sandbox.Process.Pid
-	rt.mu.Unlock()
+	rt.setSandbox(web.UID, sandbox.Process.Pid)
 
 	set := &bpfleetv1.NodeProgramSet{}
 	if err := mgr.GetAPIReader().Get(ctx, types.NamespacedName{Name: node}, set); err != nil {
@@ -132,6 +141,114 @@ func TestPodTargetsReported(t *testing.T) {
 	links, err := filepath.Glob(filepath.Join(entry.PinPath, "links", "*", "*"))
 	if err != nil || len(links) != 0 {
 		t.Errorf("links pinned after the pod went: %v %v", links, err)
+	}
+}
+
+// A pod that dies while its node's agent is down leaves nothing behind:
+// the agent that comes back finds the pod gone and its link's pin, which
+// held a link detached from a namespace that is no more, is removed, and
+// the kernel frees the link.
+func TestPodGoneWhileAgentDown(t *testing.T) {
+	testkernel.Require(t)
+	host, ns, _, _ := testkernel.VethPair(t)
+	peer := "bpfp" + strings.TrimPrefix(host, "bpft")
+	sandbox := exec.Command("ip", "netns", "exec", ns, "sleep", "600")
+	if err := sandbox.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sandbox.Process.Kill(); _ = sandbox.Wait() })
+	plane := startPlane(t)
+	mnt := testkernel.TempBPFFS(t)
+	obj := filepath.Join(t.TempDir(), "tc.o")
+	if err := os.WriteFile(obj, bpf.TCCounter, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const node = "pod-down-node"
+	rt := &processRuntime{sandboxes: map[string]int{}, containers: map[string]int{}}
+	opts := Options{
+		NodeName: node, PinRoot: filepath.Join(mnt, "bpfleet"), BPFFSMountAt: mnt, ImageDir: t.TempDir(),
+		MetricsAddr: "0", LeaseNamespace: controlplane.Namespace, InProcess: true, Pods: PodOptions{Runtime: rt},
+	}
+	mgr, err := NewManager(plane.Config, Scheme(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = mgr.Start(ctx); close(done) }()
+	waitReport(t, ctx, mgr.GetAPIReader(), node)
+	c := mgr.GetClient()
+	web := runningPod(t, ctx, c, node, "team-d", "web-1", map[string]string{"app": "web"})
+	rt.setSandbox(web.UID, sandbox.Process.Pid)
+	scheduleTCXInPods(t, ctx, mgr.GetAPIReader(), c, node, "uid-down", obj, peer)
+	var entry bpfleetv1.NodeProgramStatus
+	waitEntryOf(t, ctx, mgr, node, "uid-down", "the pod's link", func(st bpfleetv1.NodeProgramStatus) bool {
+		entry = st
+		return st.Pods != nil && st.Pods.Attached == 1 && len(st.Objects.Links) == 1
+	})
+	linkID := entry.Objects.Links[0].LinkID
+	stop()
+	<-done
+
+	// The pod dies with the agent down: its sandbox and network
+	// namespace go, and the API forgets it.
+	_ = sandbox.Process.Kill()
+	_ = sandbox.Wait()
+	if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns del: %v: %s", err, out)
+	}
+	api, err := client.New(plane.Config, client.Options{Scheme: Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := api.Delete(context.Background(), web, client.GracePeriodSeconds(0)); err != nil {
+		t.Fatal(err)
+	}
+
+	mgr, err = NewManager(plane.Config, Scheme(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx = startManager(t, mgr)
+	waitEntryOf(t, ctx, mgr, node, "uid-down", "no pod matched after the restart", func(st bpfleetv1.NodeProgramStatus) bool {
+		entry = st
+		return st.State == bpfleetv1.StateReady && st.Pods != nil && st.Pods.Matched == 0 && len(st.Objects.Links) == 0
+	})
+	links, err := filepath.Glob(filepath.Join(entry.PinPath, "links", "*", "*"))
+	if err != nil || len(links) != 0 {
+		t.Errorf("links pinned after the restart: %v %v", links, err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		l, err := link.NewFromID(link.ID(linkID))
+		if err == nil {
+			l.Close()
+		}
+		return errors.Is(err, os.ErrNotExist), nil
+	})
+	if err != nil {
+		t.Errorf("link %d still in the kernel after the restart", linkID)
+	}
+}
+
+// scheduleTCXInPods writes node's set: one TCX counter (uid) on
+// interface iface of the pods labelled app=web.
+func scheduleTCXInPods(t *testing.T, ctx context.Context, r client.Reader, c client.Client, node string, uid types.UID, obj, iface string) {
+	t.Helper()
+	set := &bpfleetv1.NodeProgramSet{}
+	if err := r.Get(ctx, types.NamespacedName{Name: node}, set); err != nil {
+		t.Fatal(err)
+	}
+	set.Spec.Scheduled = true
+	set.Spec.Programs = bpfleetv1.NodeProgramEntries{{
+		UID: uid, Kind: "TcxProgram", Name: "counter", Generation: 1, Path: obj, ProgramName: "tc_count",
+		Attach: bpfleetv1.NewAttachPoint(bpfleetv1.HookTCX, bpfleetv1.TCXAttach{
+			Interfaces:        bpfleetv1.InterfaceSelector{Names: []bpfleetv1.InterfaceName{bpfleetv1.InterfaceName(iface)}},
+			Direction:         bpfleetv1.TCXEgress,
+			NetworkNamespaces: &bpfleetv1.PodSelector{Pods: bpfleetv1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}},
+		}),
+	}}
+	if err := c.Update(ctx, set); err != nil {
+		t.Fatal(err)
 	}
 }
 
