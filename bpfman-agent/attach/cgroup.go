@@ -55,7 +55,7 @@ var _ = register(hook[bpfleetv1.CgroupAttach]{
 // every container of it. An order naming another CgroupProgram places
 // the link relative to that program's link on the same pod's cgroup.
 func perPodCgroup(s bpfleetv1.CgroupAttach, facts *Facts) (Plan, error) {
-	matched, err := selectPods(s.Cgroups, facts)
+	matched, err := selectPods(s.Cgroups, facts, false)
 	if err != nil {
 		return Plan{}, err
 	}

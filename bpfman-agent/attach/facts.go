@@ -35,10 +35,12 @@ type Facts struct {
 	unread bool
 	// added counts AddLinks calls (Added).
 	added int
-	// podSource lists the node's pods, once (podsRead), into podList or
-	// podsErr; namespace restricts them (InNamespace).
+	// podSource lists the node's pods, once (podsRead; procsRead: with
+	// their processes), into podList or podsErr; namespace restricts them
+	// (InNamespace).
 	podSource PodSource
 	podsRead  bool
+	procsRead bool
 	podList   []Pod
 	podsErr   error
 	namespace string

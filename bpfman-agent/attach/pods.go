@@ -40,7 +40,8 @@ type Pod struct {
 }
 
 // Container is a running container of a pod: its name in the pod spec,
-// and the PIDs of its processes.
+// and the PIDs of its processes (listed only for hooks that ask, see
+// PodSource).
 type Container struct {
 	Name string
 	PIDs []int
@@ -49,9 +50,11 @@ type Container struct {
 // Ref is the pod as status names it, "namespace/name".
 func (p *Pod) Ref() string { return p.Namespace + "/" + p.Name }
 
-// PodSource lists the running pods of the node. A *failure.Wait (or any
-// error) waits: no pod target is added or removed until it answers.
-type PodSource func() ([]Pod, error)
+// PodSource lists the running pods of the node; with processes, the PIDs
+// of their containers' processes too (which reads every process of the
+// node). A *failure.Wait (or any error) waits: no pod target is added or
+// removed until it answers.
+type PodSource func(processes bool) ([]Pod, error)
 
 // PodTarget says, of a target key in a Plan, which pod it is in and what
 // in the pod it is ("eth0", "app:42" for process 42 of container app,
@@ -72,22 +75,23 @@ func (f *Facts) InNamespace(ns string) (restore func()) {
 	return func() { f.namespace = prev }
 }
 
-// pods lists the node's running pods (reading them once per Facts).
-func (f *Facts) pods() ([]Pod, error) {
-	if !f.podsRead {
-		f.podsRead = true
-		if f.podSource == nil {
-			f.podsErr = &failure.Wait{What: "the agent has no pod source (no container runtime endpoint)"}
-		} else {
-			f.podList, f.podsErr = f.podSource()
-		}
+// pods lists the node's running pods, with their containers' processes
+// if asked (reading them once per Facts, and again the first time
+// processes are asked for).
+func (f *Facts) pods(processes bool) ([]Pod, error) {
+	switch {
+	case f.podSource == nil:
+		return nil, &failure.Wait{What: "the agent has no pod source (no container runtime endpoint)"}
+	case !f.podsRead || processes && !f.procsRead:
+		f.podsRead, f.procsRead = true, processes
+		f.podList, f.podsErr = f.podSource(processes)
 	}
 	return f.podList, f.podsErr
 }
 
 // selectPods returns the running pods sel selects, in the namespace f is
-// restricted to if any.
-func selectPods(sel *bpfleetv1.PodSelector, f *Facts) ([]*Pod, error) {
+// restricted to if any, with their containers' processes if asked.
+func selectPods(sel *bpfleetv1.PodSelector, f *Facts, processes bool) ([]*Pod, error) {
 	podSel, err := selector("pods", sel.Pods.Meta())
 	if err != nil {
 		return nil, err
@@ -98,7 +102,7 @@ func selectPods(sel *bpfleetv1.PodSelector, f *Facts) ([]*Pod, error) {
 			return nil, err
 		}
 	}
-	all, err := f.pods()
+	all, err := f.pods(processes)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +165,7 @@ func (p *Plan) matchPod(pod *Pod) {
 // perPodInterface plans one Spec per selected interface in the network
 // namespace of each selected pod.
 func perPodInterface(sel bpfleetv1.InterfaceSelector, pods *bpfleetv1.PodSelector, facts *Facts, mk func(iface string, ns Netns) Spec) (Plan, error) {
-	matched, err := selectPods(pods, facts)
+	matched, err := selectPods(pods, facts, false)
 	if err != nil {
 		return Plan{}, err
 	}

@@ -39,7 +39,7 @@ func nodePods() []attach.Pod {
 
 func podFacts() *attach.Facts {
 	f := attach.LazyFacts()
-	f.SetPods(func() ([]attach.Pod, error) { return nodePods(), nil })
+	f.SetPods(func(bool) ([]attach.Pod, error) { return nodePods(), nil })
 	return f
 }
 
@@ -167,7 +167,7 @@ func TestPodTargetsWait(t *testing.T) {
 		t.Errorf("plan without a pod source: %v, want a *failure.Wait", err)
 	}
 	down := attach.LazyFacts()
-	down.SetPods(func() ([]attach.Pod, error) { return nil, &failure.Wait{What: "runtime down"} })
+	down.SetPods(func(bool) ([]attach.Pod, error) { return nil, &failure.Wait{What: "runtime down"} })
 	if _, err := h.Plan(ap, down); !errors.As(err, &wait) {
 		t.Errorf("plan with the runtime down: %v, want a *failure.Wait", err)
 	}
@@ -206,7 +206,7 @@ func TestTCXInPodNetns(t *testing.T) {
 	pod := attach.Pod{UID: "uid-p", Namespace: "team-a", Name: "web-1", Labels: map[string]string{"app": "web"},
 		Netns: path, NetnsIno: st.Ino, Interfaces: []string{peer, "lo"}}
 	facts := attach.LazyFacts()
-	facts.SetPods(func() ([]attach.Pod, error) { return []attach.Pod{pod}, nil })
+	facts.SetPods(func(bool) ([]attach.Pod, error) { return []attach.Pod{pod}, nil })
 	p := planOf(t, bpfleetv1.HookTCX, bpfleetv1.TCXAttach{
 		Interfaces: bpfleetv1.InterfaceSelector{Names: []bpfleetv1.InterfaceName{bpfleetv1.InterfaceName(peer)}},
 		Direction:  bpfleetv1.TCXEgress, NetworkNamespaces: &bpfleetv1.PodSelector{Pods: web()},

@@ -52,7 +52,7 @@ func (u Uprobe) in(pid int) Uprobe {
 // elsewhere, in another pod or on the host, does not fire it), and its
 // target is resolved in the container's root.
 func perContainerProcess(u Uprobe, sel *bpfleetv1.ContainerSelector, facts *Facts) (Plan, error) {
-	matched, err := selectPods(&sel.PodSelector, facts)
+	matched, err := selectPods(&sel.PodSelector, facts, true)
 	if err != nil {
 		return Plan{}, err
 	}

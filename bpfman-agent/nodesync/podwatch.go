@@ -138,5 +138,5 @@ func (r *Reconciler) podSource(ctx context.Context) attach.PodSource {
 	if r.Pods == nil {
 		return nil
 	}
-	return func() ([]attach.Pod, error) { return r.Pods.Pods(ctx) }
+	return func(processes bool) ([]attach.Pod, error) { return r.Pods.Pods(ctx, processes) }
 }

@@ -164,6 +164,22 @@ func processesByCgroup() (map[string][]int, error) {
 	return out, nil
 }
 
+// cgroupProcs lists the PIDs in cgroup v2 directory dir (its
+// cgroup.procs).
+func cgroupProcs(dir string) ([]int, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
+
 // eachLine calls fn with each line of file path after the first.
 func eachLine(path string, fn func(string)) error {
 	f, err := os.Open(path)

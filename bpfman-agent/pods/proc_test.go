@@ -3,6 +3,8 @@ package pods
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"slices"
 	"strings"
 	"testing"
@@ -51,7 +53,7 @@ func TestSandboxNetwork(t *testing.T) {
 	var ap attach.Pod
 	// ip netns exec enters the namespace before it runs sleep.
 	for range 100 {
-		if ap = (attach.Pod{}); n.network(&ap, sandbox.Process.Pid) == nil && ap.Netns != "" {
+		if ap = (attach.Pod{}); locateSandbox(n, sandbox.Process.Pid, &ap) == nil && ap.Netns != "" {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -62,16 +64,101 @@ func TestSandboxNetwork(t *testing.T) {
 	if !slices.Contains(ap.Interfaces, peer) || !slices.Contains(ap.Interfaces, "lo") || slices.Contains(ap.Interfaces, host) {
 		t.Errorf("interfaces %v, want %s and lo only", ap.Interfaces, peer)
 	}
+	if ap.Cgroup != "" {
+		t.Errorf("cgroup %q of a process at the cgroup v2 root: want none", ap.Cgroup)
+	}
 	if ap.Primary != "" {
 		t.Errorf("primary %q in a namespace without a default route", ap.Primary)
 	}
 	own := attach.Pod{}
-	if err := n.network(&own, os.Getpid()); err != nil || !own.HostNetwork || own.Netns != "" {
+	if err := locateSandbox(n, os.Getpid(), &own); err != nil || !own.HostNetwork || own.Netns != "" {
 		t.Errorf("a sandbox in the node's namespace: %+v, %v; want hostNetwork", own, err)
 	}
 	if pids := n.processes(os.Getpid()); !slices.Contains(pids, os.Getpid()) {
 		t.Errorf("processes of the test's cgroups %v lack the test", pids)
 	}
+}
+
+// locateSandbox fills in ap as if pid were its pod's sandbox.
+func locateSandbox(n *node, pid int, ap *attach.Pod) error {
+	p, err := procOf(pid)
+	if err != nil {
+		return err
+	}
+	sb, err := newSandbox(n, p)
+	if err != nil {
+		return err
+	}
+	ap.Cgroup = sb.cgroup
+	return sb.network(ap)
+}
+
+// A pod's cgroup is its sandbox's parent (kubepods/…/pod<uid>), and a
+// container's processes are those its cgroup v2 directory lists.
+func TestSandboxCgroup(t *testing.T) {
+	testkernel.Require(t)
+	sleep := exec.Command("sleep", "60")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pod := tempCgroup(t)
+	moveTo(t, filepath.Join(pod, "sandbox"), sleep.Process.Pid)
+	defer func() { _ = sleep.Process.Kill(); _ = sleep.Wait() }()
+	n, err := newNode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ap attach.Pod
+	if err := locateSandbox(n, sleep.Process.Pid, &ap); err != nil || ap.Cgroup != pod {
+		t.Errorf("pod cgroup %q (%v), want %s", ap.Cgroup, err, pod)
+	}
+	if pids := n.processes(sleep.Process.Pid); !slices.Equal(pids, []int{sleep.Process.Pid}) || n.read {
+		t.Errorf("processes %v (scanned: %v), want [%d] from its cgroup.procs", pids, n.read, sleep.Process.Pid)
+	}
+}
+
+// tempCgroup makes an empty cgroup v2 directory, removed (with those
+// below it) when the test ends.
+func tempCgroup(tb testing.TB) string {
+	tb.Helper()
+	root := attach.Cgroup2Root()
+	if root == "" {
+		tb.Fatal("no cgroup v2 hierarchy mounted")
+	}
+	dir, err := os.MkdirTemp(root, "bpfleet-test-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { removeCgroups(tb, dir) })
+	return dir
+}
+
+// moveTo makes cgroup dir and moves process pid into it.
+func moveTo(tb testing.TB, dir string, pid int) {
+	tb.Helper()
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// removeCgroups removes dir and the cgroups below it, once their
+// processes are gone.
+func removeCgroups(tb testing.TB, dir string) {
+	subs, _ := filepath.Glob(filepath.Join(dir, "*", "cgroup.procs"))
+	for _, s := range subs {
+		removeCgroups(tb, filepath.Dir(s))
+	}
+	var err error
+	for range 100 {
+		if err = os.Remove(dir); err == nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	tb.Errorf("cgroup %s left behind: %v", dir, err)
 }
 
 func TestUnifiedCgroup(t *testing.T) {

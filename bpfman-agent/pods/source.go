@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,20 +25,31 @@ type Source struct {
 	reader  client.Reader
 	runtime Runtime
 
-	mu         sync.Mutex
-	sandboxes  map[types.UID]proc
+	mu sync.Mutex
+	// sandboxes holds, by pod, what is fixed for its sandbox's life: its
+	// process, network namespace and cgroup.
+	sandboxes  map[types.UID]sandbox
 	containers map[string]proc
+}
+
+// sandbox is a pod's sandbox, as first found.
+type sandbox struct {
+	proc
+	netnsIno uint64
+	hostNet  bool
+	cgroup   string
 }
 
 // NewSource lists pods from reader and finds their processes through rt.
 func NewSource(reader client.Reader, rt Runtime) *Source {
-	return &Source{reader: reader, runtime: rt, sandboxes: map[types.UID]proc{}, containers: map[string]proc{}}
+	return &Source{reader: reader, runtime: rt, sandboxes: map[types.UID]sandbox{}, containers: map[string]proc{}}
 }
 
-// Pods lists the node's running pods. An error of the API cache or of
-// the runtime as a whole is a *failure.Wait: no pod target is added or
-// removed until it answers.
-func (s *Source) Pods(ctx context.Context) ([]attach.Pod, error) {
+// Pods lists the node's running pods, with the processes of their
+// containers if asked (see attach.PodSource). An error of the API cache
+// or of the runtime as a whole is a *failure.Wait: no pod target is added
+// or removed until it answers.
+func (s *Source) Pods(ctx context.Context, processes bool) ([]attach.Pod, error) {
 	var list corev1.PodList
 	if err := s.reader.List(ctx, &list); err != nil {
 		return nil, &failure.Wait{What: "listing the node's pods: " + err.Error()}
@@ -60,7 +72,7 @@ func (s *Source) Pods(ctx context.Context) ([]attach.Pod, error) {
 			continue
 		}
 		seenPods[pod.UID] = true
-		ap, err := s.locate(ctx, n, pod, seenContainers)
+		ap, err := s.locate(ctx, n, pod, seenContainers, processes)
 		if err != nil {
 			return nil, &failure.Wait{What: err.Error()}
 		}
@@ -75,10 +87,10 @@ func (s *Source) Pods(ctx context.Context) ([]attach.Pod, error) {
 // locate finds where pod runs. A sandbox or container the runtime does
 // not run is the pod's Err (or a container left out); any other error of
 // the runtime is returned.
-func (s *Source) locate(ctx context.Context, n *node, pod *corev1.Pod, seenContainers map[string]bool) (attach.Pod, error) {
+func (s *Source) locate(ctx context.Context, n *node, pod *corev1.Pod, seenContainers map[string]bool, processes bool) (attach.Pod, error) {
 	ap := attach.Pod{UID: string(pod.UID), Namespace: pod.Namespace, Name: pod.Name, Labels: pod.Labels,
 		HostNetwork: pod.Spec.HostNetwork}
-	sandbox, err := s.sandbox(ctx, pod.UID)
+	sb, err := s.sandbox(ctx, n, pod.UID)
 	if errors.Is(err, ErrNotFound) {
 		ap.Err = err
 		return ap, nil
@@ -86,11 +98,11 @@ func (s *Source) locate(ctx context.Context, n *node, pod *corev1.Pod, seenConta
 	if err != nil {
 		return ap, err
 	}
-	if err := n.network(&ap, sandbox.pid); err != nil {
+	if err := sb.network(&ap); err != nil {
 		ap.Err = err
 		return ap, nil
 	}
-	ap.Cgroup = n.podCgroup(sandbox.pid)
+	ap.Cgroup = sb.cgroup
 	for _, cs := range pod.Status.ContainerStatuses {
 		if cs.State.Running == nil || cs.ContainerID == "" {
 			continue
@@ -103,29 +115,76 @@ func (s *Source) locate(ctx context.Context, n *node, pod *corev1.Pod, seenConta
 		if err != nil {
 			return ap, err
 		}
-		ap.Containers = append(ap.Containers, attach.Container{Name: cs.Name, PIDs: n.processes(c.pid)})
+		ctr := attach.Container{Name: cs.Name}
+		if processes {
+			ctr.PIDs = n.processes(c.pid)
+		}
+		ap.Containers = append(ap.Containers, ctr)
 	}
 	return ap, nil
 }
 
-// sandbox is the first process of pod uid's sandbox.
-func (s *Source) sandbox(ctx context.Context, uid types.UID) (proc, error) {
-	return cached(s.sandboxes, uid, func() (int, error) { return s.runtime.SandboxPID(ctx, string(uid)) })
+// sandbox is pod uid's sandbox: as first found while its process lives,
+// else found anew through the runtime and /proc.
+func (s *Source) sandbox(ctx context.Context, n *node, uid types.UID) (sandbox, error) {
+	if sb, ok := s.sandboxes[uid]; ok && sb.alive() {
+		return sb, nil
+	}
+	delete(s.sandboxes, uid)
+	p, err := find(func() (int, error) { return s.runtime.SandboxPID(ctx, string(uid)) })
+	if err != nil {
+		return sandbox{}, err
+	}
+	sb, err := newSandbox(n, p)
+	if err != nil {
+		return sandbox{}, fmt.Errorf("sandbox of pod %s: %w", uid, err)
+	}
+	s.sandboxes[uid] = sb
+	return sb, nil
 }
 
-// container is the first process of container id.
+// newSandbox reads what is fixed for sandbox process p's life: its
+// network namespace (the node's own: the pod is of the host's network)
+// and its pod's cgroup.
+func newSandbox(n *node, p proc) (sandbox, error) {
+	ino, err := netnsIno(p.pid)
+	if err != nil {
+		return sandbox{}, fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	return sandbox{proc: p, netnsIno: ino, hostNet: ino == n.ownNetns, cgroup: n.podCgroup(p.pid)}, nil
+}
+
+// network fills in the network namespace of the pod of sb, with its
+// interfaces now; a pod in the node's own namespace is of the host's
+// network.
+func (sb sandbox) network(ap *attach.Pod) error {
+	if sb.hostNet {
+		ap.HostNetwork = true
+		return nil
+	}
+	ap.Netns, ap.NetnsIno = netnsPath(sb.pid), sb.netnsIno
+	var err error
+	ap.Interfaces, ap.Primary, err = interfaces(sb.pid)
+	return err
+}
+
+// container is the first process of container id: as first found while
+// it lives, else found anew.
 func (s *Source) container(ctx context.Context, id string) (proc, error) {
-	return cached(s.containers, id, func() (int, error) { return s.runtime.ContainerPID(ctx, id) })
-}
-
-// cached returns the process remembered at key while it lives, else the
-// one find names, which it remembers.
-func cached[K comparable](m map[K]proc, key K, find func() (int, error)) (proc, error) {
-	if p, ok := m[key]; ok && p.alive() {
+	if p, ok := s.containers[id]; ok && p.alive() {
 		return p, nil
 	}
-	delete(m, key)
-	pid, err := find()
+	delete(s.containers, id)
+	p, err := find(func() (int, error) { return s.runtime.ContainerPID(ctx, id) })
+	if err == nil {
+		s.containers[id] = p
+	}
+	return p, err
+}
+
+// find is the process the runtime names.
+func find(pidOf func() (int, error)) (proc, error) {
+	pid, err := pidOf()
 	if err != nil {
 		return proc{}, err
 	}
@@ -133,12 +192,11 @@ func cached[K comparable](m map[K]proc, key K, find func() (int, error)) (proc, 
 	if err != nil {
 		return proc{}, fmt.Errorf("process %d: %w", pid, ErrNotFound)
 	}
-	m[key] = p
 	return p, nil
 }
 
 // forget drops the entries of m not seen.
-func forget[K comparable](m map[K]proc, seen map[K]bool) {
+func forget[K comparable, V any](m map[K]V, seen map[K]bool) {
 	for k := range m {
 		if !seen[k] {
 			delete(m, k)
@@ -179,22 +237,6 @@ func newNode() (*node, error) {
 	return &node{ownNetns: own, cgroup2: attach.Cgroup2Root()}, nil
 }
 
-// network fills in the network namespace of the pod whose sandbox is pid,
-// with its interfaces; a pod in the node's own is of the host's network.
-func (n *node) network(ap *attach.Pod, pid int) error {
-	ino, err := netnsIno(pid)
-	if err != nil {
-		return err
-	}
-	if ino == n.ownNetns {
-		ap.HostNetwork = true
-		return nil
-	}
-	ap.Netns, ap.NetnsIno = netnsPath(pid), ino
-	ap.Interfaces, ap.Primary, err = interfaces(pid)
-	return err
-}
-
 // podCgroup is the cgroup v2 directory of the pod whose sandbox is pid:
 // the parent of the sandbox's own (kubepods/…/pod<uid>/<sandbox>), or ""
 // if the node has no cgroup v2 hierarchy or the sandbox is not in it.
@@ -211,14 +253,25 @@ func (n *node) podCgroup(pid int) string {
 }
 
 // processes are the PIDs of the processes in the cgroups of process pid:
-// the processes of its container.
+// the processes of its container. Its cgroup v2 directory lists them;
+// without one (a node of cgroup v1 only), every process of the node is
+// read once per listing, and those in the same cgroups as pid are its
+// container's.
 func (n *node) processes(pid int) []int {
+	file, err := inNodeCgroupNS(func() (string, error) { return cgroupFile(pid) })
+	if err != nil {
+		return []int{pid}
+	}
+	if path := unifiedCgroup(file); n.cgroup2 != "" && path != "" && path != "/" && filepath.Clean(path) == path {
+		if pids, err := cgroupProcs(filepath.Join(n.cgroup2, path)); err == nil && slices.Contains(pids, pid) {
+			return pids
+		}
+	}
 	if !n.read {
 		n.read = true
 		n.procs, n.procsErr = inNodeCgroupNS(processesByCgroup)
 	}
-	file, err := inNodeCgroupNS(func() (string, error) { return cgroupFile(pid) })
-	if pids := n.procs[file]; err == nil && n.procsErr == nil && len(pids) > 0 {
+	if pids := n.procs[file]; n.procsErr == nil && len(pids) > 0 {
 		return pids
 	}
 	return []int{pid}
