@@ -4,8 +4,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -164,7 +164,7 @@ func removeCgroups(tb testing.TB, dir string) {
 func TestUnifiedCgroup(t *testing.T) {
 	for file, want := range map[string]string{
 		"4:memory:/kubepods/pod1/abc\n0::/kubepods/pod1/abc\n": "/kubepods/pod1/abc",
-		"0::/\n": "/",
+		"0::/\n":                          "/",
 		"12:pids:/x\n1:name=systemd:/x\n": "",
 	} {
 		if got := unifiedCgroup(file); got != want {
