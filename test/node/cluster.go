@@ -130,7 +130,7 @@ func clearLastRun(dir string) error {
 // cgroups.
 func (c *Cluster) prepare() error {
 	c.logs = c.sub("logs")
-	for _, d := range []string{"logs", "containerd", "runc", "cni/net.d", "cni/ipam", "certs.d", "log", "sysctl", "flexvolume", "volume-plugins", "kubelet"} {
+	for _, d := range []string{"logs", "containerd", "run/containerd", "runc", "cni/net.d", "cni/ipam", "certs.d", "log", "sysctl", "flexvolume", "volume-plugins", "kubelet"} {
 		if err := os.MkdirAll(c.sub(d), 0o755); err != nil {
 			return err
 		}

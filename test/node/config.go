@@ -38,7 +38,7 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
     conf_dir = %[7]q
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = %[8]q
-`, c.sub("containerd/root"), c.sub("containerd/state"), c.containerdSocket(), c.sub("containerd")+"/ttrpc.sock",
+`, c.sub("containerd/root"), c.sub("containerd/state"), c.containerdSocket(), c.sub("run/containerd/containerd.sock.ttrpc"),
 		c.PauseImage, c.sub("runc"), c.sub("cni/net.d"), c.sub("certs.d"))
 	if err := os.WriteFile(filepath.Join(c.Dir, "containerd.toml"), []byte(cfg), 0o644); err != nil {
 		return err
@@ -54,8 +54,11 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
 	return c.writeCNIConfig()
 }
 
+// containerdSocket is containerd's CRI socket as the harness reaches it;
+// in the node's namespace it is at runtimeDir/containerd.sock (a bind
+// mount of its directory), where the kubelet and the agent reach it.
 func (c *Cluster) containerdSocket() string {
-	return filepath.Join(c.sub("containerd"), "containerd.sock")
+	return c.sub("run/containerd/containerd.sock")
 }
 
 // writeCNIConfig writes the pod network: a bridge with host-local
@@ -95,7 +98,7 @@ kind: KubeletConfiguration
 failCgroupV1: false
 cgroupDriver: cgroupfs
 cgroupRoot: /%s
-containerRuntimeEndpoint: unix://%s
+containerRuntimeEndpoint: unix://%s/containerd.sock
 address: %s
 readOnlyPort: 0
 healthzPort: 0
@@ -122,7 +125,7 @@ evictionHard:
   imagefs.available: 1%%
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
-`, cgroupRoot, c.containerdSocket(), NodeIP, serving, servingKey, c.pki.CAFile, c.sub("volume-plugins"))
+`, cgroupRoot, runtimeDir, NodeIP, serving, servingKey, c.pki.CAFile, c.sub("volume-plugins"))
 	file := filepath.Join(c.Dir, "kubelet.yaml")
 	return file, os.WriteFile(file, []byte(cfg), 0o644)
 }

@@ -8,7 +8,8 @@
 //
 // The node touches nothing of the host it cannot give back. containerd and
 // the kubelet run in a mount namespace of their own (tmpfs over /run and
-// /var/lib, the harness's directory over /var/log, the sysctls the kubelet
+// /var/lib, containerd's sockets at /run/containerd as on a node, where
+// the agent's DaemonSet reaches CRI, the harness's directory over /var/log, the sysctls the kubelet
 // insists on bound over /proc/sys files, no bpffs or tracefs mounted, as
 // on a fresh node); every process, the control plane's too, lives in
 // cgroups under the harness's own root (killed and removed on Stop, and

@@ -25,6 +25,10 @@ const (
 	// its shims, the kubelet) and the pods, in each cgroup v1 hierarchy.
 	cgroupRoot = "bpfleet-node"
 	cgroupFS   = "/sys/fs/cgroup"
+	// runtimeDir holds containerd's sockets in the node's namespace, as
+	// on a node (its default state directory): the shipped DaemonSet
+	// mounts it for the agent's CRI client.
+	runtimeDir = "/run/containerd"
 )
 
 // The sysctls the kubelet sets, or with protectKernelDefaults refuses to
@@ -38,7 +42,7 @@ var kubeletSysctls = map[string]string{
 
 // startNamespace starts the process that holds the node's mount
 // namespace, and prepares it as a fresh node's: its own /run, /var/lib and
-// /var/log, the kubelet's sysctls, no bpffs and no tracefs mounted, and
+// /var/log, containerd's sockets in /run/containerd, the kubelet's sysctls, no bpffs and no tracefs mounted, and
 // shared propagation inside it (the agent's bpffs mount is Bidirectional).
 // The preparation runs in the new namespace's first process, before it
 // becomes the holder: no mount is ever made before the namespace exists.
@@ -46,6 +50,9 @@ func (c *Cluster) startNamespace() error {
 	ready := filepath.Join(c.Dir, "namespace-ready")
 	var script strings.Builder
 	fmt.Fprintf(&script, "set -e\nmount -t tmpfs tmpfs /run\nmount -t tmpfs tmpfs /var/lib\nmount --bind %s /var/log\n", c.sub("log"))
+	// containerd's sockets where a node's are, for what the node runs
+	// (the agent's DaemonSet mounts /run/containerd as shipped).
+	fmt.Fprintf(&script, "mkdir -p %[1]s\nmount --bind %[2]s %[1]s\n", runtimeDir, c.sub("run/containerd"))
 	for key, value := range kubeletSysctls {
 		file := filepath.Join(c.sub("sysctl"), strings.ReplaceAll(key, "/", "."))
 		if err := os.WriteFile(file, []byte(value+"\n"), 0o644); err != nil {

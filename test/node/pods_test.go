@@ -1,0 +1,587 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/internal/nodereport"
+	"github.com/bpfleet/bpfleet/internal/testkernel"
+)
+
+// podTcx is a TcxProgram counting the packets through the eth0 of the
+// pods labelled app=<label> in namespace <ns>, in direction <dir>.
+const podTcx = `apiVersion: bpfleet.io/v1alpha1
+kind: TcxProgram
+metadata:
+  name: %s
+spec:
+  byteCode:
+    image:
+      ref: %s
+  programName: tc_count
+  tcx:
+    interfaces:
+      names: [eth0]
+    direction: %s
+    networkNamespaces:
+      pods:
+        matchLabels: {app: %s}
+      namespaces:
+        matchLabels: {kubernetes.io/metadata.name: %s}
+`
+
+// A TcxProgram with networkNamespaces attaches on the eth0 inside the
+// one pod its selector matches, found through containerd's CRI socket as
+// the shipped DaemonSet mounts it: the report names the link by pod, the
+// program says 1/1 pods, and its counter (egress) counts what that pod
+// sends, nothing of what its neighbour on the bridge sends. The agent
+// logs no error of the container runtime.
+func TestPodTargetsTCX(t *testing.T) {
+	target := buildPodTarget(t)
+	k := podClient(t)
+	ns := testNamespace(t, k, "pods-tcx")
+	counted := startPod(t, k, podTargetPod(ns, "counted", target.Image, map[string]string{"app": "counted"}))
+	other := startPod(t, k, podTargetPod(ns, "other", target.Image, map[string]string{"app": "other"}))
+
+	uid := applyProgram(t, "tcxprogram", "pods-tcx", fmt.Sprintf(podTcx, "pods-tcx", install.Examples["tc-counter"], "egress", "counted", ns))
+	entry := waitEntry(t, uid, "1 of 1 pods attached", func(e bpfleetv1.NodeProgramStatus) bool {
+		return e.Pods != nil && e.Pods.Matched == 1 && e.Pods.Attached == 1 && len(e.Objects.Links) == 1
+	})
+	if got, want := entry.Objects.Links[0].Target, ns+"/counted:eth0"; got != want {
+		t.Errorf("the report's link target is %q, want %q", got, want)
+	}
+	waitJSONPath(t, "tcxprogram/pods-tcx", "{.status.pods.summary}", "1/1")
+	if ids := kernelLinks(t, entry.ProgramID); !slices.Equal(ids, []uint32{entry.Objects.Links[0].LinkID}) {
+		t.Errorf("the kernel has links %v of program %d, want the report's %d", ids, entry.ProgramID, entry.Objects.Links[0].LinkID)
+	}
+
+	packets := entry.Objects.MapIDs["packets"]
+	waitServing(t, counted.Status.PodIP)
+	waitServing(t, other.Status.PodIP)
+	before := quietCounter(t, packets)
+	poke(t, other.Status.PodIP, 20)
+	time.Sleep(300 * time.Millisecond)
+	if n := testkernel.MapValue(t, packets, uint32(0)); n != before {
+		t.Errorf("20 datagrams from the other pod raised the counted pod's counter from %d to %d", before, n)
+	}
+	poke(t, counted.Status.PodIP, 20)
+	if n := testkernel.MapValue(t, packets, uint32(0)); n < before+20 {
+		t.Errorf("20 datagrams from the counted pod raised its counter from %d to %d, want at least %d", before, n, before+20)
+	}
+	checkAgentLogs(t, "container runtime", "containerd", "grpc")
+}
+
+// testNamespace creates namespace name, deleted when the test ends.
+func testNamespace(t *testing.T, k client.Client, name string) string {
+	t.Helper()
+	mustCreate(t, k, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
+	t.Cleanup(func() { _, _ = install.Kubectl("delete", "namespace", name, "--timeout=2m") })
+	return name
+}
+
+// startPod creates pod and waits until it runs (its IP filled in).
+func startPod(t *testing.T, k client.Client, pod *corev1.Pod) *corev1.Pod {
+	t.Helper()
+	mustCreate(t, k, pod)
+	waitPodRunning(t, k, pod)
+	return pod
+}
+
+func podClient(t *testing.T) client.Client {
+	t.Helper()
+	k, err := install.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// applyProgram applies manifest, a program resource (kind/name), as a
+// user would, deletes it when the test ends, and returns its UID once
+// it is Ready.
+func applyProgram(t *testing.T, kind, name, manifest string) types.UID {
+	t.Helper()
+	if out, err := install.kubectlIn(manifest, "apply", "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _, _ = install.Kubectl("delete", kind+"/"+name, "--timeout=2m") })
+	if out, err := install.Kubectl("wait", "--for=condition=Ready", kind+"/"+name, "--timeout=2m"); err != nil {
+		st, _ := install.Kubectl("get", kind+"/"+name, "-o", "jsonpath={.status}")
+		t.Fatalf("kubectl wait: %v\n%s\nstatus: %s", err, out, st)
+	}
+	out, err := install.Kubectl("get", kind+"/"+name, "-o", "jsonpath={.metadata.uid}")
+	if err != nil {
+		t.Fatalf("kubectl get: %v\n%s", err, out)
+	}
+	return types.UID(out)
+}
+
+// waitEntry waits until the node's report of program uid satisfies ok
+// (what it waits for), and returns it.
+func waitEntry(t *testing.T, uid types.UID, what string, ok func(bpfleetv1.NodeProgramStatus) bool) bpfleetv1.NodeProgramStatus {
+	t.Helper()
+	k := podClient(t)
+	var entry bpfleetv1.NodeProgramStatus
+	var lastErr error
+	if err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		e, err := nodereport.Entry(ctx, k, NodeName, uid)
+		if err != nil {
+			lastErr = err
+			return false, nil
+		}
+		entry = e
+		return ok(entry), nil
+	}); err != nil {
+		raw, _ := json.MarshalIndent(entry, "", "  ")
+		t.Fatalf("the report never said %s (last error: %v); its entry:\n%s", what, lastErr, raw)
+	}
+	return entry
+}
+
+// waitJSONPath waits until kubectl get resource shows want at path.
+func waitJSONPath(t *testing.T, resource, path, want string) {
+	t.Helper()
+	var got string
+	if err := wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
+		got, _ = install.Kubectl("get", resource, "-o", "jsonpath="+path)
+		return got == want, nil
+	}); err != nil {
+		st, _ := install.Kubectl("get", resource, "-o", "jsonpath={.status}")
+		t.Fatalf("%s %s is %q, want %q; status: %s", resource, path, got, want, st)
+	}
+}
+
+// waitReady waits until resource's Ready condition is True with reason.
+func waitReady(t *testing.T, resource, reason string) {
+	t.Helper()
+	waitJSONPath(t, resource, `{.status.conditions[?(@.type=="Ready")].status}/{.status.conditions[?(@.type=="Ready")].reason}`, "True/"+reason)
+}
+
+// kernelLinks lists the kernel's links of program id (bpftool link).
+func kernelLinks(t *testing.T, id uint32) []uint32 {
+	t.Helper()
+	out, err := exec.Command("bpftool", "-j", "link", "show").Output()
+	if err != nil {
+		t.Fatalf("bpftool link show: %v", err)
+	}
+	var links []struct {
+		ID     uint32 `json:"id"`
+		ProgID uint32 `json:"prog_id"`
+	}
+	if err := json.Unmarshal(out, &links); err != nil {
+		t.Fatalf("bpftool link show: %v", err)
+	}
+	var ids []uint32
+	for _, l := range links {
+		if l.ProgID == id {
+			ids = append(ids, l.ID)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// linkIDs are the report's link IDs of entry, sorted.
+func linkIDs(entry bpfleetv1.NodeProgramStatus) []uint32 {
+	var ids []uint32
+	for _, l := range entry.Objects.Links {
+		ids = append(ids, l.LinkID)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// quietCounter waits until the counter of map id holds still for two
+// seconds (a new pod's own chatter, IPv6 router solicitations and
+// multicast reports, ends within seconds), and returns it.
+func quietCounter(t *testing.T, id uint32) uint64 {
+	t.Helper()
+	last, since := testkernel.MapValue(t, id, uint32(0)), time.Now()
+	for deadline := time.Now().Add(time.Minute); time.Since(since) < 2*time.Second; {
+		if time.Now().After(deadline) {
+			t.Fatalf("counter of map %d never held still: %d", id, last)
+		}
+		time.Sleep(250 * time.Millisecond)
+		if n := testkernel.MapValue(t, id, uint32(0)); n != last {
+			last, since = n, time.Now()
+		}
+	}
+	return last
+}
+
+// checkAgentLogs fails if the agent's log has a line naming any of
+// words (case-insensitive): the agent logs nothing of its container
+// runtime while it works.
+func checkAgentLogs(t *testing.T, words ...string) {
+	t.Helper()
+	logs, err := install.Kubectl("logs", "-n", Namespace, "daemonset/"+Agent)
+	if err != nil {
+		t.Fatalf("kubectl logs: %v\n%s", err, logs)
+	}
+	for _, line := range strings.Split(logs, "\n") {
+		for _, w := range words {
+			if strings.Contains(strings.ToLower(line), strings.ToLower(w)) {
+				t.Errorf("the agent logs about %s: %s", w, line)
+			}
+		}
+	}
+}
+
+// podUprobe is an UprobeProgram counting the calls of podtarget's
+// function in container app of the pods labelled app=<label> in
+// namespace <ns>.
+const podUprobe = `apiVersion: bpfleet.io/v1alpha1
+kind: UprobeProgram
+metadata:
+  name: %s
+spec:
+  byteCode:
+    image:
+      ref: %s
+  programName: count_calls
+  uprobe:
+    target: /podtarget
+    function: %s
+    containers:
+      pods:
+        matchLabels: {app: %s}
+      namespaces:
+        matchLabels: {kubernetes.io/metadata.name: %s}
+      containerNames: [app]
+`
+
+// An UprobeProgram with containers probes the binary inside the selected
+// pod's container, for that container's process only: the report names
+// the link by pod, container and process (the pod's own), calls made in
+// the pod count, and the same calls made by the same file in another pod
+// or on the host do not.
+func TestPodTargetsUprobe(t *testing.T) {
+	target := buildPodTarget(t)
+	k := podClient(t)
+	ns := testNamespace(t, k, "pods-uprobe")
+	probed := startPod(t, k, podTargetPod(ns, "probed", target.Image, map[string]string{"app": "probed"}))
+	other := startPod(t, k, podTargetPod(ns, "other", target.Image, map[string]string{"app": "other"}))
+
+	uid := applyProgram(t, "uprobeprogram", "pods-uprobe", fmt.Sprintf(podUprobe, "pods-uprobe", install.Examples["uprobe-counter"], podTargetFunction, "probed", ns))
+	entry := waitEntry(t, uid, "1 of 1 pods attached", func(e bpfleetv1.NodeProgramStatus) bool {
+		return e.Pods != nil && e.Pods.Matched == 1 && e.Pods.Attached == 1 && len(e.Objects.Links) == 1
+	})
+	pid := probedPID(t, entry.Objects.Links[0].Target, ns+"/probed:app:")
+	checkProcessOf(t, pid, probed, target.Path)
+	waitJSONPath(t, "uprobeprogram/pods-uprobe", "{.status.pods.summary}", "1/1")
+
+	calls := entry.Objects.MapIDs["calls"]
+	waitServing(t, probed.Status.PodIP)
+	waitServing(t, other.Status.PodIP)
+	before := testkernel.MapValue(t, calls, uint32(0))
+	poke(t, probed.Status.PodIP, 10)
+	if n := testkernel.MapValue(t, calls, uint32(0)); n != before+10 {
+		t.Errorf("10 calls in the probed pod moved the counter from %d to %d, want %d", before, n, before+10)
+	}
+	before = testkernel.MapValue(t, calls, uint32(0))
+	poke(t, other.Status.PodIP, 10)
+	if out, err := exec.Command(target.Path, "call", "7").CombinedOutput(); err != nil {
+		t.Fatalf("podtarget call 7 on the host: %v\n%s", err, out)
+	}
+	if n := testkernel.MapValue(t, calls, uint32(0)); n != before {
+		t.Errorf("calls in the other pod and on the host moved the counter from %d to %d, want no change", before, n)
+	}
+}
+
+// probedPID is the process a link target "<prefix><pid>" names.
+func probedPID(t *testing.T, target, prefix string) int {
+	t.Helper()
+	rest, ok := strings.CutPrefix(target, prefix)
+	pid, err := strconv.Atoi(rest)
+	if !ok || err != nil || pid <= 0 {
+		t.Fatalf("the report's link target is %q, want %q and a PID", target, prefix+"<pid>")
+	}
+	return pid
+}
+
+// checkProcessOf checks that process pid is pod's (its cgroup names the
+// pod's UID) and runs the same file as bin on the host.
+func checkProcessOf(t *testing.T, pid int, pod *corev1.Pod, bin string) {
+	t.Helper()
+	proc := "/proc/" + strconv.Itoa(pid)
+	cgroup, err := os.ReadFile(proc + "/cgroup")
+	if err != nil || !strings.Contains(string(cgroup), "pod"+string(pod.UID)) {
+		t.Errorf("process %d is not pod %s/%s's (%v):\n%s", pid, pod.Namespace, pod.Name, err, cgroup)
+	}
+	inPod, err := os.ReadFile(proc + "/root/podtarget")
+	if err != nil {
+		t.Fatal(err)
+	}
+	onHost, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(inPod, onHost) {
+		t.Fatalf("the pod's /podtarget differs from the host's %s", bin)
+	}
+}
+
+// podCgroup is a CgroupProgram counting the packets the pods labelled
+// app=<label> in namespace <ns> send (egress of their cgroup).
+const podCgroup = `apiVersion: bpfleet.io/v1alpha1
+kind: CgroupProgram
+metadata:
+  name: %s
+spec:
+  byteCode:
+    image:
+      ref: %s
+  programName: cgroup_skb_count
+  cgroup:
+    type: egress
+    cgroups:
+      pods:
+        matchLabels: {app: %s}
+      namespaces:
+        matchLabels: {kubernetes.io/metadata.name: %s}
+`
+
+// A CgroupProgram with cgroups, on this cgroup v1 hybrid host: runc and
+// the kubelet (cgroupfs driver) do place each pod in the unified (v2)
+// hierarchy too (/sys/fs/cgroup/unified/<root>/kubepods/<qos>/pod<uid>/
+// <container>, the "0::" line of its processes' /proc/<pid>/cgroup), but
+// the agent cannot reach that hierarchy: runc mounts only the v1
+// hierarchies in its container, and the host's, through /proc/1/root,
+// is refused on this VM (its PID 1 is the VM's own init, not the node's;
+// even root gets EPERM). The agent then reports the Cgroup hook
+// unsupported, and a user sees the program Ready, reason Unsupported,
+// saying why, with nothing attached. When the agent learns to reach the
+// hierarchy (e.g. by mounting cgroup2 itself), this test fails, and
+// should count the pod's packets instead.
+func TestPodTargetsCgroup(t *testing.T) {
+	target := buildPodTarget(t)
+	k := podClient(t)
+	ns := testNamespace(t, k, "pods-cgroup")
+	counted := startPod(t, k, podTargetPod(ns, "counted", target.Image, map[string]string{"app": "counted"}))
+	unified := unifiedCgroupOf(t, podProcess(t, counted))
+	if _, err := os.Stat(filepath.Join(cgroupFS, "unified", unified)); err != nil || !strings.Contains(unified, "/pod"+string(counted.UID)+"/") {
+		t.Fatalf("the pod's process is not in the unified hierarchy: %q (%v)", unified, err)
+	}
+
+	applyProgram(t, "cgroupprogram", "pods-cgroup", fmt.Sprintf(podCgroup, "pods-cgroup", install.Examples["cgroup-counter"], "counted", ns))
+	waitReady(t, "cgroupprogram/pods-cgroup", bpfleetv1.ReasonUnsupported)
+	msg, _ := install.Kubectl("get", "cgroupprogram/pods-cgroup", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].message}`)
+	if want := "Cgroup programs cannot run on this node: no cgroup v2 hierarchy is mounted"; !strings.Contains(msg, want) {
+		t.Errorf("the program's Ready message is %q, want it to say %q", msg, want)
+	}
+	if hook := reportHook(t, bpfleetv1.HookCgroup); hook.Supported || hook.Reason != "no cgroup v2 hierarchy is mounted" {
+		t.Errorf("the node reports the Cgroup hook %+v, want unsupported: no cgroup v2 hierarchy is mounted", hook)
+	}
+}
+
+// podProcess is the PID of the process of pod's container (podtarget),
+// found by the pod's UID in the processes' cgroups.
+func podProcess(t *testing.T, pod *corev1.Pod) int {
+	t.Helper()
+	procs, _ := filepath.Glob("/proc/[0-9]*/cgroup")
+	for _, file := range procs {
+		cgroup, err := os.ReadFile(file)
+		dir := filepath.Dir(file)
+		comm, _ := os.ReadFile(filepath.Join(dir, "comm"))
+		if err == nil && strings.Contains(string(cgroup), "/pod"+string(pod.UID)+"/") && strings.TrimSpace(string(comm)) == "podtarget" {
+			pid, _ := strconv.Atoi(filepath.Base(dir))
+			return pid
+		}
+	}
+	t.Fatalf("no podtarget process of pod %s/%s", pod.Namespace, pod.Name)
+	return 0
+}
+
+// unifiedCgroupOf is process pid's cgroup in the unified hierarchy (its
+// "0::" line), or "".
+func unifiedCgroupOf(t *testing.T, pid int) string {
+	t.Helper()
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if path, ok := strings.CutPrefix(line, "0::"); ok {
+			return path
+		}
+	}
+	return ""
+}
+
+// reportHook is what the node's report says of hook.
+func reportHook(t *testing.T, hook string) bpfleetv1.HookSupport {
+	t.Helper()
+	var report bpfleetv1.NodeProgramReport
+	if err := podClient(t).Get(context.Background(), types.NamespacedName{Name: NodeName}, &report); err != nil {
+		t.Fatal(err)
+	}
+	if report.Status.Capabilities != nil {
+		for _, h := range report.Status.Capabilities.Hooks {
+			if h.Name == hook {
+				return h
+			}
+		}
+	}
+	t.Fatalf("the node's report says nothing of hook %s", hook)
+	return bpfleetv1.HookSupport{}
+}
+
+// scaledDeployment is Deployment ns/name of podtarget pods labelled
+// app=name, with no replica.
+func scaledDeployment(ns, name, image string) *appsv1.Deployment {
+	zero := int32(0)
+	pod := podTargetPod(ns, "", image, map[string]string{"app": name})
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &zero,
+			Selector: &metav1.LabelSelector{MatchLabels: pod.Labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: pod.Labels}, Spec: pod.Spec},
+		},
+	}
+}
+
+// A TcxProgram selecting a Deployment's pods follows its scale. At 0
+// replicas from the start it is Ready, reason NoTargets. At 5 the report
+// says 5 matched and attached, one link per pod (its eth0), the program
+// 5/5, and the kernel holds exactly those 5 links of the program. Back
+// at 0, no link of the program is left in the kernel nor pinned under
+// its pin directory, and it is Ready, reason NoTargets, again.
+func TestPodTargetsScale(t *testing.T) {
+	target := buildPodTarget(t)
+	k := podClient(t)
+	ns := testNamespace(t, k, "pods-scale")
+	mustCreate(t, k, scaledDeployment(ns, "scaled", target.Image))
+
+	uid := applyProgram(t, "tcxprogram", "pods-scale", fmt.Sprintf(podTcx, "pods-scale", install.Examples["tc-counter"], "ingress", "scaled", ns))
+	waitReady(t, "tcxprogram/pods-scale", bpfleetv1.ReasonNoTargets)
+
+	scale(t, ns, "scaled", 5)
+	entry := waitEntry(t, uid, "5 of 5 pods attached", func(e bpfleetv1.NodeProgramStatus) bool {
+		return e.Pods != nil && e.Pods.Matched == 5 && e.Pods.Attached == 5 && len(e.Objects.Links) == 5
+	})
+	checkLinkTargets(t, entry, ns, "scaled")
+	waitJSONPath(t, "tcxprogram/pods-scale", "{.status.pods.summary}", "5/5")
+	if got, want := kernelLinks(t, entry.ProgramID), linkIDs(entry); !slices.Equal(got, want) {
+		t.Errorf("the kernel has links %v of program %d, the report %v", got, entry.ProgramID, want)
+	}
+
+	scale(t, ns, "scaled", 0)
+	gone := waitEntry(t, uid, "no pod matched", func(e bpfleetv1.NodeProgramStatus) bool {
+		return e.Pods != nil && e.Pods.Matched == 0 && len(e.Objects.Links) == 0
+	})
+	if got := kernelLinks(t, entry.ProgramID); len(got) != 0 {
+		t.Errorf("links %v of program %d are left in the kernel at 0 replicas", got, entry.ProgramID)
+	}
+	if pins := linkPins(t, uid); len(pins) != 0 {
+		t.Errorf("links are still pinned at 0 replicas: %v", pins)
+	}
+	if gone.ProgramID != entry.ProgramID {
+		t.Errorf("the program was reloaded (%d, was %d): pods coming and going must only add and remove links", gone.ProgramID, entry.ProgramID)
+	}
+	waitReady(t, "tcxprogram/pods-scale", bpfleetv1.ReasonNoTargets)
+}
+
+// scale scales Deployment ns/name to n replicas, as a user would, and
+// waits until exactly n of its pods exist and run.
+func scale(t *testing.T, ns, name string, n int) {
+	t.Helper()
+	if out, err := install.Kubectl("scale", "-n", ns, "deployment/"+name, "--replicas="+strconv.Itoa(n)); err != nil {
+		t.Fatalf("kubectl scale: %v\n%s", err, out)
+	}
+	if out, err := install.Kubectl("rollout", "status", "-n", ns, "deployment/"+name, "--timeout=2m"); err != nil {
+		t.Fatalf("kubectl rollout status: %v\n%s", err, out)
+	}
+	if n == 0 {
+		if out, err := install.Kubectl("wait", "-n", ns, "--for=delete", "pod", "-l", "app="+name, "--timeout=2m"); err != nil {
+			t.Fatalf("kubectl wait --for=delete: %v\n%s", err, out)
+		}
+	}
+}
+
+// checkLinkTargets checks that entry has one link per running pod of app
+// name, on its eth0.
+func checkLinkTargets(t *testing.T, entry bpfleetv1.NodeProgramStatus, ns, name string) {
+	t.Helper()
+	var pods corev1.PodList
+	if err := podClient(t).List(context.Background(), &pods, client.InNamespace(ns), client.MatchingLabels{"app": name}); err != nil {
+		t.Fatal(err)
+	}
+	var want, got []string
+	for _, p := range pods.Items {
+		want = append(want, ns+"/"+p.Name+":eth0")
+	}
+	for _, l := range entry.Objects.Links {
+		got = append(got, l.Target)
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("the report's link targets are %v, want %v", got, want)
+	}
+}
+
+// linkPins lists the links pinned under program uid's pin directory on
+// the node.
+func linkPins(t *testing.T, uid types.UID) []string {
+	t.Helper()
+	dir := "/sys/fs/bpf/bpfleet/" + string(uid)
+	out, err := install.outputInNamespace("find", dir, "-path", "*/links/*", "!", "-type", "d")
+	if err != nil {
+		t.Fatalf("list the pins: %v", err)
+	}
+	return strings.Fields(out)
+}
+
+// podXdp is an XdpProgram on the eth0 of the pods labelled app=<label>
+// in namespace <ns>.
+const podXdp = `apiVersion: bpfleet.io/v1alpha1
+kind: XdpProgram
+metadata:
+  name: %s
+spec:
+  byteCode:
+    image:
+      ref: %s
+  programName: xdp_count
+  xdp:
+    interfaces:
+      names: [eth0]
+    networkNamespaces:
+      pods:
+        matchLabels: {app: %s}
+`
+
+// An XdpProgram whose selector matches no pod at all is loaded and
+// Ready, reason NoTargets: it runs nowhere yet, and nothing is wrong.
+func TestPodTargetsNoneMatch(t *testing.T) {
+	uid := applyProgram(t, "xdpprogram", "pods-none", fmt.Sprintf(podXdp, "pods-none", install.Examples["xdp-counter"], "no-such-app"))
+	waitReady(t, "xdpprogram/pods-none", bpfleetv1.ReasonNoTargets)
+	entry := waitEntry(t, uid, "no pod matched", func(e bpfleetv1.NodeProgramStatus) bool {
+		return e.Pods != nil && e.Pods.Matched == 0
+	})
+	if len(entry.Objects.Links) != 0 || entry.ProgramID == 0 {
+		t.Errorf("program %d with links %v, want loaded and no link", entry.ProgramID, entry.Objects.Links)
+	}
+	if got := kernelLinks(t, entry.ProgramID); len(got) != 0 {
+		t.Errorf("the kernel has links %v of a program that matches no pod", got)
+	}
+}
