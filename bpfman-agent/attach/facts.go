@@ -217,17 +217,34 @@ func Cgroup2Root() string { return cgroup2Root() }
 // hostRoot (a cgroup v2 mount of the agent's own pod would show the pod's
 // cgroup only). Where this process shares init's root, or cannot reach it
 // (init is no node's, as on a VM whose init is not ours), its own mounts
-// say.
+// say: the node's /sys/fs/cgroup the DaemonSet mounts under hostMounts
+// first (on a node of cgroup v1 beside v2, the container runtime mounts
+// none of v2 in the agent's pod), else its own first.
 func cgroup2Root() string {
 	host, herr := os.Stat(hostRoot)
 	own, oerr := os.Stat("/")
 	if herr != nil || oerr != nil || os.SameFile(host, own) {
-		return cgroup2Mount("/proc/self/mounts")
+		return ownCgroup2("/proc/self/mounts")
 	}
 	if mnt := cgroup2Mount("/proc/1/mounts"); mnt != "" {
 		return filepath.Join(hostRoot, mnt)
 	}
 	return ""
+}
+
+// hostMounts is where the agent's DaemonSet mounts directories of the
+// node it reads (/sys/fs/cgroup at /host/sys/fs/cgroup).
+const hostMounts = "/host/"
+
+// ownCgroup2 is the mount point, in mounts, of the cgroup v2 filesystem
+// under hostMounts, else of the first one, or "".
+func ownCgroup2(mounts string) string {
+	if mnt := firstMatch(mounts, func(f []string) (string, bool) {
+		return f[1], len(f) > 2 && f[2] == "cgroup2" && strings.HasPrefix(f[1], hostMounts)
+	}); mnt != "" {
+		return mnt
+	}
+	return cgroup2Mount(mounts)
 }
 
 // cgroup2Mount is the mount point of the first cgroup v2 filesystem listed

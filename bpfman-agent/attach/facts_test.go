@@ -1,6 +1,8 @@
 package attach
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -49,5 +51,32 @@ func TestLinkOfSaysWhatItWaitsFor(t *testing.T) {
 	facts.AddLinks("TcxProgram", "fw", map[string]uint32{"eth0": 7})
 	if id, err := facts.LinkOf("TcxProgram", "fw", "eth0"); err != nil || id != 7 {
 		t.Errorf("attached: %d, %v; want link 7", id, err)
+	}
+}
+
+// In a pod on a node of cgroup v1 beside v2, the runtime mounts only v1
+// (or, on a v2 node, the pod's own cgroup as its /sys/fs/cgroup): the
+// node's hierarchy is the one the DaemonSet mounts under /host/.
+func TestOwnCgroup2PrefersTheNodes(t *testing.T) {
+	dir := t.TempDir()
+	write := func(lines ...string) string {
+		path := filepath.Join(dir, "mounts")
+		if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	for _, tc := range []struct {
+		lines []string
+		want  string
+	}{
+		{[]string{"cgroup2 /sys/fs/cgroup cgroup2 rw 0 0", "cgroup2 /host/sys/fs/cgroup cgroup2 rw 0 0"}, "/host/sys/fs/cgroup"},
+		{[]string{"cgroup /sys/fs/cgroup/memory cgroup rw 0 0", "cgroup2 /host/sys/fs/cgroup/unified cgroup2 rw 0 0"}, "/host/sys/fs/cgroup/unified"},
+		{[]string{"cgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0"}, "/sys/fs/cgroup/unified"},
+		{[]string{"cgroup /sys/fs/cgroup/memory cgroup rw 0 0"}, ""},
+	} {
+		if got := ownCgroup2(write(tc.lines...)); got != tc.want {
+			t.Errorf("mounts %v: %q, want %q", tc.lines, got, tc.want)
+		}
 	}
 }

@@ -359,36 +359,50 @@ spec:
         matchLabels: {kubernetes.io/metadata.name: %s}
 `
 
-// A CgroupProgram with cgroups, on this cgroup v1 hybrid host: runc and
-// the kubelet (cgroupfs driver) do place each pod in the unified (v2)
-// hierarchy too (/sys/fs/cgroup/unified/<root>/kubepods/<qos>/pod<uid>/
-// <container>, the "0::" line of its processes' /proc/<pid>/cgroup), but
-// the agent cannot reach that hierarchy: runc mounts only the v1
-// hierarchies in its container, and the host's, through /proc/1/root,
-// is refused on this VM (its PID 1 is the VM's own init, not the node's;
-// even root gets EPERM). The agent then reports the Cgroup hook
-// unsupported, and a user sees the program Ready, reason Unsupported,
-// saying why, with nothing attached. When the agent learns to reach the
-// hierarchy (e.g. by mounting cgroup2 itself), this test fails, and
-// should count the pod's packets instead.
+// A CgroupProgram with cgroups attaches to the cgroup (v2) of the one pod
+// its selector matches, and counts what that pod sends, nothing of what
+// its neighbour sends. This host is cgroup v1 with v2 beside it: runc and
+// the kubelet (cgroupfs driver) place each pod in the unified hierarchy
+// too (<root>/kubepods/<qos>/pod<uid>/<container>), and the agent reaches
+// it through the node's /sys/fs/cgroup, which the DaemonSet mounts (the
+// runtime mounts no v2 in a pod here, and the VM's init, whose root the
+// agent would otherwise go through, is not the node's).
 func TestPodTargetsCgroup(t *testing.T) {
 	target := buildPodTarget(t)
 	k := podClient(t)
 	ns := testNamespace(t, k, "pods-cgroup")
 	counted := startPod(t, k, podTargetPod(ns, "counted", target.Image, map[string]string{"app": "counted"}))
+	other := startPod(t, k, podTargetPod(ns, "other", target.Image, map[string]string{"app": "other"}))
 	unified := unifiedCgroupOf(t, podProcess(t, counted))
-	if _, err := os.Stat(filepath.Join(cgroupFS, "unified", unified)); err != nil || !strings.Contains(unified, "/pod"+string(counted.UID)+"/") {
+	podDir := filepath.Dir(unified)
+	if _, err := os.Stat(filepath.Join(cgroupFS, "unified", unified)); err != nil || filepath.Base(podDir) != "pod"+string(counted.UID) {
 		t.Fatalf("the pod's process is not in the unified hierarchy: %q (%v)", unified, err)
 	}
 
-	applyProgram(t, "cgroupprogram", "pods-cgroup", fmt.Sprintf(podCgroup, "pods-cgroup", install.Examples["cgroup-counter"], "counted", ns))
-	waitReady(t, "cgroupprogram/pods-cgroup", bpfleetv1.ReasonUnsupported)
-	msg, _ := install.Kubectl("get", "cgroupprogram/pods-cgroup", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].message}`)
-	if want := "Cgroup programs cannot run on this node: no cgroup v2 hierarchy is mounted"; !strings.Contains(msg, want) {
-		t.Errorf("the program's Ready message is %q, want it to say %q", msg, want)
+	uid := applyProgram(t, "cgroupprogram", "pods-cgroup", fmt.Sprintf(podCgroup, "pods-cgroup", install.Examples["cgroup-counter"], "counted", ns))
+	entry := waitEntry(t, uid, "1 of 1 pods attached", func(e bpfleetv1.NodeProgramStatus) bool {
+		return e.Pods != nil && e.Pods.Matched == 1 && e.Pods.Attached == 1 && len(e.Objects.Links) == 1
+	})
+	if got, want := entry.Objects.Links[0].Target, ns+"/counted:cgroup"; got != want {
+		t.Errorf("the report's link target is %q, want %q", got, want)
 	}
-	if hook := reportHook(t, bpfleetv1.HookCgroup); hook.Supported || hook.Reason != "no cgroup v2 hierarchy is mounted" {
-		t.Errorf("the node reports the Cgroup hook %+v, want unsupported: no cgroup v2 hierarchy is mounted", hook)
+	if detail := entry.Objects.Links[0].Detail; !strings.HasSuffix(detail, podDir+" egress") {
+		t.Errorf("the link is on %q, want the pod's cgroup %s", detail, podDir)
+	}
+	waitJSONPath(t, "cgroupprogram/pods-cgroup", "{.status.pods.summary}", "1/1")
+
+	packets := entry.Objects.MapIDs["packets"]
+	waitServing(t, counted.Status.PodIP)
+	waitServing(t, other.Status.PodIP)
+	before := quietCounter(t, packets)
+	poke(t, other.Status.PodIP, 20)
+	time.Sleep(300 * time.Millisecond)
+	if n := testkernel.MapValue(t, packets, uint32(0)); n != before {
+		t.Errorf("20 datagrams from the other pod raised the counted pod's counter from %d to %d", before, n)
+	}
+	poke(t, counted.Status.PodIP, 20)
+	if n := testkernel.MapValue(t, packets, uint32(0)); n < before+20 {
+		t.Errorf("20 datagrams from the counted pod raised its counter from %d to %d, want at least %d", before, n, before+20)
 	}
 }
 
@@ -424,24 +438,6 @@ func unifiedCgroupOf(t *testing.T, pid int) string {
 		}
 	}
 	return ""
-}
-
-// reportHook is what the node's report says of hook.
-func reportHook(t *testing.T, hook string) bpfleetv1.HookSupport {
-	t.Helper()
-	var report bpfleetv1.NodeProgramReport
-	if err := podClient(t).Get(context.Background(), types.NamespacedName{Name: NodeName}, &report); err != nil {
-		t.Fatal(err)
-	}
-	if report.Status.Capabilities != nil {
-		for _, h := range report.Status.Capabilities.Hooks {
-			if h.Name == hook {
-				return h
-			}
-		}
-	}
-	t.Fatalf("the node's report says nothing of hook %s", hook)
-	return bpfleetv1.HookSupport{}
 }
 
 // scaledDeployment is Deployment ns/name of podtarget pods labelled
