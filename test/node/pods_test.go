@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -159,13 +160,22 @@ func waitEntry(t *testing.T, uid types.UID, what string, ok func(bpfleetv1.NodeP
 // waitJSONPath waits until kubectl get resource shows want at path.
 func waitJSONPath(t *testing.T, resource, path, want string) {
 	t.Helper()
+	waitJSONPathIn(t, "", resource, path, want)
+}
+
+// waitJSONPathIn is waitJSONPath for a resource of namespace ns.
+func waitJSONPathIn(t *testing.T, ns, resource, path, want string) {
+	t.Helper()
 	var got string
+	get := func(path string) string {
+		out, _ := install.Kubectl("get", resource, "--namespace="+cmp.Or(ns, "default"), "-o", "jsonpath="+path)
+		return out
+	}
 	if err := wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
-		got, _ = install.Kubectl("get", resource, "-o", "jsonpath="+path)
+		got = get(path)
 		return got == want, nil
 	}); err != nil {
-		st, _ := install.Kubectl("get", resource, "-o", "jsonpath={.status}")
-		t.Fatalf("%s %s is %q, want %q; status: %s", resource, path, got, want, st)
+		t.Fatalf("%s %s is %q, want %q; status: %s", resource, path, got, want, get("{.status}"))
 	}
 }
 
