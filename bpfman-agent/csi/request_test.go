@@ -40,6 +40,12 @@ func TestParsePublish(t *testing.T) {
 	if err != nil || app.Program.String() != "application/flowmeter" || app.Maps != nil {
 		t.Errorf("application: %+v, %v", app, err)
 	}
+	// A BpfApplication is the pod's own namespace's: the pod cannot name
+	// another namespace's.
+	team, err := parsePublish(publishRequest(target, true, map[string]string{AttrProgram: "bpfapplication/web-counter"}), under)
+	if err != nil || team.Program != (Ref{Kind: "BpfApplication", Namespace: "team", Name: "web-counter"}) {
+		t.Errorf("a BpfApplication: %+v, %v", team.Program, err)
+	}
 }
 
 func TestParsePublishRefuses(t *testing.T) {

@@ -59,22 +59,44 @@ func TestPodTargetsTCX(t *testing.T) {
 	target := buildPodTarget(t)
 	k := podClient(t)
 	ns := testNamespace(t, k, "pods-tcx")
-	counted := startPod(t, k, podTargetPod(ns, "counted", target.Image, map[string]string{"app": "counted"}))
-	other := startPod(t, k, podTargetPod(ns, "other", target.Image, map[string]string{"app": "other"}))
-
+	counted, other := countedAndOther(t, k, ns, target.Image)
 	uid := applyProgram(t, "tcxprogram", "pods-tcx", fmt.Sprintf(podTcx, "pods-tcx", install.Examples["tc-counter"], "egress", "counted", ns))
-	entry := waitEntry(t, uid, "1 of 1 pods attached", func(e bpfleetv1.NodeProgramStatus) bool {
-		return e.Pods != nil && e.Pods.Matched == 1 && e.Pods.Attached == 1 && len(e.Objects.Links) == 1
-	})
-	if got, want := entry.Objects.Links[0].Target, ns+"/counted:eth0"; got != want {
-		t.Errorf("the report's link target is %q, want %q", got, want)
-	}
-	waitJSONPath(t, "tcxprogram/pods-tcx", "{.status.pods.summary}", "1/1")
+	entry := waitOnePod(t, uid, "tcxprogram/pods-tcx", ns+"/counted:eth0")
 	if ids := kernelLinks(t, entry.ProgramID); !slices.Equal(ids, []uint32{entry.Objects.Links[0].LinkID}) {
 		t.Errorf("the kernel has links %v of program %d, want the report's %d", ids, entry.ProgramID, entry.Objects.Links[0].LinkID)
 	}
+	countsOnly(t, entry.Objects.MapIDs["packets"], counted, other)
+	checkAgentLogs(t, "container runtime", "containerd", "grpc")
+}
 
-	packets := entry.Objects.MapIDs["packets"]
+// countedAndOther starts two podtarget pods in ns: counted (labelled
+// app=counted) and other (app=other).
+func countedAndOther(t *testing.T, k client.Client, ns, image string) (counted, other *corev1.Pod) {
+	t.Helper()
+	counted = startPod(t, k, podTargetPod(ns, "counted", image, map[string]string{"app": "counted"}))
+	other = startPod(t, k, podTargetPod(ns, "other", image, map[string]string{"app": "other"}))
+	return counted, other
+}
+
+// waitOnePod waits until the report's entry of program uid (resource)
+// is attached in one pod of one, on target, and its status says 1/1.
+func waitOnePod(t *testing.T, uid types.UID, resource, target string) bpfleetv1.NodeProgramStatus {
+	t.Helper()
+	entry := waitEntry(t, uid, "1 of 1 pods attached", func(e bpfleetv1.NodeProgramStatus) bool {
+		return e.Pods != nil && e.Pods.Matched == 1 && e.Pods.Attached == 1 && len(e.Objects.Links) == 1
+	})
+	if got := entry.Objects.Links[0].Target; got != target {
+		t.Errorf("the report's link target is %q, want %q", got, target)
+	}
+	waitJSONPath(t, resource, "{.status.pods.summary}", "1/1")
+	return entry
+}
+
+// countsOnly checks that the counter of map packets counts what pod
+// counted sends, and nothing of what pod other sends: 20 datagrams
+// answered by each.
+func countsOnly(t *testing.T, packets uint32, counted, other *corev1.Pod) {
+	t.Helper()
 	waitServing(t, counted.Status.PodIP)
 	waitServing(t, other.Status.PodIP)
 	before := quietCounter(t, packets)
@@ -87,7 +109,6 @@ func TestPodTargetsTCX(t *testing.T) {
 	if n := testkernel.MapValue(t, packets, uint32(0)); n < before+20 {
 		t.Errorf("20 datagrams from the counted pod raised its counter from %d to %d, want at least %d", before, n, before+20)
 	}
-	checkAgentLogs(t, "container runtime", "containerd", "grpc")
 }
 
 // testNamespace creates namespace name, deleted when the test ends.
@@ -381,39 +402,18 @@ func TestPodTargetsCgroup(t *testing.T) {
 	target := buildPodTarget(t)
 	k := podClient(t)
 	ns := testNamespace(t, k, "pods-cgroup")
-	counted := startPod(t, k, podTargetPod(ns, "counted", target.Image, map[string]string{"app": "counted"}))
-	other := startPod(t, k, podTargetPod(ns, "other", target.Image, map[string]string{"app": "other"}))
+	counted, other := countedAndOther(t, k, ns, target.Image)
 	unified := unifiedCgroupOf(t, podProcess(t, counted))
 	podDir := filepath.Dir(unified)
 	if _, err := os.Stat(filepath.Join(cgroupFS, "unified", unified)); err != nil || filepath.Base(podDir) != "pod"+string(counted.UID) {
 		t.Fatalf("the pod's process is not in the unified hierarchy: %q (%v)", unified, err)
 	}
-
 	uid := applyProgram(t, "cgroupprogram", "pods-cgroup", fmt.Sprintf(podCgroup, "pods-cgroup", install.Examples["cgroup-counter"], "counted", ns))
-	entry := waitEntry(t, uid, "1 of 1 pods attached", func(e bpfleetv1.NodeProgramStatus) bool {
-		return e.Pods != nil && e.Pods.Matched == 1 && e.Pods.Attached == 1 && len(e.Objects.Links) == 1
-	})
-	if got, want := entry.Objects.Links[0].Target, ns+"/counted:cgroup"; got != want {
-		t.Errorf("the report's link target is %q, want %q", got, want)
-	}
+	entry := waitOnePod(t, uid, "cgroupprogram/pods-cgroup", ns+"/counted:cgroup")
 	if detail := entry.Objects.Links[0].Detail; !strings.HasSuffix(detail, podDir+" egress") {
 		t.Errorf("the link is on %q, want the pod's cgroup %s", detail, podDir)
 	}
-	waitJSONPath(t, "cgroupprogram/pods-cgroup", "{.status.pods.summary}", "1/1")
-
-	packets := entry.Objects.MapIDs["packets"]
-	waitServing(t, counted.Status.PodIP)
-	waitServing(t, other.Status.PodIP)
-	before := quietCounter(t, packets)
-	poke(t, other.Status.PodIP, 20)
-	time.Sleep(300 * time.Millisecond)
-	if n := testkernel.MapValue(t, packets, uint32(0)); n != before {
-		t.Errorf("20 datagrams from the other pod raised the counted pod's counter from %d to %d", before, n)
-	}
-	poke(t, counted.Status.PodIP, 20)
-	if n := testkernel.MapValue(t, packets, uint32(0)); n < before+20 {
-		t.Errorf("20 datagrams from the counted pod raised its counter from %d to %d, want at least %d", before, n, before+20)
-	}
+	countsOnly(t, entry.Objects.MapIDs["packets"], counted, other)
 }
 
 // podProcess is the PID of the process of pod's container (podtarget),
