@@ -242,13 +242,32 @@ func (s *Stack) DeleteAllPrograms(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	for _, k := range controllers.Kinds {
-		if err := s.Client.DeleteAllOf(ctx, k.New()); err != nil {
+		if err := s.deleteAll(ctx, k); err != nil {
 			return fmt.Errorf("delete %s: %w", k.Name, err)
 		}
 	}
 	for _, k := range controllers.Kinds {
 		if err := s.waitEmpty(ctx, k.NewList()); err != nil {
 			return fmt.Errorf("wait for %s to unload: %w", k.Name, err)
+		}
+	}
+	return nil
+}
+
+// deleteAll deletes every program of kind k: at once for a
+// cluster-scoped kind, one by one for a namespaced one (the API server
+// deletes a collection within one namespace only).
+func (s *Stack) deleteAll(ctx context.Context, k controllers.Kind) error {
+	if !k.Namespaced {
+		return s.Client.DeleteAllOf(ctx, k.New())
+	}
+	list := k.NewList()
+	if err := s.Client.List(ctx, list); err != nil {
+		return err
+	}
+	for _, p := range k.Items(list) {
+		if err := client.IgnoreNotFound(s.Client.Delete(ctx, p)); err != nil {
+			return err
 		}
 	}
 	return nil
