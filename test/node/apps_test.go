@@ -82,15 +82,15 @@ func TestBpfApplicationsStayInTheirNamespace(t *testing.T) {
 		for _, other := range teams {
 			before[other] = quietCounter(t, counters[other])
 		}
-		poke(t, ips[ns], 20)
+		poke(t, ips[ns], pokes)
 		time.Sleep(300 * time.Millisecond)
 		for _, other := range teams {
 			n := testkernel.MapValue(t, counters[other], uint32(0))
 			switch {
-			case other == ns && n < before[other]+20:
-				t.Errorf("20 datagrams from %s's pod raised its counter from %d to %d", ns, before[other], n)
-			case other != ns && n != before[other]:
-				t.Errorf("20 datagrams from %s's pod raised %s's counter from %d to %d", ns, other, before[other], n)
+			case other == ns && n < before[other]+pokes:
+				t.Errorf("%d datagrams from %s's pod raised its counter from %d to %d", pokes, ns, before[other], n)
+			case other != ns && n > before[other]+background:
+				t.Errorf("%d datagrams from %s's pod raised %s's counter from %d to %d", pokes, ns, other, before[other], n)
 			}
 		}
 	}

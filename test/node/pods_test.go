@@ -92,22 +92,32 @@ func waitOnePod(t *testing.T, uid types.UID, resource, target string) bpfleetv1.
 	return entry
 }
 
+// pokes is how many datagrams a pod is asked to answer; background is
+// how many packets of its own a quiet pod may send meanwhile (a neighbour
+// entry refreshed: ARP or IPv6 neighbour discovery), which its counter
+// counts too.
+const (
+	pokes      = 50
+	background = 3
+)
+
 // countsOnly checks that the counter of map packets counts what pod
-// counted sends, and nothing of what pod other sends: 20 datagrams
+// counted sends, and nothing of what pod other sends: pokes datagrams
 // answered by each.
 func countsOnly(t *testing.T, packets uint32, counted, other *corev1.Pod) {
 	t.Helper()
 	waitServing(t, counted.Status.PodIP)
 	waitServing(t, other.Status.PodIP)
 	before := quietCounter(t, packets)
-	poke(t, other.Status.PodIP, 20)
+	poke(t, other.Status.PodIP, pokes)
 	time.Sleep(300 * time.Millisecond)
-	if n := testkernel.MapValue(t, packets, uint32(0)); n != before {
-		t.Errorf("20 datagrams from the other pod raised the counted pod's counter from %d to %d", before, n)
+	if n := testkernel.MapValue(t, packets, uint32(0)); n > before+background {
+		t.Errorf("%d datagrams from the other pod raised the counted pod's counter from %d to %d", pokes, before, n)
 	}
-	poke(t, counted.Status.PodIP, 20)
-	if n := testkernel.MapValue(t, packets, uint32(0)); n < before+20 {
-		t.Errorf("20 datagrams from the counted pod raised its counter from %d to %d, want at least %d", before, n, before+20)
+	before = testkernel.MapValue(t, packets, uint32(0))
+	poke(t, counted.Status.PodIP, pokes)
+	if n := testkernel.MapValue(t, packets, uint32(0)); n < before+pokes {
+		t.Errorf("%d datagrams from the counted pod raised its counter from %d to %d, want at least %d", pokes, before, n, before+pokes)
 	}
 }
 
