@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -258,4 +259,34 @@ func runningPod(t *testing.T, ctx context.Context, c client.Client, node, namesp
 		t.Fatal(err)
 	}
 	return pod
+}
+
+// A pod's update starts a pass only when what pod targets plan from
+// changed: not for a readiness flip or a new resourceVersion, which each
+// give the slimmed pod a copy of its own.
+func TestPodUpdatesThatStartAPass(t *testing.T) {
+	pod := func(rv, containerID string, ready bool, labels map[string]string) any {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "web", ResourceVersion: rv, Labels: labels}}
+		p.Spec.NodeName = "n"
+		p.Status.Phase = corev1.PodRunning
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionStatus(strconv.FormatBool(ready))}}
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "app", ContainerID: containerID, Ready: ready,
+			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
+		slim, _ := slimPod(p)
+		return slim
+	}
+	web := map[string]string{"app": "web"}
+	for _, tc := range []struct {
+		name     string
+		old, cur any
+		want     bool
+	}{
+		{"resourceVersion and readiness", pod("1", "c://1", true, web), pod("2", "c://1", false, web), false},
+		{"a container restarted", pod("1", "c://1", true, web), pod("2", "c://2", true, web), true},
+		{"labels", pod("1", "c://1", true, web), pod("2", "c://1", true, map[string]string{"app": "db"}), true},
+	} {
+		if got := changed(tc.old, tc.cur); got != tc.want {
+			t.Errorf("%s: changed %v, want %v", tc.name, got, tc.want)
+		}
+	}
 }

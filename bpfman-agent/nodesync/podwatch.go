@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -112,24 +113,27 @@ func pokeOnChange(r *Reconciler) toolscache.ResourceEventHandlerFuncs {
 		AddFunc:    func(any) { r.poke() },
 		DeleteFunc: func(any) { r.poke() },
 		UpdateFunc: func(old, cur any) {
-			if planned(old) != planned(cur) {
+			if changed(old, cur) {
 				r.poke()
 			}
 		},
 	}
 }
 
-// planned is what pod targets plan from in obj, comparable.
-func planned(obj any) string {
-	switch o := obj.(type) {
+// changed reports whether cur differs from old in what pod targets plan
+// from: a slim pod's labels, spec and status (see slimPod), a namespace's
+// labels. (Compared by value: each slimmed copy has pointers of its own.)
+func changed(old, cur any) bool {
+	switch o := old.(type) {
 	case *corev1.Pod:
-		c := o.DeepCopy()
-		c.ResourceVersion = ""
-		return fmt.Sprint(c.Labels, c.Spec, c.Status)
+		c, ok := cur.(*corev1.Pod)
+		return !ok || !equality.Semantic.DeepEqual(o.Labels, c.Labels) ||
+			!equality.Semantic.DeepEqual(o.Spec, c.Spec) || !equality.Semantic.DeepEqual(o.Status, c.Status)
 	case *metav1.PartialObjectMetadata:
-		return fmt.Sprint(o.Labels)
+		c, ok := cur.(*metav1.PartialObjectMetadata)
+		return !ok || !equality.Semantic.DeepEqual(o.Labels, c.Labels)
 	}
-	return ""
+	return true
 }
 
 // podSource is what a pass's facts list the node's pods from: nil while
