@@ -1,10 +1,9 @@
-package main
+package cli
 
 import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/spf13/pflag"
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content/oci"
 	"oras.land/oras-go/v2/errdef"
@@ -30,7 +30,7 @@ type where struct {
 	stdin         io.Reader
 }
 
-func (w *where) bind(fs *flag.FlagSet, stdin io.Reader) {
+func (w *where) bind(fs *pflag.FlagSet, stdin io.Reader) {
 	fs.StringVar(&w.layout, "oci-layout", "", "use the OCI image layout in this directory instead of the registry")
 	fs.BoolVar(&w.plainHTTP, "plain-http", false, "speak plain HTTP to the registry (always so for 127.0.0.1 and localhost)")
 	fs.StringVar(&w.username, "username", "", "registry user name (default: from the docker config file)")
@@ -152,31 +152,4 @@ func (t *target) resolve(ctx context.Context) (ocispec.Descriptor, error) {
 // repoName is "registry/repository", as signatures name it.
 func (t *target) repoName() string {
 	return t.ref.Registry + "/" + t.ref.Repository
-}
-
-// localStore opens the layout where build keeps images of ref's
-// repository: $BPFLEET_STORE (default ~/.local/share/bpfleet/images), one
-// layout per registry/repository, tagged by tag.
-func localStore(ref string) (*target, error) {
-	root := os.Getenv("BPFLEET_STORE")
-	if root == "" {
-		dataHome := os.Getenv("XDG_DATA_HOME")
-		if dataHome == "" {
-			home, err := os.UserHomeDir()
-			if err != nil {
-				return nil, fmt.Errorf("local image store: %w (set BPFLEET_STORE)", err)
-			}
-			dataHome = filepath.Join(home, ".local", "share")
-		}
-		root = filepath.Join(dataHome, "bpfleet", "images")
-	}
-	r, err := bpfoci.ParseReference(ref)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errUsage, err)
-	}
-	if _, err := r.Digest(); err == nil {
-		return nil, fmt.Errorf("%w: %s: build and push name images by tag, not digest", errUsage, ref)
-	}
-	w := where{layout: filepath.Join(root, strings.ReplaceAll(r.Registry, ":", "_"), filepath.FromSlash(r.Repository))}
-	return w.open(ref)
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -99,11 +99,16 @@ func TestRefusals(t *testing.T) {
 		{"not in the registry", []string{"image", "inspect", e.host + "/team/absent:v1"}, exitNotFound, "not found"},
 		{"no such layout", []string{"image", "inspect", "--oci-layout", noLayout, ref}, exitNotFound, "no OCI image layout"},
 		{"unknown command", []string{"image", "frobnicate"}, exitUsage, "unknown command"},
-		{"help is no failure", []string{"image", "push", "-h"}, 0, "usage: bpfleet image push"},
+		{"help is no failure", []string{"image", "push", "-h"}, 0, "bpfleet image push REF [flags]"},
+		{"an unknown flag", []string{"image", "push", "--frobnicate", ref}, exitUsage, "unknown flag: --frobnicate"},
+		{"no key", []string{"image", "verify", ref}, exitUsage, `required flag(s) "key" not set`},
+		{"two references", []string{"image", "inspect", ref, ref}, exitUsage, "want one image reference"},
+		{"a digest in the store", []string{"image", "build", "-f", le, "-t", e.host + "/team/x@sha256:" + strings.Repeat("0", 64)}, exitUsage, "by tag, not digest"},
+		{"an output format", []string{"image", "inspect", "-o", "xml", ref}, exitUsage, "want table, json, yaml"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, _, errs := e.bpfleet(tc.args...)
-			if code != tc.code || !strings.Contains(errs, tc.msg) {
+			code, out, errs := e.bpfleet(tc.args...)
+			if code != tc.code || !strings.Contains(errs+out, tc.msg) {
 				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, errs, tc.code, tc.msg)
 			}
 		})

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -61,7 +61,7 @@ func (e *env) bpfleet(args ...string) (code int, stdout, stderr string) {
 	if stdin == nil {
 		stdin = strings.NewReader("")
 	}
-	code = run(args, stdin, &out, &errb)
+	code = Main(append([]string{"bpfleet"}, args...), stdin, &out, &errb)
 	return code, strings.TrimSpace(out.String()), errb.String()
 }
 
