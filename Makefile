@@ -48,9 +48,15 @@ manifests: ## Generate CRDs and RBAC roles from the kubebuilder markers, and the
 verify: deps ## Fail if generated files are not current.
 	hack/verify.sh
 
+# What `bpfleet version`, the logs and the *_build_info metrics say.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -X github.com/bpfleet/bpfleet/internal/buildinfo.version=$(VERSION) -X github.com/bpfleet/bpfleet/internal/buildinfo.revision=$(REVISION)
+
 .PHONY: build
-build: ## Build the operator, the agent and the local stack into bin/.
-	go build -tags $(BUILD_TAGS) -o bin/ ./cmd/... ./bpfman-agent
+build: ## Build the operator, the agent, the local stack and the CLI into bin/, with bin/kubectl-bpfleet (the kubectl plugin) beside bpfleet.
+	go build -tags $(BUILD_TAGS) -ldflags "$(LDFLAGS)" -o bin/ ./cmd/... ./bpfman-agent
+	ln -sf bpfleet bin/kubectl-bpfleet
 
 .PHONY: images
 images: ## Build the operator and agent images (linux/amd64, linux/arm64, no Docker) and push them to $(REGISTRY) as :$(TAG) (default dev).

@@ -7,7 +7,8 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"runtime/debug"
+
+	"github.com/bpfleet/bpfleet/internal/buildinfo"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -44,10 +45,12 @@ func main() {
 	o.CSI.Registry = filepath.Join(kubeletDir, "plugins_registry")
 	o.CSI.MountUnder = filepath.Join(kubeletDir, "pods")
 	o.CSI.StateDir = filepath.Join(o.StateDir, "csi")
-	o.CSI.Version = version()
+	build := buildinfo.Get()
+	o.CSI.Version = build.Version
 	nodesync.TuneGC()
 	memprofile.EnableIfServed(o.PprofAddr)
 	log := ctrl.Log.WithName("setup")
+	log.Info("starting bpfman-agent", build.KeysAndValues()...)
 
 	mgr, err := nodesync.NewManager(ctrl.GetConfigOrDie(), nodesync.Scheme(), o)
 	if err == nil {
@@ -57,13 +60,4 @@ func main() {
 		log.Error(err, "agent failed")
 		os.Exit(1)
 	}
-}
-
-// version is the agent's module version as the build recorded it
-// ("(devel)" for a build of a source tree), which the CSI driver names.
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "unknown"
 }

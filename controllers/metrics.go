@@ -8,8 +8,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
+	"github.com/bpfleet/bpfleet/internal/buildinfo"
 	"github.com/bpfleet/bpfleet/internal/scrape"
 )
 
@@ -27,6 +29,11 @@ var (
 		"MapPolicy resources by state: ready, progressing, stalled or deleting.",
 		[]string{"state"}, nil)
 )
+
+func init() {
+	ctrlmetrics.Registry.MustRegister(buildinfo.Get().Collector("bpfleet_operator_build_info",
+		"The operator's build: always 1, labelled with its version, git revision and Go version."))
+}
 
 // programStates are the states bpfleet_programs reports, each always
 // present (0 when no program is in it) so that dashboards show zeros.

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bpfleet/bpfleet/internal/buildinfo"
+
 	"github.com/prometheus/client_golang/prometheus"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -46,7 +48,8 @@ var (
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(programLoads, loadFailures, verifierRejections, imageFetches, imagePulls, volumePublishes, volumesMounted)
+	ctrlmetrics.Registry.MustRegister(programLoads, loadFailures, verifierRejections, imageFetches, imagePulls, volumePublishes, volumesMounted,
+		buildinfo.Get().Collector("bpfleet_agent_build_info", "The agent's build: always 1, labelled with its version, git revision and Go version."))
 }
 
 // Results of a volume's publish.

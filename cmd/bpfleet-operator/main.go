@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bpfleet/bpfleet/internal/buildinfo"
+
 	"k8s.io/apimachinery/pkg/types"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -63,6 +65,7 @@ func main() {
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zopts)))
 	log := ctrl.Log.WithName("setup")
+	log.Info("starting bpfleet-operator", buildinfo.Get().KeysAndValues()...)
 
 	cfg := ctrl.GetConfigOrDie()
 	// A spec write per node: at a thousand nodes, controller-runtime's

@@ -9,13 +9,16 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/bpfleet/bpfleet/internal/buildinfo"
 )
 
 // compile cross-compiles img's package for p into the cache directory,
 // a static stripped binary, and returns its content.
 func compile(ctx context.Context, opts Options, img Image, p v1.Platform) ([]byte, error) {
 	out := filepath.Join(opts.CacheDir, platformDir(p), img.Name)
-	if err := Binary(ctx, opts.Dir, img.Package, out, p); err != nil {
+	stamp := buildinfo.Stamp{Version: opts.Version, Revision: opts.Revision}
+	if err := Binary(ctx, opts.Dir, img.Package, out, p, stamp); err != nil {
 		return nil, err
 	}
 	return os.ReadFile(out)
@@ -29,13 +32,15 @@ func compile(ctx context.Context, opts Options, img Image, p v1.Platform) ([]byt
 const BuildTags = "grpcnotrace"
 
 // Binary builds pkg (a package path, from dir) for p into out as it goes
-// into an image: static, stripped, with no path of the build machine.
-// Benchmarks build what they measure with it, so that they measure what
-// users run.
-func Binary(ctx context.Context, dir, pkg, out string, p v1.Platform) error {
+// into an image: static, stripped, with no path of the build machine, and
+// stamp (the image's version and revision labels) written in for
+// `bpfleet version`, the logs and the *_build_info metrics. Benchmarks
+// build what they measure with it, so that they measure what users run.
+func Binary(ctx context.Context, dir, pkg, out string, p v1.Platform, stamp buildinfo.Stamp) error {
 	// -buildvcs=false: the binary does not depend on git's state, the
-	// revision label says it.
-	cmd := exec.CommandContext(ctx, "go", "build", "-tags", BuildTags, "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, pkg)
+	// stamp says it.
+	ldflags := strings.TrimSpace("-s -w " + stamp.LDFlags())
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", BuildTags, "-trimpath", "-buildvcs=false", "-ldflags="+ldflags, "-o", out, pkg)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), goEnv(p)...)
 	if msg, err := cmd.CombinedOutput(); err != nil {

@@ -16,14 +16,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpf"
+	"github.com/bpfleet/bpfleet/internal/buildinfo"
 	"github.com/bpfleet/bpfleet/internal/controlplane"
 	"github.com/bpfleet/bpfleet/internal/images"
 	"github.com/bpfleet/bpfleet/internal/scheme"
 	"github.com/bpfleet/bpfleet/internal/testkernel"
 	"github.com/bpfleet/bpfleet/internal/testproc"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // idleWindow is how long each idle reading lasts: long enough to hold one
@@ -184,7 +186,7 @@ func buildBinaries(b *testing.B, dir string) map[string]string {
 	host := v1.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH}
 	for name, pkg := range map[string]string{"bpfleet-operator": "../../cmd/bpfleet-operator", "bpfman-agent": "../../bpfman-agent", "baseline": "./baseline"} {
 		bin := filepath.Join(dir, name)
-		if err := images.Binary(context.Background(), ".", pkg, bin, host); err != nil {
+		if err := images.Binary(context.Background(), ".", pkg, bin, host, buildinfo.Stamp{}); err != nil {
 			b.Fatal(err)
 		}
 		out[name] = bin
