@@ -116,7 +116,7 @@ func leaseCache(namespace string) cache.ByObject {
 
 // trimReport is how the operator's cache holds a report: without the
 // managed fields, and without what each entry says for the node's users
-// only (program ID, pin path, links and maps), which the operator never
+// only (program ID, pin path, links, maps, run statistics), which the operator never
 // reads. At 5,000 nodes × 100 programs those were most of what the
 // cache held. What is left of an application's per-program statuses is
 // the same on every node where it runs alike, and shared
@@ -126,9 +126,9 @@ func trimReport(o any) (any, error) {
 	if report, ok := o.(*bpfleetv1.NodeProgramReport); ok {
 		for i := range report.Status.Programs {
 			e := &report.Status.Programs[i]
-			e.ProgramID, e.PinPath, e.Objects = 0, "", bpfleetv1.KernelObjects{}
+			e.ProgramID, e.PinPath, e.Objects, e.RunStats = 0, "", bpfleetv1.KernelObjects{}, nil
 			for j := range e.Programs {
-				e.Programs[j].ProgramID, e.Programs[j].Links = 0, nil
+				e.Programs[j].ProgramID, e.Programs[j].Links, e.Programs[j].RunStats = 0, nil, nil
 			}
 			e.Programs = reportedPrograms.share(e.Programs)
 		}

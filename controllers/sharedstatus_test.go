@@ -53,7 +53,7 @@ func TestReportsShareTheirProgramStatuses(t *testing.T) {
 // that reports share only statuses equal in every field: a field added to
 // ProgramAttachmentStatus must be said there (or dropped by trimReport).
 func TestStatusTextSaysEveryField(t *testing.T) {
-	said := []string{"Name", "State", "Message", "ProgramID", "Links"}
+	said := []string{"Name", "State", "Message", "ProgramID", "Links", "RunStats"}
 	typ := reflect.TypeFor[bpfleetv1.ProgramAttachmentStatus]()
 	for i := range typ.NumField() {
 		if f := typ.Field(i); !slices.Contains(said, f.Name) {

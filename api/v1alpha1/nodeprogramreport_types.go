@@ -184,6 +184,25 @@ type NodeProgramStatus struct {
 	// and where it attached; each link names its pod.
 	// +optional
 	Pods *PodTargetsStatus `json:"pods,omitempty"`
+	// RunStats are the program's run statistics, for a program whose
+	// resource asks for them (runStats); an application's are per program.
+	// +optional
+	RunStats *RunStats `json:"runStats,omitempty"`
+}
+
+// RunStats are the kernel's run statistics of one program on one node, as
+// the agent last read them: at most once a minute (the agent's resync),
+// so that they move the node's report no more often. The same counters
+// are the agent's metrics bpfleet_agent_program_run_count_total and
+// bpfleet_agent_program_run_time_seconds_total, read at each scrape.
+type RunStats struct {
+	// RunCount is how often the program ran and RunTimeNs how long it ran
+	// in all, in nanoseconds (the kernel's run_cnt and run_time_ns): the
+	// kernel counts while some program on the node asks for statistics.
+	RunCount  uint64 `json:"runCount"`
+	RunTimeNs uint64 `json:"runTimeNs"`
+	// ReadAt is when the agent read them.
+	ReadAt metav1.Time `json:"readAt"`
 }
 
 // MaxMountsReported bounds the mounts one report entry lists.
@@ -219,6 +238,9 @@ type ProgramAttachmentStatus struct {
 	// Links of the program, one per attach target.
 	// +optional
 	Links []LinkStatus `json:"links,omitempty"`
+	// RunStats as in NodeProgramStatus, for this program.
+	// +optional
+	RunStats *RunStats `json:"runStats,omitempty"`
 }
 
 // NodeMapPolicyStatus is one MapPolicy on one node.

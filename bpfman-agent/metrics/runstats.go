@@ -61,16 +61,21 @@ func (r *RunStats) Collect(ch chan<- prometheus.Metric) {
 	programs := r.programs
 	r.mu.Unlock()
 	for _, m := range programs {
-		prog, err := ebpf.NewProgramFromID(ebpf.ProgramID(m.ID))
-		if err != nil {
-			continue
-		}
-		st, err := prog.Stats()
-		prog.Close()
+		st, err := ReadRunStats(m.ID)
 		if err != nil {
 			continue
 		}
 		ch <- prometheus.MustNewConstMetric(runCountDesc, prometheus.CounterValue, float64(st.RunCount), m.Kind, m.Program, m.Function)
 		ch <- prometheus.MustNewConstMetric(runTimeDesc, prometheus.CounterValue, st.Runtime.Seconds(), m.Kind, m.Program, m.Function)
 	}
+}
+
+// ReadRunStats reads the kernel's run statistics of program id.
+func ReadRunStats(id uint32) (*ebpf.ProgramStats, error) {
+	prog, err := ebpf.NewProgramFromID(ebpf.ProgramID(id))
+	if err != nil {
+		return nil, err
+	}
+	defer prog.Close()
+	return prog.Stats()
 }

@@ -69,8 +69,10 @@ type Reconciler struct {
 	// failed remembers terminal failures by program UID, at the revision
 	// and targets that failed, so it is not reloaded until they change.
 	failed map[types.UID]terminalFailure
-	// stats holds the kernel's BPF run statistics on while a program asks.
-	stats programs.Stats
+	// stats holds the kernel's BPF run statistics on while a program asks;
+	// runStats are those the report holds.
+	stats    programs.Stats
+	runStats runStatsReads
 	// synced is set once a pass has compared the kernel with the spec and
 	// reported: the agent's readiness.
 	synced atomic.Bool

@@ -24,8 +24,9 @@ import (
 // what it runs.
 type nodeView struct {
 	Node string `json:"node"`
-	// Agent is Ready, NotReady (its Ready condition), Silent (its Lease
-	// expired) or Unknown (no report yet).
+	// Agent is Alive (it renewed its Lease within the Lease's duration),
+	// Silent (it did not), NotReady (its report says so) or Unknown (no
+	// Lease the caller may read).
 	Agent string `json:"agent"`
 	// AgentMessage says why an agent is not Ready.
 	AgentMessage string `json:"agentMessage,omitempty"`
@@ -98,13 +99,13 @@ func nodeViews(ctx context.Context, c *cluster, now time.Time) ([]nodeView, erro
 	views := map[string]*nodeView{}
 	for i := range sets.Items {
 		set := &sets.Items[i]
-		views[set.Name] = &nodeView{Node: set.Name, Agent: "Unknown", Programs: len(set.Spec.Programs) + len(set.Spec.Withheld)}
+		views[set.Name] = &nodeView{Node: set.Name, Agent: agentUnknown, Programs: len(set.Spec.Programs) + len(set.Spec.Withheld)}
 	}
 	for i := range reports.Items {
 		r := &reports.Items[i]
 		v := views[r.Name]
 		if v == nil {
-			v = &nodeView{Node: r.Name}
+			v = &nodeView{Node: r.Name, Agent: agentUnknown}
 			views[r.Name] = v
 		}
 		v.fromReport(r)
@@ -139,14 +140,9 @@ func agentLeases(ctx context.Context, c *cluster) (map[string]*coordinationv1.Le
 }
 
 func (v *nodeView) fromReport(r *bpfleetv1.NodeProgramReport) {
-	v.Agent, v.LastSync, v.Capabilities = "Unknown", r.Status.LastSync, r.Status.Capabilities
-	if c := meta.FindStatusCondition(r.Status.Conditions, bpfleetv1.ConditionReady); c != nil {
-		v.Agent = "NotReady"
-		if c.Status == metav1.ConditionTrue {
-			v.Agent = "Ready"
-		} else {
-			v.AgentMessage = c.Message
-		}
+	v.LastSync, v.Capabilities = r.Status.LastSync, r.Status.Capabilities
+	if c := meta.FindStatusCondition(r.Status.Conditions, bpfleetv1.ConditionReady); c != nil && c.Status != metav1.ConditionTrue {
+		v.Agent, v.AgentMessage = "NotReady", c.Message
 	}
 	for _, p := range r.Status.Programs {
 		switch p.State {
@@ -158,7 +154,11 @@ func (v *nodeView) fromReport(r *bpfleetv1.NodeProgramReport) {
 	}
 }
 
-// fromLease marks an agent whose Lease expired Silent.
+// agentUnknown is an agent whose Lease the caller cannot read.
+const agentUnknown = "Unknown"
+
+// fromLease says whether the agent is alive: it renewed its Lease within
+// the Lease's duration. A report saying NotReady stands.
 func (v *nodeView) fromLease(l *coordinationv1.Lease, now time.Time) {
 	if l.Spec.RenewTime == nil {
 		return
@@ -168,9 +168,12 @@ func (v *nodeView) fromLease(l *coordinationv1.Lease, now time.Time) {
 	if d := l.Spec.LeaseDurationSeconds; d != nil && *d > 0 {
 		within = time.Duration(*d) * time.Second
 	}
-	if now.Sub(l.Spec.RenewTime.Time) > within {
+	switch {
+	case now.Sub(l.Spec.RenewTime.Time) > within:
 		v.Agent = "Silent"
 		v.AgentMessage = fmt.Sprintf("the agent last renewed its Lease %s ago", duration.HumanDuration(now.Sub(l.Spec.RenewTime.Time)))
+	case v.Agent == agentUnknown:
+		v.Agent = "Alive"
 	}
 }
 

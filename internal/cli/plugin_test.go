@@ -70,9 +70,9 @@ func TestPluginStatusAndNodes(t *testing.T) {
 
 	table := mustPlugin(t, kubeconfig, "status")
 	for _, want := range [][]string{
-		{"node-a", "bpfapplication/team-a/flows", "1", "Failed", "-", "-", "-", "sha256:0123456789ab", "ImageNotFound:", "pull", "failed:"},
-		{"node-a", "tracepointprogram/opens", "2", "Ready", "41", "1002", "-", "sha256:0123456789ab", "-"},
-		{"node-b", "tracepointprogram/opens", "2", "Pending", "-", "-", "-", "sha256:0123456789ab", "the", "node's", "agent", "has", "not"},
+		{"node-a", "bpfapplication/team-a/flows", "1", "Failed", "-", "-", "-", "-", "sha256:0123456789ab", "ImageNotFound:", "pull", "failed:"},
+		{"node-a", "tracepointprogram/opens", "2", "Ready", "41", "1002", "-", "1200", "(1.5µs", "avg)", "sha256:0123456789ab", "-"},
+		{"node-b", "tracepointprogram/opens", "2", "Pending", "-", "-", "-", "-", "sha256:0123456789ab", "the", "node's", "agent", "has", "not"},
 	} {
 		if !hasRow(table, want...) {
 			t.Errorf("status lacks the row %q:\n%s", want, table)
@@ -82,7 +82,7 @@ func TestPluginStatusAndNodes(t *testing.T) {
 	var list struct{ Items []nodeProgram }
 	decode(t, mustPlugin(t, kubeconfig, "status", "tracepointprogram/opens", "-o", "json"), &list)
 	if len(list.Items) != 2 || list.Items[0].UID != opens.UID || list.Items[0].ProgramID != 41 ||
-		len(list.Items[0].Links) != 1 || list.Items[0].Maps["counts"] != 40 {
+		len(list.Items[0].Links) != 1 || list.Items[0].Maps["counts"] != 40 || list.Items[0].RunStats.RunCount != 1200 {
 		t.Errorf("status tracepointprogram/opens -o json = %+v", list.Items)
 	}
 	if out := mustPlugin(t, kubeconfig, "status", "tpp/opens"); !strings.Contains(out, "tracepointprogram/opens  Ready: Unknown  generation 1") ||
@@ -121,7 +121,7 @@ func TestPluginStatusAndNodes(t *testing.T) {
 
 	nodes := mustPlugin(t, kubeconfig, "nodes")
 	for _, want := range [][]string{
-		{"node-a", "Ready", "6.18.0-test", "true", "1/2", "1", "Tracepoint,XDP", "Kprobe"},
+		{"node-a", "Alive", "6.18.0-test", "true", "1/2", "1", "Tracepoint,XDP", "Kprobe"},
 		{"node-b", "Silent", "-", "-", "0/1", "0", "-", "-"},
 	} {
 		if !hasRow(nodes, want...) {
@@ -211,7 +211,8 @@ func writeCluster(t *testing.T, k8s client.Client) (*bpfleetv1.TracepointProgram
 			}},
 			Programs: bpfleetv1.NodeProgramStatusEntries{
 				{UID: opens.UID, Generation: 2, State: bpfleetv1.StateReady, ProgramID: 41, PinPath: "/sys/fs/bpf/bpfleet/" + string(opens.UID) + "/2",
-					Objects: bpfleetv1.KernelObjects{Links: []bpfleetv1.LinkStatus{{Target: "syscalls/sys_enter_openat", LinkID: 1002}}, MapIDs: map[string]uint32{"counts": 40}}},
+					Objects:  bpfleetv1.KernelObjects{Links: []bpfleetv1.LinkStatus{{Target: "syscalls/sys_enter_openat", LinkID: 1002}}, MapIDs: map[string]uint32{"counts": 40}},
+					RunStats: &bpfleetv1.RunStats{RunCount: 1200, RunTimeNs: 1800000, ReadAt: now}},
 				{UID: app.UID, Generation: 1, State: bpfleetv1.StateFailed, Reason: "ImageNotFound", Message: "pull failed: not found"},
 			},
 			Conditions: []metav1.Condition{{Type: bpfleetv1.ConditionReady, Status: metav1.ConditionTrue, Reason: "Synced", LastTransitionTime: now}},

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -50,6 +51,9 @@ type nodeProgram struct {
 	Maps      map[string]uint32                   `json:"maps,omitempty"`
 	Pods      *bpfleetv1.PodTargetsStatus         `json:"pods,omitempty"`
 	PinPath   string                              `json:"pinPath,omitempty"`
+	// RunStats, for a program that asks for them (an application's are
+	// in Programs).
+	RunStats *bpfleetv1.RunStats `json:"runStats,omitempty"`
 }
 
 func newStatusCmd(kube *kubeFlags, st streams) *cobra.Command {
@@ -283,15 +287,15 @@ func nodeRows(set *bpfleetv1.NodeProgramSet, report *bpfleetv1.NodeProgramReport
 // report fills in what the node's report says.
 func (r *nodeProgram) report(st *bpfleetv1.NodeProgramStatus) {
 	r.Reported, r.State, r.Reason, r.Message = st.Generation, st.State, st.Reason, st.Message
-	r.ProgramID, r.Programs, r.Pods, r.PinPath = st.ProgramID, st.Programs, st.Pods, st.PinPath
+	r.ProgramID, r.Programs, r.Pods, r.PinPath, r.RunStats = st.ProgramID, st.Programs, st.Pods, st.PinPath, st.RunStats
 	r.Links, r.Maps = st.Objects.Links, st.Objects.MapIDs
 }
 
 func printStatus(w io.Writer, rows []nodeProgram, wide bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	header := "NODE\tPROGRAM\tGEN\tSTATE\tPROGRAM IDS\tLINK IDS\tPODS\tDIGEST\tMESSAGE"
+	header := "NODE\tPROGRAM\tGEN\tSTATE\tPROGRAM IDS\tLINK IDS\tPODS\tRUNS\tDIGEST\tMESSAGE"
 	if wide {
-		header = "NODE\tPROGRAM\tGEN\tSTATE\tPROGRAM IDS\tLINKS\tPODS\tIMAGE\tPIN PATH\tMESSAGE"
+		header = "NODE\tPROGRAM\tGEN\tSTATE\tPROGRAM IDS\tLINKS\tPODS\tRUNS\tIMAGE\tPIN PATH\tMESSAGE"
 	}
 	fmt.Fprintln(tw, header)
 	for _, r := range rows {
@@ -313,12 +317,12 @@ func printStatus(w io.Writer, rows []nodeProgram, wide bool) {
 		}
 		if wide {
 			image := orDash(r.Image + r.Path)
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Node, name, gen, r.State, r.programIDs(),
-				r.links(true), pods, image, orDash(r.PinPath), oneLine(msg, 0))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Node, name, gen, r.State, r.programIDs(),
+				r.links(true), pods, r.runs(), image, orDash(r.PinPath), oneLine(msg, 0))
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Node, name, gen, r.State, r.programIDs(),
-			r.links(false), pods, orDash(imageDigest(r.Image)), oneLine(msg, 80))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Node, name, gen, r.State, r.programIDs(),
+			r.links(false), pods, r.runs(), orDash(imageDigest(r.Image)), oneLine(msg, 80))
 	}
 	tw.Flush()
 }
@@ -367,6 +371,30 @@ func (r *nodeProgram) links(withTargets bool) string {
 		out = append(out[:most], fmt.Sprintf("+%d", len(out)-most))
 	}
 	return orDash(strings.Join(out, ","))
+}
+
+// runs says how often the program ran (an application's programs in
+// all) and for how long on average, as the agent last read it: "-" for a
+// program that does not ask for run statistics.
+func (r *nodeProgram) runs() string {
+	all := []*bpfleetv1.RunStats{r.RunStats}
+	for _, p := range r.Programs {
+		all = append(all, p.RunStats)
+	}
+	var count, ns uint64
+	seen := false
+	for _, st := range all {
+		if st != nil {
+			seen, count, ns = true, count+st.RunCount, ns+st.RunTimeNs
+		}
+	}
+	if !seen {
+		return "-"
+	}
+	if count == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%d (%v avg)", count, time.Duration(ns/count))
 }
 
 // imageDigest is the short digest of an image reference by digest.

@@ -14,6 +14,7 @@ import (
 
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 	"github.com/bpfleet/bpfleet/bpf"
+	"github.com/bpfleet/bpfleet/internal/buildinfo"
 )
 
 // A platform team's whole path, with the bpfleet binary: build a
@@ -84,11 +85,15 @@ func TestCLIBuildPushSignApply(t *testing.T) {
 func buildCLI(t *testing.T, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "bpfleet")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/bpfleet").CombinedOutput(); err != nil {
+	ldflags := "-ldflags=" + cliStamp.LDFlags()
+	if out, err := exec.Command("go", "build", ldflags, "-o", bin, "../../cmd/bpfleet").CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/bpfleet: %v\n%s", err, out)
 	}
 	return bin
 }
+
+// cliStamp is the build the tests' CLI says it is (bpfleet version).
+var cliStamp = buildinfo.Stamp{Version: "v0.0.0-e2e", Revision: "e2e0c0ffee0123456789"}
 
 func writeTestFile(t *testing.T, path string, data []byte) {
 	t.Helper()

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"os"
+	"runtime"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -23,7 +24,10 @@ func TestMetrics(t *testing.T) {
 	if err := s.Client.Create(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	waitReady(t, s.Client, p.Name)
+	metered := waitReady(t, s.Client, p.Name)
+	if st := nodeEntry(t, s.Client, metered.UID); st.RunStats == nil || st.RunStats.ReadAt.IsZero() {
+		t.Errorf("the node's report holds no run statistics of a program that asks for them: %+v", st)
+	}
 	plain := counter("unmetered", s.Example, nil)
 	if err := s.Client.Create(ctx, plain); err != nil {
 		t.Fatal(err)
@@ -45,6 +49,8 @@ func TestMetrics(t *testing.T) {
 		{"bpfleet_agent_program_loads_total", map[string]string{"result": "loaded"}},
 		{"bpfleet_agent_image_fetches_total", nil},
 		{"controller_runtime_reconcile_time_seconds", map[string]string{"controller": "nodesync"}},
+		{"bpfleet_agent_build_info", map[string]string{"goversion": runtime.Version()}},
+		{"bpfleet_operator_build_info", map[string]string{"goversion": runtime.Version()}},
 		// The operator's:
 		{"bpfleet_programs", map[string]string{"kind": "TracepointProgram", "state": "ready"}},
 		{"bpfleet_program_nodes", map[string]string{"program": p.Name, "state": "ready"}},
