@@ -67,6 +67,8 @@ type result struct {
 	apiserverCPU, etcdCPU, agentsCPU time.Duration
 	// The machine's CPUs during the run, summed: busy, idle, stolen.
 	machine testproc.Machine
+	// plugin is what kubectl bpfleet costs on the converged cluster.
+	plugin pluginReads
 }
 
 // The simulated agents start agentsPerTick at a time, one batch each
@@ -194,6 +196,7 @@ func runOf(tb testing.TB, n int, w workload) result {
 	if notReady != nil {
 		tb.Fatalf("%v; the figures until then:\n%s", notReady, res.summary())
 	}
+	res.plugin = measurePlugin(tb, c, plane.Root, kubeconfig, w.object(0))
 	return res
 }
 
@@ -634,6 +637,10 @@ func (r result) summary() string {
 	for _, v := range r.requests {
 		total += v
 	}
+	p := r.plugin
+	fmt.Fprintf(&b, "kubectl bpfleet: status %v (allocates %.1f MiB), nodes %v, one program's status %v; the two lists alone %v, kubectl get nodeprogramreports -o json %v\n",
+		p.status.Round(time.Millisecond), p.statusAllocMiB, p.nodes.Round(time.Millisecond), p.one.Round(time.Millisecond),
+		p.rawLists.Round(time.Millisecond), p.kubectlGet.Round(time.Millisecond))
 	fmt.Fprintf(&b, "API requests: %.0f total;", total)
 	for _, k := range topRequests(r.requests, 8) {
 		fmt.Fprintf(&b, " %s=%.0f", k, r.requests[k])

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr"
 
@@ -117,4 +118,11 @@ func benchScaleOf(b *testing.B, n int, w workload) {
 	b.ReportMetric(r.etcdCPU.Seconds(), "etcd-cpu-s")
 	b.ReportMetric(r.agentsCPU.Seconds(), "agents-cpu-s")
 	b.ReportMetric(r.machine.Steal.Seconds(), "stolen-cpu-s")
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(ms(r.plugin.rawLists), "raw-lists-ms")
+	b.ReportMetric(ms(r.plugin.status), "plugin-status-ms")
+	b.ReportMetric(ms(r.plugin.nodes), "plugin-nodes-ms")
+	b.ReportMetric(ms(r.plugin.one), "plugin-status-one-ms")
+	b.ReportMetric(ms(r.plugin.kubectlGet), "kubectl-get-reports-ms")
+	b.ReportMetric(r.plugin.statusAllocMiB, "plugin-status-alloc-MiB")
 }
