@@ -26,7 +26,7 @@ func newImageCmd(st streams) *cobra.Command {
 eBPF object, config labels io.ebpf.programs and io.ebpf.maps read from the
 ELF. build keeps images in a local store ($BPFLEET_STORE, default
 ~/.local/share/bpfleet/images) until push; ls, rm and inspect work on it.`,
-		Args: noArgs,
+		Args: anyArgs,
 		RunE: helpOrUnknown,
 	}
 	cmd.AddCommand(newBuildCmd(st), newPushCmd(st), newInspectCmd(st), newListCmd(st), newRemoveCmd(st),
@@ -149,13 +149,12 @@ plain HTTP. Prints REPOSITORY@DIGEST.`,
 
 func push(st streams, w *where, quiet bool, ref string) error {
 	ctx := context.Background()
-	src, err := localStore(ref)
+	src, root, ok, err := storedImage(ctx, ref)
 	if err != nil {
 		return err
 	}
-	root, err := src.resolve(ctx)
-	if err != nil {
-		return fmt.Errorf("%w (build it first: bpfleet image build -t %s)", err, ref)
+	if !ok {
+		return fmt.Errorf("%s: not in the local store: %w (build it first: bpfleet image build -t %s)", ref, oci.ErrNotFound, ref)
 	}
 	dst, err := w.open(ref)
 	if err != nil {

@@ -95,7 +95,7 @@ not signed by the keys given; 4 the image, tag or program does not exist;
 		Version:       buildinfo.Get().String(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
-		Args:          noArgs,
+		Args:          anyArgs,
 		RunE:          helpOrUnknown,
 	}
 	if plugin {
@@ -143,8 +143,8 @@ func helpOrUnknown(cmd *cobra.Command, args []string) error {
 	return fmt.Errorf("%w: %s", errUsage, msg)
 }
 
-// noArgs accepts any arguments for helpOrUnknown to judge.
-func noArgs(*cobra.Command, []string) error { return nil }
+// anyArgs accepts any arguments, for helpOrUnknown to judge.
+func anyArgs(*cobra.Command, []string) error { return nil }
 
 // exactArgs wants n positional arguments, called what.
 func exactArgs(n int, what string) cobra.PositionalArgs {

@@ -32,6 +32,14 @@ func TestLocalStore(t *testing.T) {
 	if out := e.must("image", "ls"); strings.Count(out, "\n") != 0 {
 		t.Errorf("ls of an empty store:\n%s", out)
 	}
+	for _, args := range [][]string{{"image", "push", ref}, {"image", "rm", ref}} {
+		if code, _, errs := e.bpfleet(args...); code != exitNotFound || !strings.Contains(errs, "not in the local store") {
+			t.Errorf("%s before build: exit %d, %s", strings.Join(args, " "), code, errs)
+		}
+	}
+	if entries, _ := os.ReadDir(e.dir + "/store"); len(entries) != 0 {
+		t.Errorf("push and rm of what was never built made %v in the store", entries)
+	}
 	built := e.must("image", "build", "-f", e.object("counter.o", bpf.TracepointCounter), "-t", ref)
 	e.must("image", "build", "-f", e.object("counter.o", bpf.TracepointCounter), "-t", other)
 
