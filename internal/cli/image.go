@@ -217,7 +217,7 @@ const (
 func newInspectCmd(st streams) *cobra.Command {
 	var w where
 	var remote bool
-	var output string
+	var output *outputFlag
 	var keys keyFlags
 	cmd := &cobra.Command{
 		Use:   "inspect REF",
@@ -233,18 +233,14 @@ when none verifies).`,
 		Args:              exactArgs(1, "one image reference"),
 		ValidArgsFunction: completeStoredRefs,
 		RunE: func(_ *cobra.Command, args []string) error {
-			if err := checkOutput(output, "table", "json", "yaml"); err != nil {
-				return err
-			}
-			return inspect(st, &w, remote, output, keys, args[0])
+			return inspect(st, &w, remote, output.value, keys, args[0])
 		},
 	}
 	w.bind(cmd.Flags(), st.stdin)
 	cmd.Flags().BoolVar(&remote, "remote", false, "read the image from its registry even if the local store holds it")
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json or yaml")
+	output = addOutputFlag(cmd, "output format: table, json or yaml", "table", "json", "yaml")
 	cmd.Flags().Var(&keys, "key", "a cosign public key file to verify the signatures with (repeatable)")
 	cmd.MarkFlagsMutuallyExclusive("remote", "oci-layout")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 

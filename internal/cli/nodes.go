@@ -42,7 +42,7 @@ type nodeView struct {
 }
 
 func newNodesCmd(kube *kubeFlags, st streams) *cobra.Command {
-	var output string
+	var output *outputFlag
 	cmd := &cobra.Command{
 		Use:   "nodes",
 		Short: "Show each node's agent, kernel, hooks and programs",
@@ -56,9 +56,6 @@ agents' Leases where the caller may list them.`,
   kubectl bpfleet nodes -o json`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output, "table", "wide", "json", "yaml"); err != nil {
-				return err
-			}
 			c, err := kube.connect()
 			if err != nil {
 				return err
@@ -67,18 +64,17 @@ agents' Leases where the caller may list them.`,
 			if err != nil {
 				return err
 			}
-			if output == "json" || output == "yaml" {
-				return printObject(st.stdout, output, struct {
+			if output.structured() {
+				return printObject(st.stdout, output.value, struct {
 					Items []nodeView `json:"items"`
 				}{nodes})
 			}
-			printNodes(st.stdout, nodes, output == "wide")
+			printNodes(st.stdout, nodes, output.value == "wide")
 			return nil
 		},
 	}
 	kube.bind(cmd.Flags())
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, wide (why hooks are missing), json or yaml")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "wide", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
+	output = addOutputFlag(cmd, "output format: table, wide (why hooks are missing), json or yaml", "table", "wide", "json", "yaml")
 	return cmd
 }
 

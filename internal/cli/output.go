@@ -11,13 +11,34 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// checkOutput refuses an -o format not in formats.
-func checkOutput(output string, formats ...string) error {
-	if !slices.Contains(formats, output) {
-		return fmt.Errorf("%w: -o %s: want %s", errUsage, output, strings.Join(formats, ", "))
+// outputFlag is -o: one of its formats, checked as the flag is parsed.
+type outputFlag struct {
+	value   string
+	formats []string
+}
+
+// addOutputFlag adds -o to cmd, formats[0] its default, with its
+// completion.
+func addOutputFlag(cmd *cobra.Command, help string, formats ...string) *outputFlag {
+	o := &outputFlag{value: formats[0], formats: formats}
+	cmd.Flags().VarP(o, "output", "o", help)
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(formats, cobra.ShellCompDirectiveNoFileComp))
+	return o
+}
+
+func (o *outputFlag) String() string { return o.value }
+func (o *outputFlag) Type() string   { return "format" }
+
+func (o *outputFlag) Set(s string) error {
+	if !slices.Contains(o.formats, s) {
+		return fmt.Errorf("want %s", strings.Join(o.formats, ", "))
 	}
+	o.value = s
 	return nil
 }
+
+// structured reports whether the output is JSON or YAML.
+func (o *outputFlag) structured() bool { return o.value == "json" || o.value == "yaml" }
 
 // printObject writes v as indented JSON or as YAML.
 func printObject(w io.Writer, format string, v any) error {

@@ -57,7 +57,7 @@ type nodeProgram struct {
 }
 
 func newStatusCmd(kube *kubeFlags, st streams) *cobra.Command {
-	var output string
+	var output *outputFlag
 	cmd := &cobra.Command{
 		Use:   "status [KIND/NAME]",
 		Short: "Show where programs run, node by node",
@@ -75,9 +75,6 @@ namespace of -n or the kubeconfig's context.`,
 		Args:              maxArgs(1, "one KIND/NAME"),
 		ValidArgsFunction: completePrograms(kube),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output, "table", "wide", "json", "yaml"); err != nil {
-				return err
-			}
 			c, err := kube.connect()
 			if err != nil {
 				return err
@@ -86,12 +83,11 @@ namespace of -n or the kubeconfig's context.`,
 		},
 	}
 	kube.bind(cmd.Flags())
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, wide (link targets, pin paths), json or yaml")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "wide", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
+	output = addOutputFlag(cmd, "output format: table, wide (link targets, pin paths), json or yaml", "table", "wide", "json", "yaml")
 	return cmd
 }
 
-func status(ctx context.Context, c *cluster, w io.Writer, output string, args []string) error {
+func status(ctx context.Context, c *cluster, w io.Writer, output *outputFlag, args []string) error {
 	var want func(np *bpfleetv1.NodeProgram) bool
 	var summary string
 	if len(args) == 1 {
@@ -106,9 +102,8 @@ func status(ctx context.Context, c *cluster, w io.Writer, output string, args []
 	if err != nil {
 		return err
 	}
-	switch output {
-	case "json", "yaml":
-		return printObject(w, output, struct {
+	if output.structured() {
+		return printObject(w, output.value, struct {
 			Items []nodeProgram `json:"items"`
 		}{rows})
 	}
@@ -119,7 +114,7 @@ func status(ctx context.Context, c *cluster, w io.Writer, output string, args []
 		fmt.Fprintln(w, "No node is asked to run a program.")
 		return nil
 	}
-	printStatus(w, rows, output == "wide")
+	printStatus(w, rows, output.value == "wide")
 	return nil
 }
 

@@ -150,7 +150,7 @@ func layoutTags(ctx context.Context, root, dir string) ([]storedTag, error) {
 }
 
 func newListCmd(st streams) *cobra.Command {
-	var output string
+	var output *outputFlag
 	var quiet bool
 	cmd := &cobra.Command{
 		Use:     "ls",
@@ -160,9 +160,6 @@ func newListCmd(st streams) *cobra.Command {
   bpfleet image ls -q | xargs bpfleet image rm`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output, "table", "json", "yaml"); err != nil {
-				return err
-			}
 			tags, err := listStore(cmd.Context())
 			if err != nil {
 				return err
@@ -172,17 +169,17 @@ func newListCmd(st streams) *cobra.Command {
 				for _, t := range tags {
 					fmt.Fprintln(st.stdout, t.Reference)
 				}
-			case output == "table":
+			case output.value == "table":
 				printStore(st, tags)
 			default:
-				return printObject(st.stdout, output, struct {
+				return printObject(st.stdout, output.value, struct {
 					Items []storedTag `json:"items"`
 				}{tags})
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json or yaml")
+	output = addOutputFlag(cmd, "output format: table, json or yaml", "table", "json", "yaml")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the references")
 	return cmd
 }

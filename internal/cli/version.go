@@ -9,7 +9,7 @@ import (
 )
 
 func newVersionCmd(st streams) *cobra.Command {
-	var output string
+	var output *outputFlag
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the version, git revision and Go version of this build",
@@ -20,16 +20,13 @@ bpfleet_operator_build_info and bpfleet_agent_build_info.`,
   bpfleet version -o json`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(*cobra.Command, []string) error {
-			if err := checkOutput(output, "text", "json", "yaml"); err != nil {
-				return err
-			}
-			if output == "text" {
+			if !output.structured() {
 				_, err := fmt.Fprintf(st.stdout, "bpfleet %s\n", buildinfo.Get())
 				return err
 			}
-			return printObject(st.stdout, output, buildinfo.Get())
+			return printObject(st.stdout, output.value, buildinfo.Get())
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
+	output = addOutputFlag(cmd, "output format: text, json or yaml", "text", "json", "yaml")
 	return cmd
 }
