@@ -82,8 +82,8 @@ bench-doc: ## Render docs/benchmarks.md's generated section again from the last 
 	go run ./hack/benchdoc -raw .bench/latest -doc docs/benchmarks.md
 
 .PHONY: run
-run: deps bins ## Run the whole system on this machine (apiserver, registry, operator, agent).
-	go build -tags $(BUILD_TAGS) -o bin/bpfleet-local ./cmd/bpfleet-local && bin/bpfleet-local
+run: deps bins ## Run the whole system on this machine (apiserver, registry, operator, agent), with the CLI and kubectl plugin in bin/.
+	go build -tags $(BUILD_TAGS) -ldflags "$(LDFLAGS)" -o bin/ ./cmd/bpfleet-local ./cmd/bpfleet && ln -sf bpfleet bin/kubectl-bpfleet && bin/bpfleet-local
 
 .PHONY: cluster
 cluster: deps bins ## Run a one-node Kubernetes cluster (kubelet, containerd) with bpfleet installed from this tree's images; prints its kubeconfig.

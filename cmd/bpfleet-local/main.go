@@ -86,20 +86,30 @@ func applySamples(ctx context.Context, s *localstack.Stack, dir string) error {
 	return err
 }
 
+// binDir is where this binary is, and with make run the CLI beside it.
+func binDir() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "bin"
+	}
+	return filepath.Dir(exe)
+}
+
 func banner(s *localstack.Stack, o localstack.Options, kubeconfig string) {
 	fmt.Printf(`
 bpfleet is running on this machine.
 
-  export KUBECONFIG=%s
+  export KUBECONFIG=%s PATH=%s:$PATH
   kubectl get tracepointprograms            # READY True, NODES 1/1
   kubectl get tracepointprograms -o wide    # with the image digest
   kubectl get clusterbpfapplications       # the flow meter: its programs, READY, NODES
-  kubectl get nodeprogramreports -o yaml    # what the agent loaded: IDs, pins
+  kubectl bpfleet status                    # what the agent loaded, node by node: IDs, digests, errors
+  kubectl bpfleet nodes                     # the node's agent, kernel and hooks
 
   registry:  %s   (example image %s = %s)
   node:      %s   pins under %s   (bpftool prog show; bpftool link show)
   metrics:   operator http://%s/metrics   agent http://%s/metrics
 
 Ctrl-C unloads every program and stops.
-`, kubeconfig, s.Registry, s.Example, s.Digest, o.NodeName, o.PinRoot, o.OperatorAddr, o.AgentAddr)
+`, kubeconfig, binDir(), s.Registry, s.Example, s.Digest, o.NodeName, o.PinRoot, o.OperatorAddr, o.AgentAddr)
 }
