@@ -431,7 +431,9 @@ func policyScheduleChanged() predicate.Funcs {
 // rolloutDecision is the part of a program's rollout status that node
 // specs follow. Before its first plan, a program that goes everywhere
 // (goesEverywhereUnplanned) is already released to every node: the plan
-// that says so changes no node.
+// that says so changes no node. Nor does a new stable generation: it is
+// the one every node runs, released to all (planRollout); a node that
+// joins later has its own pass.
 func rolloutDecision(p bpfleetv1.Program) *bpfleetv1.RolloutStatus {
 	ro := p.ProgramStatus().Rollout
 	if ro == nil {
@@ -441,7 +443,7 @@ func rolloutDecision(p bpfleetv1.Program) *bpfleetv1.RolloutStatus {
 		return &bpfleetv1.RolloutStatus{Generation: p.GetGeneration(), Released: bpfleetv1.ReleaseAll}
 	}
 	d := *ro
-	d.Generations = nil
+	d.Generations, d.StableGeneration, d.StableRevision = nil, 0, ""
 	return &d
 }
 

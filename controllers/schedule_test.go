@@ -192,7 +192,8 @@ func TestBurstHoldsNodePasses(t *testing.T) {
 }
 
 // The first plan of a program that goes everywhere changes no node spec,
-// so it starts no node pass; a plan that holds nodes back does.
+// so it starts no node pass, nor does its completion; a plan that holds
+// nodes back does.
 func TestFirstPlanStartsNoNodePass(t *testing.T) {
 	resolved := &bpfleetv1.ResolvedImage{Ref: "r.io/p:v2", Digest: "sha256:abc"}
 	unplanned := program("p", "r.io/p:v2", resolved, nil).Program
@@ -203,9 +204,14 @@ func TestFirstPlanStartsNoNodePass(t *testing.T) {
 	batch := everywhere.DeepCopyObject().(bpfleetv1.Program)
 	bound := int64(12345)
 	batch.ProgramStatus().Rollout.Released, batch.ProgramStatus().Rollout.RankBound = bpfleetv1.ReleaseBatches, &bound
+	stable := everywhere.DeepCopyObject().(bpfleetv1.Program)
+	stable.ProgramStatus().Rollout.StableGeneration, stable.ProgramStatus().Rollout.StableRevision = 3, "tracepointprogram-p-3"
 	pred := scheduleChanged()
 	if pred.Update(event.UpdateEvent{ObjectOld: unplanned, ObjectNew: everywhere}) {
 		t.Error("the first plan of a program going everywhere started node passes")
+	}
+	if pred.Update(event.UpdateEvent{ObjectOld: everywhere, ObjectNew: stable}) {
+		t.Error("its generation made stable (every node runs it) started node passes")
 	}
 	if !pred.Update(event.UpdateEvent{ObjectOld: unplanned, ObjectNew: batch}) {
 		t.Error("a plan holding nodes back started no node pass")
