@@ -31,15 +31,11 @@ generate: ## Generate the kinds' enum and RBAC markers, deepcopy code, and compi
 	$(CONTROLLER_GEN) object paths=./api/...
 	hack/gen-bpf.sh
 
-# The program kinds' CRDs (hack/kinds lists the kinds).
-PROGRAM_CRDS = $(shell go run ./hack/kinds -list | tr A-Z a-z | sed 's|.*|config/crd/bases/bpfleet.io_&s.yaml|')
-
 .PHONY: manifests
 manifests: ## Generate CRDs and RBAC roles from the kubebuilder markers, and the Argo CD health config.
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
 	go run ./hack/schemaless spec.programs config/crd/bases/bpfleet.io_nodeprogramsets.yaml
 	go run ./hack/schemaless status.programs config/crd/bases/bpfleet.io_nodeprogramreports.yaml
-	go run ./hack/schemaless status.rollout.stable $(PROGRAM_CRDS)
 	$(CONTROLLER_GEN) rbac:roleName=bpfleet-operator paths=./controllers/... output:rbac:artifacts:config=config/rbac/operator
 	$(CONTROLLER_GEN) rbac:roleName=bpfleet-agent paths=./bpfman-agent/... output:rbac:artifacts:config=config/rbac/agent
 	hack/argocd-cm.sh

@@ -38,7 +38,8 @@
 // a push to a registry sends no event), waiting on nodes (Reconciling,
 // looked at again later) or transient (returned, for backoff). Where each
 // node's report leaves a resource's status is in status.go; which nodes a
-// rollout releases, in rollout.go.
+// rollout releases, in rollout.go; where the generation that reached
+// every node is kept (a ControllerRevision per program), in revisions.go.
 //
 // Invariant: lists from the manager's cache are taken without a deep copy
 // (client.UnsafeDisableDeepCopy) — at a thousand nodes, copying every set

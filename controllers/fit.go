@@ -36,20 +36,22 @@ func tooLarge(err error) bool {
 }
 
 // specInputs is what a node's spec is made from: the node, its kernel's
-// capabilities (nil: not reported yet), the programs, the map policies
-// and the cluster's signature policy.
+// capabilities (nil: not reported yet), the programs, the map policies,
+// the cluster's signature policy and the reader of the programs' stable
+// generations (nil: none).
 type specInputs struct {
 	node     *corev1.Node
 	caps     *bpfleetv1.NodeCapabilities
 	programs []KindedProgram
 	policies []bpfleetv1.MapPolicy
 	cluster  *bpfleetv1.ImageVerification
+	stable   stableEntries
 }
 
 // desired is the node's whole spec (desiredSpec), given the current one.
 // Pure.
 func (in specInputs) desired(current bpfleetv1.NodeProgramSetSpec) bpfleetv1.NodeProgramSetSpec {
-	return desiredSpec(in.node, in.caps, in.programs, in.policies, current, in.cluster)
+	return desiredSpec(in.node, in.caps, in.programs, in.policies, current, in.cluster, in.stable)
 }
 
 // fitted is the node's spec cut to budget bytes of programs: what the

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -101,6 +102,7 @@ func NewManager(cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manag
 			ByObject: map[client.Object]cache.ByObject{
 				&coordinationv1.Lease{}:        leaseCache(o.agentAccount().Namespace),
 				&bpfleetv1.NodeProgramReport{}: {Transform: trimReport},
+				&appsv1.ControllerRevision{}:   revisionCache(),
 			},
 		},
 	})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -37,8 +36,12 @@ type NodeReconciler struct {
 	// Verify is the cluster-wide signature policy every image must meet,
 	// or nil.
 	Verify *bpfleetv1.ImageVerification
-	// AgentNamespace holds the agents' Leases.
+	// AgentNamespace holds the agents' Leases, and the revisions of
+	// cluster-scoped programs' stable generations.
 	AgentNamespace string
+	// APIReader reads a revision the cache does not hold yet (nil: the
+	// cache only).
+	APIReader client.Reader
 
 	// burst holds node passes while program changes keep coming.
 	burst burst
@@ -80,29 +83,36 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	}
 	byAge(policies.Items)
 	r.checkPassPolicies(ctx, policies.Items, programs)
+	stable := &stableReader{ctx: ctx, cache: r.Client, api: r.APIReader, namespace: r.AgentNamespace}
+	in := specInputs{node: &node, programs: programs, policies: policies.Items, cluster: r.Verify, stable: stable.entry}
+	err = r.writeSet(ctx, &node, in)
+	return ctrl.Result{}, errors.Join(err, stable.err)
+}
+
+// writeSet writes node's set from in: creates it, or writes its spec.
+func (r *NodeReconciler) writeSet(ctx context.Context, node *corev1.Node, in specInputs) error {
 	var set bpfleetv1.NodeProgramSet
-	err = r.Get(ctx, req.NamespacedName, &set)
-	in := specInputs{node: &node, programs: programs, policies: policies.Items, cluster: r.Verify}
+	err := r.Get(ctx, client.ObjectKeyFromObject(node), &set)
 	if apierrors.IsNotFound(err) {
-		err := r.createSet(ctx, &node, in.desired(bpfleetv1.NodeProgramSetSpec{}))
+		err := r.createSet(ctx, node, in.desired(bpfleetv1.NodeProgramSetSpec{}))
 		if tooLarge(err) {
-			err = r.createSet(ctx, &node, in.fitted(bpfleetv1.NodeProgramSetSpec{}, maxSetSpecBytes))
+			err = r.createSet(ctx, node, in.fitted(bpfleetv1.NodeProgramSetSpec{}, maxSetSpecBytes))
 		}
-		return ctrl.Result{}, err
+		return err
 	}
 	if err != nil {
-		return ctrl.Result{}, err
+		return err
 	}
 	if in.caps, err = r.capabilities(ctx, &set); err != nil {
-		return ctrl.Result{}, err
+		return err
 	}
 	if len(set.Spec.Withheld) == 0 {
 		err := r.writeSpec(ctx, &set, in.desired(set.Spec))
 		if !tooLarge(err) {
-			return ctrl.Result{}, err
+			return err
 		}
 	}
-	return ctrl.Result{}, r.writeFitted(ctx, &set, in)
+	return r.writeFitted(ctx, &set, in)
 }
 
 // writeSpec patches set's spec to desired, if it differs and was not
@@ -200,9 +210,9 @@ func (r *NodeReconciler) capabilities(ctx context.Context, set *bpfleetv1.NodePr
 }
 
 // desiredSpec is a node's whole spec: its programs and the map policies
-// for them. Pure.
-func desiredSpec(node *corev1.Node, caps *bpfleetv1.NodeCapabilities, programs []KindedProgram, policies []bpfleetv1.MapPolicy, current bpfleetv1.NodeProgramSetSpec, cluster *bpfleetv1.ImageVerification) bpfleetv1.NodeProgramSetSpec {
-	progs := desiredPrograms(node, caps, programs, policies, current.Programs, cluster)
+// for them. Pure but for stable's reads (desiredPrograms).
+func desiredSpec(node *corev1.Node, caps *bpfleetv1.NodeCapabilities, programs []KindedProgram, policies []bpfleetv1.MapPolicy, current bpfleetv1.NodeProgramSetSpec, cluster *bpfleetv1.ImageVerification, stable stableEntries) bpfleetv1.NodeProgramSetSpec {
+	progs := desiredPrograms(node, caps, programs, policies, current.Programs, cluster, stable)
 	return bpfleetv1.NodeProgramSetSpec{
 		Scheduled: true, Programs: progs,
 		MapPolicies: nodeMapPolicies(policies, programs, progs, current.MapPolicies, cluster),
@@ -421,17 +431,19 @@ func policyScheduleChanged() predicate.Funcs {
 // rolloutDecision is the part of a program's rollout status that node
 // specs follow. Before its first plan, a program that goes everywhere
 // (goesEverywhereUnplanned) is already released to every node: the plan
-// that says so changes no node.
+// that says so changes no node. Nor does a new stable generation: it is
+// the one every node runs, released to all (planRollout); a node that
+// joins later has its own pass.
 func rolloutDecision(p bpfleetv1.Program) *bpfleetv1.RolloutStatus {
 	ro := p.ProgramStatus().Rollout
 	if ro == nil {
 		if !goesEverywhereUnplanned(p, nil) {
 			return nil
 		}
-		return &bpfleetv1.RolloutStatus{Generation: p.GetGeneration(), CanaryRank: noneReleased, Rank: math.MaxUint32}
+		return &bpfleetv1.RolloutStatus{Generation: p.GetGeneration(), Released: bpfleetv1.ReleaseAll}
 	}
 	d := *ro
-	d.Generations = nil
+	d.Generations, d.StableGeneration, d.StableRevision = nil, 0, ""
 	return &d
 }
 
@@ -460,6 +472,9 @@ func SetupAll(mgr ctrl.Manager, resolver Resolver, o Options) error {
 	if err := indexNodeObjects(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
+	if err := indexRevisions(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
 	held, err := heldKinds(mgr.GetRESTMapper())
 	if err != nil {
 		return err
@@ -473,7 +488,10 @@ func SetupAll(mgr ctrl.Manager, resolver Resolver, o Options) error {
 		return fmt.Errorf("setup uninstall: %w", err)
 	}
 	handed := newAhead()
-	nodes := &NodeReconciler{Client: mgr.GetClient(), Verify: o.Verify, AgentNamespace: o.agentAccount().Namespace, ahead: handed, Resolver: resolver}
+	nodes := &NodeReconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Verify: o.Verify, AgentNamespace: o.agentAccount().Namespace,
+		ahead: handed, Resolver: resolver,
+	}
 	if err := nodes.SetupWithManager(mgr); err != nil {
 		return err
 	}

@@ -42,7 +42,8 @@ type ProgramReconciler struct {
 	Recorder recorder.EventRecorder
 	// SecretNamespaces are where the Secrets a program names may be.
 	SecretNamespaces SecretNamespaces
-	// AgentNamespace holds the agents' Leases.
+	// AgentNamespace holds the agents' Leases, and the revisions of
+	// cluster-scoped programs' stable generations.
 	AgentNamespace string
 	// StalledRetry is how often a program stalled on its registry (image
 	// not found, unauthorized) is tried again; 0: 5 minutes.
@@ -80,6 +81,7 @@ func (r *ProgramReconciler) newSkeleton() *skeleton[bpfleetv1.Program] {
 		resync:   agentSilentAfter,
 		retry:    stalledRetry{after: cmp.Or(r.StalledRetry, defaultStalledRetry)},
 		handOver: r.ahead.handOver,
+		stored:   r.dropOldRevisions,
 	}
 }
 
@@ -107,13 +109,24 @@ func (r *ProgramReconciler) resolveImage(ctx context.Context, obj bpfleetv1.Prog
 }
 
 // aggregate sums the selected nodes' reports into the program's status,
-// and moves its rollout a step (aggregateProgram).
+// and moves its rollout a step (aggregateProgram). A generation made
+// stable is written in its revision first; if it cannot be, the status
+// keeps naming the previous one.
 func (r *ProgramReconciler) aggregate(ctx context.Context, obj bpfleetv1.Program) error {
 	nodes, err := r.rolloutNodes(ctx, obj)
 	if err != nil {
 		return err
 	}
+	var was bpfleetv1.RolloutStatus
+	if ro := obj.ProgramStatus().Rollout; ro != nil {
+		was = *ro
+	}
 	aggregateProgram(r.Kind.Name, obj, nodes)
+	if err := r.writeRevision(ctx, obj); err != nil {
+		ro := obj.ProgramStatus().Rollout
+		ro.StableGeneration, ro.StableRevision = was.StableGeneration, was.StableRevision
+		return err
+	}
 	return nil
 }
 

@@ -1,8 +1,8 @@
 package controllers
 
 import (
+	"cmp"
 	"hash/fnv"
-	"math"
 	"slices"
 	"sort"
 
@@ -18,12 +18,9 @@ import (
 // A rollout releases a program's latest generation to its nodes in an
 // order fixed by rank (a hash of the program's UID and the node's name):
 // canary nodes first, then the others, a batch at a time. The status
-// records only the highest rank released in each group, so building a
-// node's spec needs no list of nodes, and a node keeps its place in the
-// order whatever other nodes come and go.
-
-// noneReleased is the rank bound that releases no node.
-const noneReleased = -1
+// records only how far the release went (Released, and the highest rank
+// of the batches), so building a node's spec needs no list of nodes, and
+// a node keeps its place in the order whatever other nodes come and go.
 
 // defaultMaxUnavailable is the batch size without spec.rollout.
 var defaultMaxUnavailable = intstr.FromString("25%")
@@ -55,12 +52,18 @@ func canarySelector(spec *bpfleetv1.RolloutSpec) labels.Selector {
 	return sel
 }
 
-// released reports whether the rollout lets a node run its generation.
+// released reports whether the rollout lets a node (a canary or not, of
+// rank r) run its generation.
 func released(ro *bpfleetv1.RolloutStatus, canary bool, r int64) bool {
-	if canary {
-		return r <= ro.CanaryRank
+	switch ro.Released {
+	case bpfleetv1.ReleaseAll:
+		return true
+	case bpfleetv1.ReleaseBatches:
+		return canary || ro.RankBound != nil && r <= *ro.RankBound
+	case bpfleetv1.ReleaseCanaries:
+		return canary
 	}
-	return r <= ro.Rank
+	return false
 }
 
 // rolloutNode is what the planner knows of one selected node.
@@ -98,19 +101,20 @@ func (n rolloutNode) failed(gen int64) bool {
 // planRollout moves the rollout of generation gen one step: it starts a new
 // rollout for a new generation, halts on a node's terminal failure, and
 // otherwise releases the next batch once every released node runs gen.
-// complete reports that gen runs on every node. Pure.
+// complete reports that gen runs on every node; it is then released to
+// all. Pure.
 func planRollout(spec *bpfleetv1.RolloutSpec, gen int64, prev *bpfleetv1.RolloutStatus, nodes []rolloutNode) (ro bpfleetv1.RolloutStatus, complete bool) {
-	ro = bpfleetv1.RolloutStatus{Generation: gen, CanaryRank: noneReleased, Rank: noneReleased}
+	ro = bpfleetv1.RolloutStatus{Generation: gen, Released: bpfleetv1.ReleaseNone}
 	if prev != nil {
-		ro.Stable = prev.Stable
+		ro.StableGeneration, ro.StableRevision = prev.StableGeneration, prev.StableRevision
 		if prev.Generation == gen {
-			ro.CanaryRank, ro.Rank, ro.Halted = prev.CanaryRank, prev.Rank, prev.Halted
+			ro.Released, ro.RankBound, ro.Halted = cmp.Or(prev.Released, bpfleetv1.ReleaseNone), prev.RankBound, prev.Halted
 		}
 	}
 	nodes = slices.Clone(nodes) // sorted by rank here; the caller's order stays
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].rank < nodes[j].rank })
-	if goesEverywhere(spec, ro.Stable, anyAsked(nodes, gen), false) {
-		ro.Rank = math.MaxUint32
+	if goesEverywhere(spec, ro.StableGeneration != 0, anyAsked(nodes, gen), false) {
+		ro.Released, ro.RankBound = bpfleetv1.ReleaseAll, nil
 	}
 	allDone := true
 	for _, n := range nodes {
@@ -130,12 +134,16 @@ func planRollout(spec *bpfleetv1.RolloutSpec, gen int64, prev *bpfleetv1.Rollout
 			return ro, false
 		}
 	}
+	// Every node runs gen, however it was asked (a plan handed to the
+	// node passes and not written, see ahead): so may a node that joins.
+	ro.Released, ro.RankBound = bpfleetv1.ReleaseAll, nil
 	return ro, true
 }
 
-// releaseNext releases the next batch: every canary node not yet released,
-// or else the next maxUnavailable other nodes in rank order, or all of
-// them where the generation goes everywhere (after its canaries).
+// releaseNext releases the next batch: the canary nodes while one is not
+// released, or else the next maxUnavailable other nodes in rank order (the
+// canaries stay released), or all of them where the generation goes
+// everywhere (after its canaries).
 func releaseNext(ro *bpfleetv1.RolloutStatus, spec *bpfleetv1.RolloutSpec, nodes []rolloutNode) {
 	var canaries, others []rolloutNode
 	for _, n := range nodes {
@@ -149,30 +157,29 @@ func releaseNext(ro *bpfleetv1.RolloutStatus, spec *bpfleetv1.RolloutSpec, nodes
 		}
 	}
 	if len(canaries) > 0 {
-		ro.CanaryRank = math.MaxUint32
+		ro.Released = bpfleetv1.ReleaseCanaries
 		return
 	}
 	if len(others) == 0 {
 		return
 	}
 	batch := min(batchSize(spec, len(nodes)), len(others))
-	if goesEverywhere(spec, ro.Stable, anyAsked(nodes, ro.Generation), true) {
-		batch = len(others)
+	if goesEverywhere(spec, ro.StableGeneration != 0, anyAsked(nodes, ro.Generation), true) || batch == len(others) {
+		ro.Released, ro.RankBound = bpfleetv1.ReleaseAll, nil // every node, and those that join later
+		return
 	}
-	ro.Rank = others[batch-1].rank
-	if batch == len(others) {
-		ro.Rank = math.MaxUint32 // every node, and those that join later
-	}
+	bound := others[batch-1].rank
+	ro.Released, ro.RankBound = bpfleetv1.ReleaseBatches, &bound
 }
 
 // goesEverywhere is the one owner of the rollout's shortcut. A generation
 // with nothing to protect (no generation reached every node before:
-// stable is nil; no node runs another one: olderRuns is false) goes to
-// every node at once as soon as its spec lets any node have it: at once
-// without canaries or a pause, with the canaries' batch once they run it
-// (canariesDone), never while paused.
-func goesEverywhere(spec *bpfleetv1.RolloutSpec, stable *bpfleetv1.NodeProgramJSON, olderRuns, canariesDone bool) bool {
-	if stable != nil || olderRuns || spec != nil && spec.Paused {
+// hasStable is false; no node runs another one: olderRuns is false) goes
+// to every node at once as soon as its spec lets any node have it: at
+// once without canaries or a pause, with the canaries' batch once they
+// run it (canariesDone), never while paused.
+func goesEverywhere(spec *bpfleetv1.RolloutSpec, hasStable, olderRuns, canariesDone bool) bool {
+	if hasStable || olderRuns || spec != nil && spec.Paused {
 		return false
 	}
 	return spec == nil || spec.Canary == nil || canariesDone
@@ -184,7 +191,7 @@ func goesEverywhere(spec *bpfleetv1.RolloutSpec, stable *bpfleetv1.NodeProgramJS
 // go before the plan is written, which saves each node a second write of
 // its set when many programs come at once.
 func goesEverywhereUnplanned(p bpfleetv1.Program, old *bpfleetv1.NodeProgram) bool {
-	return p.ProgramStatus().Rollout == nil && imageResolved(p) && goesEverywhere(p.Source().Rollout, nil, old != nil, false)
+	return p.ProgramStatus().Rollout == nil && imageResolved(p) && goesEverywhere(p.Source().Rollout, false, old != nil, false)
 }
 
 // anyAsked reports whether some node's spec holds a generation other than
@@ -214,15 +221,15 @@ func batchSize(spec *bpfleetv1.RolloutSpec, n int) int {
 // nextRollout is the program's rollout moved one step on (planRollout),
 // or nil while its image is not resolved: nothing is released then. Once
 // its generation runs on every node, that generation is the stable one
-// that new nodes get. Pure.
+// that new nodes get, kept in the revision it names (stableRevision; the
+// program reconciler writes it). Pure.
 func nextRollout(kind string, obj bpfleetv1.Program, nodes []rolloutNode) *bpfleetv1.RolloutStatus {
 	if !imageResolved(obj) {
 		return nil
 	}
 	next, complete := planRollout(obj.Source().Rollout, obj.GetGeneration(), obj.ProgramStatus().Rollout, nodes)
 	if complete {
-		stable := bpfleetv1.NodeProgramJSON(nodeProgram(KindedProgram{Kind: kind, Program: obj}, nil)) // the node's entry adds the cluster's policies
-		next.Stable = &stable
+		next.StableGeneration, next.StableRevision = obj.GetGeneration(), revisionName(kind, obj)
 	}
 	return &next
 }

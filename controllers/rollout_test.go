@@ -51,7 +51,7 @@ func updated(nodes []rolloutNode, gen int64) (names []string) {
 	return names
 }
 
-var stable = &bpfleetv1.RolloutStatus{Generation: 1, CanaryRank: noneReleased, Rank: 1 << 32, Stable: &bpfleetv1.NodeProgramJSON{Generation: 1}}
+var stable = &bpfleetv1.RolloutStatus{Generation: 1, Released: bpfleetv1.ReleaseAll, StableGeneration: 1, StableRevision: "tracepointprogram-p-1"}
 
 func TestGoodUpdateWalksBatchesInOrder(t *testing.T) {
 	nodes := fleet(8, 0)
@@ -79,8 +79,11 @@ func TestGoodUpdateWalksBatchesInOrder(t *testing.T) {
 	ro, _ := planRollout(spec, 2, stable, nodes)
 	agents(&ro, nodes, nil)
 	for _, n := range nodes {
-		if n.asked != 2 && n.rank < ro.Rank {
-			t.Errorf("%s (rank %d) held back while rank %d was released", n.name, n.rank, ro.Rank)
+		if ro.Released != bpfleetv1.ReleaseBatches || ro.RankBound == nil {
+			t.Fatalf("first batch released %s, want Batches with a rank bound", ro.Released)
+		}
+		if n.asked != 2 && n.rank < *ro.RankBound {
+			t.Errorf("%s (rank %d) held back while rank %d was released", n.name, n.rank, *ro.RankBound)
 		}
 	}
 }
@@ -154,16 +157,21 @@ func TestFirstGenerationGoesEverywhere(t *testing.T) {
 func TestNewNodeGetsTheLastGoodGeneration(t *testing.T) {
 	kp := program("p", "r.io/p:v2", &bpfleetv1.ResolvedImage{Ref: "r.io/p:v2", Digest: "sha256:new"}, nil)
 	kp.Program.ProgramStatus().Rollout = &bpfleetv1.RolloutStatus{
-		Generation: 3, CanaryRank: noneReleased, Rank: 1 << 32, Halted: true,
-		Stable: &bpfleetv1.NodeProgramJSON{UID: "p", Generation: 2, Image: "r.io/p@sha256:old"},
+		Generation: 3, Released: bpfleetv1.ReleaseAll, Halted: true, StableGeneration: 2, StableRevision: "tracepointprogram-p-2",
+	}
+	revisions := func(p bpfleetv1.Program) (bpfleetv1.NodeProgram, bool) {
+		if p.ProgramStatus().Rollout.StableRevision != "tracepointprogram-p-2" {
+			return bpfleetv1.NodeProgram{}, false
+		}
+		return bpfleetv1.NodeProgram{UID: "p", Generation: 2, Image: "r.io/p@sha256:old"}, true
 	}
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "joined"}}
-	np, ok := nodeEntry(kp, node, nil, nil)
+	np, ok := nodeEntry(kp, node, nil, nil, revisions)
 	if !ok || np.Generation != 2 || np.Image != "r.io/p@sha256:old" {
 		t.Fatalf("a new node got %+v (%t), want the stable generation 2", np, ok)
 	}
 	kp.Program.ProgramStatus().Rollout.Halted = false
-	if np, _ := nodeEntry(kp, node, nil, nil); np.Generation != 3 {
+	if np, _ := nodeEntry(kp, node, nil, nil, revisions); np.Generation != 3 {
 		t.Fatalf("once released everywhere, a new node got generation %d, want 3", np.Generation)
 	}
 }
@@ -192,7 +200,7 @@ func TestFirstGenerationBeforeThePlan(t *testing.T) {
 	} {
 		tc.kp.Program.Source().Rollout = tc.rollout
 		tc.kp.Program.ProgramStatus().Rollout = nil // not planned yet
-		np, ok := nodeEntry(tc.kp, node, tc.old, nil)
+		np, ok := nodeEntry(tc.kp, node, tc.old, nil, nil)
 		if got := map[bool]int64{true: np.Generation}[ok]; got != tc.wantGen {
 			t.Errorf("%s: scheduled generation %d, want %d", tc.name, got, tc.wantGen)
 		}
@@ -206,23 +214,36 @@ func TestFirstGenerationBeforeThePlan(t *testing.T) {
 func TestGoesEverywhere(t *testing.T) {
 	canary := &bpfleetv1.RolloutSpec{Canary: &bpfleetv1.RolloutCanary{}}
 	paused := &bpfleetv1.RolloutSpec{Paused: true}
-	stable := &bpfleetv1.NodeProgramJSON{UID: "p", Generation: 1}
 	for _, tc := range []struct {
-		name                    string
-		spec                    *bpfleetv1.RolloutSpec
-		stable                  *bpfleetv1.NodeProgramJSON
-		olderRuns, canariesDone bool
-		want                    bool
+		name                               string
+		spec                               *bpfleetv1.RolloutSpec
+		hasStable, olderRuns, canariesDone bool
+		want                               bool
 	}{
-		{"no rollout spec", nil, nil, false, false, true},
-		{"a stable generation", nil, stable, false, false, false},
-		{"a node runs an older one", nil, nil, true, false, false},
-		{"paused", paused, nil, false, true, false},
-		{"canaries not done", canary, nil, false, false, false},
-		{"canaries done", canary, nil, false, true, true},
+		{"no rollout spec", nil, false, false, false, true},
+		{"a stable generation", nil, true, false, false, false},
+		{"a node runs an older one", nil, false, true, false, false},
+		{"paused", paused, false, false, true, false},
+		{"canaries not done", canary, false, false, false, false},
+		{"canaries done", canary, false, false, true, true},
 	} {
-		if got := goesEverywhere(tc.spec, tc.stable, tc.olderRuns, tc.canariesDone); got != tc.want {
+		if got := goesEverywhere(tc.spec, tc.hasStable, tc.olderRuns, tc.canariesDone); got != tc.want {
 			t.Errorf("%s: goesEverywhere = %t, want %t", tc.name, got, tc.want)
 		}
+	}
+}
+
+// A generation every node runs is released to all, whatever the written
+// plan said: the plan that released the last batch may have been handed
+// to the node passes and never written (see ahead).
+func TestCompleteRolloutReleasesAll(t *testing.T) {
+	nodes := fleet(4, 0)
+	for i := range nodes {
+		nodes[i].asked, nodes[i].report = 2, &bpfleetv1.NodeProgramStatus{Generation: 2, State: bpfleetv1.StateReady}
+	}
+	bound := int64(0)
+	ro, complete := planRollout(nil, 2, &bpfleetv1.RolloutStatus{Generation: 2, Released: bpfleetv1.ReleaseBatches, RankBound: &bound}, nodes)
+	if !complete || ro.Released != bpfleetv1.ReleaseAll || ro.RankBound != nil {
+		t.Errorf("complete=%t, released %s, rank bound %v; want complete, All, no bound", complete, ro.Released, ro.RankBound)
 	}
 }

@@ -95,9 +95,9 @@ type KindedProgram struct {
 
 // desiredPrograms computes a node's spec: every live program that selects
 // the node and whose hook the node supports (caps may be nil: unknown yet),
-// at the generation its rollout gives the node (see nodeEntry). Pure: no
-// API calls.
-func desiredPrograms(node *corev1.Node, caps *bpfleetv1.NodeCapabilities, programs []KindedProgram, policies []bpfleetv1.MapPolicy, current []bpfleetv1.NodeProgram, cluster *bpfleetv1.ImageVerification) []bpfleetv1.NodeProgram {
+// at the generation its rollout gives the node (see nodeEntry; stable
+// reads stable generations, nil none). Pure: no API calls but stable's.
+func desiredPrograms(node *corev1.Node, caps *bpfleetv1.NodeCapabilities, programs []KindedProgram, policies []bpfleetv1.MapPolicy, current []bpfleetv1.NodeProgram, cluster *bpfleetv1.ImageVerification, stable stableEntries) []bpfleetv1.NodeProgram {
 	have := make(map[types.UID]*bpfleetv1.NodeProgram, len(current))
 	for i := range current {
 		have[current[i].UID] = &current[i]
@@ -108,7 +108,7 @@ func desiredPrograms(node *corev1.Node, caps *bpfleetv1.NodeCapabilities, progra
 		if !p.GetDeletionTimestamp().IsZero() || !selects(p, node) || unsupported(caps, kp) {
 			continue
 		}
-		if np, ok := nodeEntry(kp, node, have[p.GetUID()], cluster); ok {
+		if np, ok := nodeEntry(kp, node, have[p.GetUID()], cluster, stable); ok {
 			np.Maps = mapConfigs(kp.Kind, p, policies, have[p.GetUID()])
 			out = append(out, np)
 		}
@@ -125,11 +125,11 @@ func unsupported(caps *bpfleetv1.NodeCapabilities, kp KindedProgram) bool {
 // nodeEntry is the generation of a program a node runs: the latest where
 // its rollout released it to the node (or the node already runs it),
 // else what the node runs now (old, may be nil), else the last generation
-// that reached every node; none before the first is released (unless it
-// goes everywhere at once, see goesEverywhereUnplanned). A program
-// whose new image is not resolved yet counts as not released: a change of
-// tag never leaves a gap.
-func nodeEntry(kp KindedProgram, node *corev1.Node, old *bpfleetv1.NodeProgram, cluster *bpfleetv1.ImageVerification) (bpfleetv1.NodeProgram, bool) {
+// that reached every node (read by stable, may be nil); none before the
+// first is released (unless it goes everywhere at once, see
+// goesEverywhereUnplanned). A program whose new image is not resolved yet
+// counts as not released: a change of tag never leaves a gap.
+func nodeEntry(kp KindedProgram, node *corev1.Node, old *bpfleetv1.NodeProgram, cluster *bpfleetv1.ImageVerification, stable stableEntries) (bpfleetv1.NodeProgram, bool) {
 	p := kp.Program
 	ro := p.ProgramStatus().Rollout
 	latest := imageResolved(p) && ro != nil && ro.Generation == p.GetGeneration()
@@ -140,10 +140,19 @@ func nodeEntry(kp KindedProgram, node *corev1.Node, old *bpfleetv1.NodeProgram, 
 		return nodeProgram(kp, cluster), true
 	case old != nil:
 		return *old, true
-	case ro != nil && ro.Stable != nil:
-		np := bpfleetv1.NodeProgram(*ro.Stable.DeepCopy())
-		np.Verify = append(signaturePolicies(cluster, kp.Verify), np.Verify...)
-		return np, true
 	}
-	return bpfleetv1.NodeProgram{}, false
+	return stableEntry(kp, cluster, stable)
+}
+
+// stableEntry is the entry of kp's stable generation, read by stable (nil:
+// none), with the cluster's signature policies as they are now.
+func stableEntry(kp KindedProgram, cluster *bpfleetv1.ImageVerification, stable stableEntries) (bpfleetv1.NodeProgram, bool) {
+	if stable == nil {
+		return bpfleetv1.NodeProgram{}, false
+	}
+	np, ok := stable(kp.Program)
+	if ok {
+		np.Verify = append(signaturePolicies(cluster, kp.Verify), np.Verify...)
+	}
+	return np, ok
 }

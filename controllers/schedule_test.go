@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"fmt"
-	"math"
 	"testing"
 	"time"
 
@@ -31,7 +30,7 @@ func program(uid string, ref string, resolved *bpfleetv1.ResolvedImage, sel map[
 		Status: bpfleetv1.ProgramStatus{Image: resolved},
 	}
 	if resolved != nil { // released to every node
-		p.Status.Rollout = &bpfleetv1.RolloutStatus{Generation: 3, CanaryRank: noneReleased, Rank: math.MaxUint32}
+		p.Status.Rollout = &bpfleetv1.RolloutStatus{Generation: 3, Released: bpfleetv1.ReleaseAll}
 	}
 	return KindedProgram{Kind: "TracepointProgram", Program: p}
 }
@@ -51,7 +50,7 @@ func TestDesiredPrograms(t *testing.T) {
 		program("moving", "r.io/p:v2", &bpfleetv1.ResolvedImage{Ref: "r.io/p:v1", Digest: "sha256:old"}, nil),
 		program("new-unresolved", "r.io/p:v2", nil, nil),
 		deleting,
-	}, nil, []bpfleetv1.NodeProgram{old}, nil)
+	}, nil, []bpfleetv1.NodeProgram{old}, nil, nil)
 
 	var uids []types.UID
 	for _, np := range got {
@@ -96,8 +95,8 @@ func TestSignaturePoliciesAddUp(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := program("path", "", nil, nil)
 			path.Program.Source().ByteCode = bpfleetv1.ByteCodeSource{Path: "/opt/bpf/x.o"}
-			path.Program.ProgramStatus().Rollout = &bpfleetv1.RolloutStatus{Generation: 3, CanaryRank: noneReleased, Rank: math.MaxUint32}
-			got := desiredPrograms(node, nil, []KindedProgram{own, program("plain", "r.io/p:v2", resolved, nil), path}, nil, nil, tc.cluster)
+			path.Program.ProgramStatus().Rollout = &bpfleetv1.RolloutStatus{Generation: 3, Released: bpfleetv1.ReleaseAll}
+			got := desiredPrograms(node, nil, []KindedProgram{own, program("plain", "r.io/p:v2", resolved, nil), path}, nil, nil, tc.cluster, nil)
 			if len(got) != 3 {
 				t.Fatalf("scheduled %d programs, want 3", len(got))
 			}
@@ -193,19 +192,26 @@ func TestBurstHoldsNodePasses(t *testing.T) {
 }
 
 // The first plan of a program that goes everywhere changes no node spec,
-// so it starts no node pass; a plan that holds nodes back does.
+// so it starts no node pass, nor does its completion; a plan that holds
+// nodes back does.
 func TestFirstPlanStartsNoNodePass(t *testing.T) {
 	resolved := &bpfleetv1.ResolvedImage{Ref: "r.io/p:v2", Digest: "sha256:abc"}
 	unplanned := program("p", "r.io/p:v2", resolved, nil).Program
 	unplanned.ProgramStatus().Rollout = nil
 	everywhere := unplanned.DeepCopyObject().(bpfleetv1.Program)
-	everywhere.ProgramStatus().Rollout = &bpfleetv1.RolloutStatus{Generation: 3, CanaryRank: noneReleased, Rank: math.MaxUint32,
+	everywhere.ProgramStatus().Rollout = &bpfleetv1.RolloutStatus{Generation: 3, Released: bpfleetv1.ReleaseAll,
 		Generations: []bpfleetv1.GenerationNodes{{Generation: 3, Updated: 4}}}
 	batch := everywhere.DeepCopyObject().(bpfleetv1.Program)
-	batch.ProgramStatus().Rollout.Rank = 12345
+	bound := int64(12345)
+	batch.ProgramStatus().Rollout.Released, batch.ProgramStatus().Rollout.RankBound = bpfleetv1.ReleaseBatches, &bound
+	stable := everywhere.DeepCopyObject().(bpfleetv1.Program)
+	stable.ProgramStatus().Rollout.StableGeneration, stable.ProgramStatus().Rollout.StableRevision = 3, "tracepointprogram-p-3"
 	pred := scheduleChanged()
 	if pred.Update(event.UpdateEvent{ObjectOld: unplanned, ObjectNew: everywhere}) {
 		t.Error("the first plan of a program going everywhere started node passes")
+	}
+	if pred.Update(event.UpdateEvent{ObjectOld: everywhere, ObjectNew: stable}) {
+		t.Error("its generation made stable (every node runs it) started node passes")
 	}
 	if !pred.Update(event.UpdateEvent{ObjectOld: unplanned, ObjectNew: batch}) {
 		t.Error("a plan holding nodes back started no node pass")

@@ -46,6 +46,9 @@ type skeleton[T client.Object] struct {
 	// wait for the nodes' reports (see ahead); nil: nothing is handed
 	// over.
 	handOver func(from, cur T) (hold bool, withdraw func())
+	// stored runs once a live object's status is stored as obj holds it
+	// (nil: nothing does): what the status no longer names may go.
+	stored step[T]
 	// uninstalling reports whether T's CRD is being deleted (nil: never):
 	// its objects then get no finalizer, and are released without waiting
 	// for the nodes (see UninstallReconciler).
@@ -152,8 +155,8 @@ func (s *skeleton[T]) kindDeleted() bool {
 // class and the observed generation go into the status, what changed is
 // handed to the node passes (the writes below may then wait for the next
 // reconcile, see ahead), the status is patched if it changed, a live
-// object gets the finalizer, and err becomes what controller-runtime does
-// next.
+// object gets the finalizer and its stored step, and err becomes what
+// controller-runtime does next.
 func (s *skeleton[T]) summarizeAndPatch(ctx context.Context, req ctrl.Request, base, obj T, err error) (ctrl.Result, error) {
 	s.summarize(obj, err)
 	live := obj.GetDeletionTimestamp().IsZero()
@@ -175,6 +178,11 @@ func (s *skeleton[T]) summarizeAndPatch(ctx context.Context, req ctrl.Request, b
 		base.SetResourceVersion(obj.GetResourceVersion()) // as the status write left it
 		if ferr := s.addFinalizer(ctx, base, obj); ferr != nil {
 			return ctrl.Result{}, errors.Join(err, ferr)
+		}
+		if s.stored != nil {
+			if serr := s.stored(ctx, obj); serr != nil {
+				return ctrl.Result{}, errors.Join(err, serr)
+			}
 		}
 	}
 	return result(err, s.resync, func() { s.retry.schedule(req) })

@@ -166,56 +166,6 @@ func TestNodeEntriesRoundTripAnyText(t *testing.T) {
 	}
 }
 
-// A program's rollout keeps its stable node entry as one JSON string too
-// (the API server decoded and checked it on every write of the program,
-// the user's included); one stored as an object, as before, still reads.
-func TestStableEntryIsOneString(t *testing.T) {
-	ctx := context.Background()
-	p := &bpfleetv1.TracepointProgram{
-		ObjectMeta: metav1.ObjectMeta{Name: "stable-string"},
-		Spec: bpfleetv1.TracepointProgramSpec{
-			ProgramCommon: bpfleetv1.ProgramCommon{ProgramSource: bpfleetv1.ProgramSource{ByteCode: bpfleetv1.ByteCodeSource{Path: "/opt/bpf/counter.o"}}, ProgramName: "count_openat"},
-			Tracepoint:    bpfleetv1.TracepointAttach{Name: "syscalls/sys_enter_openat"},
-		},
-	}
-	if err := k8s.Create(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	stable := bpfleetv1.NodeProgramJSON{UID: p.UID, Kind: "TracepointProgram", Name: p.Name, Generation: 1,
-		Path: "/opt/bpf/counter.o", ProgramName: "count_openat", GlobalData: map[string]bpfleetv1.GlobalValue{"x": "1"},
-		Attach: bpfleetv1.NewAttachPoint(bpfleetv1.HookTracepoint, bpfleetv1.TracepointAttach{Name: "syscalls/sys_enter_openat"})}
-	p.Status.Rollout = &bpfleetv1.RolloutStatus{Generation: 1, Stable: &stable}
-	if err := k8s.Status().Update(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	raw := getRaw(t, "TracepointProgram", p.Name)
-	line, _, _ := unstructured.NestedFieldNoCopy(raw.Object, "status", "rollout", "stable")
-	if s, ok := line.(string); !ok || !json.Valid([]byte(s)) {
-		t.Fatalf("stored stable entry is %T %v, want one JSON string", line, line)
-	}
-	var got bpfleetv1.TracepointProgram
-	if err := k8s.Get(ctx, client.ObjectKeyFromObject(p), &got); err != nil {
-		t.Fatal(err)
-	}
-	if got.Status.Rollout == nil || !reflect.DeepEqual(got.Status.Rollout.Stable, &stable) {
-		t.Fatalf("stable entry read back %+v, want %+v", got.Status.Rollout, stable)
-	}
-
-	old := map[string]any{"uid": string(p.UID), "kind": "TracepointProgram", "name": p.Name, "generation": int64(1), "programName": "count_openat"}
-	if err := unstructured.SetNestedField(raw.Object, old, "status", "rollout", "stable"); err != nil {
-		t.Fatal(err)
-	}
-	if err := k8s.Status().Update(ctx, raw); err != nil {
-		t.Fatalf("a stable entry stored as an object: %v", err)
-	}
-	if err := k8s.Get(ctx, client.ObjectKeyFromObject(p), &got); err != nil {
-		t.Fatal(err)
-	}
-	if st := got.Status.Rollout.Stable; st == nil || st.Invalid != "" || st.UID != p.UID || st.Generation != 1 || st.ProgramName != "count_openat" {
-		t.Errorf("a stable entry stored as an object reads %+v", st)
-	}
-}
-
 // Decoded entries share what is the same in each node's copy (an
 // informer holds one per program per node): their attach settings and
 // their programs' names share memory.

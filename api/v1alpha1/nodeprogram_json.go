@@ -53,26 +53,6 @@ func (l *NodeProgramStatusEntries) UnmarshalJSON(data []byte) error {
 	})
 }
 
-// NodeProgramJSON is one NodeProgram stored as one JSON string, as each
-// entry of a set is: a program's status holds its rollout's stable entry
-// so (RolloutStatus.Stable). As an object it was a quarter of the API
-// server's cost of every write of the program, the user's spec changes
-// and the operator's status writes alike (docs/benchmarks.md).
-type NodeProgramJSON NodeProgram
-
-// MarshalJSON encodes the entry as one JSON string.
-func (p NodeProgramJSON) MarshalJSON() ([]byte, error) {
-	var out bytes.Buffer
-	err := appendEntry(&out, (*NodeProgram)(&p))
-	return out.Bytes(), err
-}
-
-// UnmarshalJSON decodes the entry, a string or (as stored before) an
-// object, leniently (NodeProgram.UnmarshalJSON).
-func (p *NodeProgramJSON) UnmarshalJSON(data []byte) error {
-	return decodedEntries.decode((*NodeProgram)(p), data)
-}
-
 // UnmarshalJSON decodes a set's entry as every client of the API does
 // (case-sensitive keys, integers kept), but never fails on what the entry
 // holds: the fields that decode are kept, and Invalid says what did not.

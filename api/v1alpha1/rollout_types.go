@@ -40,12 +40,16 @@ type RolloutStatus struct {
 	// Generation is the program generation rolled out.
 	Generation int64 `json:"generation"`
 
-	// CanaryRank and Rank release Generation to nodes: a node whose rank (a
-	// hash of the program's UID and the node's name, 0 to 4294967295) is at
-	// most CanaryRank (canary nodes) or Rank (the others) runs it; -1
-	// releases none.
-	CanaryRank int64 `json:"canaryRank"`
-	Rank       int64 `json:"rank"`
+	// Released says which nodes may run Generation (see Release). A node
+	// already asked to run it keeps it.
+	// +kubebuilder:default=None
+	Released Release `json:"released"`
+
+	// RankBound is, with Batches, the highest rank released: the nodes
+	// other than canaries whose rank (a hash of the program's UID and the
+	// node's name, 0 to 4294967295) is at most RankBound run Generation.
+	// +optional
+	RankBound *int64 `json:"rankBound,omitempty"`
 
 	// Halted is set when Generation failed on a node: it reaches no other
 	// node until the spec changes.
@@ -57,13 +61,34 @@ type RolloutStatus struct {
 	// +optional
 	Generations []GenerationNodes `json:"generations,omitempty"`
 
-	// Stable is the node entry of the last generation that reached every
-	// node: a node that joins while a change is under way, or halted, gets
-	// it. It is stored as one JSON string, as a set's entries are
-	// (NodeProgramJSON).
+	// StableGeneration is the last generation that reached every node: a
+	// node that joins while a change is under way, or halted, gets it.
 	// +optional
-	Stable *NodeProgramJSON `json:"stable,omitempty"`
+	StableGeneration int64 `json:"stableGeneration,omitempty"`
+
+	// StableRevision names the apps/v1 ControllerRevision that holds
+	// StableGeneration's node entry, owned by the program: in the
+	// program's namespace, or the operator's for a cluster-scoped program.
+	// +optional
+	StableRevision string `json:"stableRevision,omitempty"`
 }
+
+// Release says which of a program's nodes its rollout released the
+// latest generation to.
+// +kubebuilder:validation:Enum=None;Canaries;Batches;All
+type Release string
+
+const (
+	// ReleaseNone releases no node.
+	ReleaseNone Release = "None"
+	// ReleaseCanaries releases the canary nodes.
+	ReleaseCanaries Release = "Canaries"
+	// ReleaseBatches releases the canary nodes and the others up to
+	// RankBound.
+	ReleaseBatches Release = "Batches"
+	// ReleaseAll releases every node, and those that join later.
+	ReleaseAll Release = "All"
+)
 
 // GenerationNodes counts the nodes of one generation.
 type GenerationNodes struct {
@@ -77,3 +102,8 @@ type GenerationNodes struct {
 	Ready   int32 `json:"ready"`
 	Pending int32 `json:"pending"`
 }
+
+// ProgramUIDLabel marks the ControllerRevisions that keep a program's
+// stable node entry (RolloutStatus.StableRevision); its value is the
+// program's UID.
+const ProgramUIDLabel = "bpfleet.io/program-uid"

@@ -45,7 +45,7 @@ func TestRolloutStagesHaltsAndResumes(t *testing.T) {
 	}
 	t.Cleanup(func() { deleteAndWait(t, s.Client, p) })
 	p = waitReady(t, s.Client, p.Name)
-	if p.Status.Nodes.Ready != 4 || p.Status.Rollout == nil || p.Status.Rollout.Stable == nil {
+	if p.Status.Nodes.Ready != 4 || p.Status.Rollout == nil || p.Status.Rollout.StableGeneration != p.Generation {
 		t.Fatalf("first generation: nodes %+v, rollout %+v; want Ready on 4 and a stable generation", p.Status.Nodes, p.Status.Rollout)
 	}
 	good := p.Generation

@@ -157,20 +157,20 @@ func mergePatch(_, base *bpfleetv1.NodeProgramSet) (client.Patch, error) {
 }
 
 // readyStatus gives p the status the operator writes once p runs on its
-// one node: conditions, digest, node counts, the rollout's stable entry.
+// one node: conditions, digest, node counts, the rollout.
 func readyStatus(p *bpfleetv1.TracepointProgram) {
 	now := metav1.Now()
 	cond := func(typ string, status metav1.ConditionStatus, reason string) metav1.Condition {
 		return metav1.Condition{Type: typ, Status: status, Reason: reason, Message: "running on 1 of 1 nodes",
 			ObservedGeneration: p.Generation, LastTransitionTime: now}
 	}
-	stable := bpfleetv1.NodeProgramJSON(fullSet("", 1).Spec.Programs[0])
 	p.Status = bpfleetv1.ProgramStatus{
 		ObservedGeneration: p.Generation,
 		// Reconciling and Stalled are present only while True.
 		Conditions: []metav1.Condition{cond(bpfleetv1.ConditionReady, metav1.ConditionTrue, bpfleetv1.ReasonReady)},
 		Nodes:      bpfleetv1.NodeCounts{Selected: 1, Ready: 1, Summary: "1/1"},
-		Rollout: &bpfleetv1.RolloutStatus{Generation: p.Generation, Stable: &stable,
+		Rollout: &bpfleetv1.RolloutStatus{Generation: p.Generation, Released: bpfleetv1.ReleaseAll,
+			StableGeneration: p.Generation, StableRevision: "tracepointprogram-" + p.Name + "-0123abcd-1",
 			Generations: []bpfleetv1.GenerationNodes{{Generation: p.Generation, Updated: 1, Ready: 1}}},
 	}
 }
