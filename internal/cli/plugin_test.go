@@ -86,6 +86,7 @@ func TestPluginStatusAndNodes(t *testing.T) {
 		t.Errorf("status tracepointprogram/opens -o json = %+v", list.Items)
 	}
 	if out := mustPlugin(t, kubeconfig, "status", "tpp/opens"); !strings.Contains(out, "tracepointprogram/opens  Ready: Unknown  generation 1") ||
+		!strings.Contains(out, "rollout: generation 2 released to Canaries, halted (it failed on a node); the other nodes run generation 1 (ControllerRevision tracepointprogram-opens-0a1b2c3d-1)") ||
 		strings.Contains(out, "flows") {
 		t.Errorf("status by short name:\n%s", out)
 	}
@@ -197,6 +198,11 @@ func writeCluster(t *testing.T, k8s client.Client) (*bpfleetv1.TracepointProgram
 		if err := k8s.Create(ctx, obj); err != nil {
 			t.Fatal(err)
 		}
+	}
+	opens.Status.Rollout = &bpfleetv1.RolloutStatus{Generation: 2, Released: bpfleetv1.ReleaseCanaries, Halted: true,
+		StableGeneration: 1, StableRevision: "tracepointprogram-opens-0a1b2c3d-1"}
+	if err := k8s.Status().Update(ctx, opens); err != nil {
+		t.Fatal(err)
 	}
 	entry := bpfleetv1.NodeProgram{UID: opens.UID, Kind: "TracepointProgram", Name: "opens", Generation: 2, Image: image, ProgramName: "count_openat"}
 	appEntry := bpfleetv1.NodeProgram{UID: app.UID, Kind: "BpfApplication", Namespace: "team-a", Name: "flows", Generation: 1, Image: image}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -215,8 +216,25 @@ func programSummary(kind string, p bpfleetv1.Program) string {
 		ready = fmt.Sprintf("Ready: %s (%s)", c.Status, c.Reason)
 	}
 	n := st.Nodes
-	return fmt.Sprintf("%s  %s  generation %d  nodes: %d selected, %d ready, %d failed, %d unsupported",
+	line := fmt.Sprintf("%s  %s  generation %d  nodes: %d selected, %d ready, %d failed, %d unsupported",
 		programName(kind, p.GetNamespace(), p.GetName()), ready, p.GetGeneration(), n.Selected, n.Ready, n.Failed, n.Unsupported)
+	return line + rolloutSummary(st.Rollout)
+}
+
+// rolloutSummary says where a change under way stands ("" when the
+// latest generation runs everywhere).
+func rolloutSummary(ro *bpfleetv1.RolloutStatus) string {
+	if ro == nil || ro.Generation == ro.StableGeneration {
+		return ""
+	}
+	s := fmt.Sprintf("\nrollout: generation %d released to %s", ro.Generation, cmp.Or(string(ro.Released), string(bpfleetv1.ReleaseNone)))
+	if ro.Halted {
+		s += ", halted (it failed on a node)"
+	}
+	if ro.StableGeneration != 0 {
+		s += fmt.Sprintf("; the other nodes run generation %d (ControllerRevision %s)", ro.StableGeneration, ro.StableRevision)
+	}
+	return s
 }
 
 // nodePrograms joins every node's set and report into one row per program
