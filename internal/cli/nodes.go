@@ -65,9 +65,7 @@ agents' Leases where the caller may list them.`,
 				return err
 			}
 			if output.structured() {
-				return printObject(st.stdout, output.value, struct {
-					Items []nodeView `json:"items"`
-				}{nodes})
+				return printItems(st.stdout, output.value, nodes)
 			}
 			printNodes(st.stdout, nodes, output.value == "wide")
 			return nil

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -55,6 +57,83 @@ func printObject(w io.Writer, format string, v any) error {
 	}
 	_, err = fmt.Fprintf(w, "%s\n", raw)
 	return err
+}
+
+// printItems writes {"items": [...]} as JSON or YAML, one item at a time
+// through one buffer: a status of 100,000 programs is not held in memory
+// again, encoded.
+func printItems[T any](w io.Writer, format string, items []T) error {
+	p := itemPrinter{w: bufio.NewWriter(w), yaml: format == "yaml"}
+	p.enc = json.NewEncoder(&p.buf)
+	p.enc.SetIndent("    ", "  ")
+	p.open(len(items))
+	for i := range items {
+		if err := p.item(&items[i], i == 0); err != nil {
+			return err
+		}
+	}
+	p.close(len(items))
+	return p.w.Flush()
+}
+
+// itemPrinter writes the items of a list.
+type itemPrinter struct {
+	w    *bufio.Writer
+	yaml bool
+	buf  bytes.Buffer
+	enc  *json.Encoder
+}
+
+func (p *itemPrinter) open(n int) {
+	switch {
+	case p.yaml && n == 0:
+		p.w.WriteString("items: []\n")
+	case p.yaml:
+		p.w.WriteString("items:\n")
+	default:
+		p.w.WriteString("{\n  \"items\": [")
+	}
+}
+
+func (p *itemPrinter) close(n int) {
+	if p.yaml {
+		return
+	}
+	if n > 0 {
+		p.w.WriteString("\n  ")
+	}
+	p.w.WriteString("]\n}\n")
+}
+
+// item writes one item: an element of the JSON array, indented, or of
+// the YAML sequence.
+func (p *itemPrinter) item(item any, first bool) error {
+	p.buf.Reset()
+	if err := p.enc.Encode(item); err != nil {
+		return err
+	}
+	raw := bytes.TrimSuffix(p.buf.Bytes(), []byte("\n"))
+	if !p.yaml {
+		if !first {
+			p.w.WriteByte(',')
+		}
+		p.w.WriteString("\n    ")
+		_, err := p.w.Write(raw)
+		return err
+	}
+	y, err := yaml.JSONToYAML(raw)
+	if err != nil {
+		return err
+	}
+	for j, line := range strings.SplitAfter(strings.TrimSuffix(string(y), "\n"), "\n") {
+		if j == 0 {
+			p.w.WriteString("- ")
+		} else {
+			p.w.WriteString("  ")
+		}
+		p.w.WriteString(line)
+	}
+	return p.w.WriteByte('\n')
 }
 
 // completeStoredRefs completes an image reference from the local store.

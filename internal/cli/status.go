@@ -104,9 +104,7 @@ func status(ctx context.Context, c *cluster, w io.Writer, output *outputFlag, ar
 		return err
 	}
 	if output.structured() {
-		return printObject(w, output.value, struct {
-			Items []nodeProgram `json:"items"`
-		}{rows})
+		return printItems(w, output.value, rows)
 	}
 	if summary != "" {
 		fmt.Fprintln(w, summary)

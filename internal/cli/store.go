@@ -172,9 +172,7 @@ func newListCmd(st streams) *cobra.Command {
 			case output.value == "table":
 				printStore(st, tags)
 			default:
-				return printObject(st.stdout, output.value, struct {
-					Items []storedTag `json:"items"`
-				}{tags})
+				return printItems(st.stdout, output.value, tags)
 			}
 			return nil
 		},
