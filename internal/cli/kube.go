@@ -90,3 +90,16 @@ func newScheme() *runtime.Scheme {
 	utilruntime.Must(coordinationv1.AddToScheme(s))
 	return s
 }
+
+// setsAndReports lists every node's NodeProgramSet and NodeProgramReport.
+func (c *cluster) setsAndReports(ctx context.Context) (*bpfleetv1.NodeProgramSetList, *bpfleetv1.NodeProgramReportList, error) {
+	var sets bpfleetv1.NodeProgramSetList
+	if err := c.List(ctx, &sets); err != nil {
+		return nil, nil, fmt.Errorf("list NodeProgramSets: %w", err)
+	}
+	var reports bpfleetv1.NodeProgramReportList
+	if err := c.List(ctx, &reports); err != nil {
+		return nil, nil, fmt.Errorf("list NodeProgramReports: %w", err)
+	}
+	return &sets, &reports, nil
+}

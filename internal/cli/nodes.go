@@ -78,13 +78,9 @@ agents' Leases where the caller may list them.`,
 
 // nodeViews reads every node's set, report and Lease.
 func nodeViews(ctx context.Context, c *cluster, now time.Time) ([]nodeView, error) {
-	var sets bpfleetv1.NodeProgramSetList
-	if err := c.List(ctx, &sets); err != nil {
-		return nil, fmt.Errorf("list NodeProgramSets: %w", err)
-	}
-	var reports bpfleetv1.NodeProgramReportList
-	if err := c.List(ctx, &reports); err != nil {
-		return nil, fmt.Errorf("list NodeProgramReports: %w", err)
+	sets, reports, err := c.setsAndReports(ctx)
+	if err != nil {
+		return nil, err
 	}
 	leases, err := agentLeases(ctx, c)
 	if err != nil {

@@ -72,6 +72,7 @@ func TestPluginStatusAndNodes(t *testing.T) {
 	for _, want := range [][]string{
 		{"node-a", "bpfapplication/team-a/flows", "1", "Failed", "-", "-", "-", "-", "sha256:0123456789ab", "ImageNotFound:", "pull", "failed:"},
 		{"node-a", "tracepointprogram/opens", "2", "Ready", "41", "1002", "-", "1200", "(1.5µs", "avg)", "sha256:0123456789ab", "-"},
+		{"node-a", "uid/0ff-the-set", "3", "Unloading", "77"},
 		{"node-b", "tracepointprogram/opens", "2", "Pending", "-", "-", "-", "-", "sha256:0123456789ab", "the", "node's", "agent", "has", "not"},
 	} {
 		if !hasRow(table, want...) {
@@ -220,6 +221,7 @@ func writeCluster(t *testing.T, k8s client.Client) (*bpfleetv1.TracepointProgram
 					Objects:  bpfleetv1.KernelObjects{Links: []bpfleetv1.LinkStatus{{Target: "syscalls/sys_enter_openat", LinkID: 1002}}, MapIDs: map[string]uint32{"counts": 40}},
 					RunStats: &bpfleetv1.RunStats{RunCount: 1200, RunTimeNs: 1800000, ReadAt: now}},
 				{UID: app.UID, Generation: 1, State: bpfleetv1.StateFailed, Reason: "ImageNotFound", Message: "pull failed: not found"},
+				{UID: "0ff-the-set", Generation: 3, State: bpfleetv1.StateUnloading, ProgramID: 77},
 			},
 			Conditions: []metav1.Condition{{Type: bpfleetv1.ConditionReady, Status: metav1.ConditionTrue, Reason: "Synced", LastTransitionTime: now}},
 		}},

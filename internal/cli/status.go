@@ -238,13 +238,9 @@ func rolloutSummary(ro *bpfleetv1.RolloutStatus) string {
 // nodePrograms joins every node's set and report into one row per program
 // the node is asked to run (want nil: every program), or still reports.
 func nodePrograms(ctx context.Context, c *cluster, want func(*bpfleetv1.NodeProgram) bool) ([]nodeProgram, error) {
-	var sets bpfleetv1.NodeProgramSetList
-	if err := c.List(ctx, &sets); err != nil {
-		return nil, fmt.Errorf("list NodeProgramSets: %w", err)
-	}
-	var reports bpfleetv1.NodeProgramReportList
-	if err := c.List(ctx, &reports); err != nil {
-		return nil, fmt.Errorf("list NodeProgramReports: %w", err)
+	sets, reports, err := c.setsAndReports(ctx)
+	if err != nil {
+		return nil, err
 	}
 	byNode := map[string]*bpfleetv1.NodeProgramReport{}
 	for i := range reports.Items {
@@ -262,7 +258,8 @@ func nodePrograms(ctx context.Context, c *cluster, want func(*bpfleetv1.NodeProg
 }
 
 // nodeRows are the rows of one node: its set's programs (and withheld
-// ones) with what its report says of each.
+// ones) with what its report says of each, and the programs it reports
+// and is no longer asked to run (unloading).
 func nodeRows(set *bpfleetv1.NodeProgramSet, report *bpfleetv1.NodeProgramReport, want func(*bpfleetv1.NodeProgram) bool) []nodeProgram {
 	reported := map[types.UID]*bpfleetv1.NodeProgramStatus{}
 	if report != nil {
@@ -271,8 +268,10 @@ func nodeRows(set *bpfleetv1.NodeProgramSet, report *bpfleetv1.NodeProgramReport
 		}
 	}
 	var rows []nodeProgram
+	asked := make(map[types.UID]bool, len(set.Spec.Programs))
 	for i := range set.Spec.Programs {
 		np := &set.Spec.Programs[i]
+		asked[np.UID] = true
 		if want != nil && !want(np) {
 			continue
 		}
@@ -283,6 +282,13 @@ func nodeRows(set *bpfleetv1.NodeProgramSet, report *bpfleetv1.NodeProgramReport
 			row.report(st)
 		}
 		rows = append(rows, row)
+	}
+	for uid, st := range reported { // no longer asked for: unloading
+		if !asked[uid] && (want == nil || want(&bpfleetv1.NodeProgram{UID: uid})) {
+			row := nodeProgram{Node: set.Name, Name: string(uid), UID: uid, Generation: st.Generation}
+			row.report(st)
+			rows = append(rows, row)
+		}
 	}
 	for _, wp := range set.Spec.Withheld {
 		if want != nil && !want(&bpfleetv1.NodeProgram{UID: wp.UID}) {
@@ -339,8 +345,12 @@ func printStatus(w io.Writer, rows []nodeProgram, wide bool) {
 }
 
 // programName is how a table names a program: kind/name, or
-// kind/namespace/name.
+// kind/namespace/name; uid/UID for one the node reports and is no longer
+// asked to run (its set says no more of it).
 func programName(kind, namespace, name string) string {
+	if kind == "" {
+		return "uid/" + name
+	}
 	if namespace != "" {
 		return strings.ToLower(kind) + "/" + namespace + "/" + name
 	}
