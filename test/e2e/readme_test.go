@@ -49,9 +49,9 @@ func TestREADMECommandLine(t *testing.T) {
 	if err := s.Plane.Kubeconfig(kubeconfig); err != nil {
 		t.Fatal(err)
 	}
-	keys := []string{"/tmp/bpfleet-readme.key", "/tmp/bpfleet-readme.pub"}
-	removeFiles(keys)
-	t.Cleanup(func() { removeFiles(keys) })
+	made := []string{"/tmp/bpfleet-readme.key", "/tmp/bpfleet-readme.pub", "/tmp/bpfleet-readme-layout"}
+	removeFiles(made)
+	t.Cleanup(func() { removeFiles(made) })
 	t.Cleanup(func() { // a failed step leaves the program behind
 		_, _ = s.Plane.Kubectl(kubeconfig, "delete", "--ignore-not-found", "-f", filepath.Join(root, "config/samples/cli/opens.yaml"))
 		waitGone(t, s.Client, "opens")
@@ -105,7 +105,8 @@ func TestREADMECommandLine(t *testing.T) {
 }
 
 // readmeWalkthrough reads the "$" lines of the README's command-line
-// section, and what is printed under each.
+// section, and what is printed under each. Every example of the section
+// is such a line: another code block there is an error.
 func readmeWalkthrough(t *testing.T, path string) []readmeStep {
 	t.Helper()
 	f, err := os.Open(path)
@@ -114,21 +115,26 @@ func readmeWalkthrough(t *testing.T, path string) []readmeStep {
 	}
 	defer f.Close()
 	var steps []readmeStep
-	in := false
+	in, inBlock := false, false
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := sc.Text()
+		block := strings.HasPrefix(line, "    ")
 		switch {
 		case strings.HasPrefix(line, "## "):
 			in = strings.HasPrefix(line, "## The command line")
 		case !in:
+		case strings.HasPrefix(line, "```"):
+			t.Errorf("README, the command-line section: a fenced block, which this test does not run: %s", line)
 		case strings.HasPrefix(line, "    $ "):
 			steps = append(steps, readmeStep{command: strings.TrimPrefix(line, "    $ ")})
-		case strings.HasPrefix(line, "    ") && len(steps) > 0 && !strings.HasPrefix(strings.TrimSpace(line), "bpfleet") &&
-			!strings.HasPrefix(strings.TrimSpace(line), "kubectl"):
+		case block && !inBlock:
+			t.Errorf("README, the command-line section: an indented block that does not start with a \"$\" line, which this test would not run: %q", line)
+		case block && len(steps) > 0:
 			last := &steps[len(steps)-1]
 			last.output = append(last.output, strings.TrimSpace(line))
 		}
+		inBlock = block
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
@@ -175,6 +181,6 @@ func outputOf(t *testing.T, outputs map[string]string, command string) string {
 
 func removeFiles(paths []string) {
 	for _, p := range paths {
-		_ = os.Remove(p)
+		_ = os.RemoveAll(p)
 	}
 }
