@@ -173,12 +173,12 @@ func (a *BpfApplication) SetProgramsStatus(programs []ApplicationProgramStatus) 
 
 // Attachments returns the application's programs, each with its hook.
 func (a *BpfApplication) Attachments() []ProgramAttachment {
-	out := make([]ProgramAttachment, len(a.Spec.Programs))
-	for i := range a.Spec.Programs {
-		p := &a.Spec.Programs[i]
-		out[i] = ProgramAttachment{Name: p.Name, Attach: p.AttachPoint(), Optional: p.Optional}
-	}
-	return out
+	return attachmentsOf(a.Spec.Programs)
+}
+
+// attachment is the program's name, attach point and optionality.
+func (p *BpfApplicationProgram) attachment() ProgramAttachment {
+	return ProgramAttachment{Name: p.Name, Attach: p.AttachPoint(), Optional: p.Optional}
 }
 
 // setPrograms records where each program of an application runs.

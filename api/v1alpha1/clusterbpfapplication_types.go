@@ -157,10 +157,23 @@ func (a *ClusterBpfApplication) SetProgramsStatus(programs []ApplicationProgramS
 
 // Attachments returns the application's programs, each with its hook.
 func (a *ClusterBpfApplication) Attachments() []ProgramAttachment {
-	out := make([]ProgramAttachment, len(a.Spec.Programs))
-	for i := range a.Spec.Programs {
-		p := &a.Spec.Programs[i]
-		out[i] = ProgramAttachment{Name: p.Name, Attach: p.AttachPoint(), Optional: p.Optional}
+	return attachmentsOf(a.Spec.Programs)
+}
+
+// attachment is the program's name, attach point and optionality.
+func (p *ApplicationProgram) attachment() ProgramAttachment {
+	return ProgramAttachment{Name: p.Name, Attach: p.AttachPoint(), Optional: p.Optional}
+}
+
+// attachmentsOf lists the attachments of an application's programs, of
+// either application kind.
+func attachmentsOf[P any, PP interface {
+	*P
+	attachment() ProgramAttachment
+}](programs []P) []ProgramAttachment {
+	out := make([]ProgramAttachment, len(programs))
+	for i := range programs {
+		out[i] = PP(&programs[i]).attachment()
 	}
 	return out
 }

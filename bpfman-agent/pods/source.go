@@ -219,11 +219,12 @@ func (s *Source) namespaceLabels(ctx context.Context) (map[string]map[string]str
 }
 
 // node is what one listing reads of the node once: its own network
-// namespace, its cgroup v2 root, and its processes by cgroup (read when
-// a container is first located).
+// namespace, its cgroup v2 root (read when a new sandbox or a container
+// is first located: a listing of known sandboxes reads no mounts), and
+// its processes by cgroup (read when a container is first located).
 type node struct {
 	ownNetns uint64
-	cgroup2  string
+	cgroup2  func() string
 	procs    map[string][]int
 	procsErr error
 	read     bool
@@ -234,14 +235,15 @@ func newNode() (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &node{ownNetns: own, cgroup2: attach.Cgroup2Root()}, nil
+	return &node{ownNetns: own, cgroup2: sync.OnceValue(attach.Cgroup2Root)}, nil
 }
 
 // podCgroup is the cgroup v2 directory of the pod whose sandbox is pid:
 // the parent of the sandbox's own (kubepods/…/pod<uid>/<sandbox>), or ""
 // if the node has no cgroup v2 hierarchy or the sandbox is not in it.
 func (n *node) podCgroup(pid int) string {
-	if n.cgroup2 == "" {
+	root := n.cgroup2()
+	if root == "" {
 		return ""
 	}
 	file, err := inNodeCgroupNS(func() (string, error) { return cgroupFile(pid) })
@@ -249,7 +251,7 @@ func (n *node) podCgroup(pid int) string {
 	if err != nil || path == "" || path == "/" || filepath.Clean(path) != path {
 		return ""
 	}
-	return filepath.Join(n.cgroup2, filepath.Dir(path))
+	return filepath.Join(root, filepath.Dir(path))
 }
 
 // processes are the PIDs of the processes in the cgroups of process pid:
@@ -262,8 +264,8 @@ func (n *node) processes(pid int) []int {
 	if err != nil {
 		return []int{pid}
 	}
-	if path := unifiedCgroup(file); n.cgroup2 != "" && path != "" && path != "/" && filepath.Clean(path) == path {
-		if pids, err := cgroupProcs(filepath.Join(n.cgroup2, path)); err == nil && slices.Contains(pids, pid) {
+	if path, root := unifiedCgroup(file), n.cgroup2(); root != "" && path != "" && path != "/" && filepath.Clean(path) == path {
+		if pids, err := cgroupProcs(filepath.Join(root, path)); err == nil && slices.Contains(pids, pid) {
 			return pids
 		}
 	}
