@@ -3,7 +3,8 @@ package attach
 import (
 	"fmt"
 	"os"
-	"runtime"
+
+	"github.com/bpfleet/bpfleet/bpfman-agent/nsenter"
 
 	"golang.org/x/sys/unix"
 )
@@ -33,28 +34,8 @@ func (n Netns) run(fn func() error) error {
 	if err := n.check(ns); err != nil {
 		return err
 	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		own, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("own network namespace: %w", err)
-			return
-		}
-		defer own.Close()
-		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("enter network namespace %s: %w", n.Path, err)
-			return
-		}
-		err = fn()
-		if unix.Setns(int(own.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
+	_, err = nsenter.Run(ns, unix.CLONE_NEWNET, func() (struct{}, error) { return struct{}{}, fn() })
+	return err
 }
 
 // check refuses ns unless it is n's namespace and not the agent's.
@@ -63,7 +44,9 @@ func (n Netns) check(ns *os.File) error {
 	if err := unix.Fstat(int(ns.Fd()), &st); err != nil {
 		return fmt.Errorf("network namespace %s: %w", n.Path, err)
 	}
-	if err := unix.Stat("/proc/self/ns/net", &own); err != nil {
+	// The thread's: the process's (/proc/self) is its main thread's,
+	// which a probe may have left in a namespace of its own (nsenter).
+	if err := unix.Stat("/proc/thread-self/ns/net", &own); err != nil {
 		return fmt.Errorf("own network namespace: %w", err)
 	}
 	switch {

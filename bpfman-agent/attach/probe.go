@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -36,22 +35,6 @@ func programType(typ ebpf.ProgramType) error {
 		return probeFailed(fmt.Sprintf("probing %s programs", typ), err)
 	}
 	return nil
-}
-
-// inNewNetns runs fn on a thread of its own in a new network namespace.
-// The thread is never unlocked, so it exits with its goroutine and the
-// namespace goes with it.
-func inNewNetns(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("new network namespace: %w", err)
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
 }
 
 // refusedMissing closes l if the kernel made it and expects ENODEV

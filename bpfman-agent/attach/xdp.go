@@ -7,6 +7,8 @@ import (
 	"net"
 	"syscall"
 
+	"github.com/bpfleet/bpfleet/bpfman-agent/nsenter"
+
 	bpfleetv1 "github.com/bpfleet/bpfleet/api/v1alpha1"
 
 	"github.com/cilium/ebpf"
@@ -239,7 +241,7 @@ func probeXDP() error {
 	if err := programType(ebpf.XDP); err != nil {
 		return err
 	}
-	err := inNewNetns(func() error {
+	err := nsenter.Unshared(unix.CLONE_NEWNET, func() error {
 		return withProgram(ebpf.XDP, ebpf.AttachNone, func(prog *ebpf.Program) error {
 			l, err := link.AttachXDP(link.XDPOptions{Program: prog, Interface: loopback})
 			if err != nil {

@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
+
+	"github.com/bpfleet/bpfleet/bpfman-agent/nsenter"
 
 	"golang.org/x/sys/unix"
 )
@@ -102,45 +103,19 @@ func unifiedCgroup(file string) string {
 // where /proc/<pid>/cgroup files name cgroups from the hierarchy's root:
 // an agent in a cgroup namespace of its own would read others' paths as
 // "/../..", relative to its own. If the agent is not in one, fn runs as
-// it is; else on a thread that enters init's and is then restored (or
-// dropped).
+// it is; else on a thread that enters init's (nsenter).
 func inNodeCgroupNS[T any](fn func() (T, error)) (T, error) {
 	var own, init unix.Stat_t
 	if unix.Stat("/proc/self/ns/cgroup", &own) != nil || unix.Stat("/proc/1/ns/cgroup", &init) != nil || own.Ino == init.Ino {
 		return fn()
 	}
-	type result struct {
-		v   T
-		err error
+	node, err := os.Open("/proc/1/ns/cgroup")
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("the node's cgroup namespace: %w", err)
 	}
-	out := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		own, err := os.Open("/proc/thread-self/ns/cgroup")
-		if err != nil {
-			runtime.UnlockOSThread()
-			out <- result{err: fmt.Errorf("own cgroup namespace: %w", err)}
-			return
-		}
-		defer own.Close()
-		init, err := os.Open("/proc/1/ns/cgroup")
-		if err == nil {
-			err = unix.Setns(int(init.Fd()), unix.CLONE_NEWCGROUP)
-			init.Close()
-		}
-		if err != nil {
-			runtime.UnlockOSThread()
-			out <- result{err: fmt.Errorf("enter the node's cgroup namespace: %w", err)}
-			return
-		}
-		v, err := fn()
-		if unix.Setns(int(own.Fd()), unix.CLONE_NEWCGROUP) == nil {
-			runtime.UnlockOSThread()
-		}
-		out <- result{v, err}
-	}()
-	r := <-out
-	return r.v, r.err
+	defer node.Close()
+	return nsenter.Run(node, unix.CLONE_NEWCGROUP, fn)
 }
 
 // processesByCgroup maps the content of each process's
