@@ -78,10 +78,11 @@ func storedImage(ctx context.Context, ref string) (t *target, root ocispec.Descr
 	if err != nil {
 		return nil, root, false, err
 	}
-	if _, err := os.Stat(filepath.Join(layoutDir(dir, r), ocispec.ImageLayoutFile)); err != nil {
+	w := where{layout: layoutDir(dir, r)}
+	if _, err := os.Stat(filepath.Join(w.layout, ocispec.ImageLayoutFile)); err != nil {
 		return nil, root, false, nil
 	}
-	if t, err = localStore(ref); err != nil {
+	if t, err = w.open(ref); err != nil {
 		return nil, root, false, err
 	}
 	root, err = t.Resolve(ctx, t.reference)
@@ -91,7 +92,7 @@ func storedImage(ctx context.Context, ref string) (t *target, root ocispec.Descr
 	return t, root, err == nil, err
 }
 
-// storedImage is one tag of the local store.
+// storedTag is one tag of the local store.
 type storedTag struct {
 	Reference string `json:"reference"`
 	*bpfoci.Description
