@@ -48,6 +48,7 @@ func main() {
 	build := buildinfo.Get()
 	o.CSI.Version = build.Version
 	nodesync.TuneGC()
+	nodesync.ListThenWatch()
 	memprofile.EnableIfServed(o.PprofAddr)
 	log := ctrl.Log.WithName("setup")
 	log.Info("starting bpfman-agent", build.KeysAndValues()...)

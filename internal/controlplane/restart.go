@@ -30,10 +30,11 @@ func (p *Plane) StopAPIServer() error {
 	if err != nil {
 		return err
 	}
-	if p.restarted != nil {
-		err := stopCmd(p.restarted)
+	if p.restarted != nil { // the server StartAPIServer brought back
+		_ = p.restarted.Process.Kill()
+		_ = p.restarted.Wait()
 		p.restarted = nil
-		return err
+		return nil
 	}
 	p.args = args
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {

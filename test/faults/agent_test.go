@@ -76,7 +76,7 @@ func (h *host) start(killAt string) {
 		"--image-cache="+h.images, "--state-dir="+h.state,
 		"--metrics-bind-address=0", "--health-probe-bind-address=0")
 	cmd.Args = append(cmd.Args, h.args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+h.s.kubeconfig, faultpoint.Env+"="+killAt)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+h.s.kubeconfig, faultpoint.Env+"="+killAt, "GOTRACEBACK=all")
 	if h.trace != "" {
 		cmd.Env = append(cmd.Env, faultpoint.TraceEnv+"="+h.trace)
 	}
@@ -111,20 +111,37 @@ func (h *host) kill() {
 	<-a.done
 }
 
-// stop stops the agent as a node stops it (SIGTERM), if it runs.
+// stop stops the agent as a node stops it (SIGTERM), if it runs. The
+// kubelet's default grace period is 30 s; a slower agent is killed.
 func (h *host) stop() {
+	h.stopWithin(30 * time.Second)
+}
+
+// stopWithin sends the agent SIGTERM, if it runs, and waits for it to exit
+// for at most limit, and returns how long it took. An agent that takes
+// longer fails the case: it is made to write every goroutine's stack to
+// its log (SIGQUIT with GOTRACEBACK=all), then killed.
+func (h *host) stopWithin(limit time.Duration) time.Duration {
 	a := h.agent
 	if a == nil || a.exited() {
-		return
+		return 0
 	}
+	sent := time.Now()
 	_ = a.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-a.done:
-	case <-time.After(30 * time.Second):
+		return time.Since(sent)
+	case <-time.After(limit):
+	}
+	_ = a.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-a.done:
+	case <-time.After(5 * time.Second):
 		_ = a.cmd.Process.Kill()
 		<-a.done
-		h.t.Errorf("the agent did not stop within 30 s of SIGTERM")
 	}
+	h.t.Errorf("the agent did not stop within %v of SIGTERM (its goroutines are in its log)", limit)
+	return time.Since(sent)
 }
 
 func (a *agentProc) exited() bool {
@@ -147,7 +164,13 @@ func (a *agentProc) killed() bool {
 // happens within a minute.
 func (h *host) await(what string, ok func(context.Context) bool) (killed bool) {
 	h.t.Helper()
-	err := wait.PollUntilContextTimeout(context.Background(), 25*time.Millisecond, time.Minute, true,
+	return h.awaitWithin(what, time.Minute, ok)
+}
+
+// awaitWithin is await with a limit of its own.
+func (h *host) awaitWithin(what string, limit time.Duration, ok func(context.Context) bool) (killed bool) {
+	h.t.Helper()
+	err := wait.PollUntilContextTimeout(context.Background(), 25*time.Millisecond, limit, true,
 		func(ctx context.Context) (bool, error) {
 			if h.agent.exited() {
 				if h.agent.killed() {
@@ -166,7 +189,13 @@ func (h *host) await(what string, ok func(context.Context) bool) (killed bool) {
 // settle waits until ok holds with an agent that is not to be killed.
 func (h *host) settle(what string, ok func(context.Context) bool) {
 	h.t.Helper()
-	if h.await(what, ok) {
+	h.settleWithin(what, time.Minute, ok)
+}
+
+// settleWithin is settle with a limit of its own.
+func (h *host) settleWithin(what string, limit time.Duration, ok func(context.Context) bool) {
+	h.t.Helper()
+	if h.awaitWithin(what, limit, ok) {
 		h.t.Fatalf("the agent was killed while waiting for %s, with no kill asked", what)
 	}
 }

@@ -3,11 +3,12 @@ package faults
 import (
 	"context"
 	"fmt"
-	"github.com/cilium/ebpf"
 	"os"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/cilium/ebpf"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
