@@ -18,7 +18,8 @@ import (
 // ValidatingAdmissionPolicy refuses the others at admission
 // (config/rbac/applications); the operator checks again, as the policy
 // may change after admission, and a cluster may lack the admission
-// policy: what it refuses is not scheduled (Stalled).
+// policy: what it refuses is not scheduled (Stalled), and nodes unload
+// what a changed policy no longer allows (allowedPrograms).
 
 // +kubebuilder:rbac:groups=bpfleet.io,resources=bpfapplicationpolicies,verbs=get;list;watch
 
@@ -91,21 +92,33 @@ func policyAllows(policy *bpfleetv1.BpfApplicationPolicy, img *bpfleetv1.ImageSo
 	return nil
 }
 
-// withApplicationPolicy adds to each namespaced program of programs the
-// signatures the BpfApplicationPolicy requires (KindedProgram.Verify).
-func withApplicationPolicy(ctx context.Context, c client.Reader, programs []KindedProgram) error {
-	var policy *bpfleetv1.BpfApplicationPolicy
-	for i := range programs {
-		if programs[i].Program.GetNamespace() == "" {
-			continue
-		}
-		if policy == nil {
-			var err error
-			if policy, err = applicationPolicy(ctx, c); err != nil || policy == nil {
-				return err
+// allowedPrograms is programs as the BpfApplicationPolicy lets nodes run
+// them: each namespaced program gets the signatures the policy requires
+// (KindedProgram.Verify), and one whose image the policy does not allow
+// (or with no policy at all) is left out, so that nodes unload what a
+// tightened policy no longer allows, as they never load it once refused
+// (its status says ImageNotAllowed).
+func allowedPrograms(ctx context.Context, c client.Reader, programs []KindedProgram) ([]KindedProgram, error) {
+	var (
+		policy *bpfleetv1.BpfApplicationPolicy
+		read   bool
+	)
+	out := programs[:0]
+	for _, kp := range programs {
+		if kp.Program.GetNamespace() != "" {
+			if !read {
+				var err error
+				if policy, err = applicationPolicy(ctx, c); err != nil {
+					return nil, err
+				}
+				read = true
 			}
+			if policyAllows(policy, kp.Program.Source().ByteCode.Image) != nil {
+				continue
+			}
+			kp.Verify = policy.Spec.Verify
 		}
-		programs[i].Verify = policy.Spec.Verify
+		out = append(out, kp)
 	}
-	return nil
+	return out, nil
 }

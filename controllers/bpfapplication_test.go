@@ -20,7 +20,8 @@ import (
 // cluster's BpfApplicationPolicy allows its image; then scheduled with
 // its namespace, which the node keeps its pod targets to, and with the
 // policy's signature keys; its status adds up the pods the nodes match;
-// a grant to another namespace stalls it again.
+// a tightened policy unloads it from the nodes, and a relaxed one brings
+// it back; a grant to another namespace stalls it again.
 func TestBpfApplicationPolicyAndNamespace(t *testing.T) {
 	ctx := context.Background()
 	host := ocitest.Serve(t, nil)
@@ -93,6 +94,31 @@ func TestBpfApplicationPolicyAndNamespace(t *testing.T) {
 	if got.Status.Pods == nil || got.Status.Pods.Summary != "2/2" || got.Status.ProgramsSummary != "1/1" {
 		t.Errorf("status pods %+v, programs %q", got.Status.Pods, got.Status.ProgramsSummary)
 	}
+
+	// A tightened policy: the nodes unload the application at once; and
+	// load it again once the policy allows it again.
+	policy.Spec.Repositories = []string{host + "/other"}
+	if err := k8s.Update(ctx, policy); err != nil {
+		t.Fatal(err)
+	}
+	waitAppCondition(t, app, bpfleetv1.ConditionStalled, bpfleetv1.ReasonImageNotAllowed)
+	eventually(t, "the application unloaded under the tightened policy", func() (bool, error) {
+		s, err := getSet("bpfapp-1")
+		return err == nil && len(s.Spec.Programs) == 0, err
+	})
+	reportAs(t, "bpfapp-1", "BpfApplication", app, nil)
+	policy.Spec.Repositories = []string{host + "/bpfleet"}
+	if err := k8s.Update(ctx, policy); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the application scheduled again", func() (bool, error) {
+		s, err := getSet("bpfapp-1")
+		return err == nil && len(s.Spec.Programs) == 1, err
+	})
+	reportAs(t, "bpfapp-1", "BpfApplication", app, &bpfleetv1.NodeProgramStatus{State: bpfleetv1.StateReady,
+		Pods:     &bpfleetv1.PodTargetsStatus{Matched: 2, Attached: 2},
+		Programs: []bpfleetv1.ProgramAttachmentStatus{{Name: "tc_count", State: bpfleetv1.StateReady, ProgramID: 9}}})
+	got = waitAppCondition(t, app, bpfleetv1.ConditionReady, bpfleetv1.ReasonReady)
 
 	got.Spec.MapAccess = []bpfleetv1.MapAccessGrant{{Namespace: "team-y", ServiceAccount: "reader", Maps: []bpfleetv1.MapName{"packets"}}}
 	if err := k8s.Update(ctx, got); err != nil {

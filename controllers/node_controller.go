@@ -340,7 +340,7 @@ func (r *NodeReconciler) listPrograms(ctx context.Context) ([]KindedProgram, err
 	for i := range out {
 		out[i].Program = r.ahead.current(out[i].Program)
 	}
-	return out, withApplicationPolicy(ctx, r, out)
+	return allowedPrograms(ctx, r, out)
 }
 
 // allPrograms lists the programs of every kind from the cache: they are
@@ -383,6 +383,9 @@ func (r *NodeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		b = b.Watches(k.New(), r.burst.enqueue(r.allNodes), builder.WithPredicates(scheduleChanged()))
 	}
 	b = b.Watches(&bpfleetv1.MapPolicy{}, r.burst.enqueue(r.allNodes), builder.WithPredicates(policyScheduleChanged()))
+	// What the BpfApplicationPolicy allows and the signatures it requires
+	// are part of every node's spec (allowedPrograms).
+	b = b.Watches(&bpfleetv1.BpfApplicationPolicy{}, r.burst.enqueue(r.allNodes), builder.WithPredicates(predicate.GenerationChangedPredicate{}))
 	if r.ahead != nil {
 		b = b.WatchesRawSource(source.Channel(r.ahead.passes, r.burst.enqueue(r.allNodes)))
 	}
