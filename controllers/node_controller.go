@@ -273,9 +273,15 @@ func (r *NodeReconciler) nodeGone(ctx context.Context, name string) (ctrl.Result
 // renewed within its duration, and not released (a stopping agent deletes
 // it). Where no Node is, that is all the operator can know of the host;
 // a set deleted under an agent that still runs is made anew by the agent,
-// not scheduled, and unloads nothing.
+// not scheduled, and unloads nothing. A Lease the cache does not show
+// live is read again from the API server (when there is a reader), as the
+// set is deleted on that answer: a Lease made just before its Node was
+// deleted may not be in the cache yet.
 func (r *NodeReconciler) agentAlive(ctx context.Context, set *bpfleetv1.NodeProgramSet) (bool, error) {
 	lease, err := agentLease(ctx, r, r.AgentNamespace, set.Name)
+	if err == nil && (lease == nil || expired(lease, time.Now())) && r.APIReader != nil {
+		lease, err = agentLease(ctx, r.APIReader, r.AgentNamespace, set.Name)
+	}
 	if err != nil {
 		return false, err
 	}
